@@ -1,0 +1,48 @@
+# Sparrow: `make run` starts every service on embedded defaults; `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+GEN    := protos/gen
+PROTOS := $(wildcard protos/sparrow/v1/*.proto)
+PACKAGES := -e protos -e libs/common -e services/chain -e gateway
+
+.PHONY: install gen lint-protos run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+
+# Generated code is built here, never committed.
+$(GEN)/.stamp: $(PROTOS) $(BIN)/python
+	$(BIN)/pip install --quiet grpcio-tools==1.85.1
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(GEN) --pyi_out=$(GEN) \
+		--grpc_python_out=$(GEN) $(PROTOS)
+	touch $(GEN)/sparrow/__init__.py $(GEN)/sparrow/v1/__init__.py $@
+
+gen: $(GEN)/.stamp
+
+$(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml
+	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+node_modules/.bin/buf: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-protos: node_modules/.bin/buf
+	node_modules/.bin/buf lint protos
+
+run: install
+	$(BIN)/python scripts/run_local.py
+
+test: install lint-protos
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/gateway_get_chain.py
+
+clean:
+	rm -rf $(VENV) $(GEN) node_modules data

@@ -1,0 +1,1 @@
+"""Plumbing shared by every Sparrow service: errors, gRPC server bootstrap, audio."""

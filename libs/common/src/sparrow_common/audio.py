@@ -1,0 +1,151 @@
+"""Reading audio files with PyAV (FFmpeg's decoders as a wheel) and cutting them
+into chunks for gRPC streams."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from sparrow_common.errors import InvalidArgument
+
+CHUNK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """A container Sparrow accepts."""
+
+    name: str
+    extension: str
+    content_type: str
+
+
+# Keyed by FFmpeg's demuxer name: what the bytes are, whatever the file was called.
+FORMATS: dict[str, AudioFormat] = {
+    "wav": AudioFormat("wav", "wav", "audio/wav"),
+    "mp3": AudioFormat("mp3", "mp3", "audio/mpeg"),
+    "flac": AudioFormat("flac", "flac", "audio/flac"),
+    "ogg": AudioFormat("ogg", "ogg", "audio/ogg"),
+    "mov,mp4,m4a,3gp,3g2,mj2": AudioFormat("m4a", "m4a", "audio/mp4"),
+    "aiff": AudioFormat("aiff", "aiff", "audio/aiff"),
+}
+ACCEPTED = "WAV, MP3, FLAC, OGG, M4A or AIFF"
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a full decode of a file found."""
+
+    format: str
+    content_type: str
+    extension: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+    size_bytes: int
+
+
+def _declared_duration(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _wav_declared_duration(path: str | os.PathLike, size: int) -> float | None:
+    """The length a WAV header promises; FFmpeg trusts the file size instead,
+    so it can't tell a cut-short WAV from a short one."""
+    with open(path, "rb") as f:
+        header = f.read(4096)
+    if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(header):
+        chunk, length = header[pos : pos + 4], int.from_bytes(header[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt ":
+            byte_rate = int.from_bytes(header[pos + 16 : pos + 20], "little")
+        elif chunk == b"data":
+            # 0 and 0xFFFFFFFF mark a WAV written as a stream, length unknown.
+            if byte_rate == 0 or length in (0, 0xFFFFFFFF):
+                return None
+            return length / byte_rate
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Decode the whole file to prove it is sound audio and measure it.
+
+    Raises InvalidArgument with a sentence a musician can act on when the file is
+    empty, not audio, in a format Sparrow doesn't take, or cut short."""
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise InvalidArgument("the file is empty")
+    try:
+        with av.open(os.fspath(path), mode="r") as container:
+            fmt = FORMATS.get(container.format.name)
+            if fmt is None:
+                raise InvalidArgument(
+                    f"{container.format.long_name} files are not supported; upload {ACCEPTED}"
+                )
+            if not container.streams.audio:
+                raise InvalidArgument("the file has no audio stream")
+            stream = container.streams.audio[0]
+            samples = 0
+            sample_rate = 0
+            channels = 0
+            for frame in container.decode(stream):
+                samples += frame.samples
+                sample_rate = frame.sample_rate
+                channels = frame.layout.nb_channels
+            declared = _declared_duration(container, stream)
+    except InvalidArgument:
+        raise
+    except av.error.FFmpegError as error:
+        # strerror, not str(error): the latter names our temporary file.
+        raise InvalidArgument(
+            f"the audio could not be decoded ({error.strerror.lower()}); upload {ACCEPTED}"
+        ) from None
+    if fmt.name == "wav":
+        declared = _wav_declared_duration(path, size) or declared
+    if samples == 0 or sample_rate == 0:
+        raise InvalidArgument("the file holds no audio")
+    duration = samples / sample_rate
+    # A cut-short upload decodes to less than its header promises; the slack
+    # covers encoder priming and rounding, never a missing second.
+    if declared is not None and duration + 0.25 + 0.02 * declared < declared:
+        raise InvalidArgument(
+            f"the file is truncated: its header says {declared:.2f} s but only "
+            f"{duration:.2f} s of audio could be decoded"
+        )
+    return AudioInfo(
+        format=fmt.name,
+        content_type=fmt.content_type,
+        extension=fmt.extension,
+        sample_rate=sample_rate,
+        channels=channels,
+        duration_s=duration,
+        size_bytes=size,
+    )
+
+
+def read_chunks(
+    path: str | os.PathLike, offset: int = 0, length: int = 0, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Yield the bytes of `path` from `offset`, `length` of them (0: to the end)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        remaining = length if length > 0 else None
+        while remaining is None or remaining > 0:
+            want = chunk_bytes if remaining is None else min(chunk_bytes, remaining)
+            data = f.read(want)
+            if not data:
+                return
+            if remaining is not None:
+                remaining -= len(data)
+            yield data

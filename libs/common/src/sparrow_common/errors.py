@@ -1,0 +1,45 @@
+"""Domain errors every service raises; one interceptor turns them into gRPC status codes."""
+
+from __future__ import annotations
+
+
+class SparrowError(Exception):
+    """Base of the errors a caller is meant to read. The message is shown to users."""
+
+    code_name = "INTERNAL"
+
+
+class NotFound(SparrowError):
+    """The chain, node or stem does not exist (or belongs to someone else)."""
+
+    code_name = "NOT_FOUND"
+
+
+class Conflict(SparrowError):
+    """The request is valid but the thing is in the wrong state for it."""
+
+    code_name = "FAILED_PRECONDITION"
+
+
+class InvalidArgument(SparrowError):
+    """The request itself is wrong: a bad id, an absurd number, undecodable audio."""
+
+    code_name = "INVALID_ARGUMENT"
+
+
+class TooLarge(SparrowError):
+    """An upload past the configured limit."""
+
+    code_name = "OUT_OF_RANGE"
+
+
+class Busy(SparrowError):
+    """A worker's slots and queue are full; try again later."""
+
+    code_name = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(SparrowError):
+    """A model or a downstream service can't serve right now; the message says why."""
+
+    code_name = "UNAVAILABLE"

@@ -1,0 +1,162 @@
+"""gRPC server bootstrap shared by every service.
+
+Each service builds its servicers and calls `start_server`; the server comes up
+with grpc.health.v1 (NOT_SERVING until the service says it is ready),
+reflection, and the interceptor that maps domain errors to status codes.
+`wait_for_shutdown` turns SIGTERM/SIGINT into a graceful stop: health goes
+NOT_SERVING first so balancers drain us, then in-flight calls get a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from sparrow_common.errors import SparrowError
+
+log = logging.getLogger(__name__)
+
+# Audio travels in chunks well below this; the limit only guards against abuse.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+def _status_code(error: SparrowError) -> grpc.StatusCode:
+    return getattr(grpc.StatusCode, error.code_name)
+
+
+async def _abort_for(error: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(error, SparrowError):
+        await context.abort(_status_code(error), str(error))
+    log.exception("unhandled error in %s", method, exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
+
+
+class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps SparrowError subclasses to their status codes; logs anything else and
+    answers INTERNAL without leaking the traceback."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        def unary_response(behavior):
+            async def wrapped(request, context):
+                try:
+                    return await behavior(request, context)
+                except (grpc.aio.AbortError, asyncio.CancelledError):
+                    raise
+                except Exception as error:  # noqa: BLE001 - mapped, logged
+                    await _abort_for(error, context, method)
+
+            return wrapped
+
+        def stream_response(behavior):
+            async def wrapped(request, context):
+                try:
+                    async for response in behavior(request, context):
+                        yield response
+                except (grpc.aio.AbortError, asyncio.CancelledError):
+                    raise
+                except Exception as error:  # noqa: BLE001 - mapped, logged
+                    await _abort_for(error, context, method)
+
+            return wrapped
+
+        kwargs = dict(
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(unary_response(handler.unary_unary), **kwargs)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(unary_response(handler.stream_unary), **kwargs)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(stream_response(handler.unary_stream), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(stream_response(handler.stream_stream), **kwargs)
+
+
+@dataclass
+class RunningServer:
+    """A started server, its health servicer and the port it bound."""
+
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+    service_names: tuple[str, ...]
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report SERVING (or NOT_SERVING) for every service and for the server as a whole."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in (*self.service_names, ""):
+            await self.health.set(name, status)
+
+
+async def start_server(
+    *,
+    host: str,
+    port: int,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Iterable[str],
+    interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+) -> RunningServer:
+    """Build and start a grpc.aio server; `port` 0 binds a free port (read it back
+    from the result). Health starts NOT_SERVING."""
+    server = grpc.aio.server(
+        interceptors=[*interceptors, DomainErrorInterceptor()], options=GRPC_OPTIONS
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(service_names)
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind {host}:{port}")
+    await server.start()
+    running = RunningServer(server, health_servicer, bound, names)
+    await running.set_serving(False)
+    log.info("listening on %s:%d", host, bound)
+    return running
+
+
+async def wait_for_shutdown(
+    running: RunningServer,
+    grace_s: float,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully: NOT_SERVING first,
+    then `before_stop`, then up to `grace_s` seconds for calls in flight."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopped = asyncio.ensure_future(running.server.wait_for_termination())
+    signalled = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({stopped, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if signalled.done():
+        log.info("stopping: health NOT_SERVING, %.0fs grace", grace_s)
+        await running.health.enter_graceful_shutdown()
+        if before_stop is not None:
+            await before_stop()
+        await running.server.stop(grace_s)
+    stopped.cancel()
+    signalled.cancel()

@@ -1,0 +1,1 @@
+"""Helpers for Sparrow's tests: real audio files made with real encoders."""

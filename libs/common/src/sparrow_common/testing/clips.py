@@ -1,0 +1,51 @@
+"""Make short audio clips in every upload format, with PyAV's encoders."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import numpy as np
+
+# format -> (container, codec, sample rate the codec wants or None)
+ENCODINGS = {
+    "wav": ("wav", "pcm_s16le", None),
+    "mp3": ("mp3", "libmp3lame", None),
+    "flac": ("flac", "flac", None),
+    "ogg": ("ogg", "libopus", 48000),
+    "m4a": ("ipod", "aac", None),
+    "aiff": ("aiff", "pcm_s16be", None),
+}
+
+
+def tone(seconds: float, sample_rate: int, channels: int, freq: float = 220.0) -> np.ndarray:
+    """A quiet chord-ish test signal, float32 shaped (channels, samples)."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    mono = 0.2 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(2 * np.pi * freq * 1.5 * t)
+    return np.stack([mono * (1.0 - 0.3 * c) for c in range(channels)]).astype(np.float32)
+
+
+def make_clip(fmt: str = "wav", seconds: float = 2.0, sample_rate: int = 32000, channels: int = 1) -> bytes:
+    """An encoded clip of `seconds` in `fmt` (wav, mp3, flac, ogg, m4a, aiff)."""
+    container_name, codec, forced_rate = ENCODINGS[fmt]
+    rate = forced_rate or sample_rate
+    samples = tone(seconds, rate, channels)
+    layout = "mono" if channels == 1 else "stereo"
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container_name) as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        # The resampler hands the encoder frames of the size and sample format it wants.
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format.name,
+            layout=layout,
+            rate=rate,
+            frame_size=stream.codec_context.frame_size or 1024,
+        )
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for part in (*resampler.resample(frame), *resampler.resample(None)):
+            for packet in stream.encode(part):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

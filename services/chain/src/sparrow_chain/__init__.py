@@ -1,0 +1,1 @@
+"""Sparrow's chain service: the one owner of durable state."""

@@ -1,0 +1,32 @@
+"""The interface every blob backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    """Immutable audio files by key ("<chain_id>/<node_id>.<ext>")."""
+
+    def incoming(self) -> Path:
+        """A fresh path to receive an upload into before it becomes a blob."""
+
+    def put(self, key: str, source: Path) -> None:
+        """Move a received file in place under `key`, atomically."""
+
+    def read(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """The blob's bytes from `offset`, `length` of them (0: to the end), in chunks."""
+
+    def size(self, key: str) -> int:
+        """The blob's size in bytes."""
+
+    def delete(self, key: str) -> None:
+        """Remove one blob; a missing one is not an error."""
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every blob whose key starts with `prefix` ("<chain_id>/")."""
+
+    def keys(self) -> Iterator[tuple[str, float]]:
+        """Every stored key with its modification time."""

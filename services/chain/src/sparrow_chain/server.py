@@ -1,0 +1,74 @@
+"""Builds and runs the chain service: database, blobs, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from sparrow.v1 import chain_pb2, chain_pb2_grpc
+
+from sparrow_chain.bell import EventBell
+from sparrow_chain.blobs import LocalBlobStore
+from sparrow_chain.config import Settings
+from sparrow_chain.servicer import ChainServicer
+from sparrow_chain.store import ChainStore, make_engine, migrate
+from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = chain_pb2.DESCRIPTOR.services_by_name["ChainService"].full_name
+# Another replica may be between writing a blob and its row; leave young blobs be.
+ORPHAN_AGE_S = 600.0
+
+
+@dataclass
+class ChainServer:
+    running: RunningServer
+    store: ChainStore
+    blobs: LocalBlobStore
+
+    async def close(self, grace_s: float = 0) -> None:
+        await self.running.server.stop(grace_s)
+        self.store.engine.dispose()
+
+
+def sweep_orphans(store: ChainStore, blobs: LocalBlobStore, older_than_s: float = ORPHAN_AGE_S) -> int:
+    """Delete blobs no node refers to (left by a crash between blob and row)."""
+    blobs.clear_incoming(older_than_s)
+    known = store.audio_keys()
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for key, mtime in list(blobs.keys()):
+        if key not in known and mtime <= cutoff:
+            blobs.delete(key)
+            removed += 1
+    return removed
+
+
+async def build_server(settings: Settings) -> ChainServer:
+    """Migrate the database, sweep orphaned blobs and start serving (SERVING)."""
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(migrate, engine)
+    store = ChainStore(engine)
+    blobs = LocalBlobStore(settings.blob_dir)
+    swept = await asyncio.to_thread(sweep_orphans, store, blobs)
+    if swept:
+        log.info("removed %d orphaned blobs", swept)
+    servicer = ChainServicer(store, blobs, settings, EventBell())
+    running = await start_server(
+        host=settings.host,
+        port=settings.port,
+        register=lambda server: chain_pb2_grpc.add_ChainServiceServicer_to_server(servicer, server),
+        service_names=[SERVICE_NAME],
+    )
+    await running.set_serving(True)
+    return ChainServer(running, store, blobs)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM, then drain gracefully."""
+    server = await build_server(settings)
+    await wait_for_shutdown(server.running, settings.grace_s)
+    server.store.engine.dispose()

@@ -1,0 +1,221 @@
+"""ChainService over gRPC: protobuf in and out, the store and blobs underneath."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import grpc
+from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
+
+from sparrow_chain.bell import EventBell
+from sparrow_chain.blobs import BlobStore
+from sparrow_chain.config import Settings
+from sparrow_chain.convert import audio_to_pb, chain_to_pb, event_to_pb, node_to_pb, params_from_pb
+from sparrow_chain.domain import EventKind, StoredAudio
+from sparrow_chain.store import ChainStore
+from sparrow_chain.store.chains import Removed
+from sparrow_common.audio import probe
+from sparrow_common.errors import InvalidArgument, NotFound, TooLarge
+from sparrow_common.ids import new_id, parse_id
+
+log = logging.getLogger(__name__)
+
+USER_METADATA_KEY = "x-sparrow-user"
+MAX_PAGE_SIZE = 200
+
+
+def caller(context: grpc.aio.ServicerContext) -> str:
+    """The user the gateway vouches for ("" when none is named)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == USER_METADATA_KEY:
+            return value
+    return ""
+
+
+class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
+    def __init__(self, store: ChainStore, blobs: BlobStore, settings: Settings, bell: EventBell):
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings
+        self.bell = bell
+
+    async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
+        for item in removed:
+            if item.audio_key:
+                await asyncio.to_thread(self.blobs.delete, item.audio_key)
+
+    # -- chains ---------------------------------------------------------------
+
+    async def CreateChain(self, request_iterator, context):
+        owner = caller(context)
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidArgument("the first message must be the chain's header")
+        title = first.header.title.strip() or Path(first.header.filename).stem.strip() or "Untitled"
+        if len(title) > 200:
+            raise InvalidArgument("title is longer than 200 characters")
+        filename = Path(first.header.filename).name[:255]
+        incoming = self.blobs.incoming()
+        key = None
+        try:
+            await self._receive(request_iterator, incoming)
+            info = await asyncio.to_thread(probe, incoming)
+            chain_id, root_id = new_id(), new_id()
+            key = f"{chain_id}/{root_id}.{info.extension}"
+            audio = StoredAudio(
+                key=key,
+                format=info.format,
+                content_type=info.content_type,
+                sample_rate=info.sample_rate,
+                channels=info.channels,
+                duration_s=info.duration_s,
+                size_bytes=info.size_bytes,
+            )
+            await asyncio.to_thread(self.blobs.put, key, incoming)
+            chain, root = await asyncio.to_thread(
+                self.store.create_chain, owner, chain_id, root_id, title, filename, audio
+            )
+        except BaseException:
+            # Nothing half-written: no blob without its row.
+            if key is not None:
+                await asyncio.to_thread(self.blobs.delete_prefix, key.split("/")[0])
+            raise
+        finally:
+            incoming.unlink(missing_ok=True)
+        self.bell.ring(chain.id)
+        log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, info.format, info.duration_s)
+        return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))
+
+    async def _receive(self, request_iterator, target: Path) -> None:
+        limit = self.settings.max_upload_bytes
+        received = 0
+        with open(target, "wb") as f:
+            async for message in request_iterator:
+                if message.WhichOneof("part") != "chunk":
+                    raise InvalidArgument("only audio chunks may follow the header")
+                received += len(message.chunk.data)
+                if received > limit:
+                    raise TooLarge(f"the upload is larger than the limit of {limit} bytes")
+                f.write(message.chunk.data)
+
+    async def GetChain(self, request, context):
+        chain, nodes = await asyncio.to_thread(
+            self.store.get_chain, caller(context), parse_id(request.chain_id, "chain id")
+        )
+        return chain_pb2.GetChainResponse(chain=chain_to_pb(chain), nodes=[node_to_pb(n) for n in nodes])
+
+    async def ListChains(self, request, context):
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        size = request.page_size or 50
+        try:
+            offset = int(request.page_token or 0)
+        except ValueError:
+            raise InvalidArgument("page_token is not one this service handed out") from None
+        if offset < 0:
+            raise InvalidArgument("page_token is not one this service handed out")
+        chains = await asyncio.to_thread(self.store.list_chains, caller(context), size + 1, offset)
+        next_token = str(offset + size) if len(chains) > size else ""
+        return chain_pb2.ListChainsResponse(
+            chains=[chain_to_pb(c) for c in chains[:size]], next_page_token=next_token
+        )
+
+    async def DeleteChain(self, request, context):
+        chain_id = parse_id(request.chain_id, "chain id")
+        await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
+        await asyncio.to_thread(self.blobs.delete_prefix, chain_id)
+        self.bell.ring(chain_id)
+        return chain_pb2.DeleteChainResponse()
+
+    # -- nodes ----------------------------------------------------------------
+
+    async def GetNode(self, request, context):
+        node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
+        return chain_pb2.GetNodeResponse(node=node_to_pb(node))
+
+    async def GetSpine(self, request, context):
+        nodes = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
+        return chain_pb2.GetSpineResponse(nodes=[node_to_pb(n) for n in nodes])
+
+    async def CreateBranch(self, request, context):
+        nodes = await self._create_takes(context, request.parent_id, request.params, 1)
+        return chain_pb2.CreateBranchResponse(node=nodes[0])
+
+    async def CreateTakes(self, request, context):
+        nodes = await self._create_takes(context, request.parent_id, request.params, request.count)
+        return chain_pb2.CreateTakesResponse(nodes=nodes)
+
+    async def _create_takes(self, context, parent_id: str, params: common_pb2.GenerationParams, count: int):
+        nodes = await asyncio.to_thread(
+            self.store.create_takes,
+            caller(context),
+            parse_id(parent_id, "parent id"),
+            params_from_pb(params),
+            count,
+        )
+        self.bell.ring(nodes[0].chain_id)
+        return [node_to_pb(n) for n in nodes]
+
+    async def CommitNode(self, request, context):
+        node, removed = await asyncio.to_thread(
+            self.store.commit, caller(context), parse_id(request.node_id, "node id")
+        )
+        await self._drop_blobs(removed)
+        self.bell.ring(node.chain_id)
+        return chain_pb2.CommitNodeResponse(node=node_to_pb(node))
+
+    async def DiscardNode(self, request, context):
+        node_id = parse_id(request.node_id, "node id")
+        owner = caller(context)
+        chain_id = (await asyncio.to_thread(self.store.get_node, owner, node_id)).chain_id
+        removed = await asyncio.to_thread(self.store.discard, owner, node_id)
+        await self._drop_blobs(removed)
+        self.bell.ring(chain_id)
+        return chain_pb2.DiscardNodeResponse()
+
+    async def ReadNodeAudio(self, request, context) -> AsyncIterator[chain_pb2.ReadNodeAudioResponse]:
+        node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
+        if node.audio is None:
+            raise NotFound(f"node {node.id} has no audio yet (it is {node.status.value})")
+        if request.offset < 0 or request.length < 0:
+            raise InvalidArgument("offset and length must not be negative")
+        if request.offset > node.audio.size_bytes:
+            raise InvalidArgument(f"offset {request.offset} is past the end ({node.audio.size_bytes} bytes)")
+        yield chain_pb2.ReadNodeAudioResponse(info=audio_to_pb(node.audio))
+        chunks = self.blobs.read(node.audio.key, request.offset, request.length)
+        while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield chain_pb2.ReadNodeAudioResponse(chunk=common_pb2.AudioChunk(data=data))
+
+    # -- events ---------------------------------------------------------------
+
+    async def WatchChain(self, request, context) -> AsyncIterator[chain_pb2.WatchChainResponse]:
+        owner = caller(context)
+        chain_id = parse_id(request.chain_id, "chain id")
+        if request.after_seq < 0:
+            raise InvalidArgument("after_seq must not be negative")
+        if await asyncio.to_thread(self.store.chain_seq, owner, chain_id) is None:
+            raise NotFound(f"chain {chain_id} not found")
+        last = request.after_seq
+        while True:
+            wake = self.bell.arm(chain_id)
+            batch = await asyncio.to_thread(self.store.events_after, chain_id, last)
+            for event in batch:
+                yield chain_pb2.WatchChainResponse(event=event_to_pb(event))
+                last = event.seq
+            if batch:
+                continue
+            if await asyncio.to_thread(self.store.chain_seq, owner, chain_id) is None:
+                # The log went with the chain; say so once and end the stream.
+                deleted = chain_pb2.ChainEvent(
+                    seq=last + 1, chain_id=chain_id, kind=chain_pb2.EVENT_KIND_CHAIN_DELETED
+                )
+                deleted.create_time.GetCurrentTime()
+                yield chain_pb2.WatchChainResponse(event=deleted)
+                return
+            await self.bell.wait(chain_id, wake, self.settings.watch_poll_s)
+
+
+__all__ = ["ChainServicer", "EventKind", "USER_METADATA_KEY", "caller"]

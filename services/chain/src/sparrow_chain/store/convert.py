@@ -1,0 +1,100 @@
+"""Rows to domain objects, and nodes to and from the JSON kept in the event log."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+from sparrow_chain.domain import Chain, GenerationParams, Node, NodeStatus, StoredAudio
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def params_from_json(data: dict | None) -> GenerationParams | None:
+    if data is None:
+        return None
+    known = {f.name for f in dataclasses.fields(GenerationParams)}
+    return GenerationParams(**{k: v for k, v in data.items() if k in known})
+
+
+def node_from_row(row: Any) -> Node:
+    audio = None
+    if row.audio_key is not None:
+        audio = StoredAudio(
+            key=row.audio_key,
+            format=row.audio_format,
+            content_type=row.content_type,
+            sample_rate=row.sample_rate,
+            channels=row.channels,
+            duration_s=row.duration_s,
+            size_bytes=row.size_bytes,
+        )
+    return Node(
+        id=row.id,
+        chain_id=row.chain_id,
+        parent_id=row.parent_id,
+        status=NodeStatus(row.status),
+        committed=bool(row.committed),
+        params=params_from_json(row.params),
+        audio=audio,
+        error_message=row.error_message,
+        progress=row.progress,
+        filename=row.filename,
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+def chain_from_row(row: Any, root_node_id: str, node_count: int, spine_duration_s: float) -> Chain:
+    return Chain(
+        id=row.id,
+        title=row.title,
+        owner_id=row.owner_id,
+        root_node_id=root_node_id,
+        created_at=utc(row.created_at),
+        node_count=node_count,
+        spine_duration_s=spine_duration_s or 0.0,
+    )
+
+
+def audio_columns(audio: StoredAudio | None) -> dict[str, Any]:
+    """The node columns that hold `audio` (all None to clear it)."""
+    return {
+        "audio_key": audio.key if audio else None,
+        "audio_format": audio.format if audio else None,
+        "content_type": audio.content_type if audio else None,
+        "sample_rate": audio.sample_rate if audio else None,
+        "channels": audio.channels if audio else None,
+        "duration_s": audio.duration_s if audio else None,
+        "size_bytes": audio.size_bytes if audio else None,
+    }
+
+
+def node_to_json(node: Node) -> dict[str, Any]:
+    data = dataclasses.asdict(node)
+    data["status"] = node.status.value
+    data["created_at"] = node.created_at.isoformat()
+    data["updated_at"] = node.updated_at.isoformat()
+    return data
+
+
+def node_from_json(data: dict[str, Any]) -> Node:
+    audio = data.get("audio")
+    return Node(
+        id=data["id"],
+        chain_id=data["chain_id"],
+        parent_id=data["parent_id"],
+        status=NodeStatus(data["status"]),
+        committed=data["committed"],
+        params=params_from_json(data.get("params")),
+        audio=StoredAudio(**audio) if audio else None,
+        error_message=data["error_message"],
+        progress=data["progress"],
+        filename=data["filename"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+    )

@@ -1,0 +1,94 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in migrations/ build exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+chains = Table(
+    "chains",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("owner_id", String(64), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Last event sequence number handed out; bumping it also locks the chain row,
+    # so a chain's events commit in sequence order.
+    Column("event_seq", BigInteger, nullable=False, server_default="0"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_state_created", "state", "created_at"),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("parent_id", String(36), ForeignKey("nodes.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("committed", Boolean, nullable=False),
+    Column("params", JSON, nullable=True),
+    Column("audio_key", String(255), nullable=True),
+    Column("audio_format", String(16), nullable=True),
+    Column("content_type", String(64), nullable=True),
+    Column("sample_rate", Integer, nullable=True),
+    Column("channels", Integer, nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("error_message", Text, nullable=False, server_default=""),
+    Column("progress", Float, nullable=False, server_default="0"),
+    Column("filename", String(255), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The spine never forks: at most one committed child per parent.
+    Index(
+        "uq_nodes_one_committed_child",
+        "parent_id",
+        unique=True,
+        sqlite_where=text("committed"),
+        postgresql_where=text("committed"),
+    ),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("node_id", String(36), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("chain_id", "seq"),
+)
