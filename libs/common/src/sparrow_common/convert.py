@@ -1,0 +1,38 @@
+"""GenerationParams to and from sparrow.v1.GenerationParams, for every service."""
+
+from __future__ import annotations
+
+from sparrow.v1 import common_pb2
+
+from sparrow_common.params import GenerationParams
+
+_ENUMS = {
+    "energy": {1: "low", 2: "medium", 3: "high"},
+    "tempo_feel": {1: "slower", 2: "same", 3: "faster"},
+    "density": {1: "sparse", 2: "medium", 3: "dense"},
+}
+_OPTIONAL = ("seed", "top_k", "top_p", "temperature")
+_ZERO_IS_DEFAULT = ("cfg_coef", "prompt_duration_s", "duration_s")
+
+
+def params_from_pb(msg: common_pb2.GenerationParams) -> GenerationParams:
+    """Unset enums and zero or unset numbers take the defaults; ranges are checked later."""
+    defaults = GenerationParams()
+    values = {"prompt": msg.prompt}
+    for name, table in _ENUMS.items():
+        values[name] = table.get(getattr(msg, name), getattr(defaults, name))
+    for name in _ZERO_IS_DEFAULT:
+        values[name] = getattr(msg, name) or getattr(defaults, name)
+    for name in _OPTIONAL:
+        values[name] = getattr(msg, name) if msg.HasField(name) else getattr(defaults, name)
+    return GenerationParams(**values)
+
+
+def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
+    msg = common_pb2.GenerationParams(prompt=params.prompt)
+    for name, table in _ENUMS.items():
+        setattr(msg, name, next(k for k, v in table.items() if v == getattr(params, name)))
+    for name in (*_ZERO_IS_DEFAULT, *_OPTIONAL):
+        if getattr(params, name) is not None:
+            setattr(msg, name, getattr(params, name))
+    return msg

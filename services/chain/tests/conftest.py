@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from sparrow_chain.domain import GenerationParams, StoredAudio
+from sparrow_chain.store import ChainStore, make_engine, migrate
+from sparrow_common.ids import new_id
+
+
+def stored_audio(key: str, seconds: float = 2.0) -> StoredAudio:
+    """What a stored 32 kHz mono WAV of `seconds` would be."""
+    return StoredAudio(
+        key=key, format="wav", content_type="audio/wav", sample_rate=32000, channels=1,
+        duration_s=seconds, size_bytes=int(seconds * 64000) + 44,
+    )
+
+
+class ChainBuilder:
+    """Builds chains the way the services would, playing the generation worker's
+    part (finish_node) since these tests are about the store."""
+
+    def __init__(self, store: ChainStore):
+        self.store = store
+
+    def chain(self, owner: str = "ann", seconds: float = 2.0):
+        chain_id, root_id = new_id(), new_id()
+        return self.store.create_chain(
+            owner, chain_id, root_id, "song", "song.wav", stored_audio(f"{chain_id}/{root_id}.wav", seconds)
+        )
+
+    def takes(self, parent, count: int = 1, owner: str = "ann", ready: bool = True, seconds: float = 3.0):
+        nodes = self.store.create_takes(owner, parent.id, GenerationParams(), count)
+        if not ready:
+            return nodes
+        return [
+            self.store.finish_node(n.id, stored_audio(f"{n.chain_id}/{n.id}.wav", seconds)) for n in nodes
+        ]
+
+
+@pytest.fixture
+def store(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield ChainStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def build(store):
+    return ChainBuilder(store)
