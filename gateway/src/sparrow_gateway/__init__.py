@@ -1,0 +1,1 @@
+"""Sparrow's gateway: REST and SSE for browsers, gRPC to the services."""

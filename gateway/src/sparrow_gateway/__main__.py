@@ -1,0 +1,24 @@
+"""python -m sparrow_gateway: serve the gateway from GATEWAY_* settings."""
+
+import uvicorn
+
+from sparrow_common.logs import setup_logging
+from sparrow_gateway.config import Settings
+from sparrow_gateway.main import create_app
+
+
+def main() -> None:
+    settings = Settings()
+    setup_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # Let SSE streams and uploads finish or close before the process goes.
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Dependencies the routes share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from sparrow_gateway.chain_client import ChainClient
+from sparrow_gateway.config import Settings
+
+
+def get_chain_client(request: Request) -> ChainClient:
+    return request.app.state.chain
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+Chain = Annotated[ChainClient, Depends(get_chain_client)]
+AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,85 @@
+"""gRPC status codes from the services to HTTP statuses, and the upload limit."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS = {
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.OUT_OF_RANGE: 413,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+}
+# Messages of these codes were written for users; others are transport noise.
+_READABLE = {
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def http_status(error: grpc.aio.AioRpcError) -> int:
+    return HTTP_STATUS.get(error.code(), 502)
+
+
+async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
+    status = http_status(error)
+    if error.code() in _READABLE:
+        detail = error.details()
+    elif error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        detail = "The chain service is not answering right now; try again shortly."
+    else:
+        detail = "The chain service failed; its log has the details."
+    if status >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.url.path, error.code().name, error.details())
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+class UploadLimit:
+    """Refuses request bodies past the upload limit with 413, from the
+    Content-Length header when there is one, and while reading otherwise, before
+    the whole body is spooled to disk."""
+
+    # Room for the multipart envelope and the form's other fields.
+    SLACK = 1024 * 1024
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self) -> HTTPException:
+        return HTTPException(413, f"The upload is larger than the limit of {self.max_bytes // (1024 * 1024)} MB.")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        limit = self.max_bytes + self.SLACK
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            response = JSONResponse({"detail": self._refusal().detail}, status_code=413)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise self._refusal()
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,76 @@
+"""Chains: upload a root clip, list, read, delete, and the spine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import grpc
+from fastapi import APIRouter, Form, HTTPException, Query, Response, UploadFile
+
+from sparrow_common.audio import CHUNK_BYTES
+from sparrow_gateway import convert, schemas
+from sparrow_gateway.api.deps import AppSettings, Chain
+
+router = APIRouter(prefix="/api/chains", tags=["chains"])
+
+
+@router.post("", status_code=201, response_model=schemas.ChainCreated)
+async def create_chain(
+    chain: Chain,
+    settings: AppSettings,
+    file: Annotated[UploadFile, Form(description="The root clip: WAV, MP3, FLAC, OGG, M4A or AIFF.")],
+    title: Annotated[str, Form(max_length=200, description="Defaults to the file's name.")] = "",
+):
+    """Start a chain from an uploaded clip. The file is kept as received; its
+    format is read from its content, not its name. Undecodable audio is 415."""
+    if file.size is not None and file.size > settings.max_upload_bytes:
+        raise HTTPException(413, f"The upload is larger than the limit of {settings.max_upload_bytes // (1024 * 1024)} MB.")
+
+    async def chunks():
+        while data := await file.read(CHUNK_BYTES):
+            yield data
+
+    try:
+        reply = await chain.create_chain(title, file.filename or "", chunks())
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            raise HTTPException(415, f"Can't use this file: {error.details()}.") from None
+        raise
+    root = convert.node(reply.root)
+    return schemas.ChainCreated(**convert.chain(reply.chain), nodes=[root], root=root)
+
+
+@router.get("", response_model=list[schemas.Chain])
+async def list_chains(
+    chain: Chain,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=32)] = "",
+):
+    """Your chains, newest first. When there are more, the X-Next-Page-Token
+    header carries the token for the next page."""
+    reply = await chain.list_chains(limit, page_token)
+    if reply.next_page_token:
+        response.headers["X-Next-Page-Token"] = reply.next_page_token
+    return [schemas.Chain(**convert.chain(c)) for c in reply.chains]
+
+
+@router.get("/{chain_id}", response_model=schemas.ChainWithNodes)
+async def get_chain(chain_id: UUID, chain: Chain):
+    """A chain with every node in it, oldest first."""
+    reply = await chain.get_chain(str(chain_id))
+    return schemas.ChainWithNodes(**convert.chain(reply.chain), nodes=[convert.node(n) for n in reply.nodes])
+
+
+@router.delete("/{chain_id}", status_code=204)
+async def delete_chain(chain_id: UUID, chain: Chain) -> Response:
+    """Delete a chain with all its nodes and audio."""
+    await chain.delete_chain(str(chain_id))
+    return Response(status_code=204)
+
+
+@router.get("/{chain_id}/spine", response_model=list[schemas.Node])
+async def get_spine(chain_id: UUID, chain: Chain):
+    """The committed path from the root, root first."""
+    return [convert.node(n) for n in await chain.spine(str(chain_id))]

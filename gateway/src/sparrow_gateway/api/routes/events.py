@@ -1,0 +1,64 @@
+"""A chain's events as Server-Sent Events, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+from uuid import UUID
+
+import grpc
+from fastapi import APIRouter, Header, HTTPException, Query
+from sse_starlette import EventSourceResponse
+
+from sparrow_gateway import convert
+from sparrow_gateway.api.deps import AppSettings, Chain
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/chains", tags=["events"])
+
+# How long to wait before re-opening the watch when the chain service is away.
+RETRY_S = 1.0
+
+
+@router.get("/{chain_id}/events", response_class=EventSourceResponse)
+async def chain_events(
+    chain_id: UUID,
+    chain: Chain,
+    settings: AppSettings,
+    last_event_id: Annotated[str | None, Header(description="The id of the last event you saw.")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID, for clients that can't set headers.")] = None,
+):
+    """Every event of the chain after the one you name, then new ones live.
+    Each SSE event's `id` is its sequence number: a client that reconnects with
+    Last-Event-ID misses nothing and sees nothing twice."""
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise HTTPException(422, "Last-Event-ID must be the number of an event.")
+        after_seq = int(last_event_id)
+    else:
+        after_seq = after or 0
+    # Fail before the stream starts when the chain isn't there.
+    await chain.get_chain(str(chain_id))
+
+    async def stream():
+        last = after_seq
+        while True:
+            call = chain.watch(str(chain_id), last)
+            try:
+                async for reply in call:
+                    event = convert.event(reply.event)
+                    last = event.seq
+                    yield {"id": str(event.seq), "event": event.kind, "data": event.model_dump_json()}
+                    if event.kind == "chain.deleted":
+                        return
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    log.warning("watch of %s broke (%s); re-opening", chain_id, error.code().name)
+                    await asyncio.sleep(RETRY_S)
+            finally:
+                call.cancel()
+
+    return EventSourceResponse(stream(), ping=settings.sse_ping_s, headers={"X-Accel-Buffering": "no"})

@@ -1,0 +1,97 @@
+"""The gateway's one channel to the chain service: every call has a deadline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
+
+from sparrow_common.audio import CHUNK_BYTES
+from sparrow_common.channels import open_channel
+from sparrow_common.convert import params_to_pb
+from sparrow_common.params import GenerationParams
+from sparrow_gateway.config import Settings
+
+SERVICE = "sparrow.v1.ChainService"
+
+
+class ChainClient:
+    """Thin async wrapper over ChainServiceStub; errors surface as AioRpcError."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.channel = open_channel(settings.chain_addr)
+        self.stub = chain_pb2_grpc.ChainServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    @property
+    def _timeout(self) -> float:
+        return self.settings.rpc_timeout_s
+
+    async def ready(self) -> bool:
+        try:
+            reply = await self.health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1.0)
+        except grpc.aio.AioRpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def create_chain(self, title: str, filename: str, chunks: AsyncIterator[bytes]):
+        async def requests():
+            yield chain_pb2.CreateChainRequest(
+                header=chain_pb2.CreateChainHeader(title=title, filename=filename)
+            )
+            async for data in chunks:
+                yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data))
+
+        return await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s)
+
+    async def list_chains(self, page_size: int, page_token: str):
+        return await self.stub.ListChains(
+            chain_pb2.ListChainsRequest(page_size=page_size, page_token=page_token), timeout=self._timeout
+        )
+
+    async def get_chain(self, chain_id: str):
+        return await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout)
+
+    async def delete_chain(self, chain_id: str) -> None:
+        await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout)
+
+    async def spine(self, chain_id: str):
+        return (await self.stub.GetSpine(chain_pb2.GetSpineRequest(chain_id=chain_id), timeout=self._timeout)).nodes
+
+    async def get_node(self, node_id: str):
+        return (await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout)).node
+
+    async def create_takes(self, parent_id: str, params: GenerationParams, count: int):
+        reply = await self.stub.CreateTakes(
+            chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count),
+            timeout=self._timeout,
+        )
+        return reply.nodes
+
+    async def commit(self, node_id: str):
+        return (await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout)).node
+
+    async def discard(self, node_id: str) -> None:
+        await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout)
+
+    def read_audio(self, node_id: str, offset: int, length: int):
+        """A streaming call: the first message is the file's info, then chunks."""
+        return self.stub.ReadNodeAudio(
+            chain_pb2.ReadNodeAudioRequest(node_id=node_id, offset=offset, length=length),
+            timeout=self.settings.upload_timeout_s,
+        )
+
+    def watch(self, chain_id: str, after_seq: int):
+        return self.stub.WatchChain(
+            chain_pb2.WatchChainRequest(chain_id=chain_id, after_seq=after_seq),
+            timeout=self.settings.watch_deadline_s,
+        )
+
+
+__all__ = ["CHUNK_BYTES", "ChainClient"]

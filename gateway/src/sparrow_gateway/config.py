@@ -1,0 +1,25 @@
+"""Settings from the environment (prefix GATEWAY_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Gateway configuration; every field is GATEWAY_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    chain_addr: str = "127.0.0.1:50051"
+    max_upload_bytes: int = 100 * 1024 * 1024
+    # Deadline of ordinary calls to the chain service.
+    rpc_timeout_s: float = 10.0
+    # Deadline of an upload, which streams the whole file.
+    upload_timeout_s: float = 300.0
+    # A watch is re-opened (from the last event seen) after this long.
+    watch_deadline_s: float = 300.0
+    sse_ping_s: float = 15.0
+    cors_origins: list[str] = []
+    log_level: str = "INFO"

@@ -1,0 +1,74 @@
+"""sparrow.v1 messages to the REST API's bodies."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC
+
+from sparrow.v1 import chain_pb2
+
+from sparrow_common.convert import params_from_pb
+from sparrow_gateway import schemas
+
+
+def _status(value: int) -> str:
+    return chain_pb2.NodeStatus.Name(value).removeprefix("NODE_STATUS_").lower()
+
+
+def event_kind(value: int) -> str:
+    """EVENT_KIND_NODE_UPDATED -> node.updated"""
+    name = chain_pb2.EventKind.Name(value).removeprefix("EVENT_KIND_").lower()
+    head, _, tail = name.partition("_")
+    return f"{head}.{tail}"
+
+
+def node(msg: chain_pb2.Node) -> schemas.Node:
+    audio = schemas.Audio(
+        format=msg.audio.format,
+        content_type=msg.audio.content_type,
+        sample_rate=msg.audio.sample_rate,
+        channels=msg.audio.channels,
+        duration_s=msg.audio.duration_s,
+        size_bytes=msg.audio.size_bytes,
+    ) if msg.HasField("audio") else None
+    params = schemas.Params(**asdict(params_from_pb(msg.params))) if msg.HasField("params") else None
+    return schemas.Node(
+        id=msg.id,
+        chain_id=msg.chain_id,
+        parent_id=msg.parent_id or None,
+        status=_status(msg.status),
+        committed=msg.committed,
+        progress=msg.progress,
+        error_msg=msg.error_message or None,
+        filename=msg.filename or None,
+        params=params,
+        audio=audio,
+        duration_s=audio.duration_s if audio else None,
+        audio_url=f"/api/nodes/{msg.id}/audio" if audio else None,
+        created_at=msg.create_time.ToDatetime(tzinfo=UTC),
+        updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+def chain(msg: chain_pb2.Chain) -> dict:
+    return dict(
+        id=msg.id,
+        title=msg.title,
+        root_node_id=msg.root_node_id,
+        node_count=msg.node_count,
+        spine_duration_s=msg.spine_duration_s,
+        created_at=msg.create_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+def event(msg: chain_pb2.ChainEvent) -> schemas.Event:
+    converted = node(msg.node) if msg.HasField("node") else None
+    return schemas.Event(
+        seq=msg.seq,
+        kind=event_kind(msg.kind),
+        chain_id=msg.chain_id,
+        node_id=msg.node_id or None,
+        status=converted.status if converted else None,
+        node=converted,
+        created_at=msg.create_time.ToDatetime(tzinfo=UTC),
+    )

@@ -1,0 +1,44 @@
+"""The FastAPI app, built by a factory so tests and servers choose its settings."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import grpc
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
+from sparrow_gateway.api.routes import chains, events, health, nodes
+from sparrow_gateway.chain_client import ChainClient
+from sparrow_gateway.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A gateway app; its gRPC channel opens at startup and closes at shutdown."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.chain = ChainClient(settings)
+        try:
+            yield
+        finally:
+            await app.state.chain.close()
+
+    app = FastAPI(
+        title="Sparrow",
+        version="0.1.0",
+        description="AI music continuation editor: chains of clips continued by MusicGen.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+    for module in (health, chains, events, nodes):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,40 @@
+"""HTTP byte ranges (RFC 9110 section 14), enough for <audio> to seek."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import HTTPException
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) byte a Range header asks for, or None for the whole file.
+
+    Several ranges or a header we can't read are answered with the whole file,
+    as the RFC allows; a range past the end is 416."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        suffix = int(last)
+        if suffix == 0:
+            raise _unsatisfiable(size)
+        return max(size - suffix, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise _unsatisfiable(size)
+    return start, end
+
+
+def _unsatisfiable(size: int) -> HTTPException:
+    return HTTPException(
+        416, "The requested range is outside the file.", headers={"Content-Range": f"bytes */{size}"}
+    )

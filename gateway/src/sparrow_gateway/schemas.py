@@ -1,0 +1,129 @@
+"""The REST API's bodies. Bounds and choices come from sparrow_common.params so
+the OpenAPI schema documents exactly what the services accept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparrow_common.params import MAX_PROMPT_CHARS, MAX_TAKES, RANGES, GenerationParams
+
+_DEFAULTS = GenerationParams()
+
+
+def _number(name: str, description: str):
+    low, high = RANGES[name]
+    return Field(getattr(_DEFAULTS, name), ge=low, le=high, description=description)
+
+
+class BranchRequest(BaseModel):
+    """How to continue from a parent node. Every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="Free text describing the music.")
+    energy: Literal["low", "medium", "high"] = Field(_DEFAULTS.energy, description="How much drive the continuation has.")
+    tempo_feel: Literal["slower", "same", "faster"] = Field(_DEFAULTS.tempo_feel, description="How the tempo should feel against the context.")
+    density: Literal["sparse", "medium", "dense"] = Field(_DEFAULTS.density, description="How busy the arrangement is.")
+    cfg_coef: float = _number("cfg_coef", "Guidance: how closely the take follows the text (1 to 10).")
+    prompt_duration_s: float = _number("prompt_duration_s", "Seconds of the path so far the model hears (1 to 30).")
+    duration_s: float = _number("duration_s", "Seconds of new audio (1 to 120).")
+    seed: int | None = Field(None, ge=RANGES["seed"][0], le=RANGES["seed"][1], description="Same seed and parameters give the same take; random when absent.")
+    top_k: int = _number("top_k", "Sample from the k most likely tokens (0 turns it off).")
+    top_p: float = _number("top_p", "Nucleus sampling mass (0 turns it off).")
+    temperature: float = _number("temperature", "Sampling temperature (0.05 to 5).")
+
+    def to_params(self) -> GenerationParams:
+        return GenerationParams(**self.model_dump(exclude={"count"}))
+
+
+class TakesRequest(BranchRequest):
+    """N sibling takes of one parent, each with its own seed, made as one batch."""
+
+    count: int = Field(2, ge=1, le=MAX_TAKES, description=f"Number of takes (1 to {MAX_TAKES}).")
+
+
+class Params(BaseModel):
+    prompt: str
+    energy: str
+    tempo_feel: str
+    density: str
+    cfg_coef: float
+    prompt_duration_s: float
+    duration_s: float
+    seed: int | None
+    top_k: int
+    top_p: float
+    temperature: float
+
+
+class Audio(BaseModel):
+    format: str
+    content_type: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+    size_bytes: int
+
+
+class Node(BaseModel):
+    id: str
+    chain_id: str
+    parent_id: str | None
+    status: Literal["pending", "generating", "ready", "error", "cancelled"]
+    committed: bool
+    progress: float = Field(description="0 to 1 while generating.")
+    error_msg: str | None = Field(description="Why generation failed, in words.")
+    filename: str | None
+    params: Params | None = Field(description="What the node was generated with; null for the root.")
+    audio: Audio | None = Field(description="The stored audio; null until the node is ready.")
+    duration_s: float | None = Field(description="Seconds of audio the node holds.")
+    audio_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Chain(BaseModel):
+    id: str
+    title: str
+    root_node_id: str
+    node_count: int
+    spine_duration_s: float
+    created_at: datetime
+
+
+class ChainWithNodes(Chain):
+    nodes: list[Node]
+
+
+class ChainCreated(ChainWithNodes):
+    root: Node
+
+
+class ChainPage(BaseModel):
+    chains: list[Chain]
+    next_page_token: str | None
+
+
+class Spine(BaseModel):
+    chain_id: str
+    nodes: list[Node] = Field(description="The committed path, root first.")
+    duration_s: float
+
+
+class Takes(BaseModel):
+    nodes: list[Node]
+
+
+class Event(BaseModel):
+    """The data of one SSE event; its `id` field is `seq`."""
+
+    seq: int
+    kind: str
+    chain_id: str
+    node_id: str | None
+    status: str | None
+    node: Node | None
+    created_at: datetime

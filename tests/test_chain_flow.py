@@ -1,0 +1,204 @@
+"""The REST flow end to end: the chain service and the gateway as separate processes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.sse import read_events
+
+FORMATS = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "m4a": "audio/mp4",
+    "aiff": "audio/aiff",
+}
+
+
+def upload(client, data: bytes, filename: str = "clip.wav", title: str = "My song"):
+    return client.post("/api/chains", files={"file": (filename, data)}, data={"title": title})
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_each_format_uploads_plays_and_seeks(stack, fmt):
+    data = make_clip(fmt, seconds=2.0, channels=2)
+    with stack.client() as client:
+        created = upload(client, data, filename=f"idea.{fmt}")
+        assert created.status_code == 201, created.text
+        chain = created.json()
+        root = chain["root"]
+        assert chain["title"] == "My song" and chain["nodes"][0]["id"] == root["id"]
+        assert root["status"] == "ready" and root["committed"] and root["parent_id"] is None
+        assert root["audio"]["format"] == fmt and root["audio"]["channels"] == 2
+        assert root["duration_s"] == pytest.approx(2.0, abs=0.06)
+
+        whole = client.get(root["audio_url"])
+        assert whole.status_code == 200
+        assert whole.headers["content-type"] == FORMATS[fmt]
+        assert whole.headers["accept-ranges"] == "bytes"
+        assert whole.content == data
+
+        part = client.get(root["audio_url"], headers={"Range": "bytes=100-1099"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes 100-1099/{len(data)}"
+        assert part.content == data[100:1100]
+        tail = client.get(root["audio_url"], headers={"Range": "bytes=-500"})
+        assert tail.status_code == 206 and tail.content == data[-500:]
+        beyond = client.get(root["audio_url"], headers={"Range": f"bytes={len(data) + 10}-"})
+        assert beyond.status_code == 416
+
+
+def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
+    with stack.client() as client:
+        chain = upload(client, make_clip("wav", seconds=3.0)).json()
+        chain_id, root_id = chain["id"], chain["root"]["id"]
+        events_url = f"/api/chains/{chain_id}/events"
+
+        # First connection: read what is there, then hang up.
+        seen = []
+        with client.stream("GET", events_url) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for event in read_events(stream.iter_lines()):
+                seen.append(event)
+                break
+        assert seen[0]["event"] == "chain.created" and seen[0]["id"] == "1"
+
+        # While nobody listens: a branch, takes, a worker finishing, a commit.
+        branch = client.post(f"/api/nodes/{root_id}/branch", json={"prompt": "warm rhodes", "duration_s": 4})
+        assert branch.status_code == 202, branch.text
+        assert branch.json()["status"] == "pending" and branch.json()["params"]["prompt"] == "warm rhodes"
+        takes = client.post(f"/api/nodes/{root_id}/takes", json={"count": 3, "seed": 7, "energy": "high"})
+        assert takes.status_code == 202, takes.text
+        take_ids = [n["id"] for n in takes.json()["nodes"]]
+        assert [n["params"]["seed"] for n in takes.json()["nodes"]] == [7, 8, 9]
+
+        assert client.post(f"/api/nodes/{take_ids[0]}/commit").status_code == 409  # still pending
+        for node_id in take_ids:
+            stack.play_worker(node_id, seconds=2.0)
+        assert client.get(f"/api/nodes/{take_ids[1]}").json()["status"] == "ready"
+        committed = client.post(f"/api/nodes/{take_ids[1]}/commit")
+        assert committed.status_code == 200 and committed.json()["committed"]
+        for gone in (take_ids[0], take_ids[2], branch.json()["id"]):
+            assert client.get(f"/api/nodes/{gone}").status_code == 404
+        spine = client.get(f"/api/chains/{chain_id}/spine").json()
+        assert [n["id"] for n in spine] == [root_id, take_ids[1]]
+
+        # Continue from the committed take.
+        onward = client.post(f"/api/nodes/{take_ids[1]}/branch", json={})
+        assert onward.status_code == 202 and onward.json()["parent_id"] == take_ids[1]
+        assert client.delete(f"/api/nodes/{root_id}").status_code == 409
+        assert client.delete(f"/api/nodes/{take_ids[1]}").status_code == 409
+        assert client.delete(f"/api/nodes/{onward.json()['id']}").status_code == 204
+
+        # Reconnect with the last id seen: everything since, once, in order.
+        resumed = []
+        with client.stream("GET", events_url, headers={"Last-Event-ID": seen[-1]["id"]}) as stream:
+            for event in read_events(stream.iter_lines()):
+                resumed.append(event)
+                if event["event"] == "node.discarded" and event["data"]["node_id"] == onward.json()["id"]:
+                    break
+        seqs = [int(e["id"]) for e in seen + resumed]
+        assert seqs == list(range(1, len(seqs) + 1)), "an event was lost or repeated"
+        kinds = [e["event"] for e in resumed]
+        assert kinds.count("node.created") == 5 and kinds.count("node.committed") == 1
+        statuses = [e["data"]["status"] for e in resumed if e["data"]["node_id"] == take_ids[1]]
+        assert statuses[0] == "pending" and "ready" in statuses
+
+        # The whole chain, then gone.
+        detail = client.get(f"/api/chains/{chain_id}").json()
+        assert {n["id"] for n in detail["nodes"]} == {root_id, take_ids[1]}
+        assert detail["spine_duration_s"] == pytest.approx(5.0, abs=0.05)
+        assert chain_id in [c["id"] for c in client.get("/api/chains").json()]
+        assert client.delete(f"/api/chains/{chain_id}").status_code == 204
+        assert client.get(f"/api/chains/{chain_id}").status_code == 404
+        assert client.get(chain["root"]["audio_url"]).status_code == 404
+
+
+def test_two_concurrent_commits_of_siblings_leave_exactly_one(stack):
+    with stack.client() as client:
+        chain = upload(client, make_clip("wav")).json()
+        takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 2}).json()["nodes"]
+        for take in takes:
+            stack.play_worker(take["id"])
+    barrier = threading.Barrier(2)
+    codes = {}
+
+    def commit(node_id):
+        with stack.client() as own:
+            barrier.wait()
+            codes[node_id] = own.post(f"/api/nodes/{node_id}/commit").status_code
+
+    threads = [threading.Thread(target=commit, args=(t["id"],)) for t in takes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes.values())[0] == 200 and sorted(codes.values())[1] in (404, 409)
+    with stack.client() as client:
+        spine = client.get(f"/api/chains/{chain['id']}/spine").json()
+        assert len(spine) == 2 and spine[1]["id"] in codes
+
+
+@pytest.mark.parametrize(
+    "filename, data, status, words",
+    [
+        ("empty.wav", b"", 415, "empty"),
+        ("notes.wav", b"just some notes about the song\n" * 40, 415, "could not be decoded"),
+        ("cut.wav", make_clip("wav", seconds=2.0)[:30_000], 415, "truncated"),
+        ("song.mp3", make_clip("flac"), 201, ""),  # mislabelled but sound: read by content
+    ],
+)
+def test_bad_uploads_get_a_clear_error(stack, filename, data, status, words):
+    with stack.client() as client:
+        reply = upload(client, data, filename=filename)
+        assert reply.status_code == status, reply.text
+        if status == 201:
+            assert reply.json()["root"]["audio"]["format"] == "flac"
+        else:
+            assert words in reply.json()["detail"]
+
+
+def test_upload_over_the_limit_is_413(stack):
+    with stack.client() as client:
+        just_over = upload(client, b"\0" * (stack.upload_limit + 10))
+        assert just_over.status_code == 413 and "limit" in just_over.json()["detail"]
+        far_over = upload(client, b"\0" * (stack.upload_limit * 2))  # refused from Content-Length
+        assert far_over.status_code == 413 and "limit" in far_over.json()["detail"]
+        assert upload(client, b"").status_code == 415  # the gateway is still fine
+
+
+def test_bad_requests(stack):
+    with stack.client() as client:
+        root = upload(client, make_clip("wav")).json()["root"]
+        missing = "0b7c6a9e-1f7a-4c55-9d43-5c8e6f0d2a11"
+        assert client.get(f"/api/chains/{missing}").status_code == 404
+        assert client.get(f"/api/nodes/{missing}").status_code == 404
+        assert client.post(f"/api/nodes/{missing}/branch", json={}).status_code == 404
+        assert client.get("/api/nodes/not-an-id").status_code == 422
+        assert client.post("/api/chains", data={"title": "no file"}).status_code == 422
+        for body in ({"duration_s": 100000}, {"cfg_coef": -3}, {"energy": "loud"}, {"colour": "blue"}, {"seed": -1}):
+            reply = client.post(f"/api/nodes/{root['id']}/branch", json=body)
+            assert reply.status_code == 422, body
+        assert client.post(f"/api/nodes/{root['id']}/takes", json={"count": 9}).status_code == 422
+        assert client.post(f"/api/nodes/{root['id']}/takes", json={"count": 0}).status_code == 422
+        pending = client.post(f"/api/nodes/{root['id']}/branch", json={}).json()
+        conflict = client.post(f"/api/nodes/{pending['id']}/branch", json={})
+        assert conflict.status_code == 409 and "no audio" in conflict.json()["detail"]
+        assert client.get(f"/api/nodes/{pending['id']}/audio").status_code == 404
+        bad_resume = client.get(f"/api/chains/{root['chain_id']}/events", headers={"Last-Event-ID": "abc"})
+        assert bad_resume.status_code == 422
+        assert client.get(f"/api/chains/{missing}/events").status_code == 404
+
+
+def test_health_and_docs(stack):
+    with stack.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/docs").status_code == 200
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["BranchRequest"]["properties"]
+        assert schema["energy"]["enum"] == ["low", "medium", "high"]
+        assert schema["duration_s"]["maximum"] == 120
