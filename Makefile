@@ -15,10 +15,8 @@ $(BIN)/python:
 # Generated code is built here, never committed.
 $(GEN)/.stamp: $(PROTOS) $(BIN)/python
 	$(BIN)/pip install --quiet grpcio-tools==1.85.1
-	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(GEN) --pyi_out=$(GEN) \
-		--grpc_python_out=$(GEN) $(PROTOS)
-	touch $(GEN)/sparrow/__init__.py $(GEN)/sparrow/v1/__init__.py $@
+	protos/generate.sh $(BIN)/python
+	touch $@
 
 gen: $(GEN)/.stamp
 

@@ -13,7 +13,7 @@ from sparrow_chain.domain import StoredAudio
 from sparrow_chain.store import ChainStore, make_engine
 from sparrow_common.audio import probe
 from sparrow_common.testing.clips import make_clip
-from sparrow_common.testing.processes import ServiceProcess, free_port, grpc_serving, http_ok
+from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 
 UPLOAD_LIMIT = 3 * 1024 * 1024
 

@@ -10,6 +10,7 @@ NOT_SERVING first so balancers drain us, then in-flight calls get a grace period
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
@@ -64,6 +65,10 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
             return wrapped
 
         def stream_response(behavior):
+            if not inspect.isasyncgenfunction(behavior):
+                # A handler that streams with context.write(), like health's Watch.
+                return unary_response(behavior)
+
             async def wrapped(request, context):
                 try:
                     async for response in behavior(request, context):

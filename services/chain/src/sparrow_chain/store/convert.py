@@ -14,11 +14,14 @@ def utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+_PARAM_NAMES = frozenset(f.name for f in dataclasses.fields(GenerationParams))
+
+
 def params_from_json(data: dict | None) -> GenerationParams | None:
+    """Parameters as stored; keys from a newer schema are ignored."""
     if data is None:
         return None
-    known = {f.name for f in dataclasses.fields(GenerationParams)}
-    return GenerationParams(**{k: v for k, v in data.items() if k in known})
+    return GenerationParams(**{k: v for k, v in data.items() if k in _PARAM_NAMES})
 
 
 def node_from_row(row: Any) -> Node:

@@ -1,5 +1,5 @@
-"""Start Sparrow's services as real processes on free ports, for end-to-end tests
-and benchmarks."""
+"""Start Sparrow's services as real processes: `make run`, the end-to-end tests
+and the benchmarks all use this."""
 
 from __future__ import annotations
 
@@ -20,19 +20,20 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """One service (`python -m <module>`) with its environment; logs go to a file."""
+    """One service (`python -m <module>`) with its environment. Its output goes to
+    `<log_dir>/<name>.log`, or to our own stdout when there is no log_dir."""
 
-    def __init__(self, name: str, module: str, env: dict[str, str], log_dir: Path):
+    def __init__(self, name: str, module: str, env: dict[str, str], log_dir: Path | None = None):
         self.name = name
         self.module = module
         self.env = {**os.environ, **env}
-        self.log_path = log_dir / f"{name}.log"
+        self.log_path = log_dir / f"{name}.log" if log_dir else None
         self.process: subprocess.Popen | None = None
 
     def start(self) -> ServiceProcess:
-        log = open(self.log_path, "ab")
+        output = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module], env=self.env, stdout=output, stderr=subprocess.STDOUT
         )
         return self
 
@@ -66,7 +67,9 @@ class ServiceProcess:
             self.process.wait()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-4000:]
 
 
 def grpc_serving(address: str, service: str = "") -> bool:
