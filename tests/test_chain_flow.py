@@ -84,6 +84,8 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
         assert committed.status_code == 200 and committed.json()["committed"]
         for gone in (take_ids[0], take_ids[2], branch.json()["id"]):
             assert client.get(f"/api/nodes/{gone}").status_code == 404
+        stored = {p.stem for p in (stack.blob_dir / chain_id).iterdir()}
+        assert stored == {root_id, take_ids[1]}, "discarded takes left their audio behind"
         spine = client.get(f"/api/chains/{chain_id}/spine").json()
         assert [n["id"] for n in spine] == [root_id, take_ids[1]]
 
@@ -192,6 +194,14 @@ def test_bad_requests(stack):
         bad_resume = client.get(f"/api/chains/{root['chain_id']}/events", headers={"Last-Event-ID": "abc"})
         assert bad_resume.status_code == 422
         assert client.get(f"/api/chains/{missing}/events").status_code == 404
+
+
+def test_event_stream_sends_keep_alive_pings(stack):
+    with stack.client() as client:
+        chain = upload(client, make_clip("wav")).json()
+        with client.stream("GET", f"/api/chains/{chain['id']}/events", params={"after": 1}) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(": ping")  # nothing new after seq 1, so a ping
 
 
 def test_health_and_docs(stack):

@@ -62,6 +62,14 @@ async def test_health_is_serving(server):
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+async def test_reflection_lists_the_services(server):
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+        services = await asyncio.to_thread(lambda: ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert "sparrow.v1.ChainService" in services and "grpc.health.v1.Health" in services
+
+
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg", "m4a", "aiff"])
 async def test_create_chain_keeps_the_file_as_received(server, stub, fmt):
     data = make_clip(fmt, seconds=1.5, channels=2)
