@@ -33,3 +33,12 @@ def database_url(request, tmp_path):
         yield f"sqlite:///{tmp_path}/sparrow.db"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen(tmp_path_factory):
+    """A tiny MusicGen with random weights saved as a model folder, loaded by the
+    tests through the same from_pretrained path as a released checkpoint."""
+    from sparrow_generation.engine.tiny import build_random_musicgen
+
+    return build_random_musicgen(tmp_path_factory.mktemp("models") / "tiny-musicgen")

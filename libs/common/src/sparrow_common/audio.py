@@ -3,12 +3,15 @@ into chunks for gRPC streams."""
 
 from __future__ import annotations
 
+import io
 import os
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from sparrow_common.errors import InvalidArgument
 
@@ -149,3 +152,41 @@ def read_chunks(
             if remaining is not None:
                 remaining -= len(data)
             yield data
+
+
+def decode(source: str | os.PathLike | bytes, sample_rate: int, channels: int) -> np.ndarray:
+    """Decode a whole file (a path or its bytes) to float32 (channels, samples),
+    resampled to `sample_rate` and mixed to `channels` (1 or 2)."""
+    layout = "mono" if channels == 1 else "stereo"
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    opened = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
+    blocks: list[np.ndarray] = []
+    try:
+        with av.open(opened, mode="r") as container:
+            stream = container.streams.audio[0]
+            for frame in container.decode(stream):
+                blocks.extend(f.to_ndarray() for f in resampler.resample(frame))
+            blocks.extend(f.to_ndarray() for f in resampler.resample(None))
+    except (av.error.FFmpegError, IndexError) as error:
+        raise InvalidArgument(f"the audio could not be decoded ({error})") from None
+    if not blocks:
+        return np.zeros((channels, 0), dtype=np.float32)
+    return np.concatenate(blocks, axis=-1).astype(np.float32, copy=False)
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV of float (channels, samples) audio, clipped to [-1, 1]."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(samples.shape[0])
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.T.tobytes())
+    return buffer.getvalue()
+
+
+def split(data: bytes, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """`data` in chunks for a stream."""
+    for start in range(0, len(data), chunk_bytes):
+        yield data[start : start + chunk_bytes]

@@ -1,0 +1,1 @@
+"""Sparrow's generation worker: continues audio with MusicGen."""

@@ -1,0 +1,52 @@
+"""What the worker is asked for, and the one place where the knobs become words
+for MusicGen's text encoder. No gRPC, no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sparrow_common.params import GenerationParams
+
+_ENERGY = {"low": "low energy, calm", "medium": "", "high": "high energy, driving"}
+_TEMPO = {"slower": "slower tempo", "same": "", "faster": "faster tempo"}
+_DENSITY = {"sparse": "sparse, minimal arrangement", "medium": "", "dense": "dense, full arrangement"}
+
+
+def describe(params: GenerationParams) -> str:
+    """The text MusicGen hears: the musician's prompt, then the knobs that move
+    away from the middle, in words the model was trained on."""
+    parts = [
+        params.prompt.strip().rstrip(","),
+        _ENERGY[params.energy],
+        _TEMPO[params.tempo_feel],
+        _DENSITY[params.density],
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """One batch of takes continuing the same context."""
+
+    # (channels, samples) float32 at the model's sample rate: what the takes continue.
+    context: np.ndarray
+    params: GenerationParams
+    seeds: tuple[int, ...]
+
+    @property
+    def description(self) -> str:
+        return describe(self.params)
+
+
+@dataclass(frozen=True)
+class Take:
+    seed: int
+    # (channels, samples) float32: only the new audio.
+    audio: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate

@@ -1,0 +1,36 @@
+"""The Engine protocol: load once, run a batch, report every step."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from sparrow_generation.domain import Continuation, Take
+
+# Called from the engine's thread after each decoding step: (step, total).
+StepCallback = Callable[[int, int], None]
+
+
+class ModelUnavailable(Exception):
+    """The model could not be loaded; the message says why in words."""
+
+
+class Cancelled(Exception):
+    """The caller went away and the engine stopped early."""
+
+
+class Engine(Protocol):
+    model_id: str
+    device: str
+    sample_rate: int
+    channels: int
+
+    def load(self) -> None:
+        """Load the model; raises ModelUnavailable with the reason."""
+
+    def total_steps(self, request: Continuation) -> int:
+        """How many decoding steps `generate` will report for `request`."""
+
+    def generate(self, request: Continuation, on_step: StepCallback, cancel: threading.Event) -> list[Take]:
+        """Every take of the batch, new audio only; raises Cancelled once `cancel` is set."""

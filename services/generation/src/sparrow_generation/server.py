@@ -1,0 +1,74 @@
+"""Builds and runs the generation worker: serve at once, load the model behind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+
+import torch
+from sparrow.v1 import generation_pb2, generation_pb2_grpc
+
+from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
+from sparrow_generation.config import Settings
+from sparrow_generation.engine import Engine, ModelUnavailable
+from sparrow_generation.engine.musicgen import MusicGenEngine
+from sparrow_generation.servicer import GenerationServicer, ModelState
+from sparrow_generation.slots import Slots
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name
+
+
+@dataclass
+class GenerationServer:
+    running: RunningServer
+    servicer: GenerationServicer
+    loading: asyncio.Task
+
+    async def close(self, grace_s: float = 0) -> None:
+        self.loading.cancel()
+        await self.running.server.stop(grace_s)
+        self.servicer.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _load(engine: Engine, state: ModelState, running: RunningServer) -> None:
+    try:
+        await asyncio.to_thread(engine.load)
+    except ModelUnavailable as error:
+        state.reason = str(error)
+        log.error("generation is unavailable: %s", error)
+        return
+    state.ready = True
+    state.reason = ""
+    await running.set_serving(True)
+
+
+async def build_server(settings: Settings, engine: Engine | None = None) -> GenerationServer:
+    """Start serving at once (health NOT_SERVING, GetCapacity saying why) and load
+    the model in the background; health turns SERVING when it is loaded."""
+    if settings.torch_threads > 0:
+        torch.set_num_threads(settings.torch_threads)
+    engine = engine or MusicGenEngine(
+        settings.model, settings.device, settings.quantize, settings.window_s, settings.stride_s
+    )
+    state = ModelState()
+    slots = Slots(settings.slots, settings.queue_limit)
+    servicer = GenerationServicer(engine, slots, state, worker=f"{socket.gethostname()}:{settings.port}")
+    running = await start_server(
+        host=settings.host,
+        port=settings.port,
+        register=lambda server: generation_pb2_grpc.add_GenerationServiceServicer_to_server(servicer, server),
+        service_names=[SERVICE_NAME],
+    )
+    servicer.worker = f"{socket.gethostname()}:{running.port}"
+    loading = asyncio.create_task(_load(engine, state, running))
+    return GenerationServer(running, servicer, loading)
+
+
+async def serve(settings: Settings) -> None:
+    server = await build_server(settings)
+    await wait_for_shutdown(server.running, settings.grace_s)
+    server.servicer.executor.shutdown(wait=False, cancel_futures=True)

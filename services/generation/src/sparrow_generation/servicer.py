@@ -1,0 +1,155 @@
+"""GenerationService over gRPC: context in, progress and takes out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
+
+from sparrow_common.audio import decode, encode_wav, split
+from sparrow_common.convert import params_from_pb
+from sparrow_common.errors import Conflict, InvalidArgument, Unavailable
+from sparrow_common.params import MAX_TAKES
+from sparrow_generation.domain import Continuation
+from sparrow_generation.engine import Cancelled, Engine
+from sparrow_generation.slots import Slots
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+
+
+class ModelState:
+    """Whether the engine is loading, ready or failed, and why."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.reason = "the model is loading"
+
+    def check(self) -> None:
+        if self.ready:
+            return
+        if self.reason == "the model is loading":
+            raise Unavailable(self.reason)
+        raise Conflict(self.reason)
+
+
+class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
+    def __init__(self, engine: Engine, slots: Slots, state: ModelState, worker: str):
+        self.engine = engine
+        self.slots = slots
+        self.state = state
+        self.worker = worker
+        # One thread per slot: the model's blocking work never runs on the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=slots.slots, thread_name_prefix="engine")
+
+    async def GetCapacity(self, request, context):
+        return generation_pb2.GetCapacityResponse(
+            capacity=common_pb2.Capacity(
+                worker=self.worker,
+                slots=self.slots.slots,
+                busy=self.slots.busy,
+                queued=self.slots.queued,
+                queue_limit=self.slots.queue_limit,
+                model=self.engine.model_id,
+                device=self.engine.device,
+                ready=self.state.ready,
+                reason="" if self.state.ready else self.state.reason,
+            )
+        )
+
+    async def Generate(self, request_iterator, context):
+        request = await self._read_request(request_iterator)
+        self.state.check()
+        turn = self.slots.reserve()
+        if turn is not None:
+            try:
+                while not turn.done():
+                    yield generation_pb2.GenerateResponse(
+                        queued=generation_pb2.Queued(position=self.slots.position(turn))
+                    )
+                    await asyncio.wait({turn}, timeout=1.0)
+            except BaseException:
+                self.slots.leave(turn)
+                raise
+        async for response in self._run(request):
+            yield response
+
+    async def _read_request(self, request_iterator) -> Continuation:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "setup":
+            raise InvalidArgument("the first message must be the setup")
+        received = bytearray()
+        async for message in request_iterator:
+            if message.WhichOneof("part") != "context_chunk":
+                raise InvalidArgument("only context chunks may follow the setup")
+            received += message.context_chunk.data
+            if len(received) > MAX_CONTEXT_BYTES:
+                raise InvalidArgument("the context is too long")
+        # Checked once the caller has sent everything, so it reads our status,
+        # not a broken stream.
+        setup = first.setup
+        if not 1 <= len(setup.seeds) <= MAX_TAKES:
+            raise InvalidArgument(f"ask for 1 to {MAX_TAKES} takes (one seed each)")
+        params = params_from_pb(setup.params).validated()
+        if not received:
+            raise InvalidArgument("the context holds no audio")
+        self.state.check()  # the model gives the sample rate to decode to
+        audio = await asyncio.to_thread(decode, bytes(received), self.engine.sample_rate, self.engine.channels)
+        if audio.shape[-1] == 0:
+            raise InvalidArgument("the context holds no audio")
+        return Continuation(context=audio, params=params, seeds=tuple(setup.seeds))
+
+    async def _run(self, request: Continuation):
+        loop = asyncio.get_running_loop()
+        steps: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def on_step(step: int, total: int) -> None:
+            loop.call_soon_threadsafe(steps.put_nowait, (step, total))
+
+        started = time.monotonic()
+        work = loop.run_in_executor(self.executor, self.engine.generate, request, on_step, cancel)
+        # The slot is free only once the engine's thread is, cancelled or not.
+        work.add_done_callback(lambda _: self.slots.release())
+        try:
+            while not work.done():
+                waiter = asyncio.ensure_future(steps.get())
+                await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    step, total = waiter.result()
+                    yield generation_pb2.GenerateResponse(progress=common_pb2.Progress(step=step, total=total))
+                else:
+                    waiter.cancel()
+            takes = work.result()
+        except BaseException:
+            cancel.set()  # the caller went away: the engine stops at its next step
+            raise
+        finally:
+            if not work.done():
+                cancel.set()
+        elapsed = time.monotonic() - started
+        log.info(
+            "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
+        )
+        results = []
+        for index, take in enumerate(takes):
+            data = await asyncio.to_thread(encode_wav, take.audio, take.sample_rate)
+            for chunk in split(data):
+                yield generation_pb2.GenerateResponse(take_chunk=generation_pb2.TakeChunk(take=index, data=chunk))
+            results.append(
+                generation_pb2.TakeResult(
+                    take=index, seed=take.seed, sample_rate=take.sample_rate,
+                    channels=take.audio.shape[0], duration_s=take.duration_s,
+                )
+            )
+        yield generation_pb2.GenerateResponse(
+            done=generation_pb2.GenerateDone(takes=results, model=self.engine.model_id)
+        )
+
+
+__all__ = ["Cancelled", "GenerationServicer", "ModelState"]

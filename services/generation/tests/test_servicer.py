@@ -1,0 +1,144 @@
+"""The generation worker over a real in-process gRPC server, with a tiny random MusicGen."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import wave
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
+
+from sparrow_common.audio import decode, split
+from sparrow_common.testing.clips import make_clip
+from sparrow_generation.config import Settings
+from sparrow_generation.server import build_server
+
+
+async def start(model, **overrides):
+    settings = Settings(host="127.0.0.1", port=0, model=str(model), **overrides)
+    server = await build_server(settings)
+    await asyncio.wait_for(asyncio.shield(server.loading), 60)
+    return server
+
+
+@pytest.fixture
+async def worker(tiny_musicgen):
+    server = await start(tiny_musicgen, window_s=4.0, stride_s=2.4)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+        yield server, generation_pb2_grpc.GenerationServiceStub(channel), channel
+    await server.close()
+
+
+def generate_request(seeds, duration_s=2.0, prompt_s=1.0, context=None, **params):
+    context = context if context is not None else make_clip("wav", seconds=1.5, sample_rate=44100, channels=2)
+    yield generation_pb2.GenerateRequest(
+        setup=generation_pb2.GenerateSetup(
+            params=common_pb2.GenerationParams(duration_s=duration_s, prompt_duration_s=prompt_s, **params),
+            seeds=seeds,
+        )
+    )
+    for chunk in split(context, 16 * 1024):
+        yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+
+
+async def collect(call):
+    progress, takes, done = [], {}, None
+    while (reply := await call.read()) is not grpc.aio.EOF:
+        kind = reply.WhichOneof("part")
+        if kind == "progress":
+            progress.append((reply.progress.step, reply.progress.total))
+        elif kind == "take_chunk":
+            takes.setdefault(reply.take_chunk.take, bytearray()).extend(reply.take_chunk.data)
+        elif kind == "done":
+            done = reply.done
+    return progress, {k: bytes(v) for k, v in takes.items()}, done
+
+
+async def test_takes_stream_back_with_rising_progress(worker):
+    server, stub, channel = worker
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    progress, takes, done = await collect(stub.Generate(generate_request([11, 12, 13], duration_s=5.0), timeout=60))
+    steps = [s for s, _ in progress]
+    assert steps == sorted(steps) and steps[-1] == progress[-1][1] and len(set(steps)) > 10
+    assert [t.seed for t in done.takes] == [11, 12, 13] and done.model.endswith("tiny-musicgen")
+    for index in range(3):
+        with wave.open(io.BytesIO(takes[index])) as wav:
+            assert wav.getframerate() == 32000
+            # the requested length (5 s, longer than the 4 s window: it slid), within one frame
+            assert abs(wav.getnframes() - 5 * 32000) <= 640
+    assert takes[0] != takes[1]
+
+
+async def test_the_same_seed_and_parameters_give_identical_audio(worker):
+    _, stub, _ = worker
+    first = await collect(stub.Generate(generate_request([7], prompt="warm lofi", top_p=0.9), timeout=60))
+    again = await collect(stub.Generate(generate_request([7], prompt="warm lofi", top_p=0.9), timeout=60))
+    assert first[1][0] == again[1][0]
+    # and the take is the same when it shares a batch with others
+    batched = await collect(stub.Generate(generate_request([3, 7], prompt="warm lofi", top_p=0.9), timeout=60))
+    same = decode(batched[1][1], 32000, 1), decode(first[1][0], 32000, 1)
+    assert np.abs(same[0] - same[1]).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "seeds, params, words",
+    [([], {}, "1 to 8 takes"), ([1] * 9, {}, "1 to 8 takes"), ([1], {"duration_s": 500}, "duration_s")],
+)
+async def test_bad_requests_are_invalid_argument(worker, seeds, params, words):
+    _, stub, _ = worker
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await collect(stub.Generate(generate_request(seeds, **params), timeout=30))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in caught.value.details()
+
+
+async def test_undecodable_context_is_invalid_argument(worker):
+    _, stub, _ = worker
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await collect(stub.Generate(generate_request([1], context=b"not audio at all" * 100), timeout=30))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model(tiny_musicgen):
+    server = await start(tiny_musicgen, slots=1, queue_limit=1)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            running = stub.Generate(generate_request([1], duration_s=120.0), timeout=120)
+            assert (await running.read()).WhichOneof("part") == "progress"
+            waiting = stub.Generate(generate_request([2]), timeout=120)
+            assert (await waiting.read()).queued.position == 1
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await collect(stub.Generate(generate_request([3]), timeout=30))
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+            assert (capacity.slots, capacity.busy, capacity.queued, capacity.ready) == (1, 1, 1, True)
+            # Cancelling the long call stops the model: the waiting one runs soon after.
+            running.cancel()
+            progress, takes, done = await asyncio.wait_for(collect(waiting), timeout=30)
+            assert done is not None and len(takes) == 1
+            capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+            assert (capacity.busy, capacity.queued) == (0, 0)
+    finally:
+        await server.close()
+
+
+async def test_a_model_that_cannot_load_says_why_everywhere(tmp_path):
+    server = await start(tmp_path / "no-such-model")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+            assert not capacity.ready and "could not load MusicGen model" in capacity.reason
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await collect(stub.Generate(generate_request([1]), timeout=30))
+            assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "no-such-model" in caught.value.details()
+    finally:
+        await server.close()
