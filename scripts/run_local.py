@@ -19,17 +19,22 @@ DATA = Path(os.environ.get("SPARROW_DATA_DIR", "./data")).resolve()
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
     chain_port = os.environ.get("CHAIN_PORT", "50051")
+    generation_port = os.environ.get("GENERATION_PORT", "50052")
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
     defaults = {
         "CHAIN_PORT": chain_port,
         "CHAIN_DATABASE_URL": f"sqlite:///{DATA / 'sparrow.db'}",
         "CHAIN_BLOB_DIR": str(DATA / "blobs"),
+        "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
+        "GENERATION_PORT": generation_port,
         "GATEWAY_PORT": gateway_port,
         "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
+        "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
     }
     env = {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
     services = [
+        ServiceProcess("generation", "sparrow_generation", env),
         ServiceProcess("chain", "sparrow_chain", env),
         ServiceProcess("gateway", "sparrow_gateway", env),
     ]
@@ -42,10 +47,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        services[0].start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
+        # The model loads in the background; the worker reports why if it can't.
+        services[0].start()
+        services[1].start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
         url = f"http://{gateway_host}:{gateway_port}"
-        services[1].start().wait_until(lambda: http_ok(f"{url}/readyz"))
-        print(f"\nSparrow is running: {url}  (API docs: {url}/docs; data in {DATA})\nCtrl-C stops it.\n", flush=True)
+        services[2].start().wait_until(lambda: http_ok(f"{url}/readyz"))
+        print(
+            f"\nSparrow is running: {url}  (API docs: {url}/docs; data in {DATA})\n"
+            f"MusicGen: {os.environ.get('GENERATION_MODEL', 'facebook/musicgen-small')}; "
+            f"{url}/api/gpu says whether it loaded.\nCtrl-C stops it.\n",
+            flush=True,
+        )
         while not stopping:
             for service in services:
                 if service.process.poll() is not None:

@@ -1,18 +1,14 @@
-"""End-to-end fixtures: the chain service and the gateway as real processes."""
+"""End-to-end fixtures: the real services as separate processes on free ports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from sparrow_chain.blobs import LocalBlobStore
-from sparrow_chain.domain import StoredAudio
-from sparrow_chain.store import ChainStore, make_engine
-from sparrow_common.audio import probe
-from sparrow_common.testing.clips import make_clip
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 
 UPLOAD_LIMIT = 3 * 1024 * 1024
@@ -20,64 +16,124 @@ UPLOAD_LIMIT = 3 * 1024 * 1024
 
 @dataclass
 class Stack:
+    root: Path
     base_url: str
     chain: ServiceProcess
+    generation: ServiceProcess | None
     gateway: ServiceProcess
-    database_url: str
-    blob_dir: Path
+    generation_env: dict[str, str] = field(default_factory=dict)
     upload_limit: int = UPLOAD_LIMIT
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.root / "blobs"
 
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
 
-    def play_worker(self, node_id: str, seconds: float = 2.0) -> None:
-        """Do what the generation dispatcher does when a take is done: store its
-        audio and mark it ready. (Generation itself is not part of this stack.)"""
-        engine = make_engine(self.database_url)
-        try:
-            store = ChainStore(engine)
-            node = store.get_node("", node_id)
-            blobs = LocalBlobStore(self.blob_dir)
-            incoming = blobs.incoming()
-            incoming.write_bytes(make_clip("wav", seconds=seconds))
-            info = probe(incoming)
-            key = f"{node.chain_id}/{node.id}.wav"
-            blobs.put(key, incoming)
-            store.finish_node(
-                node_id,
-                StoredAudio(key, info.format, info.content_type, info.sample_rate, info.channels,
-                            info.duration_s, info.size_bytes),
-            )
-        finally:
-            engine.dispose()
+    def start_generation(self, wait_serving: bool = True) -> ServiceProcess:
+        """(Re)start the generation worker on its port."""
+        port = self.generation_env["GENERATION_PORT"]
+        self.generation = ServiceProcess("generation", "sparrow_generation", self.generation_env, self.root).start()
+        check = (lambda: grpc_serving(f"127.0.0.1:{port}")) if wait_serving else (lambda: _answers(port))
+        self.generation.wait_until(check, timeout=120)
+        return self.generation
+
+    def wait_for(self, node_id: str, statuses=("ready", "error"), timeout: float = 120.0) -> dict:
+        """Poll a node until its status is one of `statuses`."""
+        return self._poll(node_id, lambda node: node["status"] in statuses, timeout)
+
+    def wait_for_progress(self, node_id: str, timeout: float = 60.0) -> dict:
+        """Poll a node until the model is writing it (progress above zero)."""
+        return self._poll(node_id, lambda node: node["status"] == "generating" and node["progress"] > 0, timeout)
+
+    def _poll(self, node_id: str, done, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                node = client.get(f"/api/nodes/{node_id}").json()
+                if done(node):
+                    return node
+                time.sleep(0.05)
+        raise TimeoutError(f"node {node_id} still {node['status']} after {timeout}s")
+
+    def stop(self) -> None:
+        for service in (self.gateway, self.chain, self.generation):
+            if service is not None:
+                service.stop()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stack")
-    chain_port, gateway_port = free_port(), free_port()
-    database_url = f"sqlite:///{root}/sparrow.db"
+def _answers(port: str) -> bool:
+    import grpc
+    from sparrow.v1 import generation_pb2, generation_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        generation_pb2_grpc.GenerationServiceStub(channel).GetCapacity(
+            generation_pb2.GetCapacityRequest(), timeout=1
+        )
+    return True
+
+
+def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=None, wait_serving=True) -> Stack:
+    """Chain, generation (unless `model` is None) and gateway, each its own process."""
+    chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
     chain = ServiceProcess(
         "chain", "sparrow_chain",
         {
-            "CHAIN_PORT": str(chain_port), "CHAIN_DATABASE_URL": database_url,
+            "CHAIN_PORT": str(chain_port), "CHAIN_DATABASE_URL": f"sqlite:///{root}/sparrow.db",
             "CHAIN_BLOB_DIR": str(root / "blobs"), "CHAIN_WATCH_POLL_S": "0.5",
+            "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
+            "CHAIN_LEASE_S": "6", "CHAIN_RETRY_BASE_S": "0.5", "CHAIN_PROGRESS_INTERVAL_S": "0.1",
+            **(chain_env or {}),
         },
         root,
     ).start()
+    gen_env = {
+        "GENERATION_PORT": str(generation_port), "GENERATION_MODEL": str(model),
+        "GENERATION_WINDOW_S": "4", "GENERATION_STRIDE_S": "2.4", "GENERATION_TORCH_THREADS": "1",
+        **(generation_env or {}),
+    }
     gateway = ServiceProcess(
         "gateway", "sparrow_gateway",
         {
             "GATEWAY_PORT": str(gateway_port), "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
+            "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
             "GATEWAY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "GATEWAY_SSE_PING_S": "1",
         },
         root,
     ).start()
+    stack = Stack(root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env)
     try:
+        if model is not None:
+            stack.start_generation(wait_serving)
         chain.wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
-        base_url = f"http://127.0.0.1:{gateway_port}"
-        gateway.wait_until(lambda: http_ok(f"{base_url}/readyz"))
-        yield Stack(base_url, chain, gateway, database_url, root / "blobs")
-    finally:
-        gateway.stop()
-        chain.stop()
+        gateway.wait_until(lambda: http_ok(f"{stack.base_url}/readyz"))
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, tiny_musicgen):
+    """The whole system on embedded defaults with a tiny random MusicGen."""
+    running = start_stack(tmp_path_factory.mktemp("stack"), tiny_musicgen)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def start_stack_with(tmp_path):
+    """Start a stack of one's own (stopped after the test): start_stack_with(model, ...)."""
+    started: list[Stack] = []
+
+    def start(model, **kwargs) -> Stack:
+        root = tmp_path / f"stack{len(started)}"
+        root.mkdir()
+        running = start_stack(root, model, **kwargs)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()

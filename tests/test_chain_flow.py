@@ -67,30 +67,29 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
                 break
         assert seen[0]["event"] == "chain.created" and seen[0]["id"] == "1"
 
-        # While nobody listens: a branch, takes, a worker finishing, a commit.
-        branch = client.post(f"/api/nodes/{root_id}/branch", json={"prompt": "warm rhodes", "duration_s": 4})
+        # While nobody listens: a long branch, takes, a commit.
+        branch = client.post(f"/api/nodes/{root_id}/branch", json={"prompt": "warm rhodes", "duration_s": 120})
         assert branch.status_code == 202, branch.text
         assert branch.json()["status"] == "pending" and branch.json()["params"]["prompt"] == "warm rhodes"
-        takes = client.post(f"/api/nodes/{root_id}/takes", json={"count": 3, "seed": 7, "energy": "high"})
+        assert client.post(f"/api/nodes/{branch.json()['id']}/commit").status_code == 409  # not ready
+        assert client.delete(f"/api/nodes/{branch.json()['id']}").status_code == 204  # frees the worker
+        takes = client.post(f"/api/nodes/{root_id}/takes", json={"count": 3, "seed": 7, "energy": "high", "duration_s": 2})
         assert takes.status_code == 202, takes.text
         take_ids = [n["id"] for n in takes.json()["nodes"]]
         assert [n["params"]["seed"] for n in takes.json()["nodes"]] == [7, 8, 9]
-
-        assert client.post(f"/api/nodes/{take_ids[0]}/commit").status_code == 409  # still pending
         for node_id in take_ids:
-            stack.play_worker(node_id, seconds=2.0)
-        assert client.get(f"/api/nodes/{take_ids[1]}").json()["status"] == "ready"
+            assert stack.wait_for(node_id)["status"] == "ready"
         committed = client.post(f"/api/nodes/{take_ids[1]}/commit")
         assert committed.status_code == 200 and committed.json()["committed"]
         for gone in (take_ids[0], take_ids[2], branch.json()["id"]):
             assert client.get(f"/api/nodes/{gone}").status_code == 404
-        stored = {p.stem for p in (stack.blob_dir / chain_id).iterdir()}
+        stored = {p.name.split(".")[0] for p in (stack.blob_dir / chain_id).iterdir()}
         assert stored == {root_id, take_ids[1]}, "discarded takes left their audio behind"
         spine = client.get(f"/api/chains/{chain_id}/spine").json()
         assert [n["id"] for n in spine] == [root_id, take_ids[1]]
 
-        # Continue from the committed take.
-        onward = client.post(f"/api/nodes/{take_ids[1]}/branch", json={})
+        # Continue from the committed take; discard that continuation.
+        onward = client.post(f"/api/nodes/{take_ids[1]}/branch", json={"duration_s": 60})
         assert onward.status_code == 202 and onward.json()["parent_id"] == take_ids[1]
         assert client.delete(f"/api/nodes/{root_id}").status_code == 409
         assert client.delete(f"/api/nodes/{take_ids[1]}").status_code == 409
@@ -107,8 +106,9 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
         assert seqs == list(range(1, len(seqs) + 1)), "an event was lost or repeated"
         kinds = [e["event"] for e in resumed]
         assert kinds.count("node.created") == 5 and kinds.count("node.committed") == 1
+        assert kinds.count("node.discarded") == 4
         statuses = [e["data"]["status"] for e in resumed if e["data"]["node_id"] == take_ids[1]]
-        assert statuses[0] == "pending" and "ready" in statuses
+        assert statuses[0] == "pending" and "generating" in statuses and statuses[-1] == "ready"
 
         # The whole chain, then gone.
         detail = client.get(f"/api/chains/{chain_id}").json()
@@ -123,9 +123,9 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
 def test_two_concurrent_commits_of_siblings_leave_exactly_one(stack):
     with stack.client() as client:
         chain = upload(client, make_clip("wav")).json()
-        takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 2}).json()["nodes"]
+        takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 2, "duration_s": 1}).json()["nodes"]
         for take in takes:
-            stack.play_worker(take["id"])
+            stack.wait_for(take["id"])
     barrier = threading.Barrier(2)
     codes = {}
 

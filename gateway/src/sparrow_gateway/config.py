@@ -13,6 +13,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     chain_addr: str = "127.0.0.1:50051"
+    # Generation workers to report in /api/gpu, comma-separated; a name that
+    # resolves to several addresses (a headless Service) reports each pod.
+    generation_addrs: str = "127.0.0.1:50052"
     max_upload_bytes: int = 100 * 1024 * 1024
     # Deadline of ordinary calls to the chain service.
     rpc_timeout_s: float = 10.0

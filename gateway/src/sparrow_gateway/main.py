@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
-from sparrow_gateway.api.routes import chains, events, health, nodes
+from sparrow_gateway.api.routes import chains, events, gpu, health, nodes
+from sparrow_gateway.capacity import CapacityClient
 from sparrow_gateway.chain_client import ChainClient
 from sparrow_gateway.config import Settings
 
@@ -21,10 +22,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.chain = ChainClient(settings)
+        app.state.capacity = CapacityClient(settings)
         try:
             yield
         finally:
             await app.state.chain.close()
+            await app.state.capacity.close()
 
     app = FastAPI(
         title="Sparrow",
@@ -39,6 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
-    for module in (health, chains, events, nodes):
+    for module in (health, chains, events, nodes, gpu):
         app.include_router(module.router)
     return app

@@ -127,3 +127,21 @@ class Event(BaseModel):
     status: str | None
     node: Node | None
     created_at: datetime
+
+
+class WorkerCapacity(BaseModel):
+    address: str
+    reachable: bool
+    ready: bool
+    reason: str | None = Field(None, description="Why the worker can't take work, in words.")
+    worker: str | None = None
+    slots: int | None = None
+    busy: int | None = None
+    queued: int | None = None
+    queue_limit: int | None = None
+    model: str | None = None
+    device: str | None = None
+
+
+class GpuCapacity(BaseModel):
+    generation: list[WorkerCapacity]

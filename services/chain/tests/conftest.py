@@ -19,6 +19,8 @@ class ChainBuilder:
     """Builds chains the way the services would, playing the generation worker's
     part (finish_node) since these tests are about the store."""
 
+    audio = staticmethod(stored_audio)
+
     def __init__(self, store: ChainStore):
         self.store = store
 

@@ -23,7 +23,7 @@ CHUNK = 64 * 1024
 async def server(tmp_path, database_url):
     settings = Settings(
         host="127.0.0.1", port=0, database_url=database_url, blob_dir=str(tmp_path / "blobs"),
-        max_upload_bytes=2_000_000, watch_poll_s=0.2,
+        max_upload_bytes=2_000_000, watch_poll_s=0.2, dispatch_slots=0,  # jobs stay queued here
     )
     running = await build_server(settings)
     yield running

@@ -12,8 +12,9 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import LocalBlobStore
 from sparrow_chain.config import Settings
+from sparrow_chain.dispatcher import Dispatcher
 from sparrow_chain.servicer import ChainServicer
-from sparrow_chain.store import ChainStore, make_engine, migrate
+from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,16 @@ class ChainServer:
     running: RunningServer
     store: ChainStore
     blobs: LocalBlobStore
+    dispatcher: Dispatcher
+    dispatching: asyncio.Task
+
+    async def stop_dispatching(self) -> None:
+        self.dispatching.cancel()
+        await asyncio.gather(self.dispatching, return_exceptions=True)
+        await self.dispatcher.stop()
 
     async def close(self, grace_s: float = 0) -> None:
+        await self.stop_dispatching()
         await self.running.server.stop(grace_s)
         self.store.engine.dispose()
 
@@ -56,7 +65,14 @@ async def build_server(settings: Settings) -> ChainServer:
     swept = await asyncio.to_thread(sweep_orphans, store, blobs)
     if swept:
         log.info("removed %d orphaned blobs", swept)
-    servicer = ChainServicer(store, blobs, settings, EventBell())
+    bell = EventBell()
+    dispatcher = Dispatcher(JobQueue(engine), blobs, settings, on_change=bell.ring)
+
+    def changed(chain_id: str) -> None:
+        bell.ring(chain_id)
+        dispatcher.poke()
+
+    servicer = ChainServicer(store, blobs, settings, bell, on_change=changed)
     running = await start_server(
         host=settings.host,
         port=settings.port,
@@ -64,11 +80,14 @@ async def build_server(settings: Settings) -> ChainServer:
         service_names=[SERVICE_NAME],
     )
     await running.set_serving(True)
-    return ChainServer(running, store, blobs)
+    dispatching = asyncio.create_task(
+        dispatcher.run() if settings.dispatch_slots > 0 else asyncio.sleep(0), name="dispatcher"
+    )
+    return ChainServer(running, store, blobs, dispatcher, dispatching)
 
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM, then drain gracefully."""
     server = await build_server(settings)
-    await wait_for_shutdown(server.running, settings.grace_s)
+    await wait_for_shutdown(server.running, settings.grace_s, before_stop=server.stop_dispatching)
     server.store.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import grpc
@@ -36,11 +36,20 @@ def caller(context: grpc.aio.ServicerContext) -> str:
 
 
 class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
-    def __init__(self, store: ChainStore, blobs: BlobStore, settings: Settings, bell: EventBell):
+    def __init__(
+        self,
+        store: ChainStore,
+        blobs: BlobStore,
+        settings: Settings,
+        bell: EventBell,
+        on_change: Callable[[str], None] | None = None,
+    ):
         self.store = store
         self.blobs = blobs
         self.settings = settings
         self.bell = bell
+        # Told of every write: wakes watchers, and the dispatcher (new jobs, discarded takes).
+        self.changed = on_change or bell.ring
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
         for item in removed:
@@ -85,7 +94,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             raise
         finally:
             incoming.unlink(missing_ok=True)
-        self.bell.ring(chain.id)
+        self.changed(chain.id)
         log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, info.format, info.duration_s)
         return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))
 
@@ -127,7 +136,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         chain_id = parse_id(request.chain_id, "chain id")
         await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
         await asyncio.to_thread(self.blobs.delete_prefix, chain_id)
-        self.bell.ring(chain_id)
+        self.changed(chain_id)
         return chain_pb2.DeleteChainResponse()
 
     # -- nodes ----------------------------------------------------------------
@@ -156,7 +165,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             params_from_pb(params),
             count,
         )
-        self.bell.ring(nodes[0].chain_id)
+        self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]
 
     async def CommitNode(self, request, context):
@@ -164,7 +173,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             self.store.commit, caller(context), parse_id(request.node_id, "node id")
         )
         await self._drop_blobs(removed)
-        self.bell.ring(node.chain_id)
+        self.changed(node.chain_id)
         return chain_pb2.CommitNodeResponse(node=node_to_pb(node))
 
     async def DiscardNode(self, request, context):
@@ -173,7 +182,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         chain_id = (await asyncio.to_thread(self.store.get_node, owner, node_id)).chain_id
         removed = await asyncio.to_thread(self.store.discard, owner, node_id)
         await self._drop_blobs(removed)
-        self.bell.ring(chain_id)
+        self.changed(chain_id)
         return chain_pb2.DiscardNodeResponse()
 
     async def ReadNodeAudio(self, request, context) -> AsyncIterator[chain_pb2.ReadNodeAudioResponse]:

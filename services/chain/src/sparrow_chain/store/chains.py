@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Integer,
     and_,
     case,
@@ -49,14 +46,11 @@ from sparrow_chain.store.convert import (
     node_to_json,
     utc,
 )
-from sparrow_chain.store.engine import WRITE
+from sparrow_chain.store.base import Store
+from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.tables import chains, events, jobs, nodes
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,25 +61,8 @@ class Removed:
     audio_key: str | None
 
 
-class ChainStore:
-    """Queries over one database. Thread-safe: call it from worker threads."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    # -- transactions ---------------------------------------------------------
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                yield conn
+class ChainStore(Store):
+    """Chains and nodes. Thread-safe: call it from worker threads."""
 
     # -- lookups --------------------------------------------------------------
 
@@ -113,32 +90,6 @@ class ChainStore:
         row = self._node_row(conn, owner, node_id)
         self._chain_row(conn, owner, row.chain_id, lock=True)
         return self._node_row(conn, owner, node_id)
-
-    def _append_event(
-        self,
-        conn: Connection,
-        chain_id: str,
-        kind: EventKind,
-        node: Node | None = None,
-        node_id: str | None = None,
-    ) -> int:
-        seq = conn.execute(
-            update(chains)
-            .where(chains.c.id == chain_id)
-            .values(event_seq=chains.c.event_seq + 1)
-            .returning(chains.c.event_seq)
-        ).scalar_one()
-        conn.execute(
-            insert(events).values(
-                chain_id=chain_id,
-                seq=seq,
-                kind=kind.value,
-                node_id=node.id if node else node_id,
-                payload={"node": node_to_json(node) if node else None},
-                created_at=_now(),
-            )
-        )
-        return seq
 
     def _chain(self, conn: Connection, row) -> Chain:
         root_id, count, spine_s = conn.execute(
@@ -282,7 +233,7 @@ class ChainStore:
                 )
             )
             created = []
-            for seed in seeds:
+            for index, seed in enumerate(seeds):
                 node_id = new_id()
                 conn.execute(
                     insert(nodes).values(
@@ -296,7 +247,8 @@ class ChainStore:
                         error_message="",
                         progress=0.0,
                         filename="",
-                        created_at=now,
+                        # Takes keep the order they were asked in.
+                        created_at=now + timedelta(microseconds=index),
                         updated_at=now,
                         **audio_columns(None),
                     )
@@ -373,24 +325,15 @@ class ChainStore:
 
     def finish_node(self, node_id: str, audio: StoredAudio) -> Node | None:
         """Give a generated node its audio and make it ready (None if it was discarded)."""
-        return self._update_node(
-            node_id, status=NodeStatus.READY.value, progress=1.0, error_message="", **audio_columns(audio)
-        )
+        with self._write() as conn:
+            return self._set_node(
+                conn, node_id, status=NodeStatus.READY.value, progress=1.0, error_message="", **audio_columns(audio)
+            )
 
     def fail_node(self, node_id: str, message: str) -> Node | None:
         """Mark a node failed with a readable reason (None if it was discarded)."""
-        return self._update_node(node_id, status=NodeStatus.ERROR.value, error_message=message)
-
-    def _update_node(self, node_id: str, **values) -> Node | None:
         with self._write() as conn:
-            chain_id = conn.execute(select(nodes.c.chain_id).where(nodes.c.id == node_id)).scalar()
-            if chain_id is None:
-                return None
-            conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
-            conn.execute(update(nodes).where(nodes.c.id == node_id).values(updated_at=_now(), **values))
-            node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
-            self._append_event(conn, chain_id, EventKind.NODE_UPDATED, node)
-            return node
+            return self._set_node(conn, node_id, status=NodeStatus.ERROR.value, error_message=message)
 
     # -- events and housekeeping ---------------------------------------------
 

@@ -1,0 +1,17 @@
+"""How busy the GPU workers are."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from sparrow_gateway import schemas
+
+router = APIRouter(prefix="/api", tags=["gpu"])
+
+
+@router.get("/gpu", response_model=schemas.GpuCapacity)
+async def gpu(request: Request):
+    """Each generation worker's slots, busy and queued calls, model and device,
+    or the reason it can't take work (model not loaded, unreachable)."""
+    workers = await request.app.state.capacity.generation()
+    return schemas.GpuCapacity(generation=[schemas.WorkerCapacity(**w) for w in workers])

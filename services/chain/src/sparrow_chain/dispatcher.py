@@ -1,0 +1,264 @@
+"""The dispatcher: turns queued generation jobs into takes.
+
+It claims a job with a lease, streams the context to GenerationService.Generate
+with a deadline, writes progress (throttled) and status to the nodes and the
+event log, stores the takes' audio and sets them ready, or error with a readable
+message. It renews the lease while it works and cancels the call the moment the
+job is gone (its takes discarded), which stops the model. A worker that is full
+(RESOURCE_EXHAUSTED) makes it back off and retry; a worker that died or can't be
+reached is retried a few times before the takes end in error. A job whose
+dispatcher died is claimed again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+
+import grpc
+import numpy as np
+from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
+
+from sparrow_chain.blobs import BlobStore
+from sparrow_chain.config import Settings
+from sparrow_chain.domain import StoredAudio
+from sparrow_chain.store import ClaimedJob, JobQueue
+from sparrow_common.audio import decode, encode_wav, probe, split
+from sparrow_common.channels import open_channel
+from sparrow_common.convert import params_to_pb
+from sparrow_common.ids import new_id
+
+log = logging.getLogger(__name__)
+
+# These mean the request can't succeed however often it is tried.
+_FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
+
+
+class JobGone(Exception):
+    """Every take of the job was discarded, or another dispatcher took it over."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        jobs: JobQueue,
+        blobs: BlobStore,
+        settings: Settings,
+        on_change: Callable[[str], None],
+    ):
+        self.jobs = jobs
+        self.blobs = blobs
+        self.settings = settings
+        self.on_change = on_change
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+        self.channel = open_channel(settings.generation_addr)
+        self.stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        self.free = asyncio.Semaphore(settings.dispatch_slots)
+        self.active: dict[str, asyncio.Task] = {}
+        self._pulse = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something changed (a job queued, takes discarded): look now, not at the next poll."""
+        self._pulse.set()
+        self._pulse = asyncio.Event()
+
+    async def _wait_for_pulse(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._pulse.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    # -- the claim loop -------------------------------------------------------
+
+    async def run(self) -> None:
+        """Claim and start jobs until cancelled."""
+        while True:
+            await self.free.acquire()
+            pulse = self._pulse
+            try:
+                job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s)
+            except Exception:  # noqa: BLE001 - the database may be away for a moment
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                self.free.release()
+                try:
+                    await asyncio.wait_for(pulse.wait(), self.settings.job_poll_s)
+                except TimeoutError:
+                    pass
+                continue
+            self.on_change(job.chain_id)
+            task = asyncio.create_task(self._work(job), name=f"job {job.id}")
+            self.active[job.id] = task
+            task.add_done_callback(lambda _, job_id=job.id: self._done(job_id))
+
+    def _done(self, job_id: str) -> None:
+        self.active.pop(job_id, None)
+        self.free.release()
+
+    async def stop(self) -> None:
+        """Stop claiming and hand running jobs back to the queue for another replica."""
+        for task in list(self.active.values()):
+            task.cancel()
+        await asyncio.gather(*self.active.values(), return_exceptions=True)
+        await self.channel.close()
+
+    # -- one job --------------------------------------------------------------
+
+    async def _work(self, job: ClaimedJob) -> None:
+        try:
+            await self._generate(job)
+        except JobGone:
+            log.info("job %s stopped: its takes were discarded", job.id)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))
+            raise
+        except grpc.aio.AioRpcError as error:
+            await self._after_failed_call(job, error)
+        except Exception as error:  # noqa: BLE001 - becomes the node's error
+            log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
+            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"generation failed: {error}")
+        finally:
+            self.on_change(job.chain_id)
+
+    async def _after_failed_call(self, job: ClaimedJob, error: grpc.aio.AioRpcError) -> None:
+        code, details = error.code(), error.details() or error.code().name
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            log.info("generation workers are full; job %s waits", job.id)
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
+            return
+        if code in _FINAL:
+            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"generation failed: {details}")
+            return
+        if job.attempts < self.settings.max_attempts:
+            delay = self.settings.retry_base_s * 2 ** (job.attempts - 1)
+            log.warning("job %s attempt %d failed (%s: %s); retrying in %.1fs", job.id, job.attempts, code.name, details, delay)
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, delay)
+            return
+        await asyncio.to_thread(
+            self.jobs.fail, job.id, self.owner, f"generation failed after {job.attempts} attempts: {details}"
+        )
+
+    async def _generate(self, job: ClaimedJob) -> None:
+        params = job.nodes[0].params
+        context = await asyncio.to_thread(self._context, job.parent_id, params.prompt_duration_s)
+        await self._wait_for_worker(job)
+        call = self.stub.Generate(
+            self._requests(job, context), timeout=self.settings.generate_deadline_s
+        )
+        gone = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job, call, gone))
+        takes: dict[int, bytearray] = {}
+        done = None
+        written_at = 0.0
+        try:
+            async for reply in call:
+                kind = reply.WhichOneof("part")
+                if kind == "progress":
+                    step, total = reply.progress.step, max(reply.progress.total, 1)
+                    if time.monotonic() - written_at >= self.settings.progress_interval_s or step >= total:
+                        written_at = time.monotonic()
+                        await asyncio.to_thread(self.jobs.progress, job.id, self.owner, min(step / total, 0.99))
+                        self.on_change(job.chain_id)
+                elif kind == "take_chunk":
+                    takes.setdefault(reply.take_chunk.take, bytearray()).extend(reply.take_chunk.data)
+                elif kind == "done":
+                    done = reply.done
+        except asyncio.CancelledError:
+            if gone.is_set():
+                raise JobGone() from None
+            raise
+        finally:
+            keeper.cancel()
+        if done is None or len(done.takes) != len(job.nodes):
+            raise RuntimeError("the worker ended the call without every take")
+        stored: dict[str, StoredAudio] = {}
+        try:
+            for result in done.takes:
+                node = job.nodes[result.take]
+                # A fresh key per attempt: a late duplicate never overwrites a take.
+                key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
+                stored[node.id] = await asyncio.to_thread(self._store_take, key, bytes(takes[result.take]))
+            orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
+        except BaseException:
+            for audio in stored.values():
+                self.blobs.delete(audio.key)
+            raise
+        for node_id in orphans:
+            self.blobs.delete(stored[node_id].key)
+        log.info("job %s done: %d take(s) for chain %s", job.id, len(stored), job.chain_id)
+
+    async def _wait_for_worker(self, job: ClaimedJob) -> None:
+        """Wait (renewing the lease) until a worker answers, or give up with a reason."""
+        ready = asyncio.ensure_future(self.channel.channel_ready())
+        deadline = time.monotonic() + self.settings.worker_wait_s
+        try:
+            while not ready.done():
+                await asyncio.wait({ready}, timeout=min(self.settings.lease_s / 3, max(deadline - time.monotonic(), 0)))
+                if ready.done():
+                    break
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"the generation service at {self.settings.generation_addr} can't be reached "
+                        f"(waited {self.settings.worker_wait_s:.0f}s)"
+                    )
+                if not await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s):
+                    raise JobGone()
+        finally:
+            ready.cancel()
+
+    async def _keep_lease(self, job: ClaimedJob, call, gone: asyncio.Event) -> None:
+        """Renew the lease until the call ends; cancel the call once the job is gone."""
+        while True:
+            await self._wait_for_pulse(self.settings.lease_s / 3)
+            try:
+                alive = await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s)
+            except Exception:  # noqa: BLE001 - try again at the next beat
+                log.exception("renewing job %s failed", job.id)
+                continue
+            if not alive:
+                gone.set()
+                call.cancel()
+                return
+
+    async def _requests(self, job: ClaimedJob, context: bytes):
+        params = job.nodes[0].params
+        yield generation_pb2.GenerateRequest(
+            setup=generation_pb2.GenerateSetup(
+                params=params_to_pb(params),
+                seeds=[n.params.seed for n in job.nodes],
+                output_format="wav",
+            )
+        )
+        for chunk in split(context):
+            yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+
+    # -- audio ------------------------------------------------------------------
+
+    def _context(self, parent_id: str, seconds: float) -> bytes:
+        """The last `seconds` of the path that ends at the parent, as one WAV at
+        the parent's sample rate."""
+        path = self.jobs.context_path(parent_id, seconds)
+        if not path:
+            raise RuntimeError("the parent has no audio")
+        rate = path[-1].audio.sample_rate
+        channels = min(path[-1].audio.channels, 2)
+        parts = [decode(b"".join(self.blobs.read(n.audio.key)), rate, channels) for n in path]
+        audio = np.concatenate(parts, axis=-1)
+        return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+
+    def _store_take(self, key: str, data: bytes) -> StoredAudio:
+        incoming = self.blobs.incoming()
+        try:
+            incoming.write_bytes(data)
+            info = probe(incoming)
+            self.blobs.put(key, incoming)
+        finally:
+            incoming.unlink(missing_ok=True)
+        return StoredAudio(
+            key, info.format, info.content_type, info.sample_rate, info.channels, info.duration_s, info.size_bytes
+        )

@@ -1,0 +1,77 @@
+"""What every store shares: transactions and the event log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from sparrow_chain.domain import EventKind, Node
+from sparrow_chain.store.convert import node_from_row, node_to_json
+from sparrow_chain.store.engine import WRITE
+from sparrow_chain.store.tables import chains, events, nodes
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """A set of queries over one database, each method one transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def _append_event(
+        self,
+        conn: Connection,
+        chain_id: str,
+        kind: EventKind,
+        node: Node | None = None,
+        node_id: str | None = None,
+    ) -> int:
+        seq = conn.execute(
+            update(chains)
+            .where(chains.c.id == chain_id)
+            .values(event_seq=chains.c.event_seq + 1)
+            .returning(chains.c.event_seq)
+        ).scalar_one()
+        conn.execute(
+            insert(events).values(
+                chain_id=chain_id,
+                seq=seq,
+                kind=kind.value,
+                node_id=node.id if node else node_id,
+                payload={"node": node_to_json(node) if node else None},
+                created_at=now(),
+            )
+        )
+        return seq
+
+    def _set_node(self, conn: Connection, node_id: str, **values) -> Node | None:
+        """Change a node and log the change, in the caller's write transaction;
+        None when the node was discarded meanwhile."""
+        chain_id = conn.execute(select(nodes.c.chain_id).where(nodes.c.id == node_id)).scalar()
+        if chain_id is None:
+            return None
+        conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
+        conn.execute(update(nodes).where(nodes.c.id == node_id).values(updated_at=now(), **values))
+        node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
+        self._append_event(conn, chain_id, EventKind.NODE_UPDATED, node)
+        return node

@@ -1,0 +1,189 @@
+"""The durable job queue the dispatcher works from.
+
+A job is one generation call for a batch of sibling nodes. Claiming takes a
+lease; the claimer renews it while it works. A job whose lease ran out (its
+claimer died) is claimable again. On PostgreSQL claims use FOR UPDATE SKIP
+LOCKED, so replicas share the queue without waiting on each other; on SQLite,
+BEGIN IMMEDIATE serializes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, and_, delete, literal, or_, select, update
+
+from sparrow_chain.domain import Node, NodeStatus, StoredAudio
+from sparrow_chain.store.base import Store, now
+from sparrow_chain.store.convert import audio_columns, node_from_row
+from sparrow_chain.store.tables import jobs, nodes
+
+GENERATE = "generate"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    chain_id: str
+    attempts: int
+    # The takes to write, oldest first; all siblings of one parent.
+    nodes: list[Node]
+
+    @property
+    def parent_id(self) -> str:
+        return self.nodes[0].parent_id
+
+
+class JobQueue(Store):
+    """Claim, renew, finish, retry and fail generation jobs."""
+
+    def claim(self, owner: str, lease_s: float) -> ClaimedJob | None:
+        """The oldest claimable job, now leased to `owner`, its nodes `generating`;
+        None when there is nothing to do. Jobs whose nodes were all discarded are
+        dropped on the way."""
+        while True:
+            with self._write() as conn:
+                moment = now()
+                query = (
+                    select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts)
+                    .where(
+                        jobs.c.kind == GENERATE,
+                        or_(
+                            and_(
+                                jobs.c.state == "queued",
+                                or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= moment),
+                            ),
+                            and_(jobs.c.state == "running", jobs.c.lease_expires_at <= moment),
+                        ),
+                    )
+                    .order_by(jobs.c.created_at)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                row = conn.execute(query).first()
+                if row is None:
+                    return None
+                members = self._members(conn, row.id)
+                if not members:
+                    conn.execute(delete(jobs).where(jobs.c.id == row.id))
+                    continue
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == row.id)
+                    .values(
+                        state="running",
+                        lease_owner=owner,
+                        lease_expires_at=moment + timedelta(seconds=lease_s),
+                        attempts=jobs.c.attempts + 1,
+                        updated_at=moment,
+                    )
+                )
+                started = [
+                    self._set_node(conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, error_message="")
+                    for n in members
+                ]
+                return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started)
+
+    def _members(self, conn: Connection, job_id: str) -> list[Node]:
+        rows = conn.execute(
+            select(nodes).where(nodes.c.job_id == job_id).order_by(nodes.c.created_at, nodes.c.id)
+        ).all()
+        return [node_from_row(r) for r in rows]
+
+    def _owned(self, conn: Connection, job_id: str, owner: str) -> bool:
+        return (
+            conn.execute(
+                select(literal(1)).where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+            ).first()
+            is not None
+        )
+
+    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
+        """Extend the lease; False when the job is gone (its nodes were discarded)
+        or another claimer took it over, and the work should stop."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+                .values(lease_expires_at=now() + timedelta(seconds=lease_s), updated_at=now())
+            )
+            return result.rowcount == 1
+
+    def progress(self, job_id: str, owner: str, fraction: float) -> list[Node]:
+        """Record how far the job's nodes are."""
+        with self._write() as conn:
+            if not self._owned(conn, job_id, owner):
+                return []
+            return [
+                n
+                for n in (self._set_node(conn, m.id, progress=fraction) for m in self._members(conn, job_id))
+                if n is not None
+            ]
+
+    def finish(self, job_id: str, owner: str, results: dict[str, StoredAudio]) -> list[str]:
+        """Store each node's audio (StoredAudio by node id), make it ready and drop
+        the job. Returns the node ids whose audio has no home: discarded meanwhile,
+        or every one when the lease was lost to another dispatcher."""
+        orphans = []
+        with self._write() as conn:
+            if not self._owned(conn, job_id, owner):
+                return list(results)
+            for node_id, audio in results.items():
+                node = self._set_node(
+                    conn, node_id, status=NodeStatus.READY.value, progress=1.0, error_message="",
+                    **audio_columns(audio),
+                )
+                if node is None:
+                    orphans.append(node_id)
+            conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
+            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+        return orphans
+
+    def retry(self, job_id: str, owner: str, delay_s: float, count_attempt: bool = True) -> None:
+        """Give the job back to the queue, claimable after `delay_s`; its nodes go
+        back to pending."""
+        with self._write() as conn:
+            if not self._owned(conn, job_id, owner):
+                return
+            values = dict(state="queued", lease_owner=None, lease_expires_at=now() + timedelta(seconds=delay_s))
+            if not count_attempt:
+                values["attempts"] = jobs.c.attempts - 1
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=now(), **values))
+            for member in self._members(conn, job_id):
+                self._set_node(conn, member.id, status=NodeStatus.PENDING.value, progress=0.0)
+
+    def fail(self, job_id: str, owner: str | None, message: str) -> None:
+        """End the job: its nodes become `error` with `message`."""
+        with self._write() as conn:
+            if owner is not None and not self._owned(conn, job_id, owner):
+                return
+            for member in self._members(conn, job_id):
+                self._set_node(conn, member.id, status=NodeStatus.ERROR.value, error_message=message)
+            conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
+            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+
+    def context_path(self, parent_id: str, seconds: float) -> list[Node]:
+        """The nodes whose audio the last `seconds` of the path ending at
+        `parent_id` come from, oldest first: the parent, and its ancestors as far
+        back as needed when the parent alone is shorter."""
+        path = select(nodes.c.id, nodes.c.parent_id, literal(0).label("depth")).where(nodes.c.id == parent_id)
+        path = path.cte("path", recursive=True)
+        path = path.union_all(
+            select(nodes.c.id, nodes.c.parent_id, (path.c.depth + 1).label("depth")).join(
+                path, nodes.c.id == path.c.parent_id
+            )
+        )
+        with self._read() as conn:
+            rows = conn.execute(select(nodes).join(path, path.c.id == nodes.c.id).order_by(path.c.depth)).all()
+        chosen: list[Node] = []
+        heard = 0.0
+        for row in rows:
+            node = node_from_row(row)
+            if node.audio is None:
+                break
+            chosen.append(node)
+            heard += node.audio.duration_s
+            if heard >= seconds:
+                break
+        return chosen[::-1]

@@ -1,0 +1,112 @@
+"""The job queue on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sparrow_chain.domain import NodeStatus
+from sparrow_chain.store import JobQueue
+
+from sparrow_common.params import GenerationParams
+
+
+@pytest.fixture
+def queue(store):
+    return JobQueue(store.engine)
+
+
+def test_claim_leases_the_oldest_job_and_starts_its_takes(store, build, queue):
+    _, root = build.chain()
+    first = build.takes(root, count=3, ready=False)
+    build.takes(root, count=1, ready=False)
+    job = queue.claim("me", lease_s=30)
+    assert [n.id for n in job.nodes] == [n.id for n in first] and job.attempts == 1
+    assert {store.get_node("ann", n.id).status for n in first} == {NodeStatus.GENERATING}
+    second = queue.claim("me", lease_s=30)
+    assert second.id != job.id
+    assert queue.claim("me", lease_s=30) is None  # both leased
+
+
+def test_a_job_whose_lease_ran_out_is_claimed_again(build, queue):
+    _, root = build.chain()
+    build.takes(root, ready=False)
+    job = queue.claim("dead replica", lease_s=0.2)
+    time.sleep(0.3)
+    again = queue.claim("live replica", lease_s=30)
+    assert again.id == job.id and again.attempts == 2
+    assert not queue.renew(job.id, "dead replica", 30)  # the old owner lost it
+    assert queue.renew(job.id, "live replica", 30)
+
+
+def test_finish_stores_audio_and_reports_discarded_takes(store, build, queue):
+    _, root = build.chain()
+    a, b = build.takes(root, count=2, ready=False)
+    job = queue.claim("me", 30)
+    store.discard("ann", b.id)
+    orphans = queue.finish(job.id, "me", {a.id: build.audio("a.wav"), b.id: build.audio("b.wav")})
+    assert orphans == [b.id]
+    assert store.get_node("ann", a.id).status is NodeStatus.READY
+    assert queue.claim("me", 30) is None
+
+
+def test_discarding_every_take_ends_the_job(store, build, queue):
+    _, root = build.chain()
+    (take,) = build.takes(root, ready=False)
+    job = queue.claim("me", 30)
+    store.discard("ann", take.id)
+    assert not queue.renew(job.id, "me", 30)
+
+
+def test_retry_and_fail(store, build, queue):
+    _, root = build.chain()
+    (take,) = build.takes(root, ready=False)
+    job = queue.claim("me", 30)
+    queue.retry(job.id, "me", delay_s=0.3)
+    assert store.get_node("ann", take.id).status is NodeStatus.PENDING
+    assert queue.claim("me", 30) is None  # not before its delay
+    time.sleep(0.4)
+    job = queue.claim("me", 30)
+    queue.fail(job.id, "me", "the model exploded")
+    node = store.get_node("ann", take.id)
+    assert node.status is NodeStatus.ERROR and node.error_message == "the model exploded"
+    assert queue.claim("me", 30) is None
+
+
+def test_concurrent_claimers_never_share_a_job(build, queue):
+    _, root = build.chain()
+    for _ in range(6):
+        build.takes(root, ready=False)
+    claimed: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def claimer(name):
+        barrier.wait()
+        while (job := queue.claim(name, 30)) is not None:
+            claimed.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"replica-{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == 6 and len(set(claimed)) == 6
+
+
+def test_context_reaches_back_into_ancestors_when_the_parent_is_short(store, build, queue):
+    chain, root = build.chain(seconds=4.0)
+    (a,) = build.takes(root, seconds=3.0)
+    store.commit("ann", a.id)
+    (b,) = build.takes(a, seconds=2.0)
+    assert [n.id for n in queue.context_path(b.id, 1.5)] == [b.id]
+    assert [n.id for n in queue.context_path(b.id, 4.0)] == [a.id, b.id]
+    assert [n.id for n in queue.context_path(b.id, 30.0)] == [root.id, a.id, b.id]
+
+
+def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):
+    _, root = build.chain()
+    store.create_takes("ann", root.id, GenerationParams(prompt="tape hiss", seed=5), 2)
+    job = queue.claim("me", 30)
+    assert [n.params.seed for n in job.nodes] == [5, 6] and job.nodes[0].params.prompt == "tape hiss"

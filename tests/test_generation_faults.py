@@ -1,0 +1,68 @@
+"""What a musician sees when generation can't happen or a worker dies mid-take."""
+
+from __future__ import annotations
+
+from sparrow_common.testing.clips import make_clip
+
+
+def upload(client):
+    reply = client.post("/api/chains", files={"file": ("idea.wav", make_clip("wav", seconds=2.0))})
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def test_a_killed_worker_mid_take_is_replaced_and_the_take_finishes(start_stack_with, tiny_musicgen):
+    stack = start_stack_with(tiny_musicgen)
+    with stack.client() as client:
+        root = upload(client)["root"]
+        node = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 40, "seed": 3}).json()
+        stack.wait_for_progress(node["id"])
+        stack.generation.kill()  # SIGKILL, mid-take
+        stack.start_generation()
+        finished = stack.wait_for(node["id"], timeout=180)
+        assert finished["status"] == "ready", finished["error_msg"]
+        assert abs(finished["duration_s"] - 40) <= 0.02
+        assert client.get(finished["audio_url"]).status_code == 200
+
+
+def test_a_worker_that_never_comes_back_ends_the_take_in_error(start_stack_with, tiny_musicgen):
+    stack = start_stack_with(tiny_musicgen, chain_env={"CHAIN_WORKER_WAIT_S": "3"})
+    with stack.client() as client:
+        root = upload(client)["root"]
+        node = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 40}).json()
+        stack.wait_for_progress(node["id"])
+        stack.generation.kill()
+        failed = stack.wait_for(node["id"], timeout=60)
+        assert failed["status"] == "error"
+        assert "can't be reached" in failed["error_msg"] and "waited 3s" in failed["error_msg"]
+
+
+def test_a_model_that_cannot_load_says_why_and_the_take_errors(start_stack_with, tmp_path):
+    missing = tmp_path / "musicgen-small-not-downloaded"
+    stack = start_stack_with(missing, wait_serving=False)
+    with stack.client() as client:
+        (worker,) = client.get("/api/gpu").json()["generation"]
+        assert worker["reachable"] and not worker["ready"]
+        root = upload(client)["root"]
+        node = client.post(f"/api/nodes/{root['id']}/branch", json={}).json()
+        failed = stack.wait_for(node["id"], timeout=60)
+    assert failed["status"] == "error"
+    assert "could not load MusicGen model" in failed["error_msg"] and str(missing) in failed["error_msg"]
+    assert "could not load" in client_reason(stack)
+
+
+def client_reason(stack) -> str:
+    with stack.client() as client:
+        return client.get("/api/gpu").json()["generation"][0]["reason"]
+
+
+def test_a_restarted_chain_service_leaves_nothing_generating(start_stack_with, tiny_musicgen):
+    stack = start_stack_with(tiny_musicgen, chain_env={"CHAIN_LEASE_S": "3"})
+    with stack.client() as client:
+        root = upload(client)["root"]
+        node = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 30}).json()
+        stack.wait_for_progress(node["id"])
+        stack.chain.kill()  # the dispatcher dies holding the job's lease
+        stack.chain.start().wait_until(lambda: client.get("/readyz").status_code == 200)
+        finished = stack.wait_for(node["id"], timeout=120)
+        assert finished["status"] == "ready", finished["error_msg"]

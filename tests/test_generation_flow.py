@@ -1,0 +1,111 @@
+"""Generation end to end: chain, generation (a tiny random MusicGen) and gateway
+as separate processes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sparrow_common.audio import decode
+from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.sse import read_events
+
+FRAME_S = 640 / 32000  # one MusicGen frame
+
+
+def upload(client, seconds=3.0):
+    reply = client.post("/api/chains", files={"file": ("idea.mp3", make_clip("mp3", seconds=seconds, sample_rate=44100, channels=2))})
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def test_three_takes_progress_on_sse_then_commit_one_and_continue(stack):
+    with stack.client() as client:
+        chain = upload(client)
+        asked = client.post(
+            f"/api/nodes/{chain['root']['id']}/takes",
+            json={"count": 3, "duration_s": 6, "prompt_duration_s": 2, "prompt": "lofi piano"},
+        )
+        assert asked.status_code == 202, asked.text
+        takes = [n["id"] for n in asked.json()["nodes"]]
+        assert len({n["params"]["seed"] for n in asked.json()["nodes"]}) == 3
+
+        history: dict[str, list[tuple[str, float]]] = {t: [] for t in takes}
+        with client.stream("GET", f"/api/chains/{chain['id']}/events") as stream:
+            for event in read_events(stream.iter_lines()):
+                node_id = event["data"]["node_id"]
+                if node_id in history and event["data"]["node"]:
+                    history[node_id].append((event["data"]["status"], event["data"]["node"]["progress"]))
+                if all(h and h[-1][0] in ("ready", "error") for h in history.values()):
+                    break
+        for node_id, states in history.items():
+            statuses = [s for s, _ in states]
+            assert statuses[0] == "pending" and statuses[-1] == "ready", statuses
+            assert statuses.index("generating") < statuses.index("ready")
+            progress = [p for s, p in states if s == "generating"]
+            assert progress == sorted(progress) and progress[-1] > progress[0], "progress did not rise"
+
+        audio = {}
+        for node_id in takes:
+            node = client.get(f"/api/nodes/{node_id}").json()
+            assert node["audio"]["format"] == "wav" and node["params"]["prompt"] == "lofi piano"
+            data = client.get(node["audio_url"]).content
+            samples = decode(data, 32000, 1)
+            assert abs(samples.shape[-1] / 32000 - 6.0) <= FRAME_S  # only the new audio, as long as asked
+            assert abs(node["duration_s"] - 6.0) <= FRAME_S
+            audio[node_id] = data
+        assert audio[takes[0]] != audio[takes[1]]
+
+        assert client.post(f"/api/nodes/{takes[2]}/commit").status_code == 200
+        assert [client.get(f"/api/nodes/{t}").status_code for t in takes] == [404, 404, 200]
+        onward = client.post(f"/api/nodes/{takes[2]}/branch", json={"duration_s": 2, "prompt_duration_s": 8})
+        assert onward.status_code == 202
+        # 8 s of context reach back through the 6 s take into the root.
+        assert stack.wait_for(onward.json()["id"])["status"] == "ready"
+        assert client.post(f"/api/nodes/{onward.json()['id']}/commit").status_code == 200
+        spine = client.get(f"/api/chains/{chain['id']}/spine").json()
+        assert [n["id"] for n in spine][1:] == [takes[2], onward.json()["id"]]
+
+
+def test_the_same_seed_and_parameters_give_identical_audio(stack):
+    with stack.client() as client:
+        chain = upload(client)
+        body = {"seed": 1234, "duration_s": 2, "prompt": "dusty drums", "temperature": 0.9, "top_k": 50}
+        first = client.post(f"/api/nodes/{chain['root']['id']}/branch", json=body).json()
+        second = client.post(f"/api/nodes/{chain['root']['id']}/branch", json=body).json()
+        other = client.post(f"/api/nodes/{chain['root']['id']}/branch", json={**body, "seed": 99}).json()
+        for node in (first, second, other):
+            assert stack.wait_for(node["id"])["status"] == "ready"
+        a, b, c = (client.get(f"/api/nodes/{n['id']}/audio").content for n in (first, second, other))
+        assert a == b
+        assert a != c
+
+
+def test_discarding_a_generating_node_stops_the_model(stack):
+    with stack.client() as client:
+        chain = upload(client)
+        node = client.post(f"/api/nodes/{chain['root']['id']}/branch", json={"duration_s": 120}).json()
+        stack.wait_for_progress(node["id"])
+        assert client.get("/api/gpu").json()["generation"][0]["busy"] == 1
+        assert client.delete(f"/api/nodes/{node['id']}").status_code == 204
+        deadline = time.monotonic() + 10
+        while client.get("/api/gpu").json()["generation"][0]["busy"] != 0:
+            assert time.monotonic() < deadline, "the model kept running after its node was discarded"
+            time.sleep(0.1)
+
+
+def test_gpu_capacity_lists_the_worker(stack):
+    with stack.client() as client:
+        (worker,) = client.get("/api/gpu").json()["generation"]
+    assert worker["reachable"] and worker["ready"] and worker["reason"] is None
+    assert worker["slots"] == 1 and worker["device"] == "cpu" and worker["model"].endswith("tiny-musicgen")
+    assert worker["queued"] == 0 and worker["queue_limit"] >= 1
+
+
+def test_absurd_generation_requests_are_refused(stack):
+    with stack.client() as client:
+        root = upload(client)["root"]
+        for body in ({"duration_s": 0}, {"prompt_duration_s": 1000}, {"top_p": 2}, {"temperature": 0}, {"count": 100}):
+            reply = client.post(f"/api/nodes/{root['id']}/takes", json=body)
+            assert reply.status_code == 422, body
