@@ -43,3 +43,8 @@ class Unavailable(SparrowError):
     """A model or a downstream service can't serve right now; the message says why."""
 
     code_name = "UNAVAILABLE"
+
+
+# What a generation or stems worker answers (UNAVAILABLE) while its model loads;
+# callers wait for it rather than count it as a failed attempt.
+MODEL_LOADING = "the model is loading"

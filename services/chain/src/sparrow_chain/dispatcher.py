@@ -30,6 +30,7 @@ from sparrow_chain.store import ClaimedJob, JobQueue
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
+from sparrow_common.errors import MODEL_LOADING
 from sparrow_common.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ class Dispatcher:
 
     async def _after_failed_call(self, job: ClaimedJob, error: grpc.aio.AioRpcError) -> None:
         code, details = error.code(), error.details() or error.code().name
-        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-            log.info("generation workers are full; job %s waits", job.id)
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED or MODEL_LOADING in details:
+            log.info("generation worker busy or loading (%s); job %s waits", details, job.id)
             await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
             return
         if code in _FINAL:

@@ -12,7 +12,7 @@ from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import params_from_pb
-from sparrow_common.errors import Conflict, InvalidArgument, Unavailable
+from sparrow_common.errors import MODEL_LOADING, Conflict, InvalidArgument, Unavailable
 from sparrow_common.params import MAX_TAKES
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine import Cancelled, Engine
@@ -28,12 +28,12 @@ class ModelState:
 
     def __init__(self) -> None:
         self.ready = False
-        self.reason = "the model is loading"
+        self.reason = MODEL_LOADING
 
     def check(self) -> None:
         if self.ready:
             return
-        if self.reason == "the model is loading":
+        if self.reason == MODEL_LOADING:
             raise Unavailable(self.reason)
         raise Conflict(self.reason)
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import snapshot_download
 from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
 from sparrow_generation.domain import Continuation, Take
@@ -36,6 +41,29 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
+
+
+def locate(model_id: str) -> str:
+    """A local folder holding the checkpoint: `model_id` itself when it is a
+    folder, else the hub's cache, downloading into it when the hub can be reached.
+    Fails in seconds, not after minutes of retries, when it can't."""
+    if Path(model_id).is_dir():
+        return model_id
+    if model_id.startswith(("/", ".")):
+        raise ModelUnavailable(f"could not load MusicGen model '{model_id}': no such folder")
+    try:
+        return snapshot_download(model_id, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached: try the hub
+        pass
+    host = urlparse(hf_constants.ENDPOINT).hostname
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as error:
+        raise ModelUnavailable(
+            f"could not load MusicGen model '{model_id}': it is not in the local cache and the Hugging Face hub "
+            f"({host}) can't be reached ({error}). Set GENERATION_MODEL to a local folder holding the checkpoint."
+        ) from None
+    return snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
 
 
 class MusicGenEngine:
@@ -68,8 +96,11 @@ class MusicGenEngine:
     def load(self) -> None:
         dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
         try:
-            processor = AutoProcessor.from_pretrained(self.model_id)
-            model = MusicgenForConditionalGeneration.from_pretrained(self.model_id, dtype=dtype)
+            folder = locate(self.model_id)
+            processor = AutoProcessor.from_pretrained(folder)
+            model = MusicgenForConditionalGeneration.from_pretrained(folder, dtype=dtype)
+        except ModelUnavailable:
+            raise
         except Exception as error:  # noqa: BLE001 - every cause becomes the same clear reason
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ModelUnavailable(
