@@ -8,7 +8,9 @@ from sparrow_gateway.main import create_app
 
 
 async def test_not_ready_and_503_when_the_chain_service_is_down():
-    settings = Settings(chain_addr=f"127.0.0.1:{free_port()}", rpc_timeout_s=1.0)
+    settings = Settings(
+        chain_addr=f"127.0.0.1:{free_port()}", generation_addrs=f"127.0.0.1:{free_port()}", rpc_timeout_s=1.0
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -18,3 +20,5 @@ async def test_not_ready_and_503_when_the_chain_service_is_down():
             reply = await client.get("/api/chains")
             assert reply.status_code in (503, 504)
             assert "not answering" in reply.json()["detail"]
+            (worker,) = (await client.get("/api/gpu")).json()["generation"]
+            assert not worker["reachable"] and "unreachable" in worker["reason"]

@@ -142,3 +142,18 @@ async def test_a_model_that_cannot_load_says_why_everywhere(tmp_path):
             assert "no-such-model" in caught.value.details()
     finally:
         await server.close()
+
+
+async def test_stereo_checkpoints_continue_in_stereo(tmp_path):
+    from sparrow_generation.engine.tiny import build_random_musicgen
+
+    server = await start(build_random_musicgen(tmp_path / "tiny-stereo", stereo=True))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            _, takes, done = await collect(stub.Generate(generate_request([5], duration_s=1.0), timeout=60))
+        assert done.takes[0].channels == 2
+        with wave.open(io.BytesIO(takes[0])) as wav:
+            assert wav.getnchannels() == 2 and abs(wav.getnframes() - 32000) <= 640
+    finally:
+        await server.close()

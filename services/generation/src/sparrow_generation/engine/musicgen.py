@@ -8,6 +8,7 @@ written so far, as audiocraft's extend_stride does.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import socket
@@ -66,6 +67,15 @@ def locate(model_id: str) -> str:
     return snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
 
 
+def _refuse_melody(folder: str, model_id: str) -> None:
+    config = Path(folder) / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("model_type") == "musicgen_melody":
+        raise ModelUnavailable(
+            f"'{model_id}' is a MusicGen melody checkpoint, which Sparrow does not support yet; "
+            "use facebook/musicgen-small, -medium, -large or a -stereo variant"
+        )
+
+
 class MusicGenEngine:
     """Load once, then run batches of takes. Not thread-safe: one call at a time
     per engine (the server gives each slot its own thread and the engine a lock)."""
@@ -97,6 +107,7 @@ class MusicGenEngine:
         dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
         try:
             folder = locate(self.model_id)
+            _refuse_melody(folder, self.model_id)
             processor = AutoProcessor.from_pretrained(folder)
             model = MusicgenForConditionalGeneration.from_pretrained(folder, dtype=dtype)
         except ModelUnavailable:
