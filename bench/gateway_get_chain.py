@@ -22,6 +22,7 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc
 
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 from sparrow_common.testing.clips import make_clip
+from sparrow_gateway.accounts import Tier, entry, new_key
 
 
 async def hammer(call, requests: int, clients: int) -> dict[str, float]:
@@ -56,6 +57,7 @@ async def run(requests: int, clients: int, nodes: int) -> None:
             "GATEWAY_PORT": str(gateway_port),
             "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
             "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_API_KEYS": entry(KEY, "bench", Tier.PAID),
         }
         chain = ServiceProcess("chain", "sparrow_chain", env, root).start()
         gateway = ServiceProcess("gateway", "sparrow_gateway", env, root).start()
@@ -64,7 +66,7 @@ async def run(requests: int, clients: int, nodes: int) -> None:
             chain.wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
             gateway.wait_until(lambda: http_ok(f"{base}/readyz"))
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-            async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+            async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits, headers={"X-API-Key": KEY}) as http:
                 made = await http.post("/api/chains", files={"file": ("bench.wav", make_clip("wav"))})
                 chain_id, root_id = made.json()["id"], made.json()["root"]["id"]
                 while (count := len((await http.get(f"/api/chains/{chain_id}")).json()["nodes"])) < nodes:
@@ -100,6 +102,9 @@ async def run(requests: int, clients: int, nodes: int) -> None:
         f"p50 x{gateway_figures['p50_ms'] / grpc_figures['p50_ms']:.2f}, "
         f"p99 x{gateway_figures['p99_ms'] / grpc_figures['p99_ms']:.2f}"
     )
+
+
+KEY = new_key()
 
 
 def main() -> None:

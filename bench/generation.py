@@ -31,12 +31,16 @@ from sparrow_common.audio import decode
 from sparrow_common.params import GenerationParams
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 from sparrow_common.testing.clips import make_clip
+from sparrow_gateway.accounts import Tier, entry, new_key
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine.musicgen import MusicGenEngine
 from sparrow_generation.engine.tiny import build_random_musicgen
 
 SIZES = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicgen-small.json"
 THREADS = 2
+
+
+KEY = new_key()
 
 
 def timed_takes(engine: MusicGenEngine, context: np.ndarray, params: GenerationParams, seeds) -> float:
@@ -69,6 +73,7 @@ def through_services(model: Path, clip: bytes, body: dict, root: Path) -> float:
         "GENERATION_PORT": str(generation_port), "GENERATION_MODEL": str(model),
         "GENERATION_TORCH_THREADS": str(THREADS),
         "GATEWAY_PORT": str(gateway_port), "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
+        "GATEWAY_API_KEYS": entry(KEY, "bench", Tier.PAID),
     }
     services = [
         ServiceProcess("generation", "sparrow_generation", env, root),
@@ -80,7 +85,7 @@ def through_services(model: Path, clip: bytes, body: dict, root: Path) -> float:
         services[0].start().wait_until(lambda: grpc_serving(f"127.0.0.1:{generation_port}"), timeout=600)
         services[1].start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
         services[2].start().wait_until(lambda: http_ok(f"{base}/readyz"))
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": KEY}) as client:
             root_id = client.post("/api/chains", files={"file": ("clip.wav", clip)}).json()["root"]["id"]
             started = time.perf_counter()
             node_id = client.post(f"/api/nodes/{root_id}/branch", json=body).json()["id"]

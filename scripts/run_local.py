@@ -12,12 +12,23 @@ import time
 from pathlib import Path
 
 from sparrow_common.processes import ServiceProcess, grpc_serving, http_ok
+from sparrow_gateway.accounts import Tier, entry, new_key
 
 DATA = Path(os.environ.get("SPARROW_DATA_DIR", "./data")).resolve()
 
 
+def local_key() -> str:
+    """The embedded default's one API key (paid tier), kept in ./data/local-key."""
+    path = DATA / "local-key"
+    if not path.exists():
+        path.write_text(new_key() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
+    key = local_key()
     chain_port = os.environ.get("CHAIN_PORT", "50051")
     generation_port = os.environ.get("GENERATION_PORT", "50052")
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
@@ -31,6 +42,7 @@ def main() -> int:
         "GATEWAY_PORT": gateway_port,
         "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
         "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
+        "GATEWAY_API_KEYS": entry(key, "local", Tier.PAID),
     }
     env = {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
     services = [
@@ -55,7 +67,8 @@ def main() -> int:
         print(
             f"\nSparrow is running: {url}  (API docs: {url}/docs; data in {DATA})\n"
             f"MusicGen: {os.environ.get('GENERATION_MODEL', 'facebook/musicgen-small')}; "
-            f"{url}/api/gpu says whether it loaded.\nCtrl-C stops it.\n",
+            f"{url}/api/gpu says whether it loaded.\n"
+            f"Your API key (paid tier; send it as X-API-Key): {key}\nCtrl-C stops it.\n",
             flush=True,
         )
         while not stopping:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
+from sparrow_gateway.accounts import Tier, entry, new_key
 
 UPLOAD_LIMIT = 3 * 1024 * 1024
 
@@ -23,13 +24,17 @@ class Stack:
     gateway: ServiceProcess
     generation_env: dict[str, str] = field(default_factory=dict)
     upload_limit: int = UPLOAD_LIMIT
+    # user -> API key: ann and carol are on the paid tier, bob on the free one.
+    keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def blob_dir(self) -> Path:
         return self.root / "blobs"
 
-    def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+    def client(self, user: str | None = "ann", **kwargs) -> httpx.Client:
+        """An HTTP client signed in as `user` (None: no key at all)."""
+        headers = {"X-API-Key": self.keys[user]} if user else {}
+        return httpx.Client(base_url=self.base_url, timeout=30, headers=headers, **kwargs)
 
     def start_generation(self, wait_serving: bool = True) -> ServiceProcess:
         """(Re)start the generation worker on its port."""
@@ -77,6 +82,8 @@ def _answers(port: str) -> bool:
 def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=None, wait_serving=True) -> Stack:
     """Chain, generation (unless `model` is None) and gateway, each its own process."""
     chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
+    users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
+    keys = {user: new_key() for user in users}
     chain = ServiceProcess(
         "chain", "sparrow_chain",
         {
@@ -99,10 +106,11 @@ def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=N
             "GATEWAY_PORT": str(gateway_port), "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
             "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
             "GATEWAY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "GATEWAY_SSE_PING_S": "1",
+            "GATEWAY_API_KEYS": ",".join(entry(keys[u], u, tier) for u, tier in users.items()),
         },
         root,
     ).start()
-    stack = Stack(root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env)
+    stack = Stack(root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env, keys=keys)
     try:
         if model is not None:
             stack.start_generation(wait_serving)

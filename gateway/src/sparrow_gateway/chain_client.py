@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,6 +16,8 @@ from sparrow_common.params import GenerationParams
 from sparrow_gateway.config import Settings
 
 SERVICE = "sparrow.v1.ChainService"
+# The chain service scopes every call to this user (see its README).
+USER_METADATA_KEY = "x-sparrow-user"
 
 
 class ChainClient:
@@ -25,6 +28,13 @@ class ChainClient:
         self.channel = open_channel(settings.chain_addr)
         self.stub = chain_pb2_grpc.ChainServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
+        self.metadata: tuple[tuple[str, str], ...] = ()
+
+    def as_user(self, user: str) -> ChainClient:
+        """The same channel, with every call made on behalf of `user`."""
+        bound = copy.copy(self)
+        bound.metadata = ((USER_METADATA_KEY, user),)
+        return bound
 
     async def close(self) -> None:
         await self.channel.close()
@@ -48,49 +58,85 @@ class ChainClient:
             async for data in chunks:
                 yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data))
 
-        return await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s)
+        return await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s, metadata=self.metadata)
 
     async def list_chains(self, page_size: int, page_token: str):
         return await self.stub.ListChains(
-            chain_pb2.ListChainsRequest(page_size=page_size, page_token=page_token), timeout=self._timeout
+            chain_pb2.ListChainsRequest(page_size=page_size, page_token=page_token), timeout=self._timeout, metadata=self.metadata
         )
 
     async def get_chain(self, chain_id: str):
-        return await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout)
+        return await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
 
     async def delete_chain(self, chain_id: str) -> None:
-        await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout)
+        await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
 
     async def spine(self, chain_id: str):
-        return (await self.stub.GetSpine(chain_pb2.GetSpineRequest(chain_id=chain_id), timeout=self._timeout)).nodes
+        return (await self.stub.GetSpine(chain_pb2.GetSpineRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)).nodes
 
     async def get_node(self, node_id: str):
-        return (await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout)).node
+        return (await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node
 
     async def create_takes(self, parent_id: str, params: GenerationParams, count: int):
         reply = await self.stub.CreateTakes(
             chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count),
             timeout=self._timeout,
+            metadata=self.metadata,
         )
         return reply.nodes
 
     async def commit(self, node_id: str):
-        return (await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout)).node
+        return (await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node
 
     async def discard(self, node_id: str) -> None:
-        await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout)
+        await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
 
     def read_audio(self, node_id: str, offset: int, length: int):
         """A streaming call: the first message is the file's info, then chunks."""
         return self.stub.ReadNodeAudio(
             chain_pb2.ReadNodeAudioRequest(node_id=node_id, offset=offset, length=length),
             timeout=self.settings.upload_timeout_s,
+            metadata=self.metadata,
+        )
+
+    async def separate_stems(self, node_id: str):
+        reply = await self.stub.SeparateStems(
+            chain_pb2.SeparateStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
+        )
+        return reply.stems
+
+    async def get_stems(self, node_id: str):
+        reply = await self.stub.GetStems(
+            chain_pb2.GetStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
+        )
+        return reply.stems
+
+    def read_stem(self, node_id: str, stem: str, offset: int, length: int):
+        """A streaming call: the first message is the file's info, then chunks."""
+        return self.stub.ReadStemAudio(
+            chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, offset=offset, length=length),
+            timeout=self.settings.upload_timeout_s,
+            metadata=self.metadata,
+        )
+
+    def export(self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool):
+        """A streaming call: progress, the file's info, then its bytes."""
+        return self.stub.ExportChain(
+            chain_pb2.ExportChainRequest(
+                chain_id=chain_id,
+                format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
+                crossfade_ms=crossfade_ms,
+                normalize=normalize,
+            ),
+            timeout=self.settings.upload_timeout_s,
+            metadata=self.metadata,
         )
 
     def watch(self, chain_id: str, after_seq: int):
         return self.stub.WatchChain(
             chain_pb2.WatchChainRequest(chain_id=chain_id, after_seq=after_seq),
             timeout=self.settings.watch_deadline_s,
+            metadata=self.metadata,
         )
 
 

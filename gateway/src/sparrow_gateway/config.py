@@ -25,4 +25,8 @@ class Settings(BaseSettings):
     watch_deadline_s: float = 300.0
     sse_ping_s: float = 15.0
     cors_origins: list[str] = []
+    # API keys as `sha256:<hex>=<user>:<free|paid>`, comma-separated (see accounts.py).
+    api_keys: str = ""
+    # Cookies are sent over HTTPS only when true (set it behind TLS).
+    secure_cookies: bool = False
     log_level: str = "INFO"

@@ -22,15 +22,34 @@ def event_kind(value: int) -> str:
     return f"{head}.{tail}"
 
 
+def audio(msg) -> schemas.Audio:
+    return schemas.Audio(
+        format=msg.format,
+        content_type=msg.content_type,
+        sample_rate=msg.sample_rate,
+        channels=msg.channels,
+        duration_s=msg.duration_s,
+        size_bytes=msg.size_bytes,
+    )
+
+
+def stems(msg: chain_pb2.StemSet) -> schemas.StemSet:
+    return schemas.StemSet(
+        node_id=msg.node_id,
+        status=chain_pb2.StemsStatus.Name(msg.status).removeprefix("STEMS_STATUS_").lower(),
+        progress=msg.progress,
+        error_msg=msg.error_message or None,
+        stems=[
+            schemas.Stem(
+                name=s.name, audio=audio(s.audio), audio_url=f"/api/nodes/{msg.node_id}/stems/{s.name}/audio"
+            )
+            for s in msg.stems
+        ],
+    )
+
+
 def node(msg: chain_pb2.Node) -> schemas.Node:
-    audio = schemas.Audio(
-        format=msg.audio.format,
-        content_type=msg.audio.content_type,
-        sample_rate=msg.audio.sample_rate,
-        channels=msg.audio.channels,
-        duration_s=msg.audio.duration_s,
-        size_bytes=msg.audio.size_bytes,
-    ) if msg.HasField("audio") else None
+    stored = audio(msg.audio) if msg.HasField("audio") else None
     params = schemas.Params(**asdict(params_from_pb(msg.params))) if msg.HasField("params") else None
     return schemas.Node(
         id=msg.id,
@@ -42,9 +61,9 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         error_msg=msg.error_message or None,
         filename=msg.filename or None,
         params=params,
-        audio=audio,
-        duration_s=audio.duration_s if audio else None,
-        audio_url=f"/api/nodes/{msg.id}/audio" if audio else None,
+        audio=stored,
+        duration_s=stored.duration_s if stored else None,
+        audio_url=f"/api/nodes/{msg.id}/audio" if stored else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
     )
@@ -70,5 +89,6 @@ def event(msg: chain_pb2.ChainEvent) -> schemas.Event:
         node_id=msg.node_id or None,
         status=converted.status if converted else None,
         node=converted,
+        stems=stems(msg.stems) if msg.HasField("stems") else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
     )

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
-from sparrow_gateway.api.routes import chains, events, gpu, health, nodes
+from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems
+from sparrow_gateway.accounts import Accounts
 from sparrow_gateway.capacity import CapacityClient
 from sparrow_gateway.chain_client import ChainClient
 from sparrow_gateway.config import Settings
@@ -36,12 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.accounts = Accounts(settings.api_keys)
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
-    for module in (health, chains, events, nodes, gpu):
+    for module in (health, session, chains, events, export, nodes, stems, gpu):
         app.include_router(module.router)
     return app

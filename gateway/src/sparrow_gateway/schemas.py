@@ -117,6 +117,22 @@ class Takes(BaseModel):
     nodes: list[Node]
 
 
+class Stem(BaseModel):
+    name: Literal["drums", "bass", "other", "vocals"]
+    audio: Audio
+    audio_url: str
+
+
+class StemSet(BaseModel):
+    """A node's stems: cached by the audio's content, so asking again is free."""
+
+    node_id: str
+    status: Literal["none", "pending", "separating", "ready", "error"]
+    progress: float
+    error_msg: str | None
+    stems: list[Stem]
+
+
 class Event(BaseModel):
     """The data of one SSE event; its `id` field is `seq`."""
 
@@ -126,6 +142,7 @@ class Event(BaseModel):
     node_id: str | None
     status: str | None
     node: Node | None
+    stems: StemSet | None = None
     created_at: datetime
 
 
@@ -145,3 +162,19 @@ class WorkerCapacity(BaseModel):
 
 class GpuCapacity(BaseModel):
     generation: list[WorkerCapacity]
+
+
+class Me(BaseModel):
+    user: str
+    tier: Literal["free", "paid"]
+    stems_allowed: bool
+
+
+class ExportRequest(BaseModel):
+    """How to render the spine as one file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["wav", "mp3", "flac"] = Field("wav", description="File format.")
+    crossfade_ms: int = Field(0, ge=0, le=2000, description="Equal-power crossfade at each seam (0: a plain join).")
+    normalize: bool = Field(False, description="Match the export's loudness to the root's (EBU R128).")

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sparrow_gateway.api.auth import CurrentAccount
 from sparrow_gateway.chain_client import ChainClient
 from sparrow_gateway.config import Settings
 
 
-def get_chain_client(request: Request) -> ChainClient:
-    return request.app.state.chain
+def get_chain_client(request: Request, account: CurrentAccount) -> ChainClient:
+    """The chain service, called on behalf of the signed-in account."""
+    return request.app.state.chain.as_user(account.user)
 
 
 def get_settings(request: Request) -> Settings:

@@ -45,6 +45,15 @@ class Unavailable(SparrowError):
     code_name = "UNAVAILABLE"
 
 
+def from_downstream(code_name: str, details: str, service: str) -> SparrowError:
+    """A SparrowError for what a downstream service answered, keeping its words
+    when they were meant for users."""
+    for kind in (NotFound, Conflict, InvalidArgument, TooLarge, Busy):
+        if kind.code_name == code_name:
+            return kind(details)
+    return Unavailable(f"the {service} service is not answering right now ({code_name.lower()}); try again shortly")
+
+
 # What a generation or stems worker answers (UNAVAILABLE) while its model loads;
 # callers wait for it rather than count it as a failed attempt.
 MODEL_LOADING = "the model is loading"

@@ -37,5 +37,11 @@ class Settings(BaseSettings):
     progress_interval_s: float = 0.5
     # How often to look for claimable jobs when nothing woke the dispatcher.
     job_poll_s: float = 1.0
+    # The stems workers.
+    stems_addr: str = "127.0.0.1:50053"
+    stems_deadline_s: float = 3600.0
+    # The export workers.
+    export_addr: str = "127.0.0.1:50054"
+    export_deadline_s: float = 600.0
     grace_s: float = 10.0
     log_level: str = "INFO"

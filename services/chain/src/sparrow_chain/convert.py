@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sparrow.v1 import chain_pb2, common_pb2
 
-from sparrow_chain.domain import Chain, Event, EventKind, Node, NodeStatus, StoredAudio
+from sparrow_chain.domain import Chain, Event, EventKind, Node, NodeStatus, StemSet, StoredAudio
 from sparrow_common.convert import params_from_pb, params_to_pb
 
 __all__ = ["params_from_pb", "params_to_pb"]
@@ -70,5 +70,17 @@ def event_to_pb(event: Event) -> chain_pb2.ChainEvent:
     )
     if event.node is not None:
         msg.node.CopyFrom(node_to_pb(event.node))
+    if event.stems is not None:
+        msg.stems.CopyFrom(stems_to_pb(event.node_id or "", event.stems))
     msg.create_time.FromDatetime(event.created_at)
     return msg
+
+
+def stems_to_pb(node_id: str, stems: StemSet) -> chain_pb2.StemSet:
+    return chain_pb2.StemSet(
+        node_id=node_id,
+        status=chain_pb2.StemsStatus.Value(f"STEMS_STATUS_{stems.status.name}"),
+        progress=stems.progress,
+        error_message=stems.error_message,
+        stems=[chain_pb2.Stem(name=name, audio=audio_to_pb(audio)) for name, audio in sorted(stems.files.items())],
+    )

@@ -21,12 +21,12 @@ from collections.abc import Callable
 
 import grpc
 import numpy as np
-from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
+from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import StoredAudio
-from sparrow_chain.store import ClaimedJob, JobQueue
+from sparrow_chain.domain import STEM_NAMES, StoredAudio
+from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
@@ -47,17 +47,21 @@ class Dispatcher:
     def __init__(
         self,
         jobs: JobQueue,
+        stems: StemStore,
         blobs: BlobStore,
         settings: Settings,
         on_change: Callable[[str], None],
     ):
         self.jobs = jobs
+        self.stems = stems
         self.blobs = blobs
         self.settings = settings
         self.on_change = on_change
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
         self.channel = open_channel(settings.generation_addr)
         self.stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
+        self.stems_channel = open_channel(settings.stems_addr)
+        self.stems_stub = stems_pb2_grpc.StemsServiceStub(self.stems_channel)
         self.free = asyncio.Semaphore(settings.dispatch_slots)
         self.active: dict[str, asyncio.Task] = {}
         self._pulse = asyncio.Event()
@@ -82,6 +86,8 @@ class Dispatcher:
             pulse = self._pulse
             try:
                 job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s)
+                if job is None:
+                    job = await asyncio.to_thread(self.stems.claim, self.owner, self.settings.lease_s)
             except Exception:  # noqa: BLE001 - the database may be away for a moment
                 log.exception("claiming a job failed")
                 job = None
@@ -92,7 +98,7 @@ class Dispatcher:
                 except TimeoutError:
                     pass
                 continue
-            self.on_change(job.chain_id)
+            self._changed(job)
             task = asyncio.create_task(self._work(job), name=f"job {job.id}")
             self.active[job.id] = task
             task.add_done_callback(lambda _, job_id=job.id: self._done(job_id))
@@ -107,47 +113,67 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self.active.values(), return_exceptions=True)
         await self.channel.close()
+        await self.stems_channel.close()
 
     # -- one job --------------------------------------------------------------
 
-    async def _work(self, job: ClaimedJob) -> None:
-        try:
-            await self._generate(job)
-        except JobGone:
-            log.info("job %s stopped: its takes were discarded", job.id)
-        except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))
-            raise
-        except grpc.aio.AioRpcError as error:
-            await self._after_failed_call(job, error)
-        except Exception as error:  # noqa: BLE001 - becomes the node's error
-            log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
-            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"generation failed: {error}")
-        finally:
+    def _changed(self, job: ClaimedJob | ClaimedStems) -> None:
+        # Stems events land in every chain holding the audio; their watchers poll.
+        if isinstance(job, ClaimedJob):
             self.on_change(job.chain_id)
 
-    async def _after_failed_call(self, job: ClaimedJob, error: grpc.aio.AioRpcError) -> None:
+    def _retry(self, job: ClaimedJob | ClaimedStems, delay_s: float, count_attempt: bool = True) -> None:
+        if isinstance(job, ClaimedJob):
+            self.jobs.retry(job.id, self.owner, delay_s, count_attempt)
+        else:
+            self.stems.retry(job, self.owner, delay_s, count_attempt)
+
+    def _fail(self, job: ClaimedJob | ClaimedStems, message: str) -> None:
+        if isinstance(job, ClaimedJob):
+            self.jobs.fail(job.id, self.owner, message)
+        else:
+            self.stems.fail(job, self.owner, message)
+
+    async def _work(self, job: ClaimedJob | ClaimedStems) -> None:
+        what = "generation" if isinstance(job, ClaimedJob) else "stem separation"
+        try:
+            if isinstance(job, ClaimedJob):
+                await self._generate(job)
+            else:
+                await self._separate(job)
+        except JobGone:
+            log.info("job %s stopped: it is gone", job.id)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self._retry, job, 0.0, False))
+            raise
+        except grpc.aio.AioRpcError as error:
+            await self._after_failed_call(job, error, what)
+        except Exception as error:  # noqa: BLE001 - becomes the node's error
+            log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
+            await asyncio.to_thread(self._fail, job, f"{what} failed: {error}")
+        finally:
+            self._changed(job)
+
+    async def _after_failed_call(self, job: ClaimedJob | ClaimedStems, error: grpc.aio.AioRpcError, what: str) -> None:
         code, details = error.code(), error.details() or error.code().name
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED or MODEL_LOADING in details:
-            log.info("generation worker busy or loading (%s); job %s waits", details, job.id)
-            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
+            log.info("%s worker busy or loading (%s); job %s waits", what, details, job.id)
+            await asyncio.to_thread(self._retry, job, self.settings.retry_base_s, False)
             return
         if code in _FINAL:
-            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"generation failed: {details}")
+            await asyncio.to_thread(self._fail, job, f"{what} failed: {details}")
             return
         if job.attempts < self.settings.max_attempts:
             delay = self.settings.retry_base_s * 2 ** (job.attempts - 1)
             log.warning("job %s attempt %d failed (%s: %s); retrying in %.1fs", job.id, job.attempts, code.name, details, delay)
-            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, delay)
+            await asyncio.to_thread(self._retry, job, delay)
             return
-        await asyncio.to_thread(
-            self.jobs.fail, job.id, self.owner, f"generation failed after {job.attempts} attempts: {details}"
-        )
+        await asyncio.to_thread(self._fail, job, f"{what} failed after {job.attempts} attempts: {details}")
 
     async def _generate(self, job: ClaimedJob) -> None:
         params = job.nodes[0].params
         context = await asyncio.to_thread(self._context, job.parent_id, params.prompt_duration_s)
-        await self._wait_for_worker(job)
+        await self._wait_for_worker(job, self.channel, self.settings.generation_addr, "generation")
         call = self.stub.Generate(
             self._requests(job, context), timeout=self.settings.generate_deadline_s
         )
@@ -183,7 +209,7 @@ class Dispatcher:
                 node = job.nodes[result.take]
                 # A fresh key per attempt: a late duplicate never overwrites a take.
                 key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
-                stored[node.id] = await asyncio.to_thread(self._store_take, key, bytes(takes[result.take]))
+                stored[node.id] = await asyncio.to_thread(self._store_audio, key, bytes(takes[result.take]))
             orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
         except BaseException:
             for audio in stored.values():
@@ -193,9 +219,9 @@ class Dispatcher:
             self.blobs.delete(stored[node_id].key)
         log.info("job %s done: %d take(s) for chain %s", job.id, len(stored), job.chain_id)
 
-    async def _wait_for_worker(self, job: ClaimedJob) -> None:
+    async def _wait_for_worker(self, job, channel: grpc.aio.Channel, address: str, service: str) -> None:
         """Wait (renewing the lease) until a worker answers, or give up with a reason."""
-        ready = asyncio.ensure_future(self.channel.channel_ready())
+        ready = asyncio.ensure_future(channel.channel_ready())
         deadline = time.monotonic() + self.settings.worker_wait_s
         try:
             while not ready.done():
@@ -204,7 +230,7 @@ class Dispatcher:
                     break
                 if time.monotonic() >= deadline:
                     raise RuntimeError(
-                        f"the generation service at {self.settings.generation_addr} can't be reached "
+                        f"the {service} service at {address} can't be reached "
                         f"(waited {self.settings.worker_wait_s:.0f}s)"
                     )
                 if not await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s):
@@ -225,6 +251,56 @@ class Dispatcher:
                 gone.set()
                 call.cancel()
                 return
+
+    async def _separate(self, job: ClaimedStems) -> None:
+        await self._wait_for_worker(job, self.stems_channel, self.settings.stems_addr, "stems")
+        call = self.stems_stub.Separate(self._stems_requests(job), timeout=self.settings.stems_deadline_s)
+        gone = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job, call, gone))
+        stems: dict[str, bytearray] = {}
+        done = None
+        written_at = 0.0
+        try:
+            async for reply in call:
+                kind = reply.WhichOneof("part")
+                if kind == "progress":
+                    step, total = reply.progress.step, max(reply.progress.total, 1)
+                    if time.monotonic() - written_at >= self.settings.progress_interval_s:
+                        written_at = time.monotonic()
+                        await asyncio.to_thread(self.stems.progress, job, min(step / total, 0.99))
+                elif kind == "stem_chunk":
+                    stems.setdefault(reply.stem_chunk.stem, bytearray()).extend(reply.stem_chunk.data)
+                elif kind == "done":
+                    done = reply.done
+        except asyncio.CancelledError:
+            if gone.is_set():
+                raise JobGone() from None
+            raise
+        finally:
+            keeper.cancel()
+        if done is None or set(stems) != set(STEM_NAMES):
+            raise RuntimeError("the stems worker ended the call without all four stems")
+        token = new_id()[:8]
+        files: dict[str, StoredAudio] = {}
+        try:
+            for name in STEM_NAMES:
+                key = f"stems/{job.content_hash}/{name}.{token}.wav"
+                files[name] = await asyncio.to_thread(self._store_audio, key, bytes(stems[name]))
+            kept = await asyncio.to_thread(self.stems.finish, job, self.owner, files)
+        except BaseException:
+            kept = False
+            raise
+        finally:
+            if not kept:
+                for audio in files.values():
+                    self.blobs.delete(audio.key)
+        log.info("stems job %s done", job.id)
+
+    async def _stems_requests(self, job: ClaimedStems):
+        yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav"))
+        chunks = self.blobs.read(job.source_key)
+        while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
 
     async def _requests(self, job: ClaimedJob, context: bytes):
         params = job.nodes[0].params
@@ -252,7 +328,7 @@ class Dispatcher:
         audio = np.concatenate(parts, axis=-1)
         return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 
-    def _store_take(self, key: str, data: bytes) -> StoredAudio:
+    def _store_audio(self, key: str, data: bytes) -> StoredAudio:
         incoming = self.blobs.incoming()
         try:
             incoming.write_bytes(data)

@@ -74,6 +74,29 @@ class Chain:
     spine_duration_s: float = 0.0
 
 
+class StemsStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    SEPARATING = "separating"
+    READY = "ready"
+    ERROR = "error"
+
+
+STEM_NAMES = ("drums", "bass", "other", "vocals")
+
+
+@dataclass(frozen=True)
+class StemSet:
+    """The stems of one piece of audio (by content), shared by every node holding it."""
+
+    content_hash: str
+    status: StemsStatus
+    progress: float = 0.0
+    error_message: str = ""
+    # stem name -> its audio, once ready
+    files: dict[str, StoredAudio] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Event:
     """One entry of a chain's event log; `seq` rises by one per chain."""
@@ -84,4 +107,4 @@ class Event:
     node_id: str | None
     node: Node | None
     created_at: datetime
-    extra: dict = field(default_factory=dict)
+    stems: StemSet | None = None

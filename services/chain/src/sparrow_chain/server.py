@@ -14,7 +14,7 @@ from sparrow_chain.blobs import LocalBlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.dispatcher import Dispatcher
 from sparrow_chain.servicer import ChainServicer
-from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
+from sparrow_chain.store import ChainStore, JobQueue, StemStore, make_engine, migrate
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,14 @@ async def build_server(settings: Settings) -> ChainServer:
     if swept:
         log.info("removed %d orphaned blobs", swept)
     bell = EventBell()
-    dispatcher = Dispatcher(JobQueue(engine), blobs, settings, on_change=bell.ring)
+    stems = StemStore(engine)
+    dispatcher = Dispatcher(JobQueue(engine), stems, blobs, settings, on_change=bell.ring)
 
     def changed(chain_id: str) -> None:
         bell.ring(chain_id)
         dispatcher.poke()
 
-    servicer = ChainServicer(store, blobs, settings, bell, on_change=changed)
+    servicer = ChainServicer(store, blobs, settings, bell, on_change=changed, stems=stems)
     running = await start_server(
         host=settings.host,
         port=settings.port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -13,12 +14,13 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.convert import audio_to_pb, chain_to_pb, event_to_pb, node_to_pb, params_from_pb
-from sparrow_chain.domain import EventKind, StoredAudio
-from sparrow_chain.store import ChainStore
+from sparrow_chain.convert import audio_to_pb, chain_to_pb, event_to_pb, node_to_pb, params_from_pb, stems_to_pb
+from sparrow_chain.domain import STEM_NAMES, EventKind, StoredAudio
+from sparrow_chain.export import Exporter
+from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
 from sparrow_common.audio import probe
-from sparrow_common.errors import InvalidArgument, NotFound, TooLarge
+from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         settings: Settings,
         bell: EventBell,
         on_change: Callable[[str], None] | None = None,
+        exporter: Exporter | None = None,
+        stems: StemStore | None = None,
     ):
         self.store = store
         self.blobs = blobs
@@ -50,6 +54,8 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.bell = bell
         # Told of every write: wakes watchers, and the dispatcher (new jobs, discarded takes).
         self.changed = on_change or bell.ring
+        self.exporter = exporter or Exporter(blobs, settings)
+        self.stems = stems or StemStore(store.engine)
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
         for item in removed:
@@ -189,14 +195,68 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
         if node.audio is None:
             raise NotFound(f"node {node.id} has no audio yet (it is {node.status.value})")
-        if request.offset < 0 or request.length < 0:
+        async for info, chunk in self._read_blob(node.audio, request.offset, request.length):
+            yield chain_pb2.ReadNodeAudioResponse(info=info, chunk=chunk)
+
+    async def _read_blob(self, audio: StoredAudio, offset: int, length: int):
+        """(info, None) first, then (None, chunk) for each piece of the range."""
+        if offset < 0 or length < 0:
             raise InvalidArgument("offset and length must not be negative")
-        if request.offset > node.audio.size_bytes:
-            raise InvalidArgument(f"offset {request.offset} is past the end ({node.audio.size_bytes} bytes)")
-        yield chain_pb2.ReadNodeAudioResponse(info=audio_to_pb(node.audio))
-        chunks = self.blobs.read(node.audio.key, request.offset, request.length)
+        if offset > audio.size_bytes:
+            raise InvalidArgument(f"offset {offset} is past the end ({audio.size_bytes} bytes)")
+        yield audio_to_pb(audio), None
+        chunks = self.blobs.read(audio.key, offset, length)
         while (data := await asyncio.to_thread(next, chunks, None)) is not None:
-            yield chain_pb2.ReadNodeAudioResponse(chunk=common_pb2.AudioChunk(data=data))
+            yield None, common_pb2.AudioChunk(data=data)
+
+    # -- stems ----------------------------------------------------------------
+
+    async def _hash_of(self, node) -> str:
+        """The SHA-256 of the node's audio, computed once and remembered."""
+        if node.audio is None:
+            raise Conflict(f"node {node.id} has no audio yet (it is {node.status.value})")
+        stored = await asyncio.to_thread(self.stems.hash_of, node.id)
+        if stored:
+            return stored
+
+        def digest() -> str:
+            hashed = hashlib.sha256()
+            for chunk in self.blobs.read(node.audio.key):
+                hashed.update(chunk)
+            return hashed.hexdigest()
+
+        content_hash = await asyncio.to_thread(digest)
+        await asyncio.to_thread(self.stems.remember_hash, node.id, content_hash)
+        return content_hash
+
+    async def SeparateStems(self, request, context):
+        node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
+        content_hash = await self._hash_of(node)
+        stems = await asyncio.to_thread(self.stems.request, node, content_hash)
+        self.changed(node.chain_id)
+        return chain_pb2.SeparateStemsResponse(stems=stems_to_pb(node.id, stems))
+
+    async def GetStems(self, request, context):
+        node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
+        content_hash = await asyncio.to_thread(self.stems.hash_of, node.id)
+        stems = await asyncio.to_thread(self.stems.get, content_hash)
+        return chain_pb2.GetStemsResponse(stems=stems_to_pb(node.id, stems))
+
+    async def ReadStemAudio(self, request, context) -> AsyncIterator[chain_pb2.ReadStemAudioResponse]:
+        node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
+        if request.stem not in STEM_NAMES:
+            raise InvalidArgument(f"stem must be one of {', '.join(STEM_NAMES)}")
+        stems = await asyncio.to_thread(self.stems.get, await asyncio.to_thread(self.stems.hash_of, node.id))
+        audio = stems.files.get(request.stem)
+        if audio is None:
+            raise NotFound(f"the stems of node {node.id} are not ready (they are {stems.status.value})")
+        async for info, chunk in self._read_blob(audio, request.offset, request.length):
+            yield chain_pb2.ReadStemAudioResponse(info=info, chunk=chunk)
+
+    async def ExportChain(self, request, context) -> AsyncIterator[chain_pb2.ExportChainResponse]:
+        spine = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
+        async for reply in self.exporter.render(spine, request):
+            yield reply
 
     # -- events ---------------------------------------------------------------
 

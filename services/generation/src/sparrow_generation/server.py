@@ -15,7 +15,7 @@ from sparrow_generation.config import Settings
 from sparrow_generation.engine import Engine, ModelUnavailable
 from sparrow_generation.engine.musicgen import MusicGenEngine
 from sparrow_generation.servicer import GenerationServicer, ModelState
-from sparrow_generation.slots import Slots
+from sparrow_common.slots import Slots
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +15,8 @@ from sparrow_common.errors import MODEL_LOADING, Conflict, InvalidArgument, Unav
 from sparrow_common.params import MAX_TAKES
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine import Cancelled, Engine
-from sparrow_generation.slots import Slots
+from sparrow_common.slots import Slots
+from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
     async def Generate(self, request_iterator, context):
         request = await self._read_request(request_iterator)
         self.state.check()
-        turn = self.slots.reserve()
-        if turn is not None:
-            try:
-                while not turn.done():
-                    yield generation_pb2.GenerateResponse(
-                        queued=generation_pb2.Queued(position=self.slots.position(turn))
-                    )
-                    await asyncio.wait({turn}, timeout=1.0)
-            except BaseException:
-                self.slots.leave(turn)
-                raise
+        async for position in wait_for_slot(self.slots):
+            yield generation_pb2.GenerateResponse(queued=generation_pb2.Queued(position=position))
         async for response in self._run(request):
             yield response
 
@@ -105,33 +96,14 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         return Continuation(context=audio, params=params, seeds=tuple(setup.seeds))
 
     async def _run(self, request: Continuation):
-        loop = asyncio.get_running_loop()
-        steps: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def on_step(step: int, total: int) -> None:
-            loop.call_soon_threadsafe(steps.put_nowait, (step, total))
-
         started = time.monotonic()
-        work = loop.run_in_executor(self.executor, self.engine.generate, request, on_step, cancel)
-        # The slot is free only once the engine's thread is, cancelled or not.
-        work.add_done_callback(lambda _: self.slots.release())
-        try:
-            while not work.done():
-                waiter = asyncio.ensure_future(steps.get())
-                await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                if waiter.done():
-                    step, total = waiter.result()
-                    yield generation_pb2.GenerateResponse(progress=common_pb2.Progress(step=step, total=total))
-                else:
-                    waiter.cancel()
-            takes = work.result()
-        except BaseException:
-            cancel.set()  # the caller went away: the engine stops at its next step
-            raise
-        finally:
-            if not work.done():
-                cancel.set()
+        async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
+            if isinstance(update, Finished):
+                takes = update.value
+            else:
+                yield generation_pb2.GenerateResponse(
+                    progress=common_pb2.Progress(step=update.done, total=update.total)
+                )
         elapsed = time.monotonic() - started
         log.info(
             "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed

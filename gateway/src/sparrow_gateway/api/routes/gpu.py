@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from sparrow_gateway import schemas
+from sparrow_gateway.api.auth import CurrentAccount
 
 router = APIRouter(prefix="/api", tags=["gpu"])
 
 
 @router.get("/gpu", response_model=schemas.GpuCapacity)
-async def gpu(request: Request):
+async def gpu(request: Request, account: CurrentAccount):
     """Each generation worker's slots, busy and queued calls, model and device,
     or the reason it can't take work (model not loaded, unreachable)."""
     workers = await request.app.state.capacity.generation()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-
-from sparrow_gateway.api.deps import Chain
 
 router = APIRouter(tags=["health"])
 
@@ -17,8 +15,8 @@ async def healthz():
 
 
 @router.get("/readyz")
-async def readyz(chain: Chain):
+async def readyz(request: Request):
     """Ready only while the chain service answers its health check with SERVING."""
-    if await chain.ready():
+    if await request.app.state.chain.ready():
         return {"status": "ready", "chain": "serving"}
     return JSONResponse({"status": "not ready", "chain": "not serving"}, status_code=503)

@@ -3,5 +3,6 @@
 from sparrow_chain.store.engine import make_engine, migrate
 from sparrow_chain.store.chains import ChainStore
 from sparrow_chain.store.jobs import ClaimedJob, JobQueue
+from sparrow_chain.store.stems import ClaimedStems, StemStore
 
-__all__ = ["ChainStore", "ClaimedJob", "JobQueue", "make_engine", "migrate"]
+__all__ = ["ChainStore", "ClaimedJob", "ClaimedStems", "JobQueue", "StemStore", "make_engine", "migrate"]

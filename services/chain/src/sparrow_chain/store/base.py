@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
-from sparrow_chain.domain import EventKind, Node
-from sparrow_chain.store.convert import node_from_row, node_to_json
+from sparrow_chain.domain import EventKind, Node, StemSet
+from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
 from sparrow_chain.store.engine import WRITE
-from sparrow_chain.store.tables import chains, events, nodes
+from sparrow_chain.store.tables import chains, events, jobs, nodes
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def claimable(moment: datetime):
+    """Jobs that may be claimed at `moment`: queued and not held back, or
+    running under a lease that ran out (its claimer died)."""
+    return or_(
+        and_(jobs.c.state == "queued", or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= moment)),
+        and_(jobs.c.state == "running", jobs.c.lease_expires_at <= moment),
+    )
 
 
 class Store:
@@ -38,6 +47,17 @@ class Store:
             with conn.begin():
                 yield conn
 
+    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
+        """Extend a job's lease; False when the job is gone (its takes were
+        discarded) or another claimer took it over, and the work should stop."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+                .values(lease_expires_at=now() + timedelta(seconds=lease_s), updated_at=now())
+            )
+            return result.rowcount == 1
+
     def _append_event(
         self,
         conn: Connection,
@@ -45,6 +65,7 @@ class Store:
         kind: EventKind,
         node: Node | None = None,
         node_id: str | None = None,
+        stems: StemSet | None = None,
     ) -> int:
         seq = conn.execute(
             update(chains)
@@ -58,7 +79,10 @@ class Store:
                 seq=seq,
                 kind=kind.value,
                 node_id=node.id if node else node_id,
-                payload={"node": node_to_json(node) if node else None},
+                payload={
+                    "node": node_to_json(node) if node else None,
+                    "stems": stems_to_json(stems) if stems else None,
+                },
                 created_at=now(),
             )
         )

@@ -42,13 +42,14 @@ from sparrow_chain.store.convert import (
     audio_columns,
     chain_from_row,
     node_from_json,
+    stems_from_json,
     node_from_row,
     node_to_json,
     utc,
 )
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
-from sparrow_chain.store.tables import chains, events, jobs, nodes
+from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -354,11 +355,13 @@ class ChainStore(Store):
                 node_id=r.node_id,
                 node=node_from_json(r.payload["node"]) if r.payload.get("node") else None,
                 created_at=utc(r.created_at),
+                stems=stems_from_json(r.payload["stems"]) if r.payload.get("stems") else None,
             )
             for r in rows
         ]
 
     def audio_keys(self) -> set[str]:
-        """Every blob key a node refers to (for sweeping orphaned blobs)."""
+        """Every blob key a node or a stem refers to (for sweeping orphaned blobs)."""
         with self._read() as conn:
-            return set(conn.execute(select(nodes.c.audio_key).where(nodes.c.audio_key.is_not(None))).scalars())
+            keys = set(conn.execute(select(nodes.c.audio_key).where(nodes.c.audio_key.is_not(None))).scalars())
+            return keys | set(conn.execute(select(stem_files.c.audio_key)).scalars())

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from sparrow_chain.domain import Chain, GenerationParams, Node, NodeStatus, StoredAudio
+from sparrow_chain.domain import Chain, GenerationParams, Node, NodeStatus, StemSet, StemsStatus, StoredAudio
 
 
 def utc(value: datetime) -> datetime:
@@ -100,4 +100,24 @@ def node_from_json(data: dict[str, Any]) -> Node:
         filename=data["filename"],
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+    )
+
+
+def stems_to_json(stems: StemSet) -> dict[str, Any]:
+    return {
+        "content_hash": stems.content_hash,
+        "status": stems.status.value,
+        "progress": stems.progress,
+        "error_message": stems.error_message,
+        "files": {name: dataclasses.asdict(audio) for name, audio in stems.files.items()},
+    }
+
+
+def stems_from_json(data: dict[str, Any]) -> StemSet:
+    return StemSet(
+        content_hash=data["content_hash"],
+        status=StemsStatus(data["status"]),
+        progress=data["progress"],
+        error_message=data["error_message"],
+        files={name: StoredAudio(**audio) for name, audio in data["files"].items()},
     )

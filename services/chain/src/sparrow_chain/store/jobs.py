@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, and_, delete, literal, or_, select, update
+from sqlalchemy import Connection, delete, literal, select, update
 
 from sparrow_chain.domain import Node, NodeStatus, StoredAudio
-from sparrow_chain.store.base import Store, now
+from sparrow_chain.store.base import Store, claimable, now
 from sparrow_chain.store.convert import audio_columns, node_from_row
 from sparrow_chain.store.tables import jobs, nodes
 
@@ -47,16 +47,7 @@ class JobQueue(Store):
                 moment = now()
                 query = (
                     select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts)
-                    .where(
-                        jobs.c.kind == GENERATE,
-                        or_(
-                            and_(
-                                jobs.c.state == "queued",
-                                or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= moment),
-                            ),
-                            and_(jobs.c.state == "running", jobs.c.lease_expires_at <= moment),
-                        ),
-                    )
+                    .where(jobs.c.kind == GENERATE, claimable(moment))
                     .order_by(jobs.c.created_at)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -98,17 +89,6 @@ class JobQueue(Store):
             ).first()
             is not None
         )
-
-    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
-        """Extend the lease; False when the job is gone (its nodes were discarded)
-        or another claimer took it over, and the work should stop."""
-        with self._write() as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
-                .values(lease_expires_at=now() + timedelta(seconds=lease_s), updated_at=now())
-            )
-            return result.rowcount == 1
 
     def progress(self, job_id: str, owner: str, fraction: float) -> list[Node]:
         """Record how far the job's nodes are."""

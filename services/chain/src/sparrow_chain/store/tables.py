@@ -46,6 +46,9 @@ jobs = Table(
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # For stems jobs: the audio content they separate, and the node that asked.
+    Column("stem_hash", String(64), nullable=True),
+    Column("node_id", String(36), nullable=True),
     Index("ix_jobs_state_created", "state", "created_at"),
 )
 
@@ -69,6 +72,8 @@ nodes = Table(
     Column("error_message", Text, nullable=False, server_default=""),
     Column("progress", Float, nullable=False, server_default="0"),
     Column("filename", String(255), nullable=False, server_default=""),
+    # SHA-256 of the audio file, filled the first time stems are asked for.
+    Column("audio_sha256", String(64), nullable=True, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # The spine never forks: at most one committed child per parent.
@@ -91,4 +96,32 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("chain_id", "seq"),
+)
+
+# Stems are cached by the content of the audio they came from: the same audio,
+# in any node of any chain, is separated once.
+stem_sets = Table(
+    "stem_sets",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("progress", Float, nullable=False, server_default="0"),
+    Column("error_message", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+stem_files = Table(
+    "stem_files",
+    metadata,
+    Column("content_hash", String(64), ForeignKey("stem_sets.content_hash", ondelete="CASCADE"), nullable=False),
+    Column("stem", String(16), nullable=False),
+    Column("audio_key", String(255), nullable=False),
+    Column("audio_format", String(16), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("sample_rate", Integer, nullable=False),
+    Column("channels", Integer, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    PrimaryKeyConstraint("content_hash", "stem"),
 )

@@ -30,7 +30,7 @@ class Slots:
             return None
         if len(self._line) >= self.queue_limit:
             raise Busy(
-                f"the generation worker is full ({self.busy} running, {len(self._line)} waiting); try again shortly"
+                f"the worker is full ({self.busy} running, {len(self._line)} waiting); try again shortly"
             )
         turn = asyncio.get_running_loop().create_future()
         self._line.append(turn)

@@ -1,0 +1,56 @@
+"""Export: the spine as one file, downloaded."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+import grpc
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from sparrow_gateway import schemas
+from sparrow_gateway.api.deps import Chain
+
+router = APIRouter(prefix="/api/chains", tags=["export"])
+
+
+def _filename(title: str, fmt: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._ -]+", "", title).strip().replace(" ", "-") or "sparrow"
+    return f"{stem[:80]}.{fmt}"
+
+
+@router.post(
+    "/{chain_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}}, "description": "The file."}},
+)
+async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain):
+    """Render the spine, root first, as one WAV, MP3 or FLAC file: every clip at the
+    root's sample rate and channels, joined with an equal-power crossfade, and
+    loudness-matched to the root when asked. Answers as a download."""
+    title = (await chain.get_chain(str(chain_id))).chain.title
+    call = chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize)
+    # Read up to the file's info before answering, so failures are clean HTTP errors.
+    while (reply := await call.read()) is not grpc.aio.EOF and reply.WhichOneof("part") != "info":
+        pass
+    if reply is grpc.aio.EOF:
+        raise RuntimeError("the export ended without a file")
+    info = reply.info
+
+    async def body_bytes():
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                if message.WhichOneof("part") == "chunk":
+                    yield message.chunk.data
+        finally:
+            call.cancel()
+
+    return StreamingResponse(
+        body_bytes(),
+        media_type=info.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(title, body.format)}"',
+            "Content-Length": str(info.size_bytes),
+        },
+    )

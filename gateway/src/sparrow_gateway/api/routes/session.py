@@ -1,0 +1,36 @@
+"""Who is signed in, and the cookie that lets EventSource and <audio> carry the key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from sparrow_gateway import schemas
+from sparrow_gateway.api.auth import COOKIE, CurrentAccount, presented_key
+from sparrow_gateway.api.deps import AppSettings
+
+router = APIRouter(prefix="/api", tags=["account"])
+
+
+@router.get("/me", response_model=schemas.Me)
+async def me(account: CurrentAccount):
+    """The account the key belongs to and its tier."""
+    return schemas.Me(user=account.user, tier=account.tier.value, stems_allowed=account.tier.value == "paid")
+
+
+@router.post("/session", status_code=204)
+async def start_session(request: Request, account: CurrentAccount, settings: AppSettings) -> Response:
+    """Send the key in the header once; the answer sets an HttpOnly cookie that
+    GET requests (the event stream, audio players) may use instead."""
+    response = Response(status_code=204)
+    response.set_cookie(
+        COOKIE, presented_key(request), httponly=True, samesite="strict", secure=settings.secure_cookies,
+        max_age=30 * 24 * 3600,
+    )
+    return response
+
+
+@router.delete("/session", status_code=204)
+async def end_session() -> Response:
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE)
+    return response

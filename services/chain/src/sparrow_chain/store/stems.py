@@ -1,0 +1,173 @@
+"""Stems: cached by the content of the audio they came from, made by stems jobs
+on the same durable queue as generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from sparrow_chain.domain import EventKind, Node, StemSet, StemsStatus, StoredAudio
+from sparrow_chain.store.base import Store, claimable, now
+from sparrow_chain.store.tables import jobs, nodes, stem_files, stem_sets
+from sparrow_common.ids import new_id
+
+STEMS = "stems"
+
+
+@dataclass(frozen=True)
+class ClaimedStems:
+    id: str
+    content_hash: str
+    attempts: int
+    # A blob holding the audio to separate.
+    source_key: str
+
+
+class StemStore(Store):
+    """Stem sets, their files, and the stems jobs."""
+
+    # -- reading ---------------------------------------------------------------
+
+    def _set(self, conn: Connection, content_hash: str) -> StemSet | None:
+        row = conn.execute(select(stem_sets).where(stem_sets.c.content_hash == content_hash)).first()
+        if row is None:
+            return None
+        files = {
+            f.stem: StoredAudio(
+                f.audio_key, f.audio_format, f.content_type, f.sample_rate, f.channels, f.duration_s, f.size_bytes
+            )
+            for f in conn.execute(select(stem_files).where(stem_files.c.content_hash == content_hash))
+        }
+        return StemSet(content_hash, StemsStatus(row.status), row.progress, row.error_message, files)
+
+    def get(self, content_hash: str | None) -> StemSet:
+        """The stems of this audio; status NONE when nobody asked yet."""
+        if content_hash is None:
+            return StemSet("", StemsStatus.NONE)
+        with self._read() as conn:
+            return self._set(conn, content_hash) or StemSet(content_hash, StemsStatus.NONE)
+
+    def hash_of(self, node_id: str) -> str | None:
+        """The node's audio hash, if stems were ever asked for it."""
+        with self._read() as conn:
+            return conn.execute(select(nodes.c.audio_sha256).where(nodes.c.id == node_id)).scalar()
+
+    def remember_hash(self, node_id: str, content_hash: str) -> None:
+        with self._write() as conn:
+            conn.execute(update(nodes).where(nodes.c.id == node_id).values(audio_sha256=content_hash))
+
+    # -- asking ---------------------------------------------------------------
+
+    def request(self, node: Node, content_hash: str) -> StemSet:
+        """Stems for the node's audio: the cached set when there is one (ready or
+        on its way), else a new pending set and a stems job. A set that failed is
+        tried again."""
+        with self._write() as conn:
+            existing = self._set(conn, content_hash)
+            if existing is not None and existing.status is not StemsStatus.ERROR:
+                return existing
+            moment = now()
+            if existing is None:
+                conn.execute(
+                    insert(stem_sets).values(
+                        content_hash=content_hash, status=StemsStatus.PENDING.value, progress=0.0,
+                        error_message="", created_at=moment, updated_at=moment,
+                    )
+                )
+            conn.execute(
+                insert(jobs).values(
+                    id=new_id(), chain_id=node.chain_id, kind=STEMS, state="queued", attempts=0,
+                    stem_hash=content_hash, node_id=node.id, created_at=moment, updated_at=moment,
+                )
+            )
+            return self._change(conn, content_hash, status=StemsStatus.PENDING.value, progress=0.0, error_message="")
+
+    def _change(self, conn: Connection, content_hash: str, **values) -> StemSet:
+        """Update the set and tell every chain holding this audio."""
+        conn.execute(
+            update(stem_sets).where(stem_sets.c.content_hash == content_hash).values(updated_at=now(), **values)
+        )
+        stems = self._set(conn, content_hash)
+        holders = conn.execute(
+            select(nodes.c.id, nodes.c.chain_id).where(nodes.c.audio_sha256 == content_hash)
+        ).all()
+        for holder in holders:
+            self._append_event(conn, holder.chain_id, EventKind.STEMS_UPDATED, node_id=holder.id, stems=stems)
+        return stems
+
+    # -- the worker's side ----------------------------------------------------
+
+    def claim(self, owner: str, lease_s: float) -> ClaimedStems | None:
+        """The oldest claimable stems job, leased to `owner`, its set `separating`."""
+        with self._write() as conn:
+            moment = now()
+            row = conn.execute(
+                select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts)
+                .where(jobs.c.kind == STEMS, claimable(moment))
+                .order_by(jobs.c.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            source = conn.execute(
+                select(nodes.c.audio_key).where(nodes.c.audio_sha256 == row.stem_hash).limit(1)
+            ).scalar()
+            if source is None:  # every node with this audio is gone
+                conn.execute(delete(jobs).where(jobs.c.id == row.id))
+                conn.execute(delete(stem_sets).where(stem_sets.c.content_hash == row.stem_hash))
+                return None
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == row.id)
+                .values(
+                    state="running", lease_owner=owner, lease_expires_at=moment + timedelta(seconds=lease_s),
+                    attempts=jobs.c.attempts + 1, updated_at=moment,
+                )
+            )
+            self._change(conn, row.stem_hash, status=StemsStatus.SEPARATING.value, progress=0.0)
+            return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source)
+
+    def progress(self, job: ClaimedStems, fraction: float) -> None:
+        with self._write() as conn:
+            self._change(conn, job.content_hash, progress=fraction)
+
+    def finish(self, job: ClaimedStems, owner: str, files: dict[str, StoredAudio]) -> bool:
+        """Store the stems; False (store nothing) when the lease was lost."""
+        with self._write() as conn:
+            owned = conn.execute(
+                select(jobs.c.id).where(jobs.c.id == job.id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+            ).first()
+            if owned is None:
+                return False
+            conn.execute(delete(stem_files).where(stem_files.c.content_hash == job.content_hash))
+            for stem, audio in files.items():
+                conn.execute(
+                    insert(stem_files).values(
+                        content_hash=job.content_hash, stem=stem, audio_key=audio.key, audio_format=audio.format,
+                        content_type=audio.content_type, sample_rate=audio.sample_rate, channels=audio.channels,
+                        duration_s=audio.duration_s, size_bytes=audio.size_bytes,
+                    )
+                )
+            conn.execute(delete(jobs).where(jobs.c.id == job.id))
+            self._change(conn, job.content_hash, status=StemsStatus.READY.value, progress=1.0, error_message="")
+            return True
+
+    def retry(self, job: ClaimedStems, owner: str, delay_s: float, count_attempt: bool = True) -> None:
+        with self._write() as conn:
+            values = dict(state="queued", lease_owner=None, lease_expires_at=now() + timedelta(seconds=delay_s))
+            if not count_attempt:
+                values["attempts"] = jobs.c.attempts - 1
+            result = conn.execute(
+                update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == owner).values(updated_at=now(), **values)
+            )
+            if result.rowcount:
+                self._change(conn, job.content_hash, status=StemsStatus.PENDING.value, progress=0.0)
+
+    def fail(self, job: ClaimedStems, owner: str, message: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(delete(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == owner))
+            if result.rowcount:
+                self._change(conn, job.content_hash, status=StemsStatus.ERROR.value, error_message=message)

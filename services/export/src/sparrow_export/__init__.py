@@ -1,0 +1,1 @@
+"""Sparrow's export worker: joins the spine's clips into one file."""
