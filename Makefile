@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 GEN    := protos/gen
 PROTOS := $(wildcard protos/sparrow/v1/*.proto)
-PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e gateway
+PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e gateway
 
 .PHONY: install gen lint-protos run test bench clean
 
@@ -39,8 +39,12 @@ run: install
 test: install lint-protos
 	$(BIN)/python -m pytest
 
+# One at a time: a second busy process slows a model run 4x.
 bench: install
 	$(BIN)/python bench/gateway_get_chain.py
+	$(BIN)/python bench/generation.py
+	command -v ffmpeg >/dev/null || apt-get install -y ffmpeg
+	$(BIN)/python bench/export_vs_ffmpeg.py
 
 clean:
 	rm -rf $(VENV) $(GEN) node_modules data

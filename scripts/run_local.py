@@ -31,6 +31,7 @@ def main() -> int:
     key = local_key()
     chain_port = os.environ.get("CHAIN_PORT", "50051")
     generation_port = os.environ.get("GENERATION_PORT", "50052")
+    export_port = os.environ.get("EXPORT_PORT", "50054")
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
     defaults = {
@@ -39,6 +40,8 @@ def main() -> int:
         "CHAIN_BLOB_DIR": str(DATA / "blobs"),
         "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
         "GENERATION_PORT": generation_port,
+        "CHAIN_EXPORT_ADDR": f"127.0.0.1:{export_port}",
+        "EXPORT_PORT": export_port,
         "GATEWAY_PORT": gateway_port,
         "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
         "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
@@ -46,6 +49,7 @@ def main() -> int:
     }
     env = {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
     services = [
+        ServiceProcess("export", "sparrow_export", env),
         ServiceProcess("generation", "sparrow_generation", env),
         ServiceProcess("chain", "sparrow_chain", env),
         ServiceProcess("gateway", "sparrow_gateway", env),
@@ -60,10 +64,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         # The model loads in the background; the worker reports why if it can't.
-        services[0].start()
-        services[1].start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
+        export, generation, chain, gateway = services
+        export.start()
+        generation.start()
+        chain.start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
         url = f"http://{gateway_host}:{gateway_port}"
-        services[2].start().wait_until(lambda: http_ok(f"{url}/readyz"))
+        gateway.start().wait_until(lambda: http_ok(f"{url}/readyz"))
         print(
             f"\nSparrow is running: {url}  (API docs: {url}/docs; data in {DATA})\n"
             f"MusicGen: {os.environ.get('GENERATION_MODEL', 'facebook/musicgen-small')}; "

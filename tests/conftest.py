@@ -26,6 +26,8 @@ class Stack:
     upload_limit: int = UPLOAD_LIMIT
     # user -> API key: ann and carol are on the paid tier, bob on the free one.
     keys: dict[str, str] = field(default_factory=dict)
+    # Export and stems workers.
+    others: list[ServiceProcess] = field(default_factory=list)
 
     @property
     def blob_dir(self) -> Path:
@@ -63,7 +65,7 @@ class Stack:
         raise TimeoutError(f"node {node_id} still {node['status']} after {timeout}s")
 
     def stop(self) -> None:
-        for service in (self.gateway, self.chain, self.generation):
+        for service in (self.gateway, self.chain, self.generation, *self.others):
             if service is not None:
                 service.stop()
 
@@ -79,9 +81,13 @@ def _answers(port: str) -> bool:
     return True
 
 
-def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=None, wait_serving=True) -> Stack:
-    """Chain, generation (unless `model` is None) and gateway, each its own process."""
+def start_stack(
+    root: Path, model: Path | None, chain_env=None, generation_env=None, wait_serving=True, stems_model=None
+) -> Stack:
+    """Chain, generation (unless `model` is None), export, stems (when a
+    `stems_model` folder is given) and gateway, each its own process."""
     chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
+    stems_port, export_port = free_port(), free_port()
     users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
     keys = {user: new_key() for user in users}
     chain = ServiceProcess(
@@ -90,6 +96,7 @@ def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=N
             "CHAIN_PORT": str(chain_port), "CHAIN_DATABASE_URL": f"sqlite:///{root}/sparrow.db",
             "CHAIN_BLOB_DIR": str(root / "blobs"), "CHAIN_WATCH_POLL_S": "0.5",
             "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
+            "CHAIN_STEMS_ADDR": f"127.0.0.1:{stems_port}", "CHAIN_EXPORT_ADDR": f"127.0.0.1:{export_port}",
             "CHAIN_LEASE_S": "6", "CHAIN_RETRY_BASE_S": "0.5", "CHAIN_PROGRESS_INTERVAL_S": "0.1",
             **(chain_env or {}),
         },
@@ -105,13 +112,26 @@ def start_stack(root: Path, model: Path | None, chain_env=None, generation_env=N
         {
             "GATEWAY_PORT": str(gateway_port), "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
             "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
+            "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
             "GATEWAY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "GATEWAY_SSE_PING_S": "1",
             "GATEWAY_API_KEYS": ",".join(entry(keys[u], u, tier) for u, tier in users.items()),
         },
         root,
     ).start()
+    export = ServiceProcess("export", "sparrow_export", {"EXPORT_PORT": str(export_port)}, root).start()
+    stems = None
+    if stems_model is not None:
+        stems = ServiceProcess(
+            "stems", "sparrow_stems",
+            {"STEMS_PORT": str(stems_port), "STEMS_MODEL_DIR": str(stems_model), "STEMS_TORCH_THREADS": "1"},
+            root,
+        ).start()
     stack = Stack(root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env, keys=keys)
+    stack.others = [p for p in (export, stems) if p is not None]
     try:
+        export.wait_until(lambda: grpc_serving(f"127.0.0.1:{export_port}"))
+        if stems is not None:
+            stems.wait_until(lambda: grpc_serving(f"127.0.0.1:{stems_port}"), timeout=120)
         if model is not None:
             stack.start_generation(wait_serving)
         chain.wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
@@ -145,3 +165,11 @@ def start_stack_with(tmp_path):
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def full_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
+    """Every service, with tiny random MusicGen and HTDemucs models."""
+    running = start_stack(tmp_path_factory.mktemp("full"), tiny_musicgen, stems_model=tiny_htdemucs)
+    yield running
+    running.stop()

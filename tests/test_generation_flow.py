@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from sparrow_common.audio import decode
 from sparrow_common.testing.clips import make_clip
@@ -39,7 +38,7 @@ def test_three_takes_progress_on_sse_then_commit_one_and_continue(stack):
                     history[node_id].append((event["data"]["status"], event["data"]["node"]["progress"]))
                 if all(h and h[-1][0] in ("ready", "error") for h in history.values()):
                     break
-        for node_id, states in history.items():
+        for states in history.values():
             statuses = [s for s, _ in states]
             assert statuses[0] == "pending" and statuses[-1] == "ready", statuses
             assert statuses.index("generating") < statuses.index("ready")

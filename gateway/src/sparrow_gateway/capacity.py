@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 import grpc
-from sparrow.v1 import generation_pb2, generation_pb2_grpc
+from sparrow.v1 import generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
 from sparrow_common.channels import open_channel
 from sparrow_gateway.config import Settings
@@ -25,25 +25,45 @@ def _expand(address: str) -> list[str]:
     return [f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for ip in ips] or [address]
 
 
+def _addresses(config: str) -> list[str]:
+    return [a.strip() for a in config.split(",") if a.strip()]
+
+
 class CapacityClient:
     def __init__(self, settings: Settings):
-        self.addresses = [a.strip() for a in settings.generation_addrs.split(",") if a.strip()]
+        self.generation_addrs = _addresses(settings.generation_addrs)
+        self.stems_addrs = _addresses(settings.stems_addrs)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    def _stub(self, address: str) -> generation_pb2_grpc.GenerationServiceStub:
+    def _channel(self, address: str) -> grpc.aio.Channel:
         if address not in self._channels:
             self._channels[address] = open_channel(address)
-        return generation_pb2_grpc.GenerationServiceStub(self._channels[address])
+        return self._channels[address]
 
     async def generation(self) -> list[dict]:
-        """One entry per worker: its slots, busy, queued, model, device, or why it
-        can't be asked."""
-        targets = [a for address in self.addresses for a in await asyncio.to_thread(_expand, address)]
-        return list(await asyncio.gather(*(self._ask(a) for a in targets)))
+        """One entry per generation worker: its slots, busy, queued, model,
+        device, or why it can't be asked."""
+        return await self._survey(self.generation_addrs, self._ask_generation)
 
-    async def _ask(self, address: str) -> dict:
+    async def stems(self) -> list[dict]:
+        """The same for the stems workers."""
+        return await self._survey(self.stems_addrs, self._ask_stems)
+
+    async def _survey(self, addresses: list[str], ask) -> list[dict]:
+        targets = [a for address in addresses for a in await asyncio.to_thread(_expand, address)]
+        return list(await asyncio.gather(*(self._ask(a, ask) for a in targets)))
+
+    async def _ask_generation(self, address: str):
+        stub = generation_pb2_grpc.GenerationServiceStub(self._channel(address))
+        return await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=TIMEOUT_S)
+
+    async def _ask_stems(self, address: str):
+        stub = stems_pb2_grpc.StemsServiceStub(self._channel(address))
+        return await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=TIMEOUT_S)
+
+    async def _ask(self, address: str, ask) -> dict:
         try:
-            reply = await self._stub(address).GetCapacity(generation_pb2.GetCapacityRequest(), timeout=TIMEOUT_S)
+            reply = await ask(address)
         except grpc.aio.AioRpcError as error:
             return {"address": address, "reachable": False, "ready": False, "reason": f"unreachable ({error.code().name})"}
         c = reply.capacity

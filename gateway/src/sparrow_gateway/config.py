@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     # Generation workers to report in /api/gpu, comma-separated; a name that
     # resolves to several addresses (a headless Service) reports each pod.
     generation_addrs: str = "127.0.0.1:50052"
+    # Stems workers, the same way.
+    stems_addrs: str = "127.0.0.1:50053"
     max_upload_bytes: int = 100 * 1024 * 1024
     # Deadline of ordinary calls to the chain service.
     rpc_timeout_s: float = 10.0

@@ -162,6 +162,7 @@ class WorkerCapacity(BaseModel):
 
 class GpuCapacity(BaseModel):
     generation: list[WorkerCapacity]
+    stems: list[WorkerCapacity]
 
 
 class Me(BaseModel):

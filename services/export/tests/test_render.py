@@ -156,14 +156,22 @@ def test_clip_shape_reads_the_header_and_names_a_bad_clip():
         clip_shape(b"", 2, 3)
 
 
-@pytest.mark.parametrize("fmt, rate, channels", [("wav", 32000, 1), ("mp3", 22050, 2), ("m4a", 48000, 1), ("aiff", 44100, 2)])
-def test_decode_clip_gives_what_the_shared_decoder_gives(fmt, rate, channels):
-    """Same samples as sparrow_common.audio.decode, resampled to a 44.1 kHz stereo root."""
+@pytest.mark.parametrize(
+    "fmt, rate, channels",
+    [("wav", 32000, 1), ("wav", 48000, 2), ("mp3", 22050, 2), ("m4a", 48000, 1), ("aiff", 44100, 2), ("flac", 16000, 1)],
+)
+@pytest.mark.parametrize("root_rate, root_channels", [(44100, 2), (32000, 1)])
+def test_decode_clip_gives_what_the_shared_decoder_gives(fmt, rate, channels, root_rate, root_channels):
+    """The same samples as sparrow_common.audio.decode (16-bit WAV is read
+    without the decoder), at the root's rate and channels."""
     clip = make_clip(fmt, 1.0, rate, channels)
-    ours = decode_clip(clip, 44100, 2, 0, 1)
-    shared = decode(clip, 44100, 2)
+    ours = decode_clip(clip, root_rate, root_channels, 0, 1)
+    shared = decode(clip, root_rate, root_channels)
     assert ours.shape == shared.shape and ours.dtype == np.float32
-    np.testing.assert_allclose(ours, shared, atol=1e-3)
+    if rate == root_rate and channels == root_channels:
+        np.testing.assert_array_equal(ours, shared)
+    else:
+        np.testing.assert_allclose(ours, shared, atol=1e-3)
 
 
 def test_decode_clip_names_a_clip_with_no_samples():

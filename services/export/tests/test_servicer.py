@@ -3,11 +3,14 @@ rate and channel count in, a file that decodes to the right length out."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
+from sparrow.v1 import export_pb2, export_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.testing.clips import make_clip, tone
@@ -107,6 +110,23 @@ async def test_clips_of_every_format_render_at_the_roots_rate_and_channels(worke
     assert info.duration_s == pytest.approx(expected / ROOT_RATE)
     decoded = decode(data, ROOT_RATE, ROOT_CHANNELS).shape[-1]
     assert abs(decoded - expected) <= (1152 if format == MP3 else 0)
+
+
+async def test_the_server_answers_other_calls_while_it_renders(worker):
+    """The heavy work runs in threads: health answers promptly through a long MP3 encode."""
+    stub, channel = worker
+    health = health_pb2_grpc.HealthStub(channel)
+    clips = [make_clip("wav", 12.0, 44100, 2) for _ in range(2)]
+    rendering = asyncio.ensure_future(render(stub, requests(clips, MP3, chunk_bytes=256 * 1024)))
+    waits = []
+    while not rendering.done():
+        started = time.perf_counter()
+        await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        waits.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    _, info, _ = await rendering
+    assert info.duration_s == pytest.approx(24.0)
+    assert len(waits) > 5 and max(waits) < 0.5, waits
 
 
 async def test_a_mono_root_makes_a_mono_export(worker):

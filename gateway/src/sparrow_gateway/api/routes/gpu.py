@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 
 from sparrow_gateway import schemas
@@ -12,7 +14,11 @@ router = APIRouter(prefix="/api", tags=["gpu"])
 
 @router.get("/gpu", response_model=schemas.GpuCapacity)
 async def gpu(request: Request, account: CurrentAccount):
-    """Each generation worker's slots, busy and queued calls, model and device,
-    or the reason it can't take work (model not loaded, unreachable)."""
-    workers = await request.app.state.capacity.generation()
-    return schemas.GpuCapacity(generation=[schemas.WorkerCapacity(**w) for w in workers])
+    """Each GPU worker's slots, busy and queued calls, model and device, or the
+    reason it can't take work (model not loaded, unreachable)."""
+    capacity = request.app.state.capacity
+    generation, stems = await asyncio.gather(capacity.generation(), capacity.stems())
+    return schemas.GpuCapacity(
+        generation=[schemas.WorkerCapacity(**w) for w in generation],
+        stems=[schemas.WorkerCapacity(**w) for w in stems],
+    )

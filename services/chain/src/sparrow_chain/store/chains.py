@@ -44,7 +44,6 @@ from sparrow_chain.store.convert import (
     node_from_json,
     stems_from_json,
     node_from_row,
-    node_to_json,
     utc,
 )
 from sparrow_chain.store.base import Store

@@ -1,0 +1,88 @@
+"""Export and stems end to end: every service a separate process, tiny random
+MusicGen and HTDemucs models loaded like released checkpoints."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sparrow_common.audio import decode
+from sparrow_common.testing.clips import make_clip
+
+ROOT_S, TAKE_S = 3.0, 2.0
+
+
+@pytest.fixture(scope="module")
+def spine(full_stack):
+    """A chain whose spine is the root and two generated takes, all committed."""
+    with full_stack.client("ann") as client:
+        clip = make_clip("wav", seconds=ROOT_S, sample_rate=44100, channels=2)
+        chain = client.post("/api/chains", files={"file": ("idea.wav", clip)}, data={"title": "Night Drive"}).json()
+        parent = chain["root"]["id"]
+        for _ in range(2):
+            take = client.post(f"/api/nodes/{parent}/branch", json={"duration_s": TAKE_S}).json()
+            assert full_stack.wait_for(take["id"])["status"] == "ready"
+            assert client.post(f"/api/nodes/{take['id']}/commit").status_code == 200
+            parent = take["id"]
+    return chain, parent
+
+
+@pytest.mark.parametrize("fmt, content_type", [("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("flac", "audio/flac")])
+@pytest.mark.parametrize("crossfade_ms", [0, 250])
+def test_export_decodes_to_the_spine_length_less_the_crossfades(full_stack, spine, fmt, content_type, crossfade_ms):
+    chain, _ = spine
+    with full_stack.client("ann") as client:
+        reply = client.post(
+            f"/api/chains/{chain['id']}/export", json={"format": fmt, "crossfade_ms": crossfade_ms, "normalize": True}
+        )
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == content_type
+    assert reply.headers["content-disposition"] == f'attachment; filename="Night-Drive.{fmt}"'
+    audio = decode(reply.content, 44100, 2)  # the root's rate and channels
+    expected = ROOT_S + 2 * TAKE_S - 2 * crossfade_ms / 1000
+    assert abs(audio.shape[-1] / 44100 - expected) < 0.06
+    assert abs(audio).max() > 0.01
+
+
+def test_bad_export_requests(full_stack, spine):
+    chain, _ = spine
+    with full_stack.client("ann") as client:
+        for body in ({"format": "ogg"}, {"crossfade_ms": 5000}, {"crossfade_ms": -1}, {"loud": True}):
+            assert client.post(f"/api/chains/{chain['id']}/export", json=body).status_code == 422, body
+    with full_stack.client("bob") as client:
+        assert client.post(f"/api/chains/{chain['id']}/export", json={}).status_code == 404
+
+
+def test_stems_are_four_files_of_the_nodes_length_and_cached(full_stack, spine):
+    _, node_id = spine
+    with full_stack.client("ann") as client:
+        asked = client.post(f"/api/nodes/{node_id}/stems")
+        assert asked.status_code == 202 and asked.json()["status"] in ("pending", "separating", "ready")
+        deadline = time.monotonic() + 120
+        while (stems := client.get(f"/api/nodes/{node_id}/stems").json())["status"] not in ("ready", "error"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert stems["status"] == "ready", stems["error_msg"]
+        assert sorted(s["name"] for s in stems["stems"]) == ["bass", "drums", "other", "vocals"]
+        for stem in stems["stems"]:
+            audio = decode(client.get(stem["audio_url"]).content, 44100, 2)
+            assert abs(audio.shape[-1] / 44100 - TAKE_S) < 0.03
+            part = client.get(stem["audio_url"], headers={"Range": "bytes=0-99"})
+            assert part.status_code == 206 and len(part.content) == 100
+
+        started = time.perf_counter()
+        again = client.post(f"/api/nodes/{node_id}/stems")
+        assert time.perf_counter() - started < 1.0
+        assert again.status_code == 202 and again.json() == stems  # the cached set, as it was
+
+
+def test_stems_need_the_paid_tier_and_the_owner(full_stack, spine):
+    _, node_id = spine
+    with full_stack.client("bob") as client:
+        for method, path in (("POST", f"/api/nodes/{node_id}/stems"), ("GET", f"/api/nodes/{node_id}/stems")):
+            reply = client.request(method, path)
+            assert reply.status_code == 403 and "free tier" in reply.json()["detail"]
+    with full_stack.client("carol") as client:  # paid, but not hers
+        assert client.post(f"/api/nodes/{node_id}/stems").status_code == 404
+        assert client.get(f"/api/nodes/{node_id}/stems/drums/audio").status_code == 404
