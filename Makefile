@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 GEN    := protos/gen
 PROTOS := $(wildcard protos/sparrow/v1/*.proto)
-PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e gateway
+PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e services/stems -e gateway
 
 .PHONY: install gen lint-protos run test bench clean
 
@@ -22,6 +22,9 @@ gen: $(GEN)/.stamp
 
 $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml
 	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	# demucs 4.1.0 asks for torchaudio (and forgets numpy): its real needs are in
+	# services/stems/pyproject.toml, so it goes in without its declared ones.
+	$(BIN)/pip install --quiet --no-deps demucs==4.1.0
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,6 +46,7 @@ test: install lint-protos
 bench: install
 	$(BIN)/python bench/gateway_get_chain.py
 	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/stems.py
 	command -v ffmpeg >/dev/null || apt-get install -y ffmpeg
 	$(BIN)/python bench/export_vs_ffmpeg.py
 

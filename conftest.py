@@ -42,3 +42,12 @@ def tiny_musicgen(tmp_path_factory):
     from sparrow_generation.engine.tiny import build_random_musicgen
 
     return build_random_musicgen(tmp_path_factory.mktemp("models") / "tiny-musicgen")
+
+
+@pytest.fixture(scope="session")
+def tiny_htdemucs(tmp_path_factory):
+    """A tiny HTDemucs with random weights saved as a demucs model folder, loaded
+    through the same get_model(name, repo=folder) path as the released weights."""
+    from sparrow_stems.engine.tiny import build_random_htdemucs
+
+    return build_random_htdemucs(tmp_path_factory.mktemp("models") / "tiny-htdemucs")

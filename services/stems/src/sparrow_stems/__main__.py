@@ -1,0 +1,17 @@
+"""python -m sparrow_stems: run the stems worker from STEMS_* settings."""
+
+import asyncio
+
+from sparrow_common.logs import setup_logging
+from sparrow_stems.config import Settings
+from sparrow_stems.server import serve
+
+
+def main() -> None:
+    settings = Settings()
+    setup_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The Engine protocol: load once, split a mix, report every segment."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from sparrow_stems.domain import Mix, Stems
+
+# Called from the engine's thread: (segments done, segments in all), first with 0.
+StepCallback = Callable[[int, int], None]
+
+
+class ModelUnavailable(Exception):
+    """The model could not be loaded; the message says why in words."""
+
+
+class Cancelled(Exception):
+    """The caller went away and the engine stopped early."""
+
+
+class Engine(Protocol):
+    model_id: str
+    device: str
+    sample_rate: int
+    channels: int
+
+    def load(self) -> None:
+        """Load the model; raises ModelUnavailable with the reason."""
+
+    def separate(self, mix: Mix, on_step: StepCallback, cancel: threading.Event) -> Stems:
+        """The four stems of `mix`; raises Cancelled once `cancel` is set."""

@@ -1,0 +1,74 @@
+"""Builds and runs the stems worker: serve at once, load the model behind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+
+import torch
+from sparrow.v1 import stems_pb2, stems_pb2_grpc
+
+from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
+from sparrow_common.slots import Slots
+from sparrow_stems.config import Settings
+from sparrow_stems.engine import Engine, ModelUnavailable
+from sparrow_stems.engine.demucs import DemucsEngine
+from sparrow_stems.servicer import ModelState, StemsServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = stems_pb2.DESCRIPTOR.services_by_name["StemsService"].full_name
+
+
+@dataclass
+class StemsServer:
+    running: RunningServer
+    servicer: StemsServicer
+    loading: asyncio.Task
+
+    async def close(self, grace_s: float = 0) -> None:
+        self.loading.cancel()
+        await self.running.server.stop(grace_s)
+        self.servicer.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _load(engine: Engine, state: ModelState, running: RunningServer) -> None:
+    try:
+        await asyncio.to_thread(engine.load)
+    except ModelUnavailable as error:
+        state.reason = str(error)
+        log.error("stem separation is unavailable: %s", error)
+        return
+    state.ready = True
+    state.reason = ""
+    await running.set_serving(True)
+
+
+async def build_server(settings: Settings, engine: Engine | None = None) -> StemsServer:
+    """Start serving at once (health NOT_SERVING, GetStemsCapacity saying why) and
+    load the model in the background; health turns SERVING when it is loaded."""
+    if settings.torch_threads > 0:
+        torch.set_num_threads(settings.torch_threads)
+    engine = engine or DemucsEngine(settings.model, settings.model_dir, settings.device, settings.overlap)
+    state = ModelState()
+    slots = Slots(settings.slots, settings.queue_limit)
+    servicer = StemsServicer(
+        engine, slots, state, worker=f"{socket.gethostname()}:{settings.port}", max_duration_s=settings.max_duration_s
+    )
+    running = await start_server(
+        host=settings.host,
+        port=settings.port,
+        register=lambda server: stems_pb2_grpc.add_StemsServiceServicer_to_server(servicer, server),
+        service_names=[SERVICE_NAME],
+    )
+    servicer.worker = f"{socket.gethostname()}:{running.port}"
+    loading = asyncio.create_task(_load(engine, state, running))
+    return StemsServer(running, servicer, loading)
+
+
+async def serve(settings: Settings) -> None:
+    server = await build_server(settings)
+    await wait_for_shutdown(server.running, settings.grace_s)
+    server.servicer.executor.shutdown(wait=False, cancel_futures=True)
