@@ -24,6 +24,8 @@ from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, ht
 from sparrow_common.testing.clips import make_clip
 from sparrow_gateway.accounts import Tier, entry, new_key
 
+KEY = new_key()
+
 
 async def hammer(call, requests: int, clients: int) -> dict[str, float]:
     """Run `requests` calls of `call` from `clients` concurrent tasks."""
@@ -54,6 +56,8 @@ async def run(requests: int, clients: int, nodes: int) -> None:
             "CHAIN_DATABASE_URL": f"sqlite:///{root}/bench.db",
             "CHAIN_BLOB_DIR": str(root / "blobs"),
             "CHAIN_LOG_LEVEL": "WARNING",
+            # No generation worker here: leave the takes queued.
+            "CHAIN_DISPATCH_SLOTS": "0",
             "GATEWAY_PORT": str(gateway_port),
             "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
             "GATEWAY_LOG_LEVEL": "WARNING",
@@ -82,7 +86,7 @@ async def run(requests: int, clients: int, nodes: int) -> None:
                     request = chain_pb2.GetChainRequest(chain_id=chain_id)
 
                     async def direct():
-                        reply = await stub.GetChain(request, timeout=30)
+                        reply = await stub.GetChain(request, timeout=30, metadata=(("x-sparrow-user", "bench"),))
                         assert len(reply.nodes) == nodes
 
                     await hammer(direct, 200, clients)  # warm up both paths
@@ -103,8 +107,6 @@ async def run(requests: int, clients: int, nodes: int) -> None:
         f"p99 x{gateway_figures['p99_ms'] / grpc_figures['p99_ms']:.2f}"
     )
 
-
-KEY = new_key()
 
 
 def main() -> None:

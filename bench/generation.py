@@ -38,9 +38,8 @@ from sparrow_generation.engine.tiny import build_random_musicgen
 
 SIZES = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicgen-small.json"
 THREADS = 2
-
-
 KEY = new_key()
+
 
 
 def timed_takes(engine: MusicGenEngine, context: np.ndarray, params: GenerationParams, seeds) -> float:
