@@ -12,9 +12,10 @@ from sparrow.v1 import generation_pb2, generation_pb2_grpc
 
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 from sparrow_generation.config import Settings
-from sparrow_generation.engine import Engine, ModelUnavailable
+from sparrow_generation.engine import Engine
 from sparrow_generation.engine.musicgen import MusicGenEngine
-from sparrow_generation.servicer import GenerationServicer, ModelState
+from sparrow_common.model import ModelState, load_in_background
+from sparrow_generation.servicer import GenerationServicer
 from sparrow_common.slots import Slots
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,6 @@ class GenerationServer:
         self.loading.cancel()
         await self.running.server.stop(grace_s)
         self.servicer.executor.shutdown(wait=False, cancel_futures=True)
-
-
-async def _load(engine: Engine, state: ModelState, running: RunningServer) -> None:
-    try:
-        await asyncio.to_thread(engine.load)
-    except ModelUnavailable as error:
-        state.reason = str(error)
-        log.error("generation is unavailable: %s", error)
-        return
-    state.ready = True
-    state.reason = ""
-    await running.set_serving(True)
 
 
 async def build_server(settings: Settings, engine: Engine | None = None) -> GenerationServer:
@@ -64,7 +53,7 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Gene
         service_names=[SERVICE_NAME],
     )
     servicer.worker = f"{socket.gethostname()}:{running.port}"
-    loading = asyncio.create_task(_load(engine, state, running))
+    loading = asyncio.create_task(load_in_background(engine, state, running, "generation"))
     return GenerationServer(running, servicer, loading)
 
 

@@ -11,31 +11,17 @@ from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import params_from_pb
-from sparrow_common.errors import MODEL_LOADING, Conflict, InvalidArgument, Unavailable
+from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import MAX_TAKES
 from sparrow_generation.domain import Continuation
-from sparrow_generation.engine import Cancelled, Engine
+from sparrow_generation.engine import Engine
+from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 log = logging.getLogger(__name__)
 
 MAX_CONTEXT_BYTES = 64 * 1024 * 1024
-
-
-class ModelState:
-    """Whether the engine is loading, ready or failed, and why."""
-
-    def __init__(self) -> None:
-        self.ready = False
-        self.reason = MODEL_LOADING
-
-    def check(self) -> None:
-        if self.ready:
-            return
-        if self.reason == MODEL_LOADING:
-            raise Unavailable(self.reason)
-        raise Conflict(self.reason)
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
@@ -124,4 +110,4 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         )
 
 
-__all__ = ["Cancelled", "GenerationServicer", "ModelState"]
+__all__ = ["GenerationServicer"]

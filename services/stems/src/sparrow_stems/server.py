@@ -13,9 +13,10 @@ from sparrow.v1 import stems_pb2, stems_pb2_grpc
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 from sparrow_common.slots import Slots
 from sparrow_stems.config import Settings
-from sparrow_stems.engine import Engine, ModelUnavailable
+from sparrow_stems.engine import Engine
 from sparrow_stems.engine.demucs import DemucsEngine
-from sparrow_stems.servicer import ModelState, StemsServicer
+from sparrow_common.model import ModelState, load_in_background
+from sparrow_stems.servicer import StemsServicer
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +33,6 @@ class StemsServer:
         self.loading.cancel()
         await self.running.server.stop(grace_s)
         self.servicer.executor.shutdown(wait=False, cancel_futures=True)
-
-
-async def _load(engine: Engine, state: ModelState, running: RunningServer) -> None:
-    try:
-        await asyncio.to_thread(engine.load)
-    except ModelUnavailable as error:
-        state.reason = str(error)
-        log.error("stem separation is unavailable: %s", error)
-        return
-    state.ready = True
-    state.reason = ""
-    await running.set_serving(True)
 
 
 async def build_server(settings: Settings, engine: Engine | None = None) -> StemsServer:
@@ -64,7 +53,7 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Stem
         service_names=[SERVICE_NAME],
     )
     servicer.worker = f"{socket.gethostname()}:{running.port}"
-    loading = asyncio.create_task(_load(engine, state, running))
+    loading = asyncio.create_task(load_in_background(engine, state, running, "stem separation"))
     return StemsServer(running, servicer, loading)
 
 

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sparrow.v1 import common_pb2, stems_pb2, stems_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_common.errors import MODEL_LOADING, Conflict, InvalidArgument, Unavailable
+from sparrow_common.errors import InvalidArgument
+from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
 from sparrow_stems.domain import Mix
@@ -21,21 +22,6 @@ log = logging.getLogger(__name__)
 # Above the gateway's 100 MB upload limit: any clip a musician could upload.
 MAX_MIX_BYTES = 128 * 1024 * 1024
 OUTPUT_FORMATS = ("", "wav")
-
-
-class ModelState:
-    """Whether the engine is loading, ready or failed, and why."""
-
-    def __init__(self) -> None:
-        self.ready = False
-        self.reason = MODEL_LOADING
-
-    def check(self) -> None:
-        if self.ready:
-            return
-        if self.reason == MODEL_LOADING:
-            raise Unavailable(self.reason)
-        raise Conflict(self.reason)
 
 
 class StemsServicer(stems_pb2_grpc.StemsServiceServicer):

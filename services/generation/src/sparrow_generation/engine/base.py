@@ -6,18 +6,15 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from sparrow_common.model import Cancelled, ModelUnavailable
+
 from sparrow_generation.domain import Continuation, Take
+
+__all__ = ["Cancelled", "Engine", "ModelUnavailable", "StepCallback"]
 
 # Called from the engine's thread after each decoding step: (step, total).
 StepCallback = Callable[[int, int], None]
 
-
-class ModelUnavailable(Exception):
-    """The model could not be loaded; the message says why in words."""
-
-
-class Cancelled(Exception):
-    """The caller went away and the engine stopped early."""
 
 
 class Engine(Protocol):

@@ -6,18 +6,15 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from sparrow_common.model import Cancelled, ModelUnavailable
+
 from sparrow_stems.domain import Mix, Stems
+
+__all__ = ["Cancelled", "Engine", "ModelUnavailable", "StepCallback"]
 
 # Called from the engine's thread: (segments done, segments in all), first with 0.
 StepCallback = Callable[[int, int], None]
 
-
-class ModelUnavailable(Exception):
-    """The model could not be loaded; the message says why in words."""
-
-
-class Cancelled(Exception):
-    """The caller went away and the engine stopped early."""
 
 
 class Engine(Protocol):
