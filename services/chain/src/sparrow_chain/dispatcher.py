@@ -177,30 +177,12 @@ class Dispatcher:
         call = self.stub.Generate(
             self._requests(job, context), timeout=self.settings.generate_deadline_s
         )
-        gone = asyncio.Event()
-        keeper = asyncio.create_task(self._keep_lease(job, call, gone))
-        takes: dict[int, bytearray] = {}
-        done = None
-        written_at = 0.0
-        try:
-            async for reply in call:
-                kind = reply.WhichOneof("part")
-                if kind == "progress":
-                    step, total = reply.progress.step, max(reply.progress.total, 1)
-                    if time.monotonic() - written_at >= self.settings.progress_interval_s or step >= total:
-                        written_at = time.monotonic()
-                        await asyncio.to_thread(self.jobs.progress, job.id, self.owner, min(step / total, 0.99))
-                        self.on_change(job.chain_id)
-                elif kind == "take_chunk":
-                    takes.setdefault(reply.take_chunk.take, bytearray()).extend(reply.take_chunk.data)
-                elif kind == "done":
-                    done = reply.done
-        except asyncio.CancelledError:
-            if gone.is_set():
-                raise JobGone() from None
-            raise
-        finally:
-            keeper.cancel()
+
+        async def record(fraction: float) -> None:
+            await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction)
+            self.on_change(job.chain_id)
+
+        takes, done = await self._follow(job, call, record, "take_chunk", "take")
         if done is None or len(done.takes) != len(job.nodes):
             raise RuntimeError("the worker ended the call without every take")
         stored: dict[str, StoredAudio] = {}
@@ -218,6 +200,36 @@ class Dispatcher:
         for node_id in orphans:
             self.blobs.delete(stored[node_id].key)
         log.info("job %s done: %d take(s) for chain %s", job.id, len(stored), job.chain_id)
+
+    async def _follow(self, job, call, record, chunk_part: str, key: str) -> tuple[dict, object]:
+        """Read a worker's stream while keeping the job's lease: progress goes to
+        `record(fraction)` at most every progress_interval_s, chunks of
+        `chunk_part` are gathered by their `key` field. Returns (pieces, done)."""
+        gone = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job, call, gone))
+        pieces: dict = {}
+        done = None
+        written_at = 0.0
+        try:
+            async for reply in call:
+                kind = reply.WhichOneof("part")
+                if kind == "progress":
+                    step, total = reply.progress.step, max(reply.progress.total, 1)
+                    if time.monotonic() - written_at >= self.settings.progress_interval_s or step >= total:
+                        written_at = time.monotonic()
+                        await record(min(step / total, 0.99))
+                elif kind == chunk_part:
+                    chunk = getattr(reply, chunk_part)
+                    pieces.setdefault(getattr(chunk, key), bytearray()).extend(chunk.data)
+                elif kind == "done":
+                    done = reply.done
+        except asyncio.CancelledError:
+            if gone.is_set():
+                raise JobGone() from None
+            raise
+        finally:
+            keeper.cancel()
+        return pieces, done
 
     async def _wait_for_worker(self, job, channel: grpc.aio.Channel, address: str, service: str) -> None:
         """Wait (renewing the lease) until a worker answers, or give up with a reason."""
@@ -255,29 +267,11 @@ class Dispatcher:
     async def _separate(self, job: ClaimedStems) -> None:
         await self._wait_for_worker(job, self.stems_channel, self.settings.stems_addr, "stems")
         call = self.stems_stub.Separate(self._stems_requests(job), timeout=self.settings.stems_deadline_s)
-        gone = asyncio.Event()
-        keeper = asyncio.create_task(self._keep_lease(job, call, gone))
-        stems: dict[str, bytearray] = {}
-        done = None
-        written_at = 0.0
-        try:
-            async for reply in call:
-                kind = reply.WhichOneof("part")
-                if kind == "progress":
-                    step, total = reply.progress.step, max(reply.progress.total, 1)
-                    if time.monotonic() - written_at >= self.settings.progress_interval_s:
-                        written_at = time.monotonic()
-                        await asyncio.to_thread(self.stems.progress, job, min(step / total, 0.99))
-                elif kind == "stem_chunk":
-                    stems.setdefault(reply.stem_chunk.stem, bytearray()).extend(reply.stem_chunk.data)
-                elif kind == "done":
-                    done = reply.done
-        except asyncio.CancelledError:
-            if gone.is_set():
-                raise JobGone() from None
-            raise
-        finally:
-            keeper.cancel()
+
+        async def record(fraction: float) -> None:
+            await asyncio.to_thread(self.stems.progress, job, fraction)
+
+        stems, done = await self._follow(job, call, record, "stem_chunk", "stem")
         if done is None or set(stems) != set(STEM_NAMES):
             raise RuntimeError("the stems worker ended the call without all four stems")
         token = new_id()[:8]
