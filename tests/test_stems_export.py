@@ -86,3 +86,12 @@ def test_stems_need_the_paid_tier_and_the_owner(full_stack, spine):
     with full_stack.client("carol") as client:  # paid, but not hers
         assert client.post(f"/api/nodes/{node_id}/stems").status_code == 404
         assert client.get(f"/api/nodes/{node_id}/stems/drums/audio").status_code == 404
+
+
+def test_deleting_the_chain_takes_its_stems_along(full_stack, spine):
+    chain, _ = spine
+    stems_dir = full_stack.blob_dir / "stems"
+    assert any(stems_dir.rglob("*.wav"))  # made by the stems test above
+    with full_stack.client("ann") as client:
+        assert client.delete(f"/api/chains/{chain['id']}").status_code == 204
+    assert not any(stems_dir.rglob("*.wav")), "stems of deleted audio stayed on disk"

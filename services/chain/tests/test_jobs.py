@@ -110,3 +110,30 @@ def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):
     store.create_takes("ann", root.id, GenerationParams(prompt="tape hiss", seed=5), 2)
     job = queue.claim("me", 30)
     assert [n.params.seed for n in job.nodes] == [5, 6] and job.nodes[0].params.prompt == "tape hiss"
+
+
+def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it(store, build):
+    from sparrow_chain.domain import StemsStatus
+    from sparrow_chain.store import StemStore
+
+    stems = StemStore(store.engine)
+    first, first_root = build.chain()
+    second, second_root = build.chain()
+    for root in (first_root, second_root):  # the same audio uploaded twice
+        stems.remember_hash(root.id, "f" * 64)
+    asked = stems.request(first_root, "f" * 64)
+    assert asked.status is StemsStatus.PENDING
+    assert stems.request(second_root, "f" * 64).status is StemsStatus.PENDING  # no second job
+    job = stems.claim("me", 30)
+    assert stems.claim("me", 30) is None
+    files = {name: build.audio(f"stems/{'f' * 64}/{name}.wav") for name in ("drums", "bass", "other", "vocals")}
+    assert stems.finish(job, "me", files)
+    assert stems.get("f" * 64).status is StemsStatus.READY
+    kinds = [e.kind.value for e in store.events_after(second.id, 0)]
+    assert "stems.updated" in kinds  # the other chain holding the audio hears of it too
+
+    store.delete_chain("ann", first.id)
+    assert stems.sweep_unheld() == []  # the second chain still holds the audio
+    store.delete_chain("ann", second.id)
+    assert sorted(stems.sweep_unheld()) == sorted(a.key for a in files.values())
+    assert stems.get("f" * 64).status is StemsStatus.NONE

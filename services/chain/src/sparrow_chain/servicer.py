@@ -58,9 +58,12 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.stems = stems or StemStore(store.engine)
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
+        """Delete the audio of removed nodes, and the stems no node holds any more."""
         for item in removed:
             if item.audio_key:
                 await asyncio.to_thread(self.blobs.delete, item.audio_key)
+        for key in await asyncio.to_thread(self.stems.sweep_unheld):
+            await asyncio.to_thread(self.blobs.delete, key)
 
     # -- chains ---------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         chain_id = parse_id(request.chain_id, "chain id")
         await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
         await asyncio.to_thread(self.blobs.delete_prefix, chain_id)
+        await self._drop_blobs(())
         self.changed(chain_id)
         return chain_pb2.DeleteChainResponse()
 

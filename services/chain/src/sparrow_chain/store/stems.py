@@ -97,6 +97,22 @@ class StemStore(Store):
             self._append_event(conn, holder.chain_id, EventKind.STEMS_UPDATED, node_id=holder.id, stems=stems)
         return stems
 
+    def sweep_unheld(self) -> list[str]:
+        """Forget the stems of audio no node holds any more (its chains were
+        deleted or its nodes discarded); returns their blob keys to delete."""
+        with self._write() as conn:
+            held = select(nodes.c.id).where(nodes.c.audio_sha256 == stem_sets.c.content_hash).exists()
+            unheld = conn.execute(select(stem_sets.c.content_hash).where(~held)).scalars().all()
+            if not unheld:
+                return []
+            keys = conn.execute(
+                select(stem_files.c.audio_key).where(stem_files.c.content_hash.in_(unheld))
+            ).scalars().all()
+            conn.execute(delete(jobs).where(jobs.c.stem_hash.in_(unheld)))
+            conn.execute(delete(stem_files).where(stem_files.c.content_hash.in_(unheld)))
+            conn.execute(delete(stem_sets).where(stem_sets.c.content_hash.in_(unheld)))
+            return list(keys)
+
     # -- the worker's side ----------------------------------------------------
 
     def claim(self, owner: str, lease_s: float) -> ClaimedStems | None:
