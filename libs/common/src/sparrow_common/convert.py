@@ -1,10 +1,13 @@
-"""GenerationParams to and from sparrow.v1.GenerationParams, for every service."""
+"""Shared values to and from their sparrow.v1 messages: generation parameters
+and a worker's capacity."""
 
 from __future__ import annotations
 
 from sparrow.v1 import common_pb2
 
+from sparrow_common.model import ModelState
 from sparrow_common.params import GenerationParams
+from sparrow_common.slots import Slots
 
 _ENUMS = {
     "energy": {1: "low", 2: "medium", 3: "high"},
@@ -36,3 +39,18 @@ def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
         if getattr(params, name) is not None:
             setattr(msg, name, getattr(params, name))
     return msg
+
+
+def capacity_to_pb(worker: str, slots: Slots, model: str, device: str, state: ModelState) -> common_pb2.Capacity:
+    """What a GPU worker answers to GetCapacity."""
+    return common_pb2.Capacity(
+        worker=worker,
+        slots=slots.slots,
+        busy=slots.busy,
+        queued=slots.queued,
+        queue_limit=slots.queue_limit,
+        model=model,
+        device=device,
+        ready=state.ready,
+        reason="" if state.ready else state.reason,
+    )

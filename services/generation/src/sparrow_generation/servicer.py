@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_common.convert import params_from_pb
+from sparrow_common.convert import capacity_to_pb, params_from_pb
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import MAX_TAKES
 from sparrow_generation.domain import Continuation
@@ -35,16 +35,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     async def GetCapacity(self, request, context):
         return generation_pb2.GetCapacityResponse(
-            capacity=common_pb2.Capacity(
-                worker=self.worker,
-                slots=self.slots.slots,
-                busy=self.slots.busy,
-                queued=self.slots.queued,
-                queue_limit=self.slots.queue_limit,
-                model=self.engine.model_id,
-                device=self.engine.device,
-                ready=self.state.ready,
-                reason="" if self.state.ready else self.state.reason,
+            capacity=capacity_to_pb(
+                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state
             )
         )
 

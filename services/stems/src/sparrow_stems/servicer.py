@@ -11,6 +11,7 @@ from sparrow.v1 import common_pb2, stems_pb2, stems_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.errors import InvalidArgument
+from sparrow_common.convert import capacity_to_pb
 from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
@@ -36,16 +37,8 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
 
     async def GetStemsCapacity(self, request, context):
         return stems_pb2.GetStemsCapacityResponse(
-            capacity=common_pb2.Capacity(
-                worker=self.worker,
-                slots=self.slots.slots,
-                busy=self.slots.busy,
-                queued=self.slots.queued,
-                queue_limit=self.slots.queue_limit,
-                model=self.engine.model_id,
-                device=self.engine.device,
-                ready=self.state.ready,
-                reason="" if self.state.ready else self.state.reason,
+            capacity=capacity_to_pb(
+                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state
             )
         )
 
