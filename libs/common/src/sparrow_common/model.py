@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Protocol
 
 from sparrow_common.errors import MODEL_LOADING, Conflict, Unavailable
-from sparrow_common.server import RunningServer
+from sparrow_common.server import RunningServer, wait_for_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,10 @@ class Cancelled(Exception):
 
 class Loadable(Protocol):
     def load(self) -> None: ...
+
+
+class HasExecutor(Protocol):
+    executor: Executor
 
 
 class ModelState:
@@ -54,3 +60,23 @@ async def load_in_background(engine: Loadable, state: ModelState, running: Runni
     state.ready = True
     state.reason = ""
     await running.set_serving(True)
+
+
+@dataclass
+class WorkerServer:
+    """A started GPU worker: its server, its servicer (whose executor runs the
+    model) and the model loading behind them."""
+
+    running: RunningServer
+    servicer: HasExecutor
+    loading: asyncio.Task
+
+    async def close(self, grace_s: float = 0) -> None:
+        self.loading.cancel()
+        await self.running.server.stop(grace_s)
+        self.servicer.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def serve(self, grace_s: float) -> None:
+        """Serve until SIGTERM, then drain gracefully and let the model's threads go."""
+        await wait_for_shutdown(self.running, grace_s)
+        self.servicer.executor.shutdown(wait=False, cancel_futures=True)

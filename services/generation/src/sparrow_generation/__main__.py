@@ -3,6 +3,7 @@
 import asyncio
 
 from sparrow_common.logs import setup_logging
+
 from sparrow_generation.config import Settings
 from sparrow_generation.server import serve
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from sparrow_common.params import GenerationParams
 
 _ENERGY = {"low": "low energy, calm", "medium": "", "high": "high energy, driving"}

@@ -5,37 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from dataclasses import dataclass
 
 import torch
 from sparrow.v1 import generation_pb2, generation_pb2_grpc
+from sparrow_common.model import ModelState, WorkerServer, load_in_background
+from sparrow_common.server import start_server
+from sparrow_common.slots import Slots
 
-from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 from sparrow_generation.config import Settings
 from sparrow_generation.engine import Engine
 from sparrow_generation.engine.musicgen import MusicGenEngine
-from sparrow_common.model import ModelState, load_in_background
 from sparrow_generation.servicer import GenerationServicer
-from sparrow_common.slots import Slots
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name
 
 
-@dataclass
-class GenerationServer:
-    running: RunningServer
-    servicer: GenerationServicer
-    loading: asyncio.Task
-
-    async def close(self, grace_s: float = 0) -> None:
-        self.loading.cancel()
-        await self.running.server.stop(grace_s)
-        self.servicer.executor.shutdown(wait=False, cancel_futures=True)
-
-
-async def build_server(settings: Settings, engine: Engine | None = None) -> GenerationServer:
+async def build_server(settings: Settings, engine: Engine | None = None) -> WorkerServer:
     """Start serving at once (health NOT_SERVING, GetCapacity saying why) and load
     the model in the background; health turns SERVING when it is loaded."""
     if settings.torch_threads > 0:
@@ -54,10 +41,9 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Gene
     )
     servicer.worker = f"{socket.gethostname()}:{running.port}"
     loading = asyncio.create_task(load_in_background(engine, state, running, "generation"))
-    return GenerationServer(running, servicer, loading)
+    return WorkerServer(running, servicer, loading)
 
 
 async def serve(settings: Settings) -> None:
     server = await build_server(settings)
-    await wait_for_shutdown(server.running, settings.grace_s)
-    server.servicer.executor.shutdown(wait=False, cancel_futures=True)
+    await server.serve(settings.grace_s)

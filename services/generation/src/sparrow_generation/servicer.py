@@ -8,16 +8,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
-
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import capacity_to_pb, params_from_pb
 from sparrow_common.errors import InvalidArgument
-from sparrow_common.params import MAX_TAKES
-from sparrow_generation.domain import Continuation
-from sparrow_generation.engine import Engine
 from sparrow_common.model import ModelState
+from sparrow_common.params import MAX_TAKES
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
+
+from sparrow_generation.domain import Continuation
+from sparrow_generation.engine import Engine
 
 log = logging.getLogger(__name__)
 

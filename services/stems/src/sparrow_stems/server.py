@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from dataclasses import dataclass
 
 import torch
 from sparrow.v1 import stems_pb2, stems_pb2_grpc
-
-from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
+from sparrow_common.model import ModelState, WorkerServer, load_in_background
+from sparrow_common.server import start_server
 from sparrow_common.slots import Slots
+
 from sparrow_stems.config import Settings
 from sparrow_stems.engine import Engine
 from sparrow_stems.engine.demucs import DemucsEngine
-from sparrow_common.model import ModelState, load_in_background
 from sparrow_stems.servicer import StemsServicer
 
 log = logging.getLogger(__name__)
@@ -23,19 +22,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = stems_pb2.DESCRIPTOR.services_by_name["StemsService"].full_name
 
 
-@dataclass
-class StemsServer:
-    running: RunningServer
-    servicer: StemsServicer
-    loading: asyncio.Task
-
-    async def close(self, grace_s: float = 0) -> None:
-        self.loading.cancel()
-        await self.running.server.stop(grace_s)
-        self.servicer.executor.shutdown(wait=False, cancel_futures=True)
-
-
-async def build_server(settings: Settings, engine: Engine | None = None) -> StemsServer:
+async def build_server(settings: Settings, engine: Engine | None = None) -> WorkerServer:
     """Start serving at once (health NOT_SERVING, GetStemsCapacity saying why) and
     load the model in the background; health turns SERVING when it is loaded."""
     if settings.torch_threads > 0:
@@ -54,10 +41,9 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Stem
     )
     servicer.worker = f"{socket.gethostname()}:{running.port}"
     loading = asyncio.create_task(load_in_background(engine, state, running, "stem separation"))
-    return StemsServer(running, servicer, loading)
+    return WorkerServer(running, servicer, loading)
 
 
 async def serve(settings: Settings) -> None:
     server = await build_server(settings)
-    await wait_for_shutdown(server.running, settings.grace_s)
-    server.servicer.executor.shutdown(wait=False, cancel_futures=True)
+    await server.serve(settings.grace_s)

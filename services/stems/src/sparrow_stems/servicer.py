@@ -8,13 +8,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sparrow.v1 import common_pb2, stems_pb2, stems_pb2_grpc
-
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_common.errors import InvalidArgument
 from sparrow_common.convert import capacity_to_pb
+from sparrow_common.errors import InvalidArgument
 from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
+
 from sparrow_stems.domain import Mix
 from sparrow_stems.engine import Cancelled, Engine
 
