@@ -9,12 +9,14 @@ from sparrow_gateway.main import create_app
 
 def main() -> None:
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, service="gateway")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's own lines go through our handler: JSON, with the request id.
+        log_config=None,
         # Let SSE streams and uploads finish or close before the process goes.
         timeout_graceful_shutdown=10,
     )

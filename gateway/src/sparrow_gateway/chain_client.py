@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 
+from sparrow_common import request_id
 from sparrow_common.audio import CHUNK_BYTES
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
@@ -31,9 +32,10 @@ class ChainClient:
         self.metadata: tuple[tuple[str, str], ...] = ()
 
     def as_user(self, user: str) -> ChainClient:
-        """The same channel, with every call made on behalf of `user`."""
+        """The same channel, with every call made on behalf of `user`, carrying
+        the id of the request being handled."""
         bound = copy.copy(self)
-        bound.metadata = ((USER_METADATA_KEY, user),)
+        bound.metadata = ((USER_METADATA_KEY, user), *request_id.metadata())
         return bound
 
     async def close(self) -> None:

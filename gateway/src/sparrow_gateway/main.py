@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 import grpc
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
+from sparrow_gateway.api.request_ids import RequestIds
 from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems
 from sparrow_gateway.accounts import Accounts
 from sparrow_gateway.capacity import CapacityClient
@@ -44,6 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    # Outermost, so every log line of the request, and the answer, carry the id.
+    app.add_middleware(RequestIds)
     for module in (health, session, chains, events, export, nodes, stems, gpu):
         app.include_router(module.router)
+    # Requests by route, method and status, and their latency, on /metrics.
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
     return app

@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from sparrow_common import request_id
 from sparrow_common.errors import SparrowError
+from sparrow_common.metrics import RPC_SECONDS, RPCS
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,38 @@ async def _abort_for(error: BaseException, context: grpc.aio.ServicerContext, me
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
 
 
+class _Call:
+    """One call as the interceptor sees it: its request id for the logs and its
+    outcome for the metrics."""
+
+    def __init__(self, method: str, context: grpc.aio.ServicerContext):
+        self.method = method
+        self.context = context
+        self.code = grpc.StatusCode.OK
+        self.started = time.perf_counter()
+        # grpc.aio runs each call in a task of its own, so this stays with the call.
+        request_id.use(request_id.from_metadata(context.invocation_metadata()))
+
+    def failed(self, error: BaseException) -> None:
+        if isinstance(error, asyncio.CancelledError):
+            self.code = grpc.StatusCode.CANCELLED
+        elif isinstance(error, SparrowError):
+            self.code = _status_code(error)
+        elif isinstance(error, grpc.aio.AbortError):
+            self.code = self.context.code() or grpc.StatusCode.UNKNOWN
+        else:
+            self.code = grpc.StatusCode.INTERNAL
+
+    def end(self) -> None:
+        code = self.code.name if isinstance(self.code, grpc.StatusCode) else str(self.code)
+        RPCS.labels(self.method, code).inc()
+        RPC_SECONDS.labels(self.method).observe(time.perf_counter() - self.started)
+
+
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps SparrowError subclasses to their status codes; logs anything else and
-    answers INTERNAL without leaking the traceback."""
+    """Maps SparrowError subclasses to their status codes, and logs anything else
+    and answers INTERNAL without leaking the traceback. It also takes the caller's
+    request id for the call's logs, and counts and times every call."""
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -55,12 +87,17 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
 
         def unary_response(behavior):
             async def wrapped(request, context):
+                call = _Call(method, context)
                 try:
                     return await behavior(request, context)
-                except (grpc.aio.AbortError, asyncio.CancelledError):
+                except (grpc.aio.AbortError, asyncio.CancelledError) as error:
+                    call.failed(error)
                     raise
                 except Exception as error:  # noqa: BLE001 - mapped, logged
+                    call.failed(error)
                     await _abort_for(error, context, method)
+                finally:
+                    call.end()
 
             return wrapped
 
@@ -70,13 +107,18 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
                 return unary_response(behavior)
 
             async def wrapped(request, context):
+                call = _Call(method, context)
                 try:
                     async for response in behavior(request, context):
                         yield response
-                except (grpc.aio.AbortError, asyncio.CancelledError):
+                except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit) as error:
+                    call.failed(error if not isinstance(error, GeneratorExit) else asyncio.CancelledError())
                     raise
                 except Exception as error:  # noqa: BLE001 - mapped, logged
+                    call.failed(error)
                     await _abort_for(error, context, method)
+                finally:
+                    call.end()
 
             return wrapped
 

@@ -9,7 +9,7 @@ from sparrow_common.logs import setup_logging
 
 def main() -> None:
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, service="chain")
     asyncio.run(serve(settings))
 
 

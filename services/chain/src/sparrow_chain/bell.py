@@ -1,5 +1,6 @@
-"""Wakes chain watchers in this process the moment a write lands, instead of
-waiting for their next poll."""
+"""Wakes chain watchers in this process the moment a write lands, here or (by
+PostgreSQL NOTIFY, see `listen`) on another replica, instead of waiting for
+their next poll."""
 
 from __future__ import annotations
 
@@ -35,3 +36,8 @@ class EventBell:
         for future in self._waiters.pop(chain_id, set()):
             if not future.done():
                 future.set_result(None)
+
+    def ring_all(self) -> None:
+        """Wake every watcher (notifications may have been missed)."""
+        for chain_id in list(self._waiters):
+            self.ring(chain_id)

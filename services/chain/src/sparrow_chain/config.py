@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/sparrow.db"
     blob_dir: str = "./data/blobs"
     max_upload_bytes: int = 100 * 1024 * 1024
-    # How often a watcher looks at the log when nothing woke it (other replicas' writes).
+    # How often a watcher looks at the log when nothing woke it. On PostgreSQL
+    # other replicas' writes wake it at once (LISTEN/NOTIFY); this is the safety net.
     watch_poll_s: float = 1.0
     # The generation workers (a headless Service name balances over every pod).
     generation_addr: str = "127.0.0.1:50052"
@@ -44,4 +45,6 @@ class Settings(BaseSettings):
     export_addr: str = "127.0.0.1:50054"
     export_deadline_s: float = 600.0
     grace_s: float = 10.0
+    # Prometheus metrics over HTTP on this port (0: none).
+    metrics_port: int = 9091
     log_level: str = "INFO"

@@ -26,7 +26,9 @@ from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import STEM_NAMES, StoredAudio
+from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
+from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
@@ -135,47 +137,57 @@ class Dispatcher:
             self.stems.fail(job, self.owner, message)
 
     async def _work(self, job: ClaimedJob | ClaimedStems) -> None:
-        what = "generation" if isinstance(job, ClaimedJob) else "stem separation"
+        # This task's logs, and the worker's, carry the id of the request that asked.
+        request_id.use(job.request_id or request_id.new())
+        kind = "generate" if isinstance(job, ClaimedJob) else "stems"
+        what = "generation" if kind == "generate" else "stem separation"
+        outcome = "done"
         try:
             if isinstance(job, ClaimedJob):
                 await self._generate(job)
             else:
                 await self._separate(job)
         except JobGone:
+            outcome = "gone"
             log.info("job %s stopped: it is gone", job.id)
         except asyncio.CancelledError:
+            outcome = "handed_back"
             await asyncio.shield(asyncio.to_thread(self._retry, job, 0.0, False))
             raise
         except grpc.aio.AioRpcError as error:
-            await self._after_failed_call(job, error, what)
+            outcome = await self._after_failed_call(job, error, what)
         except Exception as error:  # noqa: BLE001 - becomes the node's error
+            outcome = "error"
             log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
             await asyncio.to_thread(self._fail, job, f"{what} failed: {error}")
         finally:
+            JOBS_ENDED.labels(kind, outcome).inc()
             self._changed(job)
 
-    async def _after_failed_call(self, job: ClaimedJob | ClaimedStems, error: grpc.aio.AioRpcError, what: str) -> None:
+    async def _after_failed_call(self, job: ClaimedJob | ClaimedStems, error: grpc.aio.AioRpcError, what: str) -> str:
+        """Retry, wait or fail the job after its call failed; says which."""
         code, details = error.code(), error.details() or error.code().name
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED or MODEL_LOADING in details:
             log.info("%s worker busy or loading (%s); job %s waits", what, details, job.id)
             await asyncio.to_thread(self._retry, job, self.settings.retry_base_s, False)
-            return
+            return "waits"
         if code in _FINAL:
             await asyncio.to_thread(self._fail, job, f"{what} failed: {details}")
-            return
+            return "error"
         if job.attempts < self.settings.max_attempts:
             delay = self.settings.retry_base_s * 2 ** (job.attempts - 1)
             log.warning("job %s attempt %d failed (%s: %s); retrying in %.1fs", job.id, job.attempts, code.name, details, delay)
             await asyncio.to_thread(self._retry, job, delay)
-            return
+            return "retried"
         await asyncio.to_thread(self._fail, job, f"{what} failed after {job.attempts} attempts: {details}")
+        return "error"
 
     async def _generate(self, job: ClaimedJob) -> None:
         params = job.nodes[0].params
         context = await asyncio.to_thread(self._context, job.parent_id, params.prompt_duration_s)
         await self._wait_for_worker(job, self.channel, self.settings.generation_addr, "generation")
         call = self.stub.Generate(
-            self._requests(job, context), timeout=self.settings.generate_deadline_s
+            self._requests(job, context), timeout=self.settings.generate_deadline_s, metadata=request_id.metadata()
         )
 
         async def record(fraction: float) -> None:
@@ -266,7 +278,9 @@ class Dispatcher:
 
     async def _separate(self, job: ClaimedStems) -> None:
         await self._wait_for_worker(job, self.stems_channel, self.settings.stems_addr, "stems")
-        call = self.stems_stub.Separate(self._stems_requests(job), timeout=self.settings.stems_deadline_s)
+        call = self.stems_stub.Separate(
+            self._stems_requests(job), timeout=self.settings.stems_deadline_s, metadata=request_id.metadata()
+        )
 
         async def record(fraction: float) -> None:
             await asyncio.to_thread(self.stems.progress, job, fraction)

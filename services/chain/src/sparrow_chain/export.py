@@ -12,6 +12,7 @@ from sparrow.v1 import chain_pb2, export_pb2, export_pb2_grpc
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import Node
+from sparrow_common import request_id
 from sparrow_common.channels import open_channel
 from sparrow_common.errors import InvalidArgument, from_downstream
 
@@ -40,7 +41,9 @@ class Exporter:
             raise InvalidArgument("format must be wav, mp3 or flac")
         if not 0 <= request.crossfade_ms <= MAX_CROSSFADE_MS:
             raise InvalidArgument(f"crossfade_ms must be between 0 and {MAX_CROSSFADE_MS}")
-        call = self.stub.Render(self._requests(spine, request), timeout=self.settings.export_deadline_s)
+        call = self.stub.Render(
+            self._requests(spine, request), timeout=self.settings.export_deadline_s, metadata=request_id.metadata()
+        )
         try:
             async for reply in call:
                 part = reply.WhichOneof("part")

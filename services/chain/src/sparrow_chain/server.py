@@ -13,8 +13,11 @@ from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import LocalBlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.dispatcher import Dispatcher
+from sparrow_chain.listen import listen
+from sparrow_chain.metrics import watch_jobs
 from sparrow_chain.servicer import ChainServicer
 from sparrow_chain.store import ChainStore, JobQueue, StemStore, make_engine, migrate
+from sparrow_common.metrics import serve_metrics
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
 log = logging.getLogger(__name__)
@@ -31,10 +34,12 @@ class ChainServer:
     blobs: LocalBlobStore
     dispatcher: Dispatcher
     dispatching: asyncio.Task
+    listening: asyncio.Task
 
     async def stop_dispatching(self) -> None:
         self.dispatching.cancel()
-        await asyncio.gather(self.dispatching, return_exceptions=True)
+        self.listening.cancel()
+        await asyncio.gather(self.dispatching, self.listening, return_exceptions=True)
         await self.dispatcher.stop()
 
     async def close(self, grace_s: float = 0) -> None:
@@ -84,11 +89,17 @@ async def build_server(settings: Settings) -> ChainServer:
     dispatching = asyncio.create_task(
         dispatcher.run() if settings.dispatch_slots > 0 else asyncio.sleep(0), name="dispatcher"
     )
-    return ChainServer(running, store, blobs, dispatcher, dispatching)
+    listening = asyncio.create_task(
+        listen(settings.database_url, on_event=bell.ring, on_job=dispatcher.poke, on_reconnect=bell.ring_all),
+        name="listener",
+    )
+    watch_jobs(JobQueue(engine))
+    return ChainServer(running, store, blobs, dispatcher, dispatching, listening)
 
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM, then drain gracefully."""
     server = await build_server(settings)
+    serve_metrics(settings.host, settings.metrics_port)
     await wait_for_shutdown(server.running, settings.grace_s, before_stop=server.stop_dispatching)
     server.store.engine.dispose()

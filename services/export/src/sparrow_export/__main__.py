@@ -9,7 +9,7 @@ from sparrow_export.server import serve
 
 def main() -> None:
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, service="export")
     asyncio.run(serve(settings))
 
 

@@ -15,4 +15,6 @@ class Settings(BaseSettings):
     # All clips of one render together, as sent (encoded); past it INVALID_ARGUMENT.
     max_input_bytes: int = 1024 * 1024 * 1024
     grace_s: float = 30.0
+    # Prometheus metrics over HTTP on this port (0: none).
+    metrics_port: int = 9094
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sparrow.v1 import export_pb2, export_pb2_grpc
 
+from sparrow_common.metrics import serve_metrics
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 from sparrow_export.config import Settings
 from sparrow_export.servicer import ExportServicer
@@ -41,4 +42,5 @@ async def build_server(settings: Settings) -> ExportServer:
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM, then drain gracefully."""
     server = await build_server(settings)
+    serve_metrics(settings.host, settings.metrics_port)
     await wait_for_shutdown(server.running, settings.grace_s)

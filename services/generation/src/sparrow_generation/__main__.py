@@ -10,7 +10,7 @@ from sparrow_generation.server import serve
 
 def main() -> None:
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, service="generation")
     asyncio.run(serve(settings))
 
 

@@ -28,4 +28,6 @@ class Settings(BaseSettings):
     # 0 leaves torch's default.
     torch_threads: int = 0
     grace_s: float = 30.0
+    # Prometheus metrics over HTTP on this port (0: none).
+    metrics_port: int = 9092
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ import socket
 
 import torch
 from sparrow.v1 import generation_pb2, generation_pb2_grpc
+from sparrow_common.metrics import serve_metrics, watch_slots
 from sparrow_common.model import ModelState, WorkerServer, load_in_background
 from sparrow_common.server import start_server
 from sparrow_common.slots import Slots
@@ -32,6 +33,7 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     )
     state = ModelState()
     slots = Slots(settings.slots, settings.queue_limit)
+    watch_slots(slots)
     servicer = GenerationServicer(engine, slots, state, worker=f"{socket.gethostname()}:{settings.port}")
     running = await start_server(
         host=settings.host,
@@ -46,4 +48,5 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
 
 async def serve(settings: Settings) -> None:
     server = await build_server(settings)
+    serve_metrics(settings.host, settings.metrics_port)
     await server.serve(settings.grace_s)

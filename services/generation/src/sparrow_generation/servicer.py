@@ -18,6 +18,7 @@ from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine import Engine
+from sparrow_generation.metrics import AUDIO_SECONDS, DECODING_STEPS, STEPS_PER_SECOND, TAKES
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,18 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     async def _run(self, request: Continuation):
         started = time.monotonic()
+        steps = 0
         async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
             if isinstance(update, Finished):
                 takes = update.value
             else:
+                DECODING_STEPS.inc(max(update.done - steps, 0))
+                steps = update.done
                 yield generation_pb2.GenerateResponse(
                     progress=common_pb2.Progress(step=update.done, total=update.total)
                 )
         elapsed = time.monotonic() - started
+        STEPS_PER_SECOND.set(steps / elapsed if elapsed > 0 else 0.0)
         log.info(
             "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
         )
@@ -100,6 +105,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         yield generation_pb2.GenerateResponse(
             done=generation_pb2.GenerateDone(takes=results, model=self.engine.model_id)
         )
+        TAKES.inc(len(results))
+        AUDIO_SECONDS.inc(sum(r.duration_s for r in results))
 
 
 __all__ = ["GenerationServicer"]

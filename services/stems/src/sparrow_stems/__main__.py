@@ -10,7 +10,7 @@ from sparrow_stems.server import serve
 
 def main() -> None:
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, service="stems")
     asyncio.run(serve(settings))
 
 

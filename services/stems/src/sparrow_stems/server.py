@@ -8,6 +8,7 @@ import socket
 
 import torch
 from sparrow.v1 import stems_pb2, stems_pb2_grpc
+from sparrow_common.metrics import serve_metrics, watch_slots
 from sparrow_common.model import ModelState, WorkerServer, load_in_background
 from sparrow_common.server import start_server
 from sparrow_common.slots import Slots
@@ -30,6 +31,7 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     engine = engine or DemucsEngine(settings.model, settings.model_dir, settings.device, settings.overlap)
     state = ModelState()
     slots = Slots(settings.slots, settings.queue_limit)
+    watch_slots(slots)
     servicer = StemsServicer(
         engine, slots, state, worker=f"{socket.gethostname()}:{settings.port}", max_duration_s=settings.max_duration_s
     )
@@ -46,4 +48,5 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
 
 async def serve(settings: Settings) -> None:
     server = await build_server(settings)
+    serve_metrics(settings.host, settings.metrics_port)
     await server.serve(settings.grace_s)

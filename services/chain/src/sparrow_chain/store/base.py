@@ -6,12 +6,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from sparrow_chain.domain import EventKind, Node, StemSet
 from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
 from sparrow_chain.store.engine import WRITE
 from sparrow_chain.store.tables import chains, events, jobs, nodes
+from sparrow_common import request_id
+from sparrow_common.ids import new_id
+
+# PostgreSQL NOTIFY channels: a chain's new events (the payload is its id), and new jobs.
+EVENTS_CHANNEL = "sparrow_events"
+JOBS_CHANNEL = "sparrow_jobs"
 
 
 def now() -> datetime:
@@ -58,6 +64,25 @@ class Store:
             )
             return result.rowcount == 1
 
+    def _notify(self, conn: Connection, channel: str, payload: str) -> None:
+        """Tell every replica listening (PostgreSQL delivers it on commit, once
+        per payload per transaction). SQLite has one process: nothing to tell."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_notify(channel, payload)))
+
+    def _queue_job(self, conn: Connection, chain_id: str, kind: str, **values) -> str:
+        """A new queued job, remembering the request that asked for it."""
+        moment = now()
+        job_id = new_id()
+        conn.execute(
+            insert(jobs).values(
+                id=job_id, chain_id=chain_id, kind=kind, state="queued", attempts=0,
+                request_id=request_id.current(), created_at=moment, updated_at=moment, **values,
+            )
+        )
+        self._notify(conn, JOBS_CHANNEL, kind)
+        return job_id
+
     def _append_event(
         self,
         conn: Connection,
@@ -86,6 +111,7 @@ class Store:
                 created_at=now(),
             )
         )
+        self._notify(conn, EVENTS_CHANNEL, chain_id)
         return seq
 
     def _set_node(self, conn: Connection, node_id: str, **values) -> Node | None:

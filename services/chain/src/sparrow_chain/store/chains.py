@@ -225,13 +225,7 @@ class ChainStore(Store):
             parent = self._locked_node(conn, owner, parent_id)
             if parent.audio_key is None:
                 raise Conflict("Parent node has no audio yet.")
-            job_id = new_id()
-            conn.execute(
-                insert(jobs).values(
-                    id=job_id, chain_id=parent.chain_id, kind="generate", state="queued",
-                    attempts=0, created_at=now, updated_at=now,
-                )
-            )
+            job_id = self._queue_job(conn, parent.chain_id, "generate")
             created = []
             for index, seed in enumerate(seeds):
                 node_id = new_id()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, delete, literal, select, update
+from sqlalchemy import Connection, delete, func, literal, select, update
 
 from sparrow_chain.domain import Node, NodeStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, now
@@ -29,6 +29,7 @@ class ClaimedJob:
     attempts: int
     # The takes to write, oldest first; all siblings of one parent.
     nodes: list[Node]
+    request_id: str = ""
 
     @property
     def parent_id(self) -> str:
@@ -46,7 +47,7 @@ class JobQueue(Store):
             with self._write() as conn:
                 moment = now()
                 query = (
-                    select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts)
+                    select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id)
                     .where(jobs.c.kind == GENERATE, claimable(moment))
                     .order_by(jobs.c.created_at)
                     .limit(1)
@@ -74,7 +75,7 @@ class JobQueue(Store):
                     self._set_node(conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, error_message="")
                     for n in members
                 ]
-                return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started)
+                return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
 
     def _members(self, conn: Connection, job_id: str) -> list[Node]:
         rows = conn.execute(
@@ -142,6 +143,18 @@ class JobQueue(Store):
                 self._set_node(conn, member.id, status=NodeStatus.ERROR.value, error_message=message)
             conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
+
+    def counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Jobs of every kind and state across all replicas, and how many of each
+        kind could be claimed right now (the queue's depth)."""
+        with self._read() as conn:
+            by_state = conn.execute(
+                select(jobs.c.kind, jobs.c.state, func.count()).group_by(jobs.c.kind, jobs.c.state)
+            ).all()
+            waiting = conn.execute(
+                select(jobs.c.kind, func.count()).where(claimable(now())).group_by(jobs.c.kind)
+            ).all()
+        return {(kind, state): n for kind, state, n in by_state}, {kind: n for kind, n in waiting}
 
     def context_path(self, parent_id: str, seconds: float) -> list[Node]:
         """The nodes whose audio the last `seconds` of the path ending at

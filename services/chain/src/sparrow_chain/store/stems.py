@@ -11,7 +11,6 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sparrow_chain.domain import EventKind, Node, StemSet, StemsStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, now
 from sparrow_chain.store.tables import jobs, nodes, stem_files, stem_sets
-from sparrow_common.ids import new_id
 
 STEMS = "stems"
 
@@ -23,6 +22,7 @@ class ClaimedStems:
     attempts: int
     # A blob holding the audio to separate.
     source_key: str
+    request_id: str = ""
 
 
 class StemStore(Store):
@@ -76,12 +76,7 @@ class StemStore(Store):
                         error_message="", created_at=moment, updated_at=moment,
                     )
                 )
-            conn.execute(
-                insert(jobs).values(
-                    id=new_id(), chain_id=node.chain_id, kind=STEMS, state="queued", attempts=0,
-                    stem_hash=content_hash, node_id=node.id, created_at=moment, updated_at=moment,
-                )
-            )
+            self._queue_job(conn, node.chain_id, STEMS, stem_hash=content_hash, node_id=node.id)
             return self._change(conn, content_hash, status=StemsStatus.PENDING.value, progress=0.0, error_message="")
 
     def _change(self, conn: Connection, content_hash: str, **values) -> StemSet:
@@ -120,7 +115,7 @@ class StemStore(Store):
         with self._write() as conn:
             moment = now()
             row = conn.execute(
-                select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts)
+                select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts, jobs.c.request_id)
                 .where(jobs.c.kind == STEMS, claimable(moment))
                 .order_by(jobs.c.created_at)
                 .limit(1)
@@ -144,7 +139,7 @@ class StemStore(Store):
                 )
             )
             self._change(conn, row.stem_hash, status=StemsStatus.SEPARATING.value, progress=0.0)
-            return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source)
+            return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source, row.request_id)
 
     def progress(self, job: ClaimedStems, fraction: float) -> None:
         with self._write() as conn:

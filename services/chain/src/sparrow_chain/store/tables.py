@@ -49,6 +49,8 @@ jobs = Table(
     # For stems jobs: the audio content they separate, and the node that asked.
     Column("stem_hash", String(64), nullable=True),
     Column("node_id", String(36), nullable=True),
+    # The request that asked for the job: its logs, on every service, carry it.
+    Column("request_id", String(128), nullable=False, server_default=""),
     Index("ix_jobs_state_created", "state", "created_at"),
 )
 
