@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,8 +12,8 @@ from sqlalchemy import create_engine, text
 POSTGRES_URL = os.environ.get("SPARROW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def postgres_url():
+@contextmanager
+def _fresh_schema():
     """A URL to a fresh, empty schema on the real PostgreSQL server, dropped afterwards."""
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -24,6 +25,20 @@ def postgres_url():
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty schema on the real PostgreSQL server for one test."""
+    with _fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url():
+    """A fresh, empty schema on the real PostgreSQL server for a module's tests."""
+    with _fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

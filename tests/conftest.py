@@ -28,6 +28,8 @@ class Stack:
     keys: dict[str, str] = field(default_factory=dict)
     # Export and stems workers.
     others: list[ServiceProcess] = field(default_factory=list)
+    # Each gRPC service's Prometheus port, by service name.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def blob_dir(self) -> Path:
@@ -88,6 +90,7 @@ def start_stack(
     `stems_model` folder is given) and gateway, each its own process."""
     chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
     stems_port, export_port = free_port(), free_port()
+    metrics = {name: free_port() for name in ("chain", "generation", "stems", "export")}
     users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
     keys = {user: new_key() for user in users}
     chain = ServiceProcess(
@@ -98,6 +101,7 @@ def start_stack(
             "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
             "CHAIN_STEMS_ADDR": f"127.0.0.1:{stems_port}", "CHAIN_EXPORT_ADDR": f"127.0.0.1:{export_port}",
             "CHAIN_LEASE_S": "6", "CHAIN_RETRY_BASE_S": "0.5", "CHAIN_PROGRESS_INTERVAL_S": "0.1",
+            "CHAIN_METRICS_PORT": str(metrics["chain"]),
             **(chain_env or {}),
         },
         root,
@@ -105,6 +109,7 @@ def start_stack(
     gen_env = {
         "GENERATION_PORT": str(generation_port), "GENERATION_MODEL": str(model),
         "GENERATION_WINDOW_S": "4", "GENERATION_STRIDE_S": "2.4", "GENERATION_TORCH_THREADS": "1",
+        "GENERATION_METRICS_PORT": str(metrics["generation"]),
         **(generation_env or {}),
     }
     gateway = ServiceProcess(
@@ -118,15 +123,20 @@ def start_stack(
         },
         root,
     ).start()
-    export = ServiceProcess("export", "sparrow_export", {"EXPORT_PORT": str(export_port)}, root).start()
+    export = ServiceProcess("export", "sparrow_export", {"EXPORT_PORT": str(export_port), "EXPORT_METRICS_PORT": str(metrics["export"])}, root).start()
     stems = None
     if stems_model is not None:
         stems = ServiceProcess(
             "stems", "sparrow_stems",
-            {"STEMS_PORT": str(stems_port), "STEMS_MODEL_DIR": str(stems_model), "STEMS_TORCH_THREADS": "1"},
+            {
+                "STEMS_PORT": str(stems_port), "STEMS_MODEL_DIR": str(stems_model), "STEMS_TORCH_THREADS": "1",
+                "STEMS_METRICS_PORT": str(metrics["stems"]),
+            },
             root,
         ).start()
-    stack = Stack(root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env, keys=keys)
+    stack = Stack(
+        root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env, keys=keys, metrics_ports=metrics
+    )
     stack.others = [p for p in (export, stems) if p is not None]
     try:
         export.wait_until(lambda: grpc_serving(f"127.0.0.1:{export_port}"))
