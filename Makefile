@@ -6,7 +6,7 @@ GEN    := protos/gen
 PROTOS := $(wildcard protos/sparrow/v1/*.proto)
 PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e services/stems -e gateway
 
-.PHONY: install gen lint-protos run test bench clean
+.PHONY: install gen lint-protos tools run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,18 @@ node_modules/.bin/buf: package.json
 lint-protos: node_modules/.bin/buf
 	node_modules/.bin/buf lint protos
 
+# What tests/deploy runs: docker-compose (`config`) and kubectl (its kustomize),
+# from Debian when missing. The machine image ships kubectl 1.32; Debian
+# bookworm's kubernetes-client is 1.20, whose kustomize is too old for the
+# manifests, and the tests say so.
+tools:
+	command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends docker-compose; }
+	command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends kubernetes-client; }
+
 run: install
 	$(BIN)/python scripts/run_local.py
 
-test: install lint-protos
+test: install lint-protos tools
 	$(BIN)/python -m pytest
 
 # One at a time: a second busy process slows a model run 4x.

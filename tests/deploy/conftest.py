@@ -7,7 +7,9 @@ that quietly skips on CI is no check."""
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,7 +40,15 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def kubectl() -> str:
-    return _tool("kubectl")
+    """kubectl, whose built-in kustomize must read kustomize v5's syntax (labels,
+    patches, components). Debian bookworm's kubernetes-client (1.20) carries
+    kustomize v2.0.3, which can't."""
+    path = _tool("kubectl")
+    done = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60)
+    version = json.loads(done.stdout or "{}").get("kustomizeVersion", "")
+    if not version.startswith(("v5", "v6")):
+        pytest.fail(f"{path} carries kustomize {version or 'older than v3'}; the manifests need v5 (kubectl 1.27+)")
+    return path
 
 
 @pytest.fixture(scope="session")
