@@ -89,6 +89,14 @@ def with_ingress(kubectl, tmp_path_factory) -> Manifests:
     return render(kubectl, folder)
 
 
+@pytest.fixture(scope="module")
+def queue_autoscaling(kubectl, tmp_path_factory) -> Manifests:
+    folder = overlay(
+        tmp_path_factory.mktemp("queue"), "resources:\n  - K8S/overlays/gpu\ncomponents:\n  - K8S/components/queue-autoscaling\n"
+    )
+    return render(kubectl, folder)
+
+
 def validate(docs: list[dict]) -> None:
     failures = []
     for doc in docs:
@@ -105,7 +113,7 @@ def validate(docs: list[dict]) -> None:
 # --- the manifests are valid Kubernetes
 
 
-@pytest.mark.parametrize("kustomization", ["base", "gpu", "with_ingress"])
+@pytest.mark.parametrize("kustomization", ["base", "gpu", "with_ingress", "queue_autoscaling"])
 def test_every_object_passes_strict_schema_validation(kustomization, request):
     manifests = request.getfixturevalue(kustomization)
     assert len(manifests.docs) >= 15
@@ -325,6 +333,19 @@ def test_an_autoscaler_scales_each_gpu_worker(rendered):
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         # An applied replica count would fight the autoscaler.
         assert "replicas" not in rendered.get("Deployment", name)["spec"]
+
+
+def test_the_gpu_workers_can_scale_on_the_work_waiting_in_them(queue_autoscaling):
+    for name in GPU_WORKERS:
+        hpa = queue_autoscaling.get("HorizontalPodAutoscaler", name)
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "sparrow_worker_queued"
+    # The workers really export it (sparrow_common.metrics).
+    import sparrow_common.metrics  # noqa: F401 - registers the workers' gauges
+    from prometheus_client import REGISTRY
+
+    assert "sparrow_worker_queued" in {family.name for family in REGISTRY.collect()}
 
 
 def test_the_chain_and_the_gateway_run_two_replicas(rendered):
