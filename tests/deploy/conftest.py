@@ -44,10 +44,14 @@ def kubectl() -> str:
     patches, components). Debian bookworm's kubernetes-client (1.20) carries
     kustomize v2.0.3, which can't."""
     path = _tool("kubectl")
-    done = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [path, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60
+    )
     version = json.loads(done.stdout or "{}").get("kustomizeVersion", "")
     if not version.startswith(("v5", "v6")):
-        pytest.fail(f"{path} carries kustomize {version or 'older than v3'}; the manifests need v5 (kubectl 1.27+)")
+        pytest.fail(
+            f"{path} carries kustomize {version or 'older than v3'}; the manifests need v5 (kubectl 1.27+)"
+        )
     return path
 
 

@@ -29,7 +29,9 @@ def config(docker_compose: str, files: tuple[str, ...], **env: str) -> subproces
     args = [docker_compose, "--project-directory", str(REPO)]
     for name in files:
         args += ["-f", str(REPO / name)]
-    return subprocess.run([*args, "config"], capture_output=True, text=True, env={**clean, **env}, timeout=120)
+    return subprocess.run(
+        [*args, "config"], capture_output=True, text=True, env={**clean, **env}, timeout=120
+    )
 
 
 def merged(docker_compose: str, files: tuple[str, ...]) -> dict:

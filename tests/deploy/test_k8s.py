@@ -20,8 +20,16 @@ GRPC_SERVICES = ("chain", "generation", "stems", "export")
 GPU_WORKERS = ("generation", "stems")
 SERVICES = (*GRPC_SERVICES, "gateway")
 # The client settings that name another service, and the Service each must reach.
-CHAIN_CLIENTS = {"CHAIN_GENERATION_ADDR": "generation", "CHAIN_STEMS_ADDR": "stems", "CHAIN_EXPORT_ADDR": "export"}
-GATEWAY_CLIENTS = {"GATEWAY_CHAIN_ADDR": "chain", "GATEWAY_GENERATION_ADDRS": "generation", "GATEWAY_STEMS_ADDRS": "stems"}
+CHAIN_CLIENTS = {
+    "CHAIN_GENERATION_ADDR": "generation",
+    "CHAIN_STEMS_ADDR": "stems",
+    "CHAIN_EXPORT_ADDR": "export",
+}
+GATEWAY_CLIENTS = {
+    "GATEWAY_CHAIN_ADDR": "chain",
+    "GATEWAY_GENERATION_ADDRS": "generation",
+    "GATEWAY_STEMS_ADDRS": "stems",
+}
 
 
 class Manifests:
@@ -63,7 +71,9 @@ def render(kubectl: str, directory: Path) -> Manifests:
 def overlay(tmp_path: Path, body: str) -> Path:
     """A throwaway kustomization over the base; kustomize wants relative paths."""
     base = os.path.relpath(K8S / "base", tmp_path)
-    (tmp_path / "kustomization.yaml").write_text(body.replace("BASE", base).replace("K8S", os.path.relpath(K8S, tmp_path)))
+    (tmp_path / "kustomization.yaml").write_text(
+        body.replace("BASE", base).replace("K8S", os.path.relpath(K8S, tmp_path))
+    )
     return tmp_path
 
 
@@ -85,14 +95,17 @@ def rendered(request) -> Manifests:
 
 @pytest.fixture(scope="module")
 def with_ingress(kubectl, tmp_path_factory) -> Manifests:
-    folder = overlay(tmp_path_factory.mktemp("ingress"), "resources:\n  - BASE\ncomponents:\n  - K8S/components/ingress\n")
+    folder = overlay(
+        tmp_path_factory.mktemp("ingress"), "resources:\n  - BASE\ncomponents:\n  - K8S/components/ingress\n"
+    )
     return render(kubectl, folder)
 
 
 @pytest.fixture(scope="module")
 def queue_autoscaling(kubectl, tmp_path_factory) -> Manifests:
     folder = overlay(
-        tmp_path_factory.mktemp("queue"), "resources:\n  - K8S/overlays/gpu\ncomponents:\n  - K8S/components/queue-autoscaling\n"
+        tmp_path_factory.mktemp("queue"),
+        "resources:\n  - K8S/overlays/gpu\ncomponents:\n  - K8S/components/queue-autoscaling\n",
     )
     return render(kubectl, folder)
 
@@ -130,7 +143,10 @@ def test_a_mistyped_field_fails_validation():
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "x"},
-        "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "x", "imagePullPolicyy": "Always"}]}}},
+        "spec": {
+            "selector": {},
+            "template": {"spec": {"containers": [{"name": "x", "imagePullPolicyy": "Always"}]}},
+        },
     }
     with pytest.raises(AssertionError, match="imagePullPolicyy"):
         validate([deployment])
@@ -140,7 +156,10 @@ def test_each_service_has_a_deployment_and_a_service(rendered):
     for name in SERVICES:
         deployment = rendered.get("Deployment", name)
         service = rendered.get("Service", name)
-        assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        assert (
+            service["spec"]["selector"].items()
+            <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        )
         assert deployment["metadata"]["namespace"] == "sparrow"
 
 
@@ -153,7 +172,7 @@ def test_every_variable_set_is_one_a_service_reads(rendered, known_env):
 # --- GPUs
 
 
-def test_the_gpu_overlay_gives_each_gpu_worker_one_gpu_and_nothing_else_any(gpu):
+def test_the_gpu_overlay_gives_each_gpu_worker_one_gpu_and_no_other_pod_any(gpu):
     for name in SERVICES:
         resources = gpu.container(name)["resources"]
         wanted = {"nvidia.com/gpu": 1} if name in GPU_WORKERS else {}
@@ -201,7 +220,9 @@ def test_the_chain_reaches_each_worker_by_a_dns_name_of_its_service(rendered):
         assert address.startswith("dns:///"), f"{variable}={address}: the channel must resolve every pod"
         host, _, port = address.removeprefix("dns:///").rpartition(":")
         name = host.split(".")[0]
-        assert name == target and host in (name, f"{name}.sparrow", f"{name}.sparrow.svc.cluster.local"), address
+        assert name == target and host in (name, f"{name}.sparrow", f"{name}.sparrow.svc.cluster.local"), (
+            address
+        )
         _service_port_to(rendered, name, int(port), target)
 
 
@@ -295,7 +316,11 @@ def test_secrets_come_from_secrets_the_example_names(rendered):
 
 def _mount_for(manifests: Manifests, name: str, path: str) -> tuple[dict, dict]:
     """The volume mount holding `path` in the Deployment's container, and its volume."""
-    mounts = [m for m in manifests.container(name)["volumeMounts"] if (path + "/").startswith(m["mountPath"].rstrip("/") + "/")]
+    mounts = [
+        m
+        for m in manifests.container(name)["volumeMounts"]
+        if (path + "/").startswith(m["mountPath"].rstrip("/") + "/")
+    ]
     assert mounts, f"{path} is on no volume in {name}"
     mount = max(mounts, key=lambda m: len(m["mountPath"]))
     volumes = {v["name"]: v for v in manifests.pod(name)["spec"]["volumes"]}
@@ -383,7 +408,11 @@ def test_every_service_serves_metrics_where_prometheus_is_told_to_look(rendered,
         ports = {p["name"]: p["containerPort"] for p in rendered.container(name)["ports"]}
         assert ports["metrics"] == port == cls.model_fields["metrics_port"].default
         annotations = rendered.pod(name)["metadata"]["annotations"]
-        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
     annotations = rendered.pod("gateway")["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == rendered.value("gateway", "GATEWAY_PORT")
     assert annotations["prometheus.io/path"] == "/metrics"
@@ -396,7 +425,10 @@ def test_every_service_logs_json(rendered):
 
 
 def test_a_release_tag_is_set_in_one_place(kubectl, tmp_path):
-    images = "".join(f"  - name: sparrow/{name}\n    newName: registry.example.com/sparrow/{name}\n    newTag: 1.2.3\n" for name in SERVICES)
+    images = "".join(
+        f"  - name: sparrow/{name}\n    newName: registry.example.com/sparrow/{name}\n    newTag: 1.2.3\n"
+        for name in SERVICES
+    )
     manifests = render(kubectl, overlay(tmp_path, f"resources:\n  - BASE\nimages:\n{images}"))
     for name in SERVICES:
         assert manifests.container(name)["image"] == f"registry.example.com/sparrow/{name}:1.2.3"
