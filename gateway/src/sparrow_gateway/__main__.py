@@ -18,7 +18,7 @@ def main() -> None:
         # uvicorn's own lines go through our handler: JSON, with the request id.
         log_config=None,
         # Let SSE streams and uploads finish or close before the process goes.
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.grace_s,
     )
 
 

@@ -15,8 +15,9 @@ TIMEOUT_S = 2.0
 
 
 def _expand(address: str) -> list[str]:
-    """host:port to one address per resolved IP (every pod of a headless Service)."""
-    host, _, port = address.rpartition(":")
+    """host:port (or a gRPC dns:///host:port target) to one address per resolved
+    IP (every pod of a headless Service)."""
+    host, _, port = address.removeprefix("dns:").lstrip("/").rpartition(":")
     try:
         infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
     except (socket.gaierror, ValueError):

@@ -31,4 +31,6 @@ class Settings(BaseSettings):
     api_keys: str = ""
     # Cookies are sent over HTTPS only when true (set it behind TLS).
     secure_cookies: bool = False
+    # Seconds SSE streams and uploads get to finish after SIGTERM.
+    grace_s: float = 10.0
     log_level: str = "INFO"

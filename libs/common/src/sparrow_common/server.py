@@ -33,6 +33,14 @@ GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+# Servers close each connection after a few minutes (calls in flight finish
+# first, for up to an hour), so clients resolve a headless Service again and
+# find the pods an autoscaler added.
+SERVER_OPTIONS = [
+    *GRPC_OPTIONS,
+    ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+    ("grpc.max_connection_age_grace_ms", 60 * 60 * 1000),
+]
 
 
 def _status_code(error: SparrowError) -> grpc.StatusCode:
@@ -166,7 +174,7 @@ async def start_server(
     """Build and start a grpc.aio server; `port` 0 binds a free port (read it back
     from the result). Health starts NOT_SERVING."""
     server = grpc.aio.server(
-        interceptors=[*interceptors, DomainErrorInterceptor()], options=GRPC_OPTIONS
+        interceptors=[*interceptors, DomainErrorInterceptor()], options=SERVER_OPTIONS
     )
     register(server)
     health_servicer = health.aio.HealthServicer()
