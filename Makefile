@@ -54,6 +54,7 @@ test: install lint-protos tools
 bench: install
 	$(BIN)/python bench/gateway_get_chain.py
 	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/stems.py
 	command -v ffmpeg >/dev/null || apt-get install -y ffmpeg
 	$(BIN)/python bench/export_vs_ffmpeg.py
