@@ -6,7 +6,7 @@ GEN    := protos/gen
 PROTOS := $(wildcard protos/sparrow/v1/*.proto)
 PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e services/stems -e gateway
 
-.PHONY: install gen lint-protos tools run test bench clean
+.PHONY: install gen lint-protos tools web run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,25 +29,38 @@ $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/p
 
 install: $(VENV)/.installed
 
-node_modules/.bin/buf: package.json
-	npm install --no-audit --no-fund --loglevel=error
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+node_modules/.bin/buf: node_modules/.installed
+
+# The editor's one library, served by the gateway itself (no CDN at run time).
+WEB_VENDOR := gateway/src/sparrow_gateway/web/vendor/wavesurfer.esm.js
+$(WEB_VENDOR): node_modules/.installed
+	mkdir -p $(dir $@)
+	cp node_modules/wavesurfer.js/dist/wavesurfer.esm.js $@
+
+web: $(WEB_VENDOR)
 
 lint-protos: node_modules/.bin/buf
 	node_modules/.bin/buf lint protos
 
-# What tests/deploy runs: docker-compose (`config`) and kubectl (its kustomize),
-# from Debian when missing. The machine image ships kubectl 1.32; Debian
-# bookworm's kubernetes-client is 1.20, whose kustomize is too old for the
-# manifests, and the tests say so.
+# What the tests run besides Python, from Debian when missing: docker-compose
+# (`config`) and kubectl (its kustomize) for tests/deploy; Chromium for the
+# editor's browser tests (Playwright drives Debian's: its own browser download
+# can't work here). The machine image ships kubectl 1.32; Debian bookworm's
+# kubernetes-client is 1.20, whose kustomize is too old for the manifests, and
+# the tests say so.
 tools:
 	command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends docker-compose; }
 	command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends kubernetes-client; }
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends chromium; }
 
-run: install
+run: install web
 	$(BIN)/python scripts/run_local.py
 
-test: install lint-protos tools
+test: install lint-protos tools web
 	$(BIN)/python -m pytest
 
 # One at a time: a second busy process slows a model run 4x.

@@ -78,7 +78,8 @@ def main() -> int:
         url = f"http://{gateway_host}:{gateway_port}"
         gateway.start().wait_until(lambda: http_ok(f"{url}/readyz"))
         print(
-            f"\nSparrow is running: {url}  (API docs: {url}/docs; data in {DATA})\n"
+            f"\nSparrow is running. Open the editor, signed in with your key:\n  {url}/#key={key}\n"
+            f"(API docs: {url}/docs; data in {DATA})\n"
             f"MusicGen: {os.environ.get('GENERATION_MODEL', 'facebook/musicgen-small')}; "
             f"{url}/api/gpu says whether it loaded.\n"
             f"Your API key (paid tier; send it as X-API-Key): {key}\nCtrl-C stops it.\n",

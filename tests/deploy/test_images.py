@@ -49,12 +49,21 @@ def arguments(stage: list[tuple[str, str]], instruction: str) -> list[str]:
 def test_the_grpc_code_is_generated_in_a_builder_stage_and_left_there(name):
     found = stages(DOCKERFILES[name])
     assert len(found) >= 2, "multi-stage"
-    builder, final = found[0], found[-1]
+    builder = next(stage for stage in found if any("protos/generate.sh" in run for run in arguments(stage, "RUN")))
+    final = found[-1]
     assert any("protos/generate.sh" in run for run in arguments(builder, "RUN"))
     assert any("grpcio-tools" in run for run in arguments(builder, "RUN"))
     # The final stage takes the built environment and nothing of the build's tools.
     assert arguments(final, "COPY") == ["--from=builder /venv /venv"]
     assert not any("grpcio-tools" in run or "pip install" in run for run in arguments(final, "RUN"))
+
+
+def test_the_gateway_image_serves_the_editor_without_a_cdn():
+    found = stages(DOCKERFILES["gateway"])
+    web = found[0]
+    assert any("npm ci --omit=dev" in run for run in arguments(web, "RUN")), "wavesurfer.js from the lockfile"
+    copies = [c for stage in found for c in arguments(stage, "COPY")]
+    assert any(c.startswith("--from=web ") and c.endswith("web/vendor/") for c in copies)
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)

@@ -11,7 +11,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
 from sparrow_gateway.api.request_ids import RequestIds
-from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems
+from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems, web
 from sparrow_gateway.accounts import Accounts
 from sparrow_gateway.capacity import CapacityClient
 from sparrow_gateway.chain_client import ChainClient
@@ -48,8 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Outermost, so every log line of the request, and the answer, carry the id.
     app.add_middleware(RequestIds)
-    for module in (health, session, chains, events, export, nodes, stems, gpu):
+    for module in (health, session, chains, events, export, nodes, stems, gpu, web):
         app.include_router(module.router)
+    app.mount("/app", web.assets(), name="app")
     # Requests by route, method and status, and their latency, on /metrics.
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
         app, include_in_schema=False

@@ -218,7 +218,9 @@ class ChainStore(Store):
         params.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
-        first = params.seed if params.seed is not None else random.randrange(2**62)
+        # A random seed stays below 2**53, so a browser's JSON numbers hold it
+        # exactly and the musician can ask for the same take again.
+        first = params.seed if params.seed is not None else random.randrange(2**53 - MAX_TAKES)
         seeds = [(first + i) % 2**63 for i in range(count)]
         now = _now()
         with self._write() as conn:

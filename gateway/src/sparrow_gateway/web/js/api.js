@@ -1,0 +1,105 @@
+// The REST API. Every change carries the key in X-API-Key; GETs for <audio>,
+// fetch of audio and EventSource ride on the HttpOnly cookie POST /api/session sets.
+// Errors come back as ApiError with a sentence a musician can read.
+
+const KEY = "sparrow.key";
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function storedKey() {
+  return localStorage.getItem(KEY);
+}
+
+export function forgetKey() {
+  localStorage.removeItem(KEY);
+}
+
+function headers(extra = {}) {
+  const key = storedKey();
+  return key ? { "X-API-Key": key, ...extra } : extra;
+}
+
+async function explain(response) {
+  let detail = "";
+  try {
+    const body = await response.json();
+    detail = typeof body.detail === "string" ? body.detail
+      : Array.isArray(body.detail) ? body.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ")
+      : "";
+  } catch {
+    /* not JSON */
+  }
+  const words = {
+    401: "Your API key was not accepted. Sign in again.",
+    403: "Your key's tier does not allow this.",
+    404: "That is gone: it was deleted, or it belongs to someone else.",
+    409: "That can't be done right now.",
+    413: "That file is too large.",
+    422: "Some values are out of range.",
+    503: "Sparrow's services can't be reached right now. Try again in a moment.",
+  };
+  return new ApiError(detail || words[response.status] || `The request failed (${response.status}).`, response.status);
+}
+
+export async function request(method, path, { json, form, raw = false, keepalive = false } = {}) {
+  const init = { method, headers: headers(), keepalive };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form) {
+    init.body = form;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new ApiError(`Can't reach Sparrow (${error.message}). Is it running?`, 0);
+  }
+  if (!response.ok) throw await explain(response);
+  if (raw) return response;
+  if (response.status === 204 || response.status === 202 && response.headers.get("content-length") === "0") return null;
+  return response.json();
+}
+
+export async function signIn(key) {
+  localStorage.setItem(KEY, key);
+  try {
+    const me = await request("GET", "/api/me");
+    await request("POST", "/api/session");
+    return me;
+  } catch (error) {
+    forgetKey();
+    throw error;
+  }
+}
+
+export async function signOut() {
+  forgetKey();
+  await fetch("/api/session", { method: "DELETE" }).catch(() => {});
+}
+
+export const api = {
+  me: () => request("GET", "/api/me"),
+  gpu: () => request("GET", "/api/gpu"),
+  chains: () => request("GET", "/api/chains?limit=50"),
+  chain: (id) => request("GET", `/api/chains/${id}`),
+  deleteChain: (id) => request("DELETE", `/api/chains/${id}`),
+  upload(file, title) {
+    const form = new FormData();
+    form.append("file", file);
+    if (title) form.append("title", title);
+    return request("POST", "/api/chains", { form });
+  },
+  takes: (parentId, body) => request("POST", `/api/nodes/${parentId}/takes`, { json: body }),
+  commit: (id) => request("POST", `/api/nodes/${id}/commit`),
+  discard: (id, keepalive = false) => request("DELETE", `/api/nodes/${id}`, { keepalive }),
+  stems: (id) => request("GET", `/api/nodes/${id}/stems`),
+  separate: (id) => request("POST", `/api/nodes/${id}/stems`),
+  exportSpine: (id, body) => request("POST", `/api/chains/${id}/export`, { json: body, raw: true }),
+  schema: () => fetch("/openapi.json").then((r) => r.json()),
+};

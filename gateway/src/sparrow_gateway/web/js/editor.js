@@ -1,0 +1,530 @@
+// One chain open for editing: the spine as a timeline of waveforms, root first;
+// the selected node's takes side by side under it; the form that asks for more;
+// A/B of two takes across their seam; stems; export. Live from the chain's SSE.
+
+import { api } from "./api.js";
+import { loadBuffer } from "./audio.js";
+import { clear, fmt, h } from "./dom.js";
+import { watchChain } from "./events.js";
+import { exportPanel } from "./export.js";
+import * as player from "./player.js";
+import { StemsPanel } from "./stems.js";
+import { takesForm } from "./takes_form.js";
+import { showError, toast } from "./toast.js";
+import { waveform } from "./waveform.js";
+
+const UNDO_S = 6;
+const SEAM_S = 3;
+const STATUS_WORDS = {
+  pending: "Waiting for a MusicGen worker…",
+  generating: "Generating…",
+  ready: "Ready",
+  error: "Failed",
+  cancelled: "Cancelled",
+};
+
+export class Editor {
+  constructor(root, chainId, account, schema) {
+    this.root = root;
+    this.chainId = chainId;
+    this.account = account;
+    this.schema = schema;
+    this.chain = null;
+    this.nodes = new Map();
+    this.selected = null; // the spine node whose takes are shown
+    this.focus = null; // the take the keyboard acts on
+    this.discarding = new Map(); // node id -> timer, while undo is offered
+    this.ab = { a: null, b: null };
+    this.blocks = new Map(); // spine node id -> block
+    this.cards = new Map(); // take id -> card
+    this.seekFrom = 0;
+    this.renderQueued = false;
+    this.stems = new StemsPanel(account);
+    this.onKey = (event) => this.key(event);
+    this.onHide = () => this.flushDiscards();
+  }
+
+  async start() {
+    const chain = await api.chain(this.chainId);
+    this.chain = chain;
+    for (const node of chain.nodes) this.nodes.set(node.id, node);
+    this.layout();
+    this.selected = this.tip().id;
+    this.render();
+    this.closeEvents = watchChain(this.chainId, {
+      onEvent: (kind, event) => this.event(kind, event),
+      onStatus: (status) => {
+        this.liveStatus.textContent = { live: "live", reconnecting: "reconnecting…", closed: "offline" }[status];
+        this.liveStatus.dataset.status = status;
+      },
+    });
+    this.untick = player.onTick((state) => this.tick(state));
+    document.addEventListener("keydown", this.onKey);
+    window.addEventListener("pagehide", this.onHide);
+  }
+
+  stop() {
+    player.stop();
+    this.flushDiscards();
+    this.closeEvents?.();
+    this.untick?.();
+    document.removeEventListener("keydown", this.onKey);
+    window.removeEventListener("pagehide", this.onHide);
+    for (const item of [...this.blocks.values(), ...this.cards.values()]) item.wave?.destroy();
+  }
+
+  // -- the shape of the chain ------------------------------------------------
+
+  spine() {
+    const path = [];
+    let node = [...this.nodes.values()].find((n) => n.parent_id === null);
+    while (node) {
+      path.push(node);
+      const id = node.id;
+      node = [...this.nodes.values()].find((n) => n.parent_id === id && n.committed);
+    }
+    return path;
+  }
+
+  tip() {
+    const path = this.spine();
+    return path[path.length - 1];
+  }
+
+  takesOf(parentId) {
+    return [...this.nodes.values()]
+      .filter((n) => n.parent_id === parentId && !n.committed && !this.discarding.has(n.id))
+      .sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  label(node) {
+    if (!node) return "";
+    if (node.parent_id === null) return "your clip";
+    const spine = this.spine();
+    const at = spine.findIndex((n) => n.id === node.id);
+    if (at >= 0) return `part ${at + 1}`;
+    const siblings = [...this.nodes.values()].filter((n) => n.parent_id === node.parent_id && !n.committed)
+      .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    return `take ${siblings.findIndex((n) => n.id === node.id) + 1}`;
+  }
+
+  // -- events ------------------------------------------------------------------
+
+  upsert(node) {
+    const known = this.nodes.get(node.id);
+    if (known && known.updated_at > node.updated_at) return; // an older state, replayed
+    if (this.gone?.has(node.id)) return;
+    this.nodes.set(node.id, node);
+    this.queueRender();
+  }
+
+  remove(id) {
+    (this.gone ||= new Set()).add(id);
+    this.nodes.delete(id);
+    for (const [map, key] of [[this.cards, id], [this.blocks, id]]) {
+      map.get(key)?.wave?.destroy();
+      map.get(key)?.el.remove();
+      map.delete(key);
+    }
+    if (this.focus === id) this.focus = null;
+    if (this.ab.a === id) this.ab.a = null;
+    if (this.ab.b === id) this.ab.b = null;
+    if (!this.nodes.has(this.selected)) this.selected = this.tip()?.id;
+    this.queueRender();
+  }
+
+  event(kind, event) {
+    if (kind === "chain.deleted") {
+      toast("This chain was deleted.", { kind: "error" });
+      location.hash = "#/";
+    } else if (kind === "node.discarded") {
+      this.remove(event.node_id);
+    } else if (kind === "stems.updated") {
+      this.stems.update(event.stems);
+    } else if (event.node) {
+      this.upsert(event.node);
+    }
+  }
+
+  // -- layout and rendering -------------------------------------------------------
+
+  layout() {
+    clear(this.root);
+    this.title = h("h1", {}, this.chain.title);
+    this.duration = h("span", { class: "muted", id: "spine-duration" });
+    this.liveStatus = h("span", { class: "live", id: "live-status", dataset: { status: "connecting" } }, "connecting…");
+    this.playSpineButton = h("button", { class: "primary", id: "play-spine", onclick: () => this.toggleSpine() }, "▶ Play spine");
+    this.nowPlaying = h("span", { class: "now-playing", id: "now-playing", role: "status" }, "Stopped");
+    this.spineRow = h("div", { class: "spine", id: "spine" });
+    this.takesTitle = h("h2", {});
+    this.takesRow = h("div", { class: "takes", id: "takes" });
+    this.abPanel = h("div", { class: "ab", id: "ab", hidden: true });
+    this.askTitle = h("h2", {});
+    const form = takesForm(this.schema, (body) => this.ask(body));
+    this.root.append(
+      h("div", { class: "editor-head" },
+        h("a", { href: "#/", class: "back" }, "← Chains"), this.title, this.duration, this.liveStatus),
+      h("div", { class: "transport" }, this.playSpineButton, this.nowPlaying,
+        h("span", { class: "muted keys" }, "space: play/stop · ←/→: takes · enter: commit · delete: discard")),
+      this.spineRow,
+      h("section", { class: "takes-area" }, this.takesTitle, this.takesRow, this.abPanel),
+      h("section", { class: "ask panel" }, this.askTitle, form),
+      this.stems.el,
+      exportPanel(this.chainId, showError));
+  }
+
+  queueRender() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
+  render() {
+    const spine = this.spine();
+    const total = spine.reduce((sum, n) => sum + (n.duration_s || 0), 0);
+    this.duration.textContent = `${spine.length} part${spine.length > 1 ? "s" : ""} · ${fmt(total)}`;
+    // The spine, root first.
+    const onSpine = new Set(spine.map((n) => n.id));
+    for (const [id, block] of this.blocks) {
+      if (!onSpine.has(id)) {
+        block.wave?.destroy();
+        block.el.remove();
+        this.blocks.delete(id);
+      }
+    }
+    let offset = 0;
+    for (const node of spine) {
+      const block = this.blocks.get(node.id) || this.spineBlock(node);
+      block.offset = offset;
+      offset += node.duration_s || 0;
+      block.el.style.flexGrow = String(Math.max(node.duration_s || 1, 0.5));
+      block.el.classList.toggle("selected", node.id === this.selected);
+      block.name.textContent = this.label(node);
+      block.length.textContent = fmt(node.duration_s);
+      this.spineRow.append(block.el);
+      this.ensureWave(block, node, true);
+    }
+    // The selected node's takes.
+    const parent = this.nodes.get(this.selected);
+    this.takesTitle.textContent = `Takes after ${this.label(parent)}`;
+    this.askTitle.textContent = `Continue from ${this.label(parent)}`;
+    const takes = this.takesOf(this.selected);
+    const shown = new Set(takes.map((n) => n.id));
+    for (const [id, card] of this.cards) {
+      if (!shown.has(id)) {
+        card.el.remove();
+        if (!this.nodes.has(id)) this.cards.delete(id);
+      }
+    }
+    if (!takes.length) {
+      if (!this.takesRow.querySelector(".empty")) {
+        clear(this.takesRow).append(h("p", { class: "empty muted" }, "No takes yet: ask for some below."));
+      }
+    } else {
+      this.takesRow.querySelector(".empty")?.remove();
+    }
+    if (this.focus && !shown.has(this.focus)) this.focus = null;
+    for (const node of takes) {
+      const card = this.cards.get(node.id) || this.takeCard(node);
+      this.updateCard(card, node);
+      this.takesRow.append(card.el);
+    }
+    this.renderAB();
+  }
+
+  spineBlock(node) {
+    const name = h("span", { class: "block-name" });
+    const length = h("span", { class: "muted" });
+    const waveHolder = h("div", { class: "block-wave" });
+    const el = h("div", { class: "block", dataset: { nodeId: node.id } },
+      h("div", { class: "block-head" },
+        h("button", { class: "link", title: "Show this part's takes",
+          onclick: () => { this.selected = node.id; this.focus = null; this.render(); } }, name),
+        length,
+        h("button", { class: "small", title: "Stems of this part",
+          onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems")),
+      waveHolder);
+    const block = { el, name, length, waveHolder, wave: null, offset: 0 };
+    this.blocks.set(node.id, block);
+    return block;
+  }
+
+  ensureWave(item, node, onSpine) {
+    if (item.waveFor === node.id || node.status !== "ready" || !node.audio_url) return;
+    item.waveFor = node.id;
+    const holder = onSpine ? item.waveHolder : item.waveHolder;
+    clear(holder).append(h("span", { class: "muted" }, "loading audio…"));
+    loadBuffer(node.audio_url).then((buffer) => {
+      item.buffer = buffer;
+      const seek = onSpine
+        ? (seconds) => this.playSpine(item.offset + seconds)
+        : (seconds) => this.playTake(node.id, seconds);
+      item.wave = waveform(buffer, { height: onSpine ? 72 : 56, color: onSpine ? "#7c9cbf" : "#9fb98a", onSeek: seek });
+      clear(holder).append(item.wave.el);
+    }, (error) => {
+      item.waveFor = null;
+      clear(holder).append(h("span", { class: "error-text" }, `Can't play this: ${error.message}`));
+    });
+  }
+
+  takeCard(node) {
+    const name = h("h3", {});
+    const status = h("p", { class: "status" });
+    const progress = h("progress", { max: 1, value: 0 });
+    const error = h("p", { class: "error-text" });
+    const waveHolder = h("div", { class: "card-wave" });
+    const play = h("button", { class: "play", "aria-pressed": "false", onclick: () => this.toggleTake(node.id) }, "▶ Play");
+    const a = h("button", { class: "toggle ab-a", "aria-pressed": "false", title: "Compare as A",
+      onclick: () => this.setAB("a", node.id) }, "A");
+    const b = h("button", { class: "toggle ab-b", "aria-pressed": "false", title: "Compare as B",
+      onclick: () => this.setAB("b", node.id) }, "B");
+    const commit = h("button", { class: "primary commit", onclick: () => this.commit(node.id) }, "Commit");
+    const stems = h("button", { class: "stems-open",
+      onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems");
+    const discard = h("button", { class: "danger discard", onclick: () => this.discard(node.id) }, "Discard");
+    const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: node.id },
+      onclick: (event) => { if (event.target === el) this.setFocus(node.id); } },
+    h("header", {}, name, h("small", { class: "seed muted" })),
+    status, progress, error, waveHolder,
+    h("div", { class: "card-actions" }, play, a, b, commit, stems, discard));
+    el.addEventListener("focus", () => this.setFocus(node.id));
+    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, wave: null };
+    if (!this.account.stems_allowed) {
+      stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
+    }
+    this.cards.set(node.id, card);
+    return card;
+  }
+
+  updateCard(card, node) {
+    card.el.dataset.status = node.status;
+    card.el.classList.toggle("focused", this.focus === node.id);
+    card.name.textContent = this.label(node);
+    card.el.querySelector(".seed").textContent = node.params?.seed != null ? `seed ${node.params.seed}` : "";
+    const percent = Math.round((node.progress || 0) * 100);
+    card.status.textContent = node.status === "generating" ? `Generating… ${percent}%`
+      : node.status === "ready" ? `Ready · ${fmt(node.duration_s)}` : STATUS_WORDS[node.status] || node.status;
+    card.progress.hidden = !(node.status === "pending" || node.status === "generating");
+    card.progress.value = node.progress || 0;
+    card.error.hidden = node.status !== "error";
+    card.error.textContent = node.error_msg || "";
+    const ready = node.status === "ready";
+    for (const button of [card.play, card.a, card.b, card.commit]) button.disabled = !ready;
+    card.stems.disabled = !ready || !this.account.stems_allowed;
+    card.a.setAttribute("aria-pressed", String(this.ab.a === node.id));
+    card.b.setAttribute("aria-pressed", String(this.ab.b === node.id));
+    this.ensureWave(card, node, false);
+  }
+
+  // -- playback --------------------------------------------------------------------
+
+  async spineBuffers() {
+    return Promise.all(this.spine().map((n) => loadBuffer(n.audio_url)));
+  }
+
+  async playSpine(from = 0) {
+    try {
+      this.seekFrom = from;
+      player.playSequence("spine", await this.spineBuffers(), from);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  toggleSpine() {
+    if (player.isPlaying("spine")) player.stop();
+    else this.playSpine(this.seekFrom);
+  }
+
+  async playTake(id, from = 0) {
+    const node = this.nodes.get(id);
+    if (!node || node.status !== "ready") return;
+    this.setFocus(id);
+    try {
+      player.playBuffer(`node:${id}`, await loadBuffer(node.audio_url), from);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  toggleTake(id) {
+    if (player.isPlaying(`node:${id}`)) player.stop();
+    else this.playTake(id);
+  }
+
+  tick(state) {
+    const what = state?.what || "";
+    this.playSpineButton.textContent = what === "spine" ? "■ Stop" : "▶ Play spine";
+    for (const [id, card] of this.cards) {
+      const on = what === `node:${id}`;
+      card.play.textContent = on ? "■ Stop" : "▶ Play";
+      card.play.setAttribute("aria-pressed", String(on));
+      card.wave?.show(on ? state.position : null);
+    }
+    for (const block of this.blocks.values()) {
+      const inside = what === "spine" && state.position >= block.offset && state.position < block.offset + (block.wave?.duration || 0);
+      block.wave?.show(inside ? state.position - block.offset : null);
+    }
+    document.body.dataset.playing = what;
+    if (!state) {
+      this.nowPlaying.textContent = "Stopped";
+    } else if (what === "spine") {
+      this.nowPlaying.textContent = `Playing the spine · ${fmt(state.position)} / ${fmt(state.length)}`;
+    } else if (what.startsWith("node:")) {
+      this.nowPlaying.textContent = `Playing ${this.label(this.nodes.get(what.slice(5)))} · ${fmt(state.position)} / ${fmt(state.length)}`;
+    } else if (what.startsWith("seam:")) {
+      const id = what.slice(5);
+      const side = id === this.ab.a ? "A" : "B";
+      const where = state.position < state.seamAt ? "before the seam" : "after the seam";
+      this.nowPlaying.textContent = `Looping the seam · ${side} (${this.label(this.nodes.get(id))}) · ${where}`;
+    } else if (what.startsWith("stems:")) {
+      this.nowPlaying.textContent = `Playing stems · ${fmt(state.position)} / ${fmt(state.length)}`;
+    }
+  }
+
+  // -- A/B across the seam ------------------------------------------------------------
+
+  setAB(side, id) {
+    const other = side === "a" ? "b" : "a";
+    this.ab[side] = this.ab[side] === id ? null : id;
+    if (this.ab[other] === id) this.ab[other] = null;
+    this.render();
+  }
+
+  renderAB() {
+    const { a, b } = this.ab;
+    this.abPanel.hidden = !(a && b);
+    if (!a || !b) return;
+    if (this.abPanel.dataset.pair === `${a}:${b}`) return;
+    this.abPanel.dataset.pair = `${a}:${b}`;
+    clear(this.abPanel).append(
+      h("strong", {}, "A/B"),
+      h("span", {}, ` ${this.label(this.nodes.get(a))} against ${this.label(this.nodes.get(b))}, looping ${SEAM_S} s either side of the seam `),
+      h("button", { id: "ab-loop", class: "primary", onclick: () => this.loopAB(a) }, "Loop A"),
+      h("button", { id: "ab-switch", onclick: () => this.switchAB() }, "Switch A ⇄ B"),
+      h("button", { onclick: () => player.stop() }, "Stop"));
+  }
+
+  async loopAB(id, offset = 0) {
+    try {
+      const parent = await loadBuffer(this.nodes.get(this.nodes.get(id).parent_id).audio_url);
+      const take = await loadBuffer(this.nodes.get(id).audio_url);
+      player.loopSeam(`seam:${id}`, parent, take, SEAM_S, offset);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  switchAB() {
+    const state = player.now();
+    const current = state?.what?.startsWith("seam:") ? state.what.slice(5) : null;
+    const next = current === this.ab.a ? this.ab.b : this.ab.a;
+    this.loopAB(next, current ? state.position : 0);
+  }
+
+  // -- changes ---------------------------------------------------------------------
+
+  async ask(body) {
+    const reply = await api.takes(this.selected, body);
+    for (const node of reply.nodes) this.upsert(node);
+    this.focus = reply.nodes[0]?.id || this.focus;
+    this.render();
+  }
+
+  async commit(id) {
+    try {
+      const node = await api.commit(id);
+      if (player.isPlaying()) player.stop();
+      this.upsert(node);
+      this.nodes.set(node.id, node);
+      this.selected = node.id;
+      this.focus = null;
+      this.render();
+      toast(`Committed ${this.label(node)} to the spine.`);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  discard(id) {
+    const node = this.nodes.get(id);
+    if (!node || this.discarding.has(id)) return;
+    if (player.isPlaying(`node:${id}`) || player.isPlaying(`seam:${id}`)) player.stop();
+    const name = this.label(node);
+    const timer = setTimeout(() => this.discardNow(id), UNDO_S * 1000);
+    this.discarding.set(id, timer);
+    if (this.focus === id) this.focus = null;
+    this.render();
+    toast(`Discarded ${name}.`, {
+      timeout: UNDO_S * 1000,
+      actionLabel: "Undo",
+      action: () => {
+        clearTimeout(this.discarding.get(id));
+        this.discarding.delete(id);
+        this.focus = id;
+        this.render();
+      },
+    });
+  }
+
+  async discardNow(id, keepalive = false) {
+    this.discarding.delete(id);
+    try {
+      await api.discard(id, keepalive);
+    } catch (error) {
+      if (error.status !== 404) {
+        showError(error);
+        this.render();
+      }
+    }
+  }
+
+  // Leaving the page ends the chance to undo: the discards go out now.
+  flushDiscards() {
+    for (const [id, timer] of this.discarding) {
+      clearTimeout(timer);
+      this.discardNow(id, true);
+    }
+  }
+
+  // -- keyboard --------------------------------------------------------------------
+
+  setFocus(id) {
+    this.focus = id;
+    for (const [cardId, card] of this.cards) card.el.classList.toggle("focused", cardId === id);
+  }
+
+  key(event) {
+    if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.target.closest("button, a, summary") && (event.key === " " || event.key === "Enter")) return;
+    const takes = this.takesOf(this.selected);
+    const at = takes.findIndex((n) => n.id === this.focus);
+    if (event.key === " ") {
+      event.preventDefault();
+      if (player.isPlaying()) player.stop();
+      else if (this.focus) this.playTake(this.focus);
+      else this.playSpine(this.seekFrom);
+    } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      if (!takes.length) return;
+      event.preventDefault();
+      const step = event.key === "ArrowRight" ? 1 : -1;
+      const next = takes[(at + step + takes.length) % takes.length] || takes[0];
+      const wasPlaying = player.now();
+      this.setFocus(next.id);
+      this.cards.get(next.id)?.el.scrollIntoView({ block: "nearest", inline: "nearest" });
+      // Auditioning: a playing take hands over to the next at the same point.
+      if (wasPlaying?.what?.startsWith("node:")) this.playTake(next.id, wasPlaying.position);
+    } else if (event.key === "Enter" && this.focus) {
+      event.preventDefault();
+      this.commit(this.focus);
+    } else if ((event.key === "Delete" || event.key === "Backspace") && this.focus) {
+      event.preventDefault();
+      this.discard(this.focus);
+    } else if (event.key === "Escape") {
+      player.stop();
+    }
+  }
+}

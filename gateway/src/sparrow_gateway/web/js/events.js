@@ -1,0 +1,41 @@
+// A chain's live events (SSE). EventSource reconnects by itself and resumes
+// with Last-Event-ID; when the server refuses the stream outright, we open a
+// new one from the last event seen after a pause. onStatus hears "live",
+// "reconnecting" or "closed".
+
+export function watchChain(chainId, { onEvent, onStatus }) {
+  let source = null;
+  let last = 0;
+  let stopped = false;
+  let retry = null;
+
+  const open = () => {
+    source = new EventSource(`/api/chains/${chainId}/events?after=${last}`);
+    source.onopen = () => onStatus("live");
+    source.onerror = () => {
+      if (stopped) return;
+      if (source.readyState === EventSource.CLOSED) {
+        onStatus("reconnecting");
+        retry = setTimeout(open, 2000);
+      } else {
+        onStatus("reconnecting");
+      }
+    };
+    const handle = (message) => {
+      const seq = Number(message.lastEventId);
+      if (seq && seq <= last) return;
+      last = seq || last;
+      onEvent(message.type, JSON.parse(message.data));
+    };
+    for (const kind of ["chain.created", "node.created", "node.updated", "node.committed", "node.discarded", "stems.updated", "chain.deleted"]) {
+      source.addEventListener(kind, handle);
+    }
+  };
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(retry);
+    if (source) source.close();
+    onStatus("closed");
+  };
+}

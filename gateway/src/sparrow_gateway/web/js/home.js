@@ -1,0 +1,65 @@
+// The start page: drop a clip to start a chain, or reopen one.
+
+import { api } from "./api.js";
+import { clear, fmt, h } from "./dom.js";
+import { showError, toast } from "./toast.js";
+
+export async function home(root) {
+  clear(root);
+  const input = h("input", { type: "file", id: "clip-input", accept: "audio/*,.wav,.mp3,.flac,.ogg,.m4a,.aiff,.aif", hidden: true });
+  const title = h("input", { type: "text", id: "clip-title", placeholder: "Title (optional: the file's name otherwise)", maxlength: 200 });
+  const status = h("p", { class: "drop-status", role: "status" });
+  const zone = h("div", { class: "drop", id: "drop", tabindex: "0" },
+    h("p", { class: "drop-big" }, "Drop a clip here to start"),
+    h("p", { class: "muted" }, "WAV, MP3, FLAC, OGG, M4A or AIFF · ",
+      h("button", { class: "link", onclick: () => input.click() }, "or choose a file")),
+    status);
+  const start = async (file) => {
+    if (!file) return;
+    status.textContent = `Uploading ${file.name}…`;
+    zone.classList.add("busy");
+    try {
+      const chain = await api.upload(file, title.value.trim());
+      location.hash = `#/chain/${chain.id}`;
+    } catch (error) {
+      status.textContent = "";
+      showError(error);
+    } finally {
+      zone.classList.remove("busy");
+    }
+  };
+  input.addEventListener("change", () => start(input.files[0]));
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    start(event.dataTransfer.files[0]);
+  });
+  zone.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") input.click(); });
+  const list = h("ul", { class: "chains", id: "chains" }, h("li", { class: "muted" }, "Loading your chains…"));
+  root.append(h("section", { class: "home" }, zone, title, input, h("h2", {}, "Your chains"), list));
+  try {
+    const { chains } = await api.chains();
+    clear(list);
+    if (!chains.length) list.append(h("li", { class: "muted" }, "None yet: drop a clip above."));
+    for (const chain of chains) {
+      const item = h("li", { class: "chain-item", dataset: { chainId: chain.id } },
+        h("a", { href: `#/chain/${chain.id}` }, chain.title),
+        h("span", { class: "muted" }, ` ${fmt(chain.spine_duration_s)} · ${chain.node_count} node${chain.node_count === 1 ? "" : "s"} · ${new Date(chain.created_at).toLocaleString()}`),
+        h("button", { class: "small danger", onclick: async () => {
+          if (!confirm(`Delete "${chain.title}" with all its takes? This can't be undone.`)) return;
+          try {
+            await api.deleteChain(chain.id);
+            item.remove();
+            toast(`Deleted "${chain.title}".`);
+          } catch (error) {
+            showError(error);
+          }
+        } }, "Delete"));
+      list.append(item);
+    }
+  } catch (error) {
+    clear(list).append(h("li", { class: "error-text" }, error.message));
+  }
+}

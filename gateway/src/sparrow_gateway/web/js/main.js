@@ -1,0 +1,111 @@
+// Sparrow in the browser: sign in with an API key, then the chain list or one
+// chain's editor, chosen by the address's #fragment.
+
+import { api, forgetKey, signIn, signOut, storedKey } from "./api.js";
+import { clear, h } from "./dom.js";
+import { Editor } from "./editor.js";
+import { home } from "./home.js";
+import { showError } from "./toast.js";
+
+const main = document.getElementById("main");
+const who = document.getElementById("who");
+const gpu = document.getElementById("gpu");
+let account = null;
+let schema = null;
+let editor = null;
+let gpuTimer = null;
+
+function signInPage(message = "") {
+  clear(main);
+  const key = h("input", { id: "api-key", type: "password", autocomplete: "off", placeholder: "Your API key", required: true });
+  const error = h("p", { class: "error-text", role: "alert" }, message);
+  const form = h("form", { class: "sign-in panel", id: "sign-in" },
+    h("h1", {}, "Sign in"),
+    h("p", { class: "muted" }, "Paste the API key you were given (`make run` prints a local one)."),
+    key, h("button", { class: "primary", type: "submit" }, "Sign in"), error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      account = await signIn(key.value.trim());
+      await started();
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  });
+  main.append(form);
+  key.focus();
+}
+
+function describe(workers, name) {
+  if (!workers.length) return `${name}: no worker configured`;
+  const ready = workers.filter((w) => w.ready);
+  if (!ready.length) return `${name}: not ready (${workers.map((w) => w.reason || "unreachable").join("; ")})`;
+  const slots = ready.reduce((s, w) => s + (w.slots || 0), 0);
+  const busy = ready.reduce((s, w) => s + (w.busy || 0), 0);
+  const queued = ready.reduce((s, w) => s + (w.queued || 0), 0);
+  return `${name}: ${busy}/${slots} busy · ${queued} waiting · ${ready.length} worker${ready.length > 1 ? "s" : ""} on ${ready[0].device}`;
+}
+
+async function pollGpu() {
+  try {
+    const capacity = await api.gpu();
+    clear(gpu).append(
+      h("span", { class: "chip", id: "gpu-generation", title: "MusicGen workers" }, describe(capacity.generation, "MusicGen")),
+      h("span", { class: "chip", id: "gpu-stems", title: "Demucs workers" }, describe(capacity.stems, "Stems")));
+  } catch {
+    clear(gpu).append(h("span", { class: "chip warn" }, "capacity unknown"));
+  }
+}
+
+async function route() {
+  editor?.stop();
+  editor = null;
+  const match = /^#\/chain\/([0-9a-f-]{36})$/.exec(location.hash);
+  if (match) {
+    editor = new Editor(main, match[1], account, schema);
+    try {
+      await editor.start();
+    } catch (error) {
+      showError(error);
+      location.hash = "#/";
+    }
+  } else {
+    await home(main);
+  }
+}
+
+async function started() {
+  schema = schema || (await api.schema());
+  clear(who).append(
+    h("span", { id: "account" }, account.user, " · ", h("span", { class: `tier ${account.tier}`, id: "tier" }, account.tier)),
+    h("button", { class: "small", onclick: async () => { await signOut(); location.reload(); } }, "Sign out"));
+  clearInterval(gpuTimer);
+  pollGpu();
+  gpuTimer = setInterval(pollGpu, 5000);
+  window.onhashchange = route;
+  await route();
+}
+
+async function boot() {
+  // `make run` may open the page as /#key=...: take it and drop it from the address.
+  const fromAddress = /^#key=(.+)$/.exec(location.hash);
+  if (fromAddress) {
+    history.replaceState(null, "", location.pathname);
+    try {
+      account = await signIn(decodeURIComponent(fromAddress[1]));
+      return started();
+    } catch (error) {
+      return signInPage(error.message);
+    }
+  }
+  if (!storedKey()) return signInPage();
+  try {
+    account = await api.me();
+    await started();
+  } catch (error) {
+    if (error.status === 401) forgetKey();
+    signInPage(error.message);
+  }
+}
+
+boot();

@@ -1,0 +1,123 @@
+// One transport for the whole page: a node, the spine from any point through its
+// seams (each clip scheduled sample-exact after the last), a looped seam for A/B,
+// or a node's stems together. Listeners hear {what, position} every frame.
+
+import { audioContext, seam } from "./audio.js";
+
+const listeners = new Set();
+let playing = null; // {what, sources, startedAt, offset, length, loop, gains}
+let frame = 0;
+
+export function onTick(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function tell() {
+  const state = now();
+  for (const listener of listeners) listener(state);
+}
+
+export function now() {
+  if (!playing) return null;
+  const ctx = audioContext();
+  const elapsed = Math.max(0, ctx.currentTime - playing.startedAt);
+  const position = playing.loop ? (playing.offset + elapsed) % playing.length : playing.offset + elapsed;
+  return { what: playing.what, position, length: playing.length, seamAt: playing.seamAt };
+}
+
+function loop() {
+  tell();
+  if (playing) frame = requestAnimationFrame(loop);
+}
+
+function begin(what, sources, offset, length, extra = {}) {
+  stop();
+  const ctx = audioContext();
+  playing = { what, sources, startedAt: ctx.currentTime + 0.05, offset, length, ...extra };
+  const last = sources[sources.length - 1];
+  if (last && !extra.loop) last.source.onended = () => playing && playing.sources === sources && stop();
+  frame = requestAnimationFrame(loop);
+  return playing;
+}
+
+function source(buffer, destination) {
+  const node = audioContext().createBufferSource();
+  node.buffer = buffer;
+  node.connect(destination || audioContext().destination);
+  return node;
+}
+
+export function stop() {
+  if (!playing) return;
+  const was = playing;
+  playing = null;
+  for (const { source: node } of was.sources) {
+    node.onended = null;
+    try { node.stop(); } catch { /* not started */ }
+  }
+  cancelAnimationFrame(frame);
+  tell();
+}
+
+export function isPlaying(what) {
+  return playing !== null && (what === undefined || playing.what === what);
+}
+
+// Play one clip from `offset` seconds.
+export function playBuffer(what, buffer, offset = 0) {
+  const node = source(buffer);
+  const start = Math.min(Math.max(0, offset), buffer.duration);
+  const state = begin(what, [{ source: node }], start, buffer.duration);
+  node.start(state.startedAt, start);
+}
+
+// Play clips back to back, from `from` seconds into the first of them all.
+export function playSequence(what, buffers, from = 0) {
+  const ctx = audioContext();
+  const total = buffers.reduce((sum, b) => sum + b.duration, 0);
+  const sources = [];
+  const state = begin(what, sources, Math.min(from, total), total);
+  let at = state.startedAt;
+  let skip = from;
+  for (const buffer of buffers) {
+    if (skip >= buffer.duration) {
+      skip -= buffer.duration;
+      continue;
+    }
+    const node = source(buffer);
+    node.start(Math.max(at, ctx.currentTime), skip);
+    at += buffer.duration - skip;
+    skip = 0;
+    sources.push({ source: node });
+  }
+  if (sources.length) sources[sources.length - 1].source.onended = () => playing && playing.sources === sources && stop();
+}
+
+// Loop the seam between `before` and `after`, `seconds` either side, from
+// `offset` into the loop (so A and B swap at the same point).
+export function loopSeam(what, before, after, seconds = 3, offset = 0) {
+  const { buffer, seamAt } = seam(before, after, seconds, seconds);
+  const node = source(buffer);
+  node.loop = true;
+  const start = offset % buffer.duration;
+  const state = begin(what, [{ source: node }], start, buffer.duration, { loop: true, seamAt });
+  node.start(state.startedAt, start);
+}
+
+// Play several buffers at once, each through its own gain (stems).
+export function playTogether(what, named) {
+  const ctx = audioContext();
+  const gains = {};
+  const sources = [];
+  for (const [name, buffer] of Object.entries(named)) {
+    const gain = ctx.createGain();
+    gain.connect(ctx.destination);
+    gains[name] = gain;
+    sources.push({ source: source(buffer, gain) });
+  }
+  const length = Math.max(...Object.values(named).map((b) => b.duration));
+  const state = begin(what, sources, 0, length, { gains });
+  for (const { source: node } of sources) node.start(state.startedAt);
+  return gains;
+}

@@ -1,0 +1,88 @@
+// The form that asks for takes, built from the API's own schema (TakesRequest
+// in /openapi.json), so every knob shows exactly the range the services accept.
+
+import { h } from "./dom.js";
+
+const LABELS = {
+  prompt: ["Prompt", "What the continuation should sound like"],
+  energy: ["Energy", ""],
+  tempo_feel: ["Tempo feel", ""],
+  density: ["Density", ""],
+  cfg_coef: ["Guidance", "How closely the take follows the prompt"],
+  prompt_duration_s: ["Prompt window (s)", "Seconds of the music so far the model hears"],
+  duration_s: ["Duration (s)", "Seconds of new music per take"],
+  seed: ["Seed", "Empty: a new random seed. The same seed and knobs give the same take."],
+  count: ["Takes", "How many takes to make side by side"],
+  top_k: ["Top-k", "0 turns it off"],
+  top_p: ["Top-p", "0 turns it off"],
+  temperature: ["Temperature", ""],
+};
+const MAIN = ["prompt", "energy", "tempo_feel", "density", "duration_s", "count", "cfg_coef", "prompt_duration_s", "seed"];
+const ADVANCED = ["top_k", "top_p", "temperature"];
+
+function numberOf(prop) {
+  if (prop.anyOf) return prop.anyOf.find((p) => p.type !== "null") || {};
+  return prop;
+}
+
+function field(name, prop) {
+  const [label, hint] = LABELS[name] || [name, ""];
+  const spec = numberOf(prop);
+  let input;
+  let range = "";
+  if (spec.enum) {
+    input = h("select", { name }, spec.enum.map((v) => h("option", { value: v, selected: v === prop.default }, v)));
+  } else if (spec.type === "string") {
+    input = h("textarea", { name, rows: 2, maxlength: spec.maxLength, placeholder: "lofi piano, warm tape, brushed drums" });
+  } else {
+    const integer = spec.type === "integer";
+    // "any": a step counts from the minimum, and 1.0 is no step of 0.1 from 0.05.
+    const step = integer ? 1 : "any";
+    input = h("input", {
+      name, type: "number", step, min: spec.minimum, max: spec.maximum,
+      value: prop.default ?? "", placeholder: name === "seed" ? "random" : "",
+    });
+    if (name !== "seed") range = `${spec.minimum} to ${spec.maximum}`;
+  }
+  input.id = `knob-${name}`;
+  return h("label", { class: "knob", for: input.id, title: prop.description || hint },
+    h("span", { class: "knob-name" }, label, range && h("small", { class: "range" }, ` (${range})`)),
+    input,
+    hint && h("small", { class: "hint" }, hint));
+}
+
+export function takesForm(schema, onAsk) {
+  const props = schema.components.schemas.TakesRequest.properties;
+  const button = h("button", { type: "submit", class: "primary", id: "ask-takes" }, "Ask for takes");
+  const form = h("form", { class: "takes-form", id: "takes-form", novalidate: false },
+    h("div", { class: "knobs" }, MAIN.filter((n) => props[n]).map((n) => field(n, props[n]))),
+    h("details", {}, h("summary", {}, "Sampling"),
+      h("div", { class: "knobs" }, ADVANCED.filter((n) => props[n]).map((n) => field(n, props[n])))),
+    h("div", { class: "form-actions" }, button, h("span", { class: "form-error", role: "alert" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.checkValidity()) {
+      // A knob out of range may sit in the closed "Sampling" section: open it to show which.
+      form.querySelector("details").open = true;
+      form.reportValidity();
+      return;
+    }
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name) continue;
+      if (el.value === "") continue;
+      body[el.name] = el.type === "number" ? Number(el.value) : el.value;
+    }
+    const error = form.querySelector(".form-error");
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await onAsk(body);
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}

@@ -1,0 +1,204 @@
+"""The editor in a real browser: Debian's Chromium, driven by Playwright, against
+every service on embedded defaults with tiny random models. Each state the
+musician sees is saved as a screenshot under tests/screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from sparrow_common.audio import probe
+from sparrow_common.testing.clips import make_clip
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM = os.environ.get("SPARROW_CHROMIUM", "/usr/bin/chromium")
+TAKE_S = 20.0  # long enough to watch the progress move, with the tiny model
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium is not at {CHROMIUM}: `make tools` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser, full_stack):
+    """A fresh browser context signed in as `user`, on the editor's start page."""
+    contexts = []
+
+    def open_as(user: str) -> Page:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.errors = errors
+        page.goto(f"{full_stack.base_url}/#key={full_stack.keys[user]}")
+        expect(page.locator("#drop")).to_be_visible()
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def drop_clip(page: Page, clip: bytes, name: str) -> None:
+    """Drop a file on the page as a musician drags one from their desktop."""
+    transfer = page.evaluate_handle(
+        """([data, name]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "audio/wav" }));
+            return transfer;
+        }""",
+        [base64.b64encode(clip).decode(), name],
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+
+
+def card(page: Page, index: int):
+    return page.locator("#takes .card").nth(index)
+
+
+def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(open_page, tmp_path):
+    page = open_page("ann")
+    expect(page.locator("#tier")).to_have_text("paid")
+    expect(page.locator("#gpu-generation")).to_contain_text("MusicGen: 0/1 busy")
+    shot(page, "01-start")
+
+    drop_clip(page, make_clip("wav", seconds=2.0), "morning idea.wav")
+    expect(page).to_have_url(re.compile(r"#/chain/[0-9a-f-]{36}$"))
+    expect(page.locator("#spine .block")).to_have_count(1)
+    expect(page.locator("#spine .block canvas").first).to_be_attached()
+    expect(page.locator("#live-status")).to_have_text("live")
+    expect(page.locator(".editor-head h1")).to_have_text("morning idea")
+    shot(page, "02-chain")
+
+    # Two takes, with the knobs the form shows from the API's own ranges.
+    expect(page.locator("label[for=knob-duration_s] .range")).to_contain_text("1 to 120")
+    page.fill("#knob-prompt", "warm lofi keys")
+    page.fill("#knob-count", "2")
+    page.fill("#knob-duration_s", str(TAKE_S))
+    page.click("#ask-takes")
+    expect(page.locator("#takes .card")).to_have_count(2)
+    # The progress moves, live from the event stream.
+    expect(card(page, 0).locator(".status")).to_have_text(re.compile(r"Generating… [1-9]\d?%"), timeout=60_000)
+    shot(page, "03-generating")
+    for index in range(2):
+        expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=120_000)
+        expect(card(page, index).locator("canvas").first).to_be_attached()
+    shot(page, "04-takes")
+
+    # Play one: the transport runs and its time moves.
+    card(page, 0).locator("button.play").click()
+    now_playing = page.locator("#now-playing")
+    expect(now_playing).to_contain_text("Playing take 1")
+    first = now_playing.inner_text()
+    expect(now_playing).not_to_have_text(first)
+    expect(card(page, 0).locator("button.play")).to_have_attribute("aria-pressed", "true")
+    shot(page, "05-playing")
+    page.keyboard.press("Space")  # space stops
+    expect(now_playing).to_have_text("Stopped")
+
+    # A/B across the seam.
+    card(page, 0).locator("button.ab-a").click()
+    card(page, 1).locator("button.ab-b").click()
+    expect(page.locator("#ab")).to_be_visible()
+    page.click("#ab-loop")
+    expect(now_playing).to_contain_text("Looping the seam · A")
+    page.click("#ab-switch")
+    expect(now_playing).to_contain_text("Looping the seam · B")
+    shot(page, "06-ab")
+    page.keyboard.press("Escape")
+
+    # Discard with undo, from the keyboard.
+    card(page, 0).click(position={"x": 5, "y": 5})
+    page.keyboard.press("Delete")
+    expect(page.locator("#takes .card")).to_have_count(1)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#takes .card")).to_have_count(2)
+
+    # Arrow to the second take, enter commits it: the spine grows.
+    page.keyboard.press("ArrowRight")
+    expect(card(page, 1)).to_have_class(re.compile("focused"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#spine .block")).to_have_count(2)
+    expect(page.locator("#spine-duration")).to_contain_text("2 parts")
+    expect(page.locator("#takes .card")).to_have_count(0)
+    shot(page, "07-committed")
+    # Clicking into the second part plays the spine from there, through the seam.
+    page.locator("#spine .block").nth(1).locator(".wave").click()
+    expect(now_playing).to_contain_text(re.compile(r"Playing the spine · 0:1\d\.\d / 0:22\.0"))
+    page.keyboard.press("Space")
+    expect(now_playing).to_have_text("Stopped")
+
+    # Export: MP3 with a crossfade; the browser receives the file.
+    page.click("#export summary")
+    page.select_option("#export-format", "mp3")
+    page.fill("#export-crossfade", "200")
+    with page.expect_download() as download:
+        page.click("#export-button")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "morning-idea.mp3"  # named after the chain
+    info = probe(saved)
+    assert info.format == "mp3"
+    assert abs(info.duration_s - (2.0 + TAKE_S - 0.2)) < 0.1
+    expect(page.locator(".export-status")).to_contain_text("Saved morning-idea.mp3")
+    shot(page, "08-exported")
+
+    # Stems on a paid key: split, then solo one and play them together.
+    page.locator("#spine .block").nth(1).get_by_role("button", name="Stems").click()
+    page.click("#split-stems")
+    expect(page.locator("#stems .stem")).to_have_count(4, timeout=120_000)
+    drums = page.locator("#stems .stem[data-stem=drums]")
+    drums.get_by_role("button", name="Solo").click()
+    expect(drums.get_by_role("button", name="Solo")).to_have_attribute("aria-pressed", "true")
+    expect(drums.get_by_role("link", name="Download")).to_have_attribute("href", re.compile(r"/stems/drums/audio$"))
+    page.click("#play-stems")
+    expect(now_playing).to_contain_text("Playing stems")
+    shot(page, "09-stems")
+    assert page.errors == []
+
+
+def test_a_free_key_sees_why_stems_are_not_offered(open_page):
+    page = open_page("bob")
+    expect(page.locator("#tier")).to_have_text("free")
+    page.set_input_files("#clip-input", files=[{"name": "sketch.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
+    expect(page.locator("#spine .block")).to_have_count(1)
+    page.locator("#spine .block").first.get_by_role("button", name="Stems").click()
+    expect(page.locator("#stems-tier")).to_contain_text("paid tier")
+    expect(page.locator("#stems-tier")).to_contain_text("free tier")
+    shot(page, "10-free-tier")
+    assert page.errors == []
+
+
+def test_a_file_that_is_not_audio_is_refused_in_words(open_page):
+    page = open_page("ann")
+    page.set_input_files("#clip-input", files=[{"name": "notes.wav", "mimeType": "audio/wav", "buffer": b"not audio at all"}])
+    expect(page.locator(".toast.error")).to_contain_text("audio")
+    expect(page).not_to_have_url(re.compile("#/chain/"))
+    shot(page, "11-bad-upload")
