@@ -107,10 +107,24 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     # The progress moves, live from the event stream.
     expect(card(page, 0).locator(".status")).to_have_text(re.compile(r"Generating… [1-9]\d?%"), timeout=60_000)
     shot(page, "03-generating")
+    seen = card(page, 0).locator("progress").evaluate("bar => bar.value")
+    assert 0 < seen < 1
+    page.wait_for_function(
+        """(seen) => { const c = document.querySelector("#takes .card");
+                      return c.dataset.status === "ready" || c.querySelector("progress").value > seen; }""",
+        arg=seen,
+    )
+    expect(card(page, 0).locator(".knobs-summary")).to_contain_text("“warm lofi keys”")
     for index in range(2):
         expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=120_000)
         expect(card(page, index).locator("canvas").first).to_be_attached()
     shot(page, "04-takes")
+    # A take's knobs and seed go back into the form, to ask for it again or vary it.
+    seed = card(page, 1).locator(".seed").inner_text().removeprefix("seed ")
+    card(page, 1).locator("button.reuse").click()
+    expect(page.locator("#knob-seed")).to_have_value(seed)
+    expect(page.locator("#knob-prompt")).to_have_value("warm lofi keys")
+    page.locator(".toast .close").click()
 
     # Play one: the transport runs and its time moves.
     card(page, 0).locator("button.play").click()
@@ -202,3 +216,28 @@ def test_a_file_that_is_not_audio_is_refused_in_words(open_page):
     expect(page.locator(".toast.error")).to_contain_text("audio")
     expect(page).not_to_have_url(re.compile("#/chain/"))
     shot(page, "11-bad-upload")
+
+
+def test_the_live_stream_reconnects_by_itself_and_the_chain_list_reopens_a_chain(open_page, full_stack):
+    page = open_page("carol")
+    page.set_input_files("#clip-input", files=[{"name": "loop.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
+    expect(page.locator("#live-status")).to_have_text("live")
+    chain_url = page.url
+    full_stack.gateway.stop()
+    expect(page.locator("#live-status")).to_have_text("reconnecting…")
+    shot(page, "12-reconnecting")
+    full_stack.gateway.start()
+    expect(page.locator("#live-status")).to_have_text("live", timeout=60_000)
+    # Events flow again: a take asked now shows up ready without a reload.
+    page.fill("#knob-count", "1")
+    page.fill("#knob-duration_s", "1")
+    page.click("#ask-takes")
+    expect(card(page, 0)).to_have_attribute("data-status", "ready", timeout=60_000)
+
+    page.click("a.back")
+    item = page.locator("#chains .chain-item").filter(has_text="loop")
+    expect(item).to_have_count(1)
+    item.get_by_role("link").click()
+    expect(page).to_have_url(chain_url)
+    expect(card(page, 0)).to_have_attribute("data-status", "ready")
+    assert page.errors == []

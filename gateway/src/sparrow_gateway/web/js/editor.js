@@ -285,13 +285,17 @@ export class Editor {
     const stems = h("button", { class: "stems-open",
       onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems");
     const discard = h("button", { class: "danger discard", onclick: () => this.discard(node.id) }, "Discard");
+    const reuse = h("button", { class: "link reuse", title: "Put this take's knobs, seed included, in the form",
+      onclick: () => this.reuse(node.id) }, "use these knobs");
+    const knobs = h("p", { class: "knobs-summary muted" });
     const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: node.id },
       onclick: (event) => { if (event.target === el) this.setFocus(node.id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
+    h("div", { class: "knobs-line" }, knobs, reuse),
     status, progress, error, waveHolder,
     h("div", { class: "card-actions" }, play, a, b, commit, stems, discard));
     el.addEventListener("focus", () => this.setFocus(node.id));
-    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, wave: null };
+    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, knobs, wave: null };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
     }
@@ -304,6 +308,10 @@ export class Editor {
     card.el.classList.toggle("focused", this.focus === node.id);
     card.name.textContent = this.label(node);
     card.el.querySelector(".seed").textContent = node.params?.seed != null ? `seed ${node.params.seed}` : "";
+    const p = node.params;
+    card.knobs.textContent = p
+      ? `${p.prompt ? `“${p.prompt}”` : "no prompt"} · ${p.energy} energy · ${p.tempo_feel} tempo · ${p.density} · guidance ${p.cfg_coef}`
+      : "";
     const percent = Math.round((node.progress || 0) * 100);
     card.status.textContent = node.status === "generating" ? `Generating… ${percent}%`
       : node.status === "ready" ? `Ready · ${fmt(node.duration_s)}` : STATUS_WORDS[node.status] || node.status;
@@ -426,6 +434,17 @@ export class Editor {
   }
 
   // -- changes ---------------------------------------------------------------------
+
+  reuse(id) {
+    const params = this.nodes.get(id)?.params;
+    if (!params) return;
+    for (const [name, value] of Object.entries(params)) {
+      const input = document.getElementById(`knob-${name}`);
+      if (input) input.value = value ?? "";
+    }
+    document.getElementById("takes-form").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    toast(`The form holds ${this.label(this.nodes.get(id))}'s knobs and seed: the same take comes back, or change one.`);
+  }
 
   async ask(body) {
     const reply = await api.takes(this.selected, body);

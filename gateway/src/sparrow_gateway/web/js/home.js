@@ -40,7 +40,7 @@ export async function home(root) {
   const list = h("ul", { class: "chains", id: "chains" }, h("li", { class: "muted" }, "Loading your chains…"));
   root.append(h("section", { class: "home" }, zone, title, input, h("h2", {}, "Your chains"), list));
   try {
-    const { chains } = await api.chains();
+    const chains = await api.chains();
     clear(list);
     if (!chains.length) list.append(h("li", { class: "muted" }, "None yet: drop a clip above."));
     for (const chain of chains) {

@@ -81,7 +81,7 @@ async function started() {
     h("button", { class: "small", onclick: async () => { await signOut(); location.reload(); } }, "Sign out"));
   clearInterval(gpuTimer);
   pollGpu();
-  gpuTimer = setInterval(pollGpu, 5000);
+  gpuTimer = setInterval(pollGpu, 3000);
   window.onhashchange = route;
   await route();
 }
