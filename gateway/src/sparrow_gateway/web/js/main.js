@@ -49,9 +49,13 @@ function describe(workers, name) {
 async function pollGpu() {
   try {
     const capacity = await api.gpu();
-    clear(gpu).append(
-      h("span", { class: "chip", id: "gpu-generation", title: "MusicGen workers" }, describe(capacity.generation, "MusicGen")),
-      h("span", { class: "chip", id: "gpu-stems", title: "Demucs workers" }, describe(capacity.stems, "Stems")));
+    const chip = (id, workers, name) => {
+      const text = describe(workers, name);
+      const ready = workers.some((w) => w.ready);
+      // The whole reason is on hover; the chip shows as much as fits.
+      return h("span", { class: ready ? "chip" : "chip warn", id, title: text }, text);
+    };
+    clear(gpu).append(chip("gpu-generation", capacity.generation, "MusicGen"), chip("gpu-stems", capacity.stems, "Stems"));
   } catch {
     clear(gpu).append(h("span", { class: "chip warn" }, "capacity unknown"));
   }
