@@ -241,3 +241,27 @@ def test_the_live_stream_reconnects_by_itself_and_the_chain_list_reopens_a_chain
     expect(page).to_have_url(chain_url)
     expect(card(page, 0)).to_have_attribute("data-status", "ready")
     assert page.errors == []
+
+
+def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, start_stack_with, tmp_path):
+    missing = tmp_path / "musicgen-small-not-downloaded"
+    stack = start_stack_with(missing, wait_serving=False)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{stack.base_url}/#key={stack.keys['ann']}")
+        expect(page.locator("#gpu-generation")).to_have_class(re.compile("warn"))
+        expect(page.locator("#gpu-generation")).to_have_attribute("title", re.compile("could not load MusicGen model"))
+        page.set_input_files("#clip-input", files=[{"name": "idea.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
+        page.fill("#knob-count", "1")
+        page.click("#ask-takes")
+        expect(card(page, 0)).to_have_attribute("data-status", "error", timeout=60_000)
+        expect(card(page, 0).locator(".error-text")).to_contain_text(f"could not load MusicGen model '{missing}'")
+        expect(card(page, 0).locator("button.play")).to_be_hidden()
+        shot(page, "13-failed-take")
+        card(page, 0).get_by_role("button", name="Try again").click()
+        expect(page.locator("#takes .card")).to_have_count(2)
+        expect(card(page, 1)).to_have_attribute("data-status", "error", timeout=60_000)
+    finally:
+        context.close()

@@ -244,6 +244,8 @@ export class Editor {
         h("button", { class: "link", title: "Show this part's takes",
           onclick: () => { this.selected = node.id; this.focus = null; this.render(); } }, name),
         length,
+        h("button", { class: "small play-part", title: "Play this part alone",
+          onclick: () => this.toggleTake(node.id) }, "▶"),
         h("button", { class: "small", title: "Stems of this part",
           onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems")),
       waveHolder);
@@ -288,14 +290,16 @@ export class Editor {
     const reuse = h("button", { class: "link reuse", title: "Put this take's knobs, seed included, in the form",
       onclick: () => this.reuse(node.id) }, "use these knobs");
     const knobs = h("p", { class: "knobs-summary muted" });
+    const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
+      onclick: () => this.again(node.id) }, "Try again");
     const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: node.id },
       onclick: (event) => { if (event.target === el) this.setFocus(node.id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
     status, progress, error, waveHolder,
-    h("div", { class: "card-actions" }, play, a, b, commit, stems, discard));
+    h("div", { class: "card-actions" }, play, a, b, commit, stems, again, discard));
     el.addEventListener("focus", () => this.setFocus(node.id));
-    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, knobs, wave: null };
+    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
     }
@@ -320,7 +324,9 @@ export class Editor {
     card.error.hidden = node.status !== "error";
     card.error.textContent = node.error_msg || "";
     const ready = node.status === "ready";
+    for (const button of [card.play, card.a, card.b, card.commit]) button.hidden = node.status === "error";
     for (const button of [card.play, card.a, card.b, card.commit]) button.disabled = !ready;
+    card.again.hidden = node.status !== "error";
     card.stems.disabled = !ready || !this.account.stems_allowed;
     card.a.setAttribute("aria-pressed", String(this.ab.a === node.id));
     card.b.setAttribute("aria-pressed", String(this.ab.b === node.id));
@@ -350,7 +356,7 @@ export class Editor {
   async playTake(id, from = 0) {
     const node = this.nodes.get(id);
     if (!node || node.status !== "ready") return;
-    this.setFocus(id);
+    if (this.cards.has(id)) this.setFocus(id);
     try {
       player.playBuffer(`node:${id}`, await loadBuffer(node.audio_url), from);
     } catch (error) {
@@ -372,9 +378,9 @@ export class Editor {
       card.play.setAttribute("aria-pressed", String(on));
       card.wave?.show(on ? state.position : null);
     }
-    for (const block of this.blocks.values()) {
+    for (const [id, block] of this.blocks) {
       const inside = what === "spine" && state.position >= block.offset && state.position < block.offset + (block.wave?.duration || 0);
-      block.wave?.show(inside ? state.position - block.offset : null);
+      block.wave?.show(inside ? state.position - block.offset : what === `node:${id}` ? state.position : null);
     }
     document.body.dataset.playing = what;
     if (!state) {
@@ -434,6 +440,17 @@ export class Editor {
   }
 
   // -- changes ---------------------------------------------------------------------
+
+  async again(id) {
+    const node = this.nodes.get(id);
+    try {
+      const reply = await api.takes(node.parent_id, { ...node.params, count: 1 });
+      for (const created of reply.nodes) this.upsert(created);
+      this.render();
+    } catch (error) {
+      showError(error);
+    }
+  }
 
   reuse(id) {
     const params = this.nodes.get(id)?.params;
