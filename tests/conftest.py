@@ -90,7 +90,7 @@ def start_stack(
     `stems_model` folder is given) and gateway, each its own process."""
     chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
     stems_port, export_port = free_port(), free_port()
-    metrics = {name: free_port() for name in ("chain", "generation", "stems", "export")}
+    metrics = {name: free_port() for name in ("chain", "generation", "stems", "export", "gateway")}
     users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
     keys = {user: new_key() for user in users}
     chain = ServiceProcess(
@@ -119,6 +119,7 @@ def start_stack(
             "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
             "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
             "GATEWAY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "GATEWAY_SSE_PING_S": "1",
+            "GATEWAY_METRICS_PORT": str(metrics["gateway"]),
             "GATEWAY_API_KEYS": ",".join(entry(keys[u], u, tier) for u, tier in users.items()),
         },
         root,

@@ -43,7 +43,9 @@ def test_every_service_serves_its_metrics(stack):
         node = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 1.0}).json()
         assert stack.wait_for(node["id"])["status"] == "ready"
         client.get(f"/api/chains/{root['chain_id']}")
-    gateway = f"{stack.base_url}/metrics"
+    with stack.client(None) as anyone:
+        assert anyone.get("/metrics").status_code == 404  # not on the public port
+    gateway = f"http://127.0.0.1:{stack.metrics_ports['gateway']}/metrics"
     assert metric(gateway, "http_requests_total", handler="/api/chains/{chain_id}", method="GET", status="2xx") >= 1
     chain = f"http://127.0.0.1:{stack.metrics_ports['chain']}/metrics"
     assert metric(chain, "sparrow_rpc_handled_total", method="/sparrow.v1.ChainService/CreateTakes", code="OK") >= 1

@@ -99,6 +99,7 @@ def start_cluster(root: Path, database_url: str, model: Path) -> Cluster:
                 "GATEWAY_PORT": str(port), "GATEWAY_CHAIN_ADDR": chain_addr,
                 "GATEWAY_GENERATION_ADDRS": ",".join(f"127.0.0.1:{p}" for p in worker_ports),
                 "GATEWAY_SSE_PING_S": "1", "GATEWAY_API_KEYS": entry(key, "ann", Tier.PAID),
+                "GATEWAY_METRICS_PORT": "0",
             },
             root,
         )

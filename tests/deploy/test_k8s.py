@@ -409,8 +409,11 @@ def test_every_service_serves_metrics_where_prometheus_is_told_to_look(rendered,
             "prometheus.io/port": str(port),
             "prometheus.io/path": "/metrics",
         }
+    # The gateway's metrics have a port of their own, never the public one.
     annotations = rendered.pod("gateway")["metadata"]["annotations"]
-    assert annotations["prometheus.io/port"] == rendered.value("gateway", "GATEWAY_PORT")
+    port = rendered.value("gateway", "GATEWAY_METRICS_PORT")
+    ports = {p["name"]: p["containerPort"] for p in rendered.container("gateway")["ports"]}
+    assert annotations["prometheus.io/port"] == port == str(ports["metrics"]) != rendered.value("gateway", "GATEWAY_PORT")
     assert annotations["prometheus.io/path"] == "/metrics"
     assert rendered.value("gateway", "GATEWAY_HOST") == "0.0.0.0"
 

@@ -3,6 +3,7 @@
 import uvicorn
 
 from sparrow_common.logs import setup_logging
+from sparrow_common.metrics import serve_metrics
 from sparrow_gateway.config import Settings
 from sparrow_gateway.main import create_app
 
@@ -10,6 +11,7 @@ from sparrow_gateway.main import create_app
 def main() -> None:
     settings = Settings()
     setup_logging(settings.log_level, service="gateway")
+    serve_metrics(settings.host, settings.metrics_port)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     api_keys: str = ""
     # Cookies are sent over HTTPS only when true (set it behind TLS).
     secure_cookies: bool = False
+    # Prometheus metrics over HTTP on this port (0: none): a port of its own, so
+    # the public one never shows them.
+    metrics_port: int = 9090
     # Seconds SSE streams and uploads get to finish after SIGTERM.
     grace_s: float = 10.0
     log_level: str = "INFO"

@@ -51,8 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, session, chains, events, export, nodes, stems, gpu, web):
         app.include_router(module.router)
     app.mount("/app", web.assets(), name="app")
-    # Requests by route, method and status, and their latency, on /metrics.
-    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    # Requests by route, method and status, and their latency, served on
+    # GATEWAY_METRICS_PORT (see __main__), not on the public port.
+    Instrumentator(excluded_handlers=["/healthz", "/readyz"]).instrument(app)
     return app
