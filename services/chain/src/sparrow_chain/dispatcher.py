@@ -28,6 +28,8 @@ from sparrow_chain.config import Settings
 from sparrow_chain.domain import STEM_NAMES, StoredAudio
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
+from sparrow_chain.store.jobs import GENERATE
+from sparrow_chain.store.stems import STEMS
 from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.channels import open_channel
@@ -67,11 +69,20 @@ class Dispatcher:
         self.free = asyncio.Semaphore(settings.dispatch_slots)
         self.active: dict[str, asyncio.Task] = {}
         self._pulse = asyncio.Event()
+        self._queued = asyncio.Event()
 
     def poke(self) -> None:
-        """Something changed (a job queued, takes discarded): look now, not at the next poll."""
+        """Something changed here (a job queued, takes discarded): look for jobs,
+        and check the running ones, now rather than at the next poll."""
         self._pulse.set()
         self._pulse = asyncio.Event()
+        self.job_queued()
+
+    def job_queued(self) -> None:
+        """A job was queued (perhaps by another replica): try to claim it now.
+        Running jobs' leases are left alone."""
+        self._queued.set()
+        self._queued = asyncio.Event()
 
     async def _wait_for_pulse(self, timeout: float) -> None:
         try:
@@ -85,7 +96,7 @@ class Dispatcher:
         """Claim and start jobs until cancelled."""
         while True:
             await self.free.acquire()
-            pulse = self._pulse
+            queued = self._queued
             try:
                 job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s)
                 if job is None:
@@ -96,7 +107,7 @@ class Dispatcher:
             if job is None:
                 self.free.release()
                 try:
-                    await asyncio.wait_for(pulse.wait(), self.settings.job_poll_s)
+                    await asyncio.wait_for(queued.wait(), self.settings.job_poll_s)
                 except TimeoutError:
                     pass
                 continue
@@ -139,8 +150,8 @@ class Dispatcher:
     async def _work(self, job: ClaimedJob | ClaimedStems) -> None:
         # This task's logs, and the worker's, carry the id of the request that asked.
         request_id.use(job.request_id or request_id.new())
-        kind = "generate" if isinstance(job, ClaimedJob) else "stems"
-        what = "generation" if kind == "generate" else "stem separation"
+        kind = GENERATE if isinstance(job, ClaimedJob) else STEMS
+        what = "generation" if kind == GENERATE else "stem separation"
         outcome = "done"
         try:
             if isinstance(job, ClaimedJob):

@@ -11,10 +11,12 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sparrow_chain.store import JobQueue
+from sparrow_chain.store.jobs import GENERATE
+from sparrow_chain.store.stems import STEMS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("generate", "stems")
+KINDS = (GENERATE, STEMS)
 STATES = ("queued", "running")
 
 JOBS_ENDED = Counter(

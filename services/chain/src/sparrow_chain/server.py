@@ -90,10 +90,10 @@ async def build_server(settings: Settings) -> ChainServer:
         dispatcher.run() if settings.dispatch_slots > 0 else asyncio.sleep(0), name="dispatcher"
     )
     listening = asyncio.create_task(
-        listen(settings.database_url, on_event=bell.ring, on_job=dispatcher.poke, on_reconnect=bell.ring_all),
+        listen(settings.database_url, on_event=bell.ring, on_job=dispatcher.job_queued, on_reconnect=bell.ring_all),
         name="listener",
     )
-    watch_jobs(JobQueue(engine))
+    watch_jobs(dispatcher.jobs)
     return ChainServer(running, store, blobs, dispatcher, dispatching, listening)
 
 

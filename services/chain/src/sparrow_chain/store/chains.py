@@ -48,6 +48,7 @@ from sparrow_chain.store.convert import (
 )
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
+from sparrow_chain.store.jobs import GENERATE
 from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
@@ -227,7 +228,7 @@ class ChainStore(Store):
             parent = self._locked_node(conn, owner, parent_id)
             if parent.audio_key is None:
                 raise Conflict("Parent node has no audio yet.")
-            job_id = self._queue_job(conn, parent.chain_id, "generate")
+            job_id = self._queue_job(conn, parent.chain_id, GENERATE)
             created = []
             for index, seed in enumerate(seeds):
                 node_id = new_id()
