@@ -257,7 +257,7 @@ export class Editor {
   ensureWave(item, node, onSpine) {
     if (item.waveFor === node.id || node.status !== "ready" || !node.audio_url) return;
     item.waveFor = node.id;
-    const holder = onSpine ? item.waveHolder : item.waveHolder;
+    const holder = item.waveHolder;
     clear(holder).append(h("span", { class: "muted" }, "loading audio…"));
     loadBuffer(node.audio_url).then((buffer) => {
       item.buffer = buffer;
@@ -324,8 +324,10 @@ export class Editor {
     card.error.hidden = node.status !== "error";
     card.error.textContent = node.error_msg || "";
     const ready = node.status === "ready";
-    for (const button of [card.play, card.a, card.b, card.commit]) button.hidden = node.status === "error";
-    for (const button of [card.play, card.a, card.b, card.commit]) button.disabled = !ready;
+    for (const button of [card.play, card.a, card.b, card.commit]) {
+      button.hidden = node.status === "error";
+      button.disabled = !ready;
+    }
     card.again.hidden = node.status !== "error";
     card.stems.disabled = !ready || !this.account.stems_allowed;
     card.a.setAttribute("aria-pressed", String(this.ab.a === node.id));
@@ -474,7 +476,6 @@ export class Editor {
     try {
       const node = await api.commit(id);
       if (player.isPlaying()) player.stop();
-      this.upsert(node);
       this.nodes.set(node.id, node);
       this.selected = node.id;
       this.focus = null;
