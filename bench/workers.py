@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
+from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok, stop_all
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.testing.metrics import metric
 from sparrow_gateway.accounts import Tier, entry, new_key
@@ -100,8 +100,7 @@ def main() -> None:
             one, one_split = takes_per_minute(workers[:1], root, args.takes, args.duration)
             two, two_split = takes_per_minute(workers, root, args.takes, args.duration)
         finally:
-            for process, _, _ in workers:
-                process.stop()
+            stop_all(process for process, _, _ in workers)
     print(f"{args.takes} takes of {args.duration:.0f}s, tiny random MusicGen, 1 torch thread per worker")
     print(f"one worker:  {one:6.1f} takes/min  (takes per worker: {one_split})")
     print(f"two workers: {two:6.1f} takes/min  (takes per worker: {two_split})")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
+from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok, stop_all
 from sparrow_gateway.accounts import Tier, entry, new_key
 
 UPLOAD_LIMIT = 3 * 1024 * 1024
@@ -67,9 +67,7 @@ class Stack:
         raise TimeoutError(f"node {node_id} still {node['status']} after {timeout}s")
 
     def stop(self) -> None:
-        for service in (self.gateway, self.chain, self.generation, *self.others):
-            if service is not None:
-                service.stop()
+        stop_all((self.gateway, self.chain, self.generation, *self.others))
 
 
 def _answers(port: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
+from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok, stop_all
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.testing.metrics import metric
 from sparrow_common.testing.sse import read_events
@@ -46,8 +46,7 @@ class Cluster:
         return httpx.Client(base_url=self.gateways[gateway], headers={"X-API-Key": self.key}, timeout=30)
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes)
 
 
 def start_cluster(root: Path, database_url: str, model: Path) -> Cluster:

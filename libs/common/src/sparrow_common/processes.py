@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -75,11 +75,16 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
 
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, then SIGKILL if it won't go."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -95,6 +100,15 @@ class ServiceProcess:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def stop_all(services: Iterable[ServiceProcess | None]) -> None:
+    """Stop several services at once: all drain in parallel, not one after another."""
+    running = [s for s in services if s is not None]
+    for service in running:
+        service.terminate()
+    for service in running:
+        service.stop()
 
 
 def grpc_serving(address: str, service: str = "") -> bool:
