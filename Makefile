@@ -53,9 +53,12 @@ lint-protos: node_modules/.bin/buf
 # kubernetes-client is 1.20, whose kustomize is too old for the manifests, and
 # the tests say so.
 tools:
-	command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends docker-compose; }
-	command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends kubernetes-client; }
-	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends chromium; }
+	@missing="$$(command -v docker-compose >/dev/null || echo docker-compose) \
+	  $$(command -v kubectl >/dev/null || echo kubernetes-client) \
+	  $$(command -v chromium >/dev/null || echo chromium)"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 run: install web
 	$(BIN)/python scripts/run_local.py

@@ -36,6 +36,8 @@ def main() -> int:
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
     defaults = {
+        # A terminal reads lines better than JSON; SPARROW_LOG_FORMAT=json for a collector.
+        "SPARROW_LOG_FORMAT": "text",
         "CHAIN_PORT": chain_port,
         "CHAIN_DATABASE_URL": f"sqlite:///{DATA / 'sparrow.db'}",
         "CHAIN_BLOB_DIR": str(DATA / "blobs"),
