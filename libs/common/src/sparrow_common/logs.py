@@ -17,6 +17,8 @@ FORMAT_ENV = "SPARROW_LOG_FORMAT"
 class _RequestId(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.current()
+        # For text lines: " [id]" only when a request is being served.
+        record.request_tag = f" [{record.request_id}]" if record.request_id else ""
         return True
 
 
@@ -28,7 +30,10 @@ def setup_logging(level: str = "INFO", service: str = "", fmt: str | None = None
     handler.addFilter(_RequestId())
     if fmt == "text":
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+            # Several services share one terminal under `make run`: each line says whose it is.
+            logging.Formatter(
+                f"%(asctime)s {service or '-'} %(levelname)s %(name)s%(request_tag)s: %(message)s"
+            )
         )
     else:
         handler.setFormatter(
