@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import grpc
 
 from sparrow_common.errors import MODEL_LOADING, Conflict, Unavailable
-from sparrow_common.server import RunningServer, wait_for_shutdown
+from sparrow_common.metrics import watch_slots
+from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
+from sparrow_common.slots import Slots
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +29,32 @@ class Cancelled(Exception):
     """The caller went away and the engine stopped early."""
 
 
-class Loadable(Protocol):
-    def load(self) -> None: ...
+class WorkerEngine(Protocol):
+    """What every GPU worker's engine has; each service's Engine adds its work."""
+
+    model_id: str
+    device: str
+    sample_rate: int
+    channels: int
+
+    def load(self) -> None:
+        """Load the model; raises ModelUnavailable with the reason."""
 
 
-class HasExecutor(Protocol):
+class WorkerServicer(Protocol):
+    # The model's blocking work runs here; `worker` names this worker in its capacity.
     executor: Executor
+    worker: str
+
+
+class WorkerSettings(Protocol):
+    host: str
+    port: int
+    slots: int
+    queue_limit: int
+
+
+S = TypeVar("S", bound=WorkerServicer)
 
 
 class ModelState:
@@ -48,7 +74,7 @@ class ModelState:
         raise Conflict(self.reason)
 
 
-async def load_in_background(engine: Loadable, state: ModelState, running: RunningServer, what: str) -> None:
+async def load_in_background(engine: WorkerEngine, state: ModelState, running: RunningServer, what: str) -> None:
     """Load the model off the event loop; health turns SERVING when it is loaded,
     and stays NOT_SERVING with the reason logged and kept in `state` when not."""
     try:
@@ -68,7 +94,7 @@ class WorkerServer:
     model) and the model loading behind them."""
 
     running: RunningServer
-    servicer: HasExecutor
+    servicer: WorkerServicer
     loading: asyncio.Task
 
     async def close(self, grace_s: float = 0) -> None:
@@ -80,3 +106,29 @@ class WorkerServer:
         """Serve until SIGTERM, then drain gracefully and let the model's threads go."""
         await wait_for_shutdown(self.running, grace_s)
         self.servicer.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def start_worker(
+    settings: WorkerSettings,
+    engine: WorkerEngine,
+    what: str,
+    service_name: str,
+    servicer_for: Callable[[Slots, ModelState, str], S],
+    add_servicer: Callable[[S, grpc.aio.Server], None],
+) -> WorkerServer:
+    """Start serving at once (health NOT_SERVING, capacity saying why) and load
+    the model in the background; health turns SERVING when it is loaded.
+    `servicer_for(slots, state, worker)` makes the service's servicer."""
+    state = ModelState()
+    slots = Slots(settings.slots, settings.queue_limit)
+    watch_slots(slots)
+    servicer = servicer_for(slots, state, f"{socket.gethostname()}:{settings.port}")
+    running = await start_server(
+        host=settings.host,
+        port=settings.port,
+        register=lambda server: add_servicer(servicer, server),
+        service_names=[service_name],
+    )
+    servicer.worker = f"{socket.gethostname()}:{running.port}"
+    loading = asyncio.create_task(load_in_background(engine, state, running, what))
+    return WorkerServer(running, servicer, loading)

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import socket
-
 import torch
 from sparrow.v1 import generation_pb2, generation_pb2_grpc
-from sparrow_common.metrics import serve_metrics, watch_slots
-from sparrow_common.model import ModelState, WorkerServer, load_in_background
-from sparrow_common.server import start_server
-from sparrow_common.slots import Slots
+from sparrow_common.metrics import serve_metrics
+from sparrow_common.model import WorkerServer, start_worker
 
 from sparrow_generation.config import Settings
 from sparrow_generation.engine import Engine
 from sparrow_generation.engine.musicgen import MusicGenEngine
 from sparrow_generation.servicer import GenerationServicer
-
-log = logging.getLogger(__name__)
 
 SERVICE_NAME = generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name
 
@@ -31,19 +23,11 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     engine = engine or MusicGenEngine(
         settings.model, settings.device, settings.quantize, settings.window_s, settings.stride_s
     )
-    state = ModelState()
-    slots = Slots(settings.slots, settings.queue_limit)
-    watch_slots(slots)
-    servicer = GenerationServicer(engine, slots, state, worker=f"{socket.gethostname()}:{settings.port}")
-    running = await start_server(
-        host=settings.host,
-        port=settings.port,
-        register=lambda server: generation_pb2_grpc.add_GenerationServiceServicer_to_server(servicer, server),
-        service_names=[SERVICE_NAME],
+    return await start_worker(
+        settings, engine, "generation", SERVICE_NAME,
+        lambda slots, state, worker: GenerationServicer(engine, slots, state, worker),
+        generation_pb2_grpc.add_GenerationServiceServicer_to_server,
     )
-    servicer.worker = f"{socket.gethostname()}:{running.port}"
-    loading = asyncio.create_task(load_in_background(engine, state, running, "generation"))
-    return WorkerServer(running, servicer, loading)
 
 
 async def serve(settings: Settings) -> None:

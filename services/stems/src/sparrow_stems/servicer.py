@@ -16,7 +16,7 @@ from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 from sparrow_stems.domain import Mix
-from sparrow_stems.engine import Cancelled, Engine
+from sparrow_stems.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -116,5 +116,3 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
             )
         )
 
-
-__all__ = ["Cancelled", "ModelState", "StemsServicer"]

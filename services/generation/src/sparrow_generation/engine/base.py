@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from sparrow_common.model import Cancelled, ModelUnavailable
+from sparrow_common.model import Cancelled, ModelUnavailable, WorkerEngine
 
 from sparrow_generation.domain import Continuation, Take
 
@@ -16,16 +16,7 @@ __all__ = ["Cancelled", "Engine", "ModelUnavailable", "StepCallback"]
 StepCallback = Callable[[int, int], None]
 
 
-
-class Engine(Protocol):
-    model_id: str
-    device: str
-    sample_rate: int
-    channels: int
-
-    def load(self) -> None:
-        """Load the model; raises ModelUnavailable with the reason."""
-
+class Engine(WorkerEngine, Protocol):
     def total_steps(self, request: Continuation) -> int:
         """How many decoding steps `generate` will report for `request`."""
 

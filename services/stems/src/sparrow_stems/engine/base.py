@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from sparrow_common.model import Cancelled, ModelUnavailable
+from sparrow_common.model import Cancelled, ModelUnavailable, WorkerEngine
 
 from sparrow_stems.domain import Mix, Stems
 
@@ -16,15 +16,6 @@ __all__ = ["Cancelled", "Engine", "ModelUnavailable", "StepCallback"]
 StepCallback = Callable[[int, int], None]
 
 
-
-class Engine(Protocol):
-    model_id: str
-    device: str
-    sample_rate: int
-    channels: int
-
-    def load(self) -> None:
-        """Load the model; raises ModelUnavailable with the reason."""
-
+class Engine(WorkerEngine, Protocol):
     def separate(self, mix: Mix, on_step: StepCallback, cancel: threading.Event) -> Stems:
         """The four stems of `mix`; raises Cancelled once `cancel` is set."""
