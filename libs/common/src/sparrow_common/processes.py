@@ -17,19 +17,19 @@ from pathlib import Path
 _handed_out: set[int] = set()
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel picks for an outgoing connection's source."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
     """A port free now on 127.0.0.1 that no outgoing connection can take before a
     service binds it: it lies below the kernel's ephemeral range (the source ports
     of outgoing connections) and is never handed out twice by this process."""
-    low, _ = _ephemeral_range()
+    low = _ephemeral_floor()
     for _ in range(200):
         port = random.randrange(max(1024, low - 12000), low)
         if port in _handed_out:

@@ -67,7 +67,8 @@ class _Call:
         request_id.use(request_id.from_metadata(context.invocation_metadata()))
 
     def failed(self, error: BaseException) -> None:
-        if isinstance(error, asyncio.CancelledError):
+        # A streaming call whose caller left ends with GeneratorExit.
+        if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
             self.code = grpc.StatusCode.CANCELLED
         elif isinstance(error, SparrowError):
             self.code = _status_code(error)
@@ -120,7 +121,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
                     async for response in behavior(request, context):
                         yield response
                 except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit) as error:
-                    call.failed(error if not isinstance(error, GeneratorExit) else asyncio.CancelledError())
+                    call.failed(error)
                     raise
                 except Exception as error:  # noqa: BLE001 - mapped, logged
                     call.failed(error)
