@@ -20,11 +20,10 @@ $(GEN)/.stamp: $(PROTOS) $(BIN)/python
 
 gen: $(GEN)/.stamp
 
-$(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml
+$(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml services/stems/requirements-nodeps.txt
 	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
-	# demucs 4.1.0 asks for torchaudio (and forgets numpy): its real needs are in
-	# services/stems/pyproject.toml, so it goes in without its declared ones.
-	$(BIN)/pip install --quiet --no-deps demucs==4.1.0
+	# demucs goes in without its declared dependencies (the file says why).
+	$(BIN)/pip install --quiet --no-deps -r services/stems/requirements-nodeps.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -10,11 +10,8 @@ import importlib
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Each gRPC service's settings module and environment prefix; the gateway's too.
 SETTINGS = {
@@ -31,11 +28,6 @@ def _tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: `make tools` installs it (make test does so first)")
     return path
-
-
-@pytest.fixture(scope="session")
-def repo() -> Path:
-    return REPO
 
 
 @pytest.fixture(scope="session")

@@ -153,7 +153,7 @@ def test_only_the_gateway_publishes_a_port(compose):
 
 def test_containers_get_longer_to_stop_than_the_servers_grace(compose):
     graces = {}
-    for name in ("gateway", "chain", "generation", "stems", "export"):
+    for name in SPARROW:
         graces[name] = float(env(compose, name)[f"{name.upper()}_GRACE_S"])
     for name, grace in graces.items():
         stop = compose["services"][name].get("stop_grace_period", "10s")

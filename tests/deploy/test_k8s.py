@@ -53,6 +53,10 @@ class Manifests:
         (container,) = self.pod(name)["spec"]["containers"]
         return container
 
+    def ports(self, name: str) -> dict[str, int]:
+        """The Deployment's container ports, by name."""
+        return {p["name"]: p["containerPort"] for p in self.container(name)["ports"]}
+
     def env(self, name: str) -> dict[str, dict]:
         return {e["name"]: e for e in self.container(name).get("env", [])}
 
@@ -202,16 +206,13 @@ def test_gpu_workers_and_export_have_headless_services(rendered):
     assert rendered.get("Service", "gateway")["spec"].get("clusterIP") != "None"
 
 
-def _service_port_to(manifests: Manifests, service_name: str, port: int, deployment: str) -> None:
-    """The Service exists, has `port`, and that port leads to the Deployment's port named grpc."""
-    service = manifests.get("Service", service_name)
-    by_port = {p["port"]: p for p in service["spec"]["ports"]}
-    assert port in by_port, f"Service {service_name} has no port {port}"
-    pod = manifests.pod(deployment)
-    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+def _service_port_to(manifests: Manifests, name: str, port: int) -> None:
+    """The Service `name` has `port`, and that port leads to its Deployment's port
+    named grpc (that the Service selects the Deployment's pods is checked above)."""
+    by_port = {p["port"]: p for p in manifests.get("Service", name)["spec"]["ports"]}
+    assert port in by_port, f"Service {name} has no port {port}"
     target = by_port[port]["targetPort"]
-    grpc_ports = {p["name"]: p["containerPort"] for p in manifests.container(deployment)["ports"]}
-    assert target in ("grpc", grpc_ports.get("grpc")), f"{service_name}:{port} doesn't lead to the grpc port"
+    assert target in ("grpc", _grpc_port(manifests, name)), f"{name}:{port} doesn't lead to the grpc port"
 
 
 def test_the_chain_reaches_each_worker_by_a_dns_name_of_its_service(rendered):
@@ -223,7 +224,7 @@ def test_the_chain_reaches_each_worker_by_a_dns_name_of_its_service(rendered):
         assert name == target and host in (name, f"{name}.sparrow", f"{name}.sparrow.svc.cluster.local"), (
             address
         )
-        _service_port_to(rendered, name, int(port), target)
+        _service_port_to(rendered, name, int(port))
 
 
 def test_the_gateway_reaches_the_chain_and_asks_every_worker(rendered):
@@ -231,22 +232,22 @@ def test_the_gateway_reaches_the_chain_and_asks_every_worker(rendered):
         for address in rendered.value("gateway", variable).split(","):
             host, _, port = address.strip().removeprefix("dns:///").rpartition(":")
             assert host.split(".")[0] == target, address
-            _service_port_to(rendered, target, int(port), target)
+            _service_port_to(rendered, target, int(port))
 
 
 # --- probes and shutdown
 
 
-def _grpc_port(container: dict) -> int:
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert "grpc" in ports, f"{container['name']} has no port named grpc"
+def _grpc_port(manifests: Manifests, name: str) -> int:
+    ports = manifests.ports(name)
+    assert "grpc" in ports, f"{name} has no port named grpc"
     return ports["grpc"]
 
 
 def test_every_grpc_container_probes_grpc_health_on_its_grpc_port(rendered, settings):
     for name in GRPC_SERVICES:
         container = rendered.container(name)
-        port = _grpc_port(container)
+        port = _grpc_port(rendered, name)
         cls, prefix = settings[name]
         assert port == int(rendered.value(name, f"{prefix}PORT")) == cls.model_fields["port"].default
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -269,7 +270,7 @@ def test_a_gpu_worker_slow_to_load_its_model_is_not_killed(rendered):
 
 def test_the_gateway_is_live_on_healthz_and_ready_on_readyz(rendered):
     container = rendered.container("gateway")
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    ports = rendered.ports("gateway")
     assert ports["http"] == int(rendered.value("gateway", "GATEWAY_PORT"))
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -350,7 +351,6 @@ def test_an_autoscaler_scales_each_gpu_worker(rendered):
     for name, hpa in targets.items():
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
-        rendered.get("Deployment", name)
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         # An applied replica count would fight the autoscaler.
         assert "replicas" not in rendered.get("Deployment", name)["spec"]
@@ -401,7 +401,7 @@ def test_every_service_serves_metrics_where_prometheus_is_told_to_look(rendered,
         cls, prefix = settings[name]
         assert rendered.value(name, f"{prefix}HOST") == "0.0.0.0"
         port = int(rendered.value(name, f"{prefix}METRICS_PORT"))
-        ports = {p["name"]: p["containerPort"] for p in rendered.container(name)["ports"]}
+        ports = rendered.ports(name)
         assert ports["metrics"] == port == cls.model_fields["metrics_port"].default
         annotations = rendered.pod(name)["metadata"]["annotations"]
         assert annotations == {
@@ -412,7 +412,7 @@ def test_every_service_serves_metrics_where_prometheus_is_told_to_look(rendered,
     # The gateway's metrics have a port of their own, never the public one.
     annotations = rendered.pod("gateway")["metadata"]["annotations"]
     port = rendered.value("gateway", "GATEWAY_METRICS_PORT")
-    ports = {p["name"]: p["containerPort"] for p in rendered.container("gateway")["ports"]}
+    ports = rendered.ports("gateway")
     assert annotations["prometheus.io/port"] == port == str(ports["metrics"]) != rendered.value("gateway", "GATEWAY_PORT")
     assert annotations["prometheus.io/path"] == "/metrics"
     assert rendered.value("gateway", "GATEWAY_HOST") == "0.0.0.0"
