@@ -56,7 +56,7 @@ def takes_per_minute(workers, root: Path, takes: int, duration_s: float) -> tupl
     }
     chain = ServiceProcess(f"chain-{len(workers)}", "sparrow_chain", env, root).start()
     gateway = ServiceProcess(f"gateway-{len(workers)}", "sparrow_gateway", env, root).start()
-    before = [metric(f"http://127.0.0.1:{m}/metrics", "sparrow_generation_takes_total") for _, _, m in workers]
+    before = [metric(m, "sparrow_generation_takes_total") for _, _, m in workers]
     try:
         chain.wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
         base = f"http://127.0.0.1:{gateway_port}"
@@ -81,7 +81,7 @@ def takes_per_minute(workers, root: Path, takes: int, duration_s: float) -> tupl
     finally:
         gateway.stop()
         chain.stop()
-    made = [metric(f"http://127.0.0.1:{m}/metrics", "sparrow_generation_takes_total") - b for (_, _, m), b in zip(workers, before)]
+    made = [metric(m, "sparrow_generation_takes_total") - b for (_, _, m), b in zip(workers, before)]
     return takes / elapsed * 60, made
 
 

@@ -45,17 +45,17 @@ def test_every_service_serves_its_metrics(stack):
         client.get(f"/api/chains/{root['chain_id']}")
     with stack.client(None) as anyone:
         assert anyone.get("/metrics").status_code == 404  # not on the public port
-    gateway = f"http://127.0.0.1:{stack.metrics_ports['gateway']}/metrics"
+    gateway = stack.metrics_ports["gateway"]
     assert metric(gateway, "http_requests_total", handler="/api/chains/{chain_id}", method="GET", status="2xx") >= 1
-    chain = f"http://127.0.0.1:{stack.metrics_ports['chain']}/metrics"
+    chain = stack.metrics_ports["chain"]
     assert metric(chain, "sparrow_rpc_handled_total", method="/sparrow.v1.ChainService/CreateTakes", code="OK") >= 1
     assert metric(chain, "sparrow_rpc_duration_seconds_count", method="/sparrow.v1.ChainService/GetChain") >= 1
     assert metric(chain, "sparrow_jobs_ended_total", kind="generate", outcome="done") >= 1
     assert metric(chain, "sparrow_queue_depth", kind="generate") == 0  # nothing left waiting
-    worker = f"http://127.0.0.1:{stack.metrics_ports['generation']}/metrics"
+    worker = stack.metrics_ports["generation"]
     assert metric(worker, "sparrow_worker_slots") == 1
     assert metric(worker, "sparrow_worker_slots_busy") == 0
     assert metric(worker, "sparrow_generation_decoding_steps_total") > 0
     assert metric(worker, "sparrow_generation_decoding_steps_per_second") > 0
-    export = f"http://127.0.0.1:{stack.metrics_ports['export']}/metrics"
+    export = stack.metrics_ports["export"]
     assert metric(export, "sparrow_rpc_handled_total", method="/grpc.health.v1.Health/Check", code="OK") >= 1

@@ -31,7 +31,7 @@ class Replica:
     metrics_port: int
 
     def metrics(self, name: str, **labels: str) -> float:
-        return metric(f"http://127.0.0.1:{self.metrics_port}/metrics", name, **labels)
+        return metric(self.metrics_port, name, **labels)
 
 
 @dataclass

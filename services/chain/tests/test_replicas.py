@@ -9,21 +9,17 @@ import asyncio
 import grpc
 import pytest
 from prometheus_client import REGISTRY
-from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
+from sparrow.v1 import chain_pb2, chain_pb2_grpc
 from sqlalchemy import select
 
 from sparrow_chain.config import Settings
 from sparrow_chain.server import build_server
 from sparrow_chain.store.tables import jobs
+from sparrow_common.testing.chain import upload
 from sparrow_common.testing.clips import make_clip
 
 # Far longer than the test waits: only a notification can wake the watcher in time.
 SLOW_POLL_S = 60.0
-
-
-def upload(data: bytes):
-    yield chain_pb2.CreateChainRequest(header=chain_pb2.CreateChainHeader(title="song", filename="song.wav"))
-    yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data))
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 from sparrow_chain.config import Settings
 from sparrow_chain.server import build_server
 from sparrow_chain.store.tables import chains, nodes
+from sparrow_common.testing.chain import upload
 from sparrow_common.testing.clips import make_clip
 from sqlalchemy import func, select
-
-CHUNK = 64 * 1024
 
 
 @pytest.fixture
@@ -34,12 +33,6 @@ async def server(tmp_path, database_url):
 async def stub(server):
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
         yield chain_pb2_grpc.ChainServiceStub(channel)
-
-
-def upload(data: bytes, title: str = "song", filename: str = "song.wav"):
-    yield chain_pb2.CreateChainRequest(header=chain_pb2.CreateChainHeader(title=title, filename=filename))
-    for i in range(0, len(data), CHUNK):
-        yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data[i : i + CHUNK]))
 
 
 def blob_files(server) -> list[str]:
