@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from sparrow_common.audio import probe
 from sparrow_common.testing.clips import make_clip
@@ -38,21 +38,28 @@ def browser():
         launched.close()
 
 
+def open_editor(browser, stack, user: str) -> tuple[BrowserContext, Page]:
+    """A fresh browser context signed in as `user`, on the editor's start page;
+    `page.errors` collects the page's JavaScript errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(f"{stack.base_url}/#key={stack.keys[user]}")
+    expect(page.locator("#drop")).to_be_visible()
+    return context, page
+
+
 @pytest.fixture
 def open_page(browser, full_stack):
-    """A fresh browser context signed in as `user`, on the editor's start page."""
+    """Opens the editor as a user, in a context closed after the test."""
     contexts = []
 
     def open_as(user: str) -> Page:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        context, page = open_editor(browser, full_stack, user)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.errors = errors
-        page.goto(f"{full_stack.base_url}/#key={full_stack.keys[user]}")
-        expect(page.locator("#drop")).to_be_visible()
         return page
 
     yield open_as
@@ -246,11 +253,8 @@ def test_the_live_stream_reconnects_by_itself_and_the_chain_list_reopens_a_chain
 def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, start_stack_with, tmp_path):
     missing = tmp_path / "musicgen-small-not-downloaded"
     stack = start_stack_with(missing, wait_serving=False)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context, page = open_editor(browser, stack, "ann")
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{stack.base_url}/#key={stack.keys['ann']}")
         expect(page.locator("#gpu-generation")).to_have_class(re.compile("warn"))
         expect(page.locator("#gpu-generation")).to_have_attribute("title", re.compile("could not load MusicGen model"))
         page.set_input_files("#clip-input", files=[{"name": "idea.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
@@ -263,5 +267,6 @@ def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, sta
         card(page, 0).get_by_role("button", name="Try again").click()
         expect(page.locator("#takes .card")).to_have_count(2)
         expect(card(page, 1)).to_have_attribute("data-status", "error", timeout=60_000)
+        assert page.errors == []
     finally:
         context.close()

@@ -91,21 +91,29 @@ export class Editor {
     return path[path.length - 1];
   }
 
-  takesOf(parentId) {
+  // The uncommitted children of `parentId`, oldest first, those waiting to be discarded too.
+  siblingsOf(parentId) {
     return [...this.nodes.values()]
-      .filter((n) => n.parent_id === parentId && !n.committed && !this.discarding.has(n.id))
+      .filter((n) => n.parent_id === parentId && !n.committed)
       .sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
-  label(node) {
+  takesOf(parentId) {
+    return this.siblingsOf(parentId).filter((n) => !this.discarding.has(n.id));
+  }
+
+  // `spine` when the caller has it already.
+  label(node, spine = this.spine()) {
     if (!node) return "";
     if (node.parent_id === null) return "your clip";
-    const spine = this.spine();
     const at = spine.findIndex((n) => n.id === node.id);
     if (at >= 0) return `part ${at + 1}`;
-    const siblings = [...this.nodes.values()].filter((n) => n.parent_id === node.parent_id && !n.committed)
-      .sort((a, b) => a.created_at.localeCompare(b.created_at));
-    return `take ${siblings.findIndex((n) => n.id === node.id) + 1}`;
+    return `take ${this.siblingsOf(node.parent_id).findIndex((n) => n.id === node.id) + 1}`;
+  }
+
+  openStems(id) {
+    const node = this.nodes.get(id);
+    this.stems.open(node, this.label(node));
   }
 
   // -- events ------------------------------------------------------------------
@@ -121,10 +129,10 @@ export class Editor {
   remove(id) {
     (this.gone ||= new Set()).add(id);
     this.nodes.delete(id);
-    for (const [map, key] of [[this.cards, id], [this.blocks, id]]) {
-      map.get(key)?.wave?.destroy();
-      map.get(key)?.el.remove();
-      map.delete(key);
+    for (const map of [this.cards, this.blocks]) {
+      map.get(id)?.wave?.destroy();
+      map.get(id)?.el.remove();
+      map.delete(id);
     }
     if (this.focus === id) this.focus = null;
     if (this.ab.a === id) this.ab.a = null;
@@ -176,13 +184,13 @@ export class Editor {
   queueRender() {
     if (this.renderQueued) return;
     this.renderQueued = true;
-    requestAnimationFrame(() => {
-      this.renderQueued = false;
-      this.render();
-    });
+    this.renderFrame = requestAnimationFrame(() => this.render());
   }
 
   render() {
+    // A render now stands for one queued for the next frame.
+    if (this.renderQueued) cancelAnimationFrame(this.renderFrame);
+    this.renderQueued = false;
     const spine = this.spine();
     const total = spine.reduce((sum, n) => sum + (n.duration_s || 0), 0);
     this.duration.textContent = `${spine.length} part${spine.length > 1 ? "s" : ""} · ${fmt(total)}`;
@@ -202,15 +210,15 @@ export class Editor {
       offset += node.duration_s || 0;
       block.el.style.flexGrow = String(Math.max(node.duration_s || 1, 0.5));
       block.el.classList.toggle("selected", node.id === this.selected);
-      block.name.textContent = this.label(node);
+      block.name.textContent = this.label(node, spine);
       block.length.textContent = fmt(node.duration_s);
       this.spineRow.append(block.el);
       this.ensureWave(block, node, true);
     }
     // The selected node's takes.
     const parent = this.nodes.get(this.selected);
-    this.takesTitle.textContent = `Takes after ${this.label(parent)}`;
-    this.askTitle.textContent = `Continue from ${this.label(parent)}`;
+    this.takesTitle.textContent = `Takes after ${this.label(parent, spine)}`;
+    this.askTitle.textContent = `Continue from ${this.label(parent, spine)}`;
     const takes = this.takesOf(this.selected);
     const shown = new Set(takes.map((n) => n.id));
     for (const [id, card] of this.cards) {
@@ -229,7 +237,7 @@ export class Editor {
     if (this.focus && !shown.has(this.focus)) this.focus = null;
     for (const node of takes) {
       const card = this.cards.get(node.id) || this.takeCard(node);
-      this.updateCard(card, node);
+      this.updateCard(card, node, spine);
       this.takesRow.append(card.el);
     }
     this.renderAB();
@@ -247,7 +255,7 @@ export class Editor {
         h("button", { class: "small play-part", title: "Play this part alone",
           onclick: () => this.toggleTake(node.id) }, "▶"),
         h("button", { class: "small", title: "Stems of this part",
-          onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems")),
+          onclick: () => this.openStems(node.id) }, "Stems")),
       waveHolder);
     const block = { el, name, length, waveHolder, wave: null, offset: 0 };
     this.blocks.set(node.id, block);
@@ -260,7 +268,6 @@ export class Editor {
     const holder = item.waveHolder;
     clear(holder).append(h("span", { class: "muted" }, "loading audio…"));
     loadBuffer(node.audio_url).then((buffer) => {
-      item.buffer = buffer;
       const seek = onSpine
         ? (seconds) => this.playSpine(item.offset + seconds)
         : (seconds) => this.playTake(node.id, seconds);
@@ -285,7 +292,7 @@ export class Editor {
       onclick: () => this.setAB("b", node.id) }, "B");
     const commit = h("button", { class: "primary commit", onclick: () => this.commit(node.id) }, "Commit");
     const stems = h("button", { class: "stems-open",
-      onclick: () => this.stems.open(this.nodes.get(node.id), this.label(this.nodes.get(node.id))) }, "Stems");
+      onclick: () => this.openStems(node.id) }, "Stems");
     const discard = h("button", { class: "danger discard", onclick: () => this.discard(node.id) }, "Discard");
     const reuse = h("button", { class: "link reuse", title: "Put this take's knobs, seed included, in the form",
       onclick: () => this.reuse(node.id) }, "use these knobs");
@@ -307,10 +314,10 @@ export class Editor {
     return card;
   }
 
-  updateCard(card, node) {
+  updateCard(card, node, spine) {
     card.el.dataset.status = node.status;
     card.el.classList.toggle("focused", this.focus === node.id);
-    card.name.textContent = this.label(node);
+    card.name.textContent = this.label(node, spine);
     card.el.querySelector(".seed").textContent = node.params?.seed != null ? `seed ${node.params.seed}` : "";
     const p = node.params;
     card.knobs.textContent = p
@@ -373,18 +380,21 @@ export class Editor {
 
   tick(state) {
     const what = state?.what || "";
-    this.playSpineButton.textContent = what === "spine" ? "■ Stop" : "▶ Play spine";
-    for (const [id, card] of this.cards) {
-      const on = what === `node:${id}`;
-      card.play.textContent = on ? "■ Stop" : "▶ Play";
-      card.play.setAttribute("aria-pressed", String(on));
-      card.wave?.show(on ? state.position : null);
+    // The buttons change only when what plays does, not every frame.
+    if (what !== this.buttonsFor) {
+      this.buttonsFor = what;
+      this.playSpineButton.textContent = what === "spine" ? "■ Stop" : "▶ Play spine";
+      for (const [id, card] of this.cards) {
+        const on = what === `node:${id}`;
+        card.play.textContent = on ? "■ Stop" : "▶ Play";
+        card.play.setAttribute("aria-pressed", String(on));
+      }
     }
+    for (const [id, card] of this.cards) card.wave?.show(what === `node:${id}` ? state.position : null);
     for (const [id, block] of this.blocks) {
       const inside = what === "spine" && state.position >= block.offset && state.position < block.offset + (block.wave?.duration || 0);
       block.wave?.show(inside ? state.position - block.offset : what === `node:${id}` ? state.position : null);
     }
-    document.body.dataset.playing = what;
     if (!state) {
       this.nowPlaying.textContent = "Stopped";
     } else if (what === "spine") {

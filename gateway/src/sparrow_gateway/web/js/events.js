@@ -14,12 +14,9 @@ export function watchChain(chainId, { onEvent, onStatus }) {
     source.onopen = () => onStatus("live");
     source.onerror = () => {
       if (stopped) return;
-      if (source.readyState === EventSource.CLOSED) {
-        onStatus("reconnecting");
-        retry = setTimeout(open, 2000);
-      } else {
-        onStatus("reconnecting");
-      }
+      onStatus("reconnecting");
+      // CLOSED: the server refused the stream, so EventSource won't retry by itself.
+      if (source.readyState === EventSource.CLOSED) retry = setTimeout(open, 2000);
     };
     const handle = (message) => {
       const seq = Number(message.lastEventId);

@@ -66,8 +66,10 @@ async function route() {
   editor = null;
   const match = /^#\/chain\/([0-9a-f-]{36})$/.exec(location.hash);
   if (match) {
-    editor = new Editor(main, match[1], account, schema);
     try {
+      // Only the editor's form needs the API's schema: fetched once, when first opened.
+      schema ||= await api.schema();
+      editor = new Editor(main, match[1], account, schema);
       await editor.start();
     } catch (error) {
       showError(error);
@@ -79,7 +81,6 @@ async function route() {
 }
 
 async function started() {
-  schema = schema || (await api.schema());
   clear(who).append(
     h("span", { id: "account" }, account.user, " · ", h("span", { class: `tier ${account.tier}`, id: "tier" }, account.tier)),
     h("button", { class: "small", onclick: async () => { await signOut(); location.reload(); } }, "Sign out"));

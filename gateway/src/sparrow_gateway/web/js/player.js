@@ -5,7 +5,7 @@
 import { audioContext, seam } from "./audio.js";
 
 const listeners = new Set();
-let playing = null; // {what, sources, startedAt, offset, length, loop, gains}
+let playing = null; // {what, sources, startedAt, offset, length, loop, seamAt}
 let frame = 0;
 
 export function onTick(listener) {
@@ -31,12 +31,17 @@ function loop() {
   if (playing) frame = requestAnimationFrame(loop);
 }
 
+// Playback ends when the last of `sources` does (unless something else plays by then).
+function stopAfterLast(sources) {
+  const last = sources.at(-1);
+  if (last) last.source.onended = () => playing?.sources === sources && stop();
+}
+
 function begin(what, sources, offset, length, extra = {}) {
   stop();
   const ctx = audioContext();
   playing = { what, sources, startedAt: ctx.currentTime + 0.05, offset, length, ...extra };
-  const last = sources[sources.length - 1];
-  if (last && !extra.loop) last.source.onended = () => playing && playing.sources === sources && stop();
+  if (!extra.loop) stopAfterLast(sources);
   frame = requestAnimationFrame(loop);
   return playing;
 }
@@ -91,7 +96,7 @@ export function playSequence(what, buffers, from = 0) {
     skip = 0;
     sources.push({ source: node });
   }
-  if (sources.length) sources[sources.length - 1].source.onended = () => playing && playing.sources === sources && stop();
+  stopAfterLast(sources); // begin() saw none of them yet
 }
 
 // Loop the seam between `before` and `after`, `seconds` either side, from
@@ -117,7 +122,7 @@ export function playTogether(what, named) {
     sources.push({ source: source(buffer, gain) });
   }
   const length = Math.max(...Object.values(named).map((b) => b.duration));
-  const state = begin(what, sources, 0, length, { gains });
+  const state = begin(what, sources, 0, length);
   for (const { source: node } of sources) node.start(state.startedAt);
   return gains;
 }

@@ -117,8 +117,9 @@ export class StemsPanel {
   applyGains() {
     if (!this.gains) return;
     for (const [name, gain] of Object.entries(this.gains)) {
-      const audible = this.solo.size ? this.solo.has(name) : !this.muted.has(name);
-      gain.gain.value = audible && !(this.solo.size && this.muted.has(name)) ? 1 : 0;
+      // Muted is silent even when soloed; with any solo on, only the soloed play.
+      const audible = !this.muted.has(name) && (!this.solo.size || this.solo.has(name));
+      gain.gain.value = audible ? 1 : 0;
     }
   }
 
