@@ -62,6 +62,9 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         for item in removed:
             if item.audio_key:
                 await asyncio.to_thread(self.blobs.delete, item.audio_key)
+        await self._drop_unheld_stems()
+
+    async def _drop_unheld_stems(self) -> None:
         for key in await asyncio.to_thread(self.stems.sweep_unheld):
             await asyncio.to_thread(self.blobs.delete, key)
 
@@ -145,7 +148,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         chain_id = parse_id(request.chain_id, "chain id")
         await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
         await asyncio.to_thread(self.blobs.delete_prefix, chain_id)
-        await self._drop_blobs(())
+        await self._drop_unheld_stems()
         self.changed(chain_id)
         return chain_pb2.DeleteChainResponse()
 
