@@ -14,6 +14,8 @@ from sparrow_common.slots import Slots
 # fn(*args, on_step, cancel): on_step(done, total) from the worker thread;
 # `cancel` is set when the caller goes away, and fn should stop soon after.
 BlockingWork = Callable[..., Any]
+# About how many progress updates a call passes on, however many steps it has.
+PROGRESS_STEPS = 100
 
 
 class Progress(tuple):
@@ -46,8 +48,16 @@ async def run_blocking(
     loop = asyncio.get_running_loop()
     steps: asyncio.Queue[Progress] = asyncio.Queue()
     cancel = threading.Event()
+    passed_on = -1
 
     def on_step(done: int, total: int) -> None:
+        # The first and last steps, and in between one per hundredth of the
+        # work: a fast GPU (or a tiny model) steps far more often than a progress
+        # bar needs, and each step passed on is a message to the caller.
+        nonlocal passed_on
+        if 0 <= passed_on and done < total and (done - passed_on) * PROGRESS_STEPS < total:
+            return
+        passed_on = done
         loop.call_soon_threadsafe(steps.put_nowait, Progress((done, total)))
 
     future = loop.run_in_executor(executor, lambda: work(*args, on_step, cancel))
@@ -60,6 +70,10 @@ async def run_blocking(
                 yield waiter.result()
             else:
                 waiter.cancel()
+        # Steps reported before the work returned are queued ahead of its result:
+        # pass them on too, so the last one (done == total) is never lost.
+        while not steps.empty():
+            yield steps.get_nowait()
         result = future.result()
     finally:
         if not future.done():
