@@ -85,6 +85,39 @@ async def test_the_same_seed_and_parameters_give_identical_audio(worker):
     assert np.abs(same[0] - same[1]).max() < 1e-3
 
 
+async def test_every_take_starts_where_its_parent_ends(worker):
+    # EnCodec's reconstruction of the prompt sits off the parent's samples; a take
+    # continues the reconstruction, so without the join it would click at the seam.
+    _, stub, _ = worker
+    context = make_clip("wav", seconds=3.0, sample_rate=44100, channels=2)
+    parent_end = decode(context, 32000, 1)[0, -1]
+    jumps = []
+    for seeds in (list(range(8)), [8, 9]):
+        _, takes, _ = await collect(
+            stub.Generate(generate_request(seeds, duration_s=1.0, prompt_s=2.0, context=context), timeout=60)
+        )
+        for data in takes.values():
+            take = decode(data, 32000, 1)[0]
+            jumps.append(abs(take[0] - parent_end) / np.median(np.abs(np.diff(take))))
+    assert len(jumps) == 10 and max(jumps) <= 1.5, jumps
+
+
+async def test_half_precision_weights_run_through_the_worker(tiny_musicgen):
+    # The CUDA path's dtypes (a float16 decoder fed float32 audio and T5 states), on the CPU.
+    server = await start(tiny_musicgen, dtype="float16", device="cpu")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            _, takes, done = await collect(stub.Generate(generate_request([4, 5]), timeout=60))
+            _, again, _ = await collect(stub.Generate(generate_request([5]), timeout=60))
+        assert [t.seed for t in done.takes] == [4, 5]
+        audio = [decode(takes[i], 32000, 1) for i in (0, 1)]
+        assert all(np.isfinite(a).all() and np.abs(a).max() > 0 for a in audio)
+        assert np.abs(audio[1] - decode(again[0], 32000, 1)).max() < 1e-3
+    finally:
+        await server.close()
+
+
 @pytest.mark.parametrize(
     "seeds, params, words",
     [([], {}, "1 to 8 takes"), ([1] * 9, {}, "1 to 8 takes"), ([1], {"duration_s": 500}, "duration_s")],

@@ -16,8 +16,12 @@ class Settings(BaseSettings):
     model: str = "facebook/musicgen-small"
     # "auto" takes CUDA when present.
     device: str = "auto"
-    # "none" or "int8" (dynamic quantization of the decoder's linear layers; CPU only).
-    quantize: str = "none"
+    # The decoder's precision: auto (bfloat16 on CUDA, float32 on the CPU), float32,
+    # float16 or bfloat16. EnCodec and T5 always run in float32.
+    dtype: str = "auto"
+    # auto (int8 on the CPU, none on CUDA), none or int8 (dynamic quantization of
+    # the decoder's linear layers; CPU only).
+    quantize: str = "auto"
     # Calls running at once (each a batch of takes), and calls allowed to wait.
     slots: int = 1
     queue_limit: int = 8

@@ -33,6 +33,9 @@ class Continuation:
     context: np.ndarray
     params: GenerationParams
     seeds: tuple[int, ...]
+    # (channels, samples) float32 at the model's sample rate, or None: a melody
+    # whose chroma steers every take (melody checkpoints only).
+    melody: np.ndarray | None = None
 
     @property
     def description(self) -> str:

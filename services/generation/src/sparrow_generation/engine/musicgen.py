@@ -1,79 +1,49 @@
-"""MusicGen through Hugging Face transformers: audio-prompted continuation.
+"""MusicGen continuation on transformers' modules, with Sparrow's own decoding loop.
 
 Loads the checkpoints Meta released with audiocraft (facebook/musicgen-small,
--medium, -large, -stereo-*) by hub name or from a local folder. Continuations
-longer than the model's window slide it, re-prompting with the tail of what is
-written so far, as audiocraft's extend_stride does.
+-medium, -large, -stereo-*, -melody*) by hub name or from a local folder, and
+audiocraft-format fine-tunes (engine/audiocraft.py). A call:
+
+1. hears the description (T5; a melody's chroma on melody checkpoints) once;
+2. encodes the prompt (the tail of the context) to EnCodec codes once;
+3. writes each window of new codes for every take in one batch, the first
+   window's prompt prefilled once for all takes (engine/decoding.py);
+4. past the model's window, prompts the next window with the last
+   `window - stride` seconds of each take's own codes, as audiocraft's
+   extend_stride does, never re-encoding decoded audio;
+5. decodes each take's new codes once, with a little of the prompt's codes as
+   left context, and joins the take's start onto the parent's last sample
+   (engine/codec.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import socket
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from huggingface_hub import constants as hf_constants
-from huggingface_hub import snapshot_download
-from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
 from sparrow_generation.domain import Continuation, Take
-from sparrow_generation.engine.base import Cancelled, ModelUnavailable, StepCallback
-from sparrow_generation.engine.sampling import SeededSampling, StepHook
+from sparrow_generation.engine.base import ModelUnavailable, StepCallback
+from sparrow_generation.engine.codec import LEFT_CONTEXT_FRAMES, Codec, join
+from sparrow_generation.engine.conditioning import Conditioner
+from sparrow_generation.engine.decoding import WindowDecoder
+from sparrow_generation.engine.loading import Precision, apply_precision, load_checkpoint, resolve_device
+from sparrow_generation.engine.pattern import DelayPattern
+from sparrow_generation.engine.sampling import TakeSampler
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One generate() call: frames of prompt heard, frames of new audio written."""
+    """One window: frames of prompt heard, frames of new audio written."""
 
     prompt_frames: int
     new_frames: int
-
-
-def resolve_device(requested: str) -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
-
-
-def locate(model_id: str) -> str:
-    """A local folder holding the checkpoint: `model_id` itself when it is a
-    folder, else the hub's cache, downloading into it when the hub can be reached.
-    Fails in seconds, not after minutes of retries, when it can't."""
-    if Path(model_id).is_dir():
-        return model_id
-    if model_id.startswith(("/", ".")):
-        raise ModelUnavailable(f"could not load MusicGen model '{model_id}': no such folder")
-    try:
-        return snapshot_download(model_id, local_files_only=True)
-    except Exception:  # noqa: BLE001 - not cached: try the hub
-        pass
-    host = urlparse(hf_constants.ENDPOINT).hostname
-    try:
-        socket.create_connection((host, 443), timeout=5).close()
-    except OSError as error:
-        raise ModelUnavailable(
-            f"could not load MusicGen model '{model_id}': it is not in the local cache and the Hugging Face hub "
-            f"({host}) can't be reached ({error}). Set GENERATION_MODEL to a local folder holding the checkpoint."
-        ) from None
-    return snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
-
-
-def _refuse_melody(folder: str, model_id: str) -> None:
-    config = Path(folder) / "config.json"
-    if config.is_file() and json.loads(config.read_text()).get("model_type") == "musicgen_melody":
-        raise ModelUnavailable(
-            f"'{model_id}' is a MusicGen melody checkpoint, which Sparrow does not support yet; "
-            "use facebook/musicgen-small, -medium, -large or a -stereo variant"
-        )
 
 
 class MusicGenEngine:
@@ -84,49 +54,32 @@ class MusicGenEngine:
         self,
         model_id: str,
         device: str = "auto",
-        quantize: str = "none",
+        quantize: str = "auto",
         window_s: float = 30.0,
         stride_s: float = 18.0,
+        dtype: str = "auto",
     ):
         if not 0 < stride_s < window_s:
             raise ValueError("stride_s must be between 0 and window_s")
         self.model_id = model_id
         self.device = resolve_device(device)
         self.quantize = quantize
+        self.dtype = dtype
         self.window_s = window_s
         self.stride_s = stride_s
         self.model = None
-        self.processor = None
+        self.precision: Precision | None = None
         self.sample_rate = 0
         self.channels = 0
+        self.supports_melody = False
         self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------
 
     def load(self) -> None:
-        dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
-        try:
-            folder = locate(self.model_id)
-            _refuse_melody(folder, self.model_id)
-            processor = AutoProcessor.from_pretrained(folder)
-            model = MusicgenForConditionalGeneration.from_pretrained(folder, dtype=dtype)
-        except ModelUnavailable:
-            raise
-        except Exception as error:  # noqa: BLE001 - every cause becomes the same clear reason
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelUnavailable(
-                f"could not load MusicGen model '{self.model_id}': {first_line}. Set GENERATION_MODEL "
-                "to a local folder holding the checkpoint, or give this machine access to the Hugging Face hub."
-            ) from error
-        model.to(self.device).eval()
-        if self.quantize == "int8":
-            if self.device != "cpu":
-                raise ModelUnavailable("int8 quantization runs on the CPU only; unset GENERATION_QUANTIZE on GPU")
-            model.decoder = torch.ao.quantization.quantize_dynamic(
-                model.decoder, {torch.nn.Linear}, dtype=torch.qint8
-            )
-        elif self.quantize != "none":
-            raise ModelUnavailable(f"unknown GENERATION_QUANTIZE '{self.quantize}' (use none or int8)")
+        self.precision = Precision.resolve(self.device, self.dtype, self.quantize)
+        model, tokenizer, folder = load_checkpoint(self.model_id)
+        model = apply_precision(model, self.device, self.precision)
         audio_config = model.config.audio_encoder
         self.sample_rate = audio_config.sampling_rate
         # Stereo checkpoints run a mono EnCodec per channel; the decoder knows how many.
@@ -134,13 +87,29 @@ class MusicGenEngine:
         self.frame_rate = audio_config.frame_rate
         self.hop = int(np.prod(audio_config.upsampling_ratios))
         self.num_codebooks = model.decoder.num_codebooks
-        self.model, self.processor = model, processor
-        log.info("loaded %s on %s (%d Hz, %d channel(s))", self.model_id, self.device, self.sample_rate, self.channels)
+        self.pattern = DelayPattern.for_model(
+            self.num_codebooks, self.channels, model.generation_config.decoder_start_token_id
+            if model.generation_config.decoder_start_token_id is not None else model.config.decoder.bos_token_id
+        )
+        self.codec = Codec(model.audio_encoder, self.channels, self.hop)
+        self.decoder = WindowDecoder(model.decoder, self.pattern)
+        self.conditioner = Conditioner(model, tokenizer, self.device, self.precision.decoder)
+        self.supports_melody = self.conditioner.melody
+        self.chroma = None
+        if self.supports_melody:
+            from sparrow_generation.engine.chroma import ChromaExtractor
+
+            self.chroma = ChromaExtractor.from_folder(folder)
+        self.model = model
+        log.info(
+            "loaded %s on %s (%d Hz, %d channel(s)%s; %s)", self.model_id, self.device, self.sample_rate,
+            self.channels, ", melody" if self.supports_melody else "", self.precision,
+        )
 
     # -- planning -------------------------------------------------------------
 
     def plan(self, context_frames: int, request: Continuation) -> list[Segment]:
-        """The generate() calls that write request.params.duration_s seconds."""
+        """The windows that write request.params.duration_s seconds."""
         window = int(self.window_s * self.frame_rate)
         stride = int(self.stride_s * self.frame_rate)
         remaining = math.ceil(request.params.duration_s * self.frame_rate)
@@ -159,8 +128,7 @@ class MusicGenEngine:
 
     def total_steps(self, request: Continuation) -> int:
         frames = request.context.shape[-1] // self.hop
-        # The codebooks' delay pattern costs num_codebooks - 1 extra steps per call.
-        return sum(s.new_frames + self.num_codebooks - 1 for s in self.plan(frames, request))
+        return sum(self.pattern.steps(s.new_frames) for s in self.plan(frames, request))
 
     # -- generation -----------------------------------------------------------
 
@@ -170,60 +138,54 @@ class MusicGenEngine:
         with self._lock, torch.inference_mode():
             return self._generate(request, on_step, cancel)
 
-    def _generate(self, request: Continuation, on_step: StepCallback, cancel: threading.Event) -> list[Take]:
+    def write_codes(
+        self, request: Continuation, on_step: StepCallback, cancel: threading.Event
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the prompt's codes (1, K, P), every take's new codes (takes, K, N))."""
         params = request.params
         context = np.asarray(request.context, dtype=np.float32)
         segments = self.plan(context.shape[-1] // self.hop, request)
-        total = sum(s.new_frames + self.num_codebooks - 1 for s in segments)
-        sampler = SeededSampling(
+        total = sum(self.pattern.steps(s.new_frames) for s in segments)
+        takes = len(request.seeds)
+        sampler = TakeSampler(
             list(request.seeds), self.num_codebooks, params.cfg_coef, params.temperature, params.top_k, params.top_p
         )
-        histories = [context] * len(request.seeds)
-        written: list[list[np.ndarray]] = [[] for _ in request.seeds]
+        chroma = None if request.melody is None else self.chroma(request.melody)
+        conditioning = self.conditioner(request.description, sampler.guided, chroma)
+        first = segments[0].prompt_frames
+        if first:
+            prompt = self.codec.encode(context[:, context.shape[-1] - first * self.hop :])
+        else:
+            prompt = torch.empty((1, self.num_codebooks, 0), dtype=torch.long, device=self.device)
+        history = prompt.expand(takes, -1, -1)
+        written: list[torch.Tensor] = []
         done = 0
-        for segment in segments:
-            prompt_samples = segment.prompt_frames * self.hop
-            prompts = [h[:, h.shape[-1] - prompt_samples :] for h in histories] if prompt_samples else None
-            steps = segment.new_frames + self.num_codebooks - 1
-            hook = StepHook(on_step, cancel, done, total)
-            try:
-                output = self.model.generate(
-                    **self._inputs(request.description, prompts, len(request.seeds)),
-                    do_sample=False,
-                    guidance_scale=params.cfg_coef,
-                    max_new_tokens=steps,
-                    logits_processor=[sampler],
-                    stopping_criteria=[hook],
-                )
-            except RuntimeError:
-                # Stopped mid-pattern, transformers can't reshape the codes; expected.
-                if cancel.is_set():
-                    raise Cancelled() from None
-                raise
-            if cancel.is_set():
-                raise Cancelled()
-            done += steps
-            audio = output.float().cpu().numpy()
-            for take in range(len(request.seeds)):
-                new = audio[take, :, prompt_samples : prompt_samples + segment.new_frames * self.hop]
-                written[take].append(new)
-                histories[take] = np.concatenate([histories[take], new], axis=-1)
-        length = round(params.duration_s * self.sample_rate)
-        return [
-            Take(seed=seed, audio=np.concatenate(parts, axis=-1)[:, :length], sample_rate=self.sample_rate)
-            for seed, parts in zip(request.seeds, written, strict=True)
-        ]
+        for index, segment in enumerate(segments):
+            if index == 0:
+                window_prompt, heard = prompt, conditioning
+            else:  # each take hears its own codes so far
+                window_prompt = history[:, :, history.shape[-1] - segment.prompt_frames :]
+                heard = conditioning.repeat(takes) if takes > 1 else conditioning
+            new = self.decoder.write(
+                window_prompt, segment.new_frames, heard, sampler,
+                lambda step, offset=done: on_step(offset + step, total), cancel,
+            )
+            done += self.pattern.steps(segment.new_frames)
+            written.append(new)
+            history = torch.cat([history, new], dim=-1)
+        return prompt, torch.cat(written, dim=-1)
 
-    def _inputs(self, description: str, prompts: list[np.ndarray] | None, batch: int) -> dict:
-        audio = None
-        if prompts is not None:
-            # The feature extractor wants (samples,) for mono and (2, samples) for stereo.
-            audio = [p[0] if self.channels == 1 else p for p in prompts]
-        inputs = self.processor(
-            text=[description] * batch,
-            audio=audio,
-            sampling_rate=self.sample_rate if audio is not None else None,
-            padding=True,
-            return_tensors="pt",
-        )
-        return {k: v.to(self.device) for k, v in inputs.items()}
+    def _generate(self, request: Continuation, on_step: StepCallback, cancel: threading.Event) -> list[Take]:
+        prompt, new = self.write_codes(request, on_step, cancel)
+        takes = new.shape[0]
+        left = min(LEFT_CONTEXT_FRAMES, prompt.shape[-1])
+        audio = self.codec.decode(torch.cat([prompt[:, :, prompt.shape[-1] - left :].expand(takes, -1, -1), new], -1))
+        length = round(request.params.duration_s * self.sample_rate)
+        start = left * self.hop
+        results = []
+        for seed, decoded in zip(request.seeds, audio, strict=True):
+            take = decoded[:, start : start + length]
+            if left:
+                take = join(request.context[:, -1], decoded[:, start - 1], take, self.sample_rate)
+            results.append(Take(seed=seed, audio=take, sample_rate=self.sample_rate))
+        return results

@@ -1,25 +1,17 @@
-"""Per-take seeded sampling and a per-step hook for transformers' generate().
+"""Per-take seeded sampling of MusicGen's codes.
 
-transformers samples a whole batch from one global RNG, so a take's audio would
-depend on which other takes shared its batch. SeededSampling draws each take's
-tokens from its own torch.Generator instead, applying classifier-free guidance,
-temperature, top-k and top-p itself, and hands generate() logits where only the
-drawn token is possible; greedy decoding then keeps exactly that token. The same
-seed and parameters therefore give the same take, batched or not.
+Each take draws its tokens from its own torch.Generator, seeded by the take's
+seed, so a take's audio does not depend on which other takes share its batch:
+the same seed and knobs give the same take, alone or batched. Classifier-free
+guidance, temperature, top-k and top-p are applied to the whole batch at once.
 """
 
 from __future__ import annotations
 
-import threading
-
 import torch
-from transformers import LogitsProcessor, StoppingCriteria
-
-# Finite, so guidance arithmetic on two copies of it stays finite.
-_IMPOSSIBLE = -1e4
 
 
-class SeededSampling(LogitsProcessor):
+class TakeSampler:
     def __init__(
         self,
         seeds: list[int],
@@ -36,10 +28,16 @@ class SeededSampling(LogitsProcessor):
         self.top_k = top_k
         self.top_p = top_p
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    @property
+    def guided(self) -> bool:
+        """Whether the batch carries an unconditional copy of every row."""
+        return self.guidance > 1.0
+
+    def draw(self, scores: torch.Tensor) -> torch.Tensor:
+        """(rows * K, vocab) logits, rows = [conditional..., unconditional...] when
+        guided -> (takes * K,) drawn tokens, on the logits' device."""
         logits = scores.float()
-        guided = self.guidance > 1.0
-        if guided:  # rows are [conditional..., unconditional...]
+        if self.guided:
             cond, uncond = logits.chunk(2, dim=0)
             logits = uncond + (cond - uncond) * self.guidance
         logits = logits / self.temperature
@@ -56,25 +54,4 @@ class SeededSampling(LogitsProcessor):
         for take, generator in enumerate(self.generators):
             rows = slice(take * self.num_codebooks, (take + 1) * self.num_codebooks)
             chosen[rows] = torch.multinomial(probs[rows], 1, generator=generator).squeeze(-1)
-        forced = torch.full_like(scores, _IMPOSSIBLE)
-        half = forced[: chosen.shape[0]] if guided else forced
-        half.scatter_(-1, chosen.to(scores.device).unsqueeze(-1), 0.0)
-        if guided:
-            forced[chosen.shape[0] :] = half
-        return forced
-
-
-class StepHook(StoppingCriteria):
-    """Reports each decoding step and stops generate() when the call is cancelled."""
-
-    def __init__(self, on_step, cancel: threading.Event, offset: int, total: int):
-        self.on_step = on_step
-        self.cancel = cancel
-        self.step = offset
-        self.total = total
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        self.step += 1
-        self.on_step(min(self.step, self.total), self.total)
-        stop = self.cancel.is_set()
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        return chosen.to(scores.device)
