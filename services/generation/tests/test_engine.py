@@ -4,6 +4,7 @@ its decode and its seam, on tiny random MusicGens."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ import torch
 from transformers import LogitsProcessor
 
 from sparrow_common.audio import decode
+from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import GenerationParams
-from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.clips import make_clip, tone
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine.musicgen import MusicGenEngine
 from sparrow_generation.engine.sampling import TakeSampler
@@ -56,12 +58,22 @@ class ForcedByTakeSampler(LogitsProcessor):
 
 
 def codes_from_generate(engine: MusicGenEngine, request: Continuation) -> torch.Tensor:
-    """What transformers' generate() writes for the request: (takes, K, new) codes."""
+    """What transformers' generate() writes for the request: (takes, K, new) codes.
+    MusicGen hears the prompt as audio (`input_values`); MusicGen melody, whose
+    generate() takes no audio, as its EnCodec codes (`decoder_input_ids`), and
+    the melody as chroma (`input_features`)."""
     model, params = engine.model, request.params
     frames = round(params.prompt_duration_s * engine.frame_rate)
     prompt = request.context[:, request.context.shape[-1] - frames * engine.hop :]
     takes = len(request.seeds)
     text = engine.conditioner.tokenizer([request.description] * takes, padding=True, return_tensors="pt")
+    if engine.supports_melody:
+        heard = {"decoder_input_ids": engine.codec.encode(prompt).expand(takes, -1, -1).reshape(-1, frames)}
+        if request.melody is not None:
+            chroma = engine.chroma.for_window(request.melody, engine.sample_rate, 0.0)
+            heard["input_features"] = chroma.expand(takes, -1, -1)
+    else:
+        heard = {"input_values": torch.from_numpy(np.stack([prompt] * takes))}
     seen = []
     decode_codes = model.audio_encoder.decode
 
@@ -75,7 +87,7 @@ def codes_from_generate(engine: MusicGenEngine, request: Continuation) -> torch.
     model.audio_encoder.decode = recording
     try:
         model.generate(
-            **text, input_values=torch.from_numpy(np.stack([prompt] * takes)), do_sample=False,
+            **text, **heard, do_sample=False,
             guidance_scale=params.cfg_coef, max_new_tokens=engine.pattern.steps(new),
             logits_processor=[ForcedByTakeSampler(sampler)],
         )
@@ -98,6 +110,61 @@ def test_the_loop_writes_exactly_the_codes_generate_writes(tiny_musicgen, tiny_s
     theirs = codes_from_generate(engine, request)
     assert ours.shape == theirs.shape == (len(seeds), engine.num_codebooks, 50)
     assert torch.equal(ours, theirs)
+
+
+@pytest.fixture(scope="module")
+def tiny_melody(tmp_path_factory):
+    return build_random_musicgen(tmp_path_factory.mktemp("models") / "tiny-melody", melody=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_stereo_melody(tmp_path_factory):
+    return build_random_musicgen(tmp_path_factory.mktemp("models") / "tiny-stereo-melody", melody=True, stereo=True)
+
+
+def arpeggio(engine, seconds=3.0) -> np.ndarray:
+    notes = [tone(seconds / 3, engine.sample_rate, 1, freq) for freq in (261.6, 329.6, 392.0)]
+    return np.tile(np.concatenate(notes, axis=-1), (engine.channels, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("stereo", [False, True], ids=["mono", "stereo"])
+@pytest.mark.parametrize("with_melody", [False, True], ids=["continuation", "melody"])
+def test_melody_checkpoints_continue_and_follow_a_melody_as_generate_does(
+    tiny_melody, tiny_stereo_melody, stereo, with_melody
+):
+    engine = engine_for(tiny_stereo_melody if stereo else tiny_melody, quantize="none")
+    assert engine.supports_melody
+    request = continuation(engine, (1, 2), top_k=20)
+    if with_melody:
+        request = replace(request, melody=arpeggio(engine))
+    _, ours = engine.write_codes(request, lambda *_: None, threading.Event())
+    assert torch.equal(ours, codes_from_generate(engine, request))
+
+
+def test_the_melody_steers_the_take(tiny_melody):
+    engine = engine_for(tiny_melody)
+    request = continuation(engine, (4,))
+    prompt = engine.codec.encode(request.context[:, -50 * engine.hop :])
+
+    def first_logits(melody):
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        heard = engine._conditioning(replace(request, melody=melody), guided=False, start_frame=0)
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        with torch.inference_mode():
+            return engine.decoder._forward(engine.pattern.prefill(prompt), cache, heard, prefill=True)
+
+    rising, falling = arpeggio(engine), arpeggio(engine)[:, ::-1].copy()
+    assert torch.equal(first_logits(rising), first_logits(rising.copy()))
+    assert not torch.allclose(first_logits(rising), first_logits(falling))
+    assert not torch.allclose(first_logits(rising), first_logits(None))
+
+
+def test_a_model_without_melody_refuses_one(tiny_musicgen):
+    engine = engine_for(tiny_musicgen)
+    request = replace(continuation(engine, (4,)), melody=arpeggio(engine))
+    with pytest.raises(InvalidArgument, match="melody checkpoint"):
+        engine.generate(request, lambda *_: None, threading.Event())
 
 
 def test_a_long_take_hears_its_own_codes_and_is_decoded_once(tiny_musicgen, monkeypatch):

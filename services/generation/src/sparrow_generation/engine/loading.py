@@ -24,6 +24,7 @@ from transformers import AutoTokenizer, MusicgenForConditionalGeneration, Musicg
 
 from sparrow_common.model import ModelUnavailable
 
+from sparrow_generation.engine.audiocraft import is_audiocraft, load_audiocraft
 from sparrow_generation.engine.int8 import quantize_linears
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,7 @@ def load_checkpoint(model_id: str):
     ModelUnavailable with the reason in words."""
     try:
         folder = locate(model_id)
-        if (Path(folder) / "state_dict.bin").is_file():
-            from sparrow_generation.engine.audiocraft import load_audiocraft
-
-
+        if is_audiocraft(Path(folder)):
             model, tokenizer = load_audiocraft(Path(folder), locate)
         else:
             kind = MusicgenMelodyForConditionalGeneration if _is_melody(folder) else MusicgenForConditionalGeneration

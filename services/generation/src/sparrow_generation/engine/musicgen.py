@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sparrow_common.errors import InvalidArgument
 
 from sparrow_generation.domain import Continuation, Take
 from sparrow_generation.engine.base import ModelUnavailable, StepCallback
+from sparrow_generation.engine.chroma import MelodyChroma
 from sparrow_generation.engine.codec import LEFT_CONTEXT_FRAMES, Codec, join
 from sparrow_generation.engine.conditioning import Conditioner
 from sparrow_generation.engine.decoding import WindowDecoder
@@ -95,11 +97,7 @@ class MusicGenEngine:
         self.decoder = WindowDecoder(model.decoder, self.pattern)
         self.conditioner = Conditioner(model, tokenizer, self.device, self.precision.decoder)
         self.supports_melody = self.conditioner.melody
-        self.chroma = None
-        if self.supports_melody:
-            from sparrow_generation.engine.chroma import ChromaExtractor
-
-            self.chroma = ChromaExtractor.from_folder(folder)
+        self.chroma = MelodyChroma.from_pretrained(folder) if self.supports_melody else None
         self.model = model
         log.info(
             "loaded %s on %s (%d Hz, %d channel(s)%s; %s)", self.model_id, self.device, self.sample_rate,
@@ -150,8 +148,7 @@ class MusicGenEngine:
         sampler = TakeSampler(
             list(request.seeds), self.num_codebooks, params.cfg_coef, params.temperature, params.top_k, params.top_p
         )
-        chroma = None if request.melody is None else self.chroma(request.melody)
-        conditioning = self.conditioner(request.description, sampler.guided, chroma)
+        conditioning = self._conditioning(request, sampler.guided, 0)
         first = segments[0].prompt_frames
         if first:
             prompt = self.codec.encode(context[:, context.shape[-1] - first * self.hop :])
@@ -165,6 +162,8 @@ class MusicGenEngine:
                 window_prompt, heard = prompt, conditioning
             else:  # each take hears its own codes so far
                 window_prompt = history[:, :, history.shape[-1] - segment.prompt_frames :]
+                if request.melody is not None:  # and the melody from where this window starts
+                    conditioning = self._conditioning(request, sampler.guided, history.shape[-1] - segment.prompt_frames)
                 heard = conditioning.repeat(takes) if takes > 1 else conditioning
             new = self.decoder.write(
                 window_prompt, segment.new_frames, heard, sampler,
@@ -174,6 +173,18 @@ class MusicGenEngine:
             written.append(new)
             history = torch.cat([history, new], dim=-1)
         return prompt, torch.cat(written, dim=-1)
+
+    def _conditioning(self, request: Continuation, guided: bool, start_frame: int):
+        chroma = None
+        if request.melody is not None:
+            if self.chroma is None:
+                raise InvalidArgument(
+                    f"'{self.model_id}' can't be conditioned on a melody; load a melody checkpoint "
+                    "(facebook/musicgen-melody, -melody-large, -stereo-melody, -stereo-melody-large)"
+                )
+            # The melody's time 0 is where the first window starts (its prompt's start).
+            chroma = self.chroma.for_window(request.melody, self.sample_rate, start_frame / self.frame_rate)
+        return self.conditioner(request.description, guided, chroma)
 
     def _generate(self, request: Continuation, on_step: StepCallback, cancel: threading.Event) -> list[Take]:
         prompt, new = self.write_codes(request, on_step, cancel)
