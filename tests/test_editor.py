@@ -106,6 +106,9 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
 
     # Two takes, with the knobs the form shows from the API's own ranges.
     expect(page.locator("label[for=knob-duration_s] .range")).to_contain_text("1 to 120")
+    # The tiny model is no melody checkpoint: the form offers no melody to follow.
+    expect(page.locator("#knob-melody")).to_be_attached()
+    expect(page.locator("label[for=knob-melody]")).to_be_hidden()
     page.fill("#knob-prompt", "warm lofi keys")
     page.fill("#knob-count", "2")
     page.fill("#knob-duration_s", str(TAKE_S))
@@ -113,6 +116,8 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     expect(page.locator("#takes .card")).to_have_count(2)
     # The progress moves, live from the event stream.
     expect(card(page, 0).locator(".status")).to_have_text(re.compile(r"Generating… [1-9]\d?%"), timeout=60_000)
+    # Beside the bar, how long is left at the pace the model keeps.
+    expect(card(page, 0).locator(".eta")).to_have_text(re.compile(r"^about \d+ s left$"))
     shot(page, "03-generating")
     seen = card(page, 0).locator("progress").evaluate("bar => bar.value")
     assert 0 < seen < 1

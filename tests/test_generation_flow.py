@@ -108,3 +108,41 @@ def test_absurd_generation_requests_are_refused(stack):
         for body in ({"duration_s": 0}, {"prompt_duration_s": 1000}, {"top_p": 2}, {"temperature": 0}, {"count": 100}):
             reply = client.post(f"/api/nodes/{root['id']}/takes", json=body)
             assert reply.status_code == 422, body
+
+
+def test_a_melody_for_a_model_that_cannot_take_one_is_refused_in_words(stack):
+    with stack.client() as client:
+        (worker,) = client.get("/api/gpu").json()["generation"]
+        assert worker["supports_melody"] is False
+        root = upload(client)["root"]
+        melody = {"node_id": root["id"]}
+        for path, body in (("takes", {"count": 2, "melody": melody}), ("branch", {"melody": {**melody, "stem": "vocals"}})):
+            reply = client.post(f"/api/nodes/{root['id']}/{path}", json=body)
+            assert reply.status_code == 422, reply.text
+            assert "tiny-musicgen" in reply.json()["detail"] and "melody checkpoint" in reply.json()["detail"]
+        assert client.post(f"/api/nodes/{root['id']}/takes", json={"melody": {**melody, "stem": "kazoo"}}).status_code == 422
+        assert len(client.get(f"/api/chains/{root['chain_id']}").json()["nodes"]) == 1
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert "melody checkpoint" in schema["BranchRequest"]["properties"]["melody"]["description"]
+
+
+def test_a_generating_take_says_how_long_it_has_left(stack):
+    with stack.client() as client:
+        root = upload(client)["root"]
+        node = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 20}).json()
+        deadline = time.monotonic() + 60
+        while not (polled := client.get(f"/api/nodes/{node['id']}").json())["eta_s"]:
+            assert polled["status"] in ("pending", "generating") and time.monotonic() < deadline, polled
+            time.sleep(0.05)
+        assert polled["status"] == "generating" and 0 < polled["eta_s"] < 120
+        seen: list[tuple[str, float | None]] = []
+        with client.stream("GET", f"/api/chains/{root['chain_id']}/events") as stream:
+            for event in read_events(stream.iter_lines()):
+                if event["data"]["node_id"] == node["id"] and event["data"]["node"]:
+                    seen.append((event["data"]["status"], event["data"]["node"]["eta_s"]))
+                    if seen[-1][0] in ("ready", "error"):
+                        break
+        etas = [eta for status, eta in seen if status == "generating" and eta]
+        assert len(etas) >= 3 and etas[-1] < etas[0], seen
+        assert seen[-1] == ("ready", None)  # nothing left once it is ready
+        assert client.get(f"/api/nodes/{node['id']}").json()["eta_s"] is None

@@ -43,7 +43,7 @@ class CapacityClient:
 
     async def generation(self) -> list[dict]:
         """One entry per generation worker: its slots, busy, queued, model,
-        device, or why it can't be asked."""
+        device, whether it takes a melody, or why it can't be asked."""
         return await self._survey(self.generation_addrs, self._ask_generation)
 
     async def stems(self) -> list[dict]:
@@ -72,6 +72,7 @@ class CapacityClient:
             "address": address, "reachable": True, "ready": c.ready, "reason": c.reason or None,
             "worker": c.worker, "slots": c.slots, "busy": c.busy, "queued": c.queued,
             "queue_limit": c.queue_limit, "model": c.model, "device": c.device,
+            "supports_melody": c.supports_melody,
         }
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from sparrow_common.audio import CHUNK_BYTES
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
 from sparrow_common.params import GenerationParams
+from sparrow_gateway import schemas
 from sparrow_gateway.config import Settings
 
 SERVICE = "sparrow.v1.ChainService"
@@ -79,12 +80,14 @@ class ChainClient:
     async def get_node(self, node_id: str):
         return (await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node
 
-    async def create_takes(self, parent_id: str, params: GenerationParams, count: int):
-        reply = await self.stub.CreateTakes(
-            chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count),
-            timeout=self._timeout,
-            metadata=self.metadata,
-        )
+    async def create_takes(
+        self, parent_id: str, params: GenerationParams, count: int, melody: schemas.Melody | None = None
+    ):
+        """`count` takes of the parent, all conditioned on `melody` when given."""
+        request = chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count)
+        if melody is not None:
+            request.melody.CopyFrom(chain_pb2.Melody(node_id=str(melody.node_id), stem=melody.stem or ""))
+        reply = await self.stub.CreateTakes(request, timeout=self._timeout, metadata=self.metadata)
         return reply.nodes
 
     async def commit(self, node_id: str):

@@ -64,6 +64,10 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         audio=stored,
         duration_s=stored.duration_s if stored else None,
         audio_url=f"/api/nodes/{msg.id}/audio" if stored else None,
+        eta_s=msg.eta_s or None,
+        melody=schemas.Melody(node_id=msg.melody.node_id, stem=msg.melody.stem or None)
+        if msg.HasField("melody")
+        else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,18 @@ _DEFAULTS = GenerationParams()
 def _number(name: str, description: str):
     low, high = RANGES[name]
     return Field(getattr(_DEFAULTS, name), ge=low, le=high, description=description)
+
+
+class Melody(BaseModel):
+    """A melody whose chroma steers a take (as audiocraft's generate_with_chroma):
+    a ready node of the same chain, its mix or one of its ready stems."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: UUID = Field(description="A ready node of the same chain.")
+    stem: Literal["drums", "bass", "other", "vocals"] | None = Field(
+        None, description="One of the node's ready stems; absent for the node's mix."
+    )
 
 
 class BranchRequest(BaseModel):
@@ -34,9 +47,14 @@ class BranchRequest(BaseModel):
     top_k: int = _number("top_k", "Sample from the k most likely tokens (0 turns it off).")
     top_p: float = _number("top_p", "Nucleus sampling mass (0 turns it off).")
     temperature: float = _number("temperature", "Sampling temperature (0.05 to 5).")
+    melody: Melody | None = Field(
+        None,
+        description="Condition the take on this melody's chroma. Only a MusicGen melody checkpoint can "
+        "(`supports_melody` in /api/gpu); 422 when the generation model can't.",
+    )
 
     def to_params(self) -> GenerationParams:
-        return GenerationParams(**self.model_dump(exclude={"count"}))
+        return GenerationParams(**self.model_dump(exclude={"count", "melody"}))
 
 
 class TakesRequest(BranchRequest):
@@ -75,12 +93,16 @@ class Node(BaseModel):
     status: Literal["pending", "generating", "ready", "error", "cancelled"]
     committed: bool
     progress: float = Field(description="0 to 1 while generating.")
+    eta_s: float | None = Field(
+        None, description="Seconds generating should still take, from the worker's measured pace; null when unknown."
+    )
     error_msg: str | None = Field(description="Why generation failed, in words.")
     filename: str | None
     params: Params | None = Field(description="What the node was generated with; null for the root.")
     audio: Audio | None = Field(description="The stored audio; null until the node is ready.")
     duration_s: float | None = Field(description="Seconds of audio the node holds.")
     audio_url: str | None
+    melody: Melody | None = Field(None, description="The melody the take was conditioned on; null for none.")
     created_at: datetime
     updated_at: datetime
 
@@ -158,6 +180,9 @@ class WorkerCapacity(BaseModel):
     queue_limit: int | None = None
     model: str | None = None
     device: str | None = None
+    supports_melody: bool | None = Field(
+        None, description="Its loaded model can condition takes on a melody (a MusicGen melody checkpoint)."
+    )
 
 
 class GpuCapacity(BaseModel):

@@ -190,3 +190,81 @@ async def test_stereo_checkpoints_continue_in_stereo(tmp_path):
             assert wav.getnchannels() == 2 and abs(wav.getnframes() - 32000) <= 640
     finally:
         await server.close()
+
+
+# -- melody conditioning and time left ----------------------------------------
+
+def melody_request(seeds, melody: bytes, **kwargs):
+    """generate_request's stream with a melody's chunks after the context's."""
+    yield from generate_request(seeds, **kwargs)
+    for chunk in split(melody, 16 * 1024):
+        yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
+
+
+def melody_clip(freq: float, seconds: float = 2.0) -> bytes:
+    from sparrow_common.audio import encode_wav
+    from sparrow_common.testing.clips import tone
+
+    return encode_wav(tone(seconds, 32000, 1, freq=freq), 32000)
+
+
+async def test_a_melody_for_a_model_that_cannot_take_one_is_invalid_argument(worker):
+    _, stub, _ = worker
+    capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+    assert capacity.ready and not capacity.supports_melody
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await collect(stub.Generate(melody_request([1], melody_clip(262.0)), timeout=30))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = caught.value.details()
+    assert "tiny-musicgen" in details and "melody" in details and "facebook/musicgen-melody" in details
+
+
+async def test_progress_says_how_long_is_left_and_the_estimate_falls(worker):
+    _, stub, _ = worker
+    call = stub.Generate(generate_request([4], duration_s=12.0), timeout=60)
+    updates = []  # (when it arrived, step, total, eta_s)
+    loop = asyncio.get_running_loop()
+    while (reply := await call.read()) is not grpc.aio.EOF:
+        if reply.WhichOneof("part") == "progress":
+            updates.append((loop.time(), reply.progress.step, reply.progress.total, reply.progress.eta_s))
+    assert len(updates) > 20
+    assert updates[0][3] == 0.0  # one update shows no pace yet
+    etas = [eta for _, step, total, eta in updates[1:] if step < total]
+    assert all(eta > 0 for eta in etas)
+    assert etas[-1] < etas[0] / 4  # it falls as the take nears its end
+    # Halfway, the estimate is near the time the rest really took.
+    last = updates[-1][0]
+    when, _, _, eta = next(u for u in updates if u[1] >= u[2] / 2)
+    assert 0.3 < eta / (last - when) < 3.0
+
+
+def _builds_melody_models() -> bool:
+    import inspect
+
+    from sparrow_generation.engine.tiny import build_random_musicgen
+
+    return "melody" in inspect.signature(build_random_musicgen).parameters
+
+
+@pytest.mark.skipif(not _builds_melody_models(), reason="engine.tiny can't build a melody MusicGen yet")
+async def test_a_melody_checkpoint_follows_the_melody_it_is_sent(tmp_path):
+    from sparrow_generation.engine.tiny import build_random_musicgen
+
+    server = await start(build_random_musicgen(tmp_path / "tiny-melody", melody=True), window_s=4.0, stride_s=2.4)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+            assert capacity.ready and capacity.supports_melody
+            # Not C: MusicGen melody's "no melody" is a chroma held on C.
+            e_note, a_note = melody_clip(329.63), melody_clip(220.0)
+            first = await collect(stub.Generate(melody_request([9], e_note), timeout=60))
+            again = await collect(stub.Generate(melody_request([9], e_note), timeout=60))
+            other = await collect(stub.Generate(melody_request([9], a_note), timeout=60))
+            plain = await collect(stub.Generate(generate_request([9]), timeout=60))
+        assert first[1][0] == again[1][0]  # the same seed and melody give the same take
+        assert first[1][0] != other[1][0]  # the melody reached the model and steered it
+        assert first[1][0] != plain[1][0]
+        assert abs(decode(first[1][0], 32000, 1).shape[-1] - 2 * 32000) <= 640
+    finally:
+        await server.close()

@@ -41,8 +41,11 @@ def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
     return msg
 
 
-def capacity_to_pb(worker: str, slots: Slots, model: str, device: str, state: ModelState) -> common_pb2.Capacity:
-    """What a GPU worker answers to GetCapacity."""
+def capacity_to_pb(
+    worker: str, slots: Slots, model: str, device: str, state: ModelState, *, supports_melody: bool
+) -> common_pb2.Capacity:
+    """What a GPU worker answers to GetCapacity; `supports_melody` says whether
+    its loaded model can condition a take on a melody."""
     return common_pb2.Capacity(
         worker=worker,
         slots=slots.slots,
@@ -53,4 +56,5 @@ def capacity_to_pb(worker: str, slots: Slots, model: str, device: str, state: Mo
         device=device,
         ready=state.ready,
         reason="" if state.ready else state.reason,
+        supports_melody=state.ready and supports_melody,
     )

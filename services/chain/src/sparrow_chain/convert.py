@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sparrow.v1 import chain_pb2, common_pb2
 
-from sparrow_chain.domain import Chain, Event, EventKind, Node, NodeStatus, StemSet, StoredAudio
+from sparrow_chain.domain import Chain, Event, EventKind, Melody, Node, NodeStatus, StemSet, StoredAudio
 from sparrow_common.convert import params_from_pb, params_to_pb
+from sparrow_common.ids import parse_id
 
 __all__ = ["params_from_pb", "params_to_pb"]
 
@@ -28,6 +29,13 @@ def audio_to_pb(audio: StoredAudio) -> common_pb2.AudioInfo:
     )
 
 
+def melody_from_pb(request: chain_pb2.CreateBranchRequest | chain_pb2.CreateTakesRequest) -> Melody | None:
+    """The melody a branch or takes request names, or None when it names none."""
+    if not request.HasField("melody"):
+        return None
+    return Melody(parse_id(request.melody.node_id, "melody node id"), request.melody.stem or None)
+
+
 def node_to_pb(node: Node) -> chain_pb2.Node:
     msg = chain_pb2.Node(
         id=node.id,
@@ -38,7 +46,10 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         error_message=node.error_message,
         progress=node.progress,
         filename=node.filename,
+        eta_s=node.eta_s or 0.0,
     )
+    if node.melody is not None:
+        msg.melody.CopyFrom(chain_pb2.Melody(node_id=node.melody.node_id, stem=node.melody.stem or ""))
     if node.params is not None:
         msg.params.CopyFrom(params_to_pb(node.params))
     if node.audio is not None:

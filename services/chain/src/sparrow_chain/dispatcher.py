@@ -1,8 +1,9 @@
 """The dispatcher: turns queued generation jobs into takes.
 
-It claims a job with a lease, streams the context to GenerationService.Generate
-with a deadline, writes progress (throttled) and status to the nodes and the
-event log, stores the takes' audio and sets them ready, or error with a readable
+It claims a job with a lease, streams the context (and the takes' melody, when
+they were asked with one) to GenerationService.Generate with a deadline, writes
+progress and the time left (throttled) and status to the nodes and the event
+log, stores the takes' audio and sets them ready, or error with a readable
 message. It renews the lease while it works and cancels the call the moment the
 job is gone (its takes discarded), which stops the model. A worker that is full
 (RESOURCE_EXHAUSTED) makes it back off and retry; a worker that died or can't be
@@ -25,7 +26,7 @@ from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb
 
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import STEM_NAMES, StoredAudio
+from sparrow_chain.domain import STEM_NAMES, Melody, StoredAudio
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
 from sparrow_chain.store.jobs import GENERATE
@@ -196,13 +197,20 @@ class Dispatcher:
     async def _generate(self, job: ClaimedJob) -> None:
         params = job.nodes[0].params
         context = await asyncio.to_thread(self._context, job.parent_id, params.prompt_duration_s)
+        melody = None
+        if job.nodes[0].melody is not None:
+            # The melody's time 0 is where the prompt starts: it covers prompt and take.
+            seconds = params.prompt_duration_s + params.duration_s
+            melody = await asyncio.to_thread(self._melody, job.nodes[0].melody, seconds)
         await self._wait_for_worker(job, self.channel, self.settings.generation_addr, "generation")
         call = self.stub.Generate(
-            self._requests(job, context), timeout=self.settings.generate_deadline_s, metadata=request_id.metadata()
+            self._requests(job, context, melody),
+            timeout=self.settings.generate_deadline_s,
+            metadata=request_id.metadata(),
         )
 
-        async def record(fraction: float) -> None:
-            await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction)
+        async def record(fraction: float, eta_s: float | None) -> None:
+            await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, eta_s)
             self.on_change(job.chain_id)
 
         takes, done = await self._follow(job, call, record, "take_chunk", "take")
@@ -226,7 +234,7 @@ class Dispatcher:
 
     async def _follow(self, job, call, record, chunk_part: str, key: str) -> tuple[dict, object]:
         """Read a worker's stream while keeping the job's lease: progress goes to
-        `record(fraction)` at most every progress_interval_s, chunks of
+        `record(fraction, eta_s)` at most every progress_interval_s, chunks of
         `chunk_part` are gathered by their `key` field. Returns (pieces, done)."""
         gone = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(job, call, gone))
@@ -240,7 +248,7 @@ class Dispatcher:
                     step, total = reply.progress.step, max(reply.progress.total, 1)
                     if time.monotonic() - written_at >= self.settings.progress_interval_s or step >= total:
                         written_at = time.monotonic()
-                        await record(min(step / total, 0.99))
+                        await record(min(step / total, 0.99), reply.progress.eta_s or None)
                 elif kind == chunk_part:
                     chunk = getattr(reply, chunk_part)
                     pieces.setdefault(getattr(chunk, key), bytearray()).extend(chunk.data)
@@ -293,7 +301,7 @@ class Dispatcher:
             self._stems_requests(job), timeout=self.settings.stems_deadline_s, metadata=request_id.metadata()
         )
 
-        async def record(fraction: float) -> None:
+        async def record(fraction: float, eta_s: float | None) -> None:
             await asyncio.to_thread(self.stems.progress, job, fraction)
 
         stems, done = await self._follow(job, call, record, "stem_chunk", "stem")
@@ -321,7 +329,7 @@ class Dispatcher:
         while (data := await asyncio.to_thread(next, chunks, None)) is not None:
             yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
 
-    async def _requests(self, job: ClaimedJob, context: bytes):
+    async def _requests(self, job: ClaimedJob, context: bytes, melody: bytes | None):
         params = job.nodes[0].params
         yield generation_pb2.GenerateRequest(
             setup=generation_pb2.GenerateSetup(
@@ -332,6 +340,8 @@ class Dispatcher:
         )
         for chunk in split(context):
             yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+        for chunk in split(melody or b""):
+            yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
 
     # -- audio ------------------------------------------------------------------
 
@@ -346,6 +356,16 @@ class Dispatcher:
         parts = [decode(b"".join(self.blobs.read(n.audio.key)), rate, channels) for n in path]
         audio = np.concatenate(parts, axis=-1)
         return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+
+    def _melody(self, melody: Melody, seconds: float) -> bytes:
+        """The first `seconds` of the melody's audio (its node's mix or stem), as
+        one WAV at its own sample rate."""
+        audio = self.jobs.melody_audio(melody)
+        if audio is None:
+            what = f"the {melody.stem} stem of node {melody.node_id}" if melody.stem else f"node {melody.node_id}"
+            raise RuntimeError(f"the melody is gone ({what} was discarded or deleted since the takes were asked)")
+        samples = decode(b"".join(self.blobs.read(audio.key)), audio.sample_rate, min(audio.channels, 2))
+        return encode_wav(samples[:, : int(seconds * audio.sample_rate)], audio.sample_rate)
 
     def _store_audio(self, key: str, data: bytes) -> StoredAudio:
         incoming = self.blobs.incoming()

@@ -43,6 +43,18 @@ class StoredAudio:
     size_bytes: int
 
 
+STEM_NAMES = ("drums", "bass", "other", "vocals")
+
+
+@dataclass(frozen=True)
+class Melody:
+    """A melody whose chroma steers a take: a ready node of the same chain, its
+    mix (`stem` None) or one of its ready stems."""
+
+    node_id: str
+    stem: str | None = None
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -57,6 +69,10 @@ class Node:
     filename: str
     created_at: datetime
     updated_at: datetime
+    # Seconds generating should still take, from the worker's pace; None when
+    # unknown, and once the node is ready or failed.
+    eta_s: float | None = None
+    melody: Melody | None = None
 
     @property
     def is_root(self) -> bool:
@@ -80,9 +96,6 @@ class StemsStatus(StrEnum):
     SEPARATING = "separating"
     READY = "ready"
     ERROR = "error"
-
-
-STEM_NAMES = ("drums", "bass", "other", "vocals")
 
 
 @dataclass(frozen=True)

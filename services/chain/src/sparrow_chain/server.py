@@ -78,7 +78,9 @@ async def build_server(settings: Settings) -> ChainServer:
         bell.ring(chain_id)
         dispatcher.poke()
 
-    servicer = ChainServicer(store, blobs, settings, bell, on_change=changed, stems=stems)
+    servicer = ChainServicer(
+        store, blobs, settings, bell, on_change=changed, stems=stems, generation=dispatcher.stub
+    )
     running = await start_server(
         host=settings.host,
         port=settings.port,

@@ -9,16 +9,25 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import grpc
-from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
+from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2, generation_pb2, generation_pb2_grpc
 
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.convert import audio_to_pb, chain_to_pb, event_to_pb, node_to_pb, params_from_pb, stems_to_pb
-from sparrow_chain.domain import STEM_NAMES, EventKind, StoredAudio
+from sparrow_chain.convert import (
+    audio_to_pb,
+    chain_to_pb,
+    event_to_pb,
+    melody_from_pb,
+    node_to_pb,
+    params_from_pb,
+    stems_to_pb,
+)
+from sparrow_chain.domain import STEM_NAMES, EventKind, Melody, StoredAudio
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
+from sparrow_common import request_id
 from sparrow_common.audio import probe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
@@ -27,6 +36,10 @@ log = logging.getLogger(__name__)
 
 USER_METADATA_KEY = "x-sparrow-user"
 MAX_PAGE_SIZE = 200
+# How long a request with a melody waits for a generation worker to say whether
+# its model can take one; a worker that doesn't answer by then refuses nothing.
+CAPACITY_TIMEOUT_S = 1.0
+MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
 
 
 def caller(context: grpc.aio.ServicerContext) -> str:
@@ -47,6 +60,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         on_change: Callable[[str], None] | None = None,
         exporter: Exporter | None = None,
         stems: StemStore | None = None,
+        generation: generation_pb2_grpc.GenerationServiceStub | None = None,
     ):
         self.store = store
         self.blobs = blobs
@@ -56,6 +70,8 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.changed = on_change or bell.ring
         self.exporter = exporter or Exporter(blobs, settings)
         self.stems = stems or StemStore(store.engine)
+        # Asked whether its model can take a melody; None: never asked (no workers).
+        self.generation = generation
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
         """Delete the audio of removed nodes, and the stems no node holds any more."""
@@ -163,23 +179,47 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         return chain_pb2.GetSpineResponse(nodes=[node_to_pb(n) for n in nodes])
 
     async def CreateBranch(self, request, context):
-        nodes = await self._create_takes(context, request.parent_id, request.params, 1)
+        nodes = await self._create_takes(context, request.parent_id, request.params, 1, melody_from_pb(request))
         return chain_pb2.CreateBranchResponse(node=nodes[0])
 
     async def CreateTakes(self, request, context):
-        nodes = await self._create_takes(context, request.parent_id, request.params, request.count)
+        nodes = await self._create_takes(
+            context, request.parent_id, request.params, request.count, melody_from_pb(request)
+        )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
 
-    async def _create_takes(self, context, parent_id: str, params: common_pb2.GenerationParams, count: int):
+    async def _create_takes(
+        self, context, parent_id: str, params: common_pb2.GenerationParams, count: int, melody: Melody | None
+    ):
+        parent = parse_id(parent_id, "parent id")
+        if melody is not None:
+            await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes,
-            caller(context),
-            parse_id(parent_id, "parent id"),
-            params_from_pb(params),
-            count,
+            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]
+
+    async def _check_model_takes_melody(self) -> None:
+        """Refuse a melody at once when the generation worker's loaded model
+        can't take one. A worker that doesn't answer, or is still loading, refuses
+        nothing: the job waits for it, and ends in error with its reason if it can't."""
+        if self.generation is None:
+            return
+        try:
+            reply = await self.generation.GetCapacity(
+                generation_pb2.GetCapacityRequest(), timeout=CAPACITY_TIMEOUT_S, metadata=request_id.metadata()
+            )
+        except grpc.aio.AioRpcError as error:
+            log.info("no generation worker said whether it takes a melody (%s); the job will", error.code().name)
+            return
+        capacity = reply.capacity
+        if capacity.ready and not capacity.supports_melody:
+            raise InvalidArgument(
+                f"the generation model '{capacity.model}' can't be conditioned on a melody: only a MusicGen "
+                f"melody checkpoint can ({MELODY_CHECKPOINTS}); ask without a melody, or run the generation "
+                "workers with one"
+            )
 
     async def CommitNode(self, request, context):
         node, removed = await asyncio.to_thread(

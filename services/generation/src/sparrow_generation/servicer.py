@@ -1,4 +1,4 @@
-"""GenerationService over gRPC: context in, progress and takes out."""
+"""GenerationService over gRPC: context (and a melody) in, progress and takes out."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import capacity_to_pb, params_from_pb
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.model import ModelState
+from sparrow_common.pace import Pace
 from sparrow_common.params import MAX_TAKES
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
@@ -23,6 +26,8 @@ from sparrow_generation.metrics import AUDIO_SECONDS, DECODING_STEPS, STEPS_PER_
 log = logging.getLogger(__name__)
 
 MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+MAX_MELODY_BYTES = MAX_CONTEXT_BYTES
+MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
@@ -31,13 +36,16 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         self.slots = slots
         self.state = state
         self.worker = worker
-        # One thread per slot: the model's blocking work never runs on the event loop.
-        self.executor = ThreadPoolExecutor(max_workers=slots.slots, thread_name_prefix="engine")
+        # The engine runs one call at a time (more slots wait their turn), in one
+        # thread that also loads it (sparrow_common.model.load_in_background says
+        # why); the model's blocking work never runs on the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
 
     async def GetCapacity(self, request, context):
         return generation_pb2.GetCapacityResponse(
             capacity=capacity_to_pb(
-                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state
+                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
+                supports_melody=self.engine.supports_melody,
             )
         )
 
@@ -53,30 +61,51 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "setup":
             raise InvalidArgument("the first message must be the setup")
-        received = bytearray()
+        context, melody = bytearray(), bytearray()
         async for message in request_iterator:
-            if message.WhichOneof("part") != "context_chunk":
-                raise InvalidArgument("only context chunks may follow the setup")
-            received += message.context_chunk.data
-            if len(received) > MAX_CONTEXT_BYTES:
+            part = message.WhichOneof("part")
+            if part == "context_chunk":
+                context += message.context_chunk.data
+            elif part == "melody_chunk":
+                melody += message.melody_chunk.data
+            else:
+                raise InvalidArgument("only context and melody chunks may follow the setup")
+            if len(context) > MAX_CONTEXT_BYTES:
                 raise InvalidArgument("the context is too long")
+            if len(melody) > MAX_MELODY_BYTES:
+                raise InvalidArgument("the melody is too long")
         # Checked once the caller has sent everything, so it reads our status,
         # not a broken stream.
         setup = first.setup
         if not 1 <= len(setup.seeds) <= MAX_TAKES:
             raise InvalidArgument(f"ask for 1 to {MAX_TAKES} takes (one seed each)")
         params = params_from_pb(setup.params).validated()
-        if not received:
+        if not context:
             raise InvalidArgument("the context holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
-        audio = await asyncio.to_thread(decode, bytes(received), self.engine.sample_rate, self.engine.channels)
+        if melody and not self.engine.supports_melody:
+            raise InvalidArgument(
+                f"the model '{self.engine.model_id}' can't be conditioned on a melody: "
+                f"only a MusicGen melody checkpoint can ({MELODY_CHECKPOINTS})"
+            )
+        return Continuation(
+            context=await self._decode(context, "context"),
+            params=params,
+            seeds=tuple(setup.seeds),
+            melody=await self._decode(melody, "melody") if melody else None,
+        )
+
+    async def _decode(self, data: bytearray, what: str) -> np.ndarray:
+        """(channels, samples) at the model's rate, as the engine hears it."""
+        audio = await asyncio.to_thread(decode, bytes(data), self.engine.sample_rate, self.engine.channels)
         if audio.shape[-1] == 0:
-            raise InvalidArgument("the context holds no audio")
-        return Continuation(context=audio, params=params, seeds=tuple(setup.seeds))
+            raise InvalidArgument(f"the {what} holds no audio")
+        return audio
 
     async def _run(self, request: Continuation):
         started = time.monotonic()
         steps = 0
+        pace = Pace()
         async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
             if isinstance(update, Finished):
                 takes = update.value
@@ -84,7 +113,9 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 DECODING_STEPS.inc(max(update.done - steps, 0))
                 steps = update.done
                 yield generation_pb2.GenerateResponse(
-                    progress=common_pb2.Progress(step=update.done, total=update.total)
+                    progress=common_pb2.Progress(
+                        step=update.done, total=update.total, eta_s=pace.eta_s(update.done, update.total) or 0.0
+                    )
                 )
         elapsed = time.monotonic() - started
         STEPS_PER_SECOND.set(steps / elapsed if elapsed > 0 else 0.0)

@@ -38,7 +38,8 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
     async def GetStemsCapacity(self, request, context):
         return stems_pb2.GetStemsCapacityResponse(
             capacity=capacity_to_pb(
-                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state
+                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
+                supports_melody=False,
             )
         )
 

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/nodes", tags=["nodes"])
 async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain):
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
-    nodes = await chain.create_takes(str(parent_id), body.to_params(), 1)
+    nodes = await chain.create_takes(str(parent_id), body.to_params(), 1, body.melody)
     return convert.node(nodes[0])
 
 
@@ -25,7 +25,7 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
 async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain):
     """Several takes of the same continuation, each with its own seed, made as one batch."""
     params = body.to_params()
-    nodes = await chain.create_takes(str(parent_id), params, body.count)
+    nodes = await chain.create_takes(str(parent_id), params, body.count, body.melody)
     return schemas.Takes(nodes=[convert.node(n) for n in nodes])
 
 

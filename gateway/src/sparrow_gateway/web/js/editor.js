@@ -9,7 +9,7 @@ import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
 import * as player from "./player.js";
 import { StemsPanel } from "./stems.js";
-import { takesForm } from "./takes_form.js";
+import { melodyPicker, takesForm } from "./takes_form.js";
 import { showError, toast } from "./toast.js";
 import { waveform } from "./waveform.js";
 
@@ -22,6 +22,11 @@ const STATUS_WORDS = {
   error: "Failed",
   cancelled: "Cancelled",
 };
+
+// "about 12 s left", "about 3 min left".
+function timeLeft(seconds) {
+  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`;
+}
 
 export class Editor {
   constructor(root, chainId, account, schema) {
@@ -40,6 +45,9 @@ export class Editor {
     this.seekFrom = 0;
     this.renderQueued = false;
     this.stems = new StemsPanel(account);
+    this.stemSets = new Map(); // node id -> its stem set, from the event stream
+    this.melody = melodyPicker();
+    this.melodyAllowed = false; // a ready MusicGen worker can take a melody
     this.onKey = (event) => this.key(event);
     this.onHide = () => this.flushDiscards();
   }
@@ -111,6 +119,34 @@ export class Editor {
     return `take ${this.siblingsOf(node.parent_id).findIndex((n) => n.id === node.id) + 1}`;
   }
 
+  // Every ready node, and the ready stems of each, as a take's melody.
+  melodyChoices(spine) {
+    const choices = [];
+    const ready = [...this.nodes.values()].filter((n) => n.status === "ready" && !this.discarding.has(n.id));
+    for (const node of ready.sort((a, b) => a.created_at.localeCompare(b.created_at))) {
+      const name = this.melodyName(node, spine);
+      choices.push({ value: node.id, label: name });
+      const set = this.stemSets.get(node.id);
+      if (set?.status !== "ready") continue;
+      for (const stem of set.stems) choices.push({ value: `${node.id}:${stem.name}`, label: `${name} · ${stem.name}` });
+    }
+    return choices;
+  }
+
+  melodyName(node, spine = this.spine()) {
+    const name = this.label(node, spine);
+    if (node.parent_id === null || spine.some((n) => n.id === node.id)) return name;
+    return `${name} after ${this.label(this.nodes.get(node.parent_id), spine)}`;
+  }
+
+  // What the GPU workers can do (GET /api/gpu, polled by the page).
+  capacity(gpu) {
+    const allowed = gpu.generation.some((w) => w.ready && w.supports_melody);
+    if (allowed === this.melodyAllowed) return;
+    this.melodyAllowed = allowed;
+    if (this.chain) this.queueRender();
+  }
+
   openStems(id) {
     const node = this.nodes.get(id);
     this.stems.open(node, this.label(node));
@@ -148,7 +184,9 @@ export class Editor {
     } else if (kind === "node.discarded") {
       this.remove(event.node_id);
     } else if (kind === "stems.updated") {
+      if (event.stems) this.stemSets.set(event.stems.node_id, event.stems);
       this.stems.update(event.stems);
+      this.queueRender();
     } else if (event.node) {
       this.upsert(event.node);
     }
@@ -168,7 +206,7 @@ export class Editor {
     this.takesRow = h("div", { class: "takes", id: "takes" });
     this.abPanel = h("div", { class: "ab", id: "ab", hidden: true });
     this.askTitle = h("h2", {});
-    const form = takesForm(this.schema, (body) => this.ask(body));
+    const form = takesForm(this.schema, (body) => this.ask(body), this.melody);
     this.root.append(
       h("div", { class: "editor-head" },
         h("a", { href: "#/", class: "back" }, "← Chains"), this.title, this.duration, this.liveStatus),
@@ -219,6 +257,7 @@ export class Editor {
     const parent = this.nodes.get(this.selected);
     this.takesTitle.textContent = `Takes after ${this.label(parent, spine)}`;
     this.askTitle.textContent = `Continue from ${this.label(parent, spine)}`;
+    this.melody.offer(this.melodyChoices(spine), this.melodyAllowed);
     const takes = this.takesOf(this.selected);
     const shown = new Set(takes.map((n) => n.id));
     for (const [id, card] of this.cards) {
@@ -283,6 +322,8 @@ export class Editor {
     const name = h("h3", {});
     const status = h("p", { class: "status" });
     const progress = h("progress", { max: 1, value: 0 });
+    const eta = h("small", { class: "eta muted" });
+    const progressLine = h("div", { class: "progress-line" }, progress, eta);
     const error = h("p", { class: "error-text" });
     const waveHolder = h("div", { class: "card-wave" });
     const play = h("button", { class: "play", "aria-pressed": "false", onclick: () => this.toggleTake(node.id) }, "▶ Play");
@@ -303,10 +344,12 @@ export class Editor {
       onclick: (event) => { if (event.target === el) this.setFocus(node.id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
-    status, progress, error, waveHolder,
+    status, progressLine, error, waveHolder,
     h("div", { class: "card-actions" }, play, a, b, commit, stems, again, discard));
     el.addEventListener("focus", () => this.setFocus(node.id));
-    const card = { el, name, status, progress, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null };
+    const card = {
+      el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null,
+    };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
     }
@@ -323,11 +366,14 @@ export class Editor {
     card.knobs.textContent = p
       ? `${p.prompt ? `“${p.prompt}”` : "no prompt"} · ${p.energy} energy · ${p.tempo_feel} tempo · ${p.density} · guidance ${p.cfg_coef}`
       : "";
+    const melody = node.melody && this.nodes.get(node.melody.node_id);
+    if (melody) card.knobs.textContent += ` · melody of ${this.melodyName(melody, spine)}${node.melody.stem ? ` · ${node.melody.stem}` : ""}`;
     const percent = Math.round((node.progress || 0) * 100);
     card.status.textContent = node.status === "generating" ? `Generating… ${percent}%`
       : node.status === "ready" ? `Ready · ${fmt(node.duration_s)}` : STATUS_WORDS[node.status] || node.status;
-    card.progress.hidden = !(node.status === "pending" || node.status === "generating");
+    card.progressLine.hidden = !(node.status === "pending" || node.status === "generating");
     card.progress.value = node.progress || 0;
+    card.eta.textContent = node.status === "generating" && node.eta_s ? timeLeft(node.eta_s) : "";
     card.error.hidden = node.status !== "error";
     card.error.textContent = node.error_msg || "";
     const ready = node.status === "ready";
@@ -456,7 +502,7 @@ export class Editor {
   async again(id) {
     const node = this.nodes.get(id);
     try {
-      const reply = await api.takes(node.parent_id, { ...node.params, count: 1 });
+      const reply = await api.takes(node.parent_id, { ...node.params, count: 1, melody: node.melody || undefined });
       for (const created of reply.nodes) this.upsert(created);
       this.render();
     } catch (error) {
@@ -471,6 +517,7 @@ export class Editor {
       const input = document.getElementById(`knob-${name}`);
       if (input) input.value = value ?? "";
     }
+    this.melody.choose(this.nodes.get(id).melody);
     document.getElementById("takes-form").scrollIntoView({ behavior: "smooth", block: "nearest" });
     toast(`The form holds ${this.label(this.nodes.get(id))}'s knobs and seed: the same take comes back, or change one.`);
   }

@@ -14,6 +14,7 @@ let account = null;
 let schema = null;
 let editor = null;
 let gpuTimer = null;
+let gpuSeen = null; // the last answer of /api/gpu
 
 function signInPage(message = "") {
   clear(main);
@@ -49,6 +50,8 @@ function describe(workers, name) {
 async function pollGpu() {
   try {
     const capacity = await api.gpu();
+    gpuSeen = capacity;
+    editor?.capacity(capacity);
     const chip = (id, workers, name) => {
       const text = describe(workers, name);
       const ready = workers.some((w) => w.ready);
@@ -70,6 +73,7 @@ async function route() {
       // Only the editor's form needs the API's schema: fetched once, when first opened.
       schema ||= await api.schema();
       editor = new Editor(main, match[1], account, schema);
+      if (gpuSeen) editor.capacity(gpuSeen);
       await editor.start();
     } catch (error) {
       showError(error);

@@ -1,7 +1,7 @@
 // The form that asks for takes, built from the API's own schema (TakesRequest
 // in /openapi.json), so every knob shows exactly the range the services accept.
 
-import { h } from "./dom.js";
+import { clear, h } from "./dom.js";
 
 const LABELS = {
   prompt: ["Prompt", "What the continuation should sound like"],
@@ -51,11 +51,46 @@ function field(name, prop) {
     hint && h("small", { class: "hint" }, hint));
 }
 
-export function takesForm(schema, onAsk) {
+// "Melody from": a ready node of the chain or one of its ready stems, whose
+// melody the takes follow. Offered only while the model can take one.
+export function melodyPicker() {
+  const select = h("select", { name: "melody", id: "knob-melody", disabled: true });
+  const el = h("label", { class: "knob", for: select.id, hidden: true },
+    h("span", { class: "knob-name" }, "Melody from"), select,
+    h("small", { class: "hint" }, "The takes follow this clip's melody"));
+  let offered = null;
+  return {
+    el,
+    // choices: [{ value: "nodeId" or "nodeId:stem", label }].
+    offer(choices, allowed) {
+      el.hidden = !allowed;
+      select.disabled = !allowed;
+      const key = JSON.stringify(choices);
+      if (key === offered) return;
+      offered = key;
+      const kept = select.value;
+      clear(select).append(h("option", { value: "" }, "none"),
+        ...choices.map((c) => h("option", { value: c.value }, c.label)));
+      select.value = choices.some((c) => c.value === kept) ? kept : "";
+    },
+    choose(melody) {
+      const value = melody ? [melody.node_id, melody.stem].filter(Boolean).join(":") : "";
+      select.value = [...select.options].some((o) => o.value === value) ? value : "";
+    },
+  };
+}
+
+function melodyOf(value) {
+  const [node_id, stem] = value.split(":");
+  return stem ? { node_id, stem } : { node_id };
+}
+
+export function takesForm(schema, onAsk, melody = null) {
   const props = schema.components.schemas.TakesRequest.properties;
   const button = h("button", { type: "submit", class: "primary", id: "ask-takes" }, "Ask for takes");
   const form = h("form", { class: "takes-form", id: "takes-form", novalidate: false },
-    h("div", { class: "knobs" }, MAIN.filter((n) => props[n]).map((n) => field(n, props[n]))),
+    h("div", { class: "knobs" }, MAIN.filter((n) => props[n]).map((n) => field(n, props[n])),
+      props.melody && melody?.el),
     h("details", {}, h("summary", {}, "Sampling"),
       h("div", { class: "knobs" }, ADVANCED.filter((n) => props[n]).map((n) => field(n, props[n])))),
     h("div", { class: "form-actions" }, button, h("span", { class: "form-error", role: "alert" })));
@@ -69,9 +104,10 @@ export function takesForm(schema, onAsk) {
     }
     const body = {};
     for (const el of form.elements) {
-      if (!el.name) continue;
+      if (!el.name || el.disabled) continue;
       if (el.value === "") continue;
-      body[el.name] = el.type === "number" ? Number(el.value) : el.value;
+      if (el.name === "melody") body.melody = melodyOf(el.value);
+      else body[el.name] = el.type === "number" ? Number(el.value) : el.value;
     }
     const error = form.querySelector(".form-error");
     error.textContent = "";

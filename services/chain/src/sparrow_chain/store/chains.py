@@ -30,17 +30,21 @@ from sqlalchemy import (
 
 from sparrow_chain.domain import (
     MAX_TAKES,
+    STEM_NAMES,
     Chain,
     Event,
     EventKind,
     GenerationParams,
+    Melody,
     Node,
     NodeStatus,
+    StemsStatus,
     StoredAudio,
 )
 from sparrow_chain.store.convert import (
     audio_columns,
     chain_from_row,
+    melody_columns,
     node_from_json,
     stems_from_json,
     node_from_row,
@@ -49,7 +53,7 @@ from sparrow_chain.store.convert import (
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.jobs import GENERATE
-from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
+from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files, stem_sets
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -213,9 +217,12 @@ class ChainStore(Store):
             ).all()
         return [node_from_row(r) for r in rows]
 
-    def create_takes(self, owner: str, parent_id: str, params: GenerationParams, count: int) -> list[Node]:
+    def create_takes(
+        self, owner: str, parent_id: str, params: GenerationParams, count: int, melody: Melody | None = None
+    ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
-        one queued generation job that makes them as a batch."""
+        one queued generation job that makes them as a batch; conditioned on
+        `melody` when given (a ready node of the same chain, or its ready stem)."""
         params.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
@@ -228,6 +235,8 @@ class ChainStore(Store):
             parent = self._locked_node(conn, owner, parent_id)
             if parent.audio_key is None:
                 raise Conflict("Parent node has no audio yet.")
+            if melody is not None:
+                self._check_melody(conn, parent.chain_id, melody)
             job_id = self._queue_job(conn, parent.chain_id, GENERATE)
             created = []
             for index, seed in enumerate(seeds):
@@ -248,12 +257,43 @@ class ChainStore(Store):
                         created_at=now + timedelta(microseconds=index),
                         updated_at=now,
                         **audio_columns(None),
+                        **melody_columns(melody),
                     )
                 )
                 node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
                 self._append_event(conn, parent.chain_id, EventKind.NODE_CREATED, node)
                 created.append(node)
             return created
+
+    def _check_melody(self, conn: Connection, chain_id: str, melody: Melody) -> None:
+        """Refuse a melody that can't be heard: a node of another chain (or none),
+        one without audio yet, or a stem that is not ready."""
+        if melody.stem is not None and melody.stem not in STEM_NAMES:
+            raise InvalidArgument(f"the melody's stem must be one of {', '.join(STEM_NAMES)}")
+        row = conn.execute(
+            select(nodes.c.status, nodes.c.audio_sha256).where(
+                nodes.c.id == melody.node_id, nodes.c.chain_id == chain_id
+            )
+        ).first()
+        if row is None:
+            raise InvalidArgument(f"the melody must come from a node of this chain; node {melody.node_id} is not one")
+        if row.status != NodeStatus.READY.value:
+            raise Conflict(f"The melody's node {melody.node_id} has no audio yet (it is {row.status}).")
+        if melody.stem is None:
+            return
+        ready = conn.execute(
+            select(stem_files.c.stem)
+            .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
+            .where(
+                stem_files.c.content_hash == row.audio_sha256,
+                stem_files.c.stem == melody.stem,
+                stem_sets.c.status == StemsStatus.READY.value,
+            )
+        ).first()
+        if ready is None:
+            raise Conflict(
+                f"The {melody.stem} stem of node {melody.node_id} is not ready: split the node into stems first."
+            )
 
     def commit(self, owner: str, node_id: str) -> tuple[Node, list[Removed]]:
         """Put a ready node on the spine and discard its uncommitted siblings.
@@ -324,13 +364,14 @@ class ChainStore(Store):
         """Give a generated node its audio and make it ready (None if it was discarded)."""
         with self._write() as conn:
             return self._set_node(
-                conn, node_id, status=NodeStatus.READY.value, progress=1.0, error_message="", **audio_columns(audio)
+                conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
+                **audio_columns(audio),
             )
 
     def fail_node(self, node_id: str, message: str) -> Node | None:
         """Mark a node failed with a readable reason (None if it was discarded)."""
         with self._write() as conn:
-            return self._set_node(conn, node_id, status=NodeStatus.ERROR.value, error_message=message)
+            return self._set_node(conn, node_id, status=NodeStatus.ERROR.value, eta_s=None, error_message=message)
 
     # -- events and housekeeping ---------------------------------------------
 

@@ -6,7 +6,16 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from sparrow_chain.domain import Chain, GenerationParams, Node, NodeStatus, StemSet, StemsStatus, StoredAudio
+from sparrow_chain.domain import (
+    Chain,
+    GenerationParams,
+    Melody,
+    Node,
+    NodeStatus,
+    StemSet,
+    StemsStatus,
+    StoredAudio,
+)
 
 
 def utc(value: datetime) -> datetime:
@@ -49,7 +58,17 @@ def node_from_row(row: Any) -> Node:
         filename=row.filename,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        eta_s=row.eta_s,
+        melody=Melody(row.melody_node_id, row.melody_stem) if row.melody_node_id else None,
     )
+
+
+def melody_columns(melody: Melody | None) -> dict[str, Any]:
+    """The node columns that hold the melody a take was asked with."""
+    return {
+        "melody_node_id": melody.node_id if melody else None,
+        "melody_stem": melody.stem if melody else None,
+    }
 
 
 def chain_from_row(row: Any, root_node_id: str, node_count: int, spine_duration_s: float) -> Chain:
@@ -100,6 +119,9 @@ def node_from_json(data: dict[str, Any]) -> Node:
         filename=data["filename"],
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        # Events logged before these fields existed have neither.
+        eta_s=data.get("eta_s"),
+        melody=Melody(**data["melody"]) if data.get("melody") else None,
     )
 
 

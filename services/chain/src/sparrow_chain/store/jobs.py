@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, delete, func, literal, select, update
 
-from sparrow_chain.domain import Node, NodeStatus, StoredAudio
+from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, now
 from sparrow_chain.store.convert import audio_columns, node_from_row
-from sparrow_chain.store.tables import jobs, nodes
+from sparrow_chain.store.tables import jobs, nodes, stem_files, stem_sets
 
 GENERATE = "generate"
 
@@ -72,7 +72,9 @@ class JobQueue(Store):
                     )
                 )
                 started = [
-                    self._set_node(conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, error_message="")
+                    self._set_node(
+                        conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, eta_s=None, error_message=""
+                    )
                     for n in members
                 ]
                 return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
@@ -91,16 +93,14 @@ class JobQueue(Store):
             is not None
         )
 
-    def progress(self, job_id: str, owner: str, fraction: float) -> list[Node]:
-        """Record how far the job's nodes are."""
+    def progress(self, job_id: str, owner: str, fraction: float, eta_s: float | None = None) -> list[Node]:
+        """Record how far the job's nodes are, and the seconds they should still
+        take (None when the worker can't tell yet)."""
         with self._write() as conn:
             if not self._owned(conn, job_id, owner):
                 return []
-            return [
-                n
-                for n in (self._set_node(conn, m.id, progress=fraction) for m in self._members(conn, job_id))
-                if n is not None
-            ]
+            changed = (self._set_node(conn, m.id, progress=fraction, eta_s=eta_s) for m in self._members(conn, job_id))
+            return [n for n in changed if n is not None]
 
     def finish(self, job_id: str, owner: str, results: dict[str, StoredAudio]) -> list[str]:
         """Store each node's audio (StoredAudio by node id), make it ready and drop
@@ -112,7 +112,7 @@ class JobQueue(Store):
                 return list(results)
             for node_id, audio in results.items():
                 node = self._set_node(
-                    conn, node_id, status=NodeStatus.READY.value, progress=1.0, error_message="",
+                    conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
                     **audio_columns(audio),
                 )
                 if node is None:
@@ -132,7 +132,7 @@ class JobQueue(Store):
                 values["attempts"] = jobs.c.attempts - 1
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=now(), **values))
             for member in self._members(conn, job_id):
-                self._set_node(conn, member.id, status=NodeStatus.PENDING.value, progress=0.0)
+                self._set_node(conn, member.id, status=NodeStatus.PENDING.value, progress=0.0, eta_s=None)
 
     def fail(self, job_id: str, owner: str | None, message: str) -> None:
         """End the job: its nodes become `error` with `message`."""
@@ -140,7 +140,7 @@ class JobQueue(Store):
             if owner is not None and not self._owned(conn, job_id, owner):
                 return
             for member in self._members(conn, job_id):
-                self._set_node(conn, member.id, status=NodeStatus.ERROR.value, error_message=message)
+                self._set_node(conn, member.id, status=NodeStatus.ERROR.value, eta_s=None, error_message=message)
             conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
 
@@ -155,6 +155,31 @@ class JobQueue(Store):
                 select(jobs.c.kind, func.count()).where(claimable(now())).group_by(jobs.c.kind)
             ).all()
         return {(kind, state): n for kind, state, n in by_state}, {kind: n for kind, n in waiting}
+
+    def melody_audio(self, melody: Melody) -> StoredAudio | None:
+        """The audio a take's melody is heard from: its node's, or that node's
+        stem; None when the node (or the stem) is gone since the take was asked."""
+        with self._read() as conn:
+            node = conn.execute(select(nodes).where(nodes.c.id == melody.node_id)).first()
+            if node is None or node.audio_key is None:
+                return None
+            if melody.stem is None:
+                return node_from_row(node).audio
+            stem = conn.execute(
+                select(stem_files)
+                .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
+                .where(
+                    stem_files.c.content_hash == node.audio_sha256,
+                    stem_files.c.stem == melody.stem,
+                    stem_sets.c.status == StemsStatus.READY.value,
+                )
+            ).first()
+        if stem is None:
+            return None
+        return StoredAudio(
+            stem.audio_key, stem.audio_format, stem.content_type, stem.sample_rate, stem.channels,
+            stem.duration_s, stem.size_bytes,
+        )
 
     def context_path(self, parent_id: str, seconds: float) -> list[Node]:
         """The nodes whose audio the last `seconds` of the path ending at

@@ -78,6 +78,12 @@ nodes = Table(
     Column("audio_sha256", String(64), nullable=True, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Seconds generating should still take (the worker's pace); null when unknown.
+    Column("eta_s", Float, nullable=True),
+    # The melody a take was conditioned on: a node of the same chain and, for one
+    # of its stems, the stem's name. Kept as asked even when that node goes.
+    Column("melody_node_id", String(36), nullable=True),
+    Column("melody_stem", String(16), nullable=True),
     # The spine never forks: at most one committed child per parent.
     Index(
         "uq_nodes_one_committed_child",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
 
 from sparrow_common.model import Cancelled
 
@@ -61,12 +61,32 @@ class Conditioning:
 class WindowDecoder:
     """Writes one window of new codes for every take of a batch."""
 
-    def __init__(self, decoder: torch.nn.Module, pattern: DelayPattern):
+    def __init__(self, decoder: torch.nn.Module, pattern: DelayPattern, static_cache: bool = True):
         # MusicgenForCausalLM or MusicgenMelodyForCausalLM: .model is the
         # transformer, .lm_heads one head per codebook.
         self.transformer = decoder.model
         self.lm_heads = decoder.lm_heads
+        self.config = decoder.config
         self.pattern = pattern
+        self.static_cache = static_cache
+
+    def _steps_cache(self, prefilled: EncoderDecoderCache, repeats: int, length: int) -> EncoderDecoderCache:
+        """The cache the steps write: the prefill's keys and values copied to
+        `repeats` rows each. A static cache holds all `length` positions from the
+        start, so a step writes its keys in place instead of copying the whole
+        cache to grow it by one (which, 24 layers deep, costs more memory traffic
+        per step than the weights once a window is a few seconds long)."""
+        if not self.static_cache:
+            if repeats > 1:
+                prefilled.batch_repeat_interleave(repeats)
+            return prefilled
+        static = StaticCache(config=self.config, max_cache_len=length)
+        for layer, source in zip(static.layers, prefilled.self_attention_cache.layers, strict=True):
+            layer.update(source.keys.repeat_interleave(repeats, 0), source.values.repeat_interleave(repeats, 0))
+        cross = prefilled.cross_attention_cache
+        if repeats > 1:
+            cross.batch_repeat_interleave(repeats)
+        return EncoderDecoderCache(static, cross)
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(rows, seq, d) -> the last position's logits, (rows * K, vocab)."""
@@ -100,16 +120,17 @@ class WindowDecoder:
         ids = pattern.prefill(prompt)
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         logits = self._forward(torch.cat([ids, ids]) if guided else ids, cache, conditioning, prefill=True)
+        total = pattern.steps(new_frames)
+        length = cache.get_seq_length() + total - 1
+        cache = self._steps_cache(cache, takes if shared else 1, length)
         if shared:
-            # One prefill for every take: copy its cache and logits to each take's rows.
-            cache.batch_repeat_interleave(takes)
+            # One prefill for every take: its cache and logits go to each take's rows.
             rows = 2 if guided else 1
             logits = logits.view(rows, -1, logits.shape[-1]).repeat_interleave(takes, dim=0)
             logits = logits.reshape(-1, logits.shape[-1])
             conditioning = conditioning.repeat(takes)
             prompt = prompt.expand(takes, -1, -1)
         tokens: list[torch.Tensor] = []
-        total = pattern.steps(new_frames)
         for step in range(total):
             drawn = sampler.draw(logits).view(takes, pattern.num_codebooks)
             kept = pattern.keep(step, prompt, drawn, new_frames)
