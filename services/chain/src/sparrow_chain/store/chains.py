@@ -38,7 +38,6 @@ from sparrow_chain.domain import (
     Melody,
     Node,
     NodeStatus,
-    StemsStatus,
     StoredAudio,
 )
 from sparrow_chain.store.convert import (
@@ -52,8 +51,8 @@ from sparrow_chain.store.convert import (
 )
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
-from sparrow_chain.store.jobs import GENERATE
-from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files, stem_sets
+from sparrow_chain.store.jobs import GENERATE, ready_stem
+from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -281,16 +280,7 @@ class ChainStore(Store):
             raise Conflict(f"The melody's node {melody.node_id} has no audio yet (it is {row.status}).")
         if melody.stem is None:
             return
-        ready = conn.execute(
-            select(stem_files.c.stem)
-            .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
-            .where(
-                stem_files.c.content_hash == row.audio_sha256,
-                stem_files.c.stem == melody.stem,
-                stem_sets.c.status == StemsStatus.READY.value,
-            )
-        ).first()
-        if ready is None:
+        if ready_stem(conn, row.audio_sha256, melody.stem) is None:
             raise Conflict(
                 f"The {melody.stem} stem of node {melody.node_id} is not ready: split the node into stems first."
             )

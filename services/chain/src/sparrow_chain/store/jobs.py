@@ -165,15 +165,7 @@ class JobQueue(Store):
                 return None
             if melody.stem is None:
                 return node_from_row(node).audio
-            stem = conn.execute(
-                select(stem_files)
-                .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
-                .where(
-                    stem_files.c.content_hash == node.audio_sha256,
-                    stem_files.c.stem == melody.stem,
-                    stem_sets.c.status == StemsStatus.READY.value,
-                )
-            ).first()
+            stem = ready_stem(conn, node.audio_sha256, melody.stem)
         if stem is None:
             return None
         return StoredAudio(
@@ -205,3 +197,16 @@ class JobQueue(Store):
             if heard >= seconds:
                 break
         return chosen[::-1]
+
+
+def ready_stem(conn: Connection, content_hash: str, stem: str):
+    """The stem file `stem` of the audio `content_hash`, when its set is ready; else None."""
+    return conn.execute(
+        select(stem_files)
+        .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
+        .where(
+            stem_files.c.content_hash == content_hash,
+            stem_files.c.stem == stem,
+            stem_sets.c.status == StemsStatus.READY.value,
+        )
+    ).first()
