@@ -96,17 +96,19 @@ def through_services(model: Path, clip: bytes, body: dict, root: Path) -> float:
             # Follow the chain's events, as the editor does, rather than polling,
             # which would take CPU from the model on a small machine.
             with client.stream("GET", f"/api/chains/{chain['id']}/events", timeout=None) as events:
-                lines = events.iter_lines()
-                next(read_events(lines))  # the stream is open
-                started = time.perf_counter()
-                node_id = client.post(f"/api/nodes/{chain['root']['id']}/branch", json=body).json()["id"]
-                for event in read_events(lines):
-                    node = event["data"]
-                    if node.get("node_id") == node_id and node.get("status") in ("ready", "error"):
-                        break
-                elapsed = time.perf_counter() - started
-            assert node["status"] == "ready", node.get("error_msg")
-            return elapsed
+                lines = read_events(events.iter_lines())
+                next(lines)  # the stream is open
+                timings = []
+                for _ in range(2):  # the first warms the worker up, as the engine's first call does
+                    started = time.perf_counter()
+                    node_id = client.post(f"/api/nodes/{chain['root']['id']}/branch", json=body).json()["id"]
+                    for event in lines:
+                        node = event["data"]
+                        if node.get("node_id") == node_id and node.get("status") in ("ready", "error"):
+                            break
+                    timings.append(time.perf_counter() - started)
+                    assert node["status"] == "ready", node.get("error_msg")
+            return timings[-1]
     finally:
         for service in reversed(services):
             service.stop()
