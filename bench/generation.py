@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from sparrow_common.audio import decode
-from sparrow_common.memory import reuse_freed_memory
 from sparrow_common.params import GenerationParams
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 from sparrow_common.testing.clips import make_clip
@@ -120,7 +119,6 @@ def main() -> None:
     parser.add_argument("--model-sizes", type=Path, default=SIZES)
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    reuse_freed_memory()  # as the worker does
     sizes = json.loads(args.model_sizes.read_text())
     params = GenerationParams(prompt="lofi piano", duration_s=args.duration, prompt_duration_s=3.0, cfg_coef=3.0, seed=1)
     body = {"prompt": params.prompt, "duration_s": params.duration_s, "prompt_duration_s": 3.0, "cfg_coef": 3.0, "seed": 1}
