@@ -21,6 +21,10 @@ from sparrow_common.slots import Slots
 log = logging.getLogger(__name__)
 
 
+# What a take conditioned on a melody needs loaded, in words for a refusal.
+MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
+
+
 class ModelUnavailable(Exception):
     """The model could not be loaded; the message says why in words."""
 

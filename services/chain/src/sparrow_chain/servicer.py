@@ -31,6 +31,7 @@ from sparrow_common import request_id
 from sparrow_common.audio import probe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
+from sparrow_common.model import MELODY_CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ MAX_PAGE_SIZE = 200
 # How long a request with a melody waits for a generation worker to say whether
 # its model can take one; a worker that doesn't answer by then refuses nothing.
 CAPACITY_TIMEOUT_S = 1.0
-MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
 
 
 def caller(context: grpc.aio.ServicerContext) -> str:

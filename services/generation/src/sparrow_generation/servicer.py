@@ -13,7 +13,7 @@ from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import capacity_to_pb, params_from_pb
 from sparrow_common.errors import InvalidArgument
-from sparrow_common.model import ModelState
+from sparrow_common.model import MELODY_CHECKPOINTS, ModelState
 from sparrow_common.pace import Pace
 from sparrow_common.params import MAX_TAKES
 from sparrow_common.slots import Slots
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 MAX_CONTEXT_BYTES = 64 * 1024 * 1024
 MAX_MELODY_BYTES = MAX_CONTEXT_BYTES
-MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):

@@ -43,10 +43,6 @@ class Conditioning:
     mask: torch.Tensor | None
     prefix: bool
 
-    @property
-    def rows(self) -> int:
-        return self.hidden.shape[0]
-
     def repeat(self, takes: int) -> Conditioning:
         """[cond, uncond] -> [cond x takes, uncond x takes]."""
         mask = None if self.mask is None else self.mask.repeat_interleave(takes, dim=0)

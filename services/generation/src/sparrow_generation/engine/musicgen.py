@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sparrow_common.errors import InvalidArgument
+from sparrow_common.model import MELODY_CHECKPOINTS
 
 from sparrow_generation.domain import Continuation, Take
 from sparrow_generation.engine.base import ModelUnavailable, StepCallback
@@ -49,8 +50,8 @@ class Segment:
 
 
 class MusicGenEngine:
-    """Load once, then run batches of takes. Not thread-safe: one call at a time
-    per engine (the server gives each slot its own thread and the engine a lock)."""
+    """Load once, then run batches of takes: one call at a time (a lock holds
+    the others back; the worker runs it in the one thread that loaded it)."""
 
     def __init__(
         self,
@@ -179,8 +180,7 @@ class MusicGenEngine:
         if request.melody is not None:
             if self.chroma is None:
                 raise InvalidArgument(
-                    f"'{self.model_id}' can't be conditioned on a melody; load a melody checkpoint "
-                    "(facebook/musicgen-melody, -melody-large, -stereo-melody, -stereo-melody-large)"
+                    f"'{self.model_id}' can't be conditioned on a melody; load a melody checkpoint ({MELODY_CHECKPOINTS})"
                 )
             # The melody's time 0 is where the first window starts (its prompt's start).
             chroma = self.chroma.for_window(request.melody, self.sample_rate, start_frame / self.frame_rate)
