@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 
 # Frames of the prompt's codes decoded before the new ones, so the take's first
 # samples come out as they would from a decode of the whole window (EnCodec's
@@ -20,7 +21,7 @@ SEAM_S = 0.010
 
 class Codec:
     def __init__(self, encodec: torch.nn.Module, channels: int, hop: int):
-        self.encodec = encodec
+        self.encodec = fold_weight_norm(encodec)
         self.channels = channels
         self.hop = hop
 
@@ -49,13 +50,28 @@ class Codec:
         return codes
 
     def decode(self, codes: torch.Tensor) -> np.ndarray:
-        """(takes, K, frames) codes -> (takes, channels, frames * hop) float32 audio."""
-        takes = codes.shape[0]
+        """(takes, K, frames) codes -> (takes, channels, frames * hop) float32 audio.
+
+        One take at a time: on the CPU, EnCodec's convolutions and LSTM decode
+        four takes in a batch slower than one after another (3.1 s against
+        1.9 s for four 4 s takes of musicgen-small), and a take decoded alone
+        comes out the same whatever else was asked with it."""
+        return np.stack([self._decode_one(take[None]) for take in codes])
+
+    def _decode_one(self, codes: torch.Tensor) -> np.ndarray:
         parts = [codes] if self.channels == 1 else [codes[:, ::2], codes[:, 1::2]]
-        audio = torch.cat(
-            [self.encodec.decode(part[None], audio_scales=[None] * takes).audio_values for part in parts], dim=1
-        )
-        return audio.float().cpu().numpy()
+        audio = torch.cat([self.encodec.decode(part[None], audio_scales=[None]).audio_values for part in parts], dim=1)
+        return audio[0].float().cpu().numpy()
+
+
+def fold_weight_norm(module: torch.nn.Module) -> torch.nn.Module:
+    """EnCodec's convolutions carry weight norm, which recomputes each weight
+    from its direction and scale on every call (a tenth of a take's decode on
+    the CPU); computed once here, the weights and the audio are the same."""
+    for child in module.modules():
+        if parametrize.is_parametrized(child, "weight"):
+            parametrize.remove_parametrizations(child, "weight", leave_parametrized=True)
+    return module
 
 
 def join(parent_tail: np.ndarray, reconstruction_tail: np.ndarray, take: np.ndarray, sample_rate: int) -> np.ndarray:

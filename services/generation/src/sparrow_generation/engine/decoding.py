@@ -3,8 +3,8 @@
 One window: the prompt's codes are prefilled, then each step feeds the tokens
 just written and draws the next ones for every take at once. When every take
 continues the same prompt (a window that starts from the parent), the prompt is
-prefilled once, for one conditional and one unconditional row, and the KV cache
-is then expanded to every take's rows; later windows of a long take have a
+prefilled once, for one conditional and one unconditional row, and every
+take's steps attend to that one copy (engine/attention.py); later windows of a long take have a
 prompt of their own per take and prefill them together.
 
 Rows are laid out as transformers' MusicGen lays them out, so the codes are the
@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from sparrow_common.model import Cancelled
 
+from sparrow_generation.engine import attention
 from sparrow_generation.engine.pattern import DelayPattern
 from sparrow_generation.engine.sampling import TakeSampler
 
@@ -57,32 +58,24 @@ class Conditioning:
 class WindowDecoder:
     """Writes one window of new codes for every take of a batch."""
 
-    def __init__(self, decoder: torch.nn.Module, pattern: DelayPattern, static_cache: bool = True):
+    def __init__(self, decoder: torch.nn.Module, pattern: DelayPattern):
         # MusicgenForCausalLM or MusicgenMelodyForCausalLM: .model is the
         # transformer, .lm_heads one head per codebook.
+        decoder.set_attn_implementation(attention.NAME)
         self.transformer = decoder.model
         self.lm_heads = decoder.lm_heads
         self.config = decoder.config
         self.pattern = pattern
-        self.static_cache = static_cache
 
-    def _steps_cache(self, prefilled: EncoderDecoderCache, repeats: int, length: int) -> EncoderDecoderCache:
-        """The cache the steps write: the prefill's keys and values copied to
-        `repeats` rows each. A static cache holds all `length` positions from the
-        start, so a step writes its keys in place instead of copying the whole
-        cache to grow it by one (which, 24 layers deep, costs more memory traffic
-        per step than the weights once a window is a few seconds long)."""
-        if not self.static_cache:
-            if repeats > 1:
-                prefilled.batch_repeat_interleave(repeats)
-            return prefilled
-        static = StaticCache(config=self.config, max_cache_len=length)
-        for layer, source in zip(static.layers, prefilled.self_attention_cache.layers, strict=True):
-            layer.update(source.keys.repeat_interleave(repeats, 0), source.values.repeat_interleave(repeats, 0))
+    def _steps_cache(self, prefilled: EncoderDecoderCache, rows: int, steps: int) -> EncoderDecoderCache:
+        """The cache the steps write: the prefill's keys and values kept once per
+        prefilled row (engine/attention.py), with room for `steps` more per row.
+        The cross-attention's keys and values (the text) are copied to every row."""
         cross = prefilled.cross_attention_cache
-        if repeats > 1:
-            cross.batch_repeat_interleave(repeats)
-        return EncoderDecoderCache(static, cross)
+        prefilled_rows = prefilled.self_attention_cache.layers[0].keys.shape[0]
+        if rows > prefilled_rows and cross.get_seq_length() > 0:
+            cross.batch_repeat_interleave(rows // prefilled_rows)
+        return EncoderDecoderCache(attention.PrefixedCache(prefilled.self_attention_cache, rows, steps), cross)
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(rows, seq, d) -> the last position's logits, (rows * K, vocab)."""
@@ -91,9 +84,10 @@ class WindowDecoder:
 
     def _forward(self, ids: torch.Tensor, cache, conditioning: Conditioning, prefill: bool) -> torch.Tensor:
         """(rows, K, seq) ids -> the last position's logits."""
+        steps = {} if prefill else {"prefixed": cache.self_attention_cache}
         out = self.transformer(
             input_ids=ids.reshape(-1, ids.shape[-1]), cache=cache, use_cache=True,
-            **conditioning.arguments(prefill),
+            **conditioning.arguments(prefill), **steps,
         )
         return self._logits(out.last_hidden_state)
 
@@ -117,8 +111,8 @@ class WindowDecoder:
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         logits = self._forward(torch.cat([ids, ids]) if guided else ids, cache, conditioning, prefill=True)
         total = pattern.steps(new_frames)
-        length = cache.get_seq_length() + total - 1
-        cache = self._steps_cache(cache, takes if shared else 1, length)
+        rows = takes * (2 if guided else 1)
+        cache = self._steps_cache(cache, rows, total - 1)
         if shared:
             # One prefill for every take: its cache and logits go to each take's rows.
             rows = 2 if guided else 1
