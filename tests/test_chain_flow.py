@@ -212,3 +212,112 @@ def test_health_and_docs(stack):
         schema = client.get("/openapi.json").json()["components"]["schemas"]["BranchRequest"]["properties"]
         assert schema["energy"]["enum"] == ["low", "medium", "high"]
         assert schema["duration_s"]["maximum"] == 120
+
+
+# -- numbers and bodies past what the code can hold: a 4xx naming the field ---
+
+BEYOND_64_BITS = "9" * 25
+BEYOND_INT_PARSING = "9" * 5000  # past Python's 4,300-digit int() limit
+
+
+@pytest.fixture(scope="module")
+def song(stack):
+    with stack.client() as client:
+        return upload(client, make_clip("wav", seconds=1.0)).json()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["²".encode(), "٣".encode(), BEYOND_64_BITS, BEYOND_INT_PARSING, "-1", "1_000", "1 2"],
+    ids=["superscript", "arabic-indic", "beyond-64-bits", "beyond-int-parsing", "negative", "underscores", "spaced"],
+)
+def test_a_last_event_id_that_is_not_an_event_number_is_422_before_the_stream(stack, song, header):
+    with stack.client() as client:
+        reply = client.get(f"/api/chains/{song['id']}/events", headers={"Last-Event-ID": header})
+        assert reply.status_code == 422, reply.text
+        assert "Last-Event-ID" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        (f"/api/chains/{{chain}}/events?after={BEYOND_64_BITS}", "after"),
+        (f"/api/chains/{{chain}}/events?after={BEYOND_INT_PARSING}", "after"),
+        ("/api/chains/{chain}/events?after=٣", "after"),
+        (f"/api/chains?limit={BEYOND_INT_PARSING}", "limit"),
+    ],
+)
+def test_query_numbers_past_64_bits_are_422_naming_the_field(stack, song, query, field):
+    with stack.client() as client:
+        reply = client.get(query.format(chain=song["id"]))
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["detail"][0]["loc"] == ["query", field]
+
+
+@pytest.mark.parametrize("token", [BEYOND_64_BITS, "٣", "²", "-5"])
+def test_a_page_token_that_no_page_handed_out_is_422(stack, token):
+    with stack.client() as client:
+        reply = client.get("/api/chains", params={"page_token": token})
+        assert reply.status_code == 422, reply.text
+        assert "page_token" in reply.json()["detail"]
+
+
+def test_range_headers_with_any_number_of_digits(stack, song):
+    node = song["root"]
+    size = node["audio"]["size_bytes"]
+    with stack.client() as client:
+        url = f"/api/nodes/{node['id']}/audio"
+        for past_the_end in (f"bytes={BEYOND_64_BITS}-", f"bytes={BEYOND_INT_PARSING}-"):
+            reply = client.get(url, headers={"Range": past_the_end})
+            assert reply.status_code == 416 and reply.headers["Content-Range"] == f"bytes */{size}"
+        # A suffix longer than the file is the whole file; an end past it is cut to it.
+        for whole in (f"bytes=-{BEYOND_INT_PARSING}", f"bytes=0-{BEYOND_INT_PARSING}"):
+            reply = client.get(url, headers={"Range": whole})
+            assert reply.status_code == 206 and len(reply.content) == size, whole
+        # Digits that are not ASCII are not a range we read: the whole file, as the RFC allows.
+        reply = client.get(url, headers={"Range": "bytes=٣-".encode()})
+        assert reply.status_code == 200 and len(reply.content) == size
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ('{"seed": %s}' % BEYOND_64_BITS, "seed"),
+        ('{"seed": %s}' % BEYOND_INT_PARSING, "seed"),
+        ('{"top_k": -%s}' % BEYOND_INT_PARSING, "top_k"),
+        ('{"duration_s": 1e400}', "duration_s"),
+        ('{"prompt": %s}' % BEYOND_INT_PARSING, "prompt"),
+    ],
+    ids=["seed-beyond-64-bits", "seed-beyond-int-parsing", "negative-beyond-int-parsing", "infinite-float", "number-for-text"],
+)
+def test_body_numbers_no_field_can_hold_are_422_naming_the_field(stack, song, body, field):
+    with stack.client() as client:
+        reply = client.post(
+            f"/api/nodes/{song['root']['id']}/branch", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_a_json_body_that_is_not_utf8_is_422_like_truncated_json(stack, song):
+    with stack.client() as client:
+        url = f"/api/nodes/{song['root']['id']}/branch"
+        for body in (b'{"prompt": "\xff\xfe"}', b'{"prompt": "a'):
+            reply = client.post(url, content=body, headers={"Content-Type": "application/json"})
+            assert reply.status_code == 422, reply.text
+            assert reply.json()["detail"][0]["type"] == "json_invalid"
+        assert "UTF-8" in client.post(
+            url, content=b'{"prompt": "\xff"}', headers={"Content-Type": "application/json"}
+        ).json()["detail"][0]["ctx"]["error"]
+
+
+def test_a_long_file_name_stands_in_for_the_title_cut_to_fit(stack):
+    with stack.client() as client:
+        reply = client.post("/api/chains", files={"file": ("n" * 250 + ".wav", make_clip("wav", seconds=0.5))})
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["title"] == "n" * 200
+        # A name too long for the form's part headers (4 KB): a 422 that says so.
+        reply = client.post("/api/chains", files={"file": ("n" * 5000 + ".wav", make_clip("wav", seconds=0.5))})
+        assert reply.status_code == 422 and "file's name" in reply.json()["detail"]
+        # A title the musician typed that is too long is still theirs to shorten.
+        assert upload(client, make_clip("wav", seconds=0.5), title="t" * 201).status_code == 422

@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 
 import grpc
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler
+from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler, validation_error_handler
 from sparrow_gateway.api.request_ids import RequestIds
 from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems, web
 from sparrow_gateway.accounts import Accounts
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.accounts = Accounts(settings.api_keys)
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -6,7 +6,7 @@ import re
 
 from fastapi import HTTPException
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -16,22 +16,30 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     as the RFC allows; a range past the end is 416."""
     if not header:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if match is None:
         return None
     first, last = match.groups()
     if first == "" and last == "":
         return None
     if first == "":
-        suffix = int(last)
+        suffix = _position(last, size)
         if suffix == 0:
             raise _unsatisfiable(size)
         return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = _position(first, size)
+    end = min(_position(last, size), size - 1) if last else size - 1
+    if start >= size or (last and _position(last, size) < start):
         raise _unsatisfiable(size)
     return start, end
+
+
+def _position(digits: str, size: int) -> int:
+    """A byte position as written; any number longer than the file's size is
+    written is past the end, so it is never handed to int() whole (which
+    refuses more than 4,300 digits)."""
+    digits = digits.lstrip("0") or "0"
+    return size + 1 if len(digits) > len(str(size)) else int(digits)
 
 
 def _unsatisfiable(size: int) -> HTTPException:

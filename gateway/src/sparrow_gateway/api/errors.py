@@ -1,11 +1,14 @@
-"""gRPC status codes from the services to HTTP statuses, and the upload limit."""
+"""gRPC status codes from the services to HTTP statuses, 422s that can quote any\ninput, and the upload limit."""
 
 from __future__ import annotations
 
 import logging
+import math
 
 import grpc
 from fastapi import HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,23 @@ async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> J
         log.warning("%s %s -> %s: %s", request.method, request.url.path, error.code().name, error.details())
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def validation_error_handler(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 with the validation list, able to quote any input: JSON
+    has no infinity or NaN, so a body holding 1e400 made FastAPI's own handler
+    fail with 500 while it quoted the input back."""
+    return JSONResponse({"detail": _finite(jsonable_encoder(error.errors()))}, status_code=422)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf", "-inf", "nan"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 class UploadLimit:

@@ -27,7 +27,7 @@ from sparrow_chain.domain import STEM_NAMES, EventKind, Melody, StoredAudio
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
-from sparrow_common import request_id
+from sparrow_common import numbers, request_id
 from sparrow_common.audio import probe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 USER_METADATA_KEY = "x-sparrow-user"
 MAX_PAGE_SIZE = 200
+MAX_TITLE_CHARS = 200
 # How long a request with a melody waits for a generation worker to say whether
 # its model can take one; a worker that doesn't answer by then refuses nothing.
 CAPACITY_TIMEOUT_S = 1.0
@@ -91,9 +92,11 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidArgument("the first message must be the chain's header")
-        title = first.header.title.strip() or Path(first.header.filename).stem.strip() or "Untitled"
-        if len(title) > 200:
-            raise InvalidArgument("title is longer than 200 characters")
+        title = first.header.title.strip()
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidArgument(f"title is longer than {MAX_TITLE_CHARS} characters")
+        # A file's name stands in for the title, cut to fit.
+        title = title or Path(first.header.filename).stem.strip()[:MAX_TITLE_CHARS].strip() or "Untitled"
         filename = Path(first.header.filename).name[:255]
         incoming = self.blobs.incoming()
         key = None
@@ -149,11 +152,9 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         size = request.page_size or 50
         try:
-            offset = int(request.page_token or 0)
-        except ValueError:
+            offset = numbers.count(request.page_token or "0", "page_token")
+        except InvalidArgument:
             raise InvalidArgument("page_token is not one this service handed out") from None
-        if offset < 0:
-            raise InvalidArgument("page_token is not one this service handed out")
         chains = await asyncio.to_thread(self.store.list_chains, caller(context), size + 1, offset)
         next_token = str(offset + size) if len(chains) > size else ""
         return chain_pb2.ListChainsResponse(

@@ -11,11 +11,15 @@ import grpc
 from fastapi import APIRouter, Header, HTTPException, Query
 from sse_starlette import EventSourceResponse
 
+from sparrow_common import numbers
+from sparrow_common.errors import InvalidArgument
+from sparrow_common.numbers import MAX_INT64
 from sparrow_gateway import convert
 from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.bodies import BodyRoute
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/chains", tags=["events"])
+router = APIRouter(prefix="/api/chains", tags=["events"], route_class=BodyRoute)
 
 # How long to wait before re-opening the watch when the chain service is away.
 RETRY_S = 1.0
@@ -27,15 +31,18 @@ async def chain_events(
     chain: Chain,
     settings: AppSettings,
     last_event_id: Annotated[str | None, Header(description="The id of the last event you saw.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID, for clients that can't set headers.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT64, description="Same as Last-Event-ID, for clients that can't set headers.")
+    ] = None,
 ):
     """Every event of the chain after the one you name, then new ones live.
     Each SSE event's `id` is its sequence number: a client that reconnects with
     Last-Event-ID misses nothing and sees nothing twice."""
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise HTTPException(422, "Last-Event-ID must be the number of an event.")
-        after_seq = int(last_event_id)
+        try:
+            after_seq = numbers.count(last_event_id, "Last-Event-ID")
+        except InvalidArgument as error:
+            raise HTTPException(422, f"{error} (the number of an event).") from None
     else:
         after_seq = after or 0
     # Fail before the stream starts when the chain isn't there.

@@ -11,8 +11,9 @@ from fastapi.responses import StreamingResponse
 
 from sparrow_gateway import schemas
 from sparrow_gateway.api.deps import Chain
+from sparrow_gateway.api.bodies import BodyRoute
 
-router = APIRouter(prefix="/api/chains", tags=["export"])
+router = APIRouter(prefix="/api/chains", tags=["export"], route_class=BodyRoute)
 
 
 def _filename(title: str, fmt: str) -> str:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 
 from sparrow_gateway import schemas
 from sparrow_gateway.api.auth import CurrentAccount
+from sparrow_gateway.api.bodies import BodyRoute
 
-router = APIRouter(prefix="/api", tags=["gpu"])
+router = APIRouter(prefix="/api", tags=["gpu"], route_class=BodyRoute)
 
 
 @router.get("/gpu", response_model=schemas.GpuCapacity)

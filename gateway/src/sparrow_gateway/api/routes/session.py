@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request, Response
 from sparrow_gateway import schemas
 from sparrow_gateway.api.auth import COOKIE, CurrentAccount, presented_key
 from sparrow_gateway.api.deps import AppSettings
+from sparrow_gateway.api.bodies import BodyRoute
 
-router = APIRouter(prefix="/api", tags=["account"])
+router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute)
 
 
 @router.get("/me", response_model=schemas.Me)

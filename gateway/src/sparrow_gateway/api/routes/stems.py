@@ -11,8 +11,9 @@ from sparrow_gateway import convert, schemas
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import PaidAccount
 from sparrow_gateway.api.deps import Chain
+from sparrow_gateway.api.bodies import BodyRoute
 
-router = APIRouter(prefix="/api/nodes", tags=["stems"])
+router = APIRouter(prefix="/api/nodes", tags=["stems"], route_class=BodyRoute)
 
 StemName = Literal["drums", "bass", "other", "vocals"]
 

@@ -1,7 +1,16 @@
-"""Blobs as files under one folder."""
+"""Blobs as files under one folder.
+
+Uploads are received under `.incoming/<instance>/`, one folder per running
+chain service, each holding an exclusive lock (flock) on its `.lock` file for as
+long as the process lives. At start-up a service removes every instance folder
+whose lock it can take: a crash's half-received files go at the next start,
+however young, while the uploads a live replica on the same volume is receiving
+stay.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
@@ -13,6 +22,8 @@ from sparrow_common.errors import InvalidArgument
 from sparrow_common.ids import new_id
 
 _INCOMING = ".incoming"
+_LOCK = ".lock"
+_STARTING_S = 60.0
 
 
 class LocalBlobStore:
@@ -20,7 +31,17 @@ class LocalBlobStore:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
-        (self.root / _INCOMING).mkdir(parents=True, exist_ok=True)
+        self._mine = self.root / _INCOMING / new_id()
+        self._mine.mkdir(parents=True)
+        # Held until the process ends (or close()); the OS lets go of it on a crash.
+        self._lock = os.open(self._mine / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def close(self) -> None:
+        """Let go of this instance's uploads folder (the next start removes it)."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -29,7 +50,7 @@ class LocalBlobStore:
         return path
 
     def incoming(self) -> Path:
-        return self.root / _INCOMING / new_id()
+        return self._mine / new_id()
 
     def put(self, key: str, source: Path) -> None:
         target = self._path(key)
@@ -55,8 +76,32 @@ class LocalBlobStore:
                 yield path.relative_to(self.root).as_posix(), path.stat().st_mtime
 
     def clear_incoming(self, older_than_s: float = 0.0) -> None:
-        """Remove uploads a crash left half-received."""
+        """Remove uploads a crash left half-received: every other instance's
+        folder whose lock is free, and loose files (an older layout's) older
+        than `older_than_s`."""
         cutoff = time.time() - older_than_s
         for path in (self.root / _INCOMING).iterdir():
-            if path.stat().st_mtime <= cutoff:
+            if path == self._mine:
+                continue
+            if path.is_dir():
+                if _abandoned(path):
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether no live process holds `folder`'s lock."""
+    try:
+        lock = os.open(folder / _LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        # Not locked yet (an instance between making its folder and locking
+        # it), or never: abandoned once it is older than that moment could be.
+        return folder.stat().st_mtime < time.time() - _STARTING_S
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(lock)
