@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.clips import make_clip, raw_wav, silent_flac
 from sparrow_common.testing.sse import read_events
 
 FORMATS = {
@@ -321,3 +321,36 @@ def test_a_long_file_name_stands_in_for_the_title_cut_to_fit(stack):
         assert reply.status_code == 422 and "file's name" in reply.json()["detail"]
         # A title the musician typed that is too long is still theirs to shorten.
         assert upload(client, make_clip("wav", seconds=0.5), title="t" * 201).status_code == 422
+
+
+# -- audio that decodes to far more than its bytes: refused at upload ----------
+
+
+def flac_without_its_length(data: bytes) -> bytes:
+    """The FLAC with its STREAMINFO's total-samples field zeroed ("unknown"),
+    so only decoding can tell how long it plays."""
+    out = bytearray(data)
+    assert out[:4] == b"fLaC"
+    out[8 + 13] &= 0xF0
+    out[8 + 14 : 8 + 18] = bytes(4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: silent_flac(25 * 60), "plays for 25.0 minutes"),
+        (lambda: flac_without_its_length(silent_flac(25 * 60)), "longer than 20.0 minutes"),
+        (lambda: raw_wav(bytes(2000), sample_rate=1), "1 Hz"),
+        (lambda: raw_wav(bytes(2000), sample_rate=200_000), "8 kHz to 192 kHz"),
+        (lambda: raw_wav(bytes(18 * 100), sample_rate=32000, channels=9), "9 channels"),
+    ],
+    ids=["25-minutes-in-270-kB", "length-unknown-till-decoded", "1-Hz", "200-kHz", "9-channels"],
+)
+def test_audio_that_decodes_to_far_more_than_its_bytes_is_refused_at_upload(stack, make, words):
+    with stack.client() as client:
+        before = len(client.get("/api/chains").json())
+        reply = upload(client, make(), filename="bomb.flac")
+        assert reply.status_code == 415, reply.text
+        assert words in reply.json()["detail"]
+        assert len(client.get("/api/chains").json()) == before  # nothing half-written

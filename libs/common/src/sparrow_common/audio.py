@@ -19,6 +19,40 @@ CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
+class AudioLimits:
+    """What Sparrow takes as a clip. A few kilobytes can decode to hours (a
+    compressed silence) or claim absurd rates (a WAV at 1 Hz plays 1,000 s from
+    2 kB), and everything after the upload (a take's context, stems, export)
+    works on the decoded audio: so the decoded length, rate and channels are
+    bounded, not only the bytes. The chain service's CHAIN_MAX_AUDIO_S sets
+    `max_duration_s`."""
+
+    max_duration_s: float = 1200.0
+    min_sample_rate: int = 8_000
+    max_sample_rate: int = 192_000
+    max_channels: int = 8
+
+    def check_format(self, sample_rate: int, channels: int) -> None:
+        if sample_rate and not self.min_sample_rate <= sample_rate <= self.max_sample_rate:
+            raise InvalidArgument(
+                f"its sample rate is {sample_rate} Hz; Sparrow takes {self.min_sample_rate // 1000} kHz "
+                f"to {self.max_sample_rate // 1000} kHz"
+            )
+        if channels and not 1 <= channels <= self.max_channels:
+            raise InvalidArgument(f"it has {channels} channels; Sparrow takes 1 to {self.max_channels}")
+
+    def check_duration(self, seconds: float, so_far: bool = False) -> None:
+        """`so_far`: the length decoded until now, not the whole file's."""
+        if seconds > self.max_duration_s:
+            length = f"longer than {_minutes(self.max_duration_s)}" if so_far else f"for {_minutes(seconds)}"
+            raise InvalidArgument(f"it plays {length}; Sparrow takes clips up to {_minutes(self.max_duration_s)}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+@dataclass(frozen=True)
 class AudioFormat:
     """A container Sparrow accepts."""
 
@@ -81,11 +115,14 @@ def _wav_declared_duration(path: str | os.PathLike, size: int) -> float | None:
     return None
 
 
-def probe(path: str | os.PathLike) -> AudioInfo:
+def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> AudioInfo:
     """Decode the whole file to prove it is sound audio and measure it.
 
     Raises InvalidArgument with a sentence a musician can act on when the file is
-    empty, not audio, in a format Sparrow doesn't take, or cut short."""
+    empty, not audio, in a format Sparrow doesn't take, cut short, or past
+    `limits`: its header's rate, channels and length are checked before a
+    sample is decoded, and decoding stops as soon as the audio passes the
+    longest clip allowed, so a bomb costs no more than a clip at the limit."""
     size = Path(path).stat().st_size
     if size == 0:
         raise InvalidArgument("the file is empty")
@@ -99,14 +136,22 @@ def probe(path: str | os.PathLike) -> AudioInfo:
             if not container.streams.audio:
                 raise InvalidArgument("the file has no audio stream")
             stream = container.streams.audio[0]
+            limits.check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
+            declared = _declared_duration(container, stream)
+            if fmt.name == "wav":
+                declared = _wav_declared_duration(path, size) or declared
+            if declared is not None:
+                limits.check_duration(declared)
             samples = 0
             sample_rate = 0
             channels = 0
             for frame in container.decode(stream):
+                if frame.sample_rate != sample_rate or frame.layout.nb_channels != channels:
+                    sample_rate, channels = frame.sample_rate, frame.layout.nb_channels
+                    limits.check_format(sample_rate, channels)
                 samples += frame.samples
-                sample_rate = frame.sample_rate
-                channels = frame.layout.nb_channels
-            declared = _declared_duration(container, stream)
+                if sample_rate:
+                    limits.check_duration(samples / sample_rate, so_far=True)
     except InvalidArgument:
         raise
     except av.error.FFmpegError as error:
@@ -114,8 +159,6 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise InvalidArgument(
             f"the audio could not be decoded ({error.strerror.lower()}); upload {ACCEPTED}"
         ) from None
-    if fmt.name == "wav":
-        declared = _wav_declared_duration(path, size) or declared
     if samples == 0 or sample_rate == 0:
         raise InvalidArgument("the file holds no audio")
     duration = samples / sample_rate

@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/sparrow.db"
     blob_dir: str = "./data/blobs"
     max_upload_bytes: int = 100 * 1024 * 1024
+    # The longest clip an upload may decode to (20 minutes), whatever its size
+    # in bytes; rates outside 8-192 kHz and more than 8 channels are refused too.
+    max_audio_s: float = 1200.0
+    # Threads for checking uploads and decoding audio, apart from the store's reads.
+    audio_threads: int = 2
     # How often a watcher looks at the log when nothing woke it. On PostgreSQL
     # other replicas' writes wake it at once (LISTEN/NOTIFY); this is the safety net.
     watch_poll_s: float = 1.0

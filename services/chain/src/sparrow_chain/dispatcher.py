@@ -24,6 +24,7 @@ import grpc
 import numpy as np
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
+from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import STEM_NAMES, Melody, StoredAudio
@@ -56,7 +57,9 @@ class Dispatcher:
         blobs: BlobStore,
         settings: Settings,
         on_change: Callable[[str], None],
+        audio: AudioWork | None = None,
     ):
+        self.audio = audio or AudioWork(settings.audio_threads)
         self.jobs = jobs
         self.stems = stems
         self.blobs = blobs
@@ -196,12 +199,12 @@ class Dispatcher:
 
     async def _generate(self, job: ClaimedJob) -> None:
         params = job.nodes[0].params
-        context = await asyncio.to_thread(self._context, job.parent_id, params.prompt_duration_s)
+        context = await self.audio.run(self._context, job.parent_id, params.prompt_duration_s)
         melody = None
         if job.nodes[0].melody is not None:
             # The melody's time 0 is where the prompt starts: it covers prompt and take.
             seconds = params.prompt_duration_s + params.duration_s
-            melody = await asyncio.to_thread(self._melody, job.nodes[0].melody, seconds)
+            melody = await self.audio.run(self._melody, job.nodes[0].melody, seconds)
         await self._wait_for_worker(job, self.channel, self.settings.generation_addr, "generation")
         call = self.stub.Generate(
             self._requests(job, context, melody),
@@ -222,7 +225,7 @@ class Dispatcher:
                 node = job.nodes[result.take]
                 # A fresh key per attempt: a late duplicate never overwrites a take.
                 key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
-                stored[node.id] = await asyncio.to_thread(self._store_audio, key, bytes(takes[result.take]))
+                stored[node.id] = await self.audio.run(self._store_audio, key, bytes(takes[result.take]))
             orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
         except BaseException:
             for audio in stored.values():
@@ -312,7 +315,7 @@ class Dispatcher:
         try:
             for name in STEM_NAMES:
                 key = f"stems/{job.content_hash}/{name}.{token}.wav"
-                files[name] = await asyncio.to_thread(self._store_audio, key, bytes(stems[name]))
+                files[name] = await self.audio.run(self._store_audio, key, bytes(stems[name]))
             kept = await asyncio.to_thread(self.stems.finish, job, self.owner, files)
         except BaseException:
             kept = False

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sparrow.v1 import chain_pb2, chain_pb2_grpc
 
+from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import LocalBlobStore
 from sparrow_chain.config import Settings
@@ -72,14 +73,15 @@ async def build_server(settings: Settings) -> ChainServer:
         log.info("removed %d orphaned blobs", swept)
     bell = EventBell()
     stems = StemStore(engine)
-    dispatcher = Dispatcher(JobQueue(engine), stems, blobs, settings, on_change=bell.ring)
+    audio = AudioWork(settings.audio_threads)
+    dispatcher = Dispatcher(JobQueue(engine), stems, blobs, settings, on_change=bell.ring, audio=audio)
 
     def changed(chain_id: str) -> None:
         bell.ring(chain_id)
         dispatcher.poke()
 
     servicer = ChainServicer(
-        store, blobs, settings, bell, on_change=changed, stems=stems, generation=dispatcher.stub
+        store, blobs, settings, bell, on_change=changed, stems=stems, generation=dispatcher.stub, audio=audio
     )
     running = await start_server(
         host=settings.host,

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2, generation_pb2, generation_pb2_grpc
 
+from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
@@ -28,7 +29,7 @@ from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
 from sparrow_common import numbers, request_id
-from sparrow_common.audio import probe
+from sparrow_common.audio import AudioLimits, probe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
@@ -62,9 +63,11 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         exporter: Exporter | None = None,
         stems: StemStore | None = None,
         generation: generation_pb2_grpc.GenerationServiceStub | None = None,
+        audio: AudioWork | None = None,
     ):
         self.store = store
         self.blobs = blobs
+        self.audio = audio or AudioWork(settings.audio_threads)
         self.settings = settings
         self.bell = bell
         # Told of every write: wakes watchers, and the dispatcher (new jobs, discarded takes).
@@ -102,7 +105,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         key = None
         try:
             await self._receive(request_iterator, incoming)
-            info = await asyncio.to_thread(probe, incoming)
+            info = await self.audio.run(probe, incoming, AudioLimits(max_duration_s=self.settings.max_audio_s))
             chain_id, root_id = new_id(), new_id()
             key = f"{chain_id}/{root_id}.{info.extension}"
             audio = StoredAudio(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import wave
 
 import av
 import numpy as np
@@ -48,4 +49,33 @@ def make_clip(fmt: str = "wav", seconds: float = 2.0, sample_rate: int = 32000, 
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+    return buffer.getvalue()
+
+
+def silent_flac(seconds: float, sample_rate: int = 8000) -> bytes:
+    """A FLAC of `seconds` of silence: a few bytes per frame, so minutes of audio
+    fit in kilobytes (an upload that decodes to far more than its size)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="flac") as container:
+        stream = container.add_stream("flac", rate=sample_rate, layout="mono")
+        block = stream.codec_context.frame_size or 4608
+        silence = np.zeros((1, block), dtype=np.int16)
+        for index in range(int(seconds * sample_rate) // block):
+            frame = av.AudioFrame.from_ndarray(silence, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = sample_rate, index * block
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def raw_wav(data: bytes, sample_rate: int, channels: int = 1) -> bytes:
+    """A 16-bit WAV around `data`, with any rate and channel count its header can say."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(data)
     return buffer.getvalue()
