@@ -197,21 +197,46 @@ def read_chunks(
             yield data
 
 
-def decode(source: str | os.PathLike | bytes, sample_rate: int, channels: int) -> np.ndarray:
-    """Decode a whole file (a path or its bytes) to float32 (channels, samples),
-    resampled to `sample_rate` and mixed to `channels` (1 or 2)."""
+def decode(
+    source: str | os.PathLike | bytes, sample_rate: int, channels: int, last_s: float | None = None
+) -> np.ndarray:
+    """Decode a file (a path or its bytes) to float32 (channels, samples),
+    resampled to `sample_rate` and mixed to `channels` (1 or 2).
+
+    `last_s`: only the file's last seconds. The decoder seeks to a little before
+    them instead of decoding from the start, so the tail of a 20-minute clip
+    costs what a short clip does, in time and in memory."""
     layout = "mono" if channels == 1 else "stereo"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    wanted = None if last_s is None else max(int(round(last_s * sample_rate)), 0)
     opened = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
-    blocks: list[np.ndarray] = []
     try:
         with av.open(opened, mode="r") as container:
             stream = container.streams.audio[0]
-            for frame in container.decode(stream):
-                blocks.extend(f.to_ndarray() for f in resampler.resample(frame))
-            blocks.extend(f.to_ndarray() for f in resampler.resample(None))
+            length = _declared_duration(container, stream)
+            if wanted is not None and length is not None and stream.time_base and length > last_s + _SEEK_SLACK_S:
+                start = length - last_s - _SEEK_SLACK_S
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
+                tail = _decoded(container, stream, sample_rate, layout, channels)
+                if tail.shape[-1] >= wanted:
+                    return tail[:, tail.shape[-1] - wanted :]
+                container.seek(0, stream=stream)  # the seek landed short: decode it all
+            audio = _decoded(container, stream, sample_rate, layout, channels)
     except (av.error.FFmpegError, IndexError) as error:
         raise InvalidArgument(f"the audio could not be decoded ({error})") from None
+    return audio if wanted is None else audio[:, max(audio.shape[-1] - wanted, 0) :]
+
+
+# Decoded before the tail asked for, so that seeking to a packet boundary (and
+# the resampler's start-up) never leaves the tail short.
+_SEEK_SLACK_S = 1.0
+
+
+def _decoded(container, stream, sample_rate: int, layout: str, channels: int) -> np.ndarray:
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    blocks: list[np.ndarray] = []
+    for frame in container.decode(stream):
+        blocks.extend(f.to_ndarray() for f in resampler.resample(frame))
+    blocks.extend(f.to_ndarray() for f in resampler.resample(None))
     if not blocks:
         return np.zeros((channels, 0), dtype=np.float32)
     return np.concatenate(blocks, axis=-1).astype(np.float32, copy=False)

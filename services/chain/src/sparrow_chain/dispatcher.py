@@ -356,7 +356,8 @@ class Dispatcher:
             raise RuntimeError("the parent has no audio")
         rate = path[-1].audio.sample_rate
         channels = min(path[-1].audio.channels, 2)
-        parts = [decode(b"".join(self.blobs.read(n.audio.key)), rate, channels) for n in path]
+        # No part gives more than `seconds`: a long root is decoded from near its end.
+        parts = [decode(b"".join(self.blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
         audio = np.concatenate(parts, axis=-1)
         return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 
