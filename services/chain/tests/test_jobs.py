@@ -137,3 +137,43 @@ def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it
     store.delete_chain("ann", second.id)
     assert sorted(stems.sweep_unheld()) == sorted(a.key for a in files.values())
     assert stems.get("f" * 64).status is StemsStatus.NONE
+
+
+def test_claims_take_turns_across_users(store, build, queue):
+    """Ann queues six takes, then Bob one: Bob's is claimed second, not seventh."""
+    _, ann_root = build.chain("ann")
+    ann = [build.takes(ann_root, ready=False)[0].id for _ in range(6)]
+    _, bob_root = build.chain("bob")
+    (bob,) = (n.id for n in build.takes(bob_root, owner="bob", ready=False))
+    claimed = []
+    while (job := queue.claim("me", 30)) is not None:
+        claimed.append(job.nodes[0].id)
+        queue.finish(job.id, "me", {job.nodes[0].id: build.audio(f"{job.chain_id}/{job.nodes[0].id}.wav")})
+    assert claimed == [ann[0], bob, *ann[1:]]
+    # Once Bob has been served, Ann's next take and Bob's next alternate.
+    for _ in range(2):
+        build.takes(ann_root, ready=False)
+    bob_again = build.takes(bob_root, owner="bob", ready=False)[0].id
+    order = [queue.claim("me", 30).nodes[0].id for _ in range(3)]
+    assert order.index(bob_again) <= 1
+
+
+def test_two_claimers_at_once_never_take_the_same_job_across_users(store, build, queue):
+    for owner in ("ann", "bob", "carol"):
+        _, root = build.chain(owner)
+        for _ in range(4):
+            build.takes(root, owner=owner, ready=False)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while (job := queue.claim(name, 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"worker{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == len(set(claimed)) == 12

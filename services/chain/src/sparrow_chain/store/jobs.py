@@ -5,19 +5,29 @@ lease; the claimer renews it while it works. A job whose lease ran out (its
 claimer died) is claimable again. On PostgreSQL claims use FOR UPDATE SKIP
 LOCKED, so replicas share the queue without waiting on each other; on SQLite,
 BEGIN IMMEDIATE serializes them.
+
+Claims are fair across users: the next job is the oldest of the user served
+least recently (the `turns` table keeps when each user's last job was claimed),
+so a user who queues fifty takes holds another's one take behind one of theirs,
+not fifty.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, now
 from sparrow_chain.store.convert import audio_columns, node_from_row
-from sparrow_chain.store.tables import jobs, nodes, stem_files, stem_sets
+
+# A user whose job was never claimed comes before everyone served since.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
 
 GENERATE = "generate"
 
@@ -46,16 +56,20 @@ class JobQueue(Store):
         while True:
             with self._write() as conn:
                 moment = now()
+                # The user served longest ago (or never) first, then their oldest job.
+                turn = select(turns.c.last_claimed_at).where(turns.c.owner_id == chains.c.owner_id)
                 query = (
-                    select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id)
+                    select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id, chains.c.owner_id)
+                    .join_from(jobs, chains, chains.c.id == jobs.c.chain_id)
                     .where(jobs.c.kind == GENERATE, claimable(moment))
-                    .order_by(jobs.c.created_at)
+                    .order_by(func.coalesce(turn.scalar_subquery(), NEVER), jobs.c.created_at)
                     .limit(1)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, of=jobs)
                 )
                 row = conn.execute(query).first()
                 if row is None:
                     return None
+                self._take_turn(conn, row.owner_id, moment)
                 members = self._members(conn, row.id)
                 if not members:
                     conn.execute(delete(jobs).where(jobs.c.id == row.id))
@@ -78,6 +92,14 @@ class JobQueue(Store):
                     for n in members
                 ]
                 return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
+
+    def _take_turn(self, conn: Connection, owner_id: str, moment: datetime) -> None:
+        upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            upsert(turns)
+            .values(owner_id=owner_id, last_claimed_at=moment)
+            .on_conflict_do_update(index_elements=[turns.c.owner_id], set_={"last_claimed_at": moment})
+        )
 
     def _members(self, conn: Connection, job_id: str) -> list[Node]:
         rows = conn.execute(

@@ -54,6 +54,16 @@ jobs = Table(
     Index("ix_jobs_state_created", "state", "created_at"),
 )
 
+# When each user's generation job was last claimed. Claims take turns across
+# users, the least recently served first, so one user's long queue can't hold
+# everyone else's takes behind it.
+turns = Table(
+    "turns",
+    metadata,
+    Column("owner_id", String(64), primary_key=True),
+    Column("last_claimed_at", DateTime(timezone=True), nullable=False),
+)
+
 nodes = Table(
     "nodes",
     metadata,
