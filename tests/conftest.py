@@ -82,7 +82,13 @@ def _answers(port: str) -> bool:
 
 
 def start_stack(
-    root: Path, model: Path | None, chain_env=None, generation_env=None, wait_serving=True, stems_model=None
+    root: Path,
+    model: Path | None,
+    chain_env=None,
+    generation_env=None,
+    wait_serving=True,
+    stems_model=None,
+    gateway_env=None,
 ) -> Stack:
     """Chain, generation (unless `model` is None), export, stems (when a
     `stems_model` folder is given) and gateway, each its own process."""
@@ -119,6 +125,7 @@ def start_stack(
             "GATEWAY_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), "GATEWAY_SSE_PING_S": "1",
             "GATEWAY_METRICS_PORT": str(metrics["gateway"]),
             "GATEWAY_API_KEYS": ",".join(entry(keys[u], u, tier) for u, tier in users.items()),
+            **(gateway_env or {}),
         },
         root,
     ).start()

@@ -59,9 +59,13 @@ def test_another_user_gets_404_on_every_route_and_sees_nothing(stack, anns):
 
 def test_me_names_the_tier(stack):
     with stack.client("ann") as client:
-        assert client.get("/api/me").json() == {"user": "ann", "tier": "paid", "stems_allowed": True}
+        me = client.get("/api/me").json()
+        assert {k: me[k] for k in ("user", "tier", "stems_allowed")} == {"user": "ann", "tier": "paid", "stems_allowed": True}
+        assert me["limits"] == {"takes_waiting": 16, "takes_per_day": 400}
     with stack.client("bob") as client:
-        assert client.get("/api/me").json() == {"user": "bob", "tier": "free", "stems_allowed": False}
+        me = client.get("/api/me").json()
+        assert {k: me[k] for k in ("user", "tier", "stems_allowed")} == {"user": "bob", "tier": "free", "stems_allowed": False}
+        assert me["limits"] == {"takes_waiting": 4, "takes_per_day": 40}
 
 
 def test_the_session_cookie_serves_players_and_event_streams_but_never_writes(stack, anns):
@@ -75,3 +79,30 @@ def test_the_session_cookie_serves_players_and_event_streams_but_never_writes(st
         with browser.stream("GET", f"/api/chains/{chain['id']}/events") as stream:
             assert stream.status_code == 200
         assert browser.post(f"/api/nodes/{chain['root']['id']}/branch", json={}).status_code == 401
+
+
+def test_a_tier_past_its_limits_is_told_which_and_when_to_ask_again(start_stack_with):
+    """No generation worker: takes stay waiting, so the waiting limit is reached;
+    discarded takes free it but still count against the day."""
+    limited = start_stack_with(
+        None, gateway_env={"GATEWAY_FREE_TAKES_WAITING": "3", "GATEWAY_FREE_TAKES_PER_DAY": "5"}
+    )
+    with limited.client("bob") as client:
+        root = client.post("/api/chains", files={"file": ("b.wav", make_clip("wav"))}).json()["root"]
+        first = client.post(f"/api/nodes/{root['id']}/takes", json={"count": 3})
+        assert first.status_code == 202, first.text
+        refused = client.post(f"/api/nodes/{root['id']}/branch", json={})
+        assert refused.status_code == 429
+        assert "3 takes waiting" in refused.json()["detail"] and int(refused.headers["Retry-After"]) > 0
+        me = client.get("/api/me").json()
+        assert (me["takes_waiting"], me["takes_today"], me["takes_left_today"]) == (3, 3, 2)
+        for node in first.json()["nodes"]:
+            assert client.delete(f"/api/nodes/{node['id']}").status_code == 204
+        assert client.post(f"/api/nodes/{root['id']}/takes", json={"count": 2}).status_code == 202
+        refused = client.post(f"/api/nodes/{root['id']}/branch", json={})
+        assert refused.status_code == 429 and "5 takes per day and 0 are left" in refused.json()["detail"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 24 * 3600
+        assert client.get("/api/me").json()["takes_left_today"] == 0
+    with limited.client("ann") as client:  # the paid tier's limits are its own
+        root = client.post("/api/chains", files={"file": ("a.wav", make_clip("wav"))}).json()["root"]
+        assert client.post(f"/api/nodes/{root['id']}/takes", json={"count": 6}).status_code == 202

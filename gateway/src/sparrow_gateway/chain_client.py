@@ -31,12 +31,15 @@ class ChainClient:
         self.stub = chain_pb2_grpc.ChainServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
         self.metadata: tuple[tuple[str, str], ...] = ()
+        self.take_limits: tuple[int, int] | None = None
 
-    def as_user(self, user: str) -> ChainClient:
+    def as_user(self, user: str, take_limits: tuple[int, int] | None = None) -> ChainClient:
         """The same channel, with every call made on behalf of `user`, carrying
-        the id of the request being handled."""
+        the id of the request being handled; takes are asked under `take_limits`
+        (waiting at once, per day)."""
         bound = copy.copy(self)
         bound.metadata = ((USER_METADATA_KEY, user), *request_id.metadata())
+        bound.take_limits = take_limits
         return bound
 
     async def close(self) -> None:
@@ -87,8 +90,15 @@ class ChainClient:
         request = chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count)
         if melody is not None:
             request.melody.CopyFrom(chain_pb2.Melody(node_id=str(melody.node_id), stem=melody.stem or ""))
+        if self.take_limits is not None:
+            waiting, per_day = self.take_limits
+            request.limits.CopyFrom(chain_pb2.TakeLimits(max_waiting=waiting, per_day=per_day))
         reply = await self.stub.CreateTakes(request, timeout=self._timeout, metadata=self.metadata)
         return reply.nodes
+
+    async def usage(self):
+        """The caller's takes waiting, asked today, and when today's count resets."""
+        return await self.stub.GetUsage(chain_pb2.GetUsageRequest(), timeout=self._timeout, metadata=self.metadata)
 
     async def commit(self, node_id: str):
         return (await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node

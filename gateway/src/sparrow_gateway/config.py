@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # API keys as `sha256:<hex>=<user>:<free|paid>`, comma-separated (see accounts.py).
     api_keys: str = ""
+    # Each tier's limits on takes (0: none): waiting or being made at once, and
+    # asked per day (UTC). Past either, asking for takes is 429 with Retry-After.
+    free_takes_waiting: int = 4
+    free_takes_per_day: int = 40
+    paid_takes_waiting: int = 16
+    paid_takes_per_day: int = 400
     # Cookies are sent over HTTPS only when true (set it behind TLS).
     secure_cookies: bool = False
     # Prometheus metrics over HTTP on this port (0: none): a port of its own, so
@@ -37,3 +43,11 @@ class Settings(BaseSettings):
     # Seconds SSE streams and uploads get to finish after SIGTERM.
     grace_s: float = 10.0
     log_level: str = "INFO"
+
+    def take_limits(self, tier: str) -> tuple[int, int]:
+        """(takes waiting at once, takes per day) for `tier` ("free" or "paid")."""
+        return (
+            (self.paid_takes_waiting, self.paid_takes_per_day)
+            if tier == "paid"
+            else (self.free_takes_waiting, self.free_takes_per_day)
+        )

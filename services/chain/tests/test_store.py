@@ -8,9 +8,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sparrow_chain.domain import EventKind, GenerationParams, NodeStatus
+from sparrow_chain.domain import EventKind, GenerationParams, NodeStatus, TakeLimits
 from sparrow_chain.store.tables import metadata
-from sparrow_common.errors import Conflict, InvalidArgument, NotFound
+from sparrow_common.errors import Conflict, InvalidArgument, NotFound, OverLimit
 
 
 def test_migrations_build_exactly_the_declared_schema(store):
@@ -204,3 +204,24 @@ def test_list_chains_pages_newest_first(store, build):
     first = store.list_chains("ann", 3, 0)
     rest = store.list_chains("ann", 3, 3)
     assert [c.id for c in first + rest] == made[::-1]
+
+
+def test_a_users_takes_are_held_to_their_limits(store, build):
+    _, root = build.chain("bob")
+    limits = TakeLimits(max_waiting=3, per_day=5)
+    store.create_takes("bob", root.id, GenerationParams(), 2, limits=limits)
+    with pytest.raises(OverLimit, match="3 takes waiting") as refused:
+        store.create_takes("bob", root.id, GenerationParams(), 2, limits=limits)
+    assert refused.value.retry_after_s > 0
+    assert store.usage("bob").takes_waiting == 2 and store.usage("bob").takes_today == 2
+    # Takes discarded still count against the day; waiting ones are freed.
+    for node in store.get_chain("bob", root.chain_id)[1][1:]:
+        store.discard("bob", node.id)
+    store.create_takes("bob", root.id, GenerationParams(), 3, limits=limits)
+    with pytest.raises(OverLimit, match="5 takes per day and 0 are left") as refused:
+        store.create_takes("bob", root.id, GenerationParams(), 1, limits=limits)
+    assert 0 < refused.value.retry_after_s <= 24 * 3600
+    # Another user's count is their own.
+    _, ann_root = build.chain("ann")
+    store.create_takes("ann", ann_root.id, GenerationParams(), 3, limits=limits)
+    assert store.usage("ann").takes_today == 3

@@ -12,8 +12,9 @@ from sparrow_gateway.config import Settings
 
 
 def get_chain_client(request: Request, account: CurrentAccount) -> ChainClient:
-    """The chain service, called on behalf of the signed-in account."""
-    return request.app.state.chain.as_user(account.user)
+    """The chain service, called on behalf of the signed-in account, with its tier's limits."""
+    settings: Settings = request.app.state.settings
+    return request.app.state.chain.as_user(account.user, settings.take_limits(account.tier.value))
 
 
 def get_settings(request: Request) -> Settings:

@@ -18,7 +18,8 @@ HTTP_STATUS = {
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.INVALID_ARGUMENT: 422,
     grpc.StatusCode.OUT_OF_RANGE: 413,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
+    # The chain service's refusal of takes past a tier's limit.
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
     grpc.StatusCode.UNIMPLEMENTED: 501,
@@ -48,6 +49,10 @@ async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> J
     if status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.url.path, error.code().name, error.details())
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 429:
+        trailers = dict(error.trailing_metadata() or ())
+        headers = {"Retry-After": trailers.get("retry-after", "30")}
+        detail = detail[:1].upper() + detail[1:] + "."
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

@@ -39,6 +39,17 @@ class Busy(SparrowError):
     code_name = "RESOURCE_EXHAUSTED"
 
 
+class OverLimit(SparrowError):
+    """The caller has used up a limit of their tier; `retry_after_s` says when
+    asking again can succeed (sent as the call's "retry-after" trailer)."""
+
+    code_name = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(SparrowError):
     """A model or a downstream service can't serve right now; the message says why."""
 

@@ -49,6 +49,9 @@ def _status_code(error: SparrowError) -> grpc.StatusCode:
 
 async def _abort_for(error: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
     if isinstance(error, SparrowError):
+        retry_after = getattr(error, "retry_after_s", None)
+        if retry_after is not None:
+            context.set_trailing_metadata((("retry-after", str(int(retry_after))),))
         await context.abort(_status_code(error), str(error))
     log.exception("unhandled error in %s", method, exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from sparrow.v1 import chain_pb2, common_pb2
 
-from sparrow_chain.domain import Chain, Event, EventKind, Melody, Node, NodeStatus, StemSet, StoredAudio
+from sparrow_chain.domain import (
+    Chain,
+    Event,
+    EventKind,
+    Melody,
+    Node,
+    NodeStatus,
+    StemSet,
+    StoredAudio,
+    TakeLimits,
+    Usage,
+)
 from sparrow_common.convert import params_from_pb, params_to_pb
 from sparrow_common.ids import parse_id
 
@@ -34,6 +45,19 @@ def melody_from_pb(request: chain_pb2.CreateBranchRequest | chain_pb2.CreateTake
     if not request.HasField("melody"):
         return None
     return Melody(parse_id(request.melody.node_id, "melody node id"), request.melody.stem or None)
+
+
+def limits_from_pb(request: chain_pb2.CreateBranchRequest | chain_pb2.CreateTakesRequest) -> TakeLimits:
+    """The caller's limits the gateway sent (none when unset); negative is no limit too."""
+    if not request.HasField("limits"):
+        return TakeLimits()
+    return TakeLimits(max(request.limits.max_waiting, 0), max(request.limits.per_day, 0))
+
+
+def usage_to_pb(usage: Usage) -> chain_pb2.GetUsageResponse:
+    return chain_pb2.GetUsageResponse(
+        takes_waiting=usage.takes_waiting, takes_today=usage.takes_today, day_resets_in_s=usage.day_resets_in_s
+    )
 
 
 def node_to_pb(node: Node) -> chain_pb2.Node:

@@ -47,6 +47,23 @@ STEM_NAMES = ("drums", "bass", "other", "vocals")
 
 
 @dataclass(frozen=True)
+class TakeLimits:
+    """How many takes a user may have (their tier's); 0 is no limit."""
+
+    max_waiting: int = 0  # waiting or being generated at once
+    per_day: int = 0  # asked per day, UTC
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A user's takes against those limits."""
+
+    takes_waiting: int
+    takes_today: int
+    day_resets_in_s: int
+
+
+@dataclass(frozen=True)
 class Melody:
     """A melody whose chroma steers a take: a ready node of the same chain, its
     mix (`stem` None) or one of its ready stems."""

@@ -19,12 +19,14 @@ from sparrow_chain.convert import (
     audio_to_pb,
     chain_to_pb,
     event_to_pb,
+    limits_from_pb,
     melody_from_pb,
     node_to_pb,
     params_from_pb,
     stems_to_pb,
+    usage_to_pb,
 )
-from sparrow_chain.domain import STEM_NAMES, EventKind, Melody, StoredAudio
+from sparrow_chain.domain import STEM_NAMES, EventKind, Melody, StoredAudio, TakeLimits
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
@@ -183,23 +185,35 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         return chain_pb2.GetSpineResponse(nodes=[node_to_pb(n) for n in nodes])
 
     async def CreateBranch(self, request, context):
-        nodes = await self._create_takes(context, request.parent_id, request.params, 1, melody_from_pb(request))
+        nodes = await self._create_takes(
+            context, request.parent_id, request.params, 1, melody_from_pb(request), limits_from_pb(request)
+        )
         return chain_pb2.CreateBranchResponse(node=nodes[0])
 
     async def CreateTakes(self, request, context):
         nodes = await self._create_takes(
-            context, request.parent_id, request.params, request.count, melody_from_pb(request)
+            context, request.parent_id, request.params, request.count, melody_from_pb(request),
+            limits_from_pb(request),
         )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
 
+    async def GetUsage(self, request, context):
+        return usage_to_pb(await asyncio.to_thread(self.store.usage, caller(context)))
+
     async def _create_takes(
-        self, context, parent_id: str, params: common_pb2.GenerationParams, count: int, melody: Melody | None
+        self,
+        context,
+        parent_id: str,
+        params: common_pb2.GenerationParams,
+        count: int,
+        melody: Melody | None,
+        limits: TakeLimits,
     ):
         parent = parse_id(parent_id, "parent id")
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody
+            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody, limits
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]

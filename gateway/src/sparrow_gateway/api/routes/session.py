@@ -6,16 +6,27 @@ from fastapi import APIRouter, Request, Response
 
 from sparrow_gateway import schemas
 from sparrow_gateway.api.auth import COOKIE, CurrentAccount, presented_key
-from sparrow_gateway.api.deps import AppSettings
+from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.bodies import BodyRoute
 
 router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute)
 
 
 @router.get("/me", response_model=schemas.Me)
-async def me(account: CurrentAccount):
-    """The account the key belongs to and its tier."""
-    return schemas.Me(user=account.user, tier=account.tier.value, stems_allowed=account.tier.value == "paid")
+async def me(account: CurrentAccount, chain: Chain, settings: AppSettings):
+    """The account the key belongs to, its tier, and its takes against the tier's limits."""
+    waiting, per_day = settings.take_limits(account.tier.value)
+    used = await chain.usage()
+    return schemas.Me(
+        user=account.user,
+        tier=account.tier.value,
+        stems_allowed=account.tier.value == "paid",
+        limits=schemas.TakeLimits(takes_waiting=waiting, takes_per_day=per_day),
+        takes_waiting=used.takes_waiting,
+        takes_today=used.takes_today,
+        takes_left_today=max(per_day - used.takes_today, 0) if per_day else None,
+        day_resets_in_s=used.day_resets_in_s,
+    )
 
 
 @router.post("/session", status_code=204)

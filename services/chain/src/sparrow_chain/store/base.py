@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sparrow_chain.domain import EventKind, Node, StemSet
 from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
@@ -22,6 +24,11 @@ JOBS_CHANNEL = "sparrow_jobs"
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def upsert(conn: Connection, table):
+    """INSERT ... ON CONFLICT for the connection's database (SQLite or PostgreSQL)."""
+    return (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def claimable(moment: datetime):

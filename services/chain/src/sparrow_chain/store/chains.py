@@ -39,6 +39,8 @@ from sparrow_chain.domain import (
     Node,
     NodeStatus,
     StoredAudio,
+    TakeLimits,
+    Usage,
 )
 from sparrow_chain.store.convert import (
     audio_columns,
@@ -49,6 +51,7 @@ from sparrow_chain.store.convert import (
     node_from_row,
     utc,
 )
+from sparrow_chain.store import limits as take_limits
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.jobs import GENERATE, ready_stem
@@ -197,6 +200,11 @@ class ChainStore(Store):
         with self._read() as conn:
             return node_from_row(self._node_row(conn, owner, node_id))
 
+    def usage(self, owner: str) -> Usage:
+        """The user's takes waiting or being made, and those asked today (UTC)."""
+        with self._read() as conn:
+            return take_limits.usage_of(conn, owner, _now())
+
     def spine(self, owner: str, chain_id: str) -> list[Node]:
         """The committed path from the root, root first, read with one recursive CTE."""
         path = (
@@ -217,11 +225,18 @@ class ChainStore(Store):
         return [node_from_row(r) for r in rows]
 
     def create_takes(
-        self, owner: str, parent_id: str, params: GenerationParams, count: int, melody: Melody | None = None
+        self,
+        owner: str,
+        parent_id: str,
+        params: GenerationParams,
+        count: int,
+        melody: Melody | None = None,
+        limits: TakeLimits = TakeLimits(),
     ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
         one queued generation job that makes them as a batch; conditioned on
-        `melody` when given (a ready node of the same chain, or its ready stem)."""
+        `melody` when given (a ready node of the same chain, or its ready stem).
+        OverLimit when they would take `owner` past `limits`."""
         params.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
@@ -236,6 +251,7 @@ class ChainStore(Store):
                 raise Conflict("Parent node has no audio yet.")
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
+            take_limits.take(conn, owner, count, limits, now)
             job_id = self._queue_job(conn, parent.chain_id, GENERATE)
             created = []
             for index, seed in enumerate(seeds):

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
-from sparrow_chain.store.base import Store, claimable, now
+from sparrow_chain.store.base import Store, claimable, now, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
 
 # A user whose job was never claimed comes before everyone served since.
@@ -94,9 +92,8 @@ class JobQueue(Store):
                 return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
 
     def _take_turn(self, conn: Connection, owner_id: str, moment: datetime) -> None:
-        upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
         conn.execute(
-            upsert(turns)
+            upsert(conn, turns)
             .values(owner_id=owner_id, last_claimed_at=moment)
             .on_conflict_do_update(index_elements=[turns.c.owner_id], set_={"last_claimed_at": moment})
         )

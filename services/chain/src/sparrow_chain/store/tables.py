@@ -64,6 +64,17 @@ turns = Table(
     Column("last_claimed_at", DateTime(timezone=True), nullable=False),
 )
 
+# Takes each user asked each day (UTC): the per-day limit counts here, so
+# discarding takes does not give them back.
+usage = Table(
+    "usage",
+    metadata,
+    Column("owner_id", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("takes", Integer, nullable=False),
+    PrimaryKeyConstraint("owner_id", "day"),
+)
+
 nodes = Table(
     "nodes",
     metadata,

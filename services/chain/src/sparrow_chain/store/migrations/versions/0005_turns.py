@@ -1,4 +1,4 @@
-"""generation jobs are claimed in turns across users
+"""generation jobs are claimed in turns across users; takes asked per user and day
 
 Revision ID: 0005
 Revises: 0004
@@ -19,7 +19,15 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.String(64), primary_key=True),
         sa.Column("last_claimed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "usage",
+        sa.Column("owner_id", sa.String(64), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("takes", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("owner_id", "day"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("usage")
     op.drop_table("turns")
