@@ -209,9 +209,17 @@ def test_health_and_docs(stack):
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/readyz").status_code == 200
         assert client.get("/docs").status_code == 200
-        schema = client.get("/openapi.json").json()["components"]["schemas"]["BranchRequest"]["properties"]
+        openapi = client.get("/openapi.json").json()
+        schema = openapi["components"]["schemas"]["BranchRequest"]["properties"]
         assert schema["energy"]["enum"] == ["low", "medium", "high"]
         assert schema["duration_s"]["maximum"] == 120
+        # /docs' Authorize button: the key in a header, as a bearer token, or the session cookie.
+        schemes = openapi["components"]["securitySchemes"]
+        assert {(s["type"], s.get("in"), s.get("name"), s.get("scheme")) for s in schemes.values()} == {
+            ("apiKey", "header", "X-API-Key", None), ("http", None, None, "bearer"), ("apiKey", "cookie", "sparrow_key", None),
+        }
+        branch = openapi["paths"]["/api/nodes/{parent_id}/branch"]["post"]
+        assert len(branch["security"]) == 3  # any one of them
 
 
 # -- numbers and bodies past what the code can hold: a 4xx naming the field ---

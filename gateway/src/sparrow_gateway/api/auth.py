@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 
 from sparrow_gateway.accounts import Account, Tier
 
 COOKIE = "sparrow_key"
+
+# The three ways to present a key, declared for OpenAPI (so /docs has an
+# Authorize button); presented_key() reads them, with the cookie for GETs only.
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, in a header.")
+BEARER = HTTPBearer(auto_error=False, description="The API key as a bearer token.")
+SESSION = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by POST /api/session; GET requests only.")
 
 
 def presented_key(request: Request) -> str | None:
@@ -26,7 +33,12 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
-def current_account(request: Request) -> Account:
+def current_account(
+    request: Request,
+    _header: Annotated[str | None, Security(API_KEY)] = None,
+    _bearer: Annotated[object, Security(BEARER)] = None,
+    _cookie: Annotated[str | None, Security(SESSION)] = None,
+) -> Account:
     account = request.app.state.accounts.find(presented_key(request))
     if account is None:
         raise HTTPException(

@@ -10,10 +10,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Response, UploadFile
 
 from sparrow_common.audio import CHUNK_BYTES
 from sparrow_gateway import convert, schemas
-from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api/chains", tags=["chains"], route_class=BodyRoute)
+router = APIRouter(
+    prefix="/api/chains", tags=["chains"], route_class=BodyRoute, responses=errors(401, 404, 413, 415, 503)
+)
 
 
 @router.post("", status_code=201, response_model=schemas.ChainCreated)

@@ -15,11 +15,14 @@ from sparrow_common import numbers
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.numbers import MAX_INT64
 from sparrow_gateway import convert
-from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.responses import errors
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/chains", tags=["events"], route_class=BodyRoute)
+router = APIRouter(
+    prefix="/api/chains", tags=["events"], route_class=BodyRoute, responses=errors(401, 404, 503)
+)
 
 # How long to wait before re-opening the watch when the chain service is away.
 RETRY_S = 1.0

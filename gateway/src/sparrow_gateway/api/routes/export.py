@@ -10,10 +10,13 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from sparrow_gateway import schemas
-from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import Chain
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api/chains", tags=["export"], route_class=BodyRoute)
+router = APIRouter(
+    prefix="/api/chains", tags=["export"], route_class=BodyRoute, responses=errors(401, 404, 409, 503)
+)
 
 
 def _filename(title: str, fmt: str) -> str:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from sparrow_gateway import schemas
 from sparrow_gateway.api.auth import CurrentAccount
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api", tags=["gpu"], route_class=BodyRoute)
+router = APIRouter(prefix="/api", tags=["gpu"], route_class=BodyRoute, responses=errors(401))
 
 
 @router.get("/gpu", response_model=schemas.GpuCapacity)

@@ -8,10 +8,13 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import convert, schemas
 from sparrow_gateway.api.audio import audio_response
-from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import Chain
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
+router = APIRouter(
+    prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute, responses=errors(401, 404, 409, 416, 429, 503)
+)
 
 
 @router.post("/{parent_id}/branch", status_code=202, response_model=schemas.Node)

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response
 
 from sparrow_gateway import schemas
 from sparrow_gateway.api.auth import COOKIE, CurrentAccount, presented_key
-from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute)
+router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute, responses=errors(401, 503))
 
 
 @router.get("/me", response_model=schemas.Me)

@@ -10,10 +10,13 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sparrow_gateway import convert, schemas
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import PaidAccount
-from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.deps import Chain
+from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api/nodes", tags=["stems"], route_class=BodyRoute)
+router = APIRouter(
+    prefix="/api/nodes", tags=["stems"], route_class=BodyRoute, responses=errors(401, 403, 404, 409, 416, 503)
+)
 
 StemName = Literal["drums", "bass", "other", "vocals"]
 
