@@ -1,9 +1,13 @@
-"""The gateway's one channel to the chain service: every call has a deadline."""
+"""The gateway's one channel to the chain service: every call has a deadline,
+and answers in the REST API's schemas (convert.py), so the routes speak what
+OpenAPI documents and never touch protobuf. Errors surface as AioRpcError
+(api/errors.py maps them to HTTP)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -14,7 +18,7 @@ from sparrow_common.audio import CHUNK_BYTES
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
 from sparrow_common.params import GenerationParams
-from sparrow_gateway import schemas
+from sparrow_gateway import convert, schemas
 from sparrow_gateway.config import Settings
 
 SERVICE = "sparrow.v1.ChainService"
@@ -22,8 +26,33 @@ SERVICE = "sparrow.v1.ChainService"
 USER_METADATA_KEY = "x-sparrow-user"
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file the chain service streams: what it is, then its bytes."""
+
+    content_type: str
+    size_bytes: int
+    chunks: AsyncIterator[bytes]
+
+
+async def _bytes_after_info(call) -> AsyncIterator[bytes]:
+    """A ReadNodeAudio/ReadStemAudio call's chunks, its first message (the
+    file's info) read before this returns: a missing blob is a clean error
+    before the HTTP answer starts, not a cut body."""
+    await call.read()
+
+    async def chunks():
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                yield message.chunk.data
+        finally:
+            call.cancel()
+
+    return chunks()
+
+
 class ChainClient:
-    """Thin async wrapper over ChainServiceStub; errors surface as AioRpcError."""
+    """Async calls to ChainServiceStub, answering in the REST API's schemas."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -64,24 +93,31 @@ class ChainClient:
             async for data in chunks:
                 yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data))
 
-        return await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s, metadata=self.metadata)
+        reply = await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s, metadata=self.metadata)
+        root = convert.node(reply.root)
+        return convert.chain(reply.chain, schemas.ChainCreated, nodes=[root], root=root)
 
-    async def list_chains(self, page_size: int, page_token: str):
-        return await self.stub.ListChains(
+    async def list_chains(self, page_size: int, page_token: str) -> tuple[list[schemas.Chain], str]:
+        """A page of the caller's chains, and the token of the next page ("" at the end)."""
+        reply = await self.stub.ListChains(
             chain_pb2.ListChainsRequest(page_size=page_size, page_token=page_token), timeout=self._timeout, metadata=self.metadata
         )
+        return [convert.chain(c, schemas.Chain) for c in reply.chains], reply.next_page_token
 
-    async def get_chain(self, chain_id: str):
-        return await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+    async def get_chain(self, chain_id: str) -> schemas.ChainWithNodes:
+        reply = await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.chain(reply.chain, schemas.ChainWithNodes, nodes=[convert.node(n) for n in reply.nodes])
 
     async def delete_chain(self, chain_id: str) -> None:
         await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
 
-    async def spine(self, chain_id: str):
-        return (await self.stub.GetSpine(chain_pb2.GetSpineRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)).nodes
+    async def spine(self, chain_id: str) -> list[schemas.Node]:
+        reply = await self.stub.GetSpine(chain_pb2.GetSpineRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return [convert.node(n) for n in reply.nodes]
 
-    async def get_node(self, node_id: str):
-        return (await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node
+    async def get_node(self, node_id: str) -> schemas.Node:
+        reply = await self.stub.GetNode(chain_pb2.GetNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.node(reply.node)
 
     async def create_takes(
         self, parent_id: str, params: GenerationParams, count: int, melody: schemas.Melody | None = None
@@ -94,49 +130,58 @@ class ChainClient:
             waiting, per_day = self.take_limits
             request.limits.CopyFrom(chain_pb2.TakeLimits(max_waiting=waiting, per_day=per_day))
         reply = await self.stub.CreateTakes(request, timeout=self._timeout, metadata=self.metadata)
-        return reply.nodes
+        return [convert.node(n) for n in reply.nodes]
 
-    async def usage(self):
+    async def usage(self) -> schemas.Usage:
         """The caller's takes waiting, asked today, and when today's count resets."""
-        return await self.stub.GetUsage(chain_pb2.GetUsageRequest(), timeout=self._timeout, metadata=self.metadata)
+        return convert.usage(
+            await self.stub.GetUsage(chain_pb2.GetUsageRequest(), timeout=self._timeout, metadata=self.metadata)
+        )
 
-    async def commit(self, node_id: str):
-        return (await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)).node
+    async def commit(self, node_id: str) -> schemas.Node:
+        reply = await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.node(reply.node)
 
     async def discard(self, node_id: str) -> None:
         await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
 
-    def read_audio(self, node_id: str, offset: int, length: int):
-        """A streaming call: the first message is the file's info, then chunks."""
-        return self.stub.ReadNodeAudio(
-            chain_pb2.ReadNodeAudioRequest(node_id=node_id, offset=offset, length=length),
-            timeout=self.settings.upload_timeout_s,
-            metadata=self.metadata,
+    async def read_audio(self, node_id: str, offset: int, length: int) -> AsyncIterator[bytes]:
+        """`length` bytes of the node's audio from `offset`, in chunks."""
+        return await _bytes_after_info(
+            self.stub.ReadNodeAudio(
+                chain_pb2.ReadNodeAudioRequest(node_id=node_id, offset=offset, length=length),
+                timeout=self.settings.upload_timeout_s,
+                metadata=self.metadata,
+            )
         )
 
-    async def separate_stems(self, node_id: str):
+    async def separate_stems(self, node_id: str) -> schemas.StemSet:
         reply = await self.stub.SeparateStems(
             chain_pb2.SeparateStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
         )
-        return reply.stems
+        return convert.stems(reply.stems)
 
-    async def get_stems(self, node_id: str):
+    async def get_stems(self, node_id: str) -> schemas.StemSet:
         reply = await self.stub.GetStems(
             chain_pb2.GetStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
         )
-        return reply.stems
+        return convert.stems(reply.stems)
 
-    def read_stem(self, node_id: str, stem: str, offset: int, length: int):
-        """A streaming call: the first message is the file's info, then chunks."""
-        return self.stub.ReadStemAudio(
-            chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, offset=offset, length=length),
-            timeout=self.settings.upload_timeout_s,
-            metadata=self.metadata,
+    async def read_stem(self, node_id: str, stem: str, offset: int, length: int) -> AsyncIterator[bytes]:
+        """`length` bytes of one stem's WAV from `offset`, in chunks."""
+        return await _bytes_after_info(
+            self.stub.ReadStemAudio(
+                chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, offset=offset, length=length),
+                timeout=self.settings.upload_timeout_s,
+                metadata=self.metadata,
+            )
         )
 
-    def export(self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool):
-        """A streaming call: progress, the file's info, then its bytes."""
-        return self.stub.ExportChain(
+    async def export(self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool) -> Download:
+        """The spine rendered as one file. The render's progress is read past,
+        up to the file's info, before this returns, so a failure is a clean
+        error before the HTTP answer starts."""
+        call = self.stub.ExportChain(
             chain_pb2.ExportChainRequest(
                 chain_id=chain_id,
                 format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
@@ -146,13 +191,35 @@ class ChainClient:
             timeout=self.settings.upload_timeout_s,
             metadata=self.metadata,
         )
+        while (reply := await call.read()) is not grpc.aio.EOF and reply.WhichOneof("part") != "info":
+            pass
+        if reply is grpc.aio.EOF:
+            call.cancel()
+            raise RuntimeError("the export ended without a file")
 
-    def watch(self, chain_id: str, after_seq: int):
-        return self.stub.WatchChain(
+        async def chunks():
+            try:
+                while (message := await call.read()) is not grpc.aio.EOF:
+                    if message.WhichOneof("part") == "chunk":
+                        yield message.chunk.data
+            finally:
+                call.cancel()
+
+        return Download(reply.info.content_type, reply.info.size_bytes, chunks())
+
+    async def watch(self, chain_id: str, after_seq: int) -> AsyncIterator[schemas.Event]:
+        """The chain's events after `after_seq`, then new ones, until the
+        watch's deadline (DEADLINE_EXCEEDED: open it again from the last seen)."""
+        call = self.stub.WatchChain(
             chain_pb2.WatchChainRequest(chain_id=chain_id, after_seq=after_seq),
             timeout=self.settings.watch_deadline_s,
             metadata=self.metadata,
         )
+        try:
+            async for reply in call:
+                yield convert.event(reply.event)
+        finally:
+            call.cancel()
 
 
 __all__ = ["CHUNK_BYTES", "ChainClient"]

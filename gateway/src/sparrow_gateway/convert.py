@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC
+from typing import TypeVar
 
 from sparrow.v1 import chain_pb2
 
 from sparrow_common.convert import params_from_pb
 from sparrow_gateway import schemas
+
+ChainSchema = TypeVar("ChainSchema", bound=schemas.Chain)
 
 
 def _status(value: int) -> str:
@@ -73,14 +76,22 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
     )
 
 
-def chain(msg: chain_pb2.Chain) -> dict:
-    return dict(
+def chain(msg: chain_pb2.Chain, kind: type[ChainSchema], **more) -> ChainSchema:
+    """The chain as `kind` (Chain, ChainWithNodes, ChainCreated), with `more` of its fields."""
+    return kind(
         id=msg.id,
         title=msg.title,
         root_node_id=msg.root_node_id,
         node_count=msg.node_count,
         spine_duration_s=msg.spine_duration_s,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
+        **more,
+    )
+
+
+def usage(msg: chain_pb2.GetUsageResponse) -> schemas.Usage:
+    return schemas.Usage(
+        takes_waiting=msg.takes_waiting, takes_today=msg.takes_today, day_resets_in_s=msg.day_resets_in_s
     )
 
 

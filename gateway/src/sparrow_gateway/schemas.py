@@ -195,15 +195,18 @@ class TakeLimits(BaseModel):
     takes_per_day: int = Field(description="Takes asked per day, UTC (0: no limit).")
 
 
-class Me(BaseModel):
+class Usage(BaseModel):
+    takes_waiting: int = Field(description="Your takes waiting or being made now.")
+    takes_today: int = Field(description="Takes you asked today (UTC), discarded ones too.")
+    day_resets_in_s: int = Field(description="Seconds until today's count starts again (midnight UTC).")
+
+
+class Me(Usage):
     user: str
     tier: Literal["free", "paid"]
     stems_allowed: bool
     limits: TakeLimits = Field(description="The tier's limits on takes.")
-    takes_waiting: int = Field(description="Your takes waiting or being made now.")
-    takes_today: int = Field(description="Takes you asked today (UTC), discarded ones too.")
     takes_left_today: int | None = Field(description="Takes you may still ask today; null for no limit.")
-    day_resets_in_s: int = Field(description="Seconds until today's count starts again (midnight UTC).")
 
 
 class ExportRequest(BaseModel):

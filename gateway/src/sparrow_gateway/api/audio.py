@@ -1,10 +1,9 @@
-"""Serving a stored audio file from a chain-service stream, with Range support."""
+"""Serving a stored audio file the chain service streams, with Range support."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import grpc
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
@@ -13,26 +12,18 @@ from sparrow_gateway.ranges import parse_range
 
 async def audio_response(
     request: Request,
-    open_stream: Callable[[int, int], grpc.aio.UnaryStreamCall],
+    open_stream: Callable[[int, int], Awaitable[AsyncIterator[bytes]]],
     size: int,
     content_type: str,
     filename: str,
 ) -> StreamingResponse:
     """Answer 200 with the whole file or 206 with the asked range.
 
-    The stream's first message (the file's info) is read before the response
-    starts, so a missing blob is still a clean HTTP error, not a cut body."""
+    The stream is opened before the response starts, so a missing blob is
+    still a clean HTTP error, not a cut body."""
     byte_range = parse_range(request.headers.get("range"), size)
     first, last = byte_range if byte_range else (0, size - 1)
-    call = open_stream(first, last - first + 1)
-    await call.read()  # the info message; raises AioRpcError if the node vanished
-
-    async def body():
-        try:
-            while (message := await call.read()) is not grpc.aio.EOF:
-                yield message.chunk.data
-        finally:
-            call.cancel()
+    body = await open_stream(first, last - first + 1)
 
     headers = {
         "Accept-Ranges": "bytes",
@@ -42,4 +33,4 @@ async def audio_response(
     }
     if byte_range:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return StreamingResponse(body(), status_code=206 if byte_range else 200, media_type=content_type, headers=headers)
+    return StreamingResponse(body, status_code=206 if byte_range else 200, media_type=content_type, headers=headers)

@@ -9,7 +9,7 @@ import grpc
 from fastapi import APIRouter, Form, HTTPException, Query, Response, UploadFile
 
 from sparrow_common.audio import CHUNK_BYTES
-from sparrow_gateway import convert, schemas
+from sparrow_gateway import schemas
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.responses import errors
@@ -36,13 +36,11 @@ async def create_chain(
             yield data
 
     try:
-        reply = await chain.create_chain(title, file.filename or "", chunks())
+        return await chain.create_chain(title, file.filename or "", chunks())
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
             raise HTTPException(415, f"Can't use this file: {error.details()}.") from None
         raise
-    root = convert.node(reply.root)
-    return schemas.ChainCreated(**convert.chain(reply.chain), nodes=[root], root=root)
 
 
 @router.get("", response_model=list[schemas.Chain])
@@ -54,17 +52,16 @@ async def list_chains(
 ):
     """Your chains, newest first. When there are more, the X-Next-Page-Token
     header carries the token for the next page."""
-    reply = await chain.list_chains(limit, page_token)
-    if reply.next_page_token:
-        response.headers["X-Next-Page-Token"] = reply.next_page_token
-    return [schemas.Chain(**convert.chain(c)) for c in reply.chains]
+    chains, next_page_token = await chain.list_chains(limit, page_token)
+    if next_page_token:
+        response.headers["X-Next-Page-Token"] = next_page_token
+    return chains
 
 
 @router.get("/{chain_id}", response_model=schemas.ChainWithNodes)
 async def get_chain(chain_id: UUID, chain: Chain):
     """A chain with every node in it, oldest first."""
-    reply = await chain.get_chain(str(chain_id))
-    return schemas.ChainWithNodes(**convert.chain(reply.chain), nodes=[convert.node(n) for n in reply.nodes])
+    return await chain.get_chain(str(chain_id))
 
 
 @router.delete("/{chain_id}", status_code=204)
@@ -77,4 +74,4 @@ async def delete_chain(chain_id: UUID, chain: Chain) -> Response:
 @router.get("/{chain_id}/spine", response_model=list[schemas.Node])
 async def get_spine(chain_id: UUID, chain: Chain):
     """The committed path from the root, root first."""
-    return [convert.node(n) for n in await chain.spine(str(chain_id))]
+    return await chain.spine(str(chain_id))

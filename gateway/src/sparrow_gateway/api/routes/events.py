@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import aclosing
 from typing import Annotated
 from uuid import UUID
 
@@ -14,7 +15,6 @@ from sse_starlette import EventSourceResponse
 from sparrow_common import numbers
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.numbers import MAX_INT64
-from sparrow_gateway import convert
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.responses import errors
@@ -54,21 +54,19 @@ async def chain_events(
     async def stream():
         last = after_seq
         while True:
-            call = chain.watch(str(chain_id), last)
             try:
-                async for reply in call:
-                    event = convert.event(reply.event)
-                    last = event.seq
-                    yield {"id": str(event.seq), "event": event.kind, "data": event.model_dump_json()}
-                    if event.kind == "chain.deleted":
-                        return
+                # aclosing: a client that goes away ends the watch at once.
+                async with aclosing(chain.watch(str(chain_id), last)) as watched:
+                    async for event in watched:
+                        last = event.seq
+                        yield {"id": str(event.seq), "event": event.kind, "data": event.model_dump_json()}
+                        if event.kind == "chain.deleted":
+                            return
             except grpc.aio.AioRpcError as error:
                 if error.code() == grpc.StatusCode.NOT_FOUND:
                     return
                 if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                     log.warning("watch of %s broke (%s); re-opening", chain_id, error.code().name)
                     await asyncio.sleep(RETRY_S)
-            finally:
-                call.cancel()
 
     return EventSourceResponse(stream(), ping=settings.sse_ping_s, headers={"X-Accel-Buffering": "no"})

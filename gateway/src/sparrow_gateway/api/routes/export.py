@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-import grpc
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
@@ -33,28 +32,13 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     """Render the spine, root first, as one WAV, MP3 or FLAC file: every clip at the
     root's sample rate and channels, joined with an equal-power crossfade, and
     loudness-matched to the root when asked. Answers as a download."""
-    title = (await chain.get_chain(str(chain_id))).chain.title
-    call = chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize)
-    # Read up to the file's info before answering, so failures are clean HTTP errors.
-    while (reply := await call.read()) is not grpc.aio.EOF and reply.WhichOneof("part") != "info":
-        pass
-    if reply is grpc.aio.EOF:
-        raise RuntimeError("the export ended without a file")
-    info = reply.info
-
-    async def body_bytes():
-        try:
-            while (message := await call.read()) is not grpc.aio.EOF:
-                if message.WhichOneof("part") == "chunk":
-                    yield message.chunk.data
-        finally:
-            call.cancel()
-
+    title = (await chain.get_chain(str(chain_id))).title
+    download = await chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize)
     return StreamingResponse(
-        body_bytes(),
-        media_type=info.content_type,
+        download.chunks,
+        media_type=download.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{_filename(title, body.format)}"',
-            "Content-Length": str(info.size_bytes),
+            "Content-Length": str(download.size_bytes),
         },
     )

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from sparrow_gateway import convert, schemas
+from sparrow_gateway import schemas
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
@@ -22,7 +22,7 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
     nodes = await chain.create_takes(str(parent_id), body.to_params(), 1, body.melody)
-    return convert.node(nodes[0])
+    return nodes[0]
 
 
 @router.post("/{parent_id}/takes", status_code=202, response_model=schemas.Takes)
@@ -30,14 +30,14 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
     """Several takes of the same continuation, each with its own seed, made as one batch."""
     params = body.to_params()
     nodes = await chain.create_takes(str(parent_id), params, body.count, body.melody)
-    return schemas.Takes(nodes=[convert.node(n) for n in nodes])
+    return schemas.Takes(nodes=nodes)
 
 
 @router.post("/{node_id}/commit", response_model=schemas.Node)
 async def commit_node(node_id: UUID, chain: Chain):
     """Put a ready node on the spine; its uncommitted siblings are discarded.
     Only the spine's tip can be continued this way: 409 otherwise."""
-    return convert.node(await chain.commit(str(node_id)))
+    return await chain.commit(str(node_id))
 
 
 @router.delete("/{node_id}", status_code=204)
@@ -49,14 +49,14 @@ async def delete_node(node_id: UUID, chain: Chain) -> Response:
 
 @router.get("/{node_id}", response_model=schemas.Node)
 async def get_node(node_id: UUID, chain: Chain):
-    return convert.node(await chain.get_node(str(node_id)))
+    return await chain.get_node(str(node_id))
 
 
 @router.get("/{node_id}/audio", response_class=Response, responses={200: {"content": {"audio/*": {}}}, 206: {"description": "A byte range of the file."}})
 async def node_audio(node_id: UUID, request: Request, chain: Chain):
     """The node's audio file in its stored format; honours Range so players can seek."""
     node = await chain.get_node(str(node_id))
-    if not node.HasField("audio"):
+    if node.audio is None:
         raise HTTPException(404, "Audio not available.")
     return await audio_response(
         request,

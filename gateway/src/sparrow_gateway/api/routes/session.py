@@ -25,8 +25,8 @@ async def me(account: CurrentAccount, chain: Chain, settings: AppSettings):
         limits=schemas.TakeLimits(takes_waiting=waiting, takes_per_day=per_day),
         takes_waiting=used.takes_waiting,
         takes_today=used.takes_today,
-        takes_left_today=max(per_day - used.takes_today, 0) if per_day else None,
         day_resets_in_s=used.day_resets_in_s,
+        takes_left_today=max(per_day - used.takes_today, 0) if per_day else None,
     )
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from sparrow_gateway import convert, schemas
+from sparrow_gateway import schemas
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import PaidAccount
 from sparrow_gateway.api.bodies import BodyRoute
@@ -26,13 +26,13 @@ async def separate_stems(node_id: UUID, chain: Chain, account: PaidAccount):
     """Split the node into four stems. Answers at once; progress arrives on the
     chain's event stream (`stems.updated`). Stems are cached by the audio's
     content: asking again answers with the cached set."""
-    return convert.stems(await chain.separate_stems(str(node_id)))
+    return await chain.separate_stems(str(node_id))
 
 
 @router.get("/{node_id}/stems", response_model=schemas.StemSet)
 async def get_stems(node_id: UUID, chain: Chain, account: PaidAccount):
     """The node's stems and their state (`none` until asked)."""
-    return convert.stems(await chain.get_stems(str(node_id)))
+    return await chain.get_stems(str(node_id))
 
 
 @router.get(
