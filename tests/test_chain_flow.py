@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import pytest
@@ -344,11 +345,16 @@ def flac_without_its_length(data: bytes) -> bytes:
     return bytes(out)
 
 
+@functools.cache
+def twenty_five_silent_minutes() -> bytes:
+    return silent_flac(25 * 60)
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: silent_flac(25 * 60), "plays for 25.0 minutes"),
-        (lambda: flac_without_its_length(silent_flac(25 * 60)), "longer than 20.0 minutes"),
+        (twenty_five_silent_minutes, "plays for 25.0 minutes"),
+        (lambda: flac_without_its_length(twenty_five_silent_minutes()), "longer than 20.0 minutes"),
         (lambda: raw_wav(bytes(2000), sample_rate=1), "1 Hz"),
         (lambda: raw_wav(bytes(2000), sample_rate=200_000), "8 kHz to 192 kHz"),
         (lambda: raw_wav(bytes(18 * 100), sample_rate=32000, channels=9), "9 channels"),

@@ -155,11 +155,11 @@ def peak_memory_mb(pid: int) -> float:
 
 
 def test_a_take_from_a_long_clip_decodes_only_the_tail_it_hears(stack):
-    """A 19-minute root (200 MB decoded): the chain service builds the take's
+    """A 10-minute root (105 MB decoded): the chain service builds the take's
     context from the root's last seconds, never the whole clip."""
     pid = stack.chain.process.pid
     with stack.client() as client:
-        reply = client.post("/api/chains", files={"file": ("long.flac", silent_flac(19 * 60, sample_rate=44100))})
+        reply = client.post("/api/chains", files={"file": ("long.flac", silent_flac(10 * 60, sample_rate=44100))})
         assert reply.status_code == 201, reply.text
         root = reply.json()["root"]
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart the peak from what is resident now

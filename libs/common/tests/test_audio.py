@@ -12,7 +12,7 @@ from sparrow_common.testing.clips import make_clip, raw_wav, silent_flac
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg", "m4a", "aiff"])
 def test_the_tail_of_a_file_is_the_tail_of_its_whole_decode(fmt):
-    data = make_clip(fmt, seconds=20.0, sample_rate=44100, channels=2)
+    data = make_clip(fmt, seconds=8.0, sample_rate=44100, channels=2)
     whole = decode(data, 32000, 2)
     tail = decode(data, 32000, 2, last_s=3.0)
     assert tail.shape == (2, 96000)
