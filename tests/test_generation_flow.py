@@ -168,3 +168,25 @@ def test_a_take_from_a_long_clip_decodes_only_the_tail_it_hears(stack):
         assert stack.wait_for(take["id"])["status"] == "ready"
         grew = peak_memory_mb(pid) - before
         assert grew < 60, f"the chain service's peak memory grew {grew:.0f} MB building a 2 s context"
+
+
+def test_one_users_long_queue_does_not_hold_anothers_take_behind_it(stack):
+    """Ann queues ten takes, then Carol one: claims take turns across users, so
+    Carol's is made after about as many of Ann's as were already claimed
+    (the chain service runs 4 jobs at once), not after all ten."""
+    with stack.client("ann") as ann, stack.client("carol") as carol:
+        ann_root = upload(ann, seconds=1.0)["root"]["id"]
+        carol_root = upload(carol, seconds=1.0)["root"]["id"]
+        body = {"duration_s": 1, "prompt_duration_s": 1}
+        anns = [ann.post(f"/api/nodes/{ann_root}/branch", json=body).json()["id"] for _ in range(10)]
+        carols = carol.post(f"/api/nodes/{carol_root}/branch", json=body).json()["id"]
+        finished = {}
+        for node_id, client in [(carols, carol), *((n, ann) for n in anns)]:
+            deadline = time.monotonic() + 180
+            while (node := client.get(f"/api/nodes/{node_id}").json())["status"] not in ("ready", "error"):
+                assert time.monotonic() < deadline, f"{node_id} still {node['status']}"
+                time.sleep(0.1)
+            assert node["status"] == "ready", node["error_msg"]
+            finished[node_id] = node["updated_at"]
+        before_carol = sum(finished[n] < finished[carols] for n in anns)
+        assert before_carol <= 6, f"{before_carol} of Ann's 10 takes were made before Carol's one"
