@@ -18,6 +18,26 @@ def queue(store):
     return JobQueue(store.engine)
 
 
+def claim_all_at_once(queue: JobQueue, claimers: int) -> list[str]:
+    """Every job's id as `claimers` threads, started together, claimed them."""
+    claimed: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(claimers)
+
+    def claimer(name: str) -> None:
+        barrier.wait()
+        while (job := queue.claim(name, 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"replica-{i}",)) for i in range(claimers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return claimed
+
+
 def test_claim_leases_the_oldest_job_and_starts_its_takes(store, build, queue):
     _, root = build.chain()
     first = build.takes(root, count=3, ready=False)
@@ -79,19 +99,7 @@ def test_concurrent_claimers_never_share_a_job(build, queue):
     _, root = build.chain()
     for _ in range(6):
         build.takes(root, ready=False)
-    claimed: list[str] = []
-    barrier = threading.Barrier(3)
-
-    def claimer(name):
-        barrier.wait()
-        while (job := queue.claim(name, 30)) is not None:
-            claimed.append(job.id)
-
-    threads = [threading.Thread(target=claimer, args=(f"replica-{i}",)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    claimed = claim_all_at_once(queue, claimers=3)
     assert len(claimed) == 6 and len(set(claimed)) == 6
 
 
@@ -158,22 +166,10 @@ def test_claims_take_turns_across_users(store, build, queue):
     assert order.index(bob_again) <= 1
 
 
-def test_two_claimers_at_once_never_take_the_same_job_across_users(store, build, queue):
+def test_claimers_at_once_never_take_the_same_job_across_users(store, build, queue):
     for owner in ("ann", "bob", "carol"):
         _, root = build.chain(owner)
         for _ in range(4):
             build.takes(root, owner=owner, ready=False)
-    claimed: list[str] = []
-    lock = threading.Lock()
-
-    def claimer(name: str) -> None:
-        while (job := queue.claim(name, 30)) is not None:
-            with lock:
-                claimed.append(job.id)
-
-    threads = [threading.Thread(target=claimer, args=(f"worker{i}",)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed = claim_all_at_once(queue, claimers=3)
     assert len(claimed) == len(set(claimed)) == 12
