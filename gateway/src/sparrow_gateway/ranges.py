@@ -28,10 +28,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise _unsatisfiable(size)
         return max(size - suffix, 0), size - 1
     start = _position(first, size)
-    end = min(_position(last, size), size - 1) if last else size - 1
-    if start >= size or (last and _position(last, size) < start):
+    asked_end = _position(last, size) if last else size - 1
+    if start >= size or asked_end < start:
         raise _unsatisfiable(size)
-    return start, end
+    return start, min(asked_end, size - 1)
 
 
 def _position(digits: str, size: int) -> int:

@@ -1,4 +1,5 @@
-"""gRPC status codes from the services to HTTP statuses, 422s that can quote any\ninput, and the upload limit."""
+"""gRPC status codes from the services to HTTP statuses, 422s that can quote any
+input, and the upload limit."""
 
 from __future__ import annotations
 
