@@ -46,6 +46,8 @@ class ChainServer:
     async def close(self, grace_s: float = 0) -> None:
         await self.stop_dispatching()
         await self.running.server.stop(grace_s)
+        self.dispatcher.audio.close()
+        self.blobs.close()
         self.store.engine.dispose()
 
 

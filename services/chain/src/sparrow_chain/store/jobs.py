@@ -22,12 +22,11 @@ from sqlalchemy import Connection, delete, func, literal, select, update
 from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, now, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
-
-# A user whose job was never claimed comes before everyone served since.
-NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
 
 GENERATE = "generate"
+# A user whose job was never claimed comes before everyone served since.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
