@@ -35,20 +35,26 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
-async def _bytes_after_info(call) -> AsyncIterator[bytes]:
-    """A ReadNodeAudio/ReadStemAudio call's chunks, its first message (the
-    file's info) read before this returns: a missing blob is a clean error
-    before the HTTP answer starts, not a cut body."""
-    await call.read()
+async def _download(call) -> Download:
+    """A file the call streams (ReadNodeAudio, ReadStemAudio, ExportChain):
+    whatever comes before the file's info (an export's progress) is read past,
+    and the info read, before this returns, so a missing blob or a failed
+    render is a clean error before the HTTP answer starts, not a cut body."""
+    while (reply := await call.read()) is not grpc.aio.EOF and reply.WhichOneof("part") != "info":
+        pass
+    if reply is grpc.aio.EOF:
+        call.cancel()
+        raise RuntimeError("the stream ended without a file")
 
     async def chunks():
         try:
             while (message := await call.read()) is not grpc.aio.EOF:
-                yield message.chunk.data
+                if message.WhichOneof("part") == "chunk":
+                    yield message.chunk.data
         finally:
             call.cancel()
 
-    return chunks()
+    return Download(reply.info.content_type, reply.info.size_bytes, chunks())
 
 
 class ChainClient:
@@ -145,9 +151,9 @@ class ChainClient:
     async def discard(self, node_id: str) -> None:
         await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
 
-    async def read_audio(self, node_id: str, offset: int, length: int) -> AsyncIterator[bytes]:
-        """`length` bytes of the node's audio from `offset`, in chunks."""
-        return await _bytes_after_info(
+    async def read_audio(self, node_id: str, offset: int, length: int) -> Download:
+        """`length` bytes of the node's audio from `offset`."""
+        return await _download(
             self.stub.ReadNodeAudio(
                 chain_pb2.ReadNodeAudioRequest(node_id=node_id, offset=offset, length=length),
                 timeout=self.settings.upload_timeout_s,
@@ -167,9 +173,9 @@ class ChainClient:
         )
         return convert.stems(reply.stems)
 
-    async def read_stem(self, node_id: str, stem: str, offset: int, length: int) -> AsyncIterator[bytes]:
-        """`length` bytes of one stem's WAV from `offset`, in chunks."""
-        return await _bytes_after_info(
+    async def read_stem(self, node_id: str, stem: str, offset: int, length: int) -> Download:
+        """`length` bytes of one stem's WAV from `offset`."""
+        return await _download(
             self.stub.ReadStemAudio(
                 chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, offset=offset, length=length),
                 timeout=self.settings.upload_timeout_s,
@@ -178,34 +184,19 @@ class ChainClient:
         )
 
     async def export(self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool) -> Download:
-        """The spine rendered as one file. The render's progress is read past,
-        up to the file's info, before this returns, so a failure is a clean
-        error before the HTTP answer starts."""
-        call = self.stub.ExportChain(
-            chain_pb2.ExportChainRequest(
-                chain_id=chain_id,
-                format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
-                crossfade_ms=crossfade_ms,
-                normalize=normalize,
-            ),
-            timeout=self.settings.upload_timeout_s,
-            metadata=self.metadata,
+        """The spine rendered as one file."""
+        return await _download(
+            self.stub.ExportChain(
+                chain_pb2.ExportChainRequest(
+                    chain_id=chain_id,
+                    format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
+                    crossfade_ms=crossfade_ms,
+                    normalize=normalize,
+                ),
+                timeout=self.settings.upload_timeout_s,
+                metadata=self.metadata,
+            )
         )
-        while (reply := await call.read()) is not grpc.aio.EOF and reply.WhichOneof("part") != "info":
-            pass
-        if reply is grpc.aio.EOF:
-            call.cancel()
-            raise RuntimeError("the export ended without a file")
-
-        async def chunks():
-            try:
-                while (message := await call.read()) is not grpc.aio.EOF:
-                    if message.WhichOneof("part") == "chunk":
-                        yield message.chunk.data
-            finally:
-                call.cancel()
-
-        return Download(reply.info.content_type, reply.info.size_bytes, chunks())
 
     async def watch(self, chain_id: str, after_seq: int) -> AsyncIterator[schemas.Event]:
         """The chain's events after `after_seq`, then new ones, until the

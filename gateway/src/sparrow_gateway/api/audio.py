@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from sparrow_gateway.chain_client import Download
 from sparrow_gateway.ranges import parse_range
 
 
 async def audio_response(
     request: Request,
-    open_stream: Callable[[int, int], Awaitable[AsyncIterator[bytes]]],
+    open_stream: Callable[[int, int], Awaitable[Download]],
     size: int,
     content_type: str,
     filename: str,
@@ -23,7 +24,7 @@ async def audio_response(
     still a clean HTTP error, not a cut body."""
     byte_range = parse_range(request.headers.get("range"), size)
     first, last = byte_range if byte_range else (0, size - 1)
-    body = await open_stream(first, last - first + 1)
+    download = await open_stream(first, last - first + 1)
 
     headers = {
         "Accept-Ranges": "bytes",
@@ -33,4 +34,4 @@ async def audio_response(
     }
     if byte_range:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return StreamingResponse(body, status_code=206 if byte_range else 200, media_type=content_type, headers=headers)
+    return StreamingResponse(download.chunks, status_code=206 if byte_range else 200, media_type=content_type, headers=headers)
