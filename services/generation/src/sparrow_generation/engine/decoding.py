@@ -64,7 +64,6 @@ class WindowDecoder:
         decoder.set_attn_implementation(attention.NAME)
         self.transformer = decoder.model
         self.lm_heads = decoder.lm_heads
-        self.config = decoder.config
         self.pattern = pattern
 
     def _steps_cache(self, prefilled: EncoderDecoderCache, rows: int, steps: int) -> EncoderDecoderCache:
@@ -115,8 +114,8 @@ class WindowDecoder:
         cache = self._steps_cache(cache, rows, total - 1)
         if shared:
             # One prefill for every take: its cache and logits go to each take's rows.
-            rows = 2 if guided else 1
-            logits = logits.view(rows, -1, logits.shape[-1]).repeat_interleave(takes, dim=0)
+            groups = 2 if guided else 1
+            logits = logits.view(groups, -1, logits.shape[-1]).repeat_interleave(takes, dim=0)
             logits = logits.reshape(-1, logits.shape[-1])
             conditioning = conditioning.repeat(takes)
             prompt = prompt.expand(takes, -1, -1)
