@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sparrow_common.audio import AudioLimits
+
 
 class Settings(BaseSettings):
     """Chain service configuration; every field is CHAIN_<NAME> in the environment."""
@@ -18,7 +20,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 100 * 1024 * 1024
     # The longest clip an upload may decode to (20 minutes), whatever its size
     # in bytes; rates outside 8-192 kHz and more than 8 channels are refused too.
-    max_audio_s: float = 1200.0
+    max_audio_s: float = AudioLimits.max_duration_s
     # Threads for checking uploads and decoding audio, apart from the store's reads.
     audio_threads: int = 2
     # How often a watcher looks at the log when nothing woke it. On PostgreSQL
