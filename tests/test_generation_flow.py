@@ -120,7 +120,8 @@ def test_a_melody_for_a_model_that_cannot_take_one_is_refused_in_words(stack):
         for path, body in (("takes", {"count": 2, "melody": melody}), ("branch", {"melody": {**melody, "stem": "vocals"}})):
             reply = client.post(f"/api/nodes/{root['id']}/{path}", json=body)
             assert reply.status_code == 422, reply.text
-            assert "tiny-musicgen" in reply.json()["detail"] and "melody checkpoint" in reply.json()["detail"]
+            (error,) = reply.json()["detail"]
+            assert "tiny-musicgen" in error["msg"] and "melody checkpoint" in error["msg"]
         assert client.post(f"/api/nodes/{root['id']}/takes", json={"melody": {**melody, "stem": "kazoo"}}).status_code == 422
         assert len(client.get(f"/api/chains/{root['chain_id']}").json()["nodes"]) == 1
         schema = client.get("/openapi.json").json()["components"]["schemas"]

@@ -24,10 +24,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
+
+from sparrow_gateway.api.errors import unprocessable
 
 # int() refuses strings longer than this (Python's int_max_str_digits).
 _MAX_DIGITS = sys.get_int_max_str_digits() or 4300
@@ -64,8 +66,8 @@ class BodyRequest(Request):
             if not isinstance(unreadable, MultiPartException):
                 raise
             reason = unreadable.__cause__ or unreadable.message
-            raise HTTPException(
-                422, f"The upload's form can't be read: {reason} (a part's headers, the file's name among "
+            raise unprocessable(
+                ["body"], f"The upload's form can't be read: {reason} (a part's headers, the file's name among "
                 "them, may take up to 4 KB)."
             ) from None
 

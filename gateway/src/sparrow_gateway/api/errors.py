@@ -54,7 +54,34 @@ async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> J
         trailers = dict(error.trailing_metadata() or ())
         headers = {"Retry-After": trailers.get("retry-after", "30")}
         detail = detail[:1].upper() + detail[1:] + "."
+    if status == 422:
+        return JSONResponse({"detail": [_as_validation_error(request, detail)]}, status_code=422)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _as_validation_error(request: Request, message: str) -> dict:
+    """A 422 from a service in the shape of FastAPI's own (the one the API
+    documents): its `loc` names the query or path parameter the message starts
+    with, else the body."""
+    first = message.split(" ", 1)[0]
+    if first in request.query_params:
+        loc = ["query", first]
+    elif first in request.path_params:
+        loc = ["path", first]
+    else:
+        loc = ["body"]
+    return _validation_error(loc, message)
+
+
+def _validation_error(loc: list[str], message: str) -> dict:
+    return {"type": "value_error", "loc": loc, "msg": message, "input": None}
+
+
+def unprocessable(loc: list[str], message: str) -> HTTPException:
+    """A 422 the gateway raises itself, in the documented shape: `loc` as
+    FastAPI writes it (["header", "last-event-id"], ["body"], ...). An
+    HTTPException, so that FastAPI passes it through while it reads a body."""
+    return HTTPException(422, [_validation_error(loc, message)])
 
 
 async def validation_error_handler(request: Request, error: RequestValidationError) -> JSONResponse:

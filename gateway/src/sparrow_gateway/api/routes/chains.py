@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 import grpc
-from fastapi import APIRouter, Form, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 
 from sparrow_common.audio import CHUNK_BYTES
 from sparrow_gateway import schemas
@@ -23,7 +23,7 @@ router = APIRouter(
 async def create_chain(
     chain: Chain,
     settings: AppSettings,
-    file: Annotated[UploadFile, Form(description="The root clip: WAV, MP3, FLAC, OGG, M4A or AIFF.")],
+    file: Annotated[UploadFile, File(description="The root clip: WAV, MP3, FLAC, OGG, M4A or AIFF.")],
     title: Annotated[str, Form(max_length=200, description="Defaults to the file's name.")] = "",
 ):
     """Start a chain from an uploaded clip. The file is kept as received; its

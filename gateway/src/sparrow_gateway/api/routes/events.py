@@ -9,7 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 import grpc
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
 from sparrow_common import numbers
@@ -17,6 +17,7 @@ from sparrow_common.errors import InvalidArgument
 from sparrow_common.numbers import MAX_INT64
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.errors import unprocessable
 from sparrow_gateway.api.responses import errors
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ async def chain_events(
         try:
             after_seq = numbers.count(last_event_id, "Last-Event-ID")
         except InvalidArgument as error:
-            raise HTTPException(422, f"{error} (the number of an event).") from None
+            raise unprocessable(["header", "last-event-id"], f"{error} (the number of an event).") from None
     else:
         after_seq = after or 0
     # Fail before the stream starts when the chain isn't there.

@@ -24,12 +24,19 @@ function headers(extra = {}) {
   return key ? { "X-API-Key": key, ...extra } : extra;
 }
 
+// One entry of a 422's list: "field: what is wrong", or only what is wrong
+// when it is about the whole body.
+function fieldError(error) {
+  const field = error.loc.slice(1).join(".");
+  return field ? `${field}: ${error.msg}` : error.msg;
+}
+
 async function explain(response) {
   let detail = "";
   try {
     const body = await response.json();
     detail = typeof body.detail === "string" ? body.detail
-      : Array.isArray(body.detail) ? body.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ")
+      : Array.isArray(body.detail) ? body.detail.map(fieldError).join("; ")
       : "";
   } catch {
     /* not JSON */
