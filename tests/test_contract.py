@@ -7,13 +7,12 @@ a status its route does not document, or differ from its documented schema."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -24,8 +23,8 @@ from schemathesis.specs.openapi.checks import (
 from sparrow_common.testing.clips import make_clip
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Requests per operation: enough to reach every parameter's bad values, bounded
-# so the whole run takes well under a minute on two cores.
+# Requests per operation and mode (valid, schema-breaking): enough to reach every
+# parameter's bad values, bounded so the whole run takes under a minute on two cores.
 EXAMPLES = 25
 STEMS = ("drums", "bass", "other", "vocals")
 
@@ -80,7 +79,10 @@ def api_schema(full_stack, real_ids):
             return st.just(path_parameters)
         choices = real_ids.choices(context.operation.method.upper())
         return st.fixed_dictionaries(
-            {name: st.sampled_from([value, *choices.get(name, [])]) for name, value in path_parameters.items()}
+            {
+                name: st.sampled_from([value, *choices.get(name, [])])
+                for name, value in path_parameters.items()
+            }
         )
 
     return schema

@@ -15,11 +15,11 @@ from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.responses import errors
 
 router = APIRouter(
-    prefix="/api/chains", tags=["chains"], route_class=BodyRoute, responses=errors(401, 404, 413, 415, 503)
+    prefix="/api/chains", tags=["chains"], route_class=BodyRoute
 )
 
 
-@router.post("", status_code=201, response_model=schemas.ChainCreated)
+@router.post("", status_code=201, response_model=schemas.ChainCreated, responses=errors(401, 413, 415, 503))
 async def create_chain(
     chain: Chain,
     settings: AppSettings,
@@ -43,7 +43,7 @@ async def create_chain(
         raise
 
 
-@router.get("", response_model=list[schemas.Chain])
+@router.get("", response_model=list[schemas.Chain], responses=errors(401, 503))
 async def list_chains(
     chain: Chain,
     response: Response,
@@ -58,20 +58,20 @@ async def list_chains(
     return chains
 
 
-@router.get("/{chain_id}", response_model=schemas.ChainWithNodes)
+@router.get("/{chain_id}", response_model=schemas.ChainWithNodes, responses=errors(401, 404, 503))
 async def get_chain(chain_id: UUID, chain: Chain):
     """A chain with every node in it, oldest first."""
     return await chain.get_chain(str(chain_id))
 
 
-@router.delete("/{chain_id}", status_code=204)
+@router.delete("/{chain_id}", status_code=204, responses=errors(401, 404, 503))
 async def delete_chain(chain_id: UUID, chain: Chain) -> Response:
     """Delete a chain with all its nodes and audio."""
     await chain.delete_chain(str(chain_id))
     return Response(status_code=204)
 
 
-@router.get("/{chain_id}/spine", response_model=list[schemas.Node])
+@router.get("/{chain_id}/spine", response_model=list[schemas.Node], responses=errors(401, 404, 503))
 async def get_spine(chain_id: UUID, chain: Chain):
     """The committed path from the root, root first."""
     return await chain.spine(str(chain_id))

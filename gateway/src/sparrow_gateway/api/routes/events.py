@@ -22,14 +22,14 @@ from sparrow_gateway.api.responses import errors
 
 log = logging.getLogger(__name__)
 router = APIRouter(
-    prefix="/api/chains", tags=["events"], route_class=BodyRoute, responses=errors(401, 404, 503)
+    prefix="/api/chains", tags=["events"], route_class=BodyRoute
 )
 
 # How long to wait before re-opening the watch when the chain service is away.
 RETRY_S = 1.0
 
 
-@router.get("/{chain_id}/events", response_class=EventSourceResponse)
+@router.get("/{chain_id}/events", response_class=EventSourceResponse, responses=errors(401, 404, 503))
 async def chain_events(
     chain_id: UUID,
     chain: Chain,

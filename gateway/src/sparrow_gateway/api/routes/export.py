@@ -14,7 +14,7 @@ from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import errors
 
 router = APIRouter(
-    prefix="/api/chains", tags=["export"], route_class=BodyRoute, responses=errors(401, 404, 409, 503)
+    prefix="/api/chains", tags=["export"], route_class=BodyRoute
 )
 
 
@@ -26,7 +26,10 @@ def _filename(title: str, fmt: str) -> str:
 @router.post(
     "/{chain_id}/export",
     response_class=Response,
-    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}}, "description": "The file."}},
+    responses={
+        200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}}, "description": "The file."},
+        **errors(401, 404, 413, 503),
+    },
 )
 async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain):
     """Render the spine, root first, as one WAV, MP3 or FLAC file: every clip at the

@@ -11,10 +11,10 @@ from sparrow_gateway.api.auth import CurrentAccount
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api", tags=["gpu"], route_class=BodyRoute, responses=errors(401))
+router = APIRouter(prefix="/api", tags=["gpu"], route_class=BodyRoute)
 
 
-@router.get("/gpu", response_model=schemas.GpuCapacity)
+@router.get("/gpu", response_model=schemas.GpuCapacity, responses=errors(401))
 async def gpu(request: Request, account: CurrentAccount):
     """Each GPU worker's slots, busy and queued calls, model and device, or the
     reason it can't take work (model not loaded, unreachable)."""

@@ -14,7 +14,7 @@ async def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "The chain service is not SERVING."}})
 async def readyz(request: Request):
     """Ready only while the chain service answers its health check with SERVING."""
     if await request.app.state.chain.ready():

@@ -13,11 +13,15 @@ from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import errors
 
 router = APIRouter(
-    prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute, responses=errors(401, 404, 409, 416, 429, 503)
+    prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute
 )
 
 
-@router.post("/{parent_id}/branch", status_code=202, response_model=schemas.Node)
+@router.post(
+    "/{parent_id}/branch",
+    status_code=202, response_model=schemas.Node,
+    responses=errors(401, 404, 409, 413, 429, 503),
+)
 async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain):
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
@@ -25,7 +29,11 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
     return nodes[0]
 
 
-@router.post("/{parent_id}/takes", status_code=202, response_model=schemas.Takes)
+@router.post(
+    "/{parent_id}/takes",
+    status_code=202, response_model=schemas.Takes,
+    responses=errors(401, 404, 409, 413, 429, 503),
+)
 async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain):
     """Several takes of the same continuation, each with its own seed, made as one batch."""
     params = body.to_params()
@@ -33,26 +41,34 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
     return schemas.Takes(nodes=nodes)
 
 
-@router.post("/{node_id}/commit", response_model=schemas.Node)
+@router.post("/{node_id}/commit", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
 async def commit_node(node_id: UUID, chain: Chain):
     """Put a ready node on the spine; its uncommitted siblings are discarded.
     Only the spine's tip can be continued this way: 409 otherwise."""
     return await chain.commit(str(node_id))
 
 
-@router.delete("/{node_id}", status_code=204)
+@router.delete("/{node_id}", status_code=204, responses=errors(401, 404, 409, 503))
 async def delete_node(node_id: UUID, chain: Chain) -> Response:
     """Discard a node that is neither the root nor committed, with everything under it."""
     await chain.discard(str(node_id))
     return Response(status_code=204)
 
 
-@router.get("/{node_id}", response_model=schemas.Node)
+@router.get("/{node_id}", response_model=schemas.Node, responses=errors(401, 404, 503))
 async def get_node(node_id: UUID, chain: Chain):
     return await chain.get_node(str(node_id))
 
 
-@router.get("/{node_id}/audio", response_class=Response, responses={200: {"content": {"audio/*": {}}}, 206: {"description": "A byte range of the file."}})
+@router.get(
+    "/{node_id}/audio",
+    response_class=Response,
+    responses={
+        200: {"content": {"audio/*": {}}},
+        206: {"description": "A byte range of the file."},
+        **errors(401, 404, 416, 503),
+    },
+)
 async def node_audio(node_id: UUID, request: Request, chain: Chain):
     """The node's audio file in its stored format; honours Range so players can seek."""
     node = await chain.get_node(str(node_id))

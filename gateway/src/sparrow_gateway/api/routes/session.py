@@ -10,10 +10,10 @@ from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.responses import errors
 
-router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute, responses=errors(401, 503))
+router = APIRouter(prefix="/api", tags=["account"], route_class=BodyRoute)
 
 
-@router.get("/me", response_model=schemas.Me)
+@router.get("/me", response_model=schemas.Me, responses=errors(401, 503))
 async def me(account: CurrentAccount, chain: Chain, settings: AppSettings):
     """The account the key belongs to, its tier, and its takes against the tier's limits."""
     waiting, per_day = settings.take_limits(account.tier.value)
@@ -30,7 +30,7 @@ async def me(account: CurrentAccount, chain: Chain, settings: AppSettings):
     )
 
 
-@router.post("/session", status_code=204)
+@router.post("/session", status_code=204, responses=errors(401, 413))
 async def start_session(request: Request, account: CurrentAccount, settings: AppSettings) -> Response:
     """Send the key in the header once; the answer sets an HttpOnly cookie that
     GET requests (the event stream, audio players) may use instead."""

@@ -15,13 +15,17 @@ from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import errors
 
 router = APIRouter(
-    prefix="/api/nodes", tags=["stems"], route_class=BodyRoute, responses=errors(401, 403, 404, 409, 416, 503)
+    prefix="/api/nodes", tags=["stems"], route_class=BodyRoute
 )
 
 StemName = Literal["drums", "bass", "other", "vocals"]
 
 
-@router.post("/{node_id}/stems", status_code=202, response_model=schemas.StemSet)
+@router.post(
+    "/{node_id}/stems",
+    status_code=202, response_model=schemas.StemSet,
+    responses=errors(401, 403, 404, 409, 413, 503),
+)
 async def separate_stems(node_id: UUID, chain: Chain, account: PaidAccount):
     """Split the node into four stems. Answers at once; progress arrives on the
     chain's event stream (`stems.updated`). Stems are cached by the audio's
@@ -29,7 +33,7 @@ async def separate_stems(node_id: UUID, chain: Chain, account: PaidAccount):
     return await chain.separate_stems(str(node_id))
 
 
-@router.get("/{node_id}/stems", response_model=schemas.StemSet)
+@router.get("/{node_id}/stems", response_model=schemas.StemSet, responses=errors(401, 403, 404, 409, 503))
 async def get_stems(node_id: UUID, chain: Chain, account: PaidAccount):
     """The node's stems and their state (`none` until asked)."""
     return await chain.get_stems(str(node_id))
@@ -38,7 +42,11 @@ async def get_stems(node_id: UUID, chain: Chain, account: PaidAccount):
 @router.get(
     "/{node_id}/stems/{stem}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "A byte range of the file."}},
+    responses={
+        200: {"content": {"audio/wav": {}}},
+        206: {"description": "A byte range of the file."},
+        **errors(401, 403, 404, 409, 416, 503),
+    },
 )
 async def stem_audio(node_id: UUID, stem: StemName, request: Request, chain: Chain, account: PaidAccount):
     """One stem as WAV; honours Range."""
