@@ -4,11 +4,13 @@ loudness matching and encoding."""
 from __future__ import annotations
 
 import numpy as np
+import pyloudnorm
 import pytest
 
 from sparrow_common.audio import decode, encode_wav
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.testing.clips import make_clip
+from sparrow_export.blocks import LoudnessMeter
 from sparrow_export.domain import RenderFormat
 from sparrow_export.render import (
     PEAK_CEILING_DBFS,
@@ -178,3 +180,21 @@ def test_decode_clip_names_a_clip_with_no_samples():
     empty_wav = encode_wav(np.zeros((1, 0), np.float32), RATE)
     with pytest.raises(InvalidArgument, match="clip 1 of 1 holds no audio: it decodes to 0 seconds"):
         decode_clip(empty_wav, RATE, 1, 0, 1)
+
+
+def test_the_meter_fed_in_blocks_measures_what_pyloudnorm_measures_whole():
+    """Loud and quiet passages and silence, so both gates drop blocks; fed in
+    blocks of odd sizes, the meter keeps its filters' state across them."""
+    rng = np.random.default_rng(7)
+    audio = np.concatenate(
+        [noise(3.0, 1, 2, 0.5), np.zeros((2, 2 * RATE), np.float32), noise(4.0, 2, 2, 0.005), noise(1.3, 3, 2)], axis=-1
+    ).astype(np.float32)
+    meter = LoudnessMeter(RATE, 2)
+    at = 0
+    while at < audio.shape[-1]:
+        size = int(rng.integers(1, 20000))
+        meter.feed(audio[:, at : at + size])
+        at += size
+    expected = pyloudnorm.Meter(RATE).integrated_loudness(audio.T.astype(np.float64))
+    assert meter.integrated() == pytest.approx(expected, abs=0.01)
+    assert meter.peak == pytest.approx(float(np.abs(audio).max()))

@@ -4,16 +4,18 @@ rate and channel count in, a file that decodes to the right length out."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sparrow.v1 import export_pb2, export_pb2_grpc
+from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, probe, split
-from sparrow_common.testing.clips import make_clip, tone
+from sparrow_common.testing.clips import make_clip, silent_flac, tone
 from sparrow_export.config import Settings
 from sparrow_export.render import integrated_loudness
 from sparrow_export.server import build_server
@@ -222,3 +224,42 @@ async def test_clips_past_the_size_limit_are_refused():
     finally:
         await channel.close()
         await server.close()
+
+
+def _memory_kib() -> dict[str, int]:
+    lines = Path("/proc/self/status").read_text().splitlines()
+    fields = (line.split(":", 1) for line in lines)
+    return {k: int(v.split()[0]) for k, v in fields if k in ("VmRSS", "VmHWM")}
+
+
+async def _render_measuring_peak(stub, clips) -> tuple[common_pb2.AudioInfo, int, float]:
+    """Render with normalize, counting the file's bytes without keeping them:
+    (its info, its size, by how many MiB this process's peak RSS rose)."""
+    before = _memory_kib()["VmRSS"]
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from now
+    info, size = None, 0
+    call = stub.Render(requests(clips, WAV, crossfade_ms=250, normalize=True), timeout=120)
+    while (reply := await call.read()) is not grpc.aio.EOF:
+        if reply.WhichOneof("part") == "info":
+            info = reply.info
+        elif reply.WhichOneof("part") == "chunk":
+            size += len(reply.chunk.data)
+    return info, size, (_memory_kib()["VmHWM"] - before) / 1024
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads and resets peak RSS through /proc")
+async def test_a_long_spine_exports_in_bounded_memory(worker):
+    """Ten minutes of 48 kHz audio are 110 MiB per float32 copy; decoded, joined,
+    measured and encoded whole, an export held several copies at once (and the
+    file). Block by block, through files, it holds about a block."""
+    stub, _ = worker
+    take = quiet_clip(2.0, 32000, 1, 0.5)
+    _, _, short_mib = await _render_measuring_peak(stub, [quiet_clip(2.0, 48000, 1, 0.5), take])
+    root = silent_flac(600.0, 48000)  # ten minutes in a few hundred kB
+    info, size, long_mib = await _render_measuring_peak(stub, [root, take])
+    assert (info.sample_rate, info.channels) == (48000, 1)
+    assert info.duration_s == pytest.approx(602.0 - 0.25, abs=0.01)
+    # 16-bit samples and FFmpeg's WAV header (with its LIST chunk), all sent
+    assert size == info.size_bytes and 0 < size - 2 * round(info.duration_s * 48000) < 200
+    print(f"peak RSS growth: a 4 s export {short_mib:.0f} MiB, a ten-minute one {long_mib:.0f} MiB")
+    assert long_mib < short_mib + 40, (short_mib, long_mib)

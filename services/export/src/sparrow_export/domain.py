@@ -4,6 +4,7 @@ must pass, each failing with a sentence a musician can act on. No gRPC, no audio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from enum import Enum
 
 from sparrow_common.audio import FORMATS
@@ -67,9 +68,10 @@ def check_clips(clip_count: int, clips: dict[int, int]) -> None:
 
 @dataclass(frozen=True)
 class Rendered:
-    """The finished file and what it holds."""
+    """The finished file (in render's working folder) and what it holds."""
 
-    data: bytes
+    path: Path
+    size_bytes: int
     format: RenderFormat
     sample_rate: int
     channels: int

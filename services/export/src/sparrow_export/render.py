@@ -1,22 +1,34 @@
 """The audio of an export: read each clip, join them with equal-power crossfades,
-match loudness to the root, encode. Each step is a small function of arrays and
-bytes; `render` runs them off the event loop and reports progress."""
+match loudness to the root, encode. `render` runs the steps off the event loop,
+block by block through files (engine room in blocks.py), and reports progress;
+the whole-array forms (join, integrated_loudness, match_loudness, encode) are
+the same steps on arrays in memory."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+import tempfile
 import wave
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
-import pyloudnorm
 
 from sparrow_common.audio import ACCEPTED
 from sparrow_common.errors import InvalidArgument
+from sparrow_export.blocks import (
+    DecodedClip,
+    HeldClip,
+    LoudnessMeter,
+    decoded_blocks,
+    joined_blocks,
+    wav_blocks,
+)
 from sparrow_export.domain import RenderFormat, RenderJob, Rendered, Step, clip_name
 
 log = logging.getLogger(__name__)
@@ -75,78 +87,45 @@ def output_channels(channels: int) -> int:
     return 1 if channels == 1 else 2
 
 
-def _frame_shape(frame: av.AudioFrame) -> tuple[str, str, int]:
-    return frame.format.name, frame.layout.name, frame.sample_rate
+def clip_blocks(data: bytes, sample_rate: int, channels: int, name: str) -> Iterator[np.ndarray]:
+    """A clip's samples as float32 (channels, n) blocks at the root's rate and
+    channels. Not sparrow_common.audio.decode, for speed, with the same samples:
+    16-bit WAV is read straight, and the decoder's probe is kept short."""
+    blocks = wav_blocks(data, sample_rate, channels)
+    if blocks is not None:
+        yield from blocks
+        return
+    with _opened(data, name) as (container, stream):
+        yield from decoded_blocks(container, stream, sample_rate, channels)
 
 
-def _resample(
-    samples: np.ndarray, format: str, layout: av.AudioLayout | str, rate: int, sample_rate: int, channels: int
-) -> np.ndarray:
-    """Audio as FFmpeg lays it out (`format`, `layout`, `rate`) as float32
-    (channels, samples) at `sample_rate`, in one resampler pass."""
-    whole = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=format, layout=layout)
-    whole.sample_rate = rate
-    resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo", rate=sample_rate)
-    parts = [part.to_ndarray() for part in (*resampler.resample(whole), *resampler.resample(None))]
-    return np.concatenate(parts, axis=-1) if parts else np.zeros((channels, 0), np.float32)
-
-
-def _read_pcm_wav(data: bytes, sample_rate: int, channels: int) -> np.ndarray | None:
-    """A 16-bit PCM WAV (what every generated take is) read straight into numpy,
-    25 times faster than through the decoder frame by frame; None for any other file."""
+def decode_to_file(
+    data: bytes, sample_rate: int, channels: int, index: int, count: int, folder: Path
+) -> DecodedClip:
+    """A clip decoded into a file of `folder` (render's working copy). Raises
+    InvalidArgument naming the clip when it can't be used."""
+    name = clip_name(index, count)
+    clip = DecodedClip(folder / f"clip-{index}.f32", channels)
     try:
-        with wave.open(io.BytesIO(data)) as file:
-            if file.getsampwidth() != 2 or file.getnchannels() > 2:
-                return None
-            rate, source_channels = file.getframerate(), file.getnchannels()
-            frames = file.readframes(file.getnframes())
-    except (wave.Error, EOFError):
-        return None
-    pcm = np.frombuffer(frames, "<i2")
-    pcm = pcm[: len(pcm) // source_channels * source_channels]
-    if rate == sample_rate and source_channels == channels:
-        # exactly FFmpeg's s16 -> float conversion
-        return pcm.reshape(-1, channels).T * np.float32(1 / 32768)
-    layout = "mono" if source_channels == 1 else "stereo"
-    return _resample(pcm[None, :], "s16", layout, rate, sample_rate, channels)
-
-
-def _decode(container, stream, sample_rate: int, channels: int) -> np.ndarray:
-    blocks: list[np.ndarray] = []
-    run: list[av.AudioFrame] = []
-
-    def convert() -> None:
-        first = run[0]
-        samples = np.concatenate([frame.to_ndarray() for frame in run], axis=-1)
-        blocks.append(_resample(samples, first.format.name, first.layout, first.sample_rate, sample_rate, channels))
-
-    for frame in container.decode(stream):
-        # A stream may change rate or layout midway; each run gets its own resampler.
-        if run and _frame_shape(frame) != _frame_shape(run[0]):
-            convert()
-            run = []
-        run.append(frame)
-    if run:
-        convert()
-    return np.concatenate(blocks, axis=-1) if blocks else np.zeros((channels, 0), np.float32)
+        for block in clip_blocks(data, sample_rate, channels, name):
+            clip.append(block)
+        if clip.length == 0:
+            raise InvalidArgument(f"{name} holds no audio: it decodes to 0 seconds")
+    except BaseException:
+        clip.close()
+        raise
+    return clip
 
 
 def decode_clip(data: bytes, sample_rate: int, channels: int, index: int, count: int) -> np.ndarray:
     """A clip as float32 (channels, samples) at the root's rate and channels
-    (1 or 2). Raises InvalidArgument naming the clip when it can't be used.
-
-    Not sparrow_common.audio.decode, for speed, with the same samples: that one
-    probes 5 MB and resamples frame by frame (about 100 ms for a 36 s WAV); this
-    one reads 16-bit WAV straight, and otherwise resamples each run of decoded
-    frames in one pass."""
+    (1 or 2), whole. Raises InvalidArgument naming the clip when it can't be used."""
     name = clip_name(index, count)
-    audio = _read_pcm_wav(data, sample_rate, channels)
-    if audio is None:
-        with _opened(data, name) as (container, stream):
-            audio = _decode(container, stream, sample_rate, channels)
-    if audio.shape[-1] == 0:
+    decoded = clip_blocks(data, sample_rate, channels, name)
+    blocks = [block.astype(np.float32, copy=False) for block in decoded]
+    if not blocks or sum(block.shape[-1] for block in blocks) == 0:
         raise InvalidArgument(f"{name} holds no audio: it decodes to 0 seconds")
-    return audio.astype(np.float32, copy=False)
+    return np.concatenate(blocks, axis=-1)
 
 
 def crossfade_samples(crossfade_ms: int, sample_rate: int) -> int:
@@ -174,36 +153,20 @@ def join(clips: Sequence[np.ndarray], crossfade: int) -> np.ndarray:
     """Clips (channels, samples), all at one rate and channel count, end to end
     with an equal-power crossfade of `crossfade` samples (clamped per seam by
     `seam_lengths`) at each seam. The result has sum(lengths) - sum(overlaps)
-    samples; 0 is plain concatenation."""
+    samples; 0 is plain concatenation. (What render streams, whole.)"""
     if not clips:
         raise ValueError("nothing to join")
-    lengths = [clip.shape[-1] for clip in clips]
-    seams = seam_lengths(lengths, crossfade)
-    out = np.zeros((clips[0].shape[0], sum(lengths) - sum(seams)), dtype=np.float32)
-    start = 0
-    for index, clip in enumerate(clips):
-        clip = clip.astype(np.float32, copy=False)
-        head = seams[index - 1] if index > 0 else 0
-        tail = seams[index] if index < len(seams) else 0
-        if head:
-            _, fade_in = equal_power_gains(head)
-            out[:, start : start + head] += clip[:, :head] * fade_in
-        body_end = clip.shape[-1] - tail
-        out[:, start + head : start + body_end] = clip[:, head:body_end]
-        if tail:
-            fade_out, _ = equal_power_gains(tail)
-            out[:, start + body_end : start + clip.shape[-1]] += clip[:, body_end:] * fade_out
-        start += clip.shape[-1] - tail
-    return out
+    held = [HeldClip(clip.astype(np.float32, copy=False)) for clip in clips]
+    seams = seam_lengths([clip.length for clip in held], crossfade)
+    return np.concatenate(list(joined_blocks(held, seams)), axis=-1)
 
 
 def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
     """EBU R128 integrated loudness (LUFS) of (channels, samples) audio, or None
     when it has none: shorter than one 400 ms block, or silent."""
-    if audio.shape[-1] < int(LOUDNESS_BLOCK_S * sample_rate) + 1:
-        return None
-    loudness = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
-    return float(loudness) if np.isfinite(loudness) else None
+    meter = LoudnessMeter(sample_rate, audio.shape[0])
+    meter.feed(audio)
+    return meter.integrated()
 
 
 def loudness_gain_db(target_lufs: float, measured_lufs: float, peak: float) -> float:
@@ -215,15 +178,21 @@ def loudness_gain_db(target_lufs: float, measured_lufs: float, peak: float) -> f
     return float(gain)
 
 
+def loudness_gain(target_lufs: float | None, measured_lufs: float | None, peak: float) -> np.float32 | None:
+    """The linear gain that brings `measured_lufs` to `target_lufs` (peaks kept
+    under PEAK_CEILING_DBFS); None when either loudness is undefined."""
+    if target_lufs is None or measured_lufs is None:
+        return None
+    gain_db = loudness_gain_db(target_lufs, measured_lufs, peak)
+    log.debug("loudness %.1f LUFS -> %.1f LUFS: %+.2f dB", measured_lufs, target_lufs, gain_db)
+    return np.float32(10 ** (gain_db / 20))
+
+
 def match_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float | None) -> np.ndarray:
     """`audio` with the gain that brings its integrated loudness to `target_lufs`
     (peaks kept under PEAK_CEILING_DBFS); unchanged when either loudness is undefined."""
-    measured = integrated_loudness(audio, sample_rate)
-    if target_lufs is None or measured is None:
-        return audio
-    gain_db = loudness_gain_db(target_lufs, measured, float(np.max(np.abs(audio))))
-    log.debug("loudness %.1f LUFS -> %.1f LUFS: %+.2f dB", measured, target_lufs, gain_db)
-    return audio * np.float32(10 ** (gain_db / 20))
+    gain = loudness_gain(target_lufs, integrated_loudness(audio, sample_rate), float(np.max(np.abs(audio))))
+    return audio if gain is None else audio * gain
 
 
 def encoded_rate(format: RenderFormat, sample_rate: int) -> int:
@@ -234,42 +203,75 @@ def encoded_rate(format: RenderFormat, sample_rate: int) -> int:
     return next((rate for rate in MP3_RATES if rate > sample_rate), MP3_RATES[-1])
 
 
-def encode(audio: np.ndarray, sample_rate: int, format: RenderFormat) -> bytes:
-    """(channels, samples) float audio, clipped to [-1, 1], as a file: 16-bit PCM
-    WAV, 16-bit FLAC, or MP3 at MP3_BIT_RATE (resampled per `encoded_rate`)."""
-    layout = "mono" if audio.shape[0] == 1 else "stereo"
-    rate = encoded_rate(format, sample_rate)
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=format.value) as container:
-        stream = container.add_stream(_CODECS[format], rate=rate, layout=layout)
+def encode_blocks(
+    blocks: Iterable[np.ndarray], sample_rate: int, channels: int, format: RenderFormat, target
+) -> int:
+    """(channels, n) float blocks, clipped to [-1, 1], written to `target` (a
+    path or a binary file) as 16-bit PCM WAV, 16-bit FLAC, or MP3 at
+    MP3_BIT_RATE (resampled per `encoded_rate`). -> the samples written."""
+    layout = "mono" if channels == 1 else "stereo"
+    written = 0
+    with av.open(target, mode="w", format=format.value) as container:
+        stream = container.add_stream(_CODECS[format], rate=encoded_rate(format, sample_rate), layout=layout)
         if format is RenderFormat.MP3:
             stream.codec_context.bit_rate = MP3_BIT_RATE
-        samples = np.ascontiguousarray(np.clip(audio, -1.0, 1.0), dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
-        frame.sample_rate = sample_rate
-        frame.pts = 0
-        # PyAV converts the frame to the encoder's sample format, rate and frame size.
-        for packet in stream.encode(frame):
-            container.mux(packet)
+        for block in blocks:
+            samples = np.ascontiguousarray(np.clip(block, -1.0, 1.0), dtype=np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+            frame.sample_rate = sample_rate
+            frame.time_base = Fraction(1, sample_rate)
+            frame.pts = written
+            written += samples.shape[-1]
+            # PyAV converts the frames to the encoder's sample format, rate and frame size.
+            for packet in stream.encode(frame):
+                container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+    return written
+
+
+def encode(audio: np.ndarray, sample_rate: int, format: RenderFormat) -> bytes:
+    """(channels, samples) float audio as a file's bytes (see encode_blocks)."""
+    buffer = io.BytesIO()
+    encode_blocks([audio], sample_rate, audio.shape[0], format, buffer)
     return buffer.getvalue()
 
 
-def finish(clips: Sequence[np.ndarray], sample_rate: int, job: RenderJob) -> Rendered:
-    """Join decoded clips, match the loudness to the root's if asked, and encode."""
-    joined = join(clips, crossfade_samples(job.crossfade_ms, sample_rate))
+def _measured(blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> LoudnessMeter:
+    meter = LoudnessMeter(sample_rate, channels)
+    for block in blocks:
+        meter.feed(block)
+    return meter
+
+
+def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path: Path) -> Rendered:
+    """Join the decoded clips, match the loudness to the root's if asked (one
+    pass to measure, one to write), and encode into `path`, block by block."""
+    channels = clips[0].channels
+    seams = seam_lengths([clip.length for clip in clips], crossfade_samples(job.crossfade_ms, sample_rate))
+    gain = None
     if job.normalize:
-        joined = match_loudness(joined, sample_rate, integrated_loudness(clips[0], sample_rate))
-    data = encode(joined, sample_rate, job.format)
+        target = _measured(clips[0].blocks(0, clips[0].length), sample_rate, channels).integrated()
+        joined = _measured(joined_blocks(clips, seams), sample_rate, channels)
+        gain = loudness_gain(target, joined.integrated(), joined.peak)
+    blocks = joined_blocks(clips, seams)
+    if gain is not None:
+        blocks = (block * gain for block in blocks)
+    samples = encode_blocks(blocks, sample_rate, channels, job.format, path)
     rate = encoded_rate(job.format, sample_rate)
-    samples = joined.shape[-1] if rate == sample_rate else round(joined.shape[-1] * rate / sample_rate)
-    return Rendered(data=data, format=job.format, sample_rate=rate, channels=joined.shape[0], samples=samples)
+    if rate != sample_rate:
+        samples = round(samples * rate / sample_rate)
+    return Rendered(
+        path=path, size_bytes=path.stat().st_size, format=job.format, sample_rate=rate, channels=channels,
+        samples=samples,
+    )
 
 
-async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
+async def render(job: RenderJob, folder: Path | None = None) -> AsyncIterator[Step | Rendered]:
     """Render `job` in worker threads, yielding a Step as each clip is decoded and
-    once the file is encoded, then the Rendered file. Raises InvalidArgument
+    once the file is encoded, then the Rendered file. The file and the decoded
+    clips live in a temporary folder (under `folder`) until the caller resumes
+    or closes this generator: read the file before. Raises InvalidArgument
     naming the clip that can't be used."""
     count = len(job.clips)
 
@@ -280,10 +282,18 @@ async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
     rate, channels = (await asyncio.to_thread(shapes))[0]
     channels = output_channels(channels)
     total = count + 1
-    decoded = []
-    for index, data in enumerate(job.clips):
-        decoded.append(await asyncio.to_thread(decode_clip, data, rate, channels, index, count))
-        yield Step(index + 1, total)
-    rendered = await asyncio.to_thread(finish, decoded, rate, job)
-    yield Step(total, total)
-    yield rendered
+    with tempfile.TemporaryDirectory(prefix="sparrow-export-", dir=folder) as working:
+        working = Path(working)
+        decoded: list[DecodedClip] = []
+        try:
+            for index, data in enumerate(job.clips):
+                clip = await asyncio.to_thread(decode_to_file, data, rate, channels, index, count, working)
+                decoded.append(clip)
+                yield Step(index + 1, total)
+            path = working / f"export.{job.format.value}"
+            rendered = await asyncio.to_thread(finish, decoded, rate, job, path)
+            yield Step(total, total)
+            yield rendered
+        finally:
+            for clip in decoded:
+                clip.close()

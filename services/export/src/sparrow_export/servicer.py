@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from contextlib import aclosing, closing
 
 from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
-from sparrow_common.audio import split
+from sparrow_common.audio import read_chunks
 from sparrow_common.errors import InvalidArgument
 from sparrow_export.domain import RenderFormat, RenderJob, Rendered, check_clips, check_setup
 from sparrow_export.render import render
@@ -28,6 +30,17 @@ def _size(size: int) -> str:
     return f"{size} bytes"
 
 
+def _info(rendered: Rendered) -> common_pb2.AudioInfo:
+    return common_pb2.AudioInfo(
+        format=rendered.format.value,
+        content_type=rendered.format.content_type,
+        sample_rate=rendered.sample_rate,
+        channels=rendered.channels,
+        duration_s=rendered.duration_s,
+        size_bytes=rendered.size_bytes,
+    )
+
+
 class ExportServicer(export_pb2_grpc.ExportServiceServicer):
     def __init__(self, max_input_bytes: int):
         self.max_input_bytes = max_input_bytes
@@ -35,30 +48,22 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
     async def Render(self, request_iterator, context):
         job = await self._read_request(request_iterator)
         started = time.monotonic()
-        async for update in render(job):
-            if isinstance(update, Rendered):
-                rendered = update
-            else:
-                yield export_pb2.RenderResponse(
-                    progress=common_pb2.Progress(step=update.done, total=update.total)
+        # The file lives until the render resumes: it is sent from inside the loop.
+        async with aclosing(render(job)) as updates:
+            async for update in updates:
+                if not isinstance(update, Rendered):
+                    progress = common_pb2.Progress(step=update.done, total=update.total)
+                    yield export_pb2.RenderResponse(progress=progress)
+                    continue
+                log.info(
+                    "rendered %d clip(s) to %.1f s of %s (%d bytes) in %.2f s",
+                    len(job.clips), update.duration_s, update.format.value, update.size_bytes,
+                    time.monotonic() - started,
                 )
-        log.info(
-            "rendered %d clip(s) to %.1f s of %s (%d bytes) in %.2f s",
-            len(job.clips), rendered.duration_s, rendered.format.value, len(rendered.data),
-            time.monotonic() - started,
-        )
-        yield export_pb2.RenderResponse(
-            info=common_pb2.AudioInfo(
-                format=rendered.format.value,
-                content_type=rendered.format.content_type,
-                sample_rate=rendered.sample_rate,
-                channels=rendered.channels,
-                duration_s=rendered.duration_s,
-                size_bytes=len(rendered.data),
-            )
-        )
-        for chunk in split(rendered.data):
-            yield export_pb2.RenderResponse(chunk=common_pb2.AudioChunk(data=chunk))
+                yield export_pb2.RenderResponse(info=_info(update))
+                with closing(read_chunks(update.path)) as chunks:
+                    while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+                        yield export_pb2.RenderResponse(chunk=common_pb2.AudioChunk(data=data))
 
     async def _read_request(self, request_iterator) -> RenderJob:
         """Read the whole stream, then judge it: a status raised while the caller is
