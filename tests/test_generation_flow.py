@@ -4,11 +4,11 @@ as separate processes."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 
 from sparrow_common.audio import decode
 from sparrow_common.testing.clips import make_clip, silent_flac
+from sparrow_common.testing.memory import peak_mib, restart_peak
 from sparrow_common.testing.sse import read_events
 
 FRAME_S = 640 / 32000  # one MusicGen frame
@@ -150,11 +150,6 @@ def test_a_generating_take_says_how_long_it_has_left(stack):
         assert client.get(f"/api/nodes/{node['id']}").json()["eta_s"] is None
 
 
-def peak_memory_mb(pid: int) -> float:
-    status = open(f"/proc/{pid}/status").read()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
-
-
 def test_a_take_from_a_long_clip_decodes_only_the_tail_it_hears(stack):
     """A 10-minute root (105 MB decoded): the chain service builds the take's
     context from the root's last seconds, never the whole clip."""
@@ -163,11 +158,10 @@ def test_a_take_from_a_long_clip_decodes_only_the_tail_it_hears(stack):
         reply = client.post("/api/chains", files={"file": ("long.flac", silent_flac(10 * 60, sample_rate=44100))})
         assert reply.status_code == 201, reply.text
         root = reply.json()["root"]
-        Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart the peak from what is resident now
-        before = peak_memory_mb(pid)
+        before = restart_peak(pid)
         take = client.post(f"/api/nodes/{root['id']}/branch", json={"duration_s": 1, "prompt_duration_s": 2}).json()
         assert stack.wait_for(take["id"])["status"] == "ready"
-        grew = peak_memory_mb(pid) - before
+        grew = peak_mib(pid) - before
         assert grew < 60, f"the chain service's peak memory grew {grew:.0f} MB building a 2 s context"
 
 

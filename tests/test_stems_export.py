@@ -8,7 +8,8 @@ import time
 import pytest
 
 from sparrow_common.audio import decode
-from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.clips import make_clip, silent_flac
+from sparrow_common.testing.memory import peak_mib, restart_peak
 
 ROOT_S, TAKE_S = 3.0, 2.0
 
@@ -75,6 +76,27 @@ def test_stems_are_four_files_of_the_nodes_length_and_cached(full_stack, spine):
         again = client.post(f"/api/nodes/{node_id}/stems")
         assert time.perf_counter() - started < 1.0
         assert again.status_code == 202 and again.json() == stems  # the cached set, as it was
+
+
+def test_the_chain_service_stores_stems_as_they_stream_in(full_stack):
+    """Four stems of 90 s are 64 MB of WAV: the chain service writes each chunk
+    to its file as it arrives, rather than holding the four whole."""
+    pid = full_stack.chain.process.pid
+    with full_stack.client("ann") as client:
+        reply = client.post("/api/chains", files={"file": ("long.flac", silent_flac(90, sample_rate=44100))})
+        assert reply.status_code == 201, reply.text
+        root = reply.json()["root"]
+        before = restart_peak(pid)
+        assert client.post(f"/api/nodes/{root['id']}/stems").status_code == 202
+        deadline = time.monotonic() + 120
+        while (stems := client.get(f"/api/nodes/{root['id']}/stems").json())["status"] not in ("ready", "error"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert stems["status"] == "ready", stems["error_msg"]
+        assert all(stem["audio"]["duration_s"] == pytest.approx(90, abs=0.05) for stem in stems["stems"])
+        grew = peak_mib(pid) - before
+        assert client.delete(f"/api/chains/{reply.json()['id']}").status_code == 204
+    assert grew < 40, f"the chain service's peak memory grew {grew:.0f} MB receiving 64 MB of stems"
 
 
 def test_stems_need_the_paid_tier_and_the_owner(full_stack, spine):

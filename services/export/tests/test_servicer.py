@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -16,6 +15,7 @@ from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_common.audio import decode, encode_wav, probe, split
 from sparrow_common.testing.clips import make_clip, silent_flac, tone
+from sparrow_common.testing.memory import peak_mib, restart_peak
 from sparrow_export.config import Settings
 from sparrow_export.render import integrated_loudness
 from sparrow_export.server import build_server
@@ -226,17 +226,10 @@ async def test_clips_past_the_size_limit_are_refused():
         await server.close()
 
 
-def _memory_kib() -> dict[str, int]:
-    lines = Path("/proc/self/status").read_text().splitlines()
-    fields = (line.split(":", 1) for line in lines)
-    return {k: int(v.split()[0]) for k, v in fields if k in ("VmRSS", "VmHWM")}
-
-
 async def _render_measuring_peak(stub, clips) -> tuple[common_pb2.AudioInfo, int, float]:
     """Render with normalize, counting the file's bytes without keeping them:
     (its info, its size, by how many MiB this process's peak RSS rose)."""
-    before = _memory_kib()["VmRSS"]
-    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from now
+    before = restart_peak()
     info, size = None, 0
     call = stub.Render(requests(clips, WAV, crossfade_ms=250, normalize=True), timeout=120)
     while (reply := await call.read()) is not grpc.aio.EOF:
@@ -244,7 +237,7 @@ async def _render_measuring_peak(stub, clips) -> tuple[common_pb2.AudioInfo, int
             info = reply.info
         elif reply.WhichOneof("part") == "chunk":
             size += len(reply.chunk.data)
-    return info, size, (_memory_kib()["VmHWM"] - before) / 1024
+    return info, size, peak_mib() - before
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads and resets peak RSS through /proc")

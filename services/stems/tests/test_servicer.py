@@ -7,7 +7,6 @@ import io
 import sys
 import threading
 import wave
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -18,6 +17,7 @@ from sparrow.v1 import common_pb2, stems_pb2, stems_pb2_grpc
 from sparrow_common.audio import decode, split
 from sparrow_common.errors import MODEL_LOADING
 from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.memory import peak_mib, restart_peak
 from sparrow_stems.config import Settings
 from sparrow_stems.engine.demucs import DemucsEngine
 from sparrow_stems.server import build_server
@@ -220,18 +220,12 @@ async def test_while_the_model_loads_calls_are_unavailable_then_served(tiny_htde
         await server.close()
 
 
-def _memory_kib() -> dict[str, int]:
-    lines = Path("/proc/self/status").read_text().splitlines()
-    return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines) if k in ("VmRSS", "VmHWM")}
-
-
 async def _separate_measuring_peak(stub, song: bytes):
     """What Separate returns (stem headers and sizes only), and by how many MiB
     the process's peak RSS rose above its RSS before the call."""
-    before = _memory_kib()["VmRSS"]
-    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from now
+    before = restart_peak()
     result = await collect(stub.Separate(separate_request(song), timeout=120), keep_audio=False)
-    return result, (_memory_kib()["VmHWM"] - before) / 1024
+    return result, peak_mib() - before
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads and resets peak RSS through /proc")

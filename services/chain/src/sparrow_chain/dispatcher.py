@@ -19,6 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -44,6 +45,41 @@ log = logging.getLogger(__name__)
 # These mean the request can't succeed however often it is tried.
 _FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 
+
+
+class Received:
+    """What a worker streams back, one file per take or stem, written to the
+    blob store's incoming folder as the chunks arrive (never held whole in
+    memory); files not moved into the store by the end are deleted."""
+
+    def __init__(self, blobs):
+        self.blobs = blobs
+        self._paths: dict = {}
+        self._files: dict = {}
+
+    def write(self, key, data: bytes) -> None:
+        file = self._files.get(key)
+        if file is None:
+            self._paths[key] = self.blobs.incoming()
+            file = self._files[key] = open(self._paths[key], "wb")  # noqa: SIM115 - closed in __exit__ or path()
+        file.write(data)
+
+    def keys(self):
+        return self._paths.keys()
+
+    def path(self, key) -> Path:
+        """The finished file of `key` (closed for writing)."""
+        self._files[key].close()
+        return self._paths[key]
+
+    def __enter__(self) -> Received:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for file in self._files.values():
+            file.close()
+        for path in self._paths.values():
+            path.unlink(missing_ok=True)
 
 class JobGone(Exception):
     """Every take of the job was discarded, or another dispatcher took it over."""
@@ -216,32 +252,33 @@ class Dispatcher:
             await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, eta_s)
             self.on_change(job.chain_id)
 
-        takes, done = await self._follow(job, call, record, "take_chunk", "take")
-        if done is None or len(done.takes) != len(job.nodes):
-            raise RuntimeError("the worker ended the call without every take")
-        stored: dict[str, StoredAudio] = {}
-        try:
-            for result in done.takes:
-                node = job.nodes[result.take]
-                # A fresh key per attempt: a late duplicate never overwrites a take.
-                key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
-                stored[node.id] = await self.audio.run(self._store_audio, key, bytes(takes[result.take]))
-            orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
-        except BaseException:
-            for audio in stored.values():
-                self.blobs.delete(audio.key)
-            raise
+        with Received(self.blobs) as takes:
+            done = await self._follow(job, call, record, "take_chunk", "take", takes)
+            if done is None or len(done.takes) != len(job.nodes):
+                raise RuntimeError("the worker ended the call without every take")
+            stored: dict[str, StoredAudio] = {}
+            try:
+                for result in done.takes:
+                    node = job.nodes[result.take]
+                    # A fresh key per attempt: a late duplicate never overwrites a take.
+                    key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
+                    stored[node.id] = await self.audio.run(self._store_audio, key, takes.path(result.take))
+                orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
+            except BaseException:
+                for audio in stored.values():
+                    self.blobs.delete(audio.key)
+                raise
         for node_id in orphans:
             self.blobs.delete(stored[node_id].key)
         log.info("job %s done: %d take(s) for chain %s", job.id, len(stored), job.chain_id)
 
-    async def _follow(self, job, call, record, chunk_part: str, key: str) -> tuple[dict, object]:
+    async def _follow(self, job, call, record, chunk_part: str, key: str, received: Received):
         """Read a worker's stream while keeping the job's lease: progress goes to
         `record(fraction, eta_s)` at most every progress_interval_s, chunks of
-        `chunk_part` are gathered by their `key` field. Returns (pieces, done)."""
+        `chunk_part` are written to `received` by their `key` field. Returns
+        the stream's `done` part (None if it never came)."""
         gone = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(job, call, gone))
-        pieces: dict = {}
         done = None
         written_at = 0.0
         try:
@@ -254,7 +291,7 @@ class Dispatcher:
                         await record(min(step / total, 0.99), reply.progress.eta_s or None)
                 elif kind == chunk_part:
                     chunk = getattr(reply, chunk_part)
-                    pieces.setdefault(getattr(chunk, key), bytearray()).extend(chunk.data)
+                    received.write(getattr(chunk, key), chunk.data)
                 elif kind == "done":
                     done = reply.done
         except asyncio.CancelledError:
@@ -263,7 +300,7 @@ class Dispatcher:
             raise
         finally:
             keeper.cancel()
-        return pieces, done
+        return done
 
     async def _wait_for_worker(self, job, channel: grpc.aio.Channel, address: str, service: str) -> None:
         """Wait (renewing the lease) until a worker answers, or give up with a reason."""
@@ -307,23 +344,24 @@ class Dispatcher:
         async def record(fraction: float, eta_s: float | None) -> None:
             await asyncio.to_thread(self.stems.progress, job, fraction)
 
-        stems, done = await self._follow(job, call, record, "stem_chunk", "stem")
-        if done is None or set(stems) != set(STEM_NAMES):
-            raise RuntimeError("the stems worker ended the call without all four stems")
-        token = new_id()[:8]
-        files: dict[str, StoredAudio] = {}
-        try:
-            for name in STEM_NAMES:
-                key = f"stems/{job.content_hash}/{name}.{token}.wav"
-                files[name] = await self.audio.run(self._store_audio, key, bytes(stems[name]))
-            kept = await asyncio.to_thread(self.stems.finish, job, self.owner, files)
-        except BaseException:
-            kept = False
-            raise
-        finally:
-            if not kept:
-                for audio in files.values():
-                    self.blobs.delete(audio.key)
+        with Received(self.blobs) as stems:
+            done = await self._follow(job, call, record, "stem_chunk", "stem", stems)
+            if done is None or set(stems.keys()) != set(STEM_NAMES):
+                raise RuntimeError("the stems worker ended the call without all four stems")
+            token = new_id()[:8]
+            files: dict[str, StoredAudio] = {}
+            try:
+                for name in STEM_NAMES:
+                    key = f"stems/{job.content_hash}/{name}.{token}.wav"
+                    files[name] = await self.audio.run(self._store_audio, key, stems.path(name))
+                kept = await asyncio.to_thread(self.stems.finish, job, self.owner, files)
+            except BaseException:
+                kept = False
+                raise
+            finally:
+                if not kept:
+                    for audio in files.values():
+                        self.blobs.delete(audio.key)
         log.info("stems job %s done", job.id)
 
     async def _stems_requests(self, job: ClaimedStems):
@@ -371,14 +409,10 @@ class Dispatcher:
         samples = decode(b"".join(self.blobs.read(audio.key)), audio.sample_rate, min(audio.channels, 2))
         return encode_wav(samples[:, : int(seconds * audio.sample_rate)], audio.sample_rate)
 
-    def _store_audio(self, key: str, data: bytes) -> StoredAudio:
-        incoming = self.blobs.incoming()
-        try:
-            incoming.write_bytes(data)
-            info = probe(incoming)
-            self.blobs.put(key, incoming)
-        finally:
-            incoming.unlink(missing_ok=True)
+    def _store_audio(self, key: str, incoming: Path) -> StoredAudio:
+        """A file the worker sent (in the incoming folder), checked and moved to `key`."""
+        info = probe(incoming)
+        self.blobs.put(key, incoming)
         return StoredAudio(
             key, info.format, info.content_type, info.sample_rate, info.channels, info.duration_s, info.size_bytes
         )
