@@ -102,7 +102,7 @@ class WindowDecoder:
         """`prompt`: (1, K, P) shared by every take, or (takes, K, P) one each;
         `conditioning` has one row (two with guidance) or one per take's row.
         Returns (takes, K, new_frames) codes."""
-        takes = len(sampler.generators)
+        takes = sampler.takes
         pattern = self.pattern
         guided = sampler.guided
         shared = prompt.shape[0] == 1 and takes > 1

@@ -1,14 +1,51 @@
-"""Per-take seeded sampling of MusicGen's codes.
+"""Per-take seeded sampling of MusicGen's codes, on the logits' device.
 
-Each take draws its tokens from its own torch.Generator, seeded by the take's
-seed, so a take's audio does not depend on which other takes share its batch:
-the same seed and knobs give the same take, alone or batched. Classifier-free
-guidance, temperature, top-k and top-p are applied to the whole batch at once.
+Each take's random numbers are a function of its seed, the step and the
+codebook (and the token), nothing else: a counter-based stream, hashed from
+those counters rather than drawn from a generator's state. So a take's codes do
+not depend on which other takes share its batch or in which order they were
+asked (the same seed and knobs give the same take, alone or batched), and
+drawing needs no generator per take and no trip to the host: guidance,
+temperature, top-k and top-p mask the logits on the device, and the token is
+the Gumbel-max choice, argmax(logits / temperature + Gumbel noise), which picks
+each token with its softmax probability.
+
+The hash is a 32-bit integer mixer (two multiply-xorshift rounds) computed in
+int64 so that no product overflows, on any device. A uniform takes its top 24
+bits, so it lies strictly inside (0, 1) in float32.
 """
 
 from __future__ import annotations
 
 import torch
+
+_MASK = 0xFFFFFFFF
+_MULTIPLIER = 0x45D9F3B  # < 2**27: a 32-bit value times it stays below 2**63
+
+
+def mix(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash, elementwise, of int64 values in [0, 2**32)."""
+    x = (((x >> 16) ^ x) * _MULTIPLIER) & _MASK
+    x = (((x >> 16) ^ x) * _MULTIPLIER) & _MASK
+    return (x >> 16) ^ x
+
+
+def take_keys(seeds: list[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """One 32-bit key per take from its seed (0 to 2**63 - 1), (takes,) int64."""
+    seeds64 = torch.tensor(seeds, dtype=torch.int64)
+    low, high = seeds64 & _MASK, (seeds64 >> 32) & _MASK
+    return mix(mix(low) ^ high).to(device)
+
+
+def uniforms(keys: torch.Tensor, step: int, num_codebooks: int, vocab: int) -> torch.Tensor:
+    """(takes, K, vocab) float32 uniforms in (0, 1) for one step: a function of
+    each take's key, the step, the codebook and the token only."""
+    device = keys.device
+    counters = torch.arange(num_codebooks, device=device, dtype=torch.int64) + step * num_codebooks
+    per_codebook = mix(keys[:, None] ^ mix(counters & _MASK)[None, :])  # (takes, K)
+    tokens = mix(torch.arange(vocab, device=device, dtype=torch.int64) ^ 0x9E3779B9)
+    bits = mix(per_codebook[:, :, None] ^ tokens[None, None, :]) >> 8  # 24 bits
+    return (bits.to(torch.float32) + 0.5) * (1.0 / (1 << 24))
 
 
 class TakeSampler:
@@ -21,12 +58,18 @@ class TakeSampler:
         top_k: int,
         top_p: float,
     ):
-        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.seeds = list(seeds)
         self.num_codebooks = num_codebooks
         self.guidance = guidance
         self.temperature = temperature
         self.top_k = top_k
         self.top_p = top_p
+        self.step = 0
+        self._keys: torch.Tensor | None = None
+
+    @property
+    def takes(self) -> int:
+        return len(self.seeds)
 
     @property
     def guided(self) -> bool:
@@ -35,7 +78,8 @@ class TakeSampler:
 
     def draw(self, scores: torch.Tensor) -> torch.Tensor:
         """(rows * K, vocab) logits, rows = [conditional..., unconditional...] when
-        guided -> (takes * K,) drawn tokens, on the logits' device."""
+        guided -> (takes * K,) drawn tokens, on the logits' device. Each call is
+        the next step."""
         logits = scores.float()
         if self.guided:
             cond, uncond = logits.chunk(2, dim=0)
@@ -49,9 +93,9 @@ class TakeSampler:
             cumulative = ordered.softmax(-1).cumsum(-1)
             drop = cumulative - ordered.softmax(-1) > self.top_p  # keep the token that crosses top_p
             logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-        probs = logits.softmax(-1).cpu()
-        chosen = torch.empty(probs.shape[0], dtype=torch.long)
-        for take, generator in enumerate(self.generators):
-            rows = slice(take * self.num_codebooks, (take + 1) * self.num_codebooks)
-            chosen[rows] = torch.multinomial(probs[rows], 1, generator=generator).squeeze(-1)
-        return chosen.to(scores.device)
+        if self._keys is None or self._keys.device != logits.device:
+            self._keys = take_keys(self.seeds, logits.device)
+        noise = uniforms(self._keys, self.step, self.num_codebooks, logits.shape[-1])
+        self.step += 1
+        gumbel = -torch.log(-torch.log(noise))
+        return (logits + gumbel.reshape(logits.shape)).argmax(dim=-1)
