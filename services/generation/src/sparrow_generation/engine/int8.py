@@ -36,13 +36,19 @@ class RowInt8Linear(nn.Module):
                 nn.Sequential(padded), {nn.Linear}, dtype=torch.qint8
             )[0]
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().float(), requires_grad=False)
+        self._pinned: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = x.abs().amax(dim=-1, keepdim=True).clamp_min(_TINY)
-        pins = torch.ones((*x.shape[:-1], 2), dtype=x.dtype, device=x.device)
-        pins[..., 1] = -1
-        y = self.quantized(torch.cat([x / scale, pins], dim=-1)) * scale
-        return y if self.bias is None else y + self.bias
+        scale = x.abs().amax(dim=-1, keepdim=True).clamp_min_(_TINY)
+        y = self.quantized(torch.cat([x / scale, self._pins(x)], dim=-1))
+        return y.mul_(scale) if self.bias is None else torch.addcmul(self.bias, y, scale)
+
+    def _pins(self, x: torch.Tensor) -> torch.Tensor:
+        """The +1 and -1 features for every row of `x`, made once per shape."""
+        shape = (*x.shape[:-1], 2)
+        if self._pinned is None or self._pinned.shape != shape or self._pinned.dtype != x.dtype:
+            self._pinned = torch.tensor([1.0, -1.0], dtype=x.dtype, device=x.device).expand(shape).contiguous()
+        return self._pinned
 
 
 def quantize_linears(module: nn.Module) -> nn.Module:
