@@ -73,6 +73,7 @@ class CapacityClient:
             "worker": c.worker, "slots": c.slots, "busy": c.busy, "queued": c.queued,
             "queue_limit": c.queue_limit, "model": c.model, "device": c.device,
             "supports_melody": c.supports_melody,
+            "rows_in_flight": c.rows_in_flight, "steps_per_second": c.steps_per_second,
         }
 
     async def close(self) -> None:

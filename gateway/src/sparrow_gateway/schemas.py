@@ -183,6 +183,12 @@ class WorkerCapacity(BaseModel):
     supports_melody: bool | None = Field(
         None, description="Its loaded model can condition takes on a melody (a MusicGen melody checkpoint)."
     )
+    rows_in_flight: int | None = Field(
+        None, description="Decoder rows the model steps now: each running take, twice with guidance (0 for stems)."
+    )
+    steps_per_second: float | None = Field(
+        None, description="The model's decoding steps per second over its last call (0 before the first)."
+    )
 
 
 class GpuCapacity(BaseModel):

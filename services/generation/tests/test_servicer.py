@@ -150,12 +150,14 @@ async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model
             assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
             assert (capacity.slots, capacity.busy, capacity.queued, capacity.ready) == (1, 1, 1, True)
+            assert capacity.rows_in_flight == 2  # one take and its unconditional copy (guidance 3)
             # Cancelling the long call stops the model: the waiting one runs soon after.
             running.cancel()
             progress, takes, done = await asyncio.wait_for(collect(waiting), timeout=30)
             assert done is not None and len(takes) == 1
             capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
-            assert (capacity.busy, capacity.queued) == (0, 0)
+            assert (capacity.busy, capacity.queued, capacity.rows_in_flight) == (0, 0, 0)
+            assert capacity.steps_per_second > 0  # the waiting call's pace
     finally:
         await server.close()
 

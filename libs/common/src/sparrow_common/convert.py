@@ -42,10 +42,19 @@ def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
 
 
 def capacity_to_pb(
-    worker: str, slots: Slots, model: str, device: str, state: ModelState, *, supports_melody: bool
+    worker: str,
+    slots: Slots,
+    model: str,
+    device: str,
+    state: ModelState,
+    *,
+    supports_melody: bool,
+    rows_in_flight: int = 0,
+    steps_per_second: float = 0.0,
 ) -> common_pb2.Capacity:
     """What a GPU worker answers to GetCapacity; `supports_melody` says whether
-    its loaded model can condition a take on a melody."""
+    its loaded model can condition a take on a melody; a generation worker also
+    says how many decoder rows it steps now and how fast it stepped last."""
     return common_pb2.Capacity(
         worker=worker,
         slots=slots.slots,
@@ -57,4 +66,6 @@ def capacity_to_pb(
         ready=state.ready,
         reason="" if state.ready else state.reason,
         supports_melody=state.ready and supports_melody,
+        rows_in_flight=rows_in_flight,
+        steps_per_second=steps_per_second,
     )

@@ -39,12 +39,15 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         # thread that also loads it (sparrow_common.model.load_in_background says
         # why); the model's blocking work never runs on the event loop.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self.rows_in_flight = 0
+        self.steps_per_second = 0.0
 
     async def GetCapacity(self, request, context):
         return generation_pb2.GetCapacityResponse(
             capacity=capacity_to_pb(
                 self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
                 supports_melody=self.engine.supports_melody,
+                rows_in_flight=self.rows_in_flight, steps_per_second=self.steps_per_second,
             )
         )
 
@@ -105,19 +108,24 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         started = time.monotonic()
         steps = 0
         pace = Pace()
-        async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
-            if isinstance(update, Finished):
-                takes = update.value
-            else:
-                DECODING_STEPS.inc(max(update.done - steps, 0))
-                steps = update.done
-                yield generation_pb2.GenerateResponse(
-                    progress=common_pb2.Progress(
-                        step=update.done, total=update.total, eta_s=pace.eta_s(update.done, update.total) or 0.0
+        rows = len(request.seeds) * (2 if request.params.cfg_coef > 1.0 else 1)
+        self.rows_in_flight += rows
+        try:
+            async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
+                if isinstance(update, Finished):
+                    takes = update.value
+                else:
+                    DECODING_STEPS.inc(max(update.done - steps, 0))
+                    steps = update.done
+                    eta_s = pace.eta_s(update.done, update.total) or 0.0
+                    yield generation_pb2.GenerateResponse(
+                        progress=common_pb2.Progress(step=update.done, total=update.total, eta_s=eta_s)
                     )
-                )
+        finally:
+            self.rows_in_flight -= rows
         elapsed = time.monotonic() - started
-        STEPS_PER_SECOND.set(steps / elapsed if elapsed > 0 else 0.0)
+        self.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
+        STEPS_PER_SECOND.set(self.steps_per_second)
         log.info(
             "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
         )
