@@ -369,6 +369,32 @@ def test_the_gpu_workers_can_scale_on_the_work_waiting_in_them(queue_autoscaling
     assert "sparrow_worker_queued" in {family.name for family in REGISTRY.collect()}
 
 
+def test_prometheus_adapter_serves_every_metric_the_autoscalers_name(queue_autoscaling):
+    """The adapter's rules (Helm values shipped with the component) turn a series
+    the workers export into the pods metric each autoscaler reads."""
+    import re
+
+    import sparrow_common.metrics  # noqa: F401 - the workers' gauges
+    import sparrow_generation.metrics  # noqa: F401 - the generation worker's own
+    from prometheus_client import REGISTRY
+
+    exported = {family.name for family in REGISTRY.collect()}
+    values_file = K8S / "components" / "queue-autoscaling" / "prometheus-adapter-values.yaml"
+    values = yaml.safe_load(values_file.read_text())
+    served = {}
+    for rule in values["rules"]["custom"]:
+        series = re.match(r"^(\w+)\{", rule["seriesQuery"]).group(1)
+        assert series in exported, series
+        per_pod = {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+        assert rule["resources"]["overrides"] == per_pod
+        assert re.search(rule["name"]["matches"], series)
+        assert "<<.Series>>" in rule["metricsQuery"] and "<<.LabelMatchers>>" in rule["metricsQuery"]
+        served[rule["name"]["as"]] = series
+    for name in GPU_WORKERS:
+        (metric,) = queue_autoscaling.get("HorizontalPodAutoscaler", name)["spec"]["metrics"]
+        assert metric["pods"]["metric"]["name"] in served
+
+
 def test_the_chain_and_the_gateway_run_two_replicas(rendered):
     for name in ("chain", "gateway"):
         assert rendered.get("Deployment", name)["spec"]["replicas"] == 2

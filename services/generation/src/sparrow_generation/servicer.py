@@ -21,7 +21,7 @@ from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine import Engine
-from sparrow_generation.metrics import AUDIO_SECONDS, DECODING_STEPS, STEPS_PER_SECOND, TAKES
+from sparrow_generation.metrics import AUDIO_SECONDS, DECODING_STEPS, ROWS_IN_FLIGHT, STEPS_PER_SECOND, TAKES
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         pace = Pace()
         rows = len(request.seeds) * (2 if request.params.cfg_coef > 1.0 else 1)
         self.rows_in_flight += rows
+        ROWS_IN_FLIGHT.set(self.rows_in_flight)
         try:
             async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
                 if isinstance(update, Finished):
@@ -123,6 +124,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                     )
         finally:
             self.rows_in_flight -= rows
+            ROWS_IN_FLIGHT.set(self.rows_in_flight)
         elapsed = time.monotonic() - started
         self.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
         STEPS_PER_SECOND.set(self.steps_per_second)
