@@ -66,6 +66,7 @@ class _Call:
         self.context = context
         self.code = grpc.StatusCode.OK
         self.started = time.perf_counter()
+        self.ended = False
         # grpc.aio runs each call in a task of its own, so this stays with the call.
         request_id.use(request_id.from_metadata(context.invocation_metadata()))
 
@@ -81,6 +82,10 @@ class _Call:
             self.code = grpc.StatusCode.INTERNAL
 
     def end(self) -> None:
+        """Count and time the call, once."""
+        if self.ended:
+            return
+        self.ended = True
         code = self.code.name if isinstance(self.code, grpc.StatusCode) else str(self.code)
         RPCS.labels(self.method, code).inc()
         RPC_SECONDS.labels(self.method).observe(time.perf_counter() - self.started)
@@ -107,6 +112,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except Exception as error:  # noqa: BLE001 - mapped, logged
                     call.failed(error)
+                    call.end()  # before the status goes out: a caller who saw it finds it counted
                     await _abort_for(error, context, method)
                 finally:
                     call.end()
@@ -128,6 +134,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except Exception as error:  # noqa: BLE001 - mapped, logged
                     call.failed(error)
+                    call.end()  # before the status goes out: a caller who saw it finds it counted
                     await _abort_for(error, context, method)
                 finally:
                     call.end()
