@@ -10,7 +10,7 @@ import pytest
 from sparrow_common.audio import decode, encode_wav
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.testing.clips import make_clip
-from sparrow_export.blocks import LoudnessMeter
+from sparrow_export.blocks import LoudnessMeter, equal_power_gains
 from sparrow_export.domain import RenderFormat
 from sparrow_export.render import (
     PEAK_CEILING_DBFS,
@@ -19,7 +19,6 @@ from sparrow_export.render import (
     decode_clip,
     encode,
     encoded_rate,
-    equal_power_gains,
     integrated_loudness,
     join,
     match_loudness,

@@ -29,7 +29,23 @@ _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
 _ABSOLUTE_GATE_LUFS = -70.0
 
 
-class DecodedClip:
+class _Clip:
+    """What joined_blocks reads of a clip: `channels`, `length`, and read()."""
+
+    channels: int
+    length: int
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """(channels, n) blocks of the samples from `start` to `stop` (the end)."""
+        stop = self.length if stop is None else stop
+        for at in range(start, stop, BLOCK_FRAMES):
+            yield self.read(at, min(BLOCK_FRAMES, stop - at))
+
+
+class DecodedClip(_Clip):
     """One clip's samples, float32, in a file of interleaved frames."""
 
     def __init__(self, path: Path, channels: int):
@@ -49,19 +65,12 @@ class DecodedClip:
         frames = np.frombuffer(self._file.read(count * self.channels * 4), np.float32)
         return frames.reshape(-1, self.channels).T
 
-    def blocks(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        for at in range(start, stop, BLOCK_FRAMES):
-            yield self.read(at, min(BLOCK_FRAMES, stop - at))
-
-    def whole(self) -> np.ndarray:
-        return self.read(0, self.length)
-
     def close(self) -> None:
         self._file.close()
         self.path.unlink(missing_ok=True)
 
 
-class HeldClip:
+class HeldClip(_Clip):
     """A clip already in memory, read like a DecodedClip."""
 
     def __init__(self, samples: np.ndarray):
@@ -70,10 +79,6 @@ class HeldClip:
 
     def read(self, start: int, count: int) -> np.ndarray:
         return self.samples[:, start : start + count]
-
-    def blocks(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        for at in range(start, stop, BLOCK_FRAMES):
-            yield self.read(at, min(BLOCK_FRAMES, stop - at))
 
 
 def _resampler(sample_rate: int, channels: int) -> av.AudioResampler:
@@ -149,11 +154,16 @@ def decoded_blocks(container, stream, sample_rate: int, channels: int) -> Iterat
         yield from convert(final=True)
 
 
-def joined_blocks(clips: Sequence[DecodedClip], seams: Sequence[int]) -> Iterator[np.ndarray]:
+def equal_power_gains(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fade_out, fade_in) over `length` samples: cos and sin of a quarter turn,
+    so their squares add to one and uncorrelated audio keeps its power."""
+    phase = (np.arange(length, dtype=np.float64) + 0.5) / length * (np.pi / 2)
+    return np.cos(phase).astype(np.float32), np.sin(phase).astype(np.float32)
+
+
+def joined_blocks(clips: Sequence[_Clip], seams: Sequence[int]) -> Iterator[np.ndarray]:
     """The clips end to end, with an equal-power crossfade of seams[i] samples
     between clip i and clip i + 1: render.join's samples, a block at a time."""
-    from sparrow_export.render import equal_power_gains
-
     held = None  # the tail of the clip before, to fade out under this one's head
     for index, clip in enumerate(clips):
         head = seams[index - 1] if index > 0 else 0

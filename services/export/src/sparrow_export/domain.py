@@ -4,8 +4,8 @@ must pass, each failing with a sentence a musician can act on. No gRPC, no audio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 
 from sparrow_common.audio import FORMATS
 from sparrow_common.errors import InvalidArgument

@@ -142,13 +142,6 @@ def seam_lengths(clip_lengths: Sequence[int], crossfade: int) -> list[int]:
     ]
 
 
-def equal_power_gains(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fade_out, fade_in) over `length` samples: cos and sin of a quarter turn,
-    so their squares add to one and uncorrelated audio keeps its power."""
-    phase = (np.arange(length, dtype=np.float64) + 0.5) / length * (np.pi / 2)
-    return np.cos(phase).astype(np.float32), np.sin(phase).astype(np.float32)
-
-
 def join(clips: Sequence[np.ndarray], crossfade: int) -> np.ndarray:
     """Clips (channels, samples), all at one rate and channel count, end to end
     with an equal-power crossfade of `crossfade` samples (clamped per seam by
@@ -164,9 +157,7 @@ def join(clips: Sequence[np.ndarray], crossfade: int) -> np.ndarray:
 def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
     """EBU R128 integrated loudness (LUFS) of (channels, samples) audio, or None
     when it has none: shorter than one 400 ms block, or silent."""
-    meter = LoudnessMeter(sample_rate, audio.shape[0])
-    meter.feed(audio)
-    return meter.integrated()
+    return _measured([audio], sample_rate, audio.shape[0]).integrated()
 
 
 def loudness_gain_db(target_lufs: float, measured_lufs: float, peak: float) -> float:
@@ -251,7 +242,7 @@ def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path:
     seams = seam_lengths([clip.length for clip in clips], crossfade_samples(job.crossfade_ms, sample_rate))
     gain = None
     if job.normalize:
-        target = _measured(clips[0].blocks(0, clips[0].length), sample_rate, channels).integrated()
+        target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
         joined = _measured(joined_blocks(clips, seams), sample_rate, channels)
         gain = loudness_gain(target, joined.integrated(), joined.peak)
     blocks = joined_blocks(clips, seams)
@@ -267,12 +258,12 @@ def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path:
     )
 
 
-async def render(job: RenderJob, folder: Path | None = None) -> AsyncIterator[Step | Rendered]:
+async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
     """Render `job` in worker threads, yielding a Step as each clip is decoded and
     once the file is encoded, then the Rendered file. The file and the decoded
-    clips live in a temporary folder (under `folder`) until the caller resumes
-    or closes this generator: read the file before. Raises InvalidArgument
-    naming the clip that can't be used."""
+    clips live in a temporary folder until the caller resumes or closes this
+    generator: read the file before. Raises InvalidArgument naming the clip that
+    can't be used."""
     count = len(job.clips)
 
     def shapes() -> list[tuple[int, int]]:
@@ -282,7 +273,7 @@ async def render(job: RenderJob, folder: Path | None = None) -> AsyncIterator[St
     rate, channels = (await asyncio.to_thread(shapes))[0]
     channels = output_channels(channels)
     total = count + 1
-    with tempfile.TemporaryDirectory(prefix="sparrow-export-", dir=folder) as working:
+    with tempfile.TemporaryDirectory(prefix="sparrow-export-") as working:
         working = Path(working)
         decoded: list[DecodedClip] = []
         try:
