@@ -3,10 +3,11 @@ into chunks for gRPC streams."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,19 @@ def read_chunks(
                 remaining -= len(data)
             yield data
 
+
+
+async def chunks_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks of a blocking reader (read_chunks, a blob store's read), each
+    read in a worker thread so the event loop never waits on the disk; the
+    reader is closed when the caller stops early."""
+    try:
+        while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield data
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 def decode(
     source: str | os.PathLike | bytes, sample_rate: int, channels: int, last_s: float | None = None

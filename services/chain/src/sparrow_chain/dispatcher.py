@@ -34,7 +34,7 @@ from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
 from sparrow_chain.store.jobs import GENERATE
 from sparrow_chain.store.stems import STEMS
 from sparrow_common import request_id
-from sparrow_common.audio import decode, encode_wav, probe, split
+from sparrow_common.audio import chunks_in_thread, decode, encode_wav, probe, split
 from sparrow_common.channels import open_channel
 from sparrow_common.convert import params_to_pb
 from sparrow_common.errors import MODEL_LOADING
@@ -366,8 +366,7 @@ class Dispatcher:
 
     async def _stems_requests(self, job: ClaimedStems):
         yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav"))
-        chunks = self.blobs.read(job.source_key)
-        while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+        async for data in chunks_in_thread(self.blobs.read(job.source_key)):
             yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
 
     async def _requests(self, job: ClaimedJob, context: bytes, melody: bytes | None):

@@ -3,7 +3,6 @@ streams back to the caller."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -13,6 +12,7 @@ from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import Node
 from sparrow_common import request_id
+from sparrow_common.audio import chunks_in_thread
 from sparrow_common.channels import open_channel
 from sparrow_common.errors import InvalidArgument, from_downstream
 
@@ -66,8 +66,7 @@ class Exporter:
             )
         )
         for index, node in enumerate(spine):
-            chunks = self.blobs.read(node.audio.key)
-            while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+            async for data in chunks_in_thread(self.blobs.read(node.audio.key)):
                 yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, data=data))
 
     async def close(self) -> None:

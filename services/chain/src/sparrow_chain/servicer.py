@@ -31,7 +31,7 @@ from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
 from sparrow_common import numbers, request_id
-from sparrow_common.audio import AudioLimits, probe
+from sparrow_common.audio import AudioLimits, chunks_in_thread, probe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
@@ -270,8 +270,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         if offset > audio.size_bytes:
             raise InvalidArgument(f"offset {offset} is past the end ({audio.size_bytes} bytes)")
         yield audio_to_pb(audio), None
-        chunks = self.blobs.read(audio.key, offset, length)
-        while (data := await asyncio.to_thread(next, chunks, None)) is not None:
+        async for data in chunks_in_thread(self.blobs.read(audio.key, offset, length)):
             yield None, common_pb2.AudioChunk(data=data)
 
     # -- stems ----------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from contextlib import aclosing, closing
+from contextlib import aclosing
 
 from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
-from sparrow_common.audio import read_chunks
+from sparrow_common.audio import chunks_in_thread, read_chunks
 from sparrow_common.errors import InvalidArgument
 from sparrow_export.domain import RenderFormat, RenderJob, Rendered, check_clips, check_setup
 from sparrow_export.render import render
@@ -61,9 +60,8 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
                     time.monotonic() - started,
                 )
                 yield export_pb2.RenderResponse(info=_info(update))
-                with closing(read_chunks(update.path)) as chunks:
-                    while (data := await asyncio.to_thread(next, chunks, None)) is not None:
-                        yield export_pb2.RenderResponse(chunk=common_pb2.AudioChunk(data=data))
+                async for data in chunks_in_thread(read_chunks(update.path)):
+                    yield export_pb2.RenderResponse(chunk=common_pb2.AudioChunk(data=data))
 
     async def _read_request(self, request_iterator) -> RenderJob:
         """Read the whole stream, then judge it: a status raised while the caller is
