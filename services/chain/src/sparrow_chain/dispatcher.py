@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 _FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 
 
-
 class Received:
     """What a worker streams back, one file per take or stem, written to the
     blob store's incoming folder as the chunks arrive (never held whole in
@@ -54,23 +53,20 @@ class Received:
 
     def __init__(self, blobs):
         self.blobs = blobs
-        self._paths: dict = {}
         self._files: dict = {}
 
     def write(self, key, data: bytes) -> None:
-        file = self._files.get(key)
-        if file is None:
-            self._paths[key] = self.blobs.incoming()
-            file = self._files[key] = open(self._paths[key], "wb")  # noqa: SIM115 - closed in __exit__ or path()
-        file.write(data)
+        if key not in self._files:
+            self._files[key] = open(self.blobs.incoming(), "wb")  # noqa: SIM115 - closed in path() or __exit__
+        self._files[key].write(data)
 
     def keys(self):
-        return self._paths.keys()
+        return self._files.keys()
 
     def path(self, key) -> Path:
         """The finished file of `key` (closed for writing)."""
         self._files[key].close()
-        return self._paths[key]
+        return Path(self._files[key].name)
 
     def __enter__(self) -> Received:
         return self
@@ -78,8 +74,8 @@ class Received:
     def __exit__(self, *exc) -> None:
         for file in self._files.values():
             file.close()
-        for path in self._paths.values():
-            path.unlink(missing_ok=True)
+            Path(file.name).unlink(missing_ok=True)
+
 
 class JobGone(Exception):
     """Every take of the job was discarded, or another dispatcher took it over."""
