@@ -41,6 +41,9 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
         self.rows_in_flight = 0
         self.steps_per_second = 0.0
+        # The gauges read this worker's own figures, as sparrow_common.metrics reads its slots.
+        ROWS_IN_FLIGHT.set_function(lambda: self.rows_in_flight)
+        STEPS_PER_SECOND.set_function(lambda: self.steps_per_second)
 
     async def GetCapacity(self, request, context):
         return generation_pb2.GetCapacityResponse(
@@ -110,7 +113,6 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         pace = Pace()
         rows = len(request.seeds) * (2 if request.params.cfg_coef > 1.0 else 1)
         self.rows_in_flight += rows
-        ROWS_IN_FLIGHT.set(self.rows_in_flight)
         try:
             async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
                 if isinstance(update, Finished):
@@ -124,10 +126,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                     )
         finally:
             self.rows_in_flight -= rows
-            ROWS_IN_FLIGHT.set(self.rows_in_flight)
         elapsed = time.monotonic() - started
         self.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
-        STEPS_PER_SECOND.set(self.steps_per_second)
         log.info(
             "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
         )
