@@ -24,5 +24,15 @@ DESCRIPTIONS = {
 
 
 def errors(*codes: int) -> dict[int | str, dict]:
-    """`responses=` for a router or route: these statuses, each with the Error schema."""
+    """`responses=` for a route: these statuses, each with the Error schema."""
     return {code: {"model": Error, "description": DESCRIPTIONS[code]} for code in codes}
+
+
+def audio_file(media_types: tuple[str, ...], *codes: int) -> dict[int | str, dict]:
+    """`responses=` for a route that answers with an audio file and honours
+    Range: the file (200), a byte range of it (206), and these errors."""
+    return {
+        200: {"content": {media_type: {} for media_type in media_types}},
+        206: {"description": "A byte range of the file."},
+        **errors(*codes),
+    }

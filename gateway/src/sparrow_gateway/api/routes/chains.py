@@ -14,9 +14,7 @@ from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import AppSettings, Chain
 from sparrow_gateway.api.responses import errors
 
-router = APIRouter(
-    prefix="/api/chains", tags=["chains"], route_class=BodyRoute
-)
+router = APIRouter(prefix="/api/chains", tags=["chains"], route_class=BodyRoute)
 
 
 @router.post("", status_code=201, response_model=schemas.ChainCreated, responses=errors(401, 413, 415, 503))

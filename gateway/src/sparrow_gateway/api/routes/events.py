@@ -21,9 +21,7 @@ from sparrow_gateway.api.errors import unprocessable
 from sparrow_gateway.api.responses import errors
 
 log = logging.getLogger(__name__)
-router = APIRouter(
-    prefix="/api/chains", tags=["events"], route_class=BodyRoute
-)
+router = APIRouter(prefix="/api/chains", tags=["events"], route_class=BodyRoute)
 
 # How long to wait before re-opening the watch when the chain service is away.
 RETRY_S = 1.0

@@ -13,9 +13,7 @@ from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import errors
 
-router = APIRouter(
-    prefix="/api/chains", tags=["export"], route_class=BodyRoute
-)
+router = APIRouter(prefix="/api/chains", tags=["export"], route_class=BodyRoute)
 
 
 def _filename(title: str, fmt: str) -> str:

@@ -10,11 +10,9 @@ from sparrow_gateway import schemas
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
-from sparrow_gateway.api.responses import errors
+from sparrow_gateway.api.responses import audio_file, errors
 
-router = APIRouter(
-    prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute
-)
+router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
 
 
 @router.post(
@@ -63,11 +61,7 @@ async def get_node(node_id: UUID, chain: Chain):
 @router.get(
     "/{node_id}/audio",
     response_class=Response,
-    responses={
-        200: {"content": {"audio/*": {}}},
-        206: {"description": "A byte range of the file."},
-        **errors(401, 404, 416, 503),
-    },
+    responses=audio_file(("audio/*",), 401, 404, 416, 503),
 )
 async def node_audio(node_id: UUID, request: Request, chain: Chain):
     """The node's audio file in its stored format; honours Range so players can seek."""

@@ -12,11 +12,9 @@ from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import PaidAccount
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
-from sparrow_gateway.api.responses import errors
+from sparrow_gateway.api.responses import audio_file, errors
 
-router = APIRouter(
-    prefix="/api/nodes", tags=["stems"], route_class=BodyRoute
-)
+router = APIRouter(prefix="/api/nodes", tags=["stems"], route_class=BodyRoute)
 
 StemName = Literal["drums", "bass", "other", "vocals"]
 
@@ -42,11 +40,7 @@ async def get_stems(node_id: UUID, chain: Chain, account: PaidAccount):
 @router.get(
     "/{node_id}/stems/{stem}/audio",
     response_class=Response,
-    responses={
-        200: {"content": {"audio/wav": {}}},
-        206: {"description": "A byte range of the file."},
-        **errors(401, 403, 404, 409, 416, 503),
-    },
+    responses=audio_file(("audio/wav",), 401, 403, 404, 409, 416, 503),
 )
 async def stem_audio(node_id: UUID, stem: StemName, request: Request, chain: Chain, account: PaidAccount):
     """One stem as WAV; honours Range."""
