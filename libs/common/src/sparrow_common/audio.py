@@ -198,7 +198,6 @@ def read_chunks(
             yield data
 
 
-
 async def chunks_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """The chunks of a blocking reader (read_chunks, a blob store's read), each
     read in a worker thread so the event loop never waits on the disk; the
@@ -210,6 +209,7 @@ async def chunks_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
 
 def decode(
     source: str | os.PathLike | bytes, sample_rate: int, channels: int, last_s: float | None = None
