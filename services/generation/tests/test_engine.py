@@ -147,12 +147,9 @@ def test_the_melody_steers_the_take(tiny_melody):
     prompt = engine.codec.encode(request.context[:, -50 * engine.hop :])
 
     def first_logits(melody):
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
-
         heard = engine._conditioning(replace(request, melody=melody), guided=False, start_frame=0)
-        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         with torch.inference_mode():
-            return engine.decoder._forward(engine.pattern.prefill(prompt), cache, heard, prefill=True)
+            return engine.scheduler.prefill(engine.pattern.prefill(prompt), heard)[0]
 
     rising, falling = arpeggio(engine), arpeggio(engine)[:, ::-1].copy()
     assert torch.equal(first_logits(rising), first_logits(rising.copy()))
@@ -172,8 +169,8 @@ def test_a_long_take_hears_its_own_codes_and_is_decoded_once(tiny_musicgen, monk
     engine = engine_for(tiny_musicgen, window_s=4.0, stride_s=2.4)
     request = continuation(engine, (3, 4), seconds=6.0)
     heard, decodes = [], []
-    write, decode_codes = engine.decoder.write, engine.codec.decode
-    monkeypatch.setattr(engine.decoder, "write", lambda prompt, *a: heard.append(prompt) or write(prompt, *a))
+    submit, decode_codes = engine.scheduler.submit, engine.codec.decode
+    monkeypatch.setattr(engine.scheduler, "submit", lambda window: heard.append(window.prompt) or submit(window))
     monkeypatch.setattr(engine.codec, "decode", lambda codes: decodes.append(codes) or decode_codes(codes))
     takes = engine.generate(request, lambda *_: None, threading.Event())
     assert len(heard) == 3 and len(decodes) == 1

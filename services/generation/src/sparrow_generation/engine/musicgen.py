@@ -6,8 +6,9 @@ audiocraft-format fine-tunes (engine/audiocraft.py). A call:
 
 1. hears the description (T5; a melody's chroma on melody checkpoints) once;
 2. encodes the prompt (the tail of the context) to EnCodec codes once;
-3. writes each window of new codes for every take in one batch, the first
-   window's prompt prefilled once for all takes (engine/decoding.py);
+3. hands each window of new codes to the device's scheduler, which prefills
+   its prompt once for all takes and steps them together with every other
+   request's takes in flight (engine/scheduler.py, engine/rows.py);
 4. past the model's window, prompts the next window with the last
    `window - stride` seconds of each take's own codes, as audiocraft's
    extend_stride does, never re-encoding decoded audio;
@@ -33,10 +34,10 @@ from sparrow_generation.engine.base import ModelUnavailable, StepCallback
 from sparrow_generation.engine.chroma import MelodyChroma
 from sparrow_generation.engine.codec import LEFT_CONTEXT_FRAMES, Codec, join
 from sparrow_generation.engine.conditioning import Conditioner
-from sparrow_generation.engine.decoding import WindowDecoder
 from sparrow_generation.engine.loading import Precision, apply_precision, load_checkpoint, resolve_device
 from sparrow_generation.engine.pattern import DelayPattern
-from sparrow_generation.engine.sampling import TakeSampler
+from sparrow_generation.engine.sampling import Knobs
+from sparrow_generation.engine.scheduler import Scheduler, Window
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ class Segment:
 
 
 class MusicGenEngine:
-    """Load once, then run batches of takes: one call at a time (a lock holds
-    the others back; the worker runs it in the one thread that loaded it)."""
+    """Load once, then run calls from many threads at once: each call's windows
+    join the scheduler's step loop, which owns the decoder on its device's thread
+    (the thread that loaded the model: sparrow_common.model.load_in_background
+    says why)."""
 
     def __init__(
         self,
@@ -75,11 +78,16 @@ class MusicGenEngine:
         self.sample_rate = 0
         self.channels = 0
         self.supports_melody = False
-        self._lock = threading.Lock()
+        self.scheduler: Scheduler | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
     def load(self) -> None:
+        if self.scheduler is None:
+            self.scheduler = Scheduler(f"decoder-{self.device}")
+        self.scheduler.call(self._load)
+
+    def _load(self) -> None:
         self.precision = Precision.resolve(self.device, self.dtype, self.quantize)
         model, tokenizer, folder = load_checkpoint(self.model_id)
         model = apply_precision(model, self.device, self.precision)
@@ -95,7 +103,7 @@ class MusicGenEngine:
             if model.generation_config.decoder_start_token_id is not None else model.config.decoder.bos_token_id
         )
         self.codec = Codec(model.audio_encoder, self.channels, self.hop)
-        self.decoder = WindowDecoder(model.decoder, self.pattern)
+        self.scheduler.attach(model.decoder, self.pattern, self.device)
         self.conditioner = Conditioner(model, tokenizer, self.device, self.precision.decoder)
         self.supports_melody = self.conditioner.melody
         self.chroma = MelodyChroma.from_pretrained(folder) if self.supports_melody else None
@@ -134,7 +142,7 @@ class MusicGenEngine:
     def generate(self, request: Continuation, on_step: StepCallback, cancel: threading.Event) -> list[Take]:
         if self.model is None:
             raise ModelUnavailable(f"model '{self.model_id}' is not loaded")
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             return self._generate(request, on_step, cancel)
 
     def write_codes(
@@ -146,10 +154,11 @@ class MusicGenEngine:
         segments = self.plan(context.shape[-1] // self.hop, request)
         total = sum(self.pattern.steps(s.new_frames) for s in segments)
         takes = len(request.seeds)
-        sampler = TakeSampler(
-            list(request.seeds), self.num_codebooks, params.cfg_coef, params.temperature, params.top_k, params.top_p
+        guided = params.cfg_coef > 1.0
+        knobs = Knobs.for_takes(
+            list(request.seeds), params.cfg_coef, params.temperature, params.top_k, params.top_p, self.device
         )
-        conditioning = self._conditioning(request, sampler.guided, 0)
+        conditioning = self._conditioning(request, guided, 0)
         first = segments[0].prompt_frames
         if first:
             prompt = self.codec.encode(context[:, context.shape[-1] - first * self.hop :])
@@ -164,12 +173,13 @@ class MusicGenEngine:
             else:  # each take hears its own codes so far
                 window_prompt = history[:, :, history.shape[-1] - segment.prompt_frames :]
                 if request.melody is not None:  # and the melody from where this window starts
-                    conditioning = self._conditioning(request, sampler.guided, history.shape[-1] - segment.prompt_frames)
+                    conditioning = self._conditioning(request, guided, history.shape[-1] - segment.prompt_frames)
                 heard = conditioning.repeat(takes) if takes > 1 else conditioning
-            new = self.decoder.write(
-                window_prompt, segment.new_frames, heard, sampler,
-                lambda step, offset=done: on_step(offset + step, total), cancel,
+            window = Window(
+                window_prompt, segment.new_frames, heard, knobs, guided, first_step=done,
+                on_step=lambda step, offset=done: on_step(offset + step, total), cancel=cancel,
             )
+            new = self.scheduler.submit(window).result()
             done += self.pattern.steps(segment.new_frames)
             written.append(new)
             history = torch.cat([history, new], dim=-1)

@@ -53,22 +53,34 @@ class DelayPattern:
             ids[:, k, delay + 1 :] = prompt[:, k, : max(frames - delay, 0)]
         return ids
 
-    def keep(self, step: int, prompt: torch.Tensor, drawn: torch.Tensor, new_frames: int) -> torch.Tensor:
-        """The tokens at decoding step `step` (0 = the one the prefill predicts):
-        (rows, K) drawn by the model, where the prompt or the end pad overrides them."""
+    def forced(self, prompt: torch.Tensor, takes: int) -> torch.Tensor:
+        """(takes, K, max_delay + 1): the token codebook k must write at each of
+        a window's first steps, where the prompt (or BOS before it) still holds
+        one for a delayed codebook, as transformers' `apply_delay_pattern_mask`
+        does; -1 where the model's draw is kept. `prompt`: (1 or takes, K, P)."""
         frames = prompt.shape[-1]
-        out = drawn.clone()
+        out = torch.full((prompt.shape[0], self.num_codebooks, self.max_delay + 1), -1,
+                         dtype=torch.long, device=prompt.device)
         for k, delay in enumerate(self.delays):
-            index = step - delay  # which new frame codebook k writes now
-            if index < 0:  # still the prompt's (BOS before it starts)
-                out[:, k] = prompt[:, k, frames + index] if frames + index >= 0 else self.bos
-            elif index >= new_frames:
-                out[:, k] = self.bos
-        return out
+            for step in range(delay):
+                index = frames + step - delay
+                out[:, k, step] = prompt[:, k, index] if index >= 0 else self.bos
+        return out.expand(takes, -1, -1)
 
-    def new_codes(self, tokens: list[torch.Tensor], new_frames: int) -> torch.Tensor:
-        """Un-stagger the kept tokens of every step into (rows, K, new_frames) codes."""
-        grid = torch.stack(tokens, dim=-1)
+    def keep(self, drawn: torch.Tensor, forced: torch.Tensor, steps: torch.Tensor, new_frames: torch.Tensor) -> torch.Tensor:
+        """The tokens each take writes at its own step: (takes, K) drawn, where
+        the prompt (`forced`, from forced()) or the end pad overrides them.
+        `steps` and `new_frames`: (takes,) int64, on the device."""
+        delays = torch.tensor(self.delays, device=drawn.device)
+        column = steps.clamp(max=self.max_delay)[:, None, None].expand(-1, self.num_codebooks, 1)
+        prompt = forced.gather(-1, column)[..., 0]
+        out = torch.where(prompt >= 0, prompt, drawn)
+        past_end = steps[:, None] - delays[None, :] >= new_frames[:, None]
+        return out.masked_fill(past_end, self.bos)
+
+    def new_codes(self, grid: torch.Tensor, new_frames: int) -> torch.Tensor:
+        """Un-stagger the kept tokens of every step, (rows, K, steps), into
+        (rows, K, new_frames) codes."""
         return torch.stack(
             [grid[:, k, delay : delay + new_frames] for k, delay in enumerate(self.delays)], dim=1
         )

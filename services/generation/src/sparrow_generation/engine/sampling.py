@@ -17,6 +17,8 @@ bits, so it lies strictly inside (0, 1) in float32.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 _MASK = 0xFFFFFFFF
@@ -37,18 +39,101 @@ def take_keys(seeds: list[int], device: torch.device | str = "cpu") -> torch.Ten
     return mix(mix(low) ^ high).to(device)
 
 
-def uniforms(keys: torch.Tensor, step: int, num_codebooks: int, vocab: int) -> torch.Tensor:
-    """(takes, K, vocab) float32 uniforms in (0, 1) for one step: a function of
-    each take's key, the step, the codebook and the token only."""
+def uniforms(keys: torch.Tensor, steps: torch.Tensor, num_codebooks: int, vocab: int) -> torch.Tensor:
+    """(takes, K, vocab) float32 uniforms in (0, 1), each take at its own step
+    ((takes,) int64): a function of the take's key, its step, the codebook and
+    the token only."""
     device = keys.device
-    counters = torch.arange(num_codebooks, device=device, dtype=torch.int64) + step * num_codebooks
-    per_codebook = mix(keys[:, None] ^ mix(counters & _MASK)[None, :])  # (takes, K)
+    counters = torch.arange(num_codebooks, device=device, dtype=torch.int64) + steps[:, None] * num_codebooks
+    per_codebook = mix(keys[:, None] ^ mix(counters & _MASK))  # (takes, K)
     tokens = mix(torch.arange(vocab, device=device, dtype=torch.int64) ^ 0x9E3779B9)
     bits = mix(per_codebook[:, :, None] ^ tokens[None, None, :]) >> 8  # 24 bits
     return (bits.to(torch.float32) + 0.5) * (1.0 / (1 << 24))
 
 
+@dataclass(frozen=True)
+class Knobs:
+    """Each take's sampling knobs, one entry per take, on the device: takes of
+    different requests, with their own knobs, draw in one call."""
+
+    keys: torch.Tensor  # (takes,) int64, from take_keys
+    guidance: torch.Tensor  # (takes, 1, 1) float32
+    guided: torch.Tensor  # (takes, 1, 1) bool: guidance > 1, the take has an unconditional row
+    temperature: torch.Tensor  # (takes, 1, 1) float32
+    top_k: torch.Tensor  # (takes, 1, 1) int64, 0: no cut
+    top_p: torch.Tensor  # (takes, 1, 1) float32, outside (0, 1): no cut
+    # Known on the host, so that a draw never asks the device.
+    max_top_k: int
+    any_top_p: bool
+
+    @classmethod
+    def for_takes(
+        cls, seeds: list[int], guidance: float, temperature: float, top_k: int, top_p: float, device="cpu"
+    ) -> Knobs:
+        """The knobs of one request's takes (every take shares them)."""
+        takes = len(seeds)
+
+        def column(value, dtype):
+            return torch.full((takes, 1, 1), value, dtype=dtype, device=device)
+
+        return cls(
+            keys=take_keys(seeds, device),
+            guidance=column(guidance, torch.float32),
+            guided=column(guidance > 1.0, torch.bool),
+            temperature=column(temperature, torch.float32),
+            top_k=column(top_k, torch.int64),
+            top_p=column(top_p, torch.float32),
+            max_top_k=top_k,
+            any_top_p=0.0 < top_p < 1.0,
+        )
+
+    @classmethod
+    def join(cls, parts: list[Knobs]) -> Knobs:
+        """The takes of several requests, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            *(torch.cat([getattr(p, name) for p in parts]) for name in
+              ("keys", "guidance", "guided", "temperature", "top_k", "top_p")),
+            max_top_k=max(p.max_top_k for p in parts),
+            any_top_p=any(p.any_top_p for p in parts),
+        )
+
+
+def draw(cond: torch.Tensor, uncond: torch.Tensor, knobs: Knobs, steps: torch.Tensor) -> torch.Tensor:
+    """One token per take and codebook: (takes, K, vocab) conditional logits and
+    the unconditional ones (the same rows for a take without guidance), each
+    take at its own step ((takes,) int64) -> (takes, K) tokens, on the logits'
+    device. Every operation is per take, so a take draws the same tokens
+    whatever else is drawn with it."""
+    cond = cond.float()
+    mixed = uncond.float()
+    mixed = mixed + (cond - mixed) * knobs.guidance
+    logits = torch.where(knobs.guided, mixed, cond)
+    logits = logits / knobs.temperature
+    vocab = logits.shape[-1]
+    if knobs.max_top_k > 0:
+        # The k-th largest of each take's own k (topk's values are sorted), none where k is 0.
+        largest = torch.topk(logits, min(knobs.max_top_k, vocab), dim=-1).values
+        index = (knobs.top_k.clamp(1, largest.shape[-1]) - 1).expand(*logits.shape[:-1], 1)
+        kth = largest.gather(-1, index)
+        kth = torch.where(knobs.top_k > 0, kth, torch.full_like(kth, float("-inf")))
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if knobs.any_top_p:
+        ordered, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        top_p = torch.where((knobs.top_p > 0.0) & (knobs.top_p < 1.0), knobs.top_p, torch.full_like(knobs.top_p, 2.0))
+        drop = cumulative - ordered.softmax(-1) > top_p  # keep the token that crosses top_p
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    noise = uniforms(knobs.keys, steps, logits.shape[1], vocab)
+    gumbel = -torch.log(-torch.log(noise))
+    return (logits + gumbel).argmax(dim=-1)
+
+
 class TakeSampler:
+    """One request's takes, drawn step after step (the stream's step counts up
+    across the request's windows)."""
+
     def __init__(
         self,
         seeds: list[int],
@@ -65,7 +150,7 @@ class TakeSampler:
         self.top_k = top_k
         self.top_p = top_p
         self.step = 0
-        self._keys: torch.Tensor | None = None
+        self._knobs: Knobs | None = None
 
     @property
     def takes(self) -> int:
@@ -76,26 +161,19 @@ class TakeSampler:
         """Whether the batch carries an unconditional copy of every row."""
         return self.guidance > 1.0
 
+    def knobs(self, device) -> Knobs:
+        if self._knobs is None or self._knobs.keys.device != torch.device(device):
+            self._knobs = Knobs.for_takes(
+                self.seeds, self.guidance, self.temperature, self.top_k, self.top_p, device
+            )
+        return self._knobs
+
     def draw(self, scores: torch.Tensor) -> torch.Tensor:
         """(rows * K, vocab) logits, rows = [conditional..., unconditional...] when
         guided -> (takes * K,) drawn tokens, on the logits' device. Each call is
         the next step."""
-        logits = scores.float()
-        if self.guided:
-            cond, uncond = logits.chunk(2, dim=0)
-            logits = uncond + (cond - uncond) * self.guidance
-        logits = logits / self.temperature
-        if self.top_k > 0:
-            kth = torch.topk(logits, min(self.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        if 0.0 < self.top_p < 1.0:
-            ordered, order = torch.sort(logits, descending=True, dim=-1)
-            cumulative = ordered.softmax(-1).cumsum(-1)
-            drop = cumulative - ordered.softmax(-1) > self.top_p  # keep the token that crosses top_p
-            logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-        if self._keys is None or self._keys.device != logits.device:
-            self._keys = take_keys(self.seeds, logits.device)
-        noise = uniforms(self._keys, self.step, self.num_codebooks, logits.shape[-1])
+        logits = scores.view(-1, self.num_codebooks, scores.shape[-1])
+        cond, uncond = logits.chunk(2, dim=0) if self.guided else (logits, logits)
+        steps = torch.full((self.takes,), self.step, dtype=torch.int64, device=scores.device)
         self.step += 1
-        gumbel = -torch.log(-torch.log(noise))
-        return (logits + gumbel.reshape(logits.shape)).argmax(dim=-1)
+        return draw(cond, uncond, self.knobs(scores.device), steps).reshape(-1)
