@@ -137,7 +137,7 @@ async def test_undecodable_context_is_invalid_argument(worker):
 
 
 async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model(tiny_musicgen):
-    server = await start(tiny_musicgen, slots=1, queue_limit=1)
+    server = await start(tiny_musicgen, max_rows=2, queue_limit=1)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
             stub = generation_pb2_grpc.GenerationServiceStub(channel)
@@ -149,8 +149,9 @@ async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model
                 await collect(stub.Generate(generate_request([3]), timeout=30))
             assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
-            assert (capacity.slots, capacity.busy, capacity.queued, capacity.ready) == (1, 1, 1, True)
-            assert capacity.rows_in_flight == 2  # one take and its unconditional copy (guidance 3)
+            # The slots are decoder rows: one take and its unconditional copy (guidance 3) fill both.
+            assert (capacity.slots, capacity.busy, capacity.queued, capacity.ready) == (2, 2, 1, True)
+            assert capacity.rows_in_flight == 2
             # Cancelling the long call stops the model: the waiting one runs soon after.
             running.cancel()
             progress, takes, done = await asyncio.wait_for(collect(waiting), timeout=30)
@@ -270,3 +271,65 @@ async def test_a_melody_checkpoint_follows_the_melody_it_is_sent(tmp_path):
         assert abs(decode(first[1][0], 32000, 1).shape[-1] - 2 * 32000) <= 640
     finally:
         await server.close()
+
+
+# Three requests of different lengths, seeds and knobs (one of two takes), started
+# one after another while the earlier ones are still being written.
+STAGGERED = (
+    dict(seeds=[21], duration_s=8.0),
+    dict(seeds=[22, 23], duration_s=5.0, temperature=0.7, top_k=50, cfg_coef=1.0),
+    dict(seeds=[24], duration_s=3.0, top_p=0.8, cfg_coef=5.0, prompt="bright"),
+)
+
+
+async def staggered(stub, requests, cancel: int | None = None):
+    """Start each request once the one before it has reported progress; cancel
+    request `cancel` once it has too. -> each request's takes (None when cancelled)."""
+    calls = []
+    for index, asked in enumerate(requests):
+        asked = dict(asked)
+        call = stub.Generate(generate_request(asked.pop("seeds"), **asked), timeout=120)
+        while (reply := await call.read()).WhichOneof("part") != "progress":
+            pass
+        calls.append(call)
+    if cancel is not None:
+        calls[cancel].cancel()
+    results = []
+    for index, call in enumerate(calls):
+        if index == cancel:
+            results.append(None)
+            continue
+        results.append((await collect(call))[1])
+    return results
+
+
+async def alone(server, stub, asked) -> tuple[dict, int]:
+    """The request's takes when it runs by itself, and the steps the model ran for it."""
+    asked = dict(asked)
+    before = server.servicer.engine.steps
+    _, takes, _ = await collect(stub.Generate(generate_request(asked.pop("seeds"), **asked), timeout=120))
+    return takes, server.servicer.engine.steps - before
+
+
+async def test_requests_in_flight_share_every_step_and_each_take_is_what_it_is_alone(worker):
+    server, stub, _ = worker
+    by_itself = [await alone(server, stub, asked) for asked in STAGGERED]
+    before = server.servicer.engine.steps
+    together = await staggered(stub, STAGGERED)
+    steps = server.servicer.engine.steps - before
+    for (takes, _), shared in zip(by_itself, together, strict=True):
+        assert shared == takes  # byte for byte: every take's codes are the ones it gets alone
+    longest, total = max(s for _, s in by_itself), sum(s for _, s in by_itself)
+    # The model stepped all three together: about as many steps as the longest, not the sum.
+    assert steps <= 1.2 * longest < total, (steps, longest, total)
+
+
+async def test_cancelling_one_request_leaves_the_others_takes_as_they_are(worker):
+    server, stub, _ = worker
+    by_itself = [await alone(server, stub, asked) for asked in (STAGGERED[0], STAGGERED[2])]
+    first, cancelled, last = await staggered(stub, STAGGERED, cancel=1)
+    assert cancelled is None
+    assert [first, last] == [takes for takes, _ in by_itself]
+    # its rows were dropped: nothing is left in flight
+    capacity = (await stub.GetCapacity(generation_pb2.GetCapacityRequest(), timeout=5)).capacity
+    assert (capacity.busy, capacity.rows_in_flight) == (0, 0)

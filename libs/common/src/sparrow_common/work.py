@@ -40,11 +40,12 @@ class Finished:
 
 
 async def run_blocking(
-    executor: Executor, slots: Slots, work: BlockingWork, *args: Any
+    executor: Executor, slots: Slots, work: BlockingWork, *args: Any, weight: int = 1
 ) -> AsyncIterator[Progress | Finished]:
     """Run `work` in `executor`, yielding its Progress as it reports it and then
-    Finished(result). The slot is released once the worker thread is free, even
-    when the caller goes away first (which sets the cancel flag)."""
+    Finished(result). The slot (`weight` units of them) is released once the
+    worker thread is free, even when the caller goes away first (which sets the
+    cancel flag)."""
     loop = asyncio.get_running_loop()
     steps: asyncio.Queue[Progress] = asyncio.Queue()
     cancel = threading.Event()
@@ -61,7 +62,7 @@ async def run_blocking(
         loop.call_soon_threadsafe(steps.put_nowait, Progress((done, total)))
 
     future = loop.run_in_executor(executor, lambda: work(*args, on_step, cancel))
-    future.add_done_callback(lambda _: slots.release())
+    future.add_done_callback(lambda _: slots.release(weight))
     try:
         while not future.done():
             waiter = asyncio.ensure_future(steps.get())
@@ -81,10 +82,10 @@ async def run_blocking(
     yield Finished(result)
 
 
-async def wait_for_slot(slots: Slots) -> AsyncIterator[int]:
-    """Take a slot, yielding this call's place in line (1 = next) every second
-    while it waits. Raises Busy when the line is full."""
-    turn = slots.reserve()
+async def wait_for_slot(slots: Slots, weight: int = 1) -> AsyncIterator[int]:
+    """Take a slot (`weight` units of them), yielding this call's place in line
+    (1 = next) every second while it waits. Raises Busy when the line is full."""
+    turn = slots.reserve(weight)
     if turn is None:
         return
     try:
@@ -92,5 +93,5 @@ async def wait_for_slot(slots: Slots) -> AsyncIterator[int]:
             yield slots.position(turn)
             await asyncio.wait({turn}, timeout=1.0)
     except BaseException:
-        slots.leave(turn)
+        slots.leave(turn, weight)
         raise

@@ -22,9 +22,11 @@ class Settings(BaseSettings):
     # auto (int8 on the CPU, none on CUDA), none or int8 (dynamic quantization of
     # the decoder's linear layers; CPU only).
     quantize: str = "auto"
-    # Calls running at once (each a batch of takes), and calls allowed to wait.
-    slots: int = 1
-    queue_limit: int = 8
+    # Decoder rows stepped at once, across every call in flight (a take is one
+    # row, two with guidance); calls past them wait in line, up to queue_limit,
+    # and past that are refused (RESOURCE_EXHAUSTED).
+    max_rows: int = 64
+    queue_limit: int = 32
     # The model's context window and how far each extension slides it (audiocraft's
     # max_duration and extend_stride).
     window_s: float = 30.0
@@ -35,3 +37,8 @@ class Settings(BaseSettings):
     # Prometheus metrics over HTTP on this port (0: none).
     metrics_port: int = 9092
     log_level: str = "INFO"
+
+    @property
+    def slots(self) -> int:
+        """The worker's slots are its decoder rows (sparrow_common.model.start_worker)."""
+        return self.max_rows

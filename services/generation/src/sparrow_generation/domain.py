@@ -41,6 +41,12 @@ class Continuation:
     def description(self) -> str:
         return describe(self.params)
 
+    @property
+    def rows(self) -> int:
+        """Decoder rows the takes occupy while they are written: one each, two
+        with guidance (its unconditional copy)."""
+        return len(self.seeds) * (2 if self.params.cfg_coef > 1.0 else 1)
+
 
 @dataclass(frozen=True)
 class Take:

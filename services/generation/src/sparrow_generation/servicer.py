@@ -21,7 +21,9 @@ from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine import Engine
-from sparrow_generation.metrics import AUDIO_SECONDS, DECODING_STEPS, ROWS_IN_FLIGHT, STEPS_PER_SECOND, TAKES
+from sparrow_generation.metrics import (
+    AUDIO_SECONDS, DECODING_STEPS, MAX_ROWS, ROWS_IN_FLIGHT, STEPS_PER_SECOND, TAKES,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,32 +34,39 @@ MAX_MELODY_BYTES = MAX_CONTEXT_BYTES
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
     def __init__(self, engine: Engine, slots: Slots, state: ModelState, worker: str):
         self.engine = engine
+        # Weighed in decoder rows: a call takes a row per take, two with guidance.
         self.slots = slots
         self.state = state
         self.worker = worker
-        # The engine runs one call at a time (more slots wait their turn), in one
-        # thread that also loads it (sparrow_common.model.load_in_background says
-        # why); the model's blocking work never runs on the event loop.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
-        self.rows_in_flight = 0
-        self.steps_per_second = 0.0
-        # The gauges read this worker's own figures, as sparrow_common.metrics reads its slots.
-        ROWS_IN_FLIGHT.set_function(lambda: self.rows_in_flight)
-        STEPS_PER_SECOND.set_function(lambda: self.steps_per_second)
+        # One thread per call in flight: it hears the description, encodes the
+        # prompt, waits while the engine's scheduler steps its takes with every
+        # other call's, and decodes them; the model's work never runs on the
+        # event loop. (The engine loads the model on its scheduler's thread.)
+        self.executor = ThreadPoolExecutor(max_workers=max(slots.slots, 1), thread_name_prefix="call")
+        # The gauges read the engine's own figures, as sparrow_common.metrics reads the slots.
+        ROWS_IN_FLIGHT.set_function(lambda: self.engine.rows_in_flight)
+        STEPS_PER_SECOND.set_function(lambda: self.engine.steps_per_second)
+        DECODING_STEPS.read = lambda: self.engine.steps
+        MAX_ROWS.set_function(lambda: self.slots.slots)
 
     async def GetCapacity(self, request, context):
         return generation_pb2.GetCapacityResponse(
             capacity=capacity_to_pb(
                 self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
                 supports_melody=self.engine.supports_melody,
-                rows_in_flight=self.rows_in_flight, steps_per_second=self.steps_per_second,
+                rows_in_flight=self.engine.rows_in_flight, steps_per_second=self.engine.steps_per_second,
             )
         )
 
     async def Generate(self, request_iterator, context):
         request = await self._read_request(request_iterator)
         self.state.check()
-        async for position in wait_for_slot(self.slots):
+        if request.rows > self.slots.slots:
+            raise InvalidArgument(
+                f"{len(request.seeds)} take(s) need {request.rows} decoder rows (two per take with guidance); "
+                f"this worker steps at most {self.slots.slots} (GENERATION_MAX_ROWS)"
+            )
+        async for position in wait_for_slot(self.slots, request.rows):
             yield generation_pb2.GenerateResponse(queued=generation_pb2.Queued(position=position))
         async for response in self._run(request):
             yield response
@@ -109,25 +118,17 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     async def _run(self, request: Continuation):
         started = time.monotonic()
-        steps = 0
         pace = Pace()
-        rows = len(request.seeds) * (2 if request.params.cfg_coef > 1.0 else 1)
-        self.rows_in_flight += rows
-        try:
-            async for update in run_blocking(self.executor, self.slots, self.engine.generate, request):
-                if isinstance(update, Finished):
-                    takes = update.value
-                else:
-                    DECODING_STEPS.inc(max(update.done - steps, 0))
-                    steps = update.done
-                    eta_s = pace.eta_s(update.done, update.total) or 0.0
-                    yield generation_pb2.GenerateResponse(
-                        progress=common_pb2.Progress(step=update.done, total=update.total, eta_s=eta_s)
-                    )
-        finally:
-            self.rows_in_flight -= rows
+        work = run_blocking(self.executor, self.slots, self.engine.generate, request, weight=request.rows)
+        async for update in work:
+            if isinstance(update, Finished):
+                takes = update.value
+            else:
+                eta_s = pace.eta_s(update.done, update.total) or 0.0
+                yield generation_pb2.GenerateResponse(
+                    progress=common_pb2.Progress(step=update.done, total=update.total, eta_s=eta_s)
+                )
         elapsed = time.monotonic() - started
-        self.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
         log.info(
             "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
         )

@@ -113,6 +113,18 @@ class MusicGenEngine:
             self.channels, ", melody" if self.supports_melody else "", self.precision,
         )
 
+    @property
+    def rows_in_flight(self) -> int:
+        return self.scheduler.rows_in_flight if self.scheduler else 0
+
+    @property
+    def steps(self) -> int:
+        return self.scheduler.steps if self.scheduler else 0
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.scheduler.steps_per_second if self.scheduler else 0.0
+
     # -- planning -------------------------------------------------------------
 
     def plan(self, context_frames: int, request: Continuation) -> list[Segment]:
