@@ -17,7 +17,7 @@ from sparrow_common.params import GenerationParams
 from sparrow_common.testing.clips import make_clip, tone
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine.musicgen import MusicGenEngine
-from sparrow_generation.engine.sampling import TakeSampler
+from sparrow_generation.engine.sampling import Knobs, draw
 from sparrow_generation.engine.tiny import build_random_musicgen
 
 
@@ -39,20 +39,25 @@ def continuation(engine, seeds, seconds=1.0, prompt_s=1.0, **params) -> Continua
     return Continuation(context, params, tuple(seeds))
 
 
-class ForcedByTakeSampler(LogitsProcessor):
-    """Makes generate() keep exactly the tokens TakeSampler draws (greedy over
-    logits where only the drawn token is possible), as the engine did before it
-    had its own loop."""
+class ForcedBySampling(LogitsProcessor):
+    """Makes generate() keep exactly the tokens the engine's sampling draws
+    (greedy over logits where only the drawn token is possible), step after
+    step, as the engine did before it had its own loop."""
 
-    def __init__(self, sampler: TakeSampler):
-        self.sampler = sampler
+    def __init__(self, seeds, num_codebooks, params):
+        self.knobs = Knobs.for_takes(list(seeds), params.cfg_coef, params.temperature, params.top_k, params.top_p)
+        self.num_codebooks, self.guided, self.step = num_codebooks, params.cfg_coef > 1.0, 0
 
     def __call__(self, input_ids, scores):
-        chosen = self.sampler.draw(scores)
+        logits = scores.view(-1, self.num_codebooks, scores.shape[-1])
+        cond, uncond = logits.chunk(2) if self.guided else (logits, logits)
+        steps = torch.full((cond.shape[0],), self.step)
+        self.step += 1
+        chosen = draw(cond, uncond, self.knobs, steps).reshape(-1)
         forced = torch.full_like(scores, -1e4)
         half = forced[: chosen.shape[0]]
         half.scatter_(-1, chosen.unsqueeze(-1), 0.0)
-        if self.sampler.guided:
+        if self.guided:
             forced[chosen.shape[0] :] = half
         return forced
 
@@ -82,14 +87,12 @@ def codes_from_generate(engine: MusicGenEngine, request: Continuation) -> torch.
         return decode_codes(codes, *args, **kwargs)
 
     new = round(params.duration_s * engine.frame_rate)
-    sampler = TakeSampler(list(request.seeds), engine.num_codebooks, params.cfg_coef, params.temperature,
-                          params.top_k, params.top_p)
     model.audio_encoder.decode = recording
     try:
         model.generate(
             **text, **heard, do_sample=False,
             guidance_scale=params.cfg_coef, max_new_tokens=engine.pattern.steps(new),
-            logits_processor=[ForcedByTakeSampler(sampler)],
+            logits_processor=[ForcedBySampling(request.seeds, engine.num_codebooks, params)],
         )
     finally:
         model.audio_encoder.decode = decode_codes

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # max_duration and extend_stride).
     window_s: float = 30.0
     stride_s: float = 18.0
+    # On CUDA, replay each decoding step from a CUDA graph (engine/rows.py).
+    cuda_graphs: bool = True
     # 0 leaves torch's default.
     torch_threads: int = 0
     grace_s: float = 30.0

@@ -21,7 +21,8 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     if settings.torch_threads > 0:
         torch.set_num_threads(settings.torch_threads)
     engine = engine or MusicGenEngine(
-        settings.model, settings.device, settings.quantize, settings.window_s, settings.stride_s, settings.dtype
+        settings.model, settings.device, settings.quantize, settings.window_s, settings.stride_s, settings.dtype,
+        cuda_graphs=settings.cuda_graphs,
     )
     return await start_worker(
         settings, engine, "generation", SERVICE_NAME,

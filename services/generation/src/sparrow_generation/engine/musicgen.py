@@ -64,6 +64,7 @@ class MusicGenEngine:
         window_s: float = 30.0,
         stride_s: float = 18.0,
         dtype: str = "auto",
+        cuda_graphs: bool = True,
     ):
         if not 0 < stride_s < window_s:
             raise ValueError("stride_s must be between 0 and window_s")
@@ -73,6 +74,7 @@ class MusicGenEngine:
         self.dtype = dtype
         self.window_s = window_s
         self.stride_s = stride_s
+        self.cuda_graphs = cuda_graphs
         self.model = None
         self.precision: Precision | None = None
         self.sample_rate = 0
@@ -103,7 +105,7 @@ class MusicGenEngine:
             if model.generation_config.decoder_start_token_id is not None else model.config.decoder.bos_token_id
         )
         self.codec = Codec(model.audio_encoder, self.channels, self.hop)
-        self.scheduler.attach(model.decoder, self.pattern, self.device)
+        self.scheduler.attach(model.decoder, self.pattern, self.device, self.cuda_graphs)
         self.conditioner = Conditioner(model, tokenizer, self.device, self.precision.decoder)
         self.supports_melody = self.conditioner.melody
         self.chroma = MelodyChroma.from_pretrained(folder) if self.supports_melody else None

@@ -67,16 +67,19 @@ class DelayPattern:
                 out[:, k, step] = prompt[:, k, index] if index >= 0 else self.bos
         return out.expand(takes, -1, -1)
 
-    def keep(self, drawn: torch.Tensor, forced: torch.Tensor, steps: torch.Tensor, new_frames: torch.Tensor) -> torch.Tensor:
+    def ends(self, new_frames: int) -> list[int]:
+        """For each codebook, the first step past the window's last frame (from
+        there on it writes the end pad)."""
+        return [new_frames + delay for delay in self.delays]
+
+    def keep(self, drawn: torch.Tensor, forced: torch.Tensor, steps: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """The tokens each take writes at its own step: (takes, K) drawn, where
         the prompt (`forced`, from forced()) or the end pad overrides them.
-        `steps` and `new_frames`: (takes,) int64, on the device."""
-        delays = torch.tensor(self.delays, device=drawn.device)
+        `steps`: (takes,) int64; `ends`: (takes, K), from ends(); on the device."""
         column = steps.clamp(max=self.max_delay)[:, None, None].expand(-1, self.num_codebooks, 1)
         prompt = forced.gather(-1, column)[..., 0]
         out = torch.where(prompt >= 0, prompt, drawn)
-        past_end = steps[:, None] - delays[None, :] >= new_frames[:, None]
-        return out.masked_fill(past_end, self.bos)
+        return out.masked_fill(steps[:, None] >= ends, self.bos)
 
     def new_codes(self, grid: torch.Tensor, new_frames: int) -> torch.Tensor:
         """Un-stagger the kept tokens of every step, (rows, K, steps), into

@@ -31,11 +31,27 @@ def _round_up(value: int, block: int) -> int:
     return -(-value // block) * block
 
 
+def upload(values: list[int], device: torch.device) -> torch.Tensor:
+    """Host integers to the device without waiting for it: through pinned
+    memory on CUDA (a copy from pageable memory waits for the stream first)."""
+    host = torch.tensor(values, dtype=torch.int64)
+    if device.type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
+
+
 class Rows:
     """The static cache and the step over it. Not thread-safe: the scheduler's
-    thread owns it."""
+    thread owns it.
 
-    def __init__(self, decoder: torch.nn.Module, device: str):
+    On CUDA a step is replayed from a CUDA graph, one per padded row count (a
+    power of two) and attention length: eager PyTorch launches some 25 kernels
+    per layer from Python, which costs more than the step's arithmetic at any
+    row count a worker sees. Growing the cache (more slots, a longer window, a
+    longer description) drops the graphs; they are captured again as they are
+    met."""
+
+    def __init__(self, decoder: torch.nn.Module, device: str, graphs: bool = True):
         # MusicgenForCausalLM or MusicgenMelodyForCausalLM.
         self.transformer = decoder.model.decoder
         self.layers = list(self.transformer.layers)
@@ -60,6 +76,11 @@ class Rows:
         self.pending = torch.zeros((0, self.num_codebooks, self.vocab), device=self.device)
         self.tokens = torch.zeros((0, self.num_codebooks), dtype=torch.long, device=self.device)
         self.history = torch.zeros((0, self.num_codebooks, LENGTH_BLOCK), dtype=torch.long, device=self.device)
+        self.graphed = graphs and self.device.type == "cuda"
+        # (rows, length) -> (graph, its logits); its inputs are the static tensors.
+        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._pool = None
+        self._static_tokens = self._static_positions = None
 
     # -- slots ----------------------------------------------------------------
 
@@ -112,6 +133,9 @@ class Rows:
         self.free.extend(range(self.capacity, rows))
         self.filled.extend([0] * (rows - self.capacity))
         self.capacity, self.length, self.text = rows, length, text
+        self.graphs.clear()  # they read the tensors just replaced
+        self._static_tokens = torch.zeros((rows, self.num_codebooks), dtype=torch.long, device=self.device)
+        self._static_positions = torch.zeros((rows,), dtype=torch.long, device=self.device)
         table = self.transformer.embed_positions
         if table.weights.shape[0] < length:
             table.make_weights(length, table.embedding_dim)
@@ -160,13 +184,41 @@ class Rows:
         free = set(self.free)
         used = [slot for slot in range(rows) if slot not in free]
         filled = self.filled[:rows]  # a free slot's is 0
-        positions = torch.tensor(filled, dtype=torch.int64, device=self.device)
         # The attention reads as far as the longest row, in blocks so shapes repeat.
-        length = min(_round_up(max(filled) + 1, LENGTH_BLOCK // 4), self.length)
-        logits = self.forward(tokens, positions, rows, length)
+        block = LENGTH_BLOCK if self.graphed else LENGTH_BLOCK // 4
+        length = min(_round_up(max(filled) + 1, block), self.length)
+        if self.graphed:
+            logits = self._replay(tokens, filled, rows, length)
+        else:
+            logits = self.forward(tokens, upload(filled, self.device), rows, length)
         for slot in used:
             self.filled[slot] += 1
         return logits
+
+    def _replay(self, tokens: torch.Tensor, filled: list[int], rows: int, length: int) -> torch.Tensor:
+        """The step from the CUDA graph of its padded row count, captured the
+        first time that count and length are met. The padding rows are free
+        slots, fed token 0 at position 0."""
+        padded = min(1 << (rows - 1).bit_length(), self.capacity)
+        self._static_tokens[:rows] = tokens
+        self._static_tokens[rows:padded] = 0
+        self._static_positions[:padded] = upload(filled + [0] * (padded - rows), self.device)
+        key = (padded, length)
+        if key not in self.graphs:
+            tokens_in, positions_in = self._static_tokens[:padded], self._static_positions[:padded]
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # a first run outside capture sets up the kernels' workspaces
+                self.forward(tokens_in, positions_in, padded, length)
+            torch.cuda.current_stream().wait_stream(side)
+            self._pool = self._pool or torch.cuda.graph_pool_handle()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool):
+                out = self.forward(tokens_in, positions_in, padded, length)
+            self.graphs[key] = (graph, out)
+        graph, out = self.graphs[key]
+        graph.replay()
+        return out[:rows]
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor, rows: int, length: int) -> torch.Tensor:
         """The decoder on one position per row; pure over the cache's tensors

@@ -42,7 +42,7 @@ from sparrow_common.model import Cancelled
 
 from sparrow_generation.engine.decoding import Conditioning, Prefill
 from sparrow_generation.engine.pattern import DelayPattern
-from sparrow_generation.engine.rows import Rows
+from sparrow_generation.engine.rows import Rows, upload
 from sparrow_generation.engine.sampling import Knobs, draw
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,9 @@ class Scheduler:
         self._inbox.put((fn, future))
         return future.result()
 
-    def attach(self, decoder: torch.nn.Module, pattern: DelayPattern, device: str) -> None:
+    def attach(self, decoder: torch.nn.Module, pattern: DelayPattern, device: str, graphs: bool = True) -> None:
         """Take over the loaded decoder (called on this thread, by the loader)."""
-        self.rows = Rows(decoder, device)
+        self.rows = Rows(decoder, device, graphs)
         self.prefill = Prefill(decoder)
         self.pattern = pattern
 
@@ -202,11 +202,10 @@ class Scheduler:
             self._retire(window, error=Cancelled())
         if not self.active:
             return
-        batch = self._batch = self._batch or _Batch.of(self.active, rows.device)
-        steps = torch.tensor([w.step for w in self.active for _ in range(w.takes)], device=rows.device)
-        first = torch.tensor([w.first_step for w in self.active for _ in range(w.takes)], device=rows.device)
-        drawn = draw(rows.pending[batch.cond], rows.pending[batch.uncond], batch.knobs, first + steps)
-        kept = pattern.keep(drawn, batch.forced, steps, batch.new_frames)
+        batch = self._batch = self._batch or _Batch.of(self.active, pattern, rows.device)
+        steps = upload([w.step for w in self.active for _ in range(w.takes)], rows.device)
+        drawn = draw(rows.pending[batch.cond], rows.pending[batch.uncond], batch.knobs, batch.first_step + steps)
+        kept = pattern.keep(drawn, batch.forced, steps, batch.ends)
         rows.history[batch.cond, :, steps] = kept
         rows.tokens[batch.cond] = kept
         rows.tokens[batch.uncond] = kept
@@ -246,18 +245,21 @@ class _Batch:
     uncond: torch.Tensor  # (takes,) its unconditional row, or its conditional one without guidance
     knobs: Knobs
     forced: torch.Tensor  # (takes, K, max_delay + 1)
-    new_frames: torch.Tensor  # (takes,)
+    ends: torch.Tensor  # (takes, K): from which step each codebook pads
+    first_step: torch.Tensor  # (takes,): the random stream's step at the window's start
 
     @classmethod
-    def of(cls, windows: list[Window], device) -> _Batch:
-        cond = [slot for w in windows for slot in w.cond]
-        uncond = [slot for w in windows for slot in (w.uncond or w.cond)]
+    def of(cls, windows: list[Window], pattern: DelayPattern, device) -> _Batch:
+        def per_take(value) -> list:
+            return [item for w in windows for item in [value(w)] * w.takes]
+
         return cls(
-            cond=torch.tensor(cond, device=device),
-            uncond=torch.tensor(uncond, device=device),
+            cond=upload([slot for w in windows for slot in w.cond], device),
+            uncond=upload([slot for w in windows for slot in (w.uncond or w.cond)], device),
             knobs=Knobs.join([w.knobs for w in windows]),
             forced=torch.cat([w.forced for w in windows]),
-            new_frames=torch.tensor([w.new_frames for w in windows for _ in range(w.takes)], device=device),
+            ends=upload(per_take(lambda w: pattern.ends(w.new_frames)), device),
+            first_step=upload(per_take(lambda w: w.first_step), device),
         )
 
 
