@@ -75,10 +75,9 @@ def logits_difference(reference: MusicGenEngine, other: MusicGenEngine, context:
         heard = reference.conditioner("lofi piano", guided=False)
         logits = []
         for engine in (reference, other):
-            hidden = engine.decoder.transformer(
-                input_ids=ids.reshape(-1, ids.shape[-1]), **heard.arguments(prefill=True)
-            ).last_hidden_state
-            logits.append(torch.stack([head(hidden) for head in engine.decoder.lm_heads], dim=1))
+            prefill = engine.scheduler.prefill  # every position's logits, not only the last
+            hidden = prefill.transformer(input_ids=ids.reshape(-1, ids.shape[-1]), **heard.arguments()).last_hidden_state
+            logits.append(torch.stack([head(hidden) for head in prefill.lm_heads], dim=1))
     a, b = logits
     relative = float(torch.linalg.norm(a - b) / torch.linalg.norm(a))
     agreement = float((a.argmax(-1) == b.argmax(-1)).float().mean())

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import yaml
 from transformers import AutoTokenizer, MusicgenForConditionalGeneration, T5EncoderModel
 
-from sparrow_common.model import ModelUnavailable
+from sparrow_common.engine import ModelUnavailable
 from sparrow_common.params import GenerationParams
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.audio import decode

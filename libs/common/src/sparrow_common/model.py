@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 
 import grpc
 
+from sparrow_common.engine import MELODY_CHECKPOINTS, Cancelled, ModelUnavailable, WorkerEngine
 from sparrow_common.errors import MODEL_LOADING, Conflict, Unavailable
 from sparrow_common.metrics import watch_slots
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
@@ -20,29 +21,11 @@ from sparrow_common.slots import Slots
 
 log = logging.getLogger(__name__)
 
-
-# What a take conditioned on a melody needs loaded, in words for a refusal.
-MELODY_CHECKPOINTS = "facebook/musicgen-melody, -melody-large, -stereo-melody or -stereo-melody-large"
-
-
-class ModelUnavailable(Exception):
-    """The model could not be loaded; the message says why in words."""
-
-
-class Cancelled(Exception):
-    """The caller went away and the engine stopped early."""
-
-
-class WorkerEngine(Protocol):
-    """What every GPU worker's engine has; each service's Engine adds its work."""
-
-    model_id: str
-    device: str
-    sample_rate: int
-    channels: int
-
-    def load(self) -> None:
-        """Load the model; raises ModelUnavailable with the reason."""
+# Re-exported: what the workers' servers read from here.
+__all__ = [
+    "MELODY_CHECKPOINTS", "Cancelled", "ModelState", "ModelUnavailable", "WorkerEngine", "WorkerServer",
+    "load_in_background", "start_worker",
+]
 
 
 class WorkerServicer(Protocol):

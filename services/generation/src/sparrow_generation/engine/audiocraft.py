@@ -43,7 +43,7 @@ from transformers import (
 )
 from transformers.initialization import no_init_weights
 
-from sparrow_common.model import ModelUnavailable
+from sparrow_common.engine import ModelUnavailable
 
 log = logging.getLogger(__name__)
 

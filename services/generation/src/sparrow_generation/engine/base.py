@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from sparrow_common.model import Cancelled, ModelUnavailable, WorkerEngine
+from sparrow_common.engine import Cancelled, ModelUnavailable, WorkerEngine
 
 from sparrow_generation.domain import Continuation, Take
 

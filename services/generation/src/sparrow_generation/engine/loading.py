@@ -22,7 +22,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import snapshot_download
 from transformers import AutoTokenizer, MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
 
-from sparrow_common.model import ModelUnavailable
+from sparrow_common.engine import ModelUnavailable
 
 from sparrow_generation.engine.audiocraft import is_audiocraft, load_audiocraft
 from sparrow_generation.engine.int8 import quantize_linears

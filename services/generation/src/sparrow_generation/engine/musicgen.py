@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sparrow_common.errors import InvalidArgument
-from sparrow_common.model import MELODY_CHECKPOINTS
+from sparrow_common.engine import MELODY_CHECKPOINTS
 
 from sparrow_generation.domain import Continuation, Take
 from sparrow_generation.engine.base import ModelUnavailable, StepCallback

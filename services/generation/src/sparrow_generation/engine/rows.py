@@ -213,7 +213,8 @@ class Rows:
             torch.cuda.current_stream().wait_stream(side)
             self._pool = self._pool or torch.cuda.graph_pool_handle()
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=self._pool):
+            # thread_local: the callers' threads go on encoding and decoding meanwhile.
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
                 out = self.forward(tokens_in, positions_in, padded, length)
             self.graphs[key] = (graph, out)
         graph, out = self.graphs[key]

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from sparrow_common.model import Cancelled
+from sparrow_common.engine import Cancelled
 
 from sparrow_generation.engine.decoding import Conditioning, Prefill
 from sparrow_generation.engine.pattern import DelayPattern
