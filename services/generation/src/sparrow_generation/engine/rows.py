@@ -133,7 +133,9 @@ class Rows:
         self.free.extend(range(self.capacity, rows))
         self.filled.extend([0] * (rows - self.capacity))
         self.capacity, self.length, self.text = rows, length, text
-        self.graphs.clear()  # they read the tensors just replaced
+        # They read the tensors just replaced; their memory pool goes with them.
+        self.graphs.clear()
+        self._pool = None
         self._static_tokens = torch.zeros((rows, self.num_codebooks), dtype=torch.long, device=self.device)
         self._static_positions = torch.zeros((rows,), dtype=torch.long, device=self.device)
         table = self.transformer.embed_positions
