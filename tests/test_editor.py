@@ -93,7 +93,7 @@ def card(page: Page, index: int):
 def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(open_page, tmp_path):
     page = open_page("ann")
     expect(page.locator("#tier")).to_have_text("paid")
-    expect(page.locator("#gpu-generation")).to_contain_text("MusicGen: 0/1 busy")
+    expect(page.locator("#gpu-generation")).to_contain_text("MusicGen: 0/64 rows")
     shot(page, "01-start")
 
     drop_clip(page, make_clip("wav", seconds=2.0), "morning idea.wav")

@@ -356,17 +356,22 @@ def test_an_autoscaler_scales_each_gpu_worker(rendered):
         assert "replicas" not in rendered.get("Deployment", name)["spec"]
 
 
-def test_the_gpu_workers_can_scale_on_the_work_waiting_in_them(queue_autoscaling):
+def scaled_on(hpa) -> set[str]:
+    assert all(metric["type"] == "Pods" for metric in hpa["spec"]["metrics"])
+    return {metric["pods"]["metric"]["name"] for metric in hpa["spec"]["metrics"]}
+
+
+def test_the_gpu_workers_can_scale_on_the_work_in_them(queue_autoscaling):
+    """Generation on the share of its decoder rows in flight and on calls
+    waiting; stems on calls waiting."""
+    expected = {
+        "generation": {"sparrow_generation_rows_busy_ratio", "sparrow_worker_queued"},
+        "stems": {"sparrow_worker_queued"},
+    }
     for name in GPU_WORKERS:
         hpa = queue_autoscaling.get("HorizontalPodAutoscaler", name)
         assert hpa["spec"]["scaleTargetRef"]["name"] == name
-        (metric,) = hpa["spec"]["metrics"]
-        assert metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "sparrow_worker_queued"
-    # The workers really export it (sparrow_common.metrics).
-    import sparrow_common.metrics  # noqa: F401 - registers the workers' gauges
-    from prometheus_client import REGISTRY
-
-    assert "sparrow_worker_queued" in {family.name for family in REGISTRY.collect()}
+        assert scaled_on(hpa) == expected[name]
 
 
 def test_prometheus_adapter_serves_every_metric_the_autoscalers_name(queue_autoscaling):
@@ -389,10 +394,12 @@ def test_prometheus_adapter_serves_every_metric_the_autoscalers_name(queue_autos
         assert rule["resources"]["overrides"] == per_pod
         assert re.search(rule["name"]["matches"], series)
         assert "<<.Series>>" in rule["metricsQuery"] and "<<.LabelMatchers>>" in rule["metricsQuery"]
+        # Every other series the query reads is exported too, per pod like the first.
+        for other in re.findall(r"(sparrow_\w+)\{<<.LabelMatchers>>\}", rule["metricsQuery"]):
+            assert other in exported, other
         served[rule["name"]["as"]] = series
     for name in GPU_WORKERS:
-        (metric,) = queue_autoscaling.get("HorizontalPodAutoscaler", name)["spec"]["metrics"]
-        assert metric["pods"]["metric"]["name"] in served
+        assert scaled_on(queue_autoscaling.get("HorizontalPodAutoscaler", name)) <= set(served)
 
 
 def test_the_chain_and_the_gateway_run_two_replicas(rendered):

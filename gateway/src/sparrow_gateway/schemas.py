@@ -174,10 +174,12 @@ class WorkerCapacity(BaseModel):
     ready: bool
     reason: str | None = Field(None, description="Why the worker can't take work, in words.")
     worker: str | None = None
-    slots: int | None = None
-    busy: int | None = None
-    queued: int | None = None
-    queue_limit: int | None = None
+    slots: int | None = Field(
+        None, description="Work it runs at once: a generation worker's decoder rows, a stems worker's calls."
+    )
+    busy: int | None = Field(None, description="Of the slots, those taken by calls running.")
+    queued: int | None = Field(None, description="Calls waiting for slots.")
+    queue_limit: int | None = Field(None, description="Calls allowed to wait; past it the worker refuses more.")
     model: str | None = None
     device: str | None = None
     supports_melody: bool | None = Field(
@@ -187,7 +189,7 @@ class WorkerCapacity(BaseModel):
         None, description="Decoder rows the model steps now: each running take, twice with guidance (0 for stems)."
     )
     steps_per_second: float | None = Field(
-        None, description="The model's decoding steps per second over its last call (0 before the first)."
+        None, description="The model's decoding steps per second over its latest 64 steps (0 before the first)."
     )
 
 

@@ -37,14 +37,15 @@ function signInPage(message = "") {
   key.focus();
 }
 
-function describe(workers, name) {
+// A generation worker's slots are decoder rows (a take is one, two with guidance).
+function describe(workers, name, unit = "busy") {
   if (!workers.length) return `${name}: no worker configured`;
   const ready = workers.filter((w) => w.ready);
   if (!ready.length) return `${name}: not ready (${workers.map((w) => w.reason || "unreachable").join("; ")})`;
   const slots = ready.reduce((s, w) => s + (w.slots || 0), 0);
   const busy = ready.reduce((s, w) => s + (w.busy || 0), 0);
   const queued = ready.reduce((s, w) => s + (w.queued || 0), 0);
-  return `${name}: ${busy}/${slots} busy · ${queued} waiting · ${ready.length} worker${ready.length > 1 ? "s" : ""} on ${ready[0].device}`;
+  return `${name}: ${busy}/${slots} ${unit} · ${queued} waiting · ${ready.length} worker${ready.length > 1 ? "s" : ""} on ${ready[0].device}`;
 }
 
 async function pollGpu() {
@@ -52,13 +53,13 @@ async function pollGpu() {
     const capacity = await api.gpu();
     gpuSeen = capacity;
     editor?.capacity(capacity);
-    const chip = (id, workers, name) => {
-      const text = describe(workers, name);
+    const chip = (id, workers, name, unit) => {
+      const text = describe(workers, name, unit);
       const ready = workers.some((w) => w.ready);
       // The whole reason is on hover; the chip shows as much as fits.
       return h("span", { class: ready ? "chip" : "chip warn", id, title: text }, text);
     };
-    clear(gpu).append(chip("gpu-generation", capacity.generation, "MusicGen"), chip("gpu-stems", capacity.stems, "Stems"));
+    clear(gpu).append(chip("gpu-generation", capacity.generation, "MusicGen", "rows"), chip("gpu-stems", capacity.stems, "Stems"));
   } catch {
     clear(gpu).append(h("span", { class: "chip warn" }, "capacity unknown"));
   }

@@ -99,6 +99,9 @@ class Scheduler:
         # Steps run, each for every row in flight: what a GPU pays for.
         self.steps = 0
         self._times: deque[float] = deque(maxlen=PACE_STEPS)
+        # The pace over the latest steps (0 before two), kept by this thread
+        # for readers on others.
+        self.steps_per_second = 0.0
         self._batch: _Batch | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -125,15 +128,8 @@ class Scheduler:
 
     @property
     def rows_in_flight(self) -> int:
-        return sum(len(w.slots) for w in self.active)
+        return sum(len(w.slots) for w in tuple(self.active))
 
-    @property
-    def steps_per_second(self) -> float:
-        """The pace over the latest steps (0 before two)."""
-        times = list(self._times)
-        if len(times) < 2 or times[-1] <= times[0]:
-            return 0.0
-        return (len(times) - 1) / (times[-1] - times[0])
 
     # -- the device's thread ----------------------------------------------------
 
@@ -211,6 +207,8 @@ class Scheduler:
         rows.tokens[batch.uncond] = kept
         self.steps += 1
         self._times.append(time.monotonic())
+        if len(self._times) > 1 and self._times[-1] > self._times[0]:
+            self.steps_per_second = (len(self._times) - 1) / (self._times[-1] - self._times[0])
         for window in list(self.active):
             window.step += 1
             window.on_step(window.step)
