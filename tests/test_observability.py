@@ -53,8 +53,9 @@ def test_every_service_serves_its_metrics(stack):
     assert metric(chain, "sparrow_jobs_ended_total", kind="generate", outcome="done") >= 1
     assert metric(chain, "sparrow_queue_depth", kind="generate") == 0  # nothing left waiting
     worker = stack.metrics_ports["generation"]
-    assert metric(worker, "sparrow_worker_slots") == 1
-    assert metric(worker, "sparrow_worker_slots_busy") == 0
+    # A generation worker's slots are its decoder rows (GENERATION_MAX_ROWS).
+    assert metric(worker, "sparrow_worker_slots") == metric(worker, "sparrow_generation_rows_max") == 64
+    assert metric(worker, "sparrow_worker_slots_busy") == metric(worker, "sparrow_generation_rows_in_flight") == 0
     assert metric(worker, "sparrow_generation_decoding_steps_total") > 0
     assert metric(worker, "sparrow_generation_decoding_steps_per_second") > 0
     export = stack.metrics_ports["export"]
