@@ -60,7 +60,7 @@ class CapacityClient:
 
     async def _ask_stems(self, address: str):
         stub = stems_pb2_grpc.StemsServiceStub(self._channel(address))
-        return await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=TIMEOUT_S)
+        return await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=TIMEOUT_S)
 
     async def _ask(self, address: str, ask) -> dict:
         try:

@@ -108,9 +108,9 @@ def test_context_reaches_back_into_ancestors_when_the_parent_is_short(store, bui
     (a,) = build.takes(root, seconds=3.0)
     store.commit("ann", a.id)
     (b,) = build.takes(a, seconds=2.0)
-    assert [n.id for n in queue.context_path(b.id, 1.5)] == [b.id]
-    assert [n.id for n in queue.context_path(b.id, 4.0)] == [a.id, b.id]
-    assert [n.id for n in queue.context_path(b.id, 30.0)] == [root.id, a.id, b.id]
+    assert [n.id for n in queue.takes.context_path(b.id, 1.5)] == [b.id]
+    assert [n.id for n in queue.takes.context_path(b.id, 4.0)] == [a.id, b.id]
+    assert [n.id for n in queue.takes.context_path(b.id, 30.0)] == [root.id, a.id, b.id]
 
 
 def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):
@@ -132,10 +132,11 @@ def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it
     asked = stems.request(first_root, "f" * 64)
     assert asked.status is StemsStatus.PENDING
     assert stems.request(second_root, "f" * 64).status is StemsStatus.PENDING  # no second job
-    job = stems.claim("me", 30)
-    assert stems.claim("me", 30) is None
+    queue = JobQueue(store.engine)
+    job = queue.claim("me", 30, kinds=("stems",))
+    assert queue.claim("me", 30, kinds=("stems",)) is None
     files = {name: build.audio(f"stems/{'f' * 64}/{name}.wav") for name in ("drums", "bass", "other", "vocals")}
-    assert stems.finish(job, "me", files)
+    assert queue.finish(job.id, "me", files) == []  # every stem stored
     assert stems.get("f" * 64).status is StemsStatus.READY
     kinds = [e.kind.value for e in store.events_after(second.id, 0)]
     assert "stems.updated" in kinds  # the other chain holding the audio hears of it too

@@ -25,9 +25,10 @@ def separate(store, build, node, content_hash: str = "c" * 64) -> dict:
     stems = StemStore(store.engine)
     stems.remember_hash(node.id, content_hash)
     stems.request(node, content_hash)
-    job = stems.claim("me", 30)
+    queue = JobQueue(store.engine)
+    job = queue.claim("me", 30, kinds=("stems",))
     files = {name: build.audio(f"stems/{content_hash}/{name}.wav", seconds=1.5) for name in STEM_NAMES}
-    assert stems.finish(job, "me", files)
+    assert queue.finish(job.id, "me", files) == []  # every stem stored
     return files
 
 
@@ -57,10 +58,10 @@ def test_takes_keep_their_melody_and_the_job_finds_its_audio(store, build):
     of_root_job, of_stem_job = claimed[of_root[0].id], claimed[of_stem[0].id]
     assert [n.melody for n in of_root_job.nodes] == [Melody(root.id)] * 2
     assert of_stem_job.nodes[0].melody == Melody(part.id, "vocals")
-    assert queue.melody_audio(of_root_job.nodes[0].melody) == root.audio
-    assert queue.melody_audio(of_stem_job.nodes[0].melody) == vocals
+    assert queue.takes.melody_audio(of_root_job.nodes[0].melody) == root.audio
+    assert queue.takes.melody_audio(of_stem_job.nodes[0].melody) == vocals
     store.discard("ann", part.id)
-    assert queue.melody_audio(Melody(part.id, "vocals")) is None  # gone since: the job says so
+    assert queue.takes.melody_audio(Melody(part.id, "vocals")) is None  # gone since: the job says so
 
 
 def test_a_melody_that_cannot_be_heard_is_refused_and_nothing_is_written(store, build):

@@ -51,8 +51,8 @@ async def collect(call):
         kind = reply.WhichOneof("part")
         if kind == "progress":
             progress.append((reply.progress.step, reply.progress.total))
-        elif kind == "take_chunk":
-            takes.setdefault(reply.take_chunk.take, bytearray()).extend(reply.take_chunk.data)
+        elif kind == "chunk":
+            takes.setdefault(reply.chunk.take, bytearray()).extend(reply.chunk.data)
         elif kind == "done":
             done = reply.done
     return progress, {k: bytes(v) for k, v in takes.items()}, done

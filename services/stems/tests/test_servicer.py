@@ -55,8 +55,8 @@ async def collect(call, keep_audio=True):
         kind = reply.WhichOneof("part")
         if kind == "progress":
             progress.append((reply.progress.step, reply.progress.total))
-        elif kind == "stem_chunk":
-            name, data = reply.stem_chunk.stem, reply.stem_chunk.data
+        elif kind == "chunk":
+            name, data = reply.chunk.stem, reply.chunk.data
             if keep_audio or name not in stems:
                 stems.setdefault(name, bytearray()).extend(data)
             sizes[name] = sizes.get(name, 0) + len(data)
@@ -138,11 +138,11 @@ async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model
             first = await running.read()
             assert first.WhichOneof("part") == "progress" and first.progress.total == 52
             waiting = stub.Separate(separate_request(), timeout=120)
-            assert (await waiting.read()).queued_position == 1
+            assert (await waiting.read()).queued.position == 1
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await collect(stub.Separate(separate_request(), timeout=30))
             assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            capacity = (await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=5)).capacity
+            capacity = (await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)).capacity
             assert (capacity.slots, capacity.busy, capacity.queued, capacity.queue_limit) == (1, 1, 1, 1)
             assert (capacity.ready, capacity.model, capacity.device) == (True, "htdemucs", "cpu")
             # Cancelling the long call stops the model at its next segment: the
@@ -150,7 +150,7 @@ async def test_full_worker_answers_resource_exhausted_and_cancel_stops_the_model
             running.cancel()
             _, stems, _, done = await asyncio.wait_for(collect(waiting), timeout=15)
             assert done is not None and list(stems) == STEMS
-            capacity = (await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=5)).capacity
+            capacity = (await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)).capacity
             assert (capacity.busy, capacity.queued) == (0, 0)
     finally:
         await server.close()
@@ -163,7 +163,7 @@ async def test_a_model_folder_that_does_not_exist_says_why_everywhere(tmp_path):
             health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
             stub = stems_pb2_grpc.StemsServiceStub(channel)
-            capacity = (await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=5)).capacity
+            capacity = (await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)).capacity
             assert not capacity.ready and "could not load Demucs model 'htdemucs'" in capacity.reason
             assert "no-such-folder" in capacity.reason
             with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -204,7 +204,7 @@ async def test_while_the_model_loads_calls_are_unavailable_then_served(tiny_htde
             stub = stems_pb2_grpc.StemsServiceStub(channel)
             reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
-            capacity = (await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=5)).capacity
+            capacity = (await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)).capacity
             assert (capacity.ready, capacity.reason) == (False, MODEL_LOADING)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await collect(stub.Separate(separate_request(), timeout=30))
@@ -213,7 +213,7 @@ async def test_while_the_model_loads_calls_are_unavailable_then_served(tiny_htde
             await asyncio.wait_for(asyncio.shield(server.loading), 30)
             reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            capacity = (await stub.GetStemsCapacity(stems_pb2.GetStemsCapacityRequest(), timeout=5)).capacity
+            capacity = (await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)).capacity
             assert (capacity.ready, capacity.reason) == (True, "")
     finally:
         engine.go.set()

@@ -1,13 +1,14 @@
-"""The dispatcher: turns queued generation jobs into takes.
+"""The dispatcher: one loop that turns queued jobs of every kind into work.
 
-It claims a job with a lease, streams the context (and the takes' melody, when
-they were asked with one) to GenerationService.Generate with a deadline, writes
-progress and the time left (throttled) and status to the nodes and the event
-log, stores the takes' audio and sets them ready, or error with a readable
-message. It renews the lease while it works and cancels the call the moment the
-job is gone (its takes discarded), which stops the model. A worker that is full
+It claims a job with a lease (store/queue.py), hands it to its kind's adapter
+(kinds.py: takes, stems), which streams what the job needs to its worker with a
+deadline (workers.py) and keeps what comes back; the dispatcher writes progress
+and the time left (throttled) to the job's work and the event log, stores the
+results and ends the job, or fails it with a readable message. It renews the
+lease while the work runs and cancels the call the moment the job is gone (its
+takes discarded), which stops the model. A worker that is full
 (RESOURCE_EXHAUSTED) makes it back off and retry; a worker that died or can't be
-reached is retried a few times before the takes end in error. A job whose
+reached is retried a few times before the job ends in error. A job whose
 dispatcher died is claimed again when its lease runs out.
 """
 
@@ -19,24 +20,20 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-import numpy as np
-from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
+from sparrow_chain import blobs as blob_store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import STEM_NAMES, Melody, StoredAudio
+from sparrow_chain.kinds import Kind, StemsWork, TakesWork
 from sparrow_chain.metrics import JOBS_ENDED
-from sparrow_chain.store import ClaimedJob, ClaimedStems, JobQueue, StemStore
-from sparrow_chain.store.jobs import GENERATE
-from sparrow_chain.store.stems import STEMS
+from sparrow_chain.store import Claimed, JobQueue
+from sparrow_chain.workers import Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
 from sparrow_common import request_id
-from sparrow_common.audio import chunks_in_thread, decode, encode_wav, probe, split
-from sparrow_common.channels import open_channel
-from sparrow_common.convert import params_to_pb
 from sparrow_common.errors import MODEL_LOADING
 from sparrow_common.ids import new_id
 
@@ -85,7 +82,6 @@ class Dispatcher:
     def __init__(
         self,
         jobs: JobQueue,
-        stems: StemStore,
         blobs: BlobStore,
         settings: Settings,
         on_change: Callable[[str], None],
@@ -93,15 +89,18 @@ class Dispatcher:
     ):
         self.audio = audio or AudioWork(settings.audio_threads)
         self.jobs = jobs
-        self.stems = stems
         self.blobs = blobs
         self.settings = settings
         self.on_change = on_change
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
-        self.channel = open_channel(settings.generation_addr)
-        self.stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
-        self.stems_channel = open_channel(settings.stems_addr)
-        self.stems_stub = stems_pb2_grpc.StemsServiceStub(self.stems_channel)
+        self.generation = GenerationWorker(settings.generation_addr)
+        self.stems = StemsWorker(settings.stems_addr)
+        # The generation worker's stub, for the chain servicer's capacity checks.
+        self.stub = self.generation.stub
+        self.kinds: dict[str, Kind] = {
+            kind.kind: kind
+            for kind in (TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems))
+        }
         self.free = asyncio.Semaphore(settings.dispatch_slots)
         self.active: dict[str, asyncio.Task] = {}
         self._pulse = asyncio.Event()
@@ -135,8 +134,6 @@ class Dispatcher:
             queued = self._queued
             try:
                 job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s)
-                if job is None:
-                    job = await asyncio.to_thread(self.stems.claim, self.owner, self.settings.lease_s)
             except Exception:  # noqa: BLE001 - the database may be away for a moment
                 log.exception("claiming a job failed")
                 job = None
@@ -147,7 +144,7 @@ class Dispatcher:
                 except TimeoutError:
                     pass
                 continue
-            self._changed(job)
+            self.kinds[job.kind].changed(job)
             task = asyncio.create_task(self._work(job), name=f"job {job.id}")
             self.active[job.id] = task
             task.add_done_callback(lambda _, job_id=job.id: self._done(job_id))
@@ -161,135 +158,81 @@ class Dispatcher:
         for task in list(self.active.values()):
             task.cancel()
         await asyncio.gather(*self.active.values(), return_exceptions=True)
-        await self.channel.close()
-        await self.stems_channel.close()
+        await self.generation.close()
+        await self.stems.close()
 
     # -- one job --------------------------------------------------------------
 
-    def _changed(self, job: ClaimedJob | ClaimedStems) -> None:
-        # Stems events land in every chain holding the audio; their watchers poll.
-        if isinstance(job, ClaimedJob):
-            self.on_change(job.chain_id)
-
-    def _retry(self, job: ClaimedJob | ClaimedStems, delay_s: float, count_attempt: bool = True) -> None:
-        if isinstance(job, ClaimedJob):
-            self.jobs.retry(job.id, self.owner, delay_s, count_attempt)
-        else:
-            self.stems.retry(job, self.owner, delay_s, count_attempt)
-
-    def _fail(self, job: ClaimedJob | ClaimedStems, message: str) -> None:
-        if isinstance(job, ClaimedJob):
-            self.jobs.fail(job.id, self.owner, message)
-        else:
-            self.stems.fail(job, self.owner, message)
-
-    async def _work(self, job: ClaimedJob | ClaimedStems) -> None:
+    async def _work(self, job: Claimed) -> None:
         # This task's logs, and the worker's, carry the id of the request that asked.
         request_id.use(job.request_id or request_id.new())
-        kind = GENERATE if isinstance(job, ClaimedJob) else STEMS
-        what = "generation" if kind == GENERATE else "stem separation"
+        kind = self.kinds[job.kind]
         outcome = "done"
         try:
-            if isinstance(job, ClaimedJob):
-                await self._generate(job)
-            else:
-                await self._separate(job)
+            await kind.run(job, self)
         except JobGone:
             outcome = "gone"
             log.info("job %s stopped: it is gone", job.id)
         except asyncio.CancelledError:
             outcome = "handed_back"
-            await asyncio.shield(asyncio.to_thread(self._retry, job, 0.0, False))
+            await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))
             raise
         except grpc.aio.AioRpcError as error:
-            outcome = await self._after_failed_call(job, error, what)
-        except Exception as error:  # noqa: BLE001 - becomes the node's error
+            outcome = await self._after_failed_call(job, error, kind.what)
+        except Exception as error:  # noqa: BLE001 - becomes the work's error
             outcome = "error"
             log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
-            await asyncio.to_thread(self._fail, job, f"{what} failed: {error}")
+            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{kind.what} failed: {error}")
         finally:
-            JOBS_ENDED.labels(kind, outcome).inc()
-            self._changed(job)
+            JOBS_ENDED.labels(job.kind, outcome).inc()
+            kind.changed(job)
 
-    async def _after_failed_call(self, job: ClaimedJob | ClaimedStems, error: grpc.aio.AioRpcError, what: str) -> str:
+    async def _after_failed_call(self, job: Claimed, error: grpc.aio.AioRpcError, what: str) -> str:
         """Retry, wait or fail the job after its call failed; says which."""
         code, details = error.code(), error.details() or error.code().name
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED or MODEL_LOADING in details:
             log.info("%s worker busy or loading (%s); job %s waits", what, details, job.id)
-            await asyncio.to_thread(self._retry, job, self.settings.retry_base_s, False)
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
             return "waits"
         if code in _FINAL:
-            await asyncio.to_thread(self._fail, job, f"{what} failed: {details}")
+            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{what} failed: {details}")
             return "error"
         if job.attempts < self.settings.max_attempts:
             delay = self.settings.retry_base_s * 2 ** (job.attempts - 1)
             log.warning("job %s attempt %d failed (%s: %s); retrying in %.1fs", job.id, job.attempts, code.name, details, delay)
-            await asyncio.to_thread(self._retry, job, delay)
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, delay)
             return "retried"
-        await asyncio.to_thread(self._fail, job, f"{what} failed after {job.attempts} attempts: {details}")
+        await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{what} failed after {job.attempts} attempts: {details}")
         return "error"
 
-    async def _generate(self, job: ClaimedJob) -> None:
-        params = job.nodes[0].params
-        context = await self.audio.run(self._context, job.parent_id, params.prompt_duration_s)
-        melody = None
-        if job.nodes[0].melody is not None:
-            # The melody's time 0 is where the prompt starts: it covers prompt and take.
-            seconds = params.prompt_duration_s + params.duration_s
-            melody = await self.audio.run(self._melody, job.nodes[0].melody, seconds)
-        await self._wait_for_worker(job, self.channel, self.settings.generation_addr, "generation")
-        call = self.stub.Generate(
-            self._requests(job, context, melody),
-            timeout=self.settings.generate_deadline_s,
-            metadata=request_id.metadata(),
-        )
+    # -- what the kinds' work uses ----------------------------------------------
 
-        async def record(fraction: float, eta_s: float | None) -> None:
-            await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, eta_s)
-            self.on_change(job.chain_id)
+    @contextmanager
+    def receiving(self):
+        """Files for what a worker streams back (Received)."""
+        with Received(self.blobs) as received:
+            yield received
 
-        with Received(self.blobs) as takes:
-            done = await self._follow(job, call, record, "take_chunk", "take", takes)
-            if done is None or len(done.takes) != len(job.nodes):
-                raise RuntimeError("the worker ended the call without every take")
-            stored: dict[str, StoredAudio] = {}
-            try:
-                for result in done.takes:
-                    node = job.nodes[result.take]
-                    # A fresh key per attempt: a late duplicate never overwrites a take.
-                    key = f"{job.chain_id}/{node.id}.{new_id()[:8]}.wav"
-                    stored[node.id] = await self.audio.run(self._store_audio, key, takes.path(result.take))
-                orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
-            except BaseException:
-                for audio in stored.values():
-                    self.blobs.delete(audio.key)
-                raise
-        for node_id in orphans:
-            self.blobs.delete(stored[node_id].key)
-        log.info("job %s done: %d take(s) for chain %s", job.id, len(stored), job.chain_id)
-
-    async def _follow(self, job, call, record, chunk_part: str, key: str, received: Received):
-        """Read a worker's stream while keeping the job's lease: progress goes to
-        `record(fraction, eta_s)` at most every progress_interval_s, chunks of
-        `chunk_part` are written to `received` by their `key` field. Returns
-        the stream's `done` part (None if it never came)."""
+    async def follow(self, job: Claimed, kind: Kind, call, received: Received) -> Done | None:
+        """Read a worker's replies while keeping the job's lease: progress is
+        recorded at most every progress_interval_s, chunks are written to
+        `received` by their key. Returns the call's Done (None if it never came)."""
         gone = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(job, call, gone))
         done = None
         written_at = 0.0
         try:
-            async for reply in call:
-                kind = reply.WhichOneof("part")
-                if kind == "progress":
-                    step, total = reply.progress.step, max(reply.progress.total, 1)
-                    if time.monotonic() - written_at >= self.settings.progress_interval_s or step >= total:
+            async for reply in kind.worker.replies(call):
+                if isinstance(reply, Progress):
+                    if time.monotonic() - written_at >= self.settings.progress_interval_s or reply.step >= reply.total:
                         written_at = time.monotonic()
-                        await record(min(step / total, 0.99), reply.progress.eta_s or None)
-                elif kind == chunk_part:
-                    chunk = getattr(reply, chunk_part)
-                    received.write(getattr(chunk, key), chunk.data)
-                elif kind == "done":
-                    done = reply.done
+                        fraction = min(reply.step / reply.total, 0.99)
+                        await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, reply.eta_s)
+                        kind.changed(job)
+                elif isinstance(reply, Chunk):
+                    received.write(reply.key, reply.data)
+                else:
+                    done = reply
         except asyncio.CancelledError:
             if gone.is_set():
                 raise JobGone() from None
@@ -298,9 +241,26 @@ class Dispatcher:
             keeper.cancel()
         return done
 
-    async def _wait_for_worker(self, job, channel: grpc.aio.Channel, address: str, service: str) -> None:
+    async def finish(self, job: Claimed, files: dict[str, tuple[Path, str]]) -> None:
+        """Store each received file (its path, its blob key) as the job's result
+        by name, and end the job; blobs whose result lost its home (discarded
+        meanwhile, or the lease lost) are deleted."""
+        stored = {}
+        try:
+            for name, (path, key) in files.items():
+                stored[name] = await self.audio.run(blob_store.store, self.blobs, path, key)
+            orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
+        except BaseException:
+            for audio in stored.values():
+                self.blobs.delete(audio.key)
+            raise
+        for name in orphans:
+            self.blobs.delete(stored[name].key)
+        log.info("job %s (%s) done: %d file(s)", job.id, job.kind, len(stored) - len(orphans))
+
+    async def wait_for_worker(self, job: Claimed, worker: Worker) -> None:
         """Wait (renewing the lease) until a worker answers, or give up with a reason."""
-        ready = asyncio.ensure_future(channel.channel_ready())
+        ready = asyncio.ensure_future(worker.channel.channel_ready())
         deadline = time.monotonic() + self.settings.worker_wait_s
         try:
             while not ready.done():
@@ -309,7 +269,7 @@ class Dispatcher:
                     break
                 if time.monotonic() >= deadline:
                     raise RuntimeError(
-                        f"the {service} service at {address} can't be reached "
+                        f"the {worker.service} service at {worker.address} can't be reached "
                         f"(waited {self.settings.worker_wait_s:.0f}s)"
                     )
                 if not await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s):
@@ -317,7 +277,7 @@ class Dispatcher:
         finally:
             ready.cancel()
 
-    async def _keep_lease(self, job: ClaimedJob, call, gone: asyncio.Event) -> None:
+    async def _keep_lease(self, job: Claimed, call, gone: asyncio.Event) -> None:
         """Renew the lease until the call ends; cancel the call once the job is gone."""
         while True:
             await self._wait_for_pulse(self.settings.lease_s / 3)
@@ -330,84 +290,3 @@ class Dispatcher:
                 gone.set()
                 call.cancel()
                 return
-
-    async def _separate(self, job: ClaimedStems) -> None:
-        await self._wait_for_worker(job, self.stems_channel, self.settings.stems_addr, "stems")
-        call = self.stems_stub.Separate(
-            self._stems_requests(job), timeout=self.settings.stems_deadline_s, metadata=request_id.metadata()
-        )
-
-        async def record(fraction: float, eta_s: float | None) -> None:
-            await asyncio.to_thread(self.stems.progress, job, fraction)
-
-        with Received(self.blobs) as stems:
-            done = await self._follow(job, call, record, "stem_chunk", "stem", stems)
-            if done is None or set(stems.keys()) != set(STEM_NAMES):
-                raise RuntimeError("the stems worker ended the call without all four stems")
-            token = new_id()[:8]
-            files: dict[str, StoredAudio] = {}
-            try:
-                for name in STEM_NAMES:
-                    key = f"stems/{job.content_hash}/{name}.{token}.wav"
-                    files[name] = await self.audio.run(self._store_audio, key, stems.path(name))
-                kept = await asyncio.to_thread(self.stems.finish, job, self.owner, files)
-            except BaseException:
-                kept = False
-                raise
-            finally:
-                if not kept:
-                    for audio in files.values():
-                        self.blobs.delete(audio.key)
-        log.info("stems job %s done", job.id)
-
-    async def _stems_requests(self, job: ClaimedStems):
-        yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav"))
-        async for data in chunks_in_thread(self.blobs.read(job.source_key)):
-            yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
-
-    async def _requests(self, job: ClaimedJob, context: bytes, melody: bytes | None):
-        params = job.nodes[0].params
-        yield generation_pb2.GenerateRequest(
-            setup=generation_pb2.GenerateSetup(
-                params=params_to_pb(params),
-                seeds=[n.params.seed for n in job.nodes],
-                output_format="wav",
-            )
-        )
-        for chunk in split(context):
-            yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
-        for chunk in split(melody or b""):
-            yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
-
-    # -- audio ------------------------------------------------------------------
-
-    def _context(self, parent_id: str, seconds: float) -> bytes:
-        """The last `seconds` of the path that ends at the parent, as one WAV at
-        the parent's sample rate."""
-        path = self.jobs.context_path(parent_id, seconds)
-        if not path:
-            raise RuntimeError("the parent has no audio")
-        rate = path[-1].audio.sample_rate
-        channels = min(path[-1].audio.channels, 2)
-        # No part gives more than `seconds`: a long root is decoded from near its end.
-        parts = [decode(b"".join(self.blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
-        audio = np.concatenate(parts, axis=-1)
-        return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
-
-    def _melody(self, melody: Melody, seconds: float) -> bytes:
-        """The first `seconds` of the melody's audio (its node's mix or stem), as
-        one WAV at its own sample rate."""
-        audio = self.jobs.melody_audio(melody)
-        if audio is None:
-            what = f"the {melody.stem} stem of node {melody.node_id}" if melody.stem else f"node {melody.node_id}"
-            raise RuntimeError(f"the melody is gone ({what} was discarded or deleted since the takes were asked)")
-        samples = decode(b"".join(self.blobs.read(audio.key)), audio.sample_rate, min(audio.channels, 2))
-        return encode_wav(samples[:, : int(seconds * audio.sample_rate)], audio.sample_rate)
-
-    def _store_audio(self, key: str, incoming: Path) -> StoredAudio:
-        """A file the worker sent (in the incoming folder), checked and moved to `key`."""
-        info = probe(incoming)
-        self.blobs.put(key, incoming)
-        return StoredAudio(
-            key, info.format, info.content_type, info.sample_rate, info.channels, info.duration_s, info.size_bytes
-        )

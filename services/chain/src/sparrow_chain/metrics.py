@@ -11,7 +11,7 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sparrow_chain.store import JobQueue
-from sparrow_chain.store.jobs import GENERATE
+from sparrow_chain.store.takes import GENERATE
 from sparrow_chain.store.stems import STEMS
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from sparrow_chain.dispatcher import Dispatcher
 from sparrow_chain.listen import listen
 from sparrow_chain.metrics import watch_jobs
 from sparrow_chain.servicer import ChainServicer
-from sparrow_chain.store import ChainStore, JobQueue, StemStore, make_engine, migrate
+from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
 from sparrow_common.metrics import serve_metrics
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
@@ -74,16 +74,16 @@ async def build_server(settings: Settings) -> ChainServer:
     if swept:
         log.info("removed %d orphaned blobs", swept)
     bell = EventBell()
-    stems = StemStore(engine)
+    queue = JobQueue(engine)
     audio = AudioWork(settings.audio_threads)
-    dispatcher = Dispatcher(JobQueue(engine), stems, blobs, settings, on_change=bell.ring, audio=audio)
+    dispatcher = Dispatcher(queue, blobs, settings, on_change=bell.ring, audio=audio)
 
     def changed(chain_id: str) -> None:
         bell.ring(chain_id)
         dispatcher.poke()
 
     servicer = ChainServicer(
-        store, blobs, settings, bell, on_change=changed, stems=stems, generation=dispatcher.stub, audio=audio
+        store, blobs, settings, bell, on_change=changed, stems=queue.stems, generation=dispatcher.stub, audio=audio
     )
     running = await start_server(
         host=settings.host,

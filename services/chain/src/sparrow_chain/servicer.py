@@ -13,6 +13,7 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2, generation_pb2, ge
 
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bell import EventBell
+from sparrow_chain import blobs
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.convert import (
@@ -31,7 +32,7 @@ from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
 from sparrow_common import numbers, request_id
-from sparrow_common.audio import AudioLimits, chunks_in_thread, probe
+from sparrow_common.audio import AudioLimits, chunks_in_thread
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
@@ -107,19 +108,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         key = None
         try:
             await self._receive(request_iterator, incoming)
-            info = await self.audio.run(probe, incoming, AudioLimits(max_duration_s=self.settings.max_audio_s))
             chain_id, root_id = new_id(), new_id()
-            key = f"{chain_id}/{root_id}.{info.extension}"
-            audio = StoredAudio(
-                key=key,
-                format=info.format,
-                content_type=info.content_type,
-                sample_rate=info.sample_rate,
-                channels=info.channels,
-                duration_s=info.duration_s,
-                size_bytes=info.size_bytes,
-            )
-            await asyncio.to_thread(self.blobs.put, key, incoming)
+            key = f"{chain_id}/{root_id}.{{ext}}"
+            limits = AudioLimits(max_duration_s=self.settings.max_audio_s)
+            audio = await self.audio.run(blobs.store, self.blobs, incoming, key, limits)
             chain, root = await asyncio.to_thread(
                 self.store.create_chain, owner, chain_id, root_id, title, filename, audio
             )
@@ -131,7 +123,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         finally:
             incoming.unlink(missing_ok=True)
         self.changed(chain.id)
-        log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, info.format, info.duration_s)
+        log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, audio.format, audio.duration_s)
         return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))
 
     async def _receive(self, request_iterator, target: Path) -> None:

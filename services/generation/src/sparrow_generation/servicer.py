@@ -67,7 +67,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 f"this worker steps at most {self.slots.slots} (GENERATION_MAX_ROWS)"
             )
         async for position in wait_for_slot(self.slots, request.rows):
-            yield generation_pb2.GenerateResponse(queued=generation_pb2.Queued(position=position))
+            yield generation_pb2.GenerateResponse(queued=common_pb2.Queued(position=position))
         async for response in self._run(request):
             yield response
 
@@ -136,7 +136,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         for index, take in enumerate(takes):
             data = await asyncio.to_thread(encode_wav, take.audio, take.sample_rate)
             for chunk in split(data):
-                yield generation_pb2.GenerateResponse(take_chunk=generation_pb2.TakeChunk(take=index, data=chunk))
+                yield generation_pb2.GenerateResponse(chunk=generation_pb2.TakeChunk(take=index, data=chunk))
             results.append(
                 generation_pb2.TakeResult(
                     take=index, seed=take.seed, sample_rate=take.sample_rate,

@@ -16,7 +16,7 @@ SERVICE_NAME = stems_pb2.DESCRIPTOR.services_by_name["StemsService"].full_name
 
 
 async def build_server(settings: Settings, engine: Engine | None = None) -> WorkerServer:
-    """Start serving at once (health NOT_SERVING, GetStemsCapacity saying why) and
+    """Start serving at once (health NOT_SERVING, GetCapacity saying why) and
     load the model in the background; health turns SERVING when it is loaded."""
     if settings.torch_threads > 0:
         torch.set_num_threads(settings.torch_threads)

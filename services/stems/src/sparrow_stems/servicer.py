@@ -35,8 +35,8 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
         # One thread per slot: the model's blocking work never runs on the event loop.
         self.executor = ThreadPoolExecutor(max_workers=slots.slots, thread_name_prefix="engine")
 
-    async def GetStemsCapacity(self, request, context):
-        return stems_pb2.GetStemsCapacityResponse(
+    async def GetCapacity(self, request, context):
+        return stems_pb2.StemsServiceGetCapacityResponse(
             capacity=capacity_to_pb(
                 self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
                 supports_melody=False,
@@ -47,7 +47,7 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
         mix = await self._read_request(request_iterator)
         self.state.check()
         async for position in wait_for_slot(self.slots):
-            yield stems_pb2.SeparateResponse(queued_position=position)
+            yield stems_pb2.SeparateResponse(queued=common_pb2.Queued(position=position))
         # Only _run holds the mix from here, so it can let go of it once split.
         run = self._run(mix)
         del mix
@@ -108,7 +108,7 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
         for name, audio in stems.audio.items():
             data = await asyncio.to_thread(encode_wav, audio, stems.sample_rate)
             for chunk in split(data):
-                yield stems_pb2.SeparateResponse(stem_chunk=stems_pb2.StemChunk(stem=name, data=chunk))
+                yield stems_pb2.SeparateResponse(chunk=stems_pb2.StemChunk(stem=name, data=chunk))
             del data
         yield stems_pb2.SeparateResponse(
             done=stems_pb2.SeparateDone(

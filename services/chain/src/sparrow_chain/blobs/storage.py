@@ -6,6 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from sparrow_common.audio import AudioLimits, probe
+
+from sparrow_chain.domain import StoredAudio
+
 
 class BlobStore(Protocol):
     """Immutable audio files by key ("<chain_id>/<node_id>.<ext>")."""
@@ -30,3 +34,15 @@ class BlobStore(Protocol):
 
     def keys(self) -> Iterator[tuple[str, float]]:
         """Every stored key with its modification time."""
+
+
+def store(blobs: BlobStore, incoming: Path, key: str, limits: AudioLimits | None = None) -> StoredAudio:
+    """A received file (in the incoming folder), checked to be audio within
+    `limits` and moved in place under `key`, where `{ext}` stands for the file's
+    own extension. Blocking: run it off the event loop."""
+    info = probe(incoming, limits) if limits is not None else probe(incoming)
+    key = key.format(ext=info.extension)
+    blobs.put(key, incoming)
+    return StoredAudio(
+        key, info.format, info.content_type, info.sample_rate, info.channels, info.duration_s, info.size_bytes
+    )

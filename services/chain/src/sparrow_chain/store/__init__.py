@@ -2,7 +2,10 @@
 
 from sparrow_chain.store.engine import make_engine, migrate
 from sparrow_chain.store.chains import ChainStore
-from sparrow_chain.store.jobs import ClaimedJob, JobQueue
+from sparrow_chain.store.queue import Claimed, JobQueue
 from sparrow_chain.store.stems import ClaimedStems, StemStore
+from sparrow_chain.store.takes import ClaimedJob, Takes
 
-__all__ = ["ChainStore", "ClaimedJob", "ClaimedStems", "JobQueue", "StemStore", "make_engine", "migrate"]
+__all__ = [
+    "ChainStore", "Claimed", "ClaimedJob", "ClaimedStems", "JobQueue", "StemStore", "Takes", "make_engine", "migrate",
+]

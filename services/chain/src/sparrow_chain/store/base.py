@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -59,17 +59,6 @@ class Store:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
-
-    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
-        """Extend a job's lease; False when the job is gone (its takes were
-        discarded) or another claimer took it over, and the work should stop."""
-        with self._write() as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
-                .values(lease_expires_at=now() + timedelta(seconds=lease_s), updated_at=now())
-            )
-            return result.rowcount == 1
 
     def _notify(self, conn: Connection, channel: str, payload: str) -> None:
         """Tell every replica listening (PostgreSQL delivers it on commit, once

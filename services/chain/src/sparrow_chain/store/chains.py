@@ -54,7 +54,7 @@ from sparrow_chain.store.convert import (
 from sparrow_chain.store import limits as take_limits
 from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
-from sparrow_chain.store.jobs import GENERATE, ready_stem
+from sparrow_chain.store.takes import GENERATE, ready_stem
 from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id

@@ -1,10 +1,12 @@
 """Stems: cached by the content of the audio they came from, made by stems jobs
-on the same durable queue as generation."""
+on the same durable queue as generation (store/queue.py). Claiming a stems job
+sets its set `separating`; progress, results, a retry and a failure land on the
+set, and every chain holding its audio hears of each change."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -17,6 +19,9 @@ STEMS = "stems"
 
 @dataclass(frozen=True)
 class ClaimedStems:
+    """A stems job, claimed."""
+
+    kind = STEMS
     id: str
     content_hash: str
     attempts: int
@@ -26,7 +31,9 @@ class ClaimedStems:
 
 
 class StemStore(Store):
-    """Stem sets, their files, and the stems jobs."""
+    """Stem sets and their files, and the stems kind of job (its adapter for the queue)."""
+
+    name = STEMS
 
     # -- reading ---------------------------------------------------------------
 
@@ -108,77 +115,55 @@ class StemStore(Store):
             conn.execute(delete(stem_sets).where(stem_sets.c.content_hash.in_(unheld)))
             return list(keys)
 
-    # -- the worker's side ----------------------------------------------------
+    # -- the queue's adapter ----------------------------------------------------
 
-    def claim(self, owner: str, lease_s: float) -> ClaimedStems | None:
-        """The oldest claimable stems job, leased to `owner`, its set `separating`."""
-        with self._write() as conn:
-            moment = now()
-            row = conn.execute(
-                select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts, jobs.c.request_id)
-                .where(jobs.c.kind == STEMS, claimable(moment))
-                .order_by(jobs.c.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
-                return None
-            source = conn.execute(
-                select(nodes.c.audio_key).where(nodes.c.audio_sha256 == row.stem_hash).limit(1)
-            ).scalar()
-            if source is None:  # every node with this audio is gone
-                conn.execute(delete(jobs).where(jobs.c.id == row.id))
-                conn.execute(delete(stem_sets).where(stem_sets.c.content_hash == row.stem_hash))
-                return None
+    def next(self, conn: Connection, moment: datetime):
+        """Its next claimable job, locked: the oldest."""
+        return conn.execute(
+            select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts, jobs.c.request_id)
+            .where(jobs.c.kind == STEMS, claimable(moment))
+            .order_by(jobs.c.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+
+    def start(self, conn: Connection, row, moment: datetime) -> ClaimedStems | None:
+        """The set starts `separating`; None when every node with this audio is
+        gone (the job and the set are dropped)."""
+        source = conn.execute(
+            select(nodes.c.audio_key).where(nodes.c.audio_sha256 == row.stem_hash).limit(1)
+        ).scalar()
+        if source is None:
+            conn.execute(delete(jobs).where(jobs.c.id == row.id))
+            conn.execute(delete(stem_sets).where(stem_sets.c.content_hash == row.stem_hash))
+            return None
+        self._change(conn, row.stem_hash, status=StemsStatus.SEPARATING.value, progress=0.0)
+        return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source, row.request_id)
+
+    def _hash_of_job(self, conn: Connection, job_id: str) -> str:
+        return conn.execute(select(jobs.c.stem_hash).where(jobs.c.id == job_id)).scalar_one()
+
+    def progress(self, conn: Connection, job_id: str, fraction: float, eta_s: float | None) -> list:
+        self._change(conn, self._hash_of_job(conn, job_id), progress=fraction)
+        return []
+
+    def finish(self, conn: Connection, job_id: str, files: dict[str, StoredAudio]) -> list[str]:
+        """The stems stored (by name), the set ready; nothing is left without a home."""
+        content_hash = self._hash_of_job(conn, job_id)
+        conn.execute(delete(stem_files).where(stem_files.c.content_hash == content_hash))
+        for stem, audio in files.items():
             conn.execute(
-                update(jobs)
-                .where(jobs.c.id == row.id)
-                .values(
-                    state="running", lease_owner=owner, lease_expires_at=moment + timedelta(seconds=lease_s),
-                    attempts=jobs.c.attempts + 1, updated_at=moment,
+                insert(stem_files).values(
+                    content_hash=content_hash, stem=stem, audio_key=audio.key, audio_format=audio.format,
+                    content_type=audio.content_type, sample_rate=audio.sample_rate, channels=audio.channels,
+                    duration_s=audio.duration_s, size_bytes=audio.size_bytes,
                 )
             )
-            self._change(conn, row.stem_hash, status=StemsStatus.SEPARATING.value, progress=0.0)
-            return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source, row.request_id)
+        self._change(conn, content_hash, status=StemsStatus.READY.value, progress=1.0, error_message="")
+        return []
 
-    def progress(self, job: ClaimedStems, fraction: float) -> None:
-        with self._write() as conn:
-            self._change(conn, job.content_hash, progress=fraction)
+    def requeue(self, conn: Connection, job_id: str) -> None:
+        self._change(conn, self._hash_of_job(conn, job_id), status=StemsStatus.PENDING.value, progress=0.0)
 
-    def finish(self, job: ClaimedStems, owner: str, files: dict[str, StoredAudio]) -> bool:
-        """Store the stems; False (store nothing) when the lease was lost."""
-        with self._write() as conn:
-            owned = conn.execute(
-                select(jobs.c.id).where(jobs.c.id == job.id, jobs.c.lease_owner == owner, jobs.c.state == "running")
-            ).first()
-            if owned is None:
-                return False
-            conn.execute(delete(stem_files).where(stem_files.c.content_hash == job.content_hash))
-            for stem, audio in files.items():
-                conn.execute(
-                    insert(stem_files).values(
-                        content_hash=job.content_hash, stem=stem, audio_key=audio.key, audio_format=audio.format,
-                        content_type=audio.content_type, sample_rate=audio.sample_rate, channels=audio.channels,
-                        duration_s=audio.duration_s, size_bytes=audio.size_bytes,
-                    )
-                )
-            conn.execute(delete(jobs).where(jobs.c.id == job.id))
-            self._change(conn, job.content_hash, status=StemsStatus.READY.value, progress=1.0, error_message="")
-            return True
-
-    def retry(self, job: ClaimedStems, owner: str, delay_s: float, count_attempt: bool = True) -> None:
-        with self._write() as conn:
-            values = dict(state="queued", lease_owner=None, lease_expires_at=now() + timedelta(seconds=delay_s))
-            if not count_attempt:
-                values["attempts"] = jobs.c.attempts - 1
-            result = conn.execute(
-                update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == owner).values(updated_at=now(), **values)
-            )
-            if result.rowcount:
-                self._change(conn, job.content_hash, status=StemsStatus.PENDING.value, progress=0.0)
-
-    def fail(self, job: ClaimedStems, owner: str, message: str) -> None:
-        with self._write() as conn:
-            result = conn.execute(delete(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == owner))
-            if result.rowcount:
-                self._change(conn, job.content_hash, status=StemsStatus.ERROR.value, error_message=message)
+    def end(self, conn: Connection, job_id: str, message: str) -> None:
+        self._change(conn, self._hash_of_job(conn, job_id), status=StemsStatus.ERROR.value, error_message=message)

@@ -1,0 +1,120 @@
+"""One small adapter per kind of job, behind the dispatcher's one loop: what a
+kind sends its worker, and what it keeps of the answer. The lease, progress,
+retries and failures are the dispatcher's, alike for every kind."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from sparrow_chain.domain import STEM_NAMES, Melody
+from sparrow_chain.store import ClaimedJob, ClaimedStems, Takes
+from sparrow_chain.store.stems import STEMS
+from sparrow_chain.store.takes import GENERATE
+from sparrow_chain.workers import GenerationWorker, StemsWorker, Worker
+from sparrow_common.audio import chunks_in_thread, decode, encode_wav
+from sparrow_common.ids import new_id
+
+if TYPE_CHECKING:
+    from sparrow_chain.dispatcher import Dispatcher
+
+
+class Kind(Protocol):
+    kind: str
+    # In words, for the messages a musician reads: "generation failed: ...".
+    what: str
+    worker: Worker
+
+    def changed(self, job) -> None:
+        """Tell the job's watchers something changed."""
+
+    async def run(self, job, dispatcher: Dispatcher) -> None:
+        """Do the job through `dispatcher` (its worker call, lease and store);
+        raises what the call raised."""
+
+
+class TakesWork:
+    """Takes: the context (and melody) to the generation worker, its takes to the nodes."""
+
+    kind = GENERATE
+    what = "generation"
+
+    def __init__(self, worker: GenerationWorker, takes: Takes, on_change):
+        self.worker = worker
+        self.takes = takes
+        self.on_change = on_change
+
+    def changed(self, job: ClaimedJob) -> None:
+        self.on_change(job.chain_id)
+
+    async def run(self, job: ClaimedJob, dispatcher: Dispatcher) -> None:
+        params = job.nodes[0].params
+        context = await dispatcher.audio.run(self._context, dispatcher.blobs, job.parent_id, params.prompt_duration_s)
+        melody = None
+        if job.nodes[0].melody is not None:
+            # The melody's time 0 is where the prompt starts: it covers prompt and take.
+            seconds = params.prompt_duration_s + params.duration_s
+            melody = await dispatcher.audio.run(self._melody, dispatcher.blobs, job.nodes[0].melody, seconds)
+        await dispatcher.wait_for_worker(job, self.worker)
+        seeds = [n.params.seed for n in job.nodes]
+        call = self.worker.generate(params, seeds, context, melody, dispatcher.settings.generate_deadline_s)
+        with dispatcher.receiving() as takes:
+            done = await dispatcher.follow(job, self, call, takes)
+            if done is None or len(done.keys) != len(job.nodes):
+                raise RuntimeError("the worker ended the call without every take")
+            # A fresh key per attempt: a late duplicate never overwrites a take.
+            files = {
+                job.nodes[take].id: (takes.path(take), f"{job.chain_id}/{job.nodes[take].id}.{new_id()[:8]}.wav")
+                for take in done.keys
+            }
+            await dispatcher.finish(job, files)
+
+    def _context(self, blobs, parent_id: str, seconds: float) -> bytes:
+        """The last `seconds` of the path that ends at the parent, as one WAV at
+        the parent's sample rate."""
+        path = self.takes.context_path(parent_id, seconds)
+        if not path:
+            raise RuntimeError("the parent has no audio")
+        rate = path[-1].audio.sample_rate
+        channels = min(path[-1].audio.channels, 2)
+        # No part gives more than `seconds`: a long root is decoded from near its end.
+        parts = [decode(b"".join(blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
+        audio = np.concatenate(parts, axis=-1)
+        return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+
+    def _melody(self, blobs, melody: Melody, seconds: float) -> bytes:
+        """The first `seconds` of the melody's audio (its node's mix or stem), as
+        one WAV at its own sample rate."""
+        audio = self.takes.melody_audio(melody)
+        if audio is None:
+            what = f"the {melody.stem} stem of node {melody.node_id}" if melody.stem else f"node {melody.node_id}"
+            raise RuntimeError(f"the melody is gone ({what} was discarded or deleted since the takes were asked)")
+        samples = decode(b"".join(blobs.read(audio.key)), audio.sample_rate, min(audio.channels, 2))
+        return encode_wav(samples[:, : int(seconds * audio.sample_rate)], audio.sample_rate)
+
+
+class StemsWork:
+    """Stems: a node's audio to the stems worker, the four stems to its stem set."""
+
+    kind = STEMS
+    what = "stem separation"
+
+    def __init__(self, worker: StemsWorker):
+        self.worker = worker
+
+    def changed(self, job: ClaimedStems) -> None:
+        pass  # stems events land in every chain holding the audio; their watchers poll
+
+    async def run(self, job: ClaimedStems, dispatcher: Dispatcher) -> None:
+        await dispatcher.wait_for_worker(job, self.worker)
+        call = self.worker.separate(
+            chunks_in_thread(dispatcher.blobs.read(job.source_key)), dispatcher.settings.stems_deadline_s
+        )
+        with dispatcher.receiving() as stems:
+            done = await dispatcher.follow(job, self, call, stems)
+            if done is None or set(stems.keys()) != set(STEM_NAMES):
+                raise RuntimeError("the stems worker ended the call without all four stems")
+            token = new_id()[:8]
+            files = {name: (stems.path(name), f"stems/{job.content_hash}/{name}.{token}.wav") for name in STEM_NAMES}
+            await dispatcher.finish(job, files)

@@ -1,0 +1,169 @@
+"""The durable job queue every kind of work goes through: takes, stems.
+
+A job is a row of `jobs`, of one kind. Claiming takes a lease; the claimer
+renews it while it works. A job whose lease ran out (its claimer died) is
+claimable again. On PostgreSQL claims use FOR UPDATE SKIP LOCKED, so replicas
+share the queue without waiting on each other; on SQLite, BEGIN IMMEDIATE
+serializes them.
+
+Every change after the claim (renew, progress, finish, retry, fail) names the
+job and its owner, and does nothing once the job is gone (its work discarded) or
+another claimer took it over after the lease ran out: a late claimer can never
+undo what the current one did. That holds for every kind alike.
+
+What is a kind's own is its adapter's (`Kind`): which of its jobs comes next
+(takes: in turns across users; stems: the oldest), what claiming starts, and
+where progress, results, a retry and a failure land. Kinds are tried in order,
+takes first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from sparrow_chain.domain import StoredAudio
+from sparrow_chain.store.base import Store, claimable, now
+from sparrow_chain.store.stems import ClaimedStems, StemStore
+from sparrow_chain.store.tables import jobs
+from sparrow_chain.store.takes import ClaimedJob, Takes
+
+Claimed = ClaimedJob | ClaimedStems
+
+
+class Kind(Protocol):
+    """What one kind of job adds to the queue; every method runs in the
+    queue's write transaction, `conn`."""
+
+    name: str
+
+    def next(self, conn: Connection, moment: datetime) -> Any:
+        """Its next claimable job's row (id, attempts, request_id, ...), locked; None when none."""
+
+    def start(self, conn: Connection, row: Any, moment: datetime) -> Claimed | None:
+        """Start the claimed job's work; None when nothing is left to do (the job was dropped)."""
+
+    def progress(self, conn: Connection, job_id: str, fraction: float, eta_s: float | None) -> list:
+        """Record how far the job is; what changed, for the caller to see."""
+
+    def finish(self, conn: Connection, job_id: str, results: dict[str, StoredAudio]) -> list[str]:
+        """Store the results; the keys of those left without a home."""
+
+    def requeue(self, conn: Connection, job_id: str) -> None:
+        """The job is back in the queue: its work is waiting again."""
+
+    def end(self, conn: Connection, job_id: str, message: str) -> None:
+        """The job failed for good, with `message`."""
+
+
+class JobQueue(Store):
+    """Claim, renew, progress, finish, retry and fail jobs of any kind, by job
+    id and owner."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.takes = Takes(engine)
+        self.stems = StemStore(engine)
+        self.kinds: dict[str, Kind] = {kind.name: kind for kind in (self.takes, self.stems)}
+
+    def claim(self, owner: str, lease_s: float, kinds: tuple[str, ...] | None = None) -> Claimed | None:
+        """The next claimable job (of `kinds`, or any; takes first), now leased to
+        `owner` and its work started; None when there is nothing to do. Jobs
+        whose work was discarded are dropped on the way."""
+        for kind in self.kinds.values():
+            if kinds is not None and kind.name not in kinds:
+                continue
+            while True:
+                with self._write() as conn:
+                    moment = now()
+                    row = kind.next(conn, moment)
+                    if row is None:
+                        break
+                    claimed = kind.start(conn, row, moment)
+                    if claimed is None:
+                        continue
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id == row.id)
+                        .values(
+                            state="running", lease_owner=owner, lease_expires_at=moment + timedelta(seconds=lease_s),
+                            attempts=jobs.c.attempts + 1, updated_at=moment,
+                        )
+                    )
+                    return claimed
+        return None
+
+    def _owned(self, conn: Connection, job_id: str, owner: str) -> Kind | None:
+        """The job's kind while `owner` holds its lease; None otherwise."""
+        name = conn.execute(
+            select(jobs.c.kind).where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+        ).scalar()
+        return self.kinds.get(name) if name else None
+
+    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
+        """Extend a job's lease; False when the job is gone (its work was
+        discarded) or another claimer took it over, and the work should stop."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+                .values(lease_expires_at=now() + timedelta(seconds=lease_s), updated_at=now())
+            )
+            return result.rowcount == 1
+
+    def progress(self, job_id: str, owner: str, fraction: float, eta_s: float | None = None) -> list:
+        """Record how far the job is, and the seconds it should still take (None
+        when the worker can't tell yet); what changed (a takes job's nodes)."""
+        with self._write() as conn:
+            kind = self._owned(conn, job_id, owner)
+            return kind.progress(conn, job_id, fraction, eta_s) if kind else []
+
+    def finish(self, job_id: str, owner: str, results: dict[str, StoredAudio]) -> list[str]:
+        """Store the job's results (by node id, or by stem) and drop the job.
+        Returns the keys of `results` left without a home: discarded meanwhile,
+        or every one when the lease was lost to another claimer."""
+        with self._write() as conn:
+            kind = self._owned(conn, job_id, owner)
+            if kind is None:
+                return list(results)
+            orphans = kind.finish(conn, job_id, results)
+            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+            return orphans
+
+    def retry(self, job_id: str, owner: str, delay_s: float, count_attempt: bool = True) -> None:
+        """Give the job back to the queue, claimable after `delay_s`; its work waits again."""
+        with self._write() as conn:
+            kind = self._owned(conn, job_id, owner)
+            if kind is None:
+                return
+            values = dict(state="queued", lease_owner=None, lease_expires_at=now() + timedelta(seconds=delay_s))
+            if not count_attempt:
+                values["attempts"] = jobs.c.attempts - 1
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=now(), **values))
+            kind.requeue(conn, job_id)
+
+    def fail(self, job_id: str, owner: str, message: str) -> None:
+        """End the job with `message`: its work in error."""
+        with self._write() as conn:
+            kind = self._owned(conn, job_id, owner)
+            if kind is None:
+                return
+            kind.end(conn, job_id, message)
+            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+
+    def counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Jobs of every kind and state across all replicas, and how many of each
+        kind could be claimed right now (the queue's depth)."""
+        with self._read() as conn:
+            by_state = conn.execute(
+                select(jobs.c.kind, jobs.c.state, func.count()).group_by(jobs.c.kind, jobs.c.state)
+            ).all()
+            waiting = conn.execute(
+                select(jobs.c.kind, func.count()).where(claimable(now())).group_by(jobs.c.kind)
+            ).all()
+        return {(kind, state): n for kind, state, n in by_state}, {kind: n for kind, n in waiting}
+
+
+__all__ = ["Claimed", "JobQueue", "Kind"]

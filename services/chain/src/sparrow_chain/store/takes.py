@@ -1,0 +1,170 @@
+"""The takes' kind of job: a generation call for a batch of sibling nodes.
+
+Claims are fair across users: the next takes job is the oldest of the user
+served least recently (the `turns` table keeps when each user's last job was
+claimed), so a user who queues fifty takes holds another's one take behind one
+of theirs, not fifty. Claiming sets the takes `generating`; progress, results,
+a retry and a failure land on them. The lease itself is the queue's
+(store/queue.py), as for every kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, func, literal, select, update
+
+from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
+from sparrow_chain.store.base import Store, claimable, upsert
+from sparrow_chain.store.convert import audio_columns, node_from_row
+from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
+
+GENERATE = "generate"
+# A user whose job was never claimed comes before everyone served since.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A takes job, claimed."""
+
+    kind = GENERATE
+    id: str
+    chain_id: str
+    attempts: int
+    # The takes to write, oldest first; all siblings of one parent.
+    nodes: list[Node]
+    request_id: str = ""
+
+    @property
+    def parent_id(self) -> str:
+        return self.nodes[0].parent_id
+
+
+class Takes(Store):
+    """The takes kind of job (its adapter for the queue), and what its work reads."""
+
+    name = GENERATE
+
+    def next(self, conn: Connection, moment: datetime):
+        """Its next claimable job, locked: the user served longest ago (or never)
+        first, then their oldest."""
+        turn = select(turns.c.last_claimed_at).where(turns.c.owner_id == chains.c.owner_id)
+        return conn.execute(
+            select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id, chains.c.owner_id)
+            .join_from(jobs, chains, chains.c.id == jobs.c.chain_id)
+            .where(jobs.c.kind == GENERATE, claimable(moment))
+            .order_by(func.coalesce(turn.scalar_subquery(), NEVER), jobs.c.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=jobs)
+        ).first()
+
+    def start(self, conn: Connection, row, moment: datetime) -> ClaimedJob | None:
+        """The user's turn is taken and the takes start `generating`; None when
+        every take of the job was discarded (the job is dropped)."""
+        self._take_turn(conn, row.owner_id, moment)
+        members = self._members(conn, row.id)
+        if not members:
+            conn.execute(delete(jobs).where(jobs.c.id == row.id))
+            return None
+        started = [
+            self._set_node(conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, eta_s=None, error_message="")
+            for n in members
+        ]
+        return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
+
+    def _take_turn(self, conn: Connection, owner_id: str, moment: datetime) -> None:
+        conn.execute(
+            upsert(conn, turns)
+            .values(owner_id=owner_id, last_claimed_at=moment)
+            .on_conflict_do_update(index_elements=[turns.c.owner_id], set_={"last_claimed_at": moment})
+        )
+
+    def _members(self, conn: Connection, job_id: str) -> list[Node]:
+        rows = conn.execute(
+            select(nodes).where(nodes.c.job_id == job_id).order_by(nodes.c.created_at, nodes.c.id)
+        ).all()
+        return [node_from_row(r) for r in rows]
+
+    def progress(self, conn: Connection, job_id: str, fraction: float, eta_s: float | None) -> list[Node]:
+        changed = (self._set_node(conn, m.id, progress=fraction, eta_s=eta_s) for m in self._members(conn, job_id))
+        return [n for n in changed if n is not None]
+
+    def finish(self, conn: Connection, job_id: str, results: dict[str, StoredAudio]) -> list[str]:
+        """Each node's audio (by node id) stored and the node ready; the node ids
+        discarded meanwhile, whose audio has no home."""
+        orphans = []
+        for node_id, audio in results.items():
+            node = self._set_node(
+                conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
+                **audio_columns(audio),
+            )
+            if node is None:
+                orphans.append(node_id)
+        conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
+        return orphans
+
+    def requeue(self, conn: Connection, job_id: str) -> None:
+        for member in self._members(conn, job_id):
+            self._set_node(conn, member.id, status=NodeStatus.PENDING.value, progress=0.0, eta_s=None)
+
+    def end(self, conn: Connection, job_id: str, message: str) -> None:
+        for member in self._members(conn, job_id):
+            self._set_node(conn, member.id, status=NodeStatus.ERROR.value, eta_s=None, error_message=message)
+        conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
+
+    def melody_audio(self, melody: Melody) -> StoredAudio | None:
+        """The audio a take's melody is heard from: its node's, or that node's
+        stem; None when the node (or the stem) is gone since the take was asked."""
+        with self._read() as conn:
+            node = conn.execute(select(nodes).where(nodes.c.id == melody.node_id)).first()
+            if node is None or node.audio_key is None:
+                return None
+            if melody.stem is None:
+                return node_from_row(node).audio
+            stem = ready_stem(conn, node.audio_sha256, melody.stem)
+        if stem is None:
+            return None
+        return StoredAudio(
+            stem.audio_key, stem.audio_format, stem.content_type, stem.sample_rate, stem.channels,
+            stem.duration_s, stem.size_bytes,
+        )
+
+    def context_path(self, parent_id: str, seconds: float) -> list[Node]:
+        """The nodes whose audio the last `seconds` of the path ending at
+        `parent_id` come from, oldest first: the parent, and its ancestors as far
+        back as needed when the parent alone is shorter."""
+        path = select(nodes.c.id, nodes.c.parent_id, literal(0).label("depth")).where(nodes.c.id == parent_id)
+        path = path.cte("path", recursive=True)
+        path = path.union_all(
+            select(nodes.c.id, nodes.c.parent_id, (path.c.depth + 1).label("depth")).join(
+                path, nodes.c.id == path.c.parent_id
+            )
+        )
+        with self._read() as conn:
+            rows = conn.execute(select(nodes).join(path, path.c.id == nodes.c.id).order_by(path.c.depth)).all()
+        chosen: list[Node] = []
+        heard = 0.0
+        for row in rows:
+            node = node_from_row(row)
+            if node.audio is None:
+                break
+            chosen.append(node)
+            heard += node.audio.duration_s
+            if heard >= seconds:
+                break
+        return chosen[::-1]
+
+
+def ready_stem(conn: Connection, content_hash: str, stem: str):
+    """The stem file `stem` of the audio `content_hash`, when its set is ready; else None."""
+    return conn.execute(
+        select(stem_files)
+        .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
+        .where(
+            stem_files.c.content_hash == content_hash,
+            stem_files.c.stem == stem,
+            stem_sets.c.status == StemsStatus.READY.value,
+        )
+    ).first()

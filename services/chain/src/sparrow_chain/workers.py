@@ -1,0 +1,119 @@
+"""Calls to the workers (GenerationService, StemsService), the only part of the
+chain service's dispatcher that speaks their protocol: requests built from the
+job's data, and replies read into one shape, whichever worker sent them
+(`queued`, `progress`, `chunk`, `done` are named alike in both protocols)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
+
+from sparrow_chain.domain import GenerationParams
+from sparrow_common import request_id
+from sparrow_common.audio import split
+from sparrow_common.channels import open_channel
+from sparrow_common.convert import params_to_pb
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    # Which file it belongs to: a take's index, or a stem's name.
+    key: Any
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Done:
+    # Every file the worker sent: the takes' indexes, or the stems' names.
+    keys: list
+
+
+class Worker:
+    """One worker service: its long-lived channel and its calls."""
+
+    def __init__(self, service: str, address: str, stub_class):
+        self.service = service
+        self.address = address
+        self.channel = open_channel(address)
+        self.stub = stub_class(self.channel)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def replies(self, call) -> AsyncIterator[Progress | Chunk | Done]:
+        """The call's replies as Progress, Chunk and Done (a wait in line is not passed on)."""
+        async for reply in call:
+            part = reply.WhichOneof("part")
+            if part == "progress":
+                yield Progress(reply.progress.step, max(reply.progress.total, 1), reply.progress.eta_s or None)
+            elif part == "chunk":
+                yield Chunk(self.file_of(reply.chunk), reply.chunk.data)
+            elif part == "done":
+                yield Done(self.files_in(reply.done))
+
+    def file_of(self, chunk) -> Any:
+        """Which file a chunk belongs to."""
+        raise NotImplementedError
+
+    def files_in(self, done) -> list:
+        """Every file the call's `done` lists."""
+        raise NotImplementedError
+
+
+class GenerationWorker(Worker):
+    def __init__(self, address: str):
+        super().__init__("generation", address, generation_pb2_grpc.GenerationServiceStub)
+
+    def file_of(self, chunk) -> int:
+        return chunk.take
+
+    def files_in(self, done) -> list[int]:
+        return [take.take for take in done.takes]
+
+    def generate(
+        self, params: GenerationParams, seeds: list[int], context: bytes, melody: bytes | None, deadline_s: float
+    ) -> grpc.aio.StreamStreamCall:
+        """Takes continuing `context` (a WAV), one per seed, following `melody` (a WAV) when given."""
+
+        async def requests():
+            yield generation_pb2.GenerateRequest(
+                setup=generation_pb2.GenerateSetup(params=params_to_pb(params), seeds=seeds, output_format="wav")
+            )
+            for chunk in split(context):
+                yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+            for chunk in split(melody or b""):
+                yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
+
+        return self.stub.Generate(requests(), timeout=deadline_s, metadata=request_id.metadata())
+
+
+class StemsWorker(Worker):
+    def __init__(self, address: str):
+        super().__init__("stems", address, stems_pb2_grpc.StemsServiceStub)
+
+    def file_of(self, chunk) -> str:
+        return chunk.stem
+
+    def files_in(self, done) -> list[str]:
+        return list(done.stems)
+
+    def separate(self, audio: AsyncIterator[bytes], deadline_s: float) -> grpc.aio.StreamStreamCall:
+        """The stems of the audio file whose bytes `audio` yields, as WAVs."""
+
+        async def requests():
+            yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav"))
+            async for data in audio:
+                yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
+
+        return self.stub.Separate(requests(), timeout=deadline_s, metadata=request_id.metadata())
