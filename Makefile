@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 GEN    := protos/gen
 PROTOS := $(wildcard protos/sparrow/v1/*.proto)
-PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e services/stems -e gateway
+PACKAGES := -e protos -e libs/common -e services/chain -e services/generation -e services/export -e services/stems -e services/analysis -e gateway
 
 .PHONY: install gen lint-protos tools web run test bench clean
 

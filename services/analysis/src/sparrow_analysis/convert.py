@@ -1,0 +1,29 @@
+"""The analysis and the seam report to and from protobuf (servicer and callers)."""
+
+from __future__ import annotations
+
+from sparrow.v1 import analysis_pb2
+
+from sparrow_analysis.domain import Analysis, SeamReport
+
+
+def analysis_to_pb(a: Analysis) -> analysis_pb2.ClipAnalysis:
+    out = analysis_pb2.ClipAnalysis(
+        beats_s=a.beats_s, downbeats_s=a.downbeats_s, meter=a.meter or 0, key=a.key or "",
+        key_confidence=a.key_confidence, duration_s=a.duration_s,
+    )
+    for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
+        if getattr(a, name) is not None:
+            setattr(out, name, getattr(a, name))
+    return out
+
+
+def seam_to_pb(r: SeamReport) -> analysis_pb2.SeamReport:
+    out = analysis_pb2.SeamReport(
+        key_match=r.key_match or "", spectral_jump_db=r.spectral_jump_db, fades_out=r.fades_out,
+        silent_start=r.silent_start, score=r.score, notes=r.notes,
+    )
+    for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
+        if getattr(r, name) is not None:
+            setattr(out, name, float(getattr(r, name)))
+    return out

@@ -1,0 +1,49 @@
+"""What the analysis worker hears in a clip, and at a take's seam. No gRPC, no librosa."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One clip: its pulse, bars, key and level. `tempo_bpm` is None when the
+    clip has no steady beat (then there are no beats or bars either), never a
+    made-up number; `key` is None when no key stands out."""
+
+    tempo_bpm: float | None
+    beats_s: list[float] = field(default_factory=list)
+    downbeats_s: list[float] = field(default_factory=list)
+    # Beats to the bar (3 or 4); None without a steady beat.
+    meter: int | None = None
+    # "A minor", "Eb major"...
+    key: str | None = None
+    # How far the best key stands out from the next best, 0 to 1.
+    key_confidence: float = 0.0
+    # Integrated loudness (EBU R128); None for silence.
+    loudness_lufs: float | None = None
+    peak_dbfs: float | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SeamReport:
+    """How a take continues the path it follows, at the seam (engine/seam.py
+    says how each figure is measured and how the score weighs them)."""
+
+    # The take's tempo against the path's, in percent (after folding double or half).
+    tempo_change_pct: float | None
+    # Where the take's beats fall against the path's beat grid carried on, in ms.
+    beat_offset_ms: float | None
+    # "same", "relative" (A minor after C major), "other", or None when a key is unknown.
+    key_match: str | None
+    # The take's first seconds against the path's last, in loudness units (dB).
+    loudness_step_db: float | None
+    # How far the take's first 100 ms are from the path's last 100 ms in spectrum, in dB.
+    spectral_jump_db: float
+    fades_out: bool
+    silent_start: bool
+    # 0 (a bad seam) to 1 (seamless), combining the above.
+    score: float
+    # The reasons, in words, worst first.
+    notes: list[str] = field(default_factory=list)

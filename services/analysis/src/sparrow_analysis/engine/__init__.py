@@ -1,0 +1,1 @@
+"""What the analysis worker hears: pulse, key, loudness, and the seam (librosa, pyloudnorm)."""

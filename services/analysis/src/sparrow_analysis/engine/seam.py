@@ -1,0 +1,130 @@
+"""A take's seam report: how it continues the path it follows.
+
+Measured on the path's last seconds (`parent`) and the take's first seconds
+(`take`), mono at one rate, with each side's own analysis:
+
+- tempo change: the take's tempo against the path's, in percent, after folding
+  a double or half tempo (a tracker may hear either);
+- beat offset: the path's beat grid carried on past the seam, against the take's
+  first beats: the median distance in ms (wrapped to half a beat either way);
+- key match: same, relative (the major and minor keys of the same notes), other;
+- loudness step: the take's first SPAN_S against the path's last, in LU (dB);
+- spectral jump: the take's first 100 ms against the path's last 100 ms, the
+  mean difference of their mel band levels in dB (the score weighs only what it
+  exceeds of the path's own changes from one 100 ms to the next, their 90th
+  percentile over its last SPAN_S: a bar line's kick and chord change are music,
+  not a seam);
+- fades out: the take's last second sits more than FADE_DB under its median level;
+- silent start: the take's first 300 ms sit more than SILENT_DB under its median
+  level (or under -60 dBFS).
+
+The score multiplies one factor per figure, each 1 when the seam is clean:
+exp(-(tempo% / 4)^2), 1 - |offset| / half a beat, 1 / 0.8 / 0.5 for the same /
+relative / another key, exp(-(step dB / 6)^2), exp(-(jump past the usual dB / 12)^2), and 0.5
+each for a fade-out and a silent start. An unknown figure (no steady beat, no
+clear key) weighs 1: it says nothing against the take.
+"""
+
+from __future__ import annotations
+
+import math
+
+import librosa
+import numpy as np
+
+from sparrow_analysis.domain import Analysis, SeamReport
+from sparrow_analysis.engine.key import relation
+from sparrow_analysis.engine.loudness import lufs
+
+SPAN_S = 3.0
+EDGE_S = 0.1
+FADE_DB = 12.0
+SILENT_DB = 30.0
+KEY_FACTORS = {"same": 1.0, "relative": 0.8, "other": 0.5, None: 1.0}
+
+
+def _folded(ratio: float) -> float:
+    while ratio > 1.5:
+        ratio /= 2
+    while ratio < 0.75:
+        ratio *= 2
+    return ratio
+
+
+def _band_levels_db(y: np.ndarray, sr: int) -> np.ndarray:
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=40, center=True)
+    return 10 * np.log10(mel.mean(axis=1) + 1e-10)
+
+
+def _difference_db(a: np.ndarray, b: np.ndarray, sr: int) -> float:
+    """The mean difference of two stretches' mel band levels, in dB."""
+    return float(np.abs(_band_levels_db(a, sr) - _band_levels_db(b, sr)).mean())
+
+
+def _frame_db(y: np.ndarray, sr: int) -> np.ndarray:
+    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0]
+    return 20 * np.log10(rms + 1e-10)
+
+
+def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after: Analysis) -> SeamReport:
+    """The report of `take` continuing `parent` (mono, at `sr`), with the analyses of each."""
+    notes: list[str] = []
+    factors: list[float] = []
+
+    tempo_pct = None
+    if before.tempo_bpm and after.tempo_bpm:
+        tempo_pct = round((_folded(after.tempo_bpm / before.tempo_bpm) - 1) * 100, 2)
+        factors.append(math.exp(-((tempo_pct / 4) ** 2)))
+        notes.append(f"tempo {tempo_pct:+.1f}%")
+
+    offset_ms = None
+    if before.tempo_bpm and len(before.beats_s) >= 2 and after.beats_s:
+        period = 60.0 / before.tempo_bpm
+        carried = before.beats_s[-1] - len(parent) / sr  # the path's last beat, on the take's clock
+        first = [t for t in after.beats_s if t < 4 * period] or after.beats_s[:1]
+        offsets = [((t - carried + period / 2) % period) - period / 2 for t in first]
+        offset_ms = round(float(np.median(offsets)) * 1000, 1)
+        factors.append(max(0.0, 1 - abs(offset_ms) / (period * 500)))
+        notes.append("on the beat" if abs(offset_ms) < 30 else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}")
+
+    match = relation(before.key, after.key)
+    factors.append(KEY_FACTORS[match])
+    if match == "same":
+        notes.append("same key")
+    elif match == "relative":
+        notes.append(f"relative key ({after.key})")
+    elif match == "other":
+        notes.append(f"changes key to {after.key}")
+
+    span = int(SPAN_S * sr)
+    a, b = lufs(parent[-span:], sr), lufs(take[:span], sr)
+    step = round(b - a, 2) if a is not None and b is not None else None
+    if step is not None:
+        factors.append(math.exp(-((step / 6) ** 2)))
+        if abs(step) >= 1.0:
+            notes.append(f"{abs(step):.1f} dB {'louder' if step > 0 else 'quieter'}")
+
+    edge = int(EDGE_S * sr)
+    jump = round(_difference_db(parent[-edge:], take[:edge], sr), 2)
+    # Music changes from one 100 ms to the next anyway (a kick, a new chord on the
+    # bar line): only what the seam changes past the path's own changes counts.
+    tail = parent[-span:]
+    usual = [_difference_db(tail[i - edge : i], tail[i : i + edge], sr) for i in range(edge, len(tail) - edge + 1, edge)]
+    excess = max(0.0, jump - float(np.percentile(usual, 90))) if usual else jump
+    factors.append(math.exp(-((excess / 12) ** 2)))
+    if excess >= 6:
+        notes.append(f"a jump in sound at the seam ({jump:.0f} dB)")
+
+    levels = _frame_db(take, sr)
+    median = float(np.median(levels))
+    frames_per_s = sr / 512
+    fades_out = bool(len(levels) > 2 * frames_per_s and levels[-int(frames_per_s):].mean() < median - FADE_DB)
+    head = levels[: max(1, int(0.3 * frames_per_s))].mean()
+    silent_start = bool(head < max(median - SILENT_DB, -60.0))
+    for flag, words in ((fades_out, "fades out"), (silent_start, "starts silent")):
+        if flag:
+            factors.append(0.5)
+            notes.append(words)
+
+    score = round(float(np.prod(factors)) if factors else 1.0, 3)
+    return SeamReport(tempo_pct, offset_ms, match, step, jump, fades_out, silent_start, score, notes)

@@ -1,0 +1,109 @@
+"""The analysis worker over a real in-process gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sparrow.v1 import analysis_pb2, analysis_pb2_grpc, common_pb2
+
+from sparrow_analysis.config import Settings
+from sparrow_analysis.server import build_server
+from sparrow_common.audio import encode_wav, split
+from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.songs import song
+
+RATE = 44100
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def worker():
+    server = await build_server(Settings(host="127.0.0.1", port=0, metrics_port=0))
+    await asyncio.wait_for(asyncio.shield(server.loading), 120)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+        yield server, analysis_pb2_grpc.AnalysisServiceStub(channel), channel
+    await server.close()
+
+
+def request(clip: bytes | None, context: bytes | None = None, setup: bool = True):
+    if setup:
+        yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup())
+    for chunk in split(clip or b"", 64 * 1024):
+        yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=chunk))
+    for chunk in split(context or b"", 64 * 1024):
+        yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+
+
+async def analyze(stub, clip, context=None):
+    progress, done = [], None
+    async for reply in stub.Analyze(request(clip, context), timeout=60):
+        if reply.WhichOneof("part") == "progress":
+            progress.append((reply.progress.step, reply.progress.total))
+        elif reply.WhichOneof("part") == "done":
+            done = reply.done
+    return progress, done
+
+
+def wav(samples) -> bytes:
+    return encode_wav(samples[None], RATE)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_clip_comes_back_with_its_tempo_bars_key_and_loudness(worker):
+    _, stub, channel = worker
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    progress, done = await analyze(stub, wav(song(96.0, 3, "E minor", bars=6, sample_rate=RATE, seed=1)))
+    a = done.analysis
+    assert progress[-1] == (1, 1)
+    assert a.HasField("tempo_bpm") and a.tempo_bpm == pytest.approx(96.0, rel=0.02)
+    assert a.meter == 3 and a.key == "E minor" and len(a.downbeats_s) >= 4
+    assert a.HasField("loudness_lufs") and -30 < a.loudness_lufs < 0
+    assert not done.HasField("seam")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_take_with_its_path_comes_back_with_a_seam_report(worker):
+    _, stub, _ = worker
+    whole = song(120.0, 4, "A minor", bars=12, sample_rate=RATE, seed=5)[: 24 * RATE]
+    progress, done = await analyze(stub, wav(whole[16 * RATE :]), context=wav(whole[: 16 * RATE]))
+    assert progress[-1] == (3, 3)
+    seam = done.seam
+    assert seam.key_match == "same" and abs(seam.beat_offset_ms) < 30 and seam.score > 0.8
+    assert "on the beat" in seam.notes
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_clip_with_no_beat_has_no_tempo(worker):
+    _, stub, _ = worker
+    _, done = await analyze(stub, make_clip("wav", seconds=4.0, sample_rate=RATE))
+    assert not done.analysis.HasField("tempo_bpm") and done.analysis.meter == 0 and not done.analysis.beats_s
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    "messages, words",
+    [
+        (lambda: request(None), "holds no clip"),
+        (lambda: request(b"not audio at all" * 100), "can't be read"),
+        (lambda: request(make_clip("wav"), setup=False), "setup first"),
+    ],
+    ids=["empty", "not audio", "no setup"],
+)
+async def test_bad_requests_are_invalid_argument(worker, messages, words):
+    _, stub, _ = worker
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in stub.Analyze(messages(), timeout=30):
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in caught.value.details()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_capacity_says_what_it_runs(worker):
+    _, stub, _ = worker
+    capacity = (await stub.GetCapacity(analysis_pb2.AnalysisServiceGetCapacityRequest(), timeout=5)).capacity
+    assert capacity.ready and capacity.device == "cpu" and capacity.model.startswith("librosa")
+    assert (capacity.slots, capacity.busy, capacity.queued) == (2, 0, 0)
