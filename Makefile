@@ -71,6 +71,7 @@ bench: install
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/batching.py
+	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/stems.py
 	command -v ffmpeg >/dev/null || apt-get install -y ffmpeg
 	$(BIN)/python bench/export_vs_ffmpeg.py

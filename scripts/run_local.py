@@ -33,6 +33,7 @@ def main() -> int:
     generation_port = os.environ.get("GENERATION_PORT", "50052")
     export_port = os.environ.get("EXPORT_PORT", "50054")
     stems_port = os.environ.get("STEMS_PORT", "50053")
+    analysis_port = os.environ.get("ANALYSIS_PORT", "50055")
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
     defaults = {
@@ -49,6 +50,7 @@ def main() -> int:
         "STEMS_PORT": stems_port,
         "STEMS_MODEL_DIR": str(DATA / "models" / "demucs"),
         "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
+        "ANALYSIS_PORT": analysis_port,
         "GATEWAY_PORT": gateway_port,
         "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
         "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",
@@ -59,6 +61,7 @@ def main() -> int:
         ServiceProcess("export", "sparrow_export", env),
         ServiceProcess("generation", "sparrow_generation", env),
         ServiceProcess("stems", "sparrow_stems", env),
+        ServiceProcess("analysis", "sparrow_analysis", env),
         ServiceProcess("chain", "sparrow_chain", env),
         ServiceProcess("gateway", "sparrow_gateway", env),
     ]
@@ -72,10 +75,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         # The model loads in the background; the worker reports why if it can't.
-        export, generation, stems, chain, gateway = services
+        export, generation, stems, analysis, chain, gateway = services
         export.start()
         generation.start()
         stems.start()
+        analysis.start()
         chain.start().wait_until(lambda: grpc_serving(f"127.0.0.1:{chain_port}"))
         url = f"http://{gateway_host}:{gateway_port}"
         gateway.start().wait_until(lambda: http_ok(f"{url}/readyz"))

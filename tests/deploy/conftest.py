@@ -19,6 +19,7 @@ SETTINGS = {
     "generation": ("sparrow_generation.config", "GENERATION_"),
     "stems": ("sparrow_stems.config", "STEMS_"),
     "export": ("sparrow_export.config", "EXPORT_"),
+    "analysis": ("sparrow_analysis.config", "ANALYSIS_"),
     "gateway": ("sparrow_gateway.config", "GATEWAY_"),
 }
 
@@ -65,7 +66,7 @@ def settings():
 def known_env(settings):
     """Every variable some service reads: each Settings field under its prefix,
     plus the few read outside the Settings classes."""
-    names = {"SPARROW_LOG_FORMAT", "HF_HOME", "XDG_CACHE_HOME"}
+    names = {"SPARROW_LOG_FORMAT", "HF_HOME", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR"}
     for cls, prefix in settings.values():
         names |= {prefix + field.upper() for field in cls.model_fields}
     return names

@@ -16,7 +16,7 @@ from sparrow_gateway.accounts import Accounts, Tier, entry, new_key
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_WORKERS = ("generation", "stems")
-SPARROW = ("chain", "generation", "stems", "export", "gateway")
+SPARROW = ("chain", "generation", "stems", "export", "analysis", "gateway")
 BASE = ("docker-compose.yml",)
 WITH_GPU = ("docker-compose.yml", "docker-compose.gpu.yml")
 API_KEYS = entry(new_key(), "ann", Tier.PAID)

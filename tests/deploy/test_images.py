@@ -17,6 +17,7 @@ DOCKERFILES = {
     "generation": REPO / "services/generation/Dockerfile",
     "stems": REPO / "services/stems/Dockerfile",
     "export": REPO / "services/export/Dockerfile",
+    "analysis": REPO / "services/analysis/Dockerfile",
     "gateway": REPO / "gateway/Dockerfile",
 }
 DISTRIBUTIONS = {name: f"sparrow-{name}" for name in DOCKERFILES}

@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
-GRPC_SERVICES = ("chain", "generation", "stems", "export")
+GRPC_SERVICES = ("chain", "generation", "stems", "export", "analysis")
 GPU_WORKERS = ("generation", "stems")
 SERVICES = (*GRPC_SERVICES, "gateway")
 # The client settings that name another service, and the Service each must reach.
