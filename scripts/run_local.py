@@ -51,6 +51,7 @@ def main() -> int:
         "STEMS_MODEL_DIR": str(DATA / "models" / "demucs"),
         "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
         "ANALYSIS_PORT": analysis_port,
+        "CHAIN_ANALYSIS_ADDR": f"127.0.0.1:{analysis_port}",
         "GATEWAY_PORT": gateway_port,
         "GATEWAY_CHAIN_ADDR": f"127.0.0.1:{chain_port}",
         "GATEWAY_GENERATION_ADDRS": f"127.0.0.1:{generation_port}",

@@ -89,12 +89,16 @@ def start_stack(
     wait_serving=True,
     stems_model=None,
     gateway_env=None,
+    analysis=False,
 ) -> Stack:
     """Chain, generation (unless `model` is None), export, stems (when a
-    `stems_model` folder is given) and gateway, each its own process."""
+    `stems_model` folder is given), analysis (when `analysis`) and gateway,
+    each its own process."""
     chain_port, generation_port, gateway_port = free_port(), free_port(), free_port()
-    stems_port, export_port = free_port(), free_port()
-    metrics = {name: free_port() for name in ("chain", "generation", "stems", "export", "gateway")}
+    stems_port, export_port, analysis_port = free_port(), free_port(), free_port()
+    metrics = {name: free_port() for name in ("chain", "generation", "stems", "export", "analysis", "gateway")}
+    if analysis:
+        chain_env = {"CHAIN_ANALYSIS_ADDR": f"127.0.0.1:{analysis_port}", **(chain_env or {})}
     users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
     keys = {user: new_key() for user in users}
     chain = ServiceProcess(
@@ -143,9 +147,17 @@ def start_stack(
     stack = Stack(
         root, f"http://127.0.0.1:{gateway_port}", chain, None, gateway, gen_env, keys=keys, metrics_ports=metrics
     )
-    stack.others = [p for p in (export, stems) if p is not None]
+    listener = None
+    if analysis:
+        listener = ServiceProcess(
+            "analysis", "sparrow_analysis",
+            {"ANALYSIS_PORT": str(analysis_port), "ANALYSIS_METRICS_PORT": str(metrics["analysis"])}, root,
+        ).start()
+    stack.others = [p for p in (export, stems, listener) if p is not None]
     try:
         export.wait_until(lambda: grpc_serving(f"127.0.0.1:{export_port}"))
+        if listener is not None:
+            listener.wait_until(lambda: grpc_serving(f"127.0.0.1:{analysis_port}"), timeout=180)
         if stems is not None:
             stems.wait_until(lambda: grpc_serving(f"127.0.0.1:{stems_port}"), timeout=120)
         if model is not None:
@@ -187,5 +199,13 @@ def start_stack_with(tmp_path):
 def full_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
     """Every service, with tiny random MusicGen and HTDemucs models."""
     running = start_stack(tmp_path_factory.mktemp("full"), tiny_musicgen, stems_model=tiny_htdemucs)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def listening(tmp_path_factory, tiny_musicgen):
+    """The whole system with the analysis worker: every stored clip is heard."""
+    running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, analysis=True)
     yield running
     running.stop()

@@ -107,7 +107,7 @@ def test_the_gpu_override_reserves_one_gpu_for_each_gpu_worker_and_nothing_else(
 
 def test_every_address_names_a_service_listening_there(compose):
     clients = {
-        "chain": ("CHAIN_GENERATION_ADDR", "CHAIN_STEMS_ADDR", "CHAIN_EXPORT_ADDR"),
+        "chain": ("CHAIN_GENERATION_ADDR", "CHAIN_STEMS_ADDR", "CHAIN_EXPORT_ADDR", "CHAIN_ANALYSIS_ADDR"),
         "gateway": ("GATEWAY_CHAIN_ADDR", "GATEWAY_GENERATION_ADDRS", "GATEWAY_STEMS_ADDRS"),
     }
     for client, variables in clients.items():
@@ -163,7 +163,7 @@ def test_containers_get_longer_to_stop_than_the_servers_grace(compose):
 def test_every_service_logs_json_and_serves_metrics(compose, settings):
     for name in SPARROW:
         assert env(compose, name)["SPARROW_LOG_FORMAT"] == "json"
-    for name in ("chain", "generation", "stems", "export"):
+    for name in ("chain", "generation", "stems", "export", "analysis"):
         cls, prefix = settings[name]
         assert int(env(compose, name)[prefix + "METRICS_PORT"]) == cls.model_fields["metrics_port"].default
 

@@ -24,6 +24,7 @@ CHAIN_CLIENTS = {
     "CHAIN_GENERATION_ADDR": "generation",
     "CHAIN_STEMS_ADDR": "stems",
     "CHAIN_EXPORT_ADDR": "export",
+    "CHAIN_ANALYSIS_ADDR": "analysis",
 }
 GATEWAY_CLIENTS = {
     "GATEWAY_CHAIN_ADDR": "chain",

@@ -71,8 +71,43 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         melody=schemas.Melody(node_id=msg.melody.node_id, stem=msg.melody.stem or None)
         if msg.HasField("melody")
         else None,
+        analysis=analysis(msg.analysis) if msg.HasField("analysis") else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+_ANALYSIS_STATUS = {
+    chain_pb2.ANALYSIS_STATUS_PENDING: "pending",
+    chain_pb2.ANALYSIS_STATUS_ANALYZING: "analyzing",
+    chain_pb2.ANALYSIS_STATUS_READY: "ready",
+    chain_pb2.ANALYSIS_STATUS_ERROR: "error",
+}
+
+
+def _optional(msg, name: str):
+    return getattr(msg, name) if msg.HasField(name) else None
+
+
+def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
+    clip = seam = None
+    if msg.HasField("clip"):
+        c = msg.clip
+        clip = schemas.ClipAnalysis(
+            tempo_bpm=_optional(c, "tempo_bpm"), beats_s=list(c.beats_s), downbeats_s=list(c.downbeats_s),
+            meter=c.meter or None, key=c.key or None, key_confidence=c.key_confidence,
+            loudness_lufs=_optional(c, "loudness_lufs"), peak_dbfs=_optional(c, "peak_dbfs"),
+        )
+    if msg.HasField("seam"):
+        r = msg.seam
+        seam = schemas.SeamReport(
+            tempo_change_pct=_optional(r, "tempo_change_pct"), beat_offset_ms=_optional(r, "beat_offset_ms"),
+            key_match=r.key_match or None, loudness_step_db=_optional(r, "loudness_step_db"),
+            spectral_jump_db=r.spectral_jump_db, fades_out=r.fades_out, silent_start=r.silent_start,
+            score=r.score, notes=list(r.notes),
+        )
+    return schemas.NodeAnalysis(
+        status=_ANALYSIS_STATUS.get(msg.status, "pending"), clip=clip, seam=seam, error_msg=msg.error_message or None
     )
 
 

@@ -86,6 +86,36 @@ class Audio(BaseModel):
     size_bytes: int
 
 
+class ClipAnalysis(BaseModel):
+    tempo_bpm: float | None = Field(description="Beats per minute; null when the clip has no steady beat.")
+    beats_s: list[float]
+    downbeats_s: list[float] = Field(description="Where each bar starts, in seconds into the clip.")
+    meter: int | None = Field(description="Beats to the bar (3 or 4); null without a steady beat.")
+    key: str | None = Field(description='"A minor", "Eb major"; null when no key stands out.')
+    key_confidence: float = Field(description="0 to 1: how well the key's profile fits.")
+    loudness_lufs: float | None = Field(description="Integrated loudness (EBU R128); null for silence.")
+    peak_dbfs: float | None
+
+
+class SeamReport(BaseModel):
+    tempo_change_pct: float | None = Field(description="The take's tempo against the path's, in percent.")
+    beat_offset_ms: float | None = Field(description="Where its beats fall against the path's grid carried on.")
+    key_match: Literal["same", "relative", "other"] | None
+    loudness_step_db: float | None = Field(description="Its first seconds against the path's last, in dB.")
+    spectral_jump_db: float = Field(description="Its first 100 ms against the path's last 100 ms, in dB.")
+    fades_out: bool
+    silent_start: bool
+    score: float = Field(description="0 (a bad seam) to 1 (seamless); takes rank by it.")
+    notes: list[str] = Field(description='The seam in words: "tempo +0.4%", "on the beat", "same key", "fades out".')
+
+
+class NodeAnalysis(BaseModel):
+    status: Literal["pending", "analyzing", "ready", "error"]
+    clip: ClipAnalysis | None = Field(description="What the node's audio holds; null until ready.")
+    seam: SeamReport | None = Field(description="For a take, how it continues its path; null for the root.")
+    error_msg: str | None = None
+
+
 class Node(BaseModel):
     id: str
     chain_id: str
@@ -103,6 +133,9 @@ class Node(BaseModel):
     duration_s: float | None = Field(description="Seconds of audio the node holds.")
     audio_url: str | None
     melody: Melody | None = Field(None, description="The melody the take was conditioned on; null for none.")
+    analysis: NodeAnalysis | None = Field(
+        None, description="Tempo, bars, key and loudness, and a take's seam report; null when not analysed."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # The stems workers.
     stems_addr: str = "127.0.0.1:50053"
     stems_deadline_s: float = 3600.0
+    # The analysis worker (tempo, bars, key, loudness, seam reports); empty: no
+    # analysis, nodes carry none.
+    analysis_addr: str = ""
+    analysis_deadline_s: float = 600.0
     # The export workers.
     export_addr: str = "127.0.0.1:50054"
     export_deadline_s: float = 600.0

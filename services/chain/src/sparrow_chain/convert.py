@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from google.protobuf.json_format import ParseDict
 from sparrow.v1 import chain_pb2, common_pb2
 
 from sparrow_chain.domain import (
+    AnalysisStatus,
     Chain,
     Event,
     EventKind,
     Melody,
     Node,
+    NodeAnalysis,
     NodeStatus,
     StemSet,
     StoredAudio,
@@ -78,8 +81,32 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         msg.params.CopyFrom(params_to_pb(node.params))
     if node.audio is not None:
         msg.audio.CopyFrom(audio_to_pb(node.audio))
+    if node.analysis is not None:
+        msg.analysis.CopyFrom(analysis_to_pb(node.analysis))
     msg.create_time.FromDatetime(node.created_at)
     msg.update_time.FromDatetime(node.updated_at)
+    return msg
+
+
+_ANALYSIS_STATUS = {
+    AnalysisStatus.PENDING: chain_pb2.ANALYSIS_STATUS_PENDING,
+    AnalysisStatus.ANALYZING: chain_pb2.ANALYSIS_STATUS_ANALYZING,
+    AnalysisStatus.READY: chain_pb2.ANALYSIS_STATUS_READY,
+    AnalysisStatus.ERROR: chain_pb2.ANALYSIS_STATUS_ERROR,
+}
+
+
+def _present(data: dict) -> dict:
+    """The fields that have a value (unset optional ones are None in the store)."""
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def analysis_to_pb(analysis: NodeAnalysis) -> chain_pb2.NodeAnalysis:
+    msg = chain_pb2.NodeAnalysis(status=_ANALYSIS_STATUS[analysis.status], error_message=analysis.error_message)
+    if analysis.clip is not None:
+        ParseDict(_present(analysis.clip), msg.clip, ignore_unknown_fields=True)
+    if analysis.seam is not None:
+        ParseDict(_present(analysis.seam), msg.seam, ignore_unknown_fields=True)
     return msg
 
 

@@ -29,10 +29,10 @@ from sparrow_chain import blobs as blob_store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.kinds import Kind, StemsWork, TakesWork
+from sparrow_chain.kinds import AnalysisWork, Kind, StemsWork, TakesWork
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
-from sparrow_chain.workers import Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
+from sparrow_chain.workers import AnalysisWorker, Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
 from sparrow_common import request_id
 from sparrow_common.errors import MODEL_LOADING
 from sparrow_common.ids import new_id
@@ -97,10 +97,11 @@ class Dispatcher:
         self.stems = StemsWorker(settings.stems_addr)
         # The generation worker's stub, for the chain servicer's capacity checks.
         self.stub = self.generation.stub
-        self.kinds: dict[str, Kind] = {
-            kind.kind: kind
-            for kind in (TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems))
-        }
+        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems)]
+        self.analysis = AnalysisWorker(settings.analysis_addr) if settings.analysis_addr else None
+        if self.analysis is not None:
+            kinds.append(AnalysisWork(self.analysis, jobs.takes, on_change))
+        self.kinds: dict[str, Kind] = {kind.kind: kind for kind in kinds}
         self.free = asyncio.Semaphore(settings.dispatch_slots)
         self.active: dict[str, asyncio.Task] = {}
         self._pulse = asyncio.Event()
@@ -158,8 +159,9 @@ class Dispatcher:
         for task in list(self.active.values()):
             task.cancel()
         await asyncio.gather(*self.active.values(), return_exceptions=True)
-        await self.generation.close()
-        await self.stems.close()
+        for worker in (self.generation, self.stems, self.analysis):
+            if worker is not None:
+                await worker.close()
 
     # -- one job --------------------------------------------------------------
 
@@ -249,14 +251,19 @@ class Dispatcher:
         try:
             for name, (path, key) in files.items():
                 stored[name] = await self.audio.run(blob_store.store, self.blobs, path, key)
-            orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, stored)
+            orphans = await self.end(job, stored)
         except BaseException:
             for audio in stored.values():
                 self.blobs.delete(audio.key)
             raise
         for name in orphans:
             self.blobs.delete(stored[name].key)
-        log.info("job %s (%s) done: %d file(s)", job.id, job.kind, len(stored) - len(orphans))
+
+    async def end(self, job: Claimed, results: dict) -> list[str]:
+        """End the job with its results; the names of those left without a home."""
+        orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, results)
+        log.info("job %s (%s) done: %d result(s)", job.id, job.kind, len(results) - len(orphans))
+        return orphans
 
     async def wait_for_worker(self, job: Claimed, worker: Worker) -> None:
         """Wait (renewing the lease) until a worker answers, or give up with a reason."""

@@ -90,10 +90,42 @@ class Node:
     # unknown, and once the node is ready or failed.
     eta_s: float | None = None
     melody: Melody | None = None
+    # None until its audio is stored and analysis is on (CHAIN_ANALYSIS_ADDR).
+    analysis: NodeAnalysis | None = None
 
     @property
     def is_root(self) -> bool:
         return self.parent_id is None
+
+
+class AnalysisStatus(StrEnum):
+    PENDING = "pending"
+    ANALYZING = "analyzing"
+    READY = "ready"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class NodeAnalysis:
+    """What the analysis worker heard in a node's audio (services/analysis):
+    `clip` holds tempo_bpm, beats_s, downbeats_s, meter, key, key_confidence,
+    loudness_lufs and peak_dbfs; `seam`, for a take, how it continues its path
+    (tempo_change_pct, beat_offset_ms, key_match, loudness_step_db,
+    spectral_jump_db, fades_out, silent_start, score, notes)."""
+
+    status: AnalysisStatus
+    clip: dict | None = None
+    seam: dict | None = None
+    error_message: str = ""
+
+    def to_json(self) -> dict:
+        return {"status": self.status.value, "clip": self.clip, "seam": self.seam, "error_message": self.error_message}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> NodeAnalysis | None:
+        if not data:
+            return None
+        return cls(AnalysisStatus(data["status"]), data.get("clip"), data.get("seam"), data.get("error_message", ""))
 
 
 @dataclass(frozen=True)

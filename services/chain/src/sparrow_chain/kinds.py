@@ -10,9 +10,11 @@ import numpy as np
 
 from sparrow_chain.domain import STEM_NAMES, Melody
 from sparrow_chain.store import ClaimedJob, ClaimedStems, Takes
+from sparrow_chain.store.analyses import ClaimedAnalysis
+from sparrow_chain.store.base import ANALYZE
 from sparrow_chain.store.stems import STEMS
 from sparrow_chain.store.takes import GENERATE
-from sparrow_chain.workers import GenerationWorker, StemsWorker, Worker
+from sparrow_chain.workers import AnalysisWorker, GenerationWorker, StemsWorker, Worker
 from sparrow_common.audio import chunks_in_thread, decode, encode_wav
 from sparrow_common.ids import new_id
 
@@ -34,6 +36,20 @@ class Kind(Protocol):
         raises what the call raised."""
 
 
+def path_tail(takes: Takes, blobs, parent_id: str, seconds: float) -> bytes:
+    """The last `seconds` of the path that ends at `parent_id`, as one WAV at
+    the parent's sample rate (reaching back into ancestors when it is shorter)."""
+    path = takes.context_path(parent_id, seconds)
+    if not path:
+        raise RuntimeError("the parent has no audio")
+    rate = path[-1].audio.sample_rate
+    channels = min(path[-1].audio.channels, 2)
+    # No part gives more than `seconds`: a long root is decoded from near its end.
+    parts = [decode(b"".join(blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
+    audio = np.concatenate(parts, axis=-1)
+    return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+
+
 class TakesWork:
     """Takes: the context (and melody) to the generation worker, its takes to the nodes."""
 
@@ -50,7 +66,7 @@ class TakesWork:
 
     async def run(self, job: ClaimedJob, dispatcher: Dispatcher) -> None:
         params = job.nodes[0].params
-        context = await dispatcher.audio.run(self._context, dispatcher.blobs, job.parent_id, params.prompt_duration_s)
+        context = await dispatcher.audio.run(path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s)
         melody = None
         if job.nodes[0].melody is not None:
             # The melody's time 0 is where the prompt starts: it covers prompt and take.
@@ -69,19 +85,6 @@ class TakesWork:
                 for take in done.keys
             }
             await dispatcher.finish(job, files)
-
-    def _context(self, blobs, parent_id: str, seconds: float) -> bytes:
-        """The last `seconds` of the path that ends at the parent, as one WAV at
-        the parent's sample rate."""
-        path = self.takes.context_path(parent_id, seconds)
-        if not path:
-            raise RuntimeError("the parent has no audio")
-        rate = path[-1].audio.sample_rate
-        channels = min(path[-1].audio.channels, 2)
-        # No part gives more than `seconds`: a long root is decoded from near its end.
-        parts = [decode(b"".join(blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
-        audio = np.concatenate(parts, axis=-1)
-        return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 
     def _melody(self, blobs, melody: Melody, seconds: float) -> bytes:
         """The first `seconds` of the melody's audio (its node's mix or stem), as
@@ -118,3 +121,37 @@ class StemsWork:
             token = new_id()[:8]
             files = {name: (stems.path(name), f"stems/{job.content_hash}/{name}.{token}.wav") for name in STEM_NAMES}
             await dispatcher.finish(job, files)
+
+
+# A take's seam is heard against this much of the path before it.
+SEAM_CONTEXT_S = 12.0
+
+
+class AnalysisWork:
+    """Analyses: a node's audio (and, for a take, the path before it) to the
+    analysis worker, what it heard onto the node."""
+
+    kind = ANALYZE
+    what = "analysis"
+
+    def __init__(self, worker: AnalysisWorker, takes: Takes, on_change):
+        self.worker = worker
+        self.takes = takes
+        self.on_change = on_change
+
+    def changed(self, job: ClaimedAnalysis) -> None:
+        self.on_change(job.chain_id)
+
+    async def run(self, job: ClaimedAnalysis, dispatcher: Dispatcher) -> None:
+        context = None
+        if job.parent_id is not None:
+            context = await dispatcher.audio.run(path_tail, self.takes, dispatcher.blobs, job.parent_id, SEAM_CONTEXT_S)
+        await dispatcher.wait_for_worker(job, self.worker)
+        call = self.worker.analyze(
+            chunks_in_thread(dispatcher.blobs.read(job.audio_key)), context, dispatcher.settings.analysis_deadline_s
+        )
+        with dispatcher.receiving() as nothing:
+            done = await dispatcher.follow(job, self, call, nothing)
+        if done is None:
+            raise RuntimeError("the analysis worker ended the call without an answer")
+        await dispatcher.end(job, {"analysis": done.result})

@@ -68,13 +68,14 @@ async def build_server(settings: Settings) -> ChainServer:
     """Migrate the database, sweep orphaned blobs and start serving (SERVING)."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(migrate, engine)
-    store = ChainStore(engine)
+    store = ChainStore(engine, analyze=bool(settings.analysis_addr))
     blobs = LocalBlobStore(settings.blob_dir)
     swept = await asyncio.to_thread(sweep_orphans, store, blobs)
     if swept:
         log.info("removed %d orphaned blobs", swept)
     bell = EventBell()
-    queue = JobQueue(engine)
+    analyze = bool(settings.analysis_addr)
+    queue = JobQueue(engine, analyze)
     audio = AudioWork(settings.audio_threads)
     dispatcher = Dispatcher(queue, blobs, settings, on_change=bell.ring, audio=audio)
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
+from google.protobuf.json_format import MessageToDict
+from sparrow.v1 import analysis_pb2, analysis_pb2_grpc, common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
 from sparrow_chain.domain import GenerationParams
 from sparrow_common import request_id
@@ -37,6 +38,8 @@ class Chunk:
 class Done:
     # Every file the worker sent: the takes' indexes, or the stems' names.
     keys: list
+    # What the worker answered besides files (an analysis), as plain data.
+    result: Any = None
 
 
 class Worker:
@@ -60,7 +63,7 @@ class Worker:
             elif part == "chunk":
                 yield Chunk(self.file_of(reply.chunk), reply.chunk.data)
             elif part == "done":
-                yield Done(self.files_in(reply.done))
+                yield Done(self.files_in(reply.done), self.result_of(reply.done))
 
     def file_of(self, chunk) -> Any:
         """Which file a chunk belongs to."""
@@ -68,7 +71,11 @@ class Worker:
 
     def files_in(self, done) -> list:
         """Every file the call's `done` lists."""
-        raise NotImplementedError
+        return []
+
+    def result_of(self, done) -> Any:
+        """What `done` says besides files."""
+        return None
 
 
 class GenerationWorker(Worker):
@@ -117,3 +124,42 @@ class StemsWorker(Worker):
                 yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
 
         return self.stub.Separate(requests(), timeout=deadline_s, metadata=request_id.metadata())
+
+
+class AnalysisWorker(Worker):
+    def __init__(self, address: str):
+        super().__init__("analysis", address, analysis_pb2_grpc.AnalysisServiceStub)
+
+    def analyze(
+        self, clip: AsyncIterator[bytes], context: bytes | None, deadline_s: float
+    ) -> grpc.aio.StreamStreamCall:
+        """What the analysis worker hears in the clip (an audio file whose bytes
+        `clip` yields) and, with `context` (the path it continues, a WAV), at its seam."""
+
+        async def requests():
+            yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup())
+            async for data in clip:
+                yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=data))
+            for chunk in split(context or b""):
+                yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+
+        return self.stub.Analyze(requests(), timeout=deadline_s, metadata=request_id.metadata())
+
+    def result_of(self, done) -> dict:
+        """{"clip": {...}, "seam": {...} or None}, every field named as in the protocol."""
+
+        def plain(message) -> dict:
+            return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+        clip = plain(done.analysis)
+        for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
+            clip.setdefault(name, None)
+        clip["meter"] = clip["meter"] or None
+        clip["key"] = clip["key"] or None
+        seam = None
+        if done.HasField("seam"):
+            seam = plain(done.seam)
+            for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
+                seam.setdefault(name, None)
+            seam["key_match"] = seam["key_match"] or None
+        return {"clip": clip, "seam": seam}

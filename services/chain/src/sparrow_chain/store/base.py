@@ -40,11 +40,25 @@ def claimable(moment: datetime):
     )
 
 
-class Store:
-    """A set of queries over one database, each method one transaction."""
+# The analysis job's kind (store/analyses.py).
+ANALYZE = "analyze"
 
-    def __init__(self, engine: Engine):
+
+class Store:
+    """A set of queries over one database, each method one transaction.
+    `analyze`: every node whose audio is stored gets an analysis job."""
+
+    def __init__(self, engine: Engine, analyze: bool = False):
         self.engine = engine
+        self.analyze = analyze
+
+    def _analysis_asked(self, conn: Connection, chain_id: str, node_id: str) -> dict:
+        """Queue the node's analysis (when analysis is on); the column values
+        that say so, for the caller's update of the node."""
+        if not self.analyze:
+            return {}
+        self._queue_job(conn, chain_id, ANALYZE, node_id=node_id)
+        return {"analysis": {"status": "pending", "clip": None, "seam": None, "error_message": ""}}
 
     # -- transactions ---------------------------------------------------------
 

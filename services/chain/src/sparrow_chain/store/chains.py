@@ -133,6 +133,7 @@ class ChainStore(Store):
                     created_at=now,
                     updated_at=now,
                     **audio_columns(audio),
+                    **self._analysis_asked(conn, chain_id, root_id),
                 )
             )
             root = node_from_row(conn.execute(select(nodes).where(nodes.c.id == root_id)).one())

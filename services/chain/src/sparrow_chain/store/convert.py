@@ -11,6 +11,7 @@ from sparrow_chain.domain import (
     GenerationParams,
     Melody,
     Node,
+    NodeAnalysis,
     NodeStatus,
     StemSet,
     StemsStatus,
@@ -60,6 +61,7 @@ def node_from_row(row: Any) -> Node:
         updated_at=utc(row.updated_at),
         eta_s=row.eta_s,
         melody=Melody(row.melody_node_id, row.melody_stem) if row.melody_node_id else None,
+        analysis=NodeAnalysis.from_json(row.analysis),
     )
 
 
@@ -101,6 +103,7 @@ def node_to_json(node: Node) -> dict[str, Any]:
     data["status"] = node.status.value
     data["created_at"] = node.created_at.isoformat()
     data["updated_at"] = node.updated_at.isoformat()
+    data["analysis"] = node.analysis.to_json() if node.analysis else None
     return data
 
 
@@ -122,6 +125,7 @@ def node_from_json(data: dict[str, Any]) -> Node:
         # Events logged before these fields existed have neither.
         eta_s=data.get("eta_s"),
         melody=Melody(**data["melody"]) if data.get("melody") else None,
+        analysis=NodeAnalysis.from_json(data.get("analysis")),
     )
 
 

@@ -1,4 +1,4 @@
-"""The durable job queue every kind of work goes through: takes, stems.
+"""The durable job queue every kind of work goes through: takes, stems, analyses.
 
 A job is a row of `jobs`, of one kind. Claiming takes a lease; the claimer
 renews it while it works. A job whose lease ran out (its claimer died) is
@@ -12,7 +12,7 @@ another claimer took it over after the lease ran out: a late claimer can never
 undo what the current one did. That holds for every kind alike.
 
 What is a kind's own is its adapter's (`Kind`): which of its jobs comes next
-(takes: in turns across users; stems: the oldest), what claiming starts, and
+(takes: in turns across users; stems and analyses: the oldest), what claiming starts, and
 where progress, results, a retry and a failure land. Kinds are tried in order,
 takes first.
 """
@@ -24,13 +24,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from sparrow_chain.domain import StoredAudio
+from sparrow_chain.store.analyses import Analyses, ClaimedAnalysis
 from sparrow_chain.store.base import Store, claimable, now
 from sparrow_chain.store.stems import ClaimedStems, StemStore
 from sparrow_chain.store.tables import jobs
 from sparrow_chain.store.takes import ClaimedJob, Takes
 
-Claimed = ClaimedJob | ClaimedStems
+Claimed = ClaimedJob | ClaimedStems | ClaimedAnalysis
 
 
 class Kind(Protocol):
@@ -48,7 +48,7 @@ class Kind(Protocol):
     def progress(self, conn: Connection, job_id: str, fraction: float, eta_s: float | None) -> list:
         """Record how far the job is; what changed, for the caller to see."""
 
-    def finish(self, conn: Connection, job_id: str, results: dict[str, StoredAudio]) -> list[str]:
+    def finish(self, conn: Connection, job_id: str, results: dict) -> list[str]:
         """Store the results; the keys of those left without a home."""
 
     def requeue(self, conn: Connection, job_id: str) -> None:
@@ -62,11 +62,12 @@ class JobQueue(Store):
     """Claim, renew, progress, finish, retry and fail jobs of any kind, by job
     id and owner."""
 
-    def __init__(self, engine: Engine):
-        super().__init__(engine)
-        self.takes = Takes(engine)
+    def __init__(self, engine: Engine, analyze: bool = False):
+        super().__init__(engine, analyze)
+        self.takes = Takes(engine, analyze)
         self.stems = StemStore(engine)
-        self.kinds: dict[str, Kind] = {kind.name: kind for kind in (self.takes, self.stems)}
+        self.analyses = Analyses(engine)
+        self.kinds: dict[str, Kind] = {kind.name: kind for kind in (self.takes, self.stems, self.analyses)}
 
     def claim(self, owner: str, lease_s: float, kinds: tuple[str, ...] | None = None) -> Claimed | None:
         """The next claimable job (of `kinds`, or any; takes first), now leased to
@@ -120,8 +121,8 @@ class JobQueue(Store):
             kind = self._owned(conn, job_id, owner)
             return kind.progress(conn, job_id, fraction, eta_s) if kind else []
 
-    def finish(self, job_id: str, owner: str, results: dict[str, StoredAudio]) -> list[str]:
-        """Store the job's results (by node id, or by stem) and drop the job.
+    def finish(self, job_id: str, owner: str, results: dict) -> list[str]:
+        """Store the job's results (audio by node id or by stem; an analysis) and drop the job.
         Returns the keys of `results` left without a home: discarded meanwhile,
         or every one when the lease was lost to another claimer."""
         with self._write() as conn:

@@ -105,6 +105,8 @@ nodes = Table(
     # of its stems, the stem's name. Kept as asked even when that node goes.
     Column("melody_node_id", String(36), nullable=True),
     Column("melody_stem", String(16), nullable=True),
+    # What the analysis worker heard (domain.NodeAnalysis as JSON); null until asked.
+    Column("analysis", JSON, nullable=True),
     # The spine never forks: at most one committed child per parent.
     Index(
         "uq_nodes_one_committed_child",

@@ -95,10 +95,12 @@ class Takes(Store):
         """Each node's audio (by node id) stored and the node ready; the node ids
         discarded meanwhile, whose audio has no home."""
         orphans = []
+        chain_id = conn.execute(select(jobs.c.chain_id).where(jobs.c.id == job_id)).scalar_one()
         for node_id, audio in results.items():
+            alive = conn.execute(select(nodes.c.id).where(nodes.c.id == node_id)).first() is not None
             node = self._set_node(
                 conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
-                **audio_columns(audio),
+                **audio_columns(audio), **(self._analysis_asked(conn, chain_id, node_id) if alive else {}),
             )
             if node is None:
                 orphans.append(node_id)

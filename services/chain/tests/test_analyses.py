@@ -1,0 +1,56 @@
+"""Analysis jobs on the one queue: asked when a node's audio is stored, what the
+worker heard written back onto the node, with an event."""
+
+from __future__ import annotations
+
+from sparrow_chain.domain import AnalysisStatus, EventKind
+from sparrow_chain.store import ChainStore, JobQueue
+from sparrow_common.ids import new_id
+from sparrow_common.params import GenerationParams
+
+HEARD = {
+    "clip": {"tempo_bpm": 120.0, "beats_s": [0.5, 1.0], "downbeats_s": [0.5], "meter": 4, "key": "A minor",
+             "key_confidence": 0.9, "loudness_lufs": -14.0, "peak_dbfs": -1.0, "duration_s": 2.0},
+    "seam": None,
+}
+
+
+def test_a_stored_node_is_analysed_and_hears_of_it(store, build):
+    listening = ChainStore(store.engine, analyze=True)
+    queue = JobQueue(store.engine, analyze=True)
+    chain_id, root_id = new_id(), new_id()
+    chain, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+    assert root.analysis.status is AnalysisStatus.PENDING
+
+    job = queue.claim("me", 30, kinds=("analyze",))
+    assert (job.node_id, job.parent_id, job.audio_key) == (root.id, None, root.audio.key)
+    assert listening.get_node("ann", root.id).analysis.status is AnalysisStatus.ANALYZING
+    assert queue.finish(job.id, "me", {"analysis": HEARD}) == []
+    analysed = listening.get_node("ann", root.id).analysis
+    assert analysed.status is AnalysisStatus.READY and analysed.clip["key"] == "A minor" and analysed.seam is None
+    last = listening.events_after(chain.id, 0)[-1]
+    assert last.kind is EventKind.NODE_UPDATED and last.node.analysis.clip["tempo_bpm"] == 120.0
+
+
+def test_a_take_is_analysed_once_it_is_ready_and_a_failure_says_why(store, build):
+    listening = ChainStore(store.engine, analyze=True)
+    queue = JobQueue(store.engine, analyze=True)
+    chain_id, root_id = new_id(), new_id()
+    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+    queue.finish(queue.claim("me", 30, kinds=("analyze",)).id, "me", {"analysis": HEARD})
+    (take,) = listening.create_takes("ann", root.id, GenerationParams(), 1)
+    assert take.analysis is None  # nothing to hear before its audio
+    generating = queue.claim("me", 30, kinds=("generate",))
+    queue.finish(generating.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})
+    assert listening.get_node("ann", take.id).analysis.status is AnalysisStatus.PENDING
+    job = queue.claim("me", 30, kinds=("analyze",))
+    assert (job.node_id, job.parent_id) == (take.id, root.id)  # its seam is heard against the parent's path
+    queue.fail(job.id, "me", "analysis failed: the worker can't be reached")
+    failed = listening.get_node("ann", take.id).analysis
+    assert failed.status is AnalysisStatus.ERROR and "can't be reached" in failed.error_message
+
+
+def test_without_analysis_nodes_carry_none_and_no_job_is_queued(store, build):
+    _, root = build.chain()
+    assert root.analysis is None
+    assert JobQueue(store.engine).claim("me", 30, kinds=("analyze",)) is None
