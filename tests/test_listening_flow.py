@@ -59,3 +59,37 @@ def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listenin
                 if heard_on_stream >= wanted:
                     break
         assert heard_on_stream == wanted
+
+
+def test_a_take_aligned_to_bars_starts_its_prompt_on_a_downbeat_and_lasts_whole_bars(listening):
+    with listening.client() as client:
+        # 120 bpm in 4/4 (a bar is 2 s), the first downbeat 0.3 s in.
+        clip = encode_wav(song(120.0, 4, "C major", bars=8, sample_rate=RATE, seed=3, start_s=0.3)[None], RATE)
+        chain = client.post("/api/chains", files={"file": ("groove.wav", clip)}).json()
+        root_id = chain["root"]["id"]
+        # Asked at once: the take waits for the root's analysis to land.
+        asked = {"count": 1, "align": "bars", "prompt_duration_s": 3.1, "duration_s": 3.5}
+        (take,) = client.post(f"/api/nodes/{root_id}/takes", json=asked).json()["nodes"]
+        assert listening.wait_for(take["id"])["status"] == "ready"
+        made = client.get(f"/api/nodes/{take['id']}").json()
+        root = client.get(f"/api/nodes/{root_id}").json()
+        heard = root["analysis"]["clip"]
+        bar = 4 * 60 / heard["tempo_bpm"]
+        prompt_starts = root["duration_s"] - made["params"]["prompt_duration_s"]
+        assert min(abs(prompt_starts - d) for d in heard["downbeats_s"]) < 0.03, (prompt_starts, heard["downbeats_s"])
+        assert made["params"]["duration_s"] / bar == pytest.approx(2, abs=0.01)
+        assert made["duration_s"] == pytest.approx(made["params"]["duration_s"], abs=0.05)
+        assert made["note"].startswith("on the bar line") and made["params"]["align"] == "bars"
+
+
+def test_without_a_steady_beat_bars_keep_to_seconds_and_the_node_says_why(listening):
+    from sparrow_common.testing.clips import make_clip
+
+    with listening.client() as client:
+        chain = client.post("/api/chains", files={"file": ("hum.wav", make_clip("wav", seconds=3.0))}).json()
+        asked = {"count": 1, "align": "bars", "prompt_duration_s": 2.0, "duration_s": 1.5}
+        (take,) = client.post(f"/api/nodes/{chain['root']['id']}/takes", json=asked).json()["nodes"]
+        assert listening.wait_for(take["id"])["status"] == "ready"
+        made = client.get(f"/api/nodes/{take['id']}").json()
+        assert made["note"] == "kept to seconds: the parent has no steady beat"
+        assert (made["params"]["prompt_duration_s"], made["params"]["duration_s"]) == (2.0, 1.5)

@@ -72,6 +72,7 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         if msg.HasField("melody")
         else None,
         analysis=analysis(msg.analysis) if msg.HasField("analysis") else None,
+        note=msg.note or None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
     )

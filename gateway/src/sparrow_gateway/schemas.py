@@ -47,6 +47,12 @@ class BranchRequest(BaseModel):
     top_k: int = _number("top_k", "Sample from the k most likely tokens (0 turns it off).")
     top_p: float = _number("top_p", "Nucleus sampling mass (0 turns it off).")
     temperature: float = _number("temperature", "Sampling temperature (0.05 to 5).")
+    align: Literal["seconds", "bars"] = Field(
+        _DEFAULTS.align,
+        description='"bars": the prompt starts on a downbeat of the path (whole bars, the nearest to '
+        "prompt_duration_s) and the take lasts whole bars at the parent's tempo; without a detected tempo it "
+        "keeps to seconds and the node's `note` says so.",
+    )
     melody: Melody | None = Field(
         None,
         description="Condition the take on this melody's chroma. Only a MusicGen melody checkpoint can "
@@ -75,6 +81,7 @@ class Params(BaseModel):
     top_k: int
     top_p: float
     temperature: float
+    align: str
 
 
 class Audio(BaseModel):
@@ -135,6 +142,9 @@ class Node(BaseModel):
     melody: Melody | None = Field(None, description="The melody the take was conditioned on; null for none.")
     analysis: NodeAnalysis | None = Field(
         None, description="Tempo, bars, key and loudness, and a take's seam report; null when not analysed."
+    )
+    note: str | None = Field(
+        None, description="How it was made when not quite as asked: aligned to bars, or kept to seconds and why."
     )
     created_at: datetime
     updated_at: datetime

@@ -13,6 +13,7 @@ _ENUMS = {
     "energy": {1: "low", 2: "medium", 3: "high"},
     "tempo_feel": {1: "slower", 2: "same", 3: "faster"},
     "density": {1: "sparse", 2: "medium", 3: "dense"},
+    "align": {1: "seconds", 2: "bars"},
 }
 _OPTIONAL = ("seed", "top_k", "top_p", "temperature")
 _ZERO_IS_DEFAULT = ("cfg_coef", "prompt_duration_s", "duration_s")

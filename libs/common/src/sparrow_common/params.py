@@ -11,6 +11,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "energy": ("low", "medium", "high"),
     "tempo_feel": ("slower", "same", "faster"),
     "density": ("sparse", "medium", "dense"),
+    "align": ("seconds", "bars"),
 }
 # Inclusive bounds of every number.
 RANGES: dict[str, tuple[float, float]] = {
@@ -44,6 +45,10 @@ class GenerationParams:
     top_k: int = 250
     top_p: float = 0.0
     temperature: float = 1.0
+    # "bars": the prompt starts on a downbeat of the path and the take lasts
+    # whole bars at the parent's tempo (the chain service sets both from the
+    # parent's analysis, or says why it kept to seconds).
+    align: str = "seconds"
 
     def validated(self) -> GenerationParams:
         """Return self, or raise InvalidArgument naming the first value out of range."""

@@ -74,6 +74,7 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         progress=node.progress,
         filename=node.filename,
         eta_s=node.eta_s or 0.0,
+        note=node.note,
     )
     if node.melody is not None:
         msg.melody.CopyFrom(chain_pb2.Melody(node_id=node.melody.node_id, stem=node.melody.stem or ""))

@@ -29,7 +29,7 @@ from sparrow_chain import blobs as blob_store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.kinds import AnalysisWork, Kind, StemsWork, TakesWork
+from sparrow_chain.kinds import AnalysisPending, AnalysisWork, Kind, StemsWork, TakesWork
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
 from sparrow_chain.workers import AnalysisWorker, Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
@@ -175,6 +175,9 @@ class Dispatcher:
         except JobGone:
             outcome = "gone"
             log.info("job %s stopped: it is gone", job.id)
+        except AnalysisPending:
+            outcome = "waits"
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
         except asyncio.CancelledError:
             outcome = "handed_back"
             await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))

@@ -92,6 +92,8 @@ class Node:
     melody: Melody | None = None
     # None until its audio is stored and analysis is on (CHAIN_ANALYSIS_ADDR).
     analysis: NodeAnalysis | None = None
+    # How it was made, in words, when not quite as asked (align: bars).
+    note: str = ""
 
     @property
     def is_root(self) -> bool:

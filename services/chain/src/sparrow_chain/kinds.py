@@ -4,11 +4,13 @@ retries and failures are the dispatcher's, alike for every kind."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from sparrow_chain.domain import STEM_NAMES, Melody
+from sparrow_chain.bars import to_bars
+from sparrow_chain.domain import STEM_NAMES, AnalysisStatus, Melody
 from sparrow_chain.store import ClaimedJob, ClaimedStems, Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYZE
@@ -20,6 +22,10 @@ from sparrow_common.ids import new_id
 
 if TYPE_CHECKING:
     from sparrow_chain.dispatcher import Dispatcher
+
+
+class AnalysisPending(Exception):
+    """Takes to align to bars wait for their parent's analysis to land."""
 
 
 class Kind(Protocol):
@@ -66,6 +72,8 @@ class TakesWork:
 
     async def run(self, job: ClaimedJob, dispatcher: Dispatcher) -> None:
         params = job.nodes[0].params
+        if params.align == "bars":
+            params = await self._to_bars(job, params)
         context = await dispatcher.audio.run(path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s)
         melody = None
         if job.nodes[0].melody is not None:
@@ -85,6 +93,20 @@ class TakesWork:
                 for take in done.keys
             }
             await dispatcher.finish(job, files)
+
+    async def _to_bars(self, job: ClaimedJob, params):
+        """The job's prompt and length set to bars from the parent's analysis
+        (waiting for it while it is on its way), written to its takes with a note."""
+        parent = await asyncio.to_thread(self.takes.node, job.parent_id)
+        if parent is None or parent.audio is None:
+            raise RuntimeError("the parent has no audio")
+        analysis = parent.analysis
+        if analysis is not None and analysis.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING):
+            raise AnalysisPending()
+        clip = analysis.clip if analysis is not None and analysis.status is AnalysisStatus.READY else None
+        aligned = to_bars(params, clip, parent.audio.duration_s)
+        await asyncio.to_thread(self.takes.align, job.id, aligned.params, aligned.note)
+        return aligned.params
 
     def _melody(self, blobs, melody: Melody, seconds: float) -> bytes:
         """The first `seconds` of the melody's audio (its node's mix or stem), as

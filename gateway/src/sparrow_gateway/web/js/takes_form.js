@@ -16,8 +16,9 @@ const LABELS = {
   top_k: ["Top-k", "0 turns it off"],
   top_p: ["Top-p", "0 turns it off"],
   temperature: ["Temperature", ""],
+  align: ["Align", "bars: start the prompt on a downbeat and make whole bars (from the parent's tempo)"],
 };
-const MAIN = ["prompt", "energy", "tempo_feel", "density", "duration_s", "count", "cfg_coef", "prompt_duration_s", "seed"];
+const MAIN = ["prompt", "energy", "tempo_feel", "density", "duration_s", "count", "cfg_coef", "prompt_duration_s", "align", "seed"];
 const ADVANCED = ["top_k", "top_p", "temperature"];
 
 function numberOf(prop) {

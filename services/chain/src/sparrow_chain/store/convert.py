@@ -62,6 +62,7 @@ def node_from_row(row: Any) -> Node:
         eta_s=row.eta_s,
         melody=Melody(row.melody_node_id, row.melody_stem) if row.melody_node_id else None,
         analysis=NodeAnalysis.from_json(row.analysis),
+        note=row.note or "",
     )
 
 
@@ -126,6 +127,7 @@ def node_from_json(data: dict[str, Any]) -> Node:
         eta_s=data.get("eta_s"),
         melody=Melody(**data["melody"]) if data.get("melody") else None,
         analysis=NodeAnalysis.from_json(data.get("analysis")),
+        note=data.get("note", ""),
     )
 
 

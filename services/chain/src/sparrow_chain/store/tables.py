@@ -107,6 +107,9 @@ nodes = Table(
     Column("melody_stem", String(16), nullable=True),
     # What the analysis worker heard (domain.NodeAnalysis as JSON); null until asked.
     Column("analysis", JSON, nullable=True),
+    # How the node was made, in words, when it was not quite as asked
+    # (a take aligned to bars, or kept to seconds for want of a tempo).
+    Column("note", Text, nullable=False, server_default=""),
     # The spine never forks: at most one committed child per parent.
     Index(
         "uq_nodes_one_committed_child",

@@ -10,12 +10,12 @@ a retry and a failure land on them. The lease itself is the queue's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, func, literal, select, update
 
-from sparrow_chain.domain import Melody, Node, NodeStatus, StemsStatus, StoredAudio
+from sparrow_chain.domain import GenerationParams, Melody, Node, NodeStatus, StemsStatus, StoredAudio
 from sparrow_chain.store.base import Store, claimable, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
 from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
@@ -132,6 +132,19 @@ class Takes(Store):
             stem.audio_key, stem.audio_format, stem.content_type, stem.sample_rate, stem.channels,
             stem.duration_s, stem.size_bytes,
         )
+
+    def node(self, node_id: str) -> Node | None:
+        with self._read() as conn:
+            row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
+        return node_from_row(row) if row is not None else None
+
+    def align(self, job_id: str, params: GenerationParams, note: str) -> None:
+        """The job's takes are made with `params` (their prompt and length set
+        to bars) and say how in `note`; each seed stays its own."""
+        with self._write() as conn:
+            for member in self._members(conn, job_id):
+                made = replace(params, seed=member.params.seed)
+                self._set_node(conn, member.id, params=asdict(made), note=note)
 
     def context_path(self, parent_id: str, seconds: float) -> list[Node]:
         """The nodes whose audio the last `seconds` of the path ending at

@@ -1,4 +1,4 @@
-"""nodes keep what the analysis worker heard in them
+"""nodes keep what the analysis worker heard in them, and a note on how they were made
 
 Revision ID: 0006
 Revises: 0005
@@ -16,8 +16,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("nodes") as batch:
         batch.add_column(sa.Column("analysis", sa.JSON, nullable=True))
+        batch.add_column(sa.Column("note", sa.Text, nullable=False, server_default=""))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("nodes") as batch:
+        batch.drop_column("note")
         batch.drop_column("analysis")

@@ -1,0 +1,52 @@
+"""Continuing on the bar line (`align: "bars"`): the prompt starts on a downbeat
+of the path, and the take lasts whole bars at the parent's tempo, from what the
+analysis worker heard in the parent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sparrow_chain.domain import GenerationParams
+from sparrow_common.params import RANGES
+
+
+@dataclass(frozen=True)
+class Aligned:
+    params: GenerationParams
+    # In words, for the node.
+    note: str
+
+
+def to_bars(params: GenerationParams, clip: dict | None, parent_s: float) -> Aligned:
+    """`params` with the prompt set to start on a downbeat of the path (the
+    one whose distance to the parent's end is nearest the asked prompt) and the
+    length to whole bars (the nearest number to the asked length, at least one),
+    from the parent's analysis `clip`; as asked, with the reason, without a tempo.
+    Downbeats before the parent's first are carried back a bar at a time: the
+    path before it is heard at the same tempo."""
+    tempo = (clip or {}).get("tempo_bpm")
+    meter = (clip or {}).get("meter")
+    downbeats = (clip or {}).get("downbeats_s") or []
+    if clip is None:
+        return Aligned(params, "kept to seconds: the parent was not analysed")
+    if not tempo or not meter or not downbeats:
+        return Aligned(params, "kept to seconds: the parent has no steady beat")
+    bar = 60.0 / tempo * meter
+    low, high = RANGES["prompt_duration_s"]
+    starts = [d for d in downbeats if d < parent_s]
+    earlier = starts[0] - bar if starts else parent_s - bar
+    while parent_s - earlier <= high:
+        starts.insert(0, earlier)
+        earlier -= bar
+    prompts = [parent_s - s for s in starts if low <= parent_s - s <= high]
+    if not prompts:
+        return Aligned(params, "kept to seconds: no downbeat lies within a prompt's reach")
+    prompt = min(prompts, key=lambda p: abs(p - params.prompt_duration_s))
+    longest = int(RANGES["duration_s"][1] // bar)
+    bars = min(max(1, round(params.duration_s / bar)), longest)
+    aligned = replace(params, prompt_duration_s=round(prompt, 3), duration_s=round(bars * bar, 3))
+    note = (
+        f"on the bar line: {bars} bar{'s' if bars > 1 else ''} of {meter} at {tempo:.1f} bpm, "
+        f"heard from a downbeat {prompt:.2f} s before the end"
+    )
+    return Aligned(aligned, note)
