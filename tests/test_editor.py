@@ -275,3 +275,32 @@ def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, sta
         assert page.errors == []
     finally:
         context.close()
+
+
+def test_the_editor_shows_what_sparrow_hears_and_ranks_the_takes_by_their_seams(browser, listening):
+    from sparrow_common.audio import encode_wav
+    from sparrow_common.testing.songs import song
+
+    context, page = open_editor(browser, listening, "ann")
+    try:
+        groove = encode_wav(song(120.0, 4, "A minor", bars=6, sample_rate=44100, seed=5)[None], 44100)
+        drop_clip(page, groove, "groove.wav")
+        root = page.locator("#spine .block").first
+        # Tempo, meter and key on the part, and its bar lines over the waveform.
+        expect(root.locator(".block-facts")).to_have_text(re.compile(r"^1[12]\d(\.\d)? bpm · 4/4 · A minor$"), timeout=60_000)
+        expect(root.locator(".bar-line")).to_have_count(5, timeout=30_000)  # six bars: five lines inside
+        page.fill("#knob-count", "3")
+        page.fill("#knob-duration_s", "2")
+        page.click("#ask-takes")
+        for index in range(3):
+            expect(card(page, index).locator(".seam")).to_contain_text("%:", timeout=90_000)
+        # Best seam first, each with its reasons in words.
+        ranks = [card(page, i).get_attribute("data-rank") for i in range(3)]
+        assert ranks == ["1", "2", "3"], ranks
+        expect(card(page, 0).locator(".seam")).to_contain_text("Best seam")
+        scores = [int(re.search(r"(\d+)%", card(page, i).locator(".seam").inner_text()).group(1)) for i in range(3)]
+        assert scores == sorted(scores, reverse=True)
+        shot(page, "14-listening")
+        assert page.errors == []
+    finally:
+        context.close()

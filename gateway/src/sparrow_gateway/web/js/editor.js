@@ -7,6 +7,7 @@ import { loadBuffer } from "./audio.js";
 import { clear, fmt, h } from "./dom.js";
 import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
+import { barLines, describeClip, describeSeam, ranked, seamOf } from "./listening.js";
 import * as player from "./player.js";
 import { StemsPanel } from "./stems.js";
 import { melodyPicker, takesForm } from "./takes_form.js";
@@ -250,6 +251,8 @@ export class Editor {
       block.el.classList.toggle("selected", node.id === this.selected);
       block.name.textContent = this.label(node, spine);
       block.length.textContent = fmt(node.duration_s);
+      block.facts.textContent = describeClip(node.analysis) || "";
+      this.drawBars(block, node);
       this.spineRow.append(block.el);
       this.ensureWave(block, node, true);
     }
@@ -258,7 +261,10 @@ export class Editor {
     this.takesTitle.textContent = `Takes after ${this.label(parent, spine)}`;
     this.askTitle.textContent = `Continue from ${this.label(parent, spine)}`;
     this.melody.offer(this.melodyChoices(spine), this.melodyAllowed);
-    const takes = this.takesOf(this.selected);
+    // Best seam first, once the takes are heard.
+    const order = ranked(this.takesOf(this.selected));
+    const takes = order.map((r) => r.node);
+    const ranks = new Map(order.map((r) => [r.node.id, r.rank]));
     const shown = new Set(takes.map((n) => n.id));
     for (const [id, card] of this.cards) {
       if (!shown.has(id)) {
@@ -276,7 +282,7 @@ export class Editor {
     if (this.focus && !shown.has(this.focus)) this.focus = null;
     for (const node of takes) {
       const card = this.cards.get(node.id) || this.takeCard(node);
-      this.updateCard(card, node, spine);
+      this.updateCard(card, node, spine, ranks.get(node.id), takes.length);
       this.takesRow.append(card.el);
     }
     this.renderAB();
@@ -285,18 +291,21 @@ export class Editor {
   spineBlock(node) {
     const name = h("span", { class: "block-name" });
     const length = h("span", { class: "muted" });
-    const waveHolder = h("div", { class: "block-wave" });
+    const facts = h("span", { class: "block-facts muted", title: "What Sparrow hears: tempo, meter, key" });
+    const bars = h("div", { class: "bar-grid", "aria-hidden": "true" });
+    const waveHolder = h("div", { class: "block-wave" }, bars);
     const el = h("div", { class: "block", dataset: { nodeId: node.id } },
       h("div", { class: "block-head" },
         h("button", { class: "link", title: "Show this part's takes",
           onclick: () => { this.selected = node.id; this.focus = null; this.render(); } }, name),
         length,
+        facts,
         h("button", { class: "small play-part", title: "Play this part alone",
           onclick: () => this.toggleTake(node.id) }, "▶"),
         h("button", { class: "small", title: "Stems of this part",
           onclick: () => this.openStems(node.id) }, "Stems")),
       waveHolder);
-    const block = { el, name, length, waveHolder, wave: null, offset: 0 };
+    const block = { el, name, length, facts, bars, waveHolder, wave: null, offset: 0 };
     this.blocks.set(node.id, block);
     return block;
   }
@@ -312,6 +321,7 @@ export class Editor {
         : (seconds) => this.playTake(node.id, seconds);
       item.wave = waveform(buffer, { height: onSpine ? 72 : 56, color: onSpine ? "#7c9cbf" : "#9fb98a", onSeek: seek });
       clear(holder).append(item.wave.el);
+      if (item.bars) holder.append(item.bars);
     }, (error) => {
       item.waveFor = null;
       clear(holder).append(h("span", { class: "error-text" }, `Can't play this: ${error.message}`));
@@ -338,17 +348,20 @@ export class Editor {
     const reuse = h("button", { class: "link reuse", title: "Put this take's knobs, seed included, in the form",
       onclick: () => this.reuse(node.id) }, "use these knobs");
     const knobs = h("p", { class: "knobs-summary muted" });
+    const note = h("p", { class: "note muted" });
+    const seam = h("p", { class: "seam", title: "How this take continues its parent, as Sparrow hears it" });
     const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
       onclick: () => this.again(node.id) }, "Try again");
     const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: node.id },
       onclick: (event) => { if (event.target === el) this.setFocus(node.id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
-    status, progressLine, error, waveHolder,
+    note, status, progressLine, error, seam, waveHolder,
     h("div", { class: "card-actions" }, play, a, b, commit, stems, again, discard));
     el.addEventListener("focus", () => this.setFocus(node.id));
     const card = {
       el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null,
+      note, seam,
     };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
@@ -357,7 +370,7 @@ export class Editor {
     return card;
   }
 
-  updateCard(card, node, spine) {
+  updateCard(card, node, spine, rank = null, count = 1) {
     card.el.dataset.status = node.status;
     card.el.classList.toggle("focused", this.focus === node.id);
     card.name.textContent = this.label(node, spine);
@@ -385,7 +398,25 @@ export class Editor {
     card.stems.disabled = !ready || !this.account.stems_allowed;
     card.a.setAttribute("aria-pressed", String(this.ab.a === node.id));
     card.b.setAttribute("aria-pressed", String(this.ab.b === node.id));
+    card.note.hidden = !node.note;
+    card.note.textContent = node.note || "";
+    const heard = seamOf(node);
+    card.seam.hidden = !heard && !node.analysis;
+    card.seam.textContent = heard
+      ? `${rank === 1 && count > 1 ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`
+      : node.analysis ? `Seam: ${describeClip(node.analysis)}` : "";
+    card.el.dataset.rank = rank ?? "";
+    card.el.classList.toggle("fades-out", Boolean(heard?.fades_out));
     this.ensureWave(card, node, false);
+  }
+
+  // The part's bar lines over its waveform, from what Sparrow heard.
+  drawBars(block, node) {
+    const lines = barLines(node);
+    const key = lines.join(",");
+    if (block.barsFor === key) return;
+    block.barsFor = key;
+    clear(block.bars).append(...lines.map((x) => h("span", { class: "bar-line", style: { left: `${(x * 100).toFixed(3)}%` } })));
   }
 
   // -- playback --------------------------------------------------------------------
@@ -530,6 +561,8 @@ export class Editor {
   }
 
   async commit(id) {
+    const fading = seamOf(this.nodes.get(id) || {})?.fades_out;
+    if (fading && !window.confirm("This take fades out at its end: the next take would continue from near silence. Commit it anyway?")) return;
     try {
       const node = await api.commit(id);
       if (player.isPlaying()) player.stop();
