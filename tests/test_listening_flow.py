@@ -48,6 +48,13 @@ def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listenin
             assert 0.0 <= seam["score"] <= 1.0 and seam["notes"] and seam["spectral_jump_db"] >= 0
             assert isinstance(seam["fades_out"], bool) and isinstance(seam["silent_start"], bool)
 
+        # The ranking: best seam first, every take ranked once heard.
+        ranking = client.get(f"/api/nodes/{chain['root']['id']}/takes").json()["takes"]
+        assert [r["rank"] for r in ranking] == [1, 2]
+        scores = [r["node"]["analysis"]["seam"]["score"] for r in ranking]
+        assert scores == sorted(scores, reverse=True)
+        assert {r["node"]["id"] for r in ranking} == {t["id"] for t in takes["nodes"]}
+
         # The event stream carried each analysis as it landed.
         heard_on_stream = set()
         wanted = {chain["root"]["id"], *(t["id"] for t in takes["nodes"])}

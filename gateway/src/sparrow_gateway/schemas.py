@@ -150,6 +150,15 @@ class Node(BaseModel):
     updated_at: datetime
 
 
+class RankedTake(BaseModel):
+    rank: int | None = Field(description="1 for the best seam; null while the take is not heard yet.")
+    node: Node
+
+
+class RankedTakes(BaseModel):
+    takes: list[RankedTake] = Field(description="Best seam first; takes not heard yet after, oldest first.")
+
+
 class Chain(BaseModel):
     id: str
     title: str

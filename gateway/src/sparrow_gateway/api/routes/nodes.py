@@ -11,6 +11,7 @@ from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import audio_file, errors
+from sparrow_gateway.ranking import ranked
 
 router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
 
@@ -56,6 +57,15 @@ async def delete_node(node_id: UUID, chain: Chain) -> Response:
 @router.get("/{node_id}", response_model=schemas.Node, responses=errors(401, 404, 503))
 async def get_node(node_id: UUID, chain: Chain):
     return await chain.get_node(str(node_id))
+
+
+@router.get("/{node_id}/takes", response_model=schemas.RankedTakes, responses=errors(401, 404, 503))
+async def ranked_takes(node_id: UUID, chain: Chain):
+    """The node's takes, best seam first, each with its rank and its seam report
+    (the reasons in words); takes not heard yet come after, unranked."""
+    parent = await chain.get_node(str(node_id))
+    whole = await chain.get_chain(parent.chain_id)
+    return ranked([n for n in whole.nodes if n.parent_id == parent.id])
 
 
 @router.get(
