@@ -304,3 +304,46 @@ def test_the_editor_shows_what_sparrow_hears_and_ranks_the_takes_by_their_seams(
         assert page.errors == []
     finally:
         context.close()
+
+
+def test_committing_a_take_that_fades_out_asks_first(browser, listening):
+    """The analysis worker's fades_out (tested in services/analysis) as the
+    editor reads it: a take reported to fade out asks before it is committed."""
+    import json
+
+    from sparrow_common.audio import encode_wav
+    from sparrow_common.testing.songs import song
+
+    with listening.client() as client:
+        groove = encode_wav(song(110.0, 4, "D minor", bars=4, sample_rate=44100, seed=2)[None], 44100)
+        chain = client.post("/api/chains", files={"file": ("fade.wav", groove)}).json()
+        (take,) = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 1, "duration_s": 2}).json()["nodes"]
+        assert listening.wait_for(take["id"])["status"] == "ready"
+    context, page = open_editor(browser, listening, "ann")
+
+    def fading(route):
+        reply = route.fetch()
+        body = reply.json()
+        for node in body["nodes"]:
+            if node["id"] == take["id"]:
+                node["analysis"] = {"status": "ready", "clip": None, "error_msg": None, "seam": {
+                    "tempo_change_pct": None, "beat_offset_ms": None, "key_match": None, "loudness_step_db": -1.0,
+                    "spectral_jump_db": 3.0, "fades_out": True, "silent_start": False, "score": 0.4,
+                    "notes": ["fades out"]}}
+        route.fulfill(response=reply, body=json.dumps(body))
+
+    try:
+        page.route(f"**/api/chains/{chain['id']}", fading)
+        page.route(f"**/api/chains/{chain['id']}/events*", lambda route: route.abort())  # the test's data only
+        page.goto(f"{listening.base_url}/#/chain/{chain['id']}")
+        expect(card(page, 0).locator(".seam")).to_contain_text("fades out")
+        asked = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        card(page, 0).get_by_role("button", name="Commit").click()
+        expect(card(page, 0)).to_be_visible()
+        assert asked and "fades out" in asked[0]
+        with listening.client() as client:
+            assert not client.get(f"/api/nodes/{take['id']}").json()["committed"]  # dismissed: nothing committed
+        shot(page, "15-fade-warning")
+    finally:
+        context.close()

@@ -3,8 +3,10 @@ MusicGen and HTDemucs models loaded like released checkpoints."""
 
 from __future__ import annotations
 
+import io
 import time
 
+import av
 import pytest
 
 from sparrow_common.audio import decode
@@ -44,6 +46,13 @@ def test_export_decodes_to_the_spine_length_less_the_crossfades(full_stack, spin
     expected = ROOT_S + 2 * TAKE_S - 2 * crossfade_ms / 1000
     assert abs(audio.shape[-1] / 44100 - expected) < 0.06
     assert abs(audio).max() > 0.01
+    if fmt != "wav":  # a marker at every seam, named after its part (the WAV's cues: services/export/tests)
+        with av.open(io.BytesIO(reply.content)) as container:
+            chapters = container.chapters()
+        assert [c["metadata"]["title"] for c in chapters] == ["idea", "Part 2", "Part 3"]
+        starts = [float(c["start"] * c["time_base"]) for c in chapters]
+        seam = crossfade_ms / 1000
+        assert starts == pytest.approx([0.0, ROOT_S - seam, ROOT_S + TAKE_S - 2 * seam], abs=0.05)
 
 
 def test_bad_export_requests(full_stack, spine):

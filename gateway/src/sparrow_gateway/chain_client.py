@@ -183,7 +183,9 @@ class ChainClient:
             )
         )
 
-    async def export(self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool) -> Download:
+    async def export(
+        self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool, match_parts: bool = False
+    ) -> Download:
         """The spine rendered as one file."""
         return await _download(
             self.stub.ExportChain(
@@ -192,6 +194,7 @@ class ChainClient:
                     format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
                     crossfade_ms=crossfade_ms,
                     normalize=normalize,
+                    match_parts=match_parts,
                 ),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,

@@ -277,3 +277,6 @@ class ExportRequest(BaseModel):
     format: Literal["wav", "mp3", "flac"] = Field("wav", description="File format.")
     crossfade_ms: int = Field(0, ge=0, le=2000, description="Equal-power crossfade at each seam (0: a plain join).")
     normalize: bool = Field(False, description="Match the export's loudness to the root's (EBU R128).")
+    match_parts: bool = Field(
+        False, description="Bring every part to the root's loudness before joining (EBU R128): no jump in level at a seam."
+    )

@@ -4,6 +4,7 @@ streams back to the caller."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import PurePath
 
 import grpc
 from sparrow.v1 import chain_pb2, export_pb2, export_pb2_grpc
@@ -22,6 +23,15 @@ _FORMATS = {
     chain_pb2.EXPORT_FORMAT_FLAC: export_pb2.RENDER_FORMAT_FLAC,
 }
 MAX_CROSSFADE_MS = 2000
+
+
+def part_name(node: Node, index: int) -> str:
+    """What a marker at the part's start says: the uploaded file's name for the
+    root, "Part N" for a take, with its prompt when it had one."""
+    if node.is_root:
+        return PurePath(node.filename).stem[:200] or "Your clip"
+    prompt = node.params.prompt.strip() if node.params else ""
+    return f"Part {index + 1}: {prompt}"[:200] if prompt else f"Part {index + 1}"
 
 
 class Exporter:
@@ -63,6 +73,8 @@ class Exporter:
                 clip_count=len(spine),
                 crossfade_ms=request.crossfade_ms,
                 normalize=request.normalize,
+                match_parts=request.match_parts,
+                clip_names=[part_name(node, index) for index, node in enumerate(spine)],
             )
         )
         for index, node in enumerate(spine):

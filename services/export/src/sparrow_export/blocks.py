@@ -81,6 +81,17 @@ class HeldClip(_Clip):
         return self.samples[:, start : start + count]
 
 
+class ScaledClip(_Clip):
+    """A clip read at a gain (its loudness matched to another's)."""
+
+    def __init__(self, clip: _Clip, gain: float):
+        self.clip, self.gain = clip, gain
+        self.channels, self.length = clip.channels, clip.length
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        return self.clip.read(start, count) * self.gain
+
+
 def _resampler(sample_rate: int, channels: int) -> av.AudioResampler:
     return av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo", rate=sample_rate)
 

@@ -38,6 +38,13 @@ class RenderJob:
     clips: tuple[bytes, ...]
     crossfade_ms: int = 0
     normalize: bool = False
+    # Every clip brought to the first one's loudness before the join.
+    match_parts: bool = False
+    # The clips' names, for the markers at every seam; missing ones are "Part N".
+    clip_names: tuple[str, ...] = ()
+
+    def name_of(self, index: int) -> str:
+        return self.clip_names[index] if index < len(self.clip_names) and self.clip_names[index] else f"Part {index + 1}"
 
 
 def check_setup(format: RenderFormat | None, clip_count: int, crossfade_ms: int) -> None:
@@ -50,6 +57,18 @@ def check_setup(format: RenderFormat | None, clip_count: int, crossfade_ms: int)
         raise InvalidArgument(
             f"the crossfade must be 0 to {MAX_CROSSFADE_MS} ms; {crossfade_ms} ms was asked for"
         )
+
+
+MAX_NAME_CHARS = 200
+
+
+def check_names(clip_count: int, names: list[str]) -> None:
+    """Raise InvalidArgument when there are more names than clips, or one is too long."""
+    if len(names) > clip_count:
+        raise InvalidArgument(f"{len(names)} clip names for {clip_count} clips")
+    for index, name in enumerate(names):
+        if len(name) > MAX_NAME_CHARS:
+            raise InvalidArgument(f"the name of {clip_name(index, clip_count)} is over {MAX_NAME_CHARS} characters")
 
 
 def check_clips(clip_count: int, clips: dict[int, int]) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import struct
 import logging
 import tempfile
 import wave
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from sparrow_export.blocks import (
     DecodedClip,
     HeldClip,
     LoudnessMeter,
+    ScaledClip,
     decoded_blocks,
     joined_blocks,
     wav_blocks,
@@ -194,16 +197,81 @@ def encoded_rate(format: RenderFormat, sample_rate: int) -> int:
     return next((rate for rate in MP3_RATES if rate > sample_rate), MP3_RATES[-1])
 
 
+@dataclass(frozen=True)
+class Marker:
+    """Where a part starts in the export (its first sample heard, a crossfade's
+    start), in samples at the export's own rate, and its name."""
+
+    start: int
+    end: int
+    name: str
+
+
+def markers(lengths: Sequence[int], seams: Sequence[int], names: Sequence[str]) -> list[Marker]:
+    """One marker a clip, from where it starts to where the next one starts."""
+    starts = [0]
+    for length, overlap in zip(lengths, seams):
+        starts.append(starts[-1] + length - overlap)
+    ends = [*starts[1:], starts[-1] + lengths[-1]]
+    return [Marker(start, end, name) for start, end, name in zip(starts, ends, names)]
+
+
+def _timestamp(samples: int, sample_rate: int) -> str:
+    seconds = samples / sample_rate
+    return f"{int(seconds // 3600):02d}:{int(seconds // 60 % 60):02d}:{seconds % 60:06.3f}"
+
+
+def _mark(container, format: RenderFormat, marks: Sequence[Marker], sample_rate: int) -> None:
+    """Chapters before the header is written: ID3 CHAP frames in an MP3, and
+    CHAPTERnnn / CHAPTERnnnNAME comments (the Vorbis chapter convention) in a FLAC."""
+    if format is RenderFormat.MP3:
+        container.set_chapters([
+            {"id": i + 1, "start": m.start, "end": m.end, "time_base": Fraction(1, sample_rate),
+             "metadata": {"title": m.name}}
+            for i, m in enumerate(marks)
+        ])
+    elif format is RenderFormat.FLAC:
+        for i, m in enumerate(marks, start=1):
+            container.metadata[f"CHAPTER{i:03d}"] = _timestamp(m.start, sample_rate)
+            container.metadata[f"CHAPTER{i:03d}NAME"] = m.name
+
+
+def add_cues(path: Path, marks: Sequence[Marker]) -> None:
+    """A WAV's markers: a `cue ` chunk with one cue point a part and a
+    `LIST`/`adtl` chunk labelling each (`labl`), appended, the RIFF size mended."""
+    cue = struct.pack("<I", len(marks)) + b"".join(
+        struct.pack("<II4sIII", i + 1, m.start, b"data", 0, 0, m.start) for i, m in enumerate(marks)
+    )
+    labels = b"adtl"
+    for i, m in enumerate(marks):
+        text = m.name.encode("utf-8") + b"\0"
+        body = struct.pack("<I", i + 1) + text
+        labels += b"labl" + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+    chunks = b"cue " + struct.pack("<I", len(cue)) + cue + b"LIST" + struct.pack("<I", len(labels)) + labels
+    with open(path, "r+b") as file:
+        file.seek(0, 2)
+        if file.tell() % 2:
+            file.write(b"\0")
+        file.write(chunks)
+        size = file.tell()
+        file.seek(4)
+        file.write(struct.pack("<I", size - 8))
+
+
 def encode_blocks(
-    blocks: Iterable[np.ndarray], sample_rate: int, channels: int, format: RenderFormat, target
+    blocks: Iterable[np.ndarray], sample_rate: int, channels: int, format: RenderFormat, target,
+    marks: Sequence[Marker] = (),
 ) -> int:
     """(channels, n) float blocks, clipped to [-1, 1], written to `target` (a
     path or a binary file) as 16-bit PCM WAV, 16-bit FLAC, or MP3 at
-    MP3_BIT_RATE (resampled per `encoded_rate`). -> the samples written."""
+    MP3_BIT_RATE (resampled per `encoded_rate`), with `marks` as chapters in an
+    MP3 or FLAC (a WAV's cues are added to its file after: add_cues). -> the
+    samples written."""
     layout = "mono" if channels == 1 else "stereo"
     written = 0
     with av.open(target, mode="w", format=format.value) as container:
         stream = container.add_stream(_CODECS[format], rate=encoded_rate(format, sample_rate), layout=layout)
+        _mark(container, format, marks, sample_rate)
         if format is RenderFormat.MP3:
             stream.codec_context.bit_rate = MP3_BIT_RATE
         for block in blocks:
@@ -235,11 +303,26 @@ def _measured(blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> 
     return meter
 
 
+def matched_to_first(clips: Sequence[DecodedClip], sample_rate: int, channels: int) -> list:
+    """Every clip after the first at the gain that brings its integrated loudness
+    to the first's (peaks kept under PEAK_CEILING_DBFS; a clip too short or too
+    quiet to measure is left as it is)."""
+    target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
+    matched = [clips[0]]
+    for clip in clips[1:]:
+        meter = _measured(clip.blocks(), sample_rate, channels)
+        gain = loudness_gain(target, meter.integrated(), meter.peak)
+        matched.append(clip if gain is None else ScaledClip(clip, gain))
+    return matched
+
+
 def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path: Path) -> Rendered:
     """Join the decoded clips, match the loudness to the root's if asked (one
     pass to measure, one to write), and encode into `path`, block by block."""
     channels = clips[0].channels
     seams = seam_lengths([clip.length for clip in clips], crossfade_samples(job.crossfade_ms, sample_rate))
+    if job.match_parts:
+        clips = matched_to_first(clips, sample_rate, channels)
     gain = None
     if job.normalize:
         target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
@@ -248,7 +331,10 @@ def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path:
     blocks = joined_blocks(clips, seams)
     if gain is not None:
         blocks = (block * gain for block in blocks)
-    samples = encode_blocks(blocks, sample_rate, channels, job.format, path)
+    marks = markers([clip.length for clip in clips], seams, [job.name_of(i) for i in range(len(clips))])
+    samples = encode_blocks(blocks, sample_rate, channels, job.format, path, marks)
+    if job.format is RenderFormat.WAV:
+        add_cues(path, marks)
     rate = encoded_rate(job.format, sample_rate)
     if rate != sample_rate:
         samples = round(samples * rate / sample_rate)

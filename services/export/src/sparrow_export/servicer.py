@@ -10,7 +10,7 @@ from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_common.audio import chunks_in_thread, read_chunks
 from sparrow_common.errors import InvalidArgument
-from sparrow_export.domain import RenderFormat, RenderJob, Rendered, check_clips, check_setup
+from sparrow_export.domain import RenderFormat, RenderJob, Rendered, check_clips, check_names, check_setup
 from sparrow_export.render import render
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         setup = first.setup
         format = _FORMATS.get(setup.format)
         check_setup(format, setup.clip_count, setup.crossfade_ms)
+        check_names(setup.clip_count, list(setup.clip_names))
         check_clips(setup.clip_count, {index: len(data) for index, data in clips.items()})
         return RenderJob(
             format=format,
@@ -108,5 +109,7 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
             clips=tuple(bytes(clips.pop(index)) for index in range(setup.clip_count)),
             crossfade_ms=setup.crossfade_ms,
             normalize=setup.normalize,
+            clip_names=tuple(setup.clip_names),
+            match_parts=setup.match_parts,
         )
 

@@ -34,7 +34,7 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     root's sample rate and channels, joined with an equal-power crossfade, and
     loudness-matched to the root when asked. Answers as a download."""
     title = (await chain.get_chain(str(chain_id))).title
-    download = await chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize)
+    download = await chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize, body.match_parts)
     return StreamingResponse(
         download.chunks,
         media_type=download.content_type,

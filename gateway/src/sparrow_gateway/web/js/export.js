@@ -10,6 +10,7 @@ export function exportPanel(chainId, onError) {
   const crossfade = h("input", { id: "export-crossfade", type: "range", min: 0, max: 2000, step: 50, value: 0,
     oninput: () => { crossfadeValue.textContent = `${crossfade.value} ms`; } });
   const normalize = h("input", { id: "export-normalize", type: "checkbox" });
+  const matchParts = h("input", { id: "export-match-parts", type: "checkbox" });
   const status = h("span", { class: "export-status", role: "status" });
   const button = h("button", { class: "primary", id: "export-button" }, "Export");
   button.addEventListener("click", async () => {
@@ -18,6 +19,7 @@ export function exportPanel(chainId, onError) {
     try {
       const response = await api.exportSpine(chainId, {
         format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
+        match_parts: matchParts.checked,
       });
       const disposition = response.headers.get("content-disposition") || "";
       const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `sparrow.${format.value}`;
@@ -41,5 +43,6 @@ export function exportPanel(chainId, onError) {
       h("label", {}, "Format ", format),
       h("label", {}, "Crossfade at each seam ", crossfade, " ", crossfadeValue),
       h("label", {}, normalize, " Match loudness to the first clip (EBU R128)"),
+      h("label", {}, matchParts, " Bring every part to the first clip's loudness (no jump at a seam)"),
       button, status));
 }
