@@ -326,7 +326,7 @@ def test_committing_a_take_that_fades_out_asks_first(browser, listening):
         body = reply.json()
         for node in body["nodes"]:
             if node["id"] == take["id"]:
-                node["analysis"] = {"status": "ready", "clip": None, "error_msg": None, "seam": {
+                node["analysis"] = {"status": "ready", "error_msg": None, "seam": {
                     "tempo_change_pct": None, "beat_offset_ms": None, "key_match": None, "loudness_step_db": -1.0,
                     "spectral_jump_db": 3.0, "fades_out": True, "silent_start": False, "score": 0.4,
                     "notes": ["fades out"]}}

@@ -91,14 +91,15 @@ def _optional(msg, name: str):
 
 
 def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
-    clip = seam = None
+    heard = {}
     if msg.HasField("clip"):
         c = msg.clip
-        clip = schemas.ClipAnalysis(
+        heard = dict(
             tempo_bpm=_optional(c, "tempo_bpm"), beats_s=list(c.beats_s), downbeats_s=list(c.downbeats_s),
             meter=c.meter or None, key=c.key or None, key_confidence=c.key_confidence,
             loudness_lufs=_optional(c, "loudness_lufs"), peak_dbfs=_optional(c, "peak_dbfs"),
         )
+    seam = None
     if msg.HasField("seam"):
         r = msg.seam
         seam = schemas.SeamReport(
@@ -108,7 +109,7 @@ def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
             score=r.score, notes=list(r.notes),
         )
     return schemas.NodeAnalysis(
-        status=_ANALYSIS_STATUS.get(msg.status, "pending"), clip=clip, seam=seam, error_msg=msg.error_message or None
+        status=_ANALYSIS_STATUS.get(msg.status, "pending"), seam=seam, error_msg=msg.error_message or None, **heard
     )
 
 

@@ -93,17 +93,6 @@ class Audio(BaseModel):
     size_bytes: int
 
 
-class ClipAnalysis(BaseModel):
-    tempo_bpm: float | None = Field(description="Beats per minute; null when the clip has no steady beat.")
-    beats_s: list[float]
-    downbeats_s: list[float] = Field(description="Where each bar starts, in seconds into the clip.")
-    meter: int | None = Field(description="Beats to the bar (3 or 4); null without a steady beat.")
-    key: str | None = Field(description='"A minor", "Eb major"; null when no key stands out.')
-    key_confidence: float = Field(description="0 to 1: how well the key's profile fits.")
-    loudness_lufs: float | None = Field(description="Integrated loudness (EBU R128); null for silence.")
-    peak_dbfs: float | None
-
-
 class SeamReport(BaseModel):
     tempo_change_pct: float | None = Field(description="The take's tempo against the path's, in percent.")
     beat_offset_ms: float | None = Field(description="Where its beats fall against the path's grid carried on.")
@@ -117,9 +106,18 @@ class SeamReport(BaseModel):
 
 
 class NodeAnalysis(BaseModel):
+    """What Sparrow heard in a node's audio; the figures are null until `ready`."""
+
     status: Literal["pending", "analyzing", "ready", "error"]
-    clip: ClipAnalysis | None = Field(description="What the node's audio holds; null until ready.")
-    seam: SeamReport | None = Field(description="For a take, how it continues its path; null for the root.")
+    tempo_bpm: float | None = Field(None, description="Beats per minute; null when the clip has no steady beat.")
+    beats_s: list[float] = Field(default_factory=list)
+    downbeats_s: list[float] = Field(default_factory=list, description="Where each bar starts, in seconds into the clip.")
+    meter: int | None = Field(None, description="Beats to the bar (3 or 4); null without a steady beat.")
+    key: str | None = Field(None, description='"A minor", "Eb major"; null when no key stands out.')
+    key_confidence: float | None = Field(None, description="0 to 1: how well the key's profile fits.")
+    loudness_lufs: float | None = Field(None, description="Integrated loudness (EBU R128); null for silence.")
+    peak_dbfs: float | None = None
+    seam: SeamReport | None = Field(None, description="For a take, how it continues its path; null for the root.")
     error_msg: str | None = None
 
 

@@ -5,8 +5,8 @@
 export function describeClip(analysis) {
   if (!analysis) return null;
   if (analysis.status === "error") return "not analysed";
-  if (analysis.status !== "ready" || !analysis.clip) return "listening…";
-  const c = analysis.clip;
+  if (analysis.status !== "ready") return "listening…";
+  const c = analysis;
   const pulse = c.tempo_bpm ? `${Math.round(c.tempo_bpm * 10) / 10} bpm · ${c.meter}/4` : "no steady beat";
   return `${pulse} · ${c.key || "key unclear"}`;
 }
@@ -30,7 +30,7 @@ export function ranked(takes) {
 
 // Where each bar starts, as a fraction of the part (0 to 1).
 export function barLines(node) {
-  const c = node.analysis?.status === "ready" ? node.analysis.clip : null;
+  const c = node.analysis?.status === "ready" ? node.analysis : null;
   if (!c || !c.tempo_bpm || !node.duration_s) return [];
   return c.downbeats_s.filter((t) => t > 0 && t < node.duration_s).map((t) => t / node.duration_s);
 }
