@@ -1,8 +1,9 @@
 """Stems benchmarks, each a ratio measured in this one run, on the released
 htdemucs architecture with random weights (../shared/models/htdemucs.json):
 
- (a) stems of a clip through gateway -> chain -> stems (separate processes)
-     against demucs's apply_model called in-process on the same audio;
+ (a) stems of a clip through gateway -> chain -> stems (separate processes),
+     the client following the chain's events, against demucs's apply_model
+     called in-process on the same audio;
  (b) asking again for the same stems (served from the cache) against the first time;
  (c) htdemucs audio seconds per wall second on this CPU, in-process.
 
@@ -29,6 +30,7 @@ from demucs.pretrained import get_model
 from sparrow_common.audio import decode
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 from sparrow_common.testing.clips import make_clip
+from sparrow_common.testing.sse import read_events
 from sparrow_gateway.accounts import Tier, entry, new_key
 from sparrow_stems.engine.tiny import build_random_htdemucs
 
@@ -73,14 +75,22 @@ def through_services(folder: Path, clip: bytes, root: Path) -> tuple[float, floa
         with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": KEY}) as client:
 
             def separate(data: bytes) -> tuple[str, float]:
-                node_id = client.post("/api/chains", files={"file": ("clip.wav", data)}).json()["root"]["id"]
-                started = time.perf_counter()
-                client.post(f"/api/nodes/{node_id}/stems").raise_for_status()
-                # Poll gently: the poller shares the two cores with the model.
-                while (stems := client.get(f"/api/nodes/{node_id}/stems").json())["status"] not in ("ready", "error"):
-                    time.sleep(0.25)
-                assert stems["status"] == "ready", stems["error_msg"]
-                return node_id, time.perf_counter() - started
+                chain = client.post("/api/chains", files={"file": ("clip.wav", data)}).json()
+                node_id = chain["root"]["id"]
+                # Follow the chain's events, as the editor does: the stems' end is
+                # heard the moment it lands, and no poller takes the model's cores.
+                with client.stream("GET", f"/api/chains/{chain['id']}/events", timeout=None) as events:
+                    lines = read_events(events.iter_lines())
+                    next(lines)  # the stream is open
+                    started = time.perf_counter()
+                    client.post(f"/api/nodes/{node_id}/stems").raise_for_status()
+                    for event in lines:
+                        stems = event["data"].get("stems") or {}
+                        if event["event"] == "stems.updated" and stems.get("status") in ("ready", "error"):
+                            break
+                    elapsed = time.perf_counter() - started
+                assert stems["status"] == "ready", stems.get("error_msg")
+                return node_id, elapsed
 
             separate(make_clip("wav", seconds=2.0, sample_rate=44100, channels=2))  # warm up, as in-process
             node_id, first = separate(clip)

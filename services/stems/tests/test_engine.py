@@ -67,3 +67,55 @@ def test_a_set_cancel_flag_stops_before_the_next_segment(tiny_htdemucs):
     with pytest.raises(Cancelled):
         engine.separate(song(20.0), on_step, cancel)
     assert steps == [(0, 4), (1, 4)]
+
+
+# -- Meta's released models by name ----------------------------------------------
+
+from sparrow_common.processes import free_port  # noqa: E402
+from sparrow_stems.engine import ModelUnavailable, demucs as demucs_engine  # noqa: E402
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """The releases' host is a local port nobody listens on: refused at once."""
+    monkeypatch.setattr(demucs_engine, "RELEASES_HOST", "127.0.0.1")
+    monkeypatch.setattr(demucs_engine, "RELEASES_PORT", free_port())
+    downloads = []
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: downloads.append(a))
+    return downloads
+
+
+def test_a_released_model_loads_from_the_cache_with_no_network(tiny_htdemucs, tmp_path, offline):
+    # What a first load on a connected machine leaves in the cache: htdemucs's one weight file.
+    (name,) = demucs_engine.released_files("htdemucs")
+    cache = tmp_path / "cache"
+    (cache / "checkpoints").mkdir(parents=True)
+    (weights,) = tiny_htdemucs.glob("*.th")
+    (cache / "checkpoints" / name).write_bytes(weights.read_bytes())
+    engine = DemucsEngine("htdemucs", tmp_path / "no-model-folder", cache_dir=cache)
+    engine.load()
+    assert engine.model is not None and tuple(engine.model.sources) == STEM_NAMES
+    assert offline == []  # nothing was downloaded
+
+
+def test_a_model_neither_here_nor_reachable_says_why_within_seconds(tmp_path, offline):
+    import time
+
+    engine = DemucsEngine("htdemucs_ft", tmp_path / "no-model-folder", cache_dir=tmp_path / "cache")
+    started = time.monotonic()
+    with pytest.raises(ModelUnavailable) as caught:
+        engine.load()
+    assert time.monotonic() - started < 6
+    reason = str(caught.value)
+    assert "htdemucs_ft" in reason and "no-model-folder" in reason and "can't be reached" in reason
+    assert offline == []
+
+
+def test_a_name_meta_never_released_is_refused_by_name(tmp_path, offline):
+    with pytest.raises(ModelUnavailable, match="not one of Meta's released models"):
+        DemucsEngine("my_own_demucs", tmp_path / "none", cache_dir=tmp_path / "cache").load()
+
+
+def test_the_released_six_stem_model_is_known_by_name():
+    assert len(demucs_engine.released_files("htdemucs_6s")) == 1
+    assert len(demucs_engine.released_files("htdemucs_ft")) == 4  # a bag of four

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # signatures of its <signature>-<checksum>.th files, all in model_dir.
     model: str = "htdemucs"
     model_dir: str = "data/models/demucs"
+    # Meta's released models by name (htdemucs, htdemucs_ft, htdemucs_6s, ...)
+    # download here once, when the model is not in model_dir.
+    cache_dir: str = "data/models/demucs-cache"
     # "auto" takes CUDA when present.
     device: str = "auto"
     # Calls running at once, and calls allowed to wait.

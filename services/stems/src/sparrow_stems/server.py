@@ -20,7 +20,9 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     load the model in the background; health turns SERVING when it is loaded."""
     if settings.torch_threads > 0:
         torch.set_num_threads(settings.torch_threads)
-    engine = engine or DemucsEngine(settings.model, settings.model_dir, settings.device, settings.overlap)
+    engine = engine or DemucsEngine(
+        settings.model, settings.model_dir, settings.device, settings.overlap, cache_dir=settings.cache_dir
+    )
     return await start_worker(
         settings, engine, "stem separation", SERVICE_NAME,
         lambda slots, state, worker: StemsServicer(engine, slots, state, worker, settings.max_duration_s),

@@ -1,19 +1,30 @@
 """Demucs (htdemucs by default) through demucs 4.1.0's own apply_model.
 
-Loads a model by name from a folder in demucs's local repository format, the
-files Meta publishes (e.g. `htdemucs.yaml` and `955717e8-8726e21a.th`). Only the
-modules below are imported: none of them needs torchaudio, which we don't install.
+Loads a model by name, like MusicGen:
+1. from a folder in demucs's local repository format (`STEMS_MODEL_DIR`: the
+   files Meta publishes, e.g. `htdemucs.yaml` and `955717e8-8726e21a.th`);
+2. else one of Meta's released models (htdemucs, htdemucs_ft, htdemucs_6s,
+   hdemucs_mmi, mdx_extra...), whose bag files ship with demucs and whose
+   weights come from demucs's own remote repository into the cache folder
+   (`STEMS_CACHE_DIR`), once: a cached model loads with no network;
+3. else it fails within seconds, saying which it could not do and why.
+Only the modules below are imported: none of them needs torchaudio, which we
+don't install, nor the Hugging Face hub (demucs's get_model would try it first).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
+import yaml
 from demucs.apply import BagOfModels, apply_model
-from demucs.pretrained import get_model
+from demucs.pretrained import REMOTE_ROOT, ROOT_URL, _parse_remote_files, get_model
+from demucs.repo import AnyModelRepo, BagOnlyRepo, RemoteRepo
 
 from sparrow_stems.domain import STEM_NAMES, Mix, Stems
 from sparrow_stems.engine.base import Cancelled, ModelUnavailable, StepCallback
@@ -34,15 +45,42 @@ def count_segments(samples: int, segment_samples: int, overlap: float) -> int:
     return len(range(0, samples, stride))
 
 
+# Where Meta's released weights come from (demucs's remote repository).
+RELEASES_HOST = urlparse(ROOT_URL).hostname
+RELEASES_PORT = 443
+
+
+def released_files(name: str) -> dict[str, str] | None:
+    """The weight files (file name -> address) Meta's released model `name`
+    needs; None when demucs knows no release of that name."""
+    bag = REMOTE_ROOT / f"{name}.yaml"
+    if not bag.is_file():
+        return None
+    addresses = _parse_remote_files(REMOTE_ROOT / "files.txt")
+    return {Path(addresses[sig]).name: addresses[sig] for sig in yaml.safe_load(bag.read_text())["models"]}
+
+
+def _reachable(host: str, port: int) -> OSError | None:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        return error
+    return None
+
+
 class DemucsEngine:
     """Load once, then split mixes. Calls may run in parallel threads: inference
     keeps no state in the model, which stays on its device."""
 
-    def __init__(self, model_id: str, model_dir: str | Path, device: str = "auto", overlap: float = 0.25):
+    def __init__(
+        self, model_id: str, model_dir: str | Path, device: str = "auto", overlap: float = 0.25,
+        cache_dir: str | Path = "data/models/demucs-cache",
+    ):
         if not 0 <= overlap < 1:
             raise ValueError("overlap must be at least 0 and below 1")
         self.model_id = model_id
         self.model_dir = Path(model_dir)
+        self.cache_dir = Path(cache_dir)
         self.device = resolve_device(device)
         self.overlap = overlap
         self.model = None
@@ -52,20 +90,8 @@ class DemucsEngine:
     # -- lifecycle ------------------------------------------------------------
 
     def load(self) -> None:
-        where = f"could not load Demucs model '{self.model_id}' from {self.model_dir}"
-        hint = (
-            f"Put {self.model_id}.yaml and the .th files it names in STEMS_MODEL_DIR "
-            "(see services/stems/README.md)."
-        )
-        # get_model exits the process (demucs's `fatal`) when the folder is missing.
-        if not self.model_dir.is_dir():
-            raise ModelUnavailable(f"{where}: no such folder. {hint}")
-        try:
-            model = get_model(self.model_id, repo=self.model_dir)
-        except (Exception, SystemExit) as error:  # noqa: BLE001 - every cause becomes the same clear reason
-            text = str(error).strip()
-            first_line = text.splitlines()[0] if text else type(error).__name__
-            raise ModelUnavailable(f"{where}: {first_line}. {hint}") from error
+        local = (self.model_dir / f"{self.model_id}.yaml").is_file() or any(self.model_dir.glob(f"{self.model_id}*.th"))
+        model = self._local() if local else self._released()
         if tuple(model.sources) != STEM_NAMES:
             raise ModelUnavailable(
                 f"'{self.model_id}' writes the stems {', '.join(model.sources)}; Sparrow needs exactly "
@@ -79,6 +105,48 @@ class DemucsEngine:
             "loaded %s from %s on %s (%d Hz, %d channel(s))",
             self.model_id, self.model_dir, self.device, self.sample_rate, self.channels,
         )
+
+    def _local(self):
+        where = f"could not load Demucs model '{self.model_id}' from {self.model_dir}"
+        try:
+            return get_model(self.model_id, repo=self.model_dir)
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - every cause becomes the same clear reason
+            text = str(error).strip()
+            first_line = text.splitlines()[0] if text else type(error).__name__
+            raise ModelUnavailable(
+                f"{where}: {first_line}. Put {self.model_id}.yaml and the .th files it names in "
+                "STEMS_MODEL_DIR (see services/stems/README.md)."
+            ) from error
+
+    def _released(self):
+        """Meta's released model by name: from the cache, or downloaded into it."""
+        where = f"could not load Demucs model '{self.model_id}'"
+        files = released_files(self.model_id)
+        if files is None:
+            raise ModelUnavailable(
+                f"{where}: it is not in STEMS_MODEL_DIR ({self.model_dir}) and is not one of Meta's released "
+                "models (htdemucs, htdemucs_ft, htdemucs_6s, hdemucs_mmi, mdx_extra...)."
+            )
+        cached = self.cache_dir / "checkpoints"
+        if not all((cached / name).is_file() for name in files):
+            unreachable = _reachable(RELEASES_HOST, RELEASES_PORT)
+            if unreachable is not None:
+                raise ModelUnavailable(
+                    f"{where}: it is not in STEMS_MODEL_DIR ({self.model_dir}) nor in the cache "
+                    f"({self.cache_dir}), and {RELEASES_HOST} can't be reached to download it ({unreachable}). "
+                    f"Give this machine access, or put {self.model_id}.yaml and the .th files it names in "
+                    "STEMS_MODEL_DIR (see services/stems/README.md)."
+                )
+            log.info("downloading %s (%d file(s)) into %s", self.model_id, len(files), self.cache_dir)
+        # torch.hub keeps downloads under its folder's checkpoints/: this worker's is the cache.
+        torch.hub.set_dir(str(self.cache_dir))
+        addresses = _parse_remote_files(REMOTE_ROOT / "files.txt")
+        weights = RemoteRepo(addresses)
+        try:
+            return AnyModelRepo(weights, BagOnlyRepo(REMOTE_ROOT, weights)).get_model(self.model_id)
+        except Exception as error:  # noqa: BLE001 - a broken download or file says so
+            text = str(error).strip()
+            raise ModelUnavailable(f"{where}: {text.splitlines()[0] if text else type(error).__name__}") from error
 
     # -- separation -----------------------------------------------------------
 
