@@ -97,7 +97,7 @@ class Dispatcher:
         self.stems = StemsWorker(settings.stems_addr)
         # The generation worker's stub, for the chain servicer's capacity checks.
         self.stub = self.generation.stub
-        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems)]
+        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems, on_change)]
         self.analysis = AnalysisWorker(settings.analysis_addr) if settings.analysis_addr else None
         if self.analysis is not None:
             kinds.append(AnalysisWork(self.analysis, jobs.takes, on_change))

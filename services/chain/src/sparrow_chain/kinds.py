@@ -125,11 +125,15 @@ class StemsWork:
     kind = STEMS
     what = "stem separation"
 
-    def __init__(self, worker: StemsWorker):
+    def __init__(self, worker: StemsWorker, on_change):
         self.worker = worker
+        self.on_change = on_change
 
     def changed(self, job: ClaimedStems) -> None:
-        pass  # stems events land in every chain holding the audio; their watchers poll
+        # Stems events land in every chain holding the audio: the one that asked
+        # hears at once, the others at their watchers' next poll.
+        if job.chain_id:
+            self.on_change(job.chain_id)
 
     async def run(self, job: ClaimedStems, dispatcher: Dispatcher) -> None:
         await dispatcher.wait_for_worker(job, self.worker)

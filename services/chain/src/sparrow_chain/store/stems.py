@@ -28,6 +28,8 @@ class ClaimedStems:
     # A blob holding the audio to separate.
     source_key: str
     request_id: str = ""
+    # The chain that asked (others holding the same audio hear of it by polling).
+    chain_id: str = ""
 
 
 class StemStore(Store):
@@ -120,7 +122,7 @@ class StemStore(Store):
     def next(self, conn: Connection, moment: datetime):
         """Its next claimable job, locked: the oldest."""
         return conn.execute(
-            select(jobs.c.id, jobs.c.stem_hash, jobs.c.attempts, jobs.c.request_id)
+            select(jobs.c.id, jobs.c.chain_id, jobs.c.stem_hash, jobs.c.attempts, jobs.c.request_id)
             .where(jobs.c.kind == STEMS, claimable(moment))
             .order_by(jobs.c.created_at)
             .limit(1)
@@ -138,7 +140,7 @@ class StemStore(Store):
             conn.execute(delete(stem_sets).where(stem_sets.c.content_hash == row.stem_hash))
             return None
         self._change(conn, row.stem_hash, status=StemsStatus.SEPARATING.value, progress=0.0)
-        return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source, row.request_id)
+        return ClaimedStems(row.id, row.stem_hash, row.attempts + 1, source, row.request_id, row.chain_id)
 
     def _hash_of_job(self, conn: Connection, job_id: str) -> str:
         return conn.execute(select(jobs.c.stem_hash).where(jobs.c.id == job_id)).scalar_one()
