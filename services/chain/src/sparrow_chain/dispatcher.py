@@ -218,10 +218,11 @@ class Dispatcher:
         with Received(self.blobs) as received:
             yield received
 
-    async def follow(self, job: Claimed, kind: Kind, call, received: Received) -> Done | None:
+    async def follow(self, job: Claimed, kind: Kind, call, received: Received | None = None) -> Done | None:
         """Read a worker's replies while keeping the job's lease: progress is
-        recorded at most every progress_interval_s, chunks are written to
-        `received` by their key. Returns the call's Done (None if it never came)."""
+        recorded at most every progress_interval_s, chunks (from a worker that
+        sends files) are written to `received` by their key. Returns the call's
+        Done (None if it never came)."""
         gone = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(job, call, gone))
         done = None
@@ -235,6 +236,8 @@ class Dispatcher:
                         await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, reply.eta_s)
                         kind.changed(job)
                 elif isinstance(reply, Chunk):
+                    if received is None:
+                        raise RuntimeError(f"the {kind.worker.service} worker sent audio where none was asked for")
                     received.write(reply.key, reply.data)
                 else:
                     done = reply

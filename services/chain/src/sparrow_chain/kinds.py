@@ -176,8 +176,7 @@ class AnalysisWork:
         call = self.worker.analyze(
             chunks_in_thread(dispatcher.blobs.read(job.audio_key)), context, dispatcher.settings.analysis_deadline_s
         )
-        with dispatcher.receiving() as nothing:
-            done = await dispatcher.follow(job, self, call, nothing)
+        done = await dispatcher.follow(job, self, call)
         if done is None:
             raise RuntimeError("the analysis worker ended the call without an answer")
         await dispatcher.end(job, {"analysis": done.result})

@@ -109,7 +109,8 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     # Music changes from one 100 ms to the next anyway (a kick, a new chord on the
     # bar line): only what the seam changes past the path's own changes counts.
     tail = parent[-span:]
-    usual = [_difference_db(tail[i - edge : i], tail[i : i + edge], sr) for i in range(edge, len(tail) - edge + 1, edge)]
+    levels = [_band_levels_db(tail[i : i + edge], sr) for i in range(0, len(tail) - edge + 1, edge)]
+    usual = [float(np.abs(b - a).mean()) for a, b in zip(levels, levels[1:])]
     excess = max(0.0, jump - float(np.percentile(usual, 90))) if usual else jump
     factors.append(math.exp(-((excess / 12) ** 2)))
     if excess >= 6:

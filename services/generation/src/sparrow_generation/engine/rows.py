@@ -99,9 +99,9 @@ class Rows:
 
     @property
     def span(self) -> int:
-        """Rows a step runs over: up to the highest slot in use."""
-        free = set(self.free)
-        return max((slot + 1 for slot in range(self.capacity) if slot not in free), default=0)
+        """Rows a step runs over: up to the highest slot in use (a slot in use
+        holds at least its prefill; a free one holds nothing)."""
+        return max((slot + 1 for slot, filled in enumerate(self.filled) if filled), default=0)
 
     def reserve_history(self, steps: int) -> None:
         """Room for a window of `steps` steps in every slot's history."""
@@ -183,8 +183,6 @@ class Rows:
         """Feed each of the first `rows` slots its tokens ((rows, K), the tokens
         just kept) at its own next position -> (rows, K, vocab) logits for the
         step after. A free slot among them runs too (at position 0) and is ignored."""
-        free = set(self.free)
-        used = [slot for slot in range(rows) if slot not in free]
         filled = self.filled[:rows]  # a free slot's is 0
         # The attention reads as far as the longest row, in blocks so shapes repeat.
         block = LENGTH_BLOCK if self.graphed else LENGTH_BLOCK // 4
@@ -193,8 +191,9 @@ class Rows:
             logits = self._replay(tokens, filled, rows, length)
         else:
             logits = self.forward(tokens, upload(filled, self.device), rows, length)
-        for slot in used:
-            self.filled[slot] += 1
+        for slot, count in enumerate(filled):
+            if count:
+                self.filled[slot] += 1
         return logits
 
     def _replay(self, tokens: torch.Tensor, filled: list[int], rows: int, length: int) -> torch.Tensor:

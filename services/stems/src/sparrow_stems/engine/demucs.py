@@ -103,7 +103,7 @@ class DemucsEngine:
         self.model = model
         log.info(
             "loaded %s from %s on %s (%d Hz, %d channel(s))",
-            self.model_id, self.model_dir, self.device, self.sample_rate, self.channels,
+            self.model_id, self.model_dir if local else self.cache_dir, self.device, self.sample_rate, self.channels,
         )
 
     def _local(self):
