@@ -59,6 +59,16 @@ class DecodedClip(_Clip):
         self._file.write(np.ascontiguousarray(samples.T, dtype=np.float32).tobytes())
         self.length += samples.shape[-1]
 
+    def fit(self, length: int) -> None:
+        """Trimmed to `length` samples, or padded with silence up to it."""
+        if length < self.length:
+            self._file.truncate(length * self.channels * 4)
+            self.length = length
+        elif length > self.length:
+            self._file.seek(0, 2)
+            for at in range(self.length, length, BLOCK_FRAMES):
+                self.append(np.zeros((self.channels, min(BLOCK_FRAMES, length - at)), np.float32))
+
     def read(self, start: int, count: int) -> np.ndarray:
         """(channels, count) samples from `start`."""
         self._file.seek(start * self.channels * 4)

@@ -3,6 +3,7 @@ must pass, each failing with a sentence a musician can act on. No gRPC, no audio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -30,6 +31,11 @@ def clip_name(index: int, count: int) -> str:
     return f"clip {index + 1} of {count}"
 
 
+def track_name(stem: str, index: int, count: int) -> str:
+    """A clip's mix (stem "") or one of its stems, as a musician counts it."""
+    return clip_name(index, count) if not stem else f"the '{stem}' stem of {clip_name(index, count)}"
+
+
 @dataclass(frozen=True)
 class RenderJob:
     """One render: the clips' encoded files in spine order, root first."""
@@ -42,9 +48,18 @@ class RenderJob:
     match_parts: bool = False
     # The clips' names, for the markers at every seam; missing ones are "Part N".
     clip_names: tuple[str, ...] = ()
+    # A stems render: these stems beside the mix (`clips`), in order, and
+    # stem_clips[s][i], stem s of clip i, for each. The answer is then a zip.
+    stems: tuple[str, ...] = ()
+    stem_clips: tuple[tuple[bytes, ...], ...] = ()
 
     def name_of(self, index: int) -> str:
         return self.clip_names[index] if index < len(self.clip_names) and self.clip_names[index] else f"Part {index + 1}"
+
+    @property
+    def tracks(self) -> list[tuple[str, tuple[bytes, ...]]]:
+        """(stem, clips) for the mix (stem "") and then each stem, in order."""
+        return [("", self.clips), *zip(self.stems, self.stem_clips)]
 
 
 def check_setup(format: RenderFormat | None, clip_count: int, crossfade_ms: int) -> None:
@@ -71,6 +86,35 @@ def check_names(clip_count: int, names: list[str]) -> None:
             raise InvalidArgument(f"the name of {clip_name(index, clip_count)} is over {MAX_NAME_CHARS} characters")
 
 
+MAX_STEMS = 16
+MAX_STEM_CHARS = 64
+MIX = "mix"  # the mix's file in a stems render's zip, so no stem may take the name
+_STEM_NAME = re.compile(r"[^\W_]([\w -]*[^\W_])?")
+
+
+def check_stems(stems: list[str]) -> None:
+    """Raise InvalidArgument unless the stems can name files in one zip on any
+    computer: letters, digits, spaces, '-' and '_' (no path, no hidden file),
+    each different even ignoring case, none "mix"."""
+    if len(stems) > MAX_STEMS:
+        raise InvalidArgument(f"an export takes at most {MAX_STEMS} stems; {len(stems)} were asked for")
+    seen: set[str] = set()
+    for stem in stems:
+        if not stem:
+            raise InvalidArgument("a stem's name is empty")
+        if len(stem) > MAX_STEM_CHARS or not _STEM_NAME.fullmatch(stem):
+            raise InvalidArgument(
+                f"the stem name {stem[:MAX_STEM_CHARS]!r} can't name a file: use letters, digits, "
+                "spaces, '-' and '_', starting and ending with a letter or digit, "
+                f"at most {MAX_STEM_CHARS} characters"
+            )
+        if stem.casefold() == MIX:
+            raise InvalidArgument(f"a stem can't be called {stem!r}: the mix is {MIX}")
+        if stem.casefold() in seen:
+            raise InvalidArgument(f"the stem {stem!r} is named twice")
+        seen.add(stem.casefold())
+
+
 def check_clips(clip_count: int, clips: dict[int, int]) -> None:
     """Raise InvalidArgument unless exactly clips 0 .. clip_count-1 arrived, each
     with some bytes. `clips` maps each index sent to the bytes it brought."""
@@ -85,6 +129,18 @@ def check_clips(clip_count: int, clips: dict[int, int]) -> None:
             raise InvalidArgument(f"{clip_name(index, clip_count)} is empty: no audio was sent for it")
 
 
+def check_stem_clips(clip_count: int, stems: list[str], sent: dict[tuple[int, str], int]) -> None:
+    """Raise InvalidArgument unless every clip sent every stem, with some bytes.
+    `sent` maps each (clip index, stem) sent to the bytes it brought."""
+    for index in range(clip_count):
+        for stem in stems:
+            if sent.get((index, stem), 0) == 0:
+                raise InvalidArgument(
+                    f"{clip_name(index, clip_count)} has no '{stem}' stem: a stems export needs every stem "
+                    "of every clip"
+                )
+
+
 @dataclass(frozen=True)
 class Rendered:
     """The finished file (in render's working folder) and what it holds."""
@@ -96,6 +152,17 @@ class Rendered:
     channels: int
     # Samples per channel of the audio before encoding.
     samples: int
+    # A stems render's: the file is a zip of the mix and these stems.
+    stems: tuple[str, ...] = ()
+
+    @property
+    def container(self) -> str:
+        """The file's format as FFmpeg names it: the render's, or "zip"."""
+        return "zip" if self.stems else self.format.value
+
+    @property
+    def content_type(self) -> str:
+        return "application/zip" if self.stems else self.format.content_type
 
     @property
     def duration_s(self) -> float:
@@ -104,7 +171,8 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Step:
-    """Progress: `done` of `total` steps (each clip decoded, then the encode)."""
+    """Progress: `done` of `total` steps (each clip decoded, then the encode;
+    in a stems render, that for the mix and then for each stem in turn)."""
 
     done: int
     total: int

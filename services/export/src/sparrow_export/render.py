@@ -2,7 +2,14 @@
 match loudness to the root, encode. `render` runs the steps off the event loop,
 block by block through files (engine room in blocks.py), and reports progress;
 the whole-array forms (join, integrated_loudness, match_loudness, encode) are
-the same steps on arrays in memory."""
+the same steps on arrays in memory.
+
+A stems render joins each stem across the spine as the mix is joined, and zips
+the files. Everything but the samples is decided once, on the mix (`Levels`:
+the seams, every loudness gain, the markers) and applied to every track alike:
+the join is linear, so stems that add up to their clip's mix add up to the
+export's mix. Measured per stem, the gains would differ and the stems would no
+longer sum to the mix."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import struct
 import logging
 import tempfile
 import wave
+import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +40,7 @@ from sparrow_export.blocks import (
     joined_blocks,
     wav_blocks,
 )
-from sparrow_export.domain import RenderFormat, RenderJob, Rendered, Step, clip_name
+from sparrow_export.domain import MIX, RenderFormat, RenderJob, Rendered, Step, clip_name, track_name
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,11 @@ LOUDNESS_BLOCK_S = 0.4
 MP3_BIT_RATE = 192_000
 # What an MP3 can hold (MPEG-1, -2 and 2.5 layer III).
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+# A stem lasts as long as its clip's mix, give or take resampling's rounding:
+# within this it is padded with silence or trimmed to line up; past it, it is
+# not that clip's stem and the render is refused.
+STEM_SLACK_S = 0.5
 
 _CODECS = {RenderFormat.WAV: "pcm_s16le", RenderFormat.MP3: "libmp3lame", RenderFormat.FLAC: "flac"}
 
@@ -70,10 +83,10 @@ def _opened(data: bytes, name: str) -> Iterator[tuple[av.container.InputContaine
         ) from None
 
 
-def clip_shape(data: bytes, index: int, count: int) -> tuple[int, int]:
-    """The sample rate and channel count a clip's file declares. Raises
-    InvalidArgument naming the clip when it is empty or not audio."""
-    name = clip_name(index, count)
+def clip_shape(data: bytes, index: int, count: int, stem: str = "") -> tuple[int, int]:
+    """The sample rate and channel count a clip's file (its mix, or `stem`)
+    declares. Raises InvalidArgument naming the clip when it is empty or not audio."""
+    name = track_name(stem, index, count)
     try:
         with wave.open(io.BytesIO(data)) as file:  # a PCM WAV's header, read in microseconds
             rate, channels = file.getframerate(), file.getnchannels()
@@ -103,17 +116,27 @@ def clip_blocks(data: bytes, sample_rate: int, channels: int, name: str) -> Iter
 
 
 def decode_to_file(
-    data: bytes, sample_rate: int, channels: int, index: int, count: int, folder: Path
+    data: bytes, sample_rate: int, channels: int, index: int, count: int, folder: Path,
+    stem: str = "", length: int | None = None,
 ) -> DecodedClip:
-    """A clip decoded into a file of `folder` (render's working copy). Raises
-    InvalidArgument naming the clip when it can't be used."""
-    name = clip_name(index, count)
-    clip = DecodedClip(folder / f"clip-{index}.f32", channels)
+    """A clip (its mix, or `stem`) decoded into a file of `folder` (render's
+    working copy); padded with silence or trimmed to `length` samples when
+    given (a stem, to its mix's length) and off by at most STEM_SLACK_S.
+    Raises InvalidArgument naming the clip when it can't be used."""
+    name = track_name(stem, index, count)
+    clip = DecodedClip(folder / f"{stem or MIX}-{index}.f32", channels)
     try:
         for block in clip_blocks(data, sample_rate, channels, name):
             clip.append(block)
         if clip.length == 0:
             raise InvalidArgument(f"{name} holds no audio: it decodes to 0 seconds")
+        if length is not None and clip.length != length:
+            if abs(clip.length - length) > STEM_SLACK_S * sample_rate:
+                raise InvalidArgument(
+                    f"{name} lasts {clip.length / sample_rate:.2f} s but the clip "
+                    f"{length / sample_rate:.2f} s: send the stems split from that clip"
+                )
+            clip.fit(length)
     except BaseException:
         clip.close()
         raise
@@ -303,74 +326,145 @@ def _measured(blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> 
     return meter
 
 
-def matched_to_first(clips: Sequence[DecodedClip], sample_rate: int, channels: int) -> list:
-    """Every clip after the first at the gain that brings its integrated loudness
-    to the first's (peaks kept under PEAK_CEILING_DBFS; a clip too short or too
-    quiet to measure is left as it is)."""
-    target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
-    matched = [clips[0]]
-    for clip in clips[1:]:
-        meter = _measured(clip.blocks(), sample_rate, channels)
-        gain = loudness_gain(target, meter.integrated(), meter.peak)
-        matched.append(clip if gain is None else ScaledClip(clip, gain))
-    return matched
+@dataclass(frozen=True)
+class Levels:
+    """All of a render but the samples, decided once from the mix's clips and
+    applied to every track alike (the mix and each stem), so the stems add up
+    to the mix: the overlap at each seam, each clip's gain to the root's
+    loudness (match_parts; None: as it is), the whole's gain to the root's
+    loudness under the peak ceiling (normalize; None: as it is), the markers."""
+
+    seams: list[int]
+    clip_gains: list[np.float32 | None]
+    gain: np.float32 | None
+    marks: list[Marker]
 
 
-def finish(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob, path: Path) -> Rendered:
-    """Join the decoded clips, match the loudness to the root's if asked (one
-    pass to measure, one to write), and encode into `path`, block by block."""
+def _scaled(clips: Sequence[DecodedClip], gains: Sequence[np.float32 | None]) -> list:
+    return [clip if gain is None else ScaledClip(clip, gain) for clip, gain in zip(clips, gains)]
+
+
+def levels(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob) -> Levels:
+    """The seams, gains and markers of a render from its mix's decoded clips:
+    with match_parts, every clip after the root at the gain that brings its
+    integrated loudness to the root's; with normalize, the joined result at the
+    gain that brings it to the root's; each gain lowered to keep the mix's
+    sample peak under PEAK_CEILING_DBFS, and none for audio too short or too
+    quiet to measure. One pass over the clips (and one over the join) to measure."""
     channels = clips[0].channels
-    seams = seam_lengths([clip.length for clip in clips], crossfade_samples(job.crossfade_ms, sample_rate))
+    lengths = [clip.length for clip in clips]
+    seams = seam_lengths(lengths, crossfade_samples(job.crossfade_ms, sample_rate))
+    clip_gains: list[np.float32 | None] = [None] * len(clips)
+    target = None
+    if job.match_parts or job.normalize:
+        target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
     if job.match_parts:
-        clips = matched_to_first(clips, sample_rate, channels)
+        for index, clip in enumerate(clips[1:], start=1):
+            meter = _measured(clip.blocks(), sample_rate, channels)
+            clip_gains[index] = loudness_gain(target, meter.integrated(), meter.peak)
     gain = None
     if job.normalize:
-        target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
-        joined = _measured(joined_blocks(clips, seams), sample_rate, channels)
+        joined = _measured(joined_blocks(_scaled(clips, clip_gains), seams), sample_rate, channels)
         gain = loudness_gain(target, joined.integrated(), joined.peak)
-    blocks = joined_blocks(clips, seams)
-    if gain is not None:
-        blocks = (block * gain for block in blocks)
-    marks = markers([clip.length for clip in clips], seams, [job.name_of(i) for i in range(len(clips))])
-    samples = encode_blocks(blocks, sample_rate, channels, job.format, path, marks)
-    if job.format is RenderFormat.WAV:
-        add_cues(path, marks)
-    rate = encoded_rate(job.format, sample_rate)
-    if rate != sample_rate:
-        samples = round(samples * rate / sample_rate)
-    return Rendered(
-        path=path, size_bytes=path.stat().st_size, format=job.format, sample_rate=rate, channels=channels,
-        samples=samples,
-    )
+    marks = markers(lengths, seams, [job.name_of(i) for i in range(len(clips))])
+    return Levels(seams, clip_gains, gain, marks)
+
+
+def write_track(
+    clips: Sequence[DecodedClip], shared: Levels, sample_rate: int, format: RenderFormat, path: Path
+) -> int:
+    """One track's decoded clips (the mix's or a stem's, each as long as the
+    mix's) joined at the `shared` seams and gains and encoded into `path` with
+    its markers, block by block. -> samples per channel, at the file's rate."""
+    blocks = joined_blocks(_scaled(clips, shared.clip_gains), shared.seams)
+    if shared.gain is not None:
+        blocks = (block * shared.gain for block in blocks)
+    samples = encode_blocks(blocks, sample_rate, clips[0].channels, format, path, shared.marks)
+    if format is RenderFormat.WAV:
+        add_cues(path, shared.marks)
+    rate = encoded_rate(format, sample_rate)
+    return samples if rate == sample_rate else round(samples * rate / sample_rate)
+
+
+def _zip_compression(format: RenderFormat) -> tuple[int, int | None]:
+    """MP3 and FLAC are compressed already: stored. A WAV is deflated at level
+    1: sounding audio shrinks by ~5% at ~50 MiB/s, but a stem's silent stretches
+    (a vocal stem through the instrumental bars) to almost nothing at ~900 MiB/s,
+    and higher levels cost twice the time for no more."""
+    if format is RenderFormat.WAV:
+        return zipfile.ZIP_DEFLATED, 1
+    return zipfile.ZIP_STORED, None
+
+
+def _add_to_zip(archive: zipfile.ZipFile, path: Path) -> None:
+    """`path` into the zip under its own name, then off the disk."""
+    archive.write(path, path.name)
+    path.unlink()
 
 
 async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
     """Render `job` in worker threads, yielding a Step as each clip is decoded and
-    once the file is encoded, then the Rendered file. The file and the decoded
-    clips live in a temporary folder until the caller resumes or closes this
-    generator: read the file before. Raises InvalidArgument naming the clip that
-    can't be used."""
+    once the file is encoded (for the mix, then for each stem), then the
+    Rendered file: the mix, or in a stems render a zip of mix.<ext> and
+    <stem>.<ext> per stem. The file lives in a temporary folder until the caller
+    resumes or closes this generator: read it before. One track's clips are
+    decoded (to files) at a time, and each track goes into the zip once
+    encoded. Raises InvalidArgument naming the clip that can't be used."""
     count = len(job.clips)
+    tracks = job.tracks
 
     def shapes() -> list[tuple[int, int]]:
-        # Every clip's header first: a bad last clip fails before minutes of decoding.
-        return [clip_shape(data, index, count) for index, data in enumerate(job.clips)]
+        # Every file's header first: a bad last clip fails before minutes of decoding.
+        return [
+            clip_shape(data, index, count, stem) for stem, clips in tracks for index, data in enumerate(clips)
+        ]
 
     rate, channels = (await asyncio.to_thread(shapes))[0]
     channels = output_channels(channels)
-    total = count + 1
+    total, done = len(tracks) * (count + 1), 0
     with tempfile.TemporaryDirectory(prefix="sparrow-export-") as working:
         working = Path(working)
-        decoded: list[DecodedClip] = []
+        archive = None
+        if job.stems:
+            compression, level = _zip_compression(job.format)
+            archive = zipfile.ZipFile(working / "export.zip", "w", compression, compresslevel=level)
         try:
-            for index, data in enumerate(job.clips):
-                clip = await asyncio.to_thread(decode_to_file, data, rate, channels, index, count, working)
-                decoded.append(clip)
-                yield Step(index + 1, total)
-            path = working / f"export.{job.format.value}"
-            rendered = await asyncio.to_thread(finish, decoded, rate, job, path)
-            yield Step(total, total)
-            yield rendered
+            shared: Levels | None = None
+            lengths: list[int] = []
+            samples = 0
+            for stem, clips in tracks:
+                decoded: list[DecodedClip] = []
+                try:
+                    for index, data in enumerate(clips):
+                        clip = await asyncio.to_thread(
+                            decode_to_file, data, rate, channels, index, count, working,
+                            stem, lengths[index] if stem else None,
+                        )
+                        decoded.append(clip)
+                        done += 1
+                        yield Step(done, total)
+                    if shared is None:  # the mix's: every stem is joined the same
+                        shared = await asyncio.to_thread(levels, decoded, rate, job)
+                        lengths = [clip.length for clip in decoded]
+                    track = working / f"{stem or MIX}.{job.format.value}"
+                    written = await asyncio.to_thread(write_track, decoded, shared, rate, job.format, track)
+                    samples = samples if stem else written
+                finally:
+                    for clip in decoded:
+                        clip.close()
+                if archive is not None:
+                    await asyncio.to_thread(_add_to_zip, archive, track)
+                done += 1
+                yield Step(done, total)
+            path = track
+            if archive is not None:
+                await asyncio.to_thread(archive.close)
+                path = Path(archive.filename)
+            yield Rendered(
+                path=path, size_bytes=path.stat().st_size, format=job.format,
+                sample_rate=encoded_rate(job.format, rate), channels=channels, samples=samples,
+                stems=job.stems,
+            )
         finally:
-            for clip in decoded:
-                clip.close()
+            if archive is not None:
+                archive.close()

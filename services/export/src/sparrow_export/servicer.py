@@ -10,7 +10,16 @@ from sparrow.v1 import common_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_common.audio import chunks_in_thread, read_chunks
 from sparrow_common.errors import InvalidArgument
-from sparrow_export.domain import RenderFormat, RenderJob, Rendered, check_clips, check_names, check_setup
+from sparrow_export.domain import (
+    RenderFormat,
+    RenderJob,
+    Rendered,
+    check_clips,
+    check_names,
+    check_setup,
+    check_stem_clips,
+    check_stems,
+)
 from sparrow_export.render import render
 
 log = logging.getLogger(__name__)
@@ -31,8 +40,8 @@ def _size(size: int) -> str:
 
 def _info(rendered: Rendered) -> common_pb2.AudioInfo:
     return common_pb2.AudioInfo(
-        format=rendered.format.value,
-        content_type=rendered.format.content_type,
+        format=rendered.container,
+        content_type=rendered.content_type,
         sample_rate=rendered.sample_rate,
         channels=rendered.channels,
         duration_s=rendered.duration_s,
@@ -55,9 +64,9 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
                     yield export_pb2.RenderResponse(progress=progress)
                     continue
                 log.info(
-                    "rendered %d clip(s) to %.1f s of %s (%d bytes) in %.2f s",
-                    len(job.clips), update.duration_s, update.format.value, update.size_bytes,
-                    time.monotonic() - started,
+                    "rendered %d clip(s)%s to %.1f s of %s (%d bytes) in %.2f s",
+                    len(job.clips), f" with {len(job.stems)} stem(s)" if job.stems else "", update.duration_s,
+                    update.format.value, update.size_bytes, time.monotonic() - started,
                 )
                 yield export_pb2.RenderResponse(info=_info(update))
                 async for data in chunks_in_thread(read_chunks(update.path)):
@@ -70,9 +79,16 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         problem: str | None = None
         if first is None or first.WhichOneof("part") != "setup":
             problem = "the first message must be the setup (format, clip count, crossfade, normalize)"
-        clips: dict[int, bytearray] = {}
+        stems = list(first.setup.stems) if problem is None else []
+        try:
+            check_stems(stems)  # before their names judge the chunks
+        except InvalidArgument as error:
+            problem = str(error)
+        # Each clip's tracks in the order they must come: its mix (""), then its stems.
+        order = {stem: position for position, stem in enumerate(["", *stems])}
+        clips: dict[tuple[int, str], bytearray] = {}
         received = 0
-        last = -1
+        last = (-1, 0)  # (clip, position in `order`) of the chunk before
         async for message in request_iterator:
             if problem is not None:
                 continue  # drain, so the caller reads our status
@@ -80,13 +96,16 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
                 problem = "only clip chunks may follow the setup"
                 continue
             chunk = message.clip_chunk
-            if chunk.clip < last or chunk.clip < 0:
+            if chunk.clip < last[0] or chunk.clip < 0:
                 problem = (
                     f"clips must be sent in order, first to last: clip index {chunk.clip} "
-                    f"came after {last}"
+                    f"came after {last[0]}"
                 )
                 continue
-            last = chunk.clip
+            problem = _stem_out_of_place(chunk.stem, chunk.clip, last, order, (chunk.clip, "") in clips)
+            if problem is not None:
+                continue
+            last = (chunk.clip, order[chunk.stem])
             received += len(chunk.data)
             if received > self.max_input_bytes:
                 problem = (
@@ -95,21 +114,56 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
                 )
                 clips.clear()
                 continue
-            clips.setdefault(chunk.clip, bytearray()).extend(chunk.data)
+            clips.setdefault((chunk.clip, chunk.stem), bytearray()).extend(chunk.data)
         if problem is not None:
             raise InvalidArgument(problem)
         setup = first.setup
         format = _FORMATS.get(setup.format)
         check_setup(format, setup.clip_count, setup.crossfade_ms)
         check_names(setup.clip_count, list(setup.clip_names))
-        check_clips(setup.clip_count, {index: len(data) for index, data in clips.items()})
+        check_clips(setup.clip_count, {index: len(data) for (index, stem), data in clips.items() if not stem})
+        check_stem_clips(setup.clip_count, stems, {key: len(data) for key, data in clips.items()})
+
+        def track(stem: str) -> tuple[bytes, ...]:
+            # popped as copied, so the request's bytes are never all held twice
+            return tuple(bytes(clips.pop((index, stem))) for index in range(setup.clip_count))
+
         return RenderJob(
             format=format,
-            # popped as copied, so the request's bytes are never all held twice
-            clips=tuple(bytes(clips.pop(index)) for index in range(setup.clip_count)),
+            clips=track(""),
             crossfade_ms=setup.crossfade_ms,
             normalize=setup.normalize,
             clip_names=tuple(setup.clip_names),
             match_parts=setup.match_parts,
+            stems=tuple(stems),
+            stem_clips=tuple(track(stem) for stem in stems),
         )
+
+
+def _stem_out_of_place(
+    stem: str, clip: int, last: tuple[int, int], order: dict[str, int], mix_sent: bool
+) -> str | None:
+    """Why a chunk of clip `clip`'s `stem` ("" its mix) can't come after a chunk
+    of track `last` (clip, position in `order`), or None when it can: within a
+    clip the mix comes first, then the stems in the setup's order."""
+    stems = ", ".join(repr(name) for name in list(order)[1:])
+    if stem not in order:
+        if not stems:
+            return f"a chunk of clip index {clip} names the stem {stem!r}, but the setup asked for no stems"
+        return (
+            f"a chunk of clip index {clip} names the stem {stem!r}, which is not among the setup's "
+            f"stems ({stems})"
+        )
+    if stem and not mix_sent:
+        return (
+            f"the {stem!r} stem of clip index {clip} came before its mix: send each clip's mix, "
+            f"then its stems in the setup's order ({stems})"
+        )
+    if clip == last[0] and order[stem] < last[1]:
+        what = f"{stem!r} stem" if stem else "mix"
+        return (
+            f"the {what} of clip index {clip} came after its {list(order)[last[1]]!r} stem: send each clip's "
+            f"mix, then its stems in the setup's order ({stems})"
+        )
+    return None
 
