@@ -61,8 +61,11 @@ def tiny_musicgen(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_htdemucs(tmp_path_factory):
-    """A tiny HTDemucs with random weights saved as a demucs model folder, loaded
-    through the same get_model(name, repo=folder) path as the released weights."""
-    from sparrow_stems.engine.tiny import build_random_htdemucs
+    """Tiny HTDemucs models with random weights saved as a demucs model folder,
+    loaded through the same get_model(name, repo=folder) path as the released
+    weights: `htdemucs` (four stems) and `htdemucs_6s` (six)."""
+    from sparrow_stems.engine.tiny import SIX_STEMS, build_random_htdemucs
 
-    return build_random_htdemucs(tmp_path_factory.mktemp("models") / "tiny-htdemucs")
+    folder = build_random_htdemucs(tmp_path_factory.mktemp("models") / "tiny-htdemucs")
+    # And a six-stem one beside it, by the name of Meta's (htdemucs_6s).
+    return build_random_htdemucs(folder, name="htdemucs_6s", sources=SIX_STEMS, seed=6)

@@ -81,6 +81,10 @@ def _answers(port: str) -> bool:
     return True
 
 
+# The stems models a stack offers (the tiny_htdemucs folder holds both): four stems by default, or six.
+STEMS_MODELS = "htdemucs,htdemucs_6s"
+
+
 def start_stack(
     root: Path,
     model: Path | None,
@@ -109,7 +113,7 @@ def start_stack(
             "CHAIN_GENERATION_ADDR": f"127.0.0.1:{generation_port}",
             "CHAIN_STEMS_ADDR": f"127.0.0.1:{stems_port}", "CHAIN_EXPORT_ADDR": f"127.0.0.1:{export_port}",
             "CHAIN_LEASE_S": "6", "CHAIN_RETRY_BASE_S": "0.5", "CHAIN_PROGRESS_INTERVAL_S": "0.1",
-            "CHAIN_METRICS_PORT": str(metrics["chain"]),
+            "CHAIN_METRICS_PORT": str(metrics["chain"]), "CHAIN_STEMS_MODELS": STEMS_MODELS,
             **(chain_env or {}),
         },
         root,
@@ -140,6 +144,7 @@ def start_stack(
             "stems", "sparrow_stems",
             {
                 "STEMS_PORT": str(stems_port), "STEMS_MODEL_DIR": str(stems_model), "STEMS_TORCH_THREADS": "1",
+                "STEMS_MODELS": STEMS_MODELS,
                 "STEMS_METRICS_PORT": str(metrics["stems"]),
             },
             root,

@@ -87,6 +87,83 @@ def test_stems_are_four_files_of_the_nodes_length_and_cached(full_stack, spine):
         assert again.status_code == 202 and again.json() == stems  # the cached set, as it was
 
 
+def wait_for_stems(client, node_id: str, model: str = "") -> dict:
+    deadline = time.monotonic() + 120
+    while (stems := client.get(f"/api/nodes/{node_id}/stems", params={"model": model}).json())["status"] not in (
+        "ready", "error",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert stems["status"] == "ready", stems["error_msg"]
+    return stems
+
+
+SIX = ["drums", "bass", "other", "vocals", "guitar", "piano"]
+
+
+def test_a_six_stem_model_gives_six_stems_beside_the_four(full_stack, spine):
+    _, node_id = spine
+    with full_stack.client("ann") as client:
+        gpu = client.get("/api/gpu").json()
+        (worker,) = gpu["stems"]
+        assert [(m["name"], m["stems"]) for m in worker["models"]] == [("htdemucs", SIX[:4]), ("htdemucs_6s", SIX)]
+        asked = client.post(f"/api/nodes/{node_id}/stems", json={"model": "htdemucs_6s"})
+        assert asked.status_code == 202 and asked.json()["model"] == "htdemucs_6s"
+        six = wait_for_stems(client, node_id, "htdemucs_6s")
+        assert [s["name"] for s in six["stems"]] == SIX  # in the model's order
+        guitar = next(s for s in six["stems"] if s["name"] == "guitar")
+        audio = decode(client.get(guitar["audio_url"]).content, 44100, 2)
+        assert abs(audio.shape[-1] / 44100 - TAKE_S) < 0.03 and abs(audio).max() > 0
+        # The four-stem set of the same audio is its own, and has no guitar.
+        client.post(f"/api/nodes/{node_id}/stems")
+        four = wait_for_stems(client, node_id)
+        assert four["model"] == "htdemucs" and [s["name"] for s in four["stems"]] == SIX[:4]
+        drums = {model: client.get(f"/api/nodes/{node_id}/stems/drums/audio", params={"model": model}).content
+                 for model in ("htdemucs", "htdemucs_6s")}
+        assert drums["htdemucs"] != drums["htdemucs_6s"]
+        missing = client.get(f"/api/nodes/{node_id}/stems/guitar/audio")
+        assert missing.status_code == 404 and "have no guitar" in missing.json()["detail"]
+        # Bad names and models say why.
+        unknown = client.post(f"/api/nodes/{node_id}/stems", json={"model": "mdx_extra"})
+        assert unknown.status_code == 422 and "htdemucs, htdemucs_6s" in unknown.text
+        assert client.get(f"/api/nodes/{node_id}/stems", params={"model": "x" * 65}).status_code == 422
+        assert client.get(f"/api/nodes/{node_id}/stems/Drums!/audio").status_code == 422
+
+
+def test_a_take_prompted_by_the_drums_is_made_from_the_drums_alone(full_stack):
+    """The worker hears the drums stem of the path: the same seed continuing an
+    upload of that very stem gives the same take, byte for byte, and continuing
+    the mix gives another."""
+    knobs = {"duration_s": 1.0, "prompt_duration_s": 2.0, "seed": 11}
+    with full_stack.client("ann") as client:
+        clip = make_clip("wav", seconds=ROOT_S, sample_rate=44100, channels=2)
+        chain = client.post("/api/chains", files={"file": ("band.wav", clip)}).json()
+        root = chain["root"]["id"]
+        # Not split yet: the take waits for the root's stems, asked for it.
+        drummed = client.post(f"/api/nodes/{root}/branch", json={**knobs, "prompt_source": "drums"})
+        assert drummed.status_code == 202, drummed.text
+        assert drummed.json()["params"]["prompt_source"] == "drums"
+        made = full_stack.wait_for(drummed.json()["id"], timeout=180)
+        assert made["status"] == "ready", made["error_msg"]
+        stems = wait_for_stems(client, root)
+        drums = client.get(next(s["audio_url"] for s in stems["stems"] if s["name"] == "drums")).content
+        alone = client.post("/api/chains", files={"file": ("drums.wav", drums)}).json()["root"]["id"]
+        mixed = [client.post(f"/api/nodes/{parent}/branch", json=knobs).json() for parent in (alone, root)]
+        heard = [full_stack.wait_for(take["id"]) for take in mixed]
+        takes = [client.get(f"/api/nodes/{node['id']}/audio").content for node in (made, *heard)]
+        assert takes[0] == takes[1]  # what the drums alone give
+        assert takes[0] != takes[2]  # not what the mix gives
+        # A stem as the prompt is the paid tier's, and must name a stem.
+        assert client.post(f"/api/nodes/{root}/branch", json={"prompt_source": "Drums!"}).status_code == 422
+        for made_here in (chain["id"], client.get(f"/api/nodes/{alone}").json()["chain_id"]):
+            assert client.delete(f"/api/chains/{made_here}").status_code == 204
+    with full_stack.client("bob") as client:
+        mine = client.post("/api/chains", files={"file": ("b.wav", clip)}).json()["root"]["id"]
+        refused = client.post(f"/api/nodes/{mine}/takes", json={"prompt_source": "drums"})
+        assert refused.status_code == 403 and "paid tier" in refused.text
+        assert client.delete(f"/api/chains/{client.get(f'/api/nodes/{mine}').json()['chain_id']}").status_code == 204
+
+
 def test_the_chain_service_stores_stems_as_they_stream_in(full_stack):
     """Four stems of 90 s are 64 MB of WAV: the chain service writes each chunk
     to its file as it arrives, rather than holding the four whole."""

@@ -161,23 +161,23 @@ class ChainClient:
             )
         )
 
-    async def separate_stems(self, node_id: str) -> schemas.StemSet:
+    async def separate_stems(self, node_id: str, model: str = "") -> schemas.StemSet:
         reply = await self.stub.SeparateStems(
-            chain_pb2.SeparateStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
+            chain_pb2.SeparateStemsRequest(node_id=node_id, model=model), timeout=self._timeout, metadata=self.metadata
         )
         return convert.stems(reply.stems)
 
-    async def get_stems(self, node_id: str) -> schemas.StemSet:
+    async def get_stems(self, node_id: str, model: str = "") -> schemas.StemSet:
         reply = await self.stub.GetStems(
-            chain_pb2.GetStemsRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata
+            chain_pb2.GetStemsRequest(node_id=node_id, model=model), timeout=self._timeout, metadata=self.metadata
         )
         return convert.stems(reply.stems)
 
-    async def read_stem(self, node_id: str, stem: str, offset: int, length: int) -> Download:
-        """`length` bytes of one stem's WAV from `offset`."""
+    async def read_stem(self, node_id: str, stem: str, model: str, offset: int, length: int) -> Download:
+        """`length` bytes of one stem's WAV (by `model`) from `offset`."""
         return await _download(
             self.stub.ReadStemAudio(
-                chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, offset=offset, length=length),
+                chain_pb2.ReadStemAudioRequest(node_id=node_id, stem=stem, model=model, offset=offset, length=length),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,
             )

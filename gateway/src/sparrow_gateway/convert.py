@@ -37,14 +37,17 @@ def audio(msg) -> schemas.Audio:
 
 
 def stems(msg: chain_pb2.StemSet) -> schemas.StemSet:
+    asked = f"?model={msg.model}" if msg.model else ""
     return schemas.StemSet(
         node_id=msg.node_id,
+        model=msg.model,
         status=chain_pb2.StemsStatus.Name(msg.status).removeprefix("STEMS_STATUS_").lower(),
         progress=msg.progress,
         error_msg=msg.error_message or None,
         stems=[
             schemas.Stem(
-                name=s.name, audio=audio(s.audio), audio_url=f"/api/nodes/{msg.node_id}/stems/{s.name}/audio"
+                name=s.name, audio=audio(s.audio),
+                audio_url=f"/api/nodes/{msg.node_id}/stems/{s.name}/audio{asked}",
             )
             for s in msg.stems
         ],

@@ -4,14 +4,18 @@ the OpenAPI schema documents exactly what the services accept."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sparrow_common.params import MAX_PROMPT_CHARS, MAX_TAKES, RANGES, GenerationParams
+from sparrow_common.params import MAX_PROMPT_CHARS, MAX_TAKES, MIX, RANGES, STEM_NAME, GenerationParams
 
 _DEFAULTS = GenerationParams()
+# A stem as its model names it.
+StemName = Annotated[
+    str, Field(pattern=f"^{STEM_NAME.pattern}$", description="As the model names it: drums, bass, other, vocals, guitar, piano...")
+]
 
 
 def _number(name: str, description: str):
@@ -26,9 +30,7 @@ class Melody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     node_id: UUID = Field(description="A ready node of the same chain.")
-    stem: Literal["drums", "bass", "other", "vocals"] | None = Field(
-        None, description="One of the node's ready stems; absent for the node's mix."
-    )
+    stem: StemName | None = Field(None, description="One of the node's ready stems; absent for the node's mix.")
 
 
 class BranchRequest(BaseModel):
@@ -52,6 +54,12 @@ class BranchRequest(BaseModel):
         description='"bars": the prompt starts on a downbeat of the path (whole bars, the nearest to '
         "prompt_duration_s) and the take lasts whole bars at the parent's tempo; without a detected tempo it "
         "keeps to seconds and the node's `note` says so.",
+    )
+    prompt_source: str = Field(
+        MIX,
+        pattern=f"^({MIX}|{STEM_NAME.pattern})$",
+        description='What the model hears of the path: "mix", or one stem\'s name ("drums"...) to continue '
+        "from that stem alone (the path's parts are split into stems first when they have none; paid tier).",
     )
     melody: Melody | None = Field(
         None,
@@ -82,6 +90,7 @@ class Params(BaseModel):
     top_p: float
     temperature: float
     align: str
+    prompt_source: str
 
 
 class Audio(BaseModel):
@@ -190,19 +199,36 @@ class Takes(BaseModel):
 
 
 class Stem(BaseModel):
-    name: Literal["drums", "bass", "other", "vocals"]
+    name: str = Field(description="As the model names it: drums, bass, other, vocals, guitar, piano...")
     audio: Audio
     audio_url: str
 
 
 class StemSet(BaseModel):
-    """A node's stems: cached by the audio's content, so asking again is free."""
+    """A node's stems by one model: cached by the audio's content and the model,
+    so asking again is free."""
 
     node_id: str
+    model: str = Field(description="The stems model: htdemucs writes four stems, htdemucs_6s six.")
     status: Literal["none", "pending", "separating", "ready", "error"]
     progress: float
     error_msg: str | None
-    stems: list[Stem]
+    stems: list[Stem] = Field(description="In the model's order, once ready.")
+
+
+class StemsRequest(BaseModel):
+    """Which model splits the node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        None, max_length=64, description="One of the stems models offered (`models` in /api/gpu); the first when absent."
+    )
+
+
+class StemModel(BaseModel):
+    name: str
+    stems: list[str] = Field(description="What it writes, in order; empty until the worker has loaded it.")
 
 
 class Event(BaseModel):
@@ -240,6 +266,9 @@ class WorkerCapacity(BaseModel):
     )
     steps_per_second: float | None = Field(
         None, description="The model's decoding steps per second over its latest 64 steps (0 before the first)."
+    )
+    models: list[StemModel] | None = Field(
+        None, description="A stems worker's models, the default first, with the stems each writes."
     )
 
 

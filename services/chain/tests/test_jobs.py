@@ -129,15 +129,15 @@ def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it
     second, second_root = build.chain()
     for root in (first_root, second_root):  # the same audio uploaded twice
         stems.remember_hash(root.id, "f" * 64)
-    asked = stems.request(first_root, "f" * 64)
+    asked = stems.request(first_root, "f" * 64, "htdemucs")
     assert asked.status is StemsStatus.PENDING
-    assert stems.request(second_root, "f" * 64).status is StemsStatus.PENDING  # no second job
+    assert stems.request(second_root, "f" * 64, "htdemucs").status is StemsStatus.PENDING  # no second job
     queue = JobQueue(store.engine)
     job = queue.claim("me", 30, kinds=("stems",))
     assert queue.claim("me", 30, kinds=("stems",)) is None
     files = {name: build.audio(f"stems/{'f' * 64}/{name}.wav") for name in ("drums", "bass", "other", "vocals")}
     assert queue.finish(job.id, "me", files) == []  # every stem stored
-    assert stems.get("f" * 64).status is StemsStatus.READY
+    assert stems.get("f" * 64, "htdemucs").status is StemsStatus.READY
     kinds = [e.kind.value for e in store.events_after(second.id, 0)]
     assert "stems.updated" in kinds  # the other chain holding the audio hears of it too
 
@@ -145,7 +145,33 @@ def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it
     assert stems.sweep_unheld() == []  # the second chain still holds the audio
     store.delete_chain("ann", second.id)
     assert sorted(stems.sweep_unheld()) == sorted(a.key for a in files.values())
-    assert stems.get("f" * 64).status is StemsStatus.NONE
+    assert stems.get("f" * 64, "htdemucs").status is StemsStatus.NONE
+
+
+def test_a_four_and_a_six_stem_set_of_the_same_audio_live_side_by_side(store, build):
+    from sparrow_chain.domain import StemsStatus
+    from sparrow_chain.store import StemStore
+
+    stems = StemStore(store.engine)
+    _, root = build.chain()
+    stems.remember_hash(root.id, "e" * 64)
+    queue = JobQueue(store.engine)
+    made = {}
+    for model, names in (("htdemucs", ["drums", "bass", "other", "vocals"]),
+                         ("htdemucs_6s", ["drums", "bass", "other", "vocals", "guitar", "piano"])):
+        assert stems.request(root, "e" * 64, model).status is StemsStatus.PENDING
+        job = queue.claim("me", 30, kinds=("stems",))
+        assert (job.content_hash, job.model) == ("e" * 64, model)
+        made[model] = {name: build.audio(f"stems/{'e' * 64}/{model}/{name}.wav") for name in names}
+        assert queue.finish(job.id, "me", made[model]) == []
+    for model, files in made.items():
+        ready = stems.get("e" * 64, model)
+        assert ready.status is StemsStatus.READY and ready.model == model
+        assert list(ready.files) == list(files)  # in the model's order
+        assert [a.key for a in ready.files.values()] == [a.key for a in files.values()]
+    # Asking again for either is free: the cached set, no job.
+    assert stems.request(root, "e" * 64, "htdemucs_6s").status is StemsStatus.READY
+    assert queue.claim("me", 30, kinds=("stems",)) is None
 
 
 def test_claims_take_turns_across_users(store, build, queue):

@@ -11,7 +11,7 @@ import pytest
 from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import STEM_NAMES, EventKind, GenerationParams, Melody, NodeStatus
+from sparrow_chain.domain import EventKind, GenerationParams, Melody, NodeStatus
 from sparrow_chain.server import build_server
 from sparrow_chain.store import JobQueue, StemStore
 from sparrow_common.errors import Conflict, InvalidArgument
@@ -24,10 +24,12 @@ def separate(store, build, node, content_hash: str = "c" * 64) -> dict:
     """Give `node` ready stems, as a stems job would; returns them by name."""
     stems = StemStore(store.engine)
     stems.remember_hash(node.id, content_hash)
-    stems.request(node, content_hash)
+    stems.request(node, content_hash, "htdemucs")
     queue = JobQueue(store.engine)
     job = queue.claim("me", 30, kinds=("stems",))
-    files = {name: build.audio(f"stems/{content_hash}/{name}.wav", seconds=1.5) for name in STEM_NAMES}
+    files = {
+        name: build.audio(f"stems/{content_hash}/{name}.wav", seconds=1.5) for name in ("drums", "bass", "other", "vocals")
+    }
     assert queue.finish(job.id, "me", files) == []  # every stem stored
     return files
 
@@ -71,7 +73,7 @@ def test_a_melody_that_cannot_be_heard_is_refused_and_nothing_is_written(store, 
     unsplit = build.takes(root)[0]
     refused = [
         (Melody(elsewhere.id), InvalidArgument, "of this chain"),
-        (Melody(root.id, "kazoo"), InvalidArgument, "drums, bass, other, vocals"),
+        (Melody(root.id, "Kazoo!"), InvalidArgument, "must name a stem"),
         (Melody(pending.id), Conflict, "no audio yet"),
         (Melody(unsplit.id, "drums"), Conflict, "drums stem of node .* is not ready"),
     ]

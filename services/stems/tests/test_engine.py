@@ -13,7 +13,7 @@ from demucs.pretrained import get_model
 
 from sparrow_common.audio import decode
 from sparrow_common.testing.clips import make_clip
-from sparrow_stems.domain import STEM_NAMES, Mix
+from sparrow_stems.domain import FOUR_STEMS, Mix
 from sparrow_stems.engine import Cancelled
 from sparrow_stems.engine.demucs import DemucsEngine
 from sparrow_stems.engine.tiny import build_random_htdemucs
@@ -49,7 +49,7 @@ def test_stems_equal_what_demucs_itself_computes_for_a_bag(tiny_bag):
     mean, std = reference.mean(), reference.std() + 1e-8
     expected = apply_model(get_model("htdemucs_bag", repo=tiny_bag), ((wav - mean) / std)[None], shifts=0)
     expected = (expected * std + mean)[0].numpy()
-    assert list(stems.audio) == list(STEM_NAMES)
+    assert list(stems.audio) == list(FOUR_STEMS)
     np.testing.assert_array_equal(np.stack(list(stems.audio.values())), expected)
 
 
@@ -90,11 +90,12 @@ def test_a_released_model_loads_from_the_cache_with_no_network(tiny_htdemucs, tm
     (name,) = demucs_engine.released_files("htdemucs")
     cache = tmp_path / "cache"
     (cache / "checkpoints").mkdir(parents=True)
-    (weights,) = tiny_htdemucs.glob("*.th")
+    (signature,) = yaml.safe_load((tiny_htdemucs / "htdemucs.yaml").read_text())["models"]
+    (weights,) = tiny_htdemucs.glob(f"{signature}-*.th")
     (cache / "checkpoints" / name).write_bytes(weights.read_bytes())
     engine = DemucsEngine("htdemucs", tmp_path / "no-model-folder", cache_dir=cache)
     engine.load()
-    assert engine.model is not None and tuple(engine.model.sources) == STEM_NAMES
+    assert engine.model is not None and tuple(engine.model.sources) == FOUR_STEMS
     assert offline == []  # nothing was downloaded
 
 

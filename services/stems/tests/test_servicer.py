@@ -41,9 +41,9 @@ async def worker(tiny_htdemucs):
     await server.close()
 
 
-def separate_request(audio=None, output_format="wav"):
+def separate_request(audio=None, output_format="wav", model=""):
     audio = audio if audio is not None else make_clip("wav", seconds=3.0, sample_rate=44100, channels=2)
-    yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format=output_format))
+    yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format=output_format, model=model))
     for chunk in split(audio, 64 * 1024):
         yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=chunk))
 
@@ -102,6 +102,28 @@ async def test_any_format_gives_stems_at_the_models_rate_and_the_mix_length(work
     assert done.duration_s == pytest.approx(3.0, abs=0.06)
 
 
+async def test_a_worker_offering_two_models_splits_with_the_one_asked(tiny_htdemucs):
+    server = await start(tiny_htdemucs, models="htdemucs, htdemucs_6s")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = stems_pb2_grpc.StemsServiceStub(channel)
+            capacity = await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)
+            assert capacity.capacity.model == "htdemucs"
+            assert [(m.name, list(m.stems)) for m in capacity.models] == [
+                ("htdemucs", STEMS), ("htdemucs_6s", [*STEMS, "guitar", "piano"]),
+            ]
+            song = make_clip("wav", seconds=3.0, sample_rate=44100, channels=2)
+            _, six, _, done = await collect(stub.Separate(separate_request(song, model="htdemucs_6s"), timeout=60))
+            assert list(six) == list(done.stems) == [*STEMS, "guitar", "piano"] and done.model == "htdemucs_6s"
+            assert all(wav_header(data) == (44100, 2, 3 * 44100) for data in six.values())
+            # No model named: the default, four stems.
+            _, four, _, done = await collect(stub.Separate(separate_request(song), timeout=60))
+            assert list(four) == STEMS and done.model == "htdemucs"
+            assert not np.array_equal(decode(four["drums"], 44100, 2), decode(six["drums"], 44100, 2))
+    finally:
+        await server.close()
+
+
 def _chunks_only():
     yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=make_clip("wav", seconds=1.0)))
 
@@ -119,6 +141,7 @@ def _setup_twice():
         (lambda: separate_request(output_format="mp3"), "output_format 'mp3'"),
         (lambda: separate_request(audio=b""), "no audio"),
         (lambda: separate_request(audio=b"not audio at all" * 100), "could not be decoded"),
+        (lambda: separate_request(model="mdx_extra"), "offers the stems models htdemucs, not 'mdx_extra'"),
     ],
 )
 async def test_bad_requests_are_invalid_argument(worker, requests, words):
@@ -175,7 +198,7 @@ async def test_a_model_folder_that_does_not_exist_says_why_everywhere(tmp_path):
 
 
 async def test_a_folder_without_the_model_says_which_name_is_missing(tiny_htdemucs):
-    server = await start(tiny_htdemucs, model="htdemucs_ft")
+    server = await start(tiny_htdemucs, models="htdemucs_ft")
     try:
         reason = server.servicer.state.reason
         assert not server.servicer.state.ready and "htdemucs_ft" in reason and "htdemucs_ft.yaml" in reason

@@ -22,7 +22,7 @@ _ZERO_IS_DEFAULT = ("cfg_coef", "prompt_duration_s", "duration_s")
 def params_from_pb(msg: common_pb2.GenerationParams) -> GenerationParams:
     """Unset enums and zero or unset numbers take the defaults; ranges are checked later."""
     defaults = GenerationParams()
-    values = {"prompt": msg.prompt}
+    values = {"prompt": msg.prompt, "prompt_source": msg.prompt_source or defaults.prompt_source}
     for name, table in _ENUMS.items():
         values[name] = table.get(getattr(msg, name), getattr(defaults, name))
     for name in _ZERO_IS_DEFAULT:
@@ -33,7 +33,7 @@ def params_from_pb(msg: common_pb2.GenerationParams) -> GenerationParams:
 
 
 def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
-    msg = common_pb2.GenerationParams(prompt=params.prompt)
+    msg = common_pb2.GenerationParams(prompt=params.prompt, prompt_source=params.prompt_source)
     for name, table in _ENUMS.items():
         setattr(msg, name, next(k for k, v in table.items() if v == getattr(params, name)))
     for name in (*_ZERO_IS_DEFAULT, *_OPTIONAL):

@@ -3,6 +3,7 @@ place for the gateway's schema, the chain store and the generation worker."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from sparrow_common.errors import InvalidArgument
@@ -25,6 +26,20 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 MAX_PROMPT_CHARS = 1000
 MAX_TAKES = 8
+# A stem as a model names it: drums, bass, other, vocals, guitar, piano...
+STEM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
+# What the model hears of the path when not one stem.
+MIX = "mix"
+
+
+def check_stem_name(name: str, what: str = "stem") -> str:
+    """`name` when it can name a stem; else InvalidArgument saying what it must be."""
+    if not STEM_NAME.fullmatch(name) or name == MIX:
+        raise InvalidArgument(
+            f"{what} must name a stem (drums, bass, other, vocals, guitar, piano...): "
+            "lowercase letters, digits and _, up to 16"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,9 @@ class GenerationParams:
     # whole bars at the parent's tempo (the chain service sets both from the
     # parent's analysis, or says why it kept to seconds).
     align: str = "seconds"
+    # What the model hears of the path: "mix", or one stem's name (the chain
+    # sends that stem of the path, split first when it has no stems yet).
+    prompt_source: str = MIX
 
     def validated(self) -> GenerationParams:
         """Return self, or raise InvalidArgument naming the first value out of range."""
@@ -61,6 +79,8 @@ class GenerationParams:
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
                 raise InvalidArgument(f"{name} must be between {low:g} and {high:g}")
+        if self.prompt_source != MIX:
+            check_stem_name(self.prompt_source, 'prompt_source ("mix" or a stem)')
         return self
 
     def with_seed(self, seed: int) -> GenerationParams:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The stems workers.
     stems_addr: str = "127.0.0.1:50053"
     stems_deadline_s: float = 3600.0
+    # The stems models a request may pick, comma-separated, the default first:
+    # the stems workers' STEMS_MODELS.
+    stems_models: str = "htdemucs"
     # The analysis worker (tempo, bars, key, loudness, seam reports); empty: no
     # analysis, nodes carry none.
     analysis_addr: str = ""
@@ -59,3 +62,7 @@ class Settings(BaseSettings):
     # Prometheus metrics over HTTP on this port (0: none).
     metrics_port: int = 9091
     log_level: str = "INFO"
+
+    @property
+    def stems_model_ids(self) -> list[str]:
+        return [name.strip() for name in self.stems_models.split(",") if name.strip()]

@@ -145,5 +145,6 @@ def stems_to_pb(node_id: str, stems: StemSet) -> chain_pb2.StemSet:
         status=chain_pb2.StemsStatus.Value(f"STEMS_STATUS_{stems.status.name}"),
         progress=stems.progress,
         error_message=stems.error_message,
-        stems=[chain_pb2.Stem(name=name, audio=audio_to_pb(audio)) for name, audio in sorted(stems.files.items())],
+        stems=[chain_pb2.Stem(name=name, audio=audio_to_pb(audio)) for name, audio in stems.files.items()],
+        model=stems.model,
     )

@@ -29,7 +29,7 @@ from sparrow_chain import blobs as blob_store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.kinds import AnalysisPending, AnalysisWork, Kind, StemsWork, TakesWork
+from sparrow_chain.kinds import AnalysisWork, Kind, StemsWork, TakesWork, Waits
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
 from sparrow_chain.workers import AnalysisWorker, Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
@@ -97,7 +97,7 @@ class Dispatcher:
         self.stems = StemsWorker(settings.stems_addr)
         # The generation worker's stub, for the chain servicer's capacity checks.
         self.stub = self.generation.stub
-        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, on_change), StemsWork(self.stems, on_change)]
+        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, jobs.stems, on_change), StemsWork(self.stems, on_change)]
         self.analysis = AnalysisWorker(settings.analysis_addr) if settings.analysis_addr else None
         if self.analysis is not None:
             kinds.append(AnalysisWork(self.analysis, jobs.takes, on_change))
@@ -175,7 +175,7 @@ class Dispatcher:
         except JobGone:
             outcome = "gone"
             log.info("job %s stopped: it is gone", job.id)
-        except AnalysisPending:
+        except Waits:
             outcome = "waits"
             await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
         except asyncio.CancelledError:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sparrow_common.params import MAX_TAKES, GenerationParams
+from sparrow_common.params import MAX_TAKES, MIX, GenerationParams, check_stem_name
 
-__all__ = ["MAX_TAKES", "GenerationParams"]
+__all__ = ["MAX_TAKES", "MIX", "GenerationParams", "check_stem_name"]
 
 
 class NodeStatus(StrEnum):
@@ -41,9 +41,6 @@ class StoredAudio:
     channels: int
     duration_s: float
     size_bytes: int
-
-
-STEM_NAMES = ("drums", "bass", "other", "vocals")
 
 
 @dataclass(frozen=True)
@@ -151,14 +148,17 @@ class StemsStatus(StrEnum):
 
 @dataclass(frozen=True)
 class StemSet:
-    """The stems of one piece of audio (by content), shared by every node holding it."""
+    """The stems of one piece of audio (by content) by one model, shared by
+    every node holding it."""
 
     content_hash: str
     status: StemsStatus
     progress: float = 0.0
     error_message: str = ""
-    # stem name -> its audio, once ready
+    # stem name -> its audio once ready, in the model's order
     files: dict[str, StoredAudio] = field(default_factory=dict)
+    # The model that splits it (a set per audio and model).
+    model: str = ""
 
 
 @dataclass(frozen=True)

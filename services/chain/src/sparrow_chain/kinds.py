@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from sparrow_chain.bars import to_bars
-from sparrow_chain.domain import STEM_NAMES, AnalysisStatus, Melody
-from sparrow_chain.store import ClaimedJob, ClaimedStems, Takes
+from sparrow_chain import splits
+from sparrow_chain.domain import MIX, AnalysisStatus, Melody, StemsStatus, StoredAudio, check_stem_name
+from sparrow_chain.store import ClaimedJob, ClaimedStems, StemStore, Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYZE
 from sparrow_chain.store.stems import STEMS
@@ -24,8 +25,17 @@ if TYPE_CHECKING:
     from sparrow_chain.dispatcher import Dispatcher
 
 
-class AnalysisPending(Exception):
+class Waits(Exception):
+    """The job waits for something on its way: it goes back to the queue, its
+    attempts untouched."""
+
+
+class AnalysisPending(Waits):
     """Takes to align to bars wait for their parent's analysis to land."""
+
+
+class StemsPending(Waits):
+    """Takes prompted by one stem wait for the stems of the path they hear."""
 
 
 class Kind(Protocol):
@@ -48,11 +58,17 @@ def path_tail(takes: Takes, blobs, parent_id: str, seconds: float) -> bytes:
     path = takes.context_path(parent_id, seconds)
     if not path:
         raise RuntimeError("the parent has no audio")
-    rate = path[-1].audio.sample_rate
-    channels = min(path[-1].audio.channels, 2)
+    return tail(blobs, [n.audio for n in path], seconds)
+
+
+def tail(blobs, parts: list[StoredAudio], seconds: float) -> bytes:
+    """The last `seconds` of `parts` joined, oldest first, as one WAV at the
+    last part's sample rate (and its channels, two at most)."""
+    rate = parts[-1].sample_rate
+    channels = min(parts[-1].channels, 2)
     # No part gives more than `seconds`: a long root is decoded from near its end.
-    parts = [decode(b"".join(blobs.read(n.audio.key)), rate, channels, last_s=seconds) for n in path]
-    audio = np.concatenate(parts, axis=-1)
+    decoded = [decode(b"".join(blobs.read(part.key)), rate, channels, last_s=seconds) for part in parts]
+    audio = np.concatenate(decoded, axis=-1)
     return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 
 
@@ -62,9 +78,10 @@ class TakesWork:
     kind = GENERATE
     what = "generation"
 
-    def __init__(self, worker: GenerationWorker, takes: Takes, on_change):
+    def __init__(self, worker: GenerationWorker, takes: Takes, stems: StemStore, on_change):
         self.worker = worker
         self.takes = takes
+        self.stems = stems
         self.on_change = on_change
 
     def changed(self, job: ClaimedJob) -> None:
@@ -74,7 +91,12 @@ class TakesWork:
         params = job.nodes[0].params
         if params.align == "bars":
             params = await self._to_bars(job, params)
-        context = await dispatcher.audio.run(path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s)
+        if params.prompt_source == MIX:
+            context = await dispatcher.audio.run(
+                path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s
+            )
+        else:
+            context = await self._stem_tail(job, params, dispatcher)
         melody = None
         if job.nodes[0].melody is not None:
             # The melody's time 0 is where the prompt starts: it covers prompt and take.
@@ -93,6 +115,27 @@ class TakesWork:
                 for take in done.keys
             }
             await dispatcher.finish(job, files)
+
+    async def _stem_tail(self, job: ClaimedJob, params, dispatcher: Dispatcher) -> bytes:
+        """The last seconds of one stem of the path: the stems of every part the
+        prompt reaches into (by the default stems model), asked for when missing
+        while the takes wait."""
+        stem, seconds = params.prompt_source, params.prompt_duration_s
+        path = await asyncio.to_thread(self.takes.context_path, job.parent_id, seconds)
+        if not path:
+            raise RuntimeError("the parent has no audio")
+        model = dispatcher.settings.stems_model_ids[0]
+        sets = [await asyncio.to_thread(splits.ask, self.stems, dispatcher.blobs, node, model) for node in path]
+        failed = next((s for s in sets if s.status is StemsStatus.ERROR), None)
+        if failed is not None:
+            raise RuntimeError(f"the {stem} stem of the path could not be made: {failed.error_message}")
+        if any(s.status is not StemsStatus.READY for s in sets):
+            dispatcher.job_queued()  # the stems jobs just asked for
+            raise StemsPending()
+        missing = next((s for s in sets if stem not in s.files), None)
+        if missing is not None:
+            raise RuntimeError(f"the {model} stems have no {stem}: they are {', '.join(missing.files)}")
+        return await dispatcher.audio.run(tail, dispatcher.blobs, [s.files[stem] for s in sets], seconds)
 
     async def _to_bars(self, job: ClaimedJob, params):
         """The job's prompt and length set to bars from the parent's analysis
@@ -120,7 +163,7 @@ class TakesWork:
 
 
 class StemsWork:
-    """Stems: a node's audio to the stems worker, the four stems to its stem set."""
+    """Stems: a node's audio to the stems worker, the model's stems to its stem set."""
 
     kind = STEMS
     what = "stem separation"
@@ -138,14 +181,19 @@ class StemsWork:
     async def run(self, job: ClaimedStems, dispatcher: Dispatcher) -> None:
         await dispatcher.wait_for_worker(job, self.worker)
         call = self.worker.separate(
-            chunks_in_thread(dispatcher.blobs.read(job.source_key)), dispatcher.settings.stems_deadline_s
+            chunks_in_thread(dispatcher.blobs.read(job.source_key)), job.model, dispatcher.settings.stems_deadline_s
         )
         with dispatcher.receiving() as stems:
             done = await dispatcher.follow(job, self, call, stems)
-            if done is None or set(stems.keys()) != set(STEM_NAMES):
-                raise RuntimeError("the stems worker ended the call without all four stems")
+            if done is None or not done.keys or set(stems.keys()) != set(done.keys):
+                raise RuntimeError("the stems worker ended the call without every stem it named")
+            for name in done.keys:
+                check_stem_name(name, "each stem the worker sent")
             token = new_id()[:8]
-            files = {name: (stems.path(name), f"stems/{job.content_hash}/{name}.{token}.wav") for name in STEM_NAMES}
+            files = {
+                name: (stems.path(name), f"stems/{job.content_hash}/{job.model}/{name}.{token}.wav")
+                for name in done.keys
+            }
             await dispatcher.finish(job, files)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -27,13 +26,15 @@ from sparrow_chain.convert import (
     stems_to_pb,
     usage_to_pb,
 )
-from sparrow_chain.domain import STEM_NAMES, EventKind, Melody, StoredAudio, TakeLimits
+from sparrow_chain import splits
+from sparrow_chain.domain import EventKind, Melody, StemsStatus, StoredAudio, TakeLimits, check_stem_name
+from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store.chains import Removed
 from sparrow_common import numbers, request_id
 from sparrow_common.audio import AudioLimits, chunks_in_thread
-from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
+from sparrow_common.errors import InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
 
@@ -267,45 +268,29 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     # -- stems ----------------------------------------------------------------
 
-    async def _hash_of(self, node) -> str:
-        """The SHA-256 of the node's audio, computed once and remembered."""
-        if node.audio is None:
-            raise Conflict(f"node {node.id} has no audio yet (it is {node.status.value})")
-        stored = await asyncio.to_thread(self.stems.hash_of, node.id)
-        if stored:
-            return stored
-
-        def digest() -> str:
-            hashed = hashlib.sha256()
-            for chunk in self.blobs.read(node.audio.key):
-                hashed.update(chunk)
-            return hashed.hexdigest()
-
-        content_hash = await asyncio.to_thread(digest)
-        await asyncio.to_thread(self.stems.remember_hash, node.id, content_hash)
-        return content_hash
-
     async def SeparateStems(self, request, context):
         node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
-        content_hash = await self._hash_of(node)
-        stems = await asyncio.to_thread(self.stems.request, node, content_hash)
+        model = stems_model(self.settings, request.model)
+        stems = await asyncio.to_thread(splits.ask, self.stems, self.blobs, node, model)
         self.changed(node.chain_id)
         return chain_pb2.SeparateStemsResponse(stems=stems_to_pb(node.id, stems))
 
     async def GetStems(self, request, context):
         node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
-        content_hash = await asyncio.to_thread(self.stems.hash_of, node.id)
-        stems = await asyncio.to_thread(self.stems.get, content_hash)
+        model = stems_model(self.settings, request.model)
+        stems = await asyncio.to_thread(self.stems.get, await asyncio.to_thread(self.stems.hash_of, node.id), model)
         return chain_pb2.GetStemsResponse(stems=stems_to_pb(node.id, stems))
 
     async def ReadStemAudio(self, request, context) -> AsyncIterator[chain_pb2.ReadStemAudioResponse]:
         node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))
-        if request.stem not in STEM_NAMES:
-            raise InvalidArgument(f"stem must be one of {', '.join(STEM_NAMES)}")
-        stems = await asyncio.to_thread(self.stems.get, await asyncio.to_thread(self.stems.hash_of, node.id))
+        check_stem_name(request.stem[:64])
+        model = stems_model(self.settings, request.model)
+        stems = await asyncio.to_thread(self.stems.get, await asyncio.to_thread(self.stems.hash_of, node.id), model)
         audio = stems.files.get(request.stem)
         if audio is None:
-            raise NotFound(f"the stems of node {node.id} are not ready (they are {stems.status.value})")
+            if stems.status is StemsStatus.READY:
+                raise NotFound(f"the {model} stems of node {node.id} have no {request.stem} (they are {', '.join(stems.files)})")
+            raise NotFound(f"the {model} stems of node {node.id} are not ready (they are {stems.status.value})")
         async for info, chunk in self._read_blob(audio, request.offset, request.length):
             yield chain_pb2.ReadStemAudioResponse(info=info, chunk=chunk)
 

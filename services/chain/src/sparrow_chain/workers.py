@@ -115,11 +115,11 @@ class StemsWorker(Worker):
     def files_in(self, done) -> list[str]:
         return list(done.stems)
 
-    def separate(self, audio: AsyncIterator[bytes], deadline_s: float) -> grpc.aio.StreamStreamCall:
-        """The stems of the audio file whose bytes `audio` yields, as WAVs."""
+    def separate(self, audio: AsyncIterator[bytes], model: str, deadline_s: float) -> grpc.aio.StreamStreamCall:
+        """The stems by `model` of the audio file whose bytes `audio` yields, as WAVs."""
 
         async def requests():
-            yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav"))
+            yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav", model=model))
             async for data in audio:
                 yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
 

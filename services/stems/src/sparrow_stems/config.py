@@ -12,9 +12,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 50053
-    # A model name in demucs's local repository format: <model>.yaml naming the
-    # signatures of its <signature>-<checksum>.th files, all in model_dir.
-    model: str = "htdemucs"
+    # The models offered, comma-separated, the default first; a request picks
+    # one by name. Each loads from model_dir when it is there (demucs's local
+    # repository format: <model>.yaml naming the signatures of its
+    # <signature>-<checksum>.th files), else as Meta's release of that name.
+    models: str = "htdemucs"
     model_dir: str = "data/models/demucs"
     # Meta's released models by name (htdemucs, htdemucs_ft, htdemucs_6s, ...)
     # download here once, when the model is not in model_dir.
@@ -35,3 +37,7 @@ class Settings(BaseSettings):
     # Prometheus metrics over HTTP on this port (0: none).
     metrics_port: int = 9093
     log_level: str = "INFO"
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [name.strip() for name in self.models.split(",") if name.strip()]

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The stems every model this worker serves writes, in the order they stream back.
-STEM_NAMES = ("drums", "bass", "other", "vocals")
+# What htdemucs and most of Meta's releases write; htdemucs_6s adds guitar and
+# piano. A model's own list (its `sources`) is what streams back.
+FOUR_STEMS = ("drums", "bass", "other", "vocals")
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,13 @@ class Mix:
 
 @dataclass(frozen=True)
 class Stems:
-    """The mix split in four, each as long as the mix."""
+    """The mix split into the model's stems, each as long as the mix."""
 
-    # Stem name -> (channels, samples) float32, in STEM_NAMES order.
+    # Stem name -> (channels, samples) float32, in the model's order.
     audio: dict[str, np.ndarray]
     sample_rate: int
+    # The model that split it.
+    model: str = ""
 
     @property
     def duration_s(self) -> float:

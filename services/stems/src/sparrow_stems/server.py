@@ -21,7 +21,7 @@ async def build_server(settings: Settings, engine: Engine | None = None) -> Work
     if settings.torch_threads > 0:
         torch.set_num_threads(settings.torch_threads)
     engine = engine or DemucsEngine(
-        settings.model, settings.model_dir, settings.device, settings.overlap, cache_dir=settings.cache_dir
+        settings.model_ids, settings.model_dir, settings.device, settings.overlap, cache_dir=settings.cache_dir
     )
     return await start_worker(
         settings, engine, "stem separation", SERVICE_NAME,

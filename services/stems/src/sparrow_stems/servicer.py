@@ -1,8 +1,9 @@
-"""StemsService over gRPC: a mix in, progress and four stems out."""
+"""StemsService over gRPC: a mix in, progress and the model's stems out."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,25 +37,29 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
         self.executor = ThreadPoolExecutor(max_workers=slots.slots, thread_name_prefix="engine")
 
     async def GetCapacity(self, request, context):
+        loaded = self.engine.stems_of()
         return stems_pb2.StemsServiceGetCapacityResponse(
             capacity=capacity_to_pb(
                 self.worker, self.slots, self.engine.model_id, self.engine.device, self.state,
                 supports_melody=False,
-            )
+            ),
+            models=[
+                stems_pb2.StemModel(name=name, stems=loaded.get(name, [])) for name in self.engine.model_ids
+            ],
         )
 
     async def Separate(self, request_iterator, context):
-        mix = await self._read_request(request_iterator)
+        mix, model = await self._read_request(request_iterator)
         self.state.check()
         async for position in wait_for_slot(self.slots):
             yield stems_pb2.SeparateResponse(queued=common_pb2.Queued(position=position))
         # Only _run holds the mix from here, so it can let go of it once split.
-        run = self._run(mix)
+        run = self._run(mix, model)
         del mix
         async for response in run:
             yield response
 
-    async def _read_request(self, request_iterator) -> Mix:
+    async def _read_request(self, request_iterator) -> tuple[Mix, str]:
         # Everything is read before anything is checked, so the caller reads our
         # status, not a broken stream.
         setup = None
@@ -77,15 +82,21 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
             raise InvalidArgument("send the setup first, then only the audio's chunks")
         if setup.output_format not in OUTPUT_FORMATS:
             raise InvalidArgument(f"output_format '{setup.output_format}' is not supported; stems come as wav")
+        if setup.model and setup.model not in self.engine.model_ids:
+            raise InvalidArgument(
+                f"this worker offers the stems models {', '.join(self.engine.model_ids)}, not '{setup.model}'"
+            )
         if too_long:
             raise InvalidArgument(f"the audio file is over {MAX_MIX_BYTES // 2**20} MiB")
         if not received:
             raise InvalidArgument("the request holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
+        model = setup.model or self.engine.model_id
+        sample_rate, channels = self.engine.format_of(model)
         data = bytes(received)
         del received
-        audio = await asyncio.to_thread(decode, data, self.engine.sample_rate, self.engine.channels)
-        mix = Mix(audio=audio, sample_rate=self.engine.sample_rate)
+        audio = await asyncio.to_thread(decode, data, sample_rate, channels)
+        mix = Mix(audio=audio, sample_rate=sample_rate)
         if audio.shape[-1] == 0:
             raise InvalidArgument("the file holds no audio")
         if mix.duration_s > self.max_duration_s:
@@ -93,18 +104,19 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
                 f"the audio is {mix.duration_s / 60:.1f} minutes long; the stems worker takes up to "
                 f"{self.max_duration_s / 60:g} minutes"
             )
-        return mix
+        return mix, model
 
-    async def _run(self, mix: Mix):
+    async def _run(self, mix: Mix, model: str):
         started = time.monotonic()
-        async for update in run_blocking(self.executor, self.slots, self.engine.separate, mix):
+        separate = functools.partial(self.engine.separate, model_id=model)
+        async for update in run_blocking(self.executor, self.slots, separate, mix):
             if isinstance(update, Finished):
                 stems = update.value
             else:
                 yield stems_pb2.SeparateResponse(progress=common_pb2.Progress(step=update.done, total=update.total))
-        log.info("separated %.1fs of audio in %.1fs", mix.duration_s, time.monotonic() - started)
+        log.info("separated %.1fs of audio with %s in %.1fs", mix.duration_s, model, time.monotonic() - started)
         del mix
-        # One stem encoded at a time: a long song's four WAVs never sit in memory together.
+        # One stem encoded at a time: a long song's WAVs never sit in memory together.
         for name, audio in stems.audio.items():
             data = await asyncio.to_thread(encode_wav, audio, stems.sample_rate)
             for chunk in split(data):
@@ -113,7 +125,7 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
         yield stems_pb2.SeparateResponse(
             done=stems_pb2.SeparateDone(
                 stems=list(stems.audio), sample_rate=stems.sample_rate,
-                duration_s=stems.duration_s, model=self.engine.model_id,
+                duration_s=stems.duration_s, model=stems.model,
             )
         )
 

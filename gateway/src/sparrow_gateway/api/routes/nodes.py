@@ -7,7 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import schemas
+from sparrow_common.params import MIX
 from sparrow_gateway.api.audio import audio_response
+from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import audio_file, errors
@@ -16,14 +18,21 @@ from sparrow_gateway.ranking import ranked
 router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
 
 
+def _check_tier(body: schemas.BranchRequest, account) -> None:
+    """A take prompted by one stem makes stems: the paid tier's, as stems are."""
+    if body.prompt_source != MIX:
+        paid_account(account)
+
+
 @router.post(
     "/{parent_id}/branch",
     status_code=202, response_model=schemas.Node,
-    responses=errors(401, 404, 409, 413, 429, 503),
+    responses=errors(401, 403, 404, 409, 413, 429, 503),
 )
-async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain):
+async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain, account: CurrentAccount):
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
+    _check_tier(body, account)
     nodes = await chain.create_takes(str(parent_id), body.to_params(), 1, body.melody)
     return nodes[0]
 
@@ -31,10 +40,12 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
 @router.post(
     "/{parent_id}/takes",
     status_code=202, response_model=schemas.Takes,
-    responses=errors(401, 404, 409, 413, 429, 503),
+    responses=errors(401, 403, 404, 409, 413, 429, 503),
 )
-async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain):
-    """Several takes of the same continuation, each with its own seed, made as one batch."""
+async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain, account: CurrentAccount):
+    """Several takes of the same continuation, each with its own seed, made as one batch.
+    With `prompt_source` a stem's name, the model hears only that stem of the path."""
+    _check_tier(body, account)
     params = body.to_params()
     nodes = await chain.create_takes(str(parent_id), params, body.count, body.melody)
     return schemas.Takes(nodes=nodes)

@@ -30,7 +30,6 @@ from sqlalchemy import (
 
 from sparrow_chain.domain import (
     MAX_TAKES,
-    STEM_NAMES,
     Chain,
     Event,
     EventKind,
@@ -41,6 +40,7 @@ from sparrow_chain.domain import (
     StoredAudio,
     TakeLimits,
     Usage,
+    check_stem_name,
 )
 from sparrow_chain.store.convert import (
     audio_columns,
@@ -284,8 +284,8 @@ class ChainStore(Store):
     def _check_melody(self, conn: Connection, chain_id: str, melody: Melody) -> None:
         """Refuse a melody that can't be heard: a node of another chain (or none),
         one without audio yet, or a stem that is not ready."""
-        if melody.stem is not None and melody.stem not in STEM_NAMES:
-            raise InvalidArgument(f"the melody's stem must be one of {', '.join(STEM_NAMES)}")
+        if melody.stem is not None:
+            check_stem_name(melody.stem, "the melody's stem")
         row = conn.execute(
             select(nodes.c.status, nodes.c.audio_sha256).where(
                 nodes.c.id == melody.node_id, nodes.c.chain_id == chain_id

@@ -138,6 +138,7 @@ def stems_to_json(stems: StemSet) -> dict[str, Any]:
         "progress": stems.progress,
         "error_message": stems.error_message,
         "files": {name: dataclasses.asdict(audio) for name, audio in stems.files.items()},
+        "model": stems.model,
     }
 
 
@@ -148,4 +149,5 @@ def stems_from_json(data: dict[str, Any]) -> StemSet:
         progress=data["progress"],
         error_message=data["error_message"],
         files={name: StoredAudio(**audio) for name, audio in data["files"].items()},
+        model=data.get("model", ""),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -46,8 +47,9 @@ jobs = Table(
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    # For stems jobs: the audio content they separate, and the node that asked.
+    # For stems jobs: the audio content they separate, by which model, and the node that asked.
     Column("stem_hash", String(64), nullable=True),
+    Column("stem_model", String(64), nullable=True),
     Column("node_id", String(36), nullable=True),
     # The request that asked for the job: its logs, on every service, carry it.
     Column("request_id", String(128), nullable=False, server_default=""),
@@ -137,19 +139,26 @@ events = Table(
 stem_sets = Table(
     "stem_sets",
     metadata,
-    Column("content_hash", String(64), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    # The model that splits it: a four-stem and a six-stem set of the same audio live side by side.
+    Column("model", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("progress", Float, nullable=False, server_default="0"),
     Column("error_message", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("content_hash", "model"),
 )
 
 stem_files = Table(
     "stem_files",
     metadata,
-    Column("content_hash", String(64), ForeignKey("stem_sets.content_hash", ondelete="CASCADE"), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("model", String(64), nullable=False),
+    # As the model names it: drums, bass, other, vocals, guitar, piano...
     Column("stem", String(16), nullable=False),
+    # Its place in the model's order (drums, bass, other, vocals, guitar, piano).
+    Column("position", Integer, nullable=False, server_default="0"),
     Column("audio_key", String(255), nullable=False),
     Column("audio_format", String(16), nullable=False),
     Column("content_type", String(64), nullable=False),
@@ -157,5 +166,8 @@ stem_files = Table(
     Column("channels", Integer, nullable=False),
     Column("duration_s", Float, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    PrimaryKeyConstraint("content_hash", "stem"),
+    ForeignKeyConstraint(
+        ["content_hash", "model"], ["stem_sets.content_hash", "stem_sets.model"], ondelete="CASCADE"
+    ),
+    PrimaryKeyConstraint("content_hash", "model", "stem"),
 )

@@ -172,14 +172,22 @@ class Takes(Store):
         return chosen[::-1]
 
 
-def ready_stem(conn: Connection, content_hash: str, stem: str):
-    """The stem file `stem` of the audio `content_hash`, when its set is ready; else None."""
-    return conn.execute(
+def ready_stem(conn: Connection, content_hash: str, stem: str, model: str | None = None):
+    """The stem file `stem` of the audio `content_hash` in a ready set (by
+    `model`, or by whichever model made one, the first by name); else None."""
+    query = (
         select(stem_files)
-        .join(stem_sets, stem_sets.c.content_hash == stem_files.c.content_hash)
+        .join(
+            stem_sets,
+            (stem_sets.c.content_hash == stem_files.c.content_hash) & (stem_sets.c.model == stem_files.c.model),
+        )
         .where(
             stem_files.c.content_hash == content_hash,
             stem_files.c.stem == stem,
             stem_sets.c.status == StemsStatus.READY.value,
         )
-    ).first()
+        .order_by(stem_files.c.model)
+    )
+    if model is not None:
+        query = query.where(stem_files.c.model == model)
+    return conn.execute(query).first()

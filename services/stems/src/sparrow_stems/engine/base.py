@@ -17,5 +17,16 @@ StepCallback = Callable[[int, int], None]
 
 
 class Engine(WorkerEngine, Protocol):
-    def separate(self, mix: Mix, on_step: StepCallback, cancel: threading.Event) -> Stems:
-        """The four stems of `mix`; raises Cancelled once `cancel` is set."""
+    # The models offered, the default first.
+    model_ids: list[str]
+
+    def stems_of(self) -> dict[str, list[str]]:
+        """Each loaded model's stems, in the order they stream back."""
+
+    def format_of(self, model_id: str = "") -> tuple[int, int]:
+        """The sample rate and channels a model takes its mix at; ValueError for
+        a model not offered."""
+
+    def separate(self, mix: Mix, on_step: StepCallback, cancel: threading.Event, model_id: str = "") -> Stems:
+        """The stems of `mix` by model `model_id` ("" the default); raises
+        Cancelled once `cancel` is set."""

@@ -19,13 +19,13 @@ import yaml
 from demucs.htdemucs import HTDemucs
 from demucs.states import get_state, save_with_checksum
 
-from sparrow_stems.domain import STEM_NAMES
+from sparrow_stems.domain import FOUR_STEMS
 
 # The released model's rate, channels, stems and segment, with just enough
 # channels and layers for a forward pass to be quick. Depth 4 as released: a
 # shallower model hands its transformer sequences too long to attend over fast.
 TINY = {
-    "sources": list(STEM_NAMES), "audio_channels": 2, "samplerate": 44100, "segment": [39, 5],
+    "sources": list(FOUR_STEMS), "audio_channels": 2, "samplerate": 44100, "segment": [39, 5],
     "channels": 2, "growth": 2, "nfft": 2048, "depth": 4, "dconv_depth": 1, "dconv_comp": 2,
     "t_layers": 1, "t_heads": 1, "t_hidden_scale": 1.0,
 }
@@ -39,13 +39,21 @@ def _kwargs(sizes: dict) -> dict:
     return kwargs
 
 
+# htdemucs_6s's stems: the four and guitar and piano.
+SIX_STEMS = [*FOUR_STEMS, "guitar", "piano"]
+
+
 def build_random_htdemucs(
-    folder: str | Path, sizes: dict | None = None, name: str = "htdemucs", seed: int = 0
+    folder: str | Path, sizes: dict | None = None, name: str = "htdemucs", seed: int = 0,
+    sources: list[str] | None = None,
 ) -> Path:
-    """Save a random-weight HTDemucs of `sizes` (TINY by default) into `folder` as
+    """Save a random-weight HTDemucs of `sizes` (TINY by default) writing
+    `sources` (the sizes' own by default) into `folder` as
     `<signature>-<checksum>.th` and the bag `<name>.yaml` naming it, as demucs's
     releases lay them out."""
-    sizes = sizes or TINY
+    sizes = dict(sizes or TINY)
+    if sources is not None:
+        sizes["sources"] = list(sources)
     torch.manual_seed(seed)
     model = HTDemucs(**_kwargs(sizes))
     args, kwargs = model._init_args_kwargs
@@ -72,10 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Save a random-weight HTDemucs model folder.")
     parser.add_argument("folder")
     parser.add_argument("--config", help="JSON of HTDemucs keyword arguments (segment as [numerator, denominator])")
-    parser.add_argument("--name", default="htdemucs", help="the model name to load it by (STEMS_MODEL)")
+    parser.add_argument("--name", default="htdemucs", help="the model name to load it by (in STEMS_MODELS)")
+    parser.add_argument("--stems", help="the stems it writes, comma-separated (six: " + ",".join(SIX_STEMS) + ")")
     args = parser.parse_args()
     sizes = json.loads(Path(args.config).read_text()) if args.config else None
-    print(build_random_htdemucs(args.folder, sizes, name=args.name))
+    sources = args.stems.split(",") if args.stems else None
+    print(build_random_htdemucs(args.folder, sizes, name=args.name, sources=sources))
 
 
 if __name__ == "__main__":
