@@ -33,6 +33,8 @@ def main() -> int:
     generation_port = os.environ.get("GENERATION_PORT", "50052")
     export_port = os.environ.get("EXPORT_PORT", "50054")
     stems_port = os.environ.get("STEMS_PORT", "50053")
+    # Four stems by default, or six (guitar and piano too): the chain offers what the worker loads.
+    stems_models = os.environ.get("STEMS_MODELS", "htdemucs,htdemucs_6s")
     analysis_port = os.environ.get("ANALYSIS_PORT", "50055")
     gateway_host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
@@ -49,6 +51,8 @@ def main() -> int:
         "CHAIN_STEMS_ADDR": f"127.0.0.1:{stems_port}",
         "STEMS_PORT": stems_port,
         "STEMS_MODEL_DIR": str(DATA / "models" / "demucs"),
+        "STEMS_MODELS": stems_models,
+        "CHAIN_STEMS_MODELS": stems_models,
         "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
         "ANALYSIS_PORT": analysis_port,
         "CHAIN_ANALYSIS_ADDR": f"127.0.0.1:{analysis_port}",

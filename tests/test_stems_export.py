@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 
 import av
 import pytest
@@ -162,6 +163,38 @@ def test_a_take_prompted_by_the_drums_is_made_from_the_drums_alone(full_stack):
         refused = client.post(f"/api/nodes/{mine}/takes", json={"prompt_source": "drums"})
         assert refused.status_code == 403 and "paid tier" in refused.text
         assert client.delete(f"/api/chains/{client.get(f'/api/nodes/{mine}').json()['chain_id']}").status_code == 204
+
+
+@pytest.mark.parametrize("model, names", [("", SIX[:4]), ("htdemucs_6s", SIX)])
+def test_the_spines_stems_download_as_a_zip_of_the_spines_length(full_stack, spine, model, names):
+    chain, _ = spine
+    body = {"format": "flac", "crossfade_ms": 250, "normalize": True, "stems": True, "stems_model": model or None}
+    with full_stack.client("ann") as client:
+        # The root and the first take have no stems yet: they are split first.
+        reply = client.post(f"/api/chains/{chain['id']}/export", json=body)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-type"] == "application/zip"
+        assert reply.headers["content-disposition"] == 'attachment; filename="Night-Drive.zip"'
+        with zipfile.ZipFile(io.BytesIO(reply.content)) as archive:
+            assert archive.namelist() == ["mix.flac", *(f"{name}.flac" for name in names)]
+            files = {name: archive.read(name) for name in archive.namelist()}
+        plain = client.post(f"/api/chains/{chain['id']}/export", json={**body, "stems": False}).content
+    assert files["mix.flac"] == plain  # the mix is the plain export
+    expected = ROOT_S + 2 * TAKE_S - 2 * 0.25
+    for name, data in files.items():
+        audio = decode(data, 44100, 2)
+        assert abs(audio.shape[-1] / 44100 - expected) < 0.06, name
+        assert abs(audio).max() > 0.001, name
+
+
+def test_the_spines_stems_are_the_paid_tiers(full_stack, spine):
+    chain, _ = spine
+    with full_stack.client("bob") as client:
+        refused = client.post(f"/api/chains/{chain['id']}/export", json={"stems": True})
+        assert refused.status_code == 403 and "paid tier" in refused.text
+    with full_stack.client("ann") as client:
+        unknown = client.post(f"/api/chains/{chain['id']}/export", json={"stems": True, "stems_model": "mdx_extra"})
+        assert unknown.status_code == 422 and "htdemucs, htdemucs_6s" in unknown.text
 
 
 def test_the_chain_service_stores_stems_as_they_stream_in(full_stack):

@@ -121,6 +121,10 @@ def test_every_address_names_a_service_listening_there(compose):
                 assert listening[prefix + "PORT"] == port, f"{variable}={address}: {host} listens elsewhere"
 
 
+def test_the_chain_offers_the_stems_models_the_stems_workers_load(compose):
+    assert env(compose, "chain")["CHAIN_STEMS_MODELS"] == env(compose, "stems")["STEMS_MODELS"]
+
+
 def test_every_variable_set_is_one_a_service_reads(compose, known_env):
     for name in SPARROW:
         unknown = set(env(compose, name)) - known_env

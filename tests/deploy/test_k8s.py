@@ -168,6 +168,12 @@ def test_each_service_has_a_deployment_and_a_service(rendered):
         assert deployment["metadata"]["namespace"] == "sparrow"
 
 
+def test_the_chain_offers_the_stems_models_the_stems_workers_load(rendered):
+    offered = rendered.env("chain")["CHAIN_STEMS_MODELS"]["value"]
+    assert offered == rendered.env("stems")["STEMS_MODELS"]["value"]
+    assert offered.split(",")[0] == "htdemucs"  # four stems by default
+
+
 def test_every_variable_set_is_one_a_service_reads(rendered, known_env):
     for name in SERVICES:
         unknown = set(rendered.env(name)) - known_env

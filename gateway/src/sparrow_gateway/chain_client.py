@@ -183,18 +183,18 @@ class ChainClient:
             )
         )
 
-    async def export(
-        self, chain_id: str, fmt: str, crossfade_ms: int, normalize: bool, match_parts: bool = False
-    ) -> Download:
-        """The spine rendered as one file."""
+    async def export(self, chain_id: str, body: schemas.ExportRequest) -> Download:
+        """The spine rendered as one file (or, with `stems`, one zip of the mix and its stems)."""
         return await _download(
             self.stub.ExportChain(
                 chain_pb2.ExportChainRequest(
                     chain_id=chain_id,
-                    format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{fmt.upper()}"),
-                    crossfade_ms=crossfade_ms,
-                    normalize=normalize,
-                    match_parts=match_parts,
+                    format=chain_pb2.ExportFormat.Value(f"EXPORT_FORMAT_{body.format.upper()}"),
+                    crossfade_ms=body.crossfade_ms,
+                    normalize=body.normalize,
+                    match_parts=body.match_parts,
+                    stems=body.stems,
+                    stems_model=body.stems_model or "",
                 ),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,

@@ -307,3 +307,12 @@ class ExportRequest(BaseModel):
     match_parts: bool = Field(
         False, description="Bring every part to the root's loudness before joining (EBU R128): no jump in level at a seam."
     )
+    stems: bool = Field(
+        False,
+        description="Answer a zip instead: mix.<format> and one file per stem, each joined across the spine with the "
+        "same crossfades, resampling and loudness gains, so the stems add up to the mix. Parts without stems are "
+        "split first (their progress on the chain's events). Paid tier.",
+    )
+    stems_model: str | None = Field(
+        None, max_length=64, description="The stems model (`models` in /api/gpu); the first when absent."
+    )

@@ -1,5 +1,5 @@
-"""Rendering the spine: its clips stream to ExportService.Render and the file
-streams back to the caller."""
+"""Rendering the spine: its clips (and, for a stems export, each clip's stems)
+stream to ExportService.Render and the file streams back to the caller."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from sparrow.v1 import chain_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import Node
+from sparrow_chain.domain import Node, StemSet
 from sparrow_common import request_id
 from sparrow_common.audio import chunks_in_thread
 from sparrow_common.channels import open_channel
-from sparrow_common.errors import InvalidArgument, from_downstream
+from sparrow_common.errors import Conflict, InvalidArgument, from_downstream
 
 _FORMATS = {
     chain_pb2.EXPORT_FORMAT_WAV: export_pb2.RENDER_FORMAT_WAV,
@@ -43,16 +43,31 @@ class Exporter:
         self.channel = open_channel(settings.export_addr)
         self.stub = export_pb2_grpc.ExportServiceStub(self.channel)
 
-    async def render(
-        self, spine: list[Node], request: chain_pb2.ExportChainRequest
-    ) -> AsyncIterator[chain_pb2.ExportChainResponse]:
-        """Progress, the file's info, then its bytes."""
+    @staticmethod
+    def check(request: chain_pb2.ExportChainRequest) -> None:
         if request.format not in _FORMATS:
             raise InvalidArgument("format must be wav, mp3 or flac")
         if not 0 <= request.crossfade_ms <= MAX_CROSSFADE_MS:
             raise InvalidArgument(f"crossfade_ms must be between 0 and {MAX_CROSSFADE_MS}")
+
+    async def render(
+        self, spine: list[Node], request: chain_pb2.ExportChainRequest, stems: list[StemSet] | None = None
+    ) -> AsyncIterator[chain_pb2.ExportChainResponse]:
+        """Progress, the file's info, then its bytes: one file of the spine, or
+        with `stems` (each part's ready set, in spine order) one zip of the mix
+        and every stem."""
+        self.check(request)
+        names: list[str] = []
+        if stems is not None:
+            names = list(stems[0].files)
+            for index, stem_set in enumerate(stems):
+                if list(stem_set.files) != names:
+                    raise Conflict(
+                        f"part {index + 1}'s stems ({', '.join(stem_set.files)}) are not part 1's ({', '.join(names)})"
+                    )
         call = self.stub.Render(
-            self._requests(spine, request), timeout=self.settings.export_deadline_s, metadata=request_id.metadata()
+            self._requests(spine, request, names, stems),
+            timeout=self.settings.export_deadline_s, metadata=request_id.metadata(),
         )
         try:
             async for reply in call:
@@ -66,7 +81,10 @@ class Exporter:
         except grpc.aio.AioRpcError as error:
             raise from_downstream(error.code().name, error.details() or "", "export") from None
 
-    async def _requests(self, spine: list[Node], request: chain_pb2.ExportChainRequest):
+    async def _requests(
+        self, spine: list[Node], request: chain_pb2.ExportChainRequest, names: list[str],
+        stems: list[StemSet] | None,
+    ):
         yield export_pb2.RenderRequest(
             setup=export_pb2.RenderSetup(
                 format=_FORMATS[request.format],
@@ -75,11 +93,17 @@ class Exporter:
                 normalize=request.normalize,
                 match_parts=request.match_parts,
                 clip_names=[part_name(node, index) for index, node in enumerate(spine)],
+                stems=names,
             )
         )
+        # Clip by clip: its mix, then each of its stems in order.
         for index, node in enumerate(spine):
-            async for data in chunks_in_thread(self.blobs.read(node.audio.key)):
-                yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, data=data))
+            files = [("", node.audio.key)]
+            if stems is not None:
+                files += [(name, stems[index].files[name].key) for name in names]
+            for stem, key in files:
+                async for data in chunks_in_thread(self.blobs.read(key)):
+                    yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, stem=stem, data=data))
 
     async def close(self) -> None:
         await self.channel.close()

@@ -296,7 +296,17 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def ExportChain(self, request, context) -> AsyncIterator[chain_pb2.ExportChainResponse]:
         spine = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
-        async for reply in self.exporter.render(spine, request):
+        self.exporter.check(request)
+        stems = None
+        if request.stems:
+            model = stems_model(self.settings, request.stems_model)
+            waiting = splits.spine_stems(
+                self.stems, self.blobs, self.bell, spine, model, self.settings.watch_poll_s, self.changed
+            )
+            async for ready, stems in waiting:
+                # Parts with their stems ready, of all: the stems of the rest are being made.
+                yield chain_pb2.ExportChainResponse(progress=common_pb2.Progress(step=ready, total=len(spine)))
+        async for reply in self.exporter.render(spine, request, stems):
             yield reply
 
     # -- events ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from sparrow_gateway import schemas
+from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
 from sparrow_gateway.api.responses import errors
@@ -25,21 +26,29 @@ def _filename(title: str, fmt: str) -> str:
     "/{chain_id}/export",
     response_class=Response,
     responses={
-        200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}}, "description": "The file."},
-        **errors(401, 404, 413, 503),
+        200: {
+            "content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}, "application/zip": {}},
+            "description": "The file (a zip with `stems`).",
+        },
+        **errors(401, 403, 404, 409, 413, 503),
     },
 )
-async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain):
+async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain, account: CurrentAccount):
     """Render the spine, root first, as one WAV, MP3 or FLAC file: every clip at the
     root's sample rate and channels, joined with an equal-power crossfade, and
-    loudness-matched to the root when asked. Answers as a download."""
+    loudness-matched to the root when asked. With `stems`, a zip of the mix and
+    each stem joined alike (parts without stems are split first, which can take
+    a while). Answers as a download."""
+    if body.stems:
+        paid_account(account)
     title = (await chain.get_chain(str(chain_id))).title
-    download = await chain.export(str(chain_id), body.format, body.crossfade_ms, body.normalize, body.match_parts)
+    download = await chain.export(str(chain_id), body)
+    extension = "zip" if body.stems else body.format
     return StreamingResponse(
         download.chunks,
         media_type=download.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{_filename(title, body.format)}"',
+            "Content-Disposition": f'attachment; filename="{_filename(title, extension)}"',
             "Content-Length": str(download.size_bytes),
         },
     )
