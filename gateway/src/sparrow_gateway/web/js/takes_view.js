@@ -1,0 +1,191 @@
+// The takes after the selected part, side by side as cards, best seam first
+// once Sparrow has heard them: each with its knobs, progress, seam report and
+// waveform, and what can be done with it (play, A or B, commit, stems, try
+// again, discard, use its knobs).
+
+import { showWave } from "./clip_wave.js";
+import { clear, fmt, h } from "./dom.js";
+import { describeClip, describeSeam, ranked, seamOf } from "./listening.js";
+import { same } from "./playing.js";
+
+const STATUS_WORDS = {
+  pending: "Waiting for a MusicGen worker…",
+  generating: "Generating…",
+  ready: "Ready",
+  error: "Failed",
+  cancelled: "Cancelled",
+};
+
+// "about 12 s left", "about 3 min left".
+function timeLeft(seconds) {
+  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`;
+}
+
+export class TakesView {
+  // `does`, each given the take's id: play (or stop), compare(side, id) ("a" or
+  // "b"), commit, stems, again, discard, reuse (its knobs into the form), focus;
+  // and seek(id, seconds).
+  constructor(chain, account, does) {
+    this.chain = chain;
+    this.account = account;
+    this.does = does;
+    this.title = h("h2", {});
+    this.el = h("div", { class: "takes", id: "takes" });
+    this.cards = new Map(); // take id -> card, kept while its node lives
+    this.buttonsFor = undefined; // what played when the play buttons last changed
+  }
+
+  /** Show `takes`, the takes after `parent`, ranked; `focus`: the take the keys
+   *  act on; `ab`: {a, b}, the takes compared. */
+  render(parent, takes, { spine, focus, ab }) {
+    this.title.textContent = `Takes after ${this.chain.label(parent, spine)}`;
+    const order = ranked(takes);
+    const shown = new Set(takes.map((n) => n.id));
+    for (const [id, card] of this.cards) {
+      if (!shown.has(id)) {
+        card.el.remove();
+        if (!this.chain.has(id)) this.cards.delete(id);
+      }
+    }
+    if (!takes.length) {
+      if (!this.el.querySelector(".empty")) {
+        clear(this.el).append(h("p", { class: "empty muted" }, "No takes yet: ask for some below."));
+      }
+    } else {
+      this.el.querySelector(".empty")?.remove();
+    }
+    for (const { node, rank } of order) {
+      const card = this.cards.get(node.id) || this.card(node);
+      this.update(card, node, { spine, focus, ab, rank, count: takes.length });
+      this.el.append(card.el);
+    }
+  }
+
+  card(node) {
+    const does = this.does;
+    const id = node.id;
+    const name = h("h3", {});
+    const status = h("p", { class: "status" });
+    const progress = h("progress", { max: 1, value: 0 });
+    const eta = h("small", { class: "eta muted" });
+    const progressLine = h("div", { class: "progress-line" }, progress, eta);
+    const error = h("p", { class: "error-text" });
+    const waveHolder = h("div", { class: "card-wave" });
+    const play = h("button", { class: "play", "aria-pressed": "false", onclick: () => does.play(id) }, "▶ Play");
+    const a = h("button", { class: "toggle ab-a", "aria-pressed": "false", title: "Compare as A",
+      onclick: () => does.compare("a", id) }, "A");
+    const b = h("button", { class: "toggle ab-b", "aria-pressed": "false", title: "Compare as B",
+      onclick: () => does.compare("b", id) }, "B");
+    const commit = h("button", { class: "primary commit", onclick: () => does.commit(id) }, "Commit");
+    const stems = h("button", { class: "stems-open",
+      onclick: () => does.stems(id) }, "Stems");
+    const discard = h("button", { class: "danger discard", onclick: () => does.discard(id) }, "Discard");
+    const reuse = h("button", { class: "link reuse", title: "Put this take's knobs, seed included, in the form",
+      onclick: () => does.reuse(id) }, "use these knobs");
+    const knobs = h("p", { class: "knobs-summary muted" });
+    const note = h("p", { class: "note muted" });
+    const seam = h("p", { class: "seam", title: "How this take continues its parent, as Sparrow hears it" });
+    const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
+      onclick: () => does.again(id) }, "Try again");
+    const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: id },
+      onclick: (event) => { if (event.target === el) does.focus(id); } },
+    h("header", {}, name, h("small", { class: "seed muted" })),
+    h("div", { class: "knobs-line" }, knobs, reuse),
+    note, status, progressLine, error, seam, waveHolder,
+    h("div", { class: "card-actions" }, play, a, b, commit, stems, again, discard));
+    el.addEventListener("focus", () => does.focus(id));
+    const card = {
+      el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null,
+      note, seam,
+    };
+    if (!this.account.stems_allowed) {
+      stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
+    }
+    this.cards.set(id, card);
+    return card;
+  }
+
+  update(card, node, { spine, focus, ab, rank = null, count = 1 }) {
+    card.el.dataset.status = node.status;
+    card.el.classList.toggle("focused", focus === node.id);
+    card.name.textContent = this.chain.label(node, spine);
+    card.el.querySelector(".seed").textContent = node.params?.seed != null ? `seed ${node.params.seed}` : "";
+    const p = node.params;
+    card.knobs.textContent = p
+      ? `${p.prompt ? `“${p.prompt}”` : "no prompt"} · ${p.energy} energy · ${p.tempo_feel} tempo · ${p.density} · guidance ${p.cfg_coef}`
+      : "";
+    const melody = node.melody && this.chain.get(node.melody.node_id);
+    if (melody) card.knobs.textContent += ` · melody of ${this.chain.fullName(melody, spine)}${node.melody.stem ? ` · ${node.melody.stem}` : ""}`;
+    const percent = Math.round((node.progress || 0) * 100);
+    card.status.textContent = node.status === "generating" ? `Generating… ${percent}%`
+      : node.status === "ready" ? `Ready · ${fmt(node.duration_s)}` : STATUS_WORDS[node.status] || node.status;
+    card.progressLine.hidden = !(node.status === "pending" || node.status === "generating");
+    card.progress.value = node.progress || 0;
+    card.eta.textContent = node.status === "generating" && node.eta_s ? timeLeft(node.eta_s) : "";
+    card.error.hidden = node.status !== "error";
+    card.error.textContent = node.error_msg || "";
+    const ready = node.status === "ready";
+    for (const button of [card.play, card.a, card.b, card.commit]) {
+      button.hidden = node.status === "error";
+      button.disabled = !ready;
+    }
+    card.again.hidden = node.status !== "error";
+    card.stems.disabled = !ready || !this.account.stems_allowed;
+    card.a.setAttribute("aria-pressed", String(ab.a === node.id));
+    card.b.setAttribute("aria-pressed", String(ab.b === node.id));
+    card.note.hidden = !node.note;
+    card.note.textContent = node.note || "";
+    const heard = seamOf(node);
+    card.seam.hidden = !heard && !node.analysis;
+    card.seam.textContent = heard
+      ? `${rank === 1 && count > 1 ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`
+      : node.analysis ? `Seam: ${describeClip(node.analysis)}` : "";
+    card.el.dataset.rank = rank ?? "";
+    card.el.classList.toggle("fades-out", Boolean(heard?.fades_out));
+    showWave(card, node, { height: 56, color: "#9fb98a", onSeek: (seconds) => this.does.seek(node.id, seconds) });
+  }
+
+  /** Whether take `id` has a card (shown or kept for later). */
+  has(id) {
+    return this.cards.has(id);
+  }
+
+  /** Mark take `id` as the one the keys act on (null: none). */
+  showFocus(id) {
+    for (const [cardId, card] of this.cards) card.el.classList.toggle("focused", cardId === id);
+  }
+
+  /** Scroll take `id`'s card into view. */
+  reveal(id) {
+    this.cards.get(id)?.el.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+
+  /** Move each take's playhead, and its play button when what plays changes. */
+  show(state) {
+    const what = state?.what ?? null;
+    const playingAlone = (id) => what?.kind === "clip" && what.nodeId === id;
+    // The buttons change only when what plays does, not every frame.
+    if (this.buttonsFor === undefined || !same(what, this.buttonsFor)) {
+      this.buttonsFor = what;
+      for (const [id, card] of this.cards) {
+        const on = playingAlone(id);
+        card.play.textContent = on ? "■ Stop" : "▶ Play";
+        card.play.setAttribute("aria-pressed", String(on));
+      }
+    }
+    for (const [id, card] of this.cards) card.wave?.show(playingAlone(id) ? state.position : null);
+  }
+
+  /** Drop take `id`'s card (discarded). */
+  forget(id) {
+    const card = this.cards.get(id);
+    if (!card) return;
+    card.wave?.destroy();
+    card.el.remove();
+    this.cards.delete(id);
+  }
+
+  destroy() {
+    for (const card of this.cards.values()) card.wave?.destroy();
+  }
+}
