@@ -203,10 +203,49 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     drums = page.locator("#stems .stem[data-stem=drums]")
     drums.get_by_role("button", name="Solo").click()
     expect(drums.get_by_role("button", name="Solo")).to_have_attribute("aria-pressed", "true")
-    expect(drums.get_by_role("link", name="Download")).to_have_attribute("href", re.compile(r"/stems/drums/audio$"))
+    expect(drums.get_by_role("link", name="Download")).to_have_attribute("href", re.compile(r"/stems/drums/audio\?model=htdemucs$"))
     page.click("#play-stems")
     expect(now_playing).to_contain_text("Playing stems")
     shot(page, "09-stems")
+    assert page.errors == []
+
+
+def test_a_musician_continues_the_drums_alone_splits_six_stems_and_downloads_the_spines_stems(open_page):
+    page = open_page("ann")
+    drop_clip(page, make_clip("wav", seconds=2.0), "groove.wav")
+    expect(page.locator("#spine .block")).to_have_count(1)
+    # "Hear": the mix, or one stem of the path alone (the stems are made first).
+    hear = page.locator("#knob-prompt_source")
+    expect(hear.locator("option")).to_have_text(
+        ["the mix", "the drums alone", "the bass alone", "the other alone", "the vocals alone"]
+    )
+    hear.select_option("drums")
+    page.fill("#knob-count", "1")
+    page.fill("#knob-duration_s", "1")
+    page.click("#ask-takes")
+    expect(card(page, 0)).to_have_attribute("data-status", "ready", timeout=120_000)
+    expect(card(page, 0).locator(".knobs-summary")).to_contain_text("heard the drums alone")
+    shot(page, "16-drums-alone")
+
+    # Six stems: the model is the musician's pick, each set kept beside the other.
+    page.locator("#spine .block").first.get_by_role("button", name="Stems").click()
+    expect(page.locator("#stems-model option")).to_have_text(["htdemucs: 4 stems", "htdemucs_6s: 6 stems"])
+    expect(page.locator("#stems .stem")).to_have_count(4)  # the drums' split, made for the take above
+    page.locator("#stems-model").select_option("htdemucs_6s")
+    expect(page.locator("#split-stems")).to_have_text("Split into drums, bass, other, vocals, guitar and piano")
+    page.click("#split-stems")
+    expect(page.locator("#stems .stem")).to_have_count(6, timeout=120_000)
+    expect(page.locator("#stems .stem .stem-name")).to_have_text(["drums", "bass", "other", "vocals", "guitar", "piano"])
+    expect(page.locator("#stems .stem[data-stem=guitar] canvas").first).to_be_attached()
+    shot(page, "17-six-stems")
+
+    # The spine's stems, as one zip.
+    page.locator("#export summary").click()
+    page.check("#export-stems")
+    with page.expect_download() as download:
+        page.click("#export-button")
+    assert download.value.suggested_filename == "groove.zip"
+    expect(page.locator(".export-status")).to_contain_text("Saved groove.zip")
     assert page.errors == []
 
 

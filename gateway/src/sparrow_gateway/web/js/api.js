@@ -105,8 +105,8 @@ export const api = {
   takes: (parentId, body) => request("POST", `/api/nodes/${parentId}/takes`, { json: body }),
   commit: (id) => request("POST", `/api/nodes/${id}/commit`),
   discard: (id, keepalive = false) => request("DELETE", `/api/nodes/${id}`, { keepalive }),
-  stems: (id) => request("GET", `/api/nodes/${id}/stems`),
-  separate: (id) => request("POST", `/api/nodes/${id}/stems`),
+  stems: (id, model = "") => request("GET", `/api/nodes/${id}/stems?model=${encodeURIComponent(model)}`),
+  separate: (id, model = "") => request("POST", `/api/nodes/${id}/stems`, { json: model ? { model } : {} }),
   exportSpine: (id, body) => request("POST", `/api/chains/${id}/export`, { json: body, raw: true }),
   schema: () => fetch("/openapi.json").then((r) => r.json()),
 };

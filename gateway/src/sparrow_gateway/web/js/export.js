@@ -1,4 +1,5 @@
-// Export the spine as one file: format, crossfade at the seams, loudness.
+// Export the spine as one file (format, crossfade at the seams, loudness), or
+// as a zip of the mix and each stem joined alike (paid tier).
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -11,15 +12,17 @@ export function exportPanel(chainId, onError) {
     oninput: () => { crossfadeValue.textContent = `${crossfade.value} ms`; } });
   const normalize = h("input", { id: "export-normalize", type: "checkbox" });
   const matchParts = h("input", { id: "export-match-parts", type: "checkbox" });
+  const stems = h("input", { id: "export-stems", type: "checkbox" });
   const status = h("span", { class: "export-status", role: "status" });
   const button = h("button", { class: "primary", id: "export-button" }, "Export");
   button.addEventListener("click", async () => {
     button.disabled = true;
-    status.textContent = "Rendering…";
+    // Parts without stems are split first: that takes a while.
+    status.textContent = stems.checked ? "Splitting the parts and rendering each stem…" : "Rendering…";
     try {
       const response = await api.exportSpine(chainId, {
         format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
-        match_parts: matchParts.checked,
+        match_parts: matchParts.checked, stems: stems.checked,
       });
       const disposition = response.headers.get("content-disposition") || "";
       const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `sparrow.${format.value}`;
@@ -44,5 +47,6 @@ export function exportPanel(chainId, onError) {
       h("label", {}, "Crossfade at each seam ", crossfade, " ", crossfadeValue),
       h("label", {}, normalize, " Match loudness to the first clip (EBU R128)"),
       h("label", {}, matchParts, " Bring every part to the first clip's loudness (no jump at a seam)"),
+      h("label", {}, stems, " The stems too: a zip of the mix and each stem, joined alike (paid tier)"),
       button, status));
 }

@@ -1,5 +1,6 @@
-// A node's stems: ask for them (paid tier), watch them being made, then play
-// them together with solo and mute per stem, and download each.
+// A node's stems: pick a stems model (four stems, or six with guitar and
+// piano), ask for them (paid tier), watch them being made, then play them
+// together with solo and mute per stem, and download each.
 
 import { api } from "./api.js";
 import { loadBuffer } from "./audio.js";
@@ -8,13 +9,35 @@ import * as player from "./player.js";
 import { showError } from "./toast.js";
 import { waveform } from "./waveform.js";
 
-const COLORS = { drums: "#d98c5f", bass: "#8f7cd9", other: "#6fb38a", vocals: "#d96f9a" };
+const COLORS = {
+  drums: "#d98c5f", bass: "#8f7cd9", other: "#6fb38a", vocals: "#d96f9a", guitar: "#d9c15f", piano: "#5fa8d9",
+};
+const FALLBACK_COLOR = "#9aa5b1";
+const FOUR = ["drums", "bass", "other", "vocals"];
+
+// The stems models the stems workers offer, the default first, with what each
+// writes: [{ name, stems }]. Asked once; four stems by htdemucs when unknown.
+let offered = null;
+export function stemModels() {
+  offered ??= api.gpu().then(
+    (gpu) => gpu.stems.find((worker) => worker.models?.length)?.models || [{ name: "", stems: FOUR }],
+    () => [{ name: "", stems: FOUR }],
+  );
+  return offered;
+}
+
+function inWords(names) {
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
+}
 
 export class StemsPanel {
   constructor(account) {
     this.account = account;
     this.node = null;
     this.set = null;
+    this.models = [];
+    // The model picked ("" before the workers said which they offer: their default).
+    this.model = "";
     this.gains = null;
     this.solo = new Set();
     this.muted = new Set();
@@ -33,12 +56,27 @@ export class StemsPanel {
       this.render();
       return;
     }
+    this.models = await stemModels();
+    if (!this.models.some((m) => m.name === this.model)) this.model = this.models[0].name;
+    await this.load();
+  }
+
+  async load() {
     try {
-      this.set = await api.stems(node.id);
+      this.set = await api.stems(this.node.id, this.model);
     } catch (error) {
       showError(error);
     }
     this.render();
+  }
+
+  async pick(model) {
+    if (player.isPlaying(`stems:${this.node?.id}`)) player.stop();
+    this.model = model;
+    this.set = null;
+    this.solo.clear();
+    this.muted.clear();
+    await this.load();
   }
 
   close() {
@@ -50,6 +88,7 @@ export class StemsPanel {
   // A stems.updated event (for any node holding the same audio).
   update(set) {
     if (!this.node || !set || set.node_id !== this.node.id) return;
+    if (this.model && set.model && set.model !== this.model) return;
     const was = this.set?.status;
     this.set = set;
     if (was !== set.status || set.status !== "ready") this.render();
@@ -57,7 +96,7 @@ export class StemsPanel {
 
   async separate() {
     try {
-      this.set = await api.separate(this.node.id);
+      this.set = await api.separate(this.node.id, this.model);
     } catch (error) {
       showError(error);
     }
@@ -74,11 +113,18 @@ export class StemsPanel {
         `Stem separation is on the paid tier; your key (${this.account.user}) is on the ${this.account.tier} tier.`));
       return;
     }
+    if (this.models.length > 1) {
+      const select = h("select", { id: "stems-model", onchange: () => this.pick(select.value) },
+        this.models.map((m) => h("option", { value: m.name, selected: m.name === this.model },
+          `${m.name}: ${m.stems.length ? `${m.stems.length} stems` : "loading"}`)));
+      this.el.append(h("label", { class: "stems-model" }, "Model ", select));
+    }
     const set = this.set;
     if (!set || set.status === "none" || set.status === "error") {
       if (set?.status === "error") this.el.append(h("p", { class: "error-text" }, set.error_msg || "Separation failed."));
+      const names = this.models.find((m) => m.name === this.model)?.stems || [];
       this.el.append(h("button", { class: "primary", id: "split-stems", onclick: () => this.separate() },
-        set?.status === "error" ? "Try again" : "Split into drums, bass, other and vocals"));
+        set?.status === "error" ? "Try again" : names.length ? `Split into ${inWords(names)}` : "Split into stems"));
       return;
     }
     if (set.status !== "ready") {
@@ -102,7 +148,7 @@ export class StemsPanel {
         h("a", { class: "button", href: stem.audio_url, download: `${this.label}-${stem.name}.wav` }, "Download"));
       list.append(row);
       loadBuffer(stem.audio_url).then((buffer) => {
-        clear(holder).append(waveform(buffer, { height: 36, color: COLORS[stem.name] }).el);
+        clear(holder).append(waveform(buffer, { height: 36, color: COLORS[stem.name] || FALLBACK_COLOR }).el);
       }, (error) => { clear(holder).append(h("span", { class: "error-text" }, error.message)); });
     }
   }

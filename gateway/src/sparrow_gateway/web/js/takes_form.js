@@ -2,6 +2,7 @@
 // in /openapi.json), so every knob shows exactly the range the services accept.
 
 import { clear, h } from "./dom.js";
+import { stemModels } from "./stems.js";
 
 const LABELS = {
   prompt: ["Prompt", "What the continuation should sound like"],
@@ -17,8 +18,24 @@ const LABELS = {
   top_p: ["Top-p", "0 turns it off"],
   temperature: ["Temperature", ""],
   align: ["Align", "bars: start the prompt on a downbeat and make whole bars (from the parent's tempo)"],
+  prompt_source: ["Hear", "What of the music so far the model hears: the mix, or one stem alone (paid tier)"],
 };
-const MAIN = ["prompt", "energy", "tempo_feel", "density", "duration_s", "count", "cfg_coef", "prompt_duration_s", "align", "seed"];
+const MAIN = [
+  "prompt", "energy", "tempo_feel", "density", "duration_s", "count", "cfg_coef", "prompt_duration_s", "align",
+  "prompt_source", "seed",
+];
+
+// "Hear": the mix, or one stem of the default stems model.
+function promptSource(prop) {
+  const [label, hint] = LABELS.prompt_source;
+  const select = h("select", { name: "prompt_source", id: "knob-prompt_source" },
+    h("option", { value: "mix", selected: true }, "the mix"));
+  stemModels().then((models) => {
+    for (const stem of models[0].stems) select.append(h("option", { value: stem }, `the ${stem} alone`));
+  });
+  return h("label", { class: "knob", for: select.id, title: prop.description || hint },
+    h("span", { class: "knob-name" }, label), select, h("small", { class: "hint" }, hint));
+}
 const ADVANCED = ["top_k", "top_p", "temperature"];
 
 function numberOf(prop) {
@@ -27,6 +44,7 @@ function numberOf(prop) {
 }
 
 function field(name, prop) {
+  if (name === "prompt_source") return promptSource(prop);
   const [label, hint] = LABELS[name] || [name, ""];
   const spec = numberOf(prop);
   let input;

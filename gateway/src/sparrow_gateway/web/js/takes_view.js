@@ -114,6 +114,7 @@ export class TakesView {
     card.knobs.textContent = p
       ? `${p.prompt ? `“${p.prompt}”` : "no prompt"} · ${p.energy} energy · ${p.tempo_feel} tempo · ${p.density} · guidance ${p.cfg_coef}`
       : "";
+    if (p?.prompt_source && p.prompt_source !== "mix") card.knobs.textContent += ` · heard the ${p.prompt_source} alone`;
     const melody = node.melody && this.chain.get(node.melody.node_id);
     if (melody) card.knobs.textContent += ` · melody of ${this.chain.fullName(melody, spine)}${node.melody.stem ? ` · ${node.melody.stem}` : ""}`;
     const percent = Math.round((node.progress || 0) * 100);
