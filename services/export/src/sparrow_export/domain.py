@@ -3,6 +3,7 @@ must pass, each failing with a sentence a musician can act on. No gRPC, no audio
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -52,9 +53,16 @@ class RenderJob:
     # stem_clips[s][i], stem s of clip i, for each. The answer is then a zip.
     stems: tuple[str, ...] = ()
     stem_clips: tuple[tuple[bytes, ...], ...] = ()
+    # Each clip's out point in seconds (the spine plays it up to there); 0, or
+    # no entry: the whole clip.
+    clip_ends_s: tuple[float, ...] = ()
 
     def name_of(self, index: int) -> str:
         return self.clip_names[index] if index < len(self.clip_names) and self.clip_names[index] else f"Part {index + 1}"
+
+    def end_of(self, index: int) -> float:
+        """Clip `index`'s out point in seconds; 0 when it plays whole."""
+        return self.clip_ends_s[index] if index < len(self.clip_ends_s) else 0.0
 
     @property
     def tracks(self) -> list[tuple[str, tuple[bytes, ...]]]:
@@ -84,6 +92,20 @@ def check_names(clip_count: int, names: list[str]) -> None:
     for index, name in enumerate(names):
         if len(name) > MAX_NAME_CHARS:
             raise InvalidArgument(f"the name of {clip_name(index, clip_count)} is over {MAX_NAME_CHARS} characters")
+
+
+def check_ends(clip_count: int, ends: list[float]) -> None:
+    """Raise InvalidArgument when there are more out points than clips, or one
+    is negative or not a number. (Whether it lies within its clip is known once
+    the clip is decoded: render checks that.)"""
+    if len(ends) > clip_count:
+        raise InvalidArgument(f"{len(ends)} clip ends for {clip_count} clips")
+    for index, end in enumerate(ends):
+        if not math.isfinite(end) or end < 0:
+            raise InvalidArgument(
+                f"{clip_name(index, clip_count)} ends at {end:.2f} s: an end is a second within the clip, "
+                "or 0 for the whole clip"
+            )
 
 
 MAX_STEMS = 16

@@ -4,6 +4,11 @@ block by block through files (engine room in blocks.py), and reports progress;
 the whole-array forms (join, integrated_loudness, match_loudness, encode) are
 the same steps on arrays in memory.
 
+A clip with an out point (a part continued from inside it) is cut there as it
+is decoded, and decoding stops there: every later step (seams, loudness,
+markers, a stems render's stems) sees only what the spine plays: the samples
+of the whole clip decoded and then cut.
+
 A stems render joins each stem across the spine as the mix is joined, and zips
 the files. Everything but the samples is decided once, on the mix (`Levels`:
 the seams, every loudness gain, the markers) and applied to every track alike:
@@ -21,7 +26,7 @@ import tempfile
 import wave
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +62,10 @@ MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 # within this it is padded with silence or trimmed to line up; past it, it is
 # not that clip's stem and the render is refused.
 STEM_SLACK_S = 0.5
+# An out point this far past its clip's decoded end is its end: a length the
+# chain measured at another rate, or rounded. Past it, the clip is not the one
+# the out point was set on, and the render is refused.
+END_SLACK_S = 0.01
 
 _CODECS = {RenderFormat.WAV: "pcm_s16le", RenderFormat.MP3: "libmp3lame", RenderFormat.FLAC: "flac"}
 
@@ -115,28 +124,51 @@ def clip_blocks(data: bytes, sample_rate: int, channels: int, name: str) -> Iter
         yield from decoded_blocks(container, stream, sample_rate, channels)
 
 
+def _read_into(clip: DecodedClip, blocks: Iterator[np.ndarray], stop: int | None) -> None:
+    """`blocks` appended to `clip` up to `stop` samples (None: all of them):
+    reading stops there, so the rest of the file is never decoded."""
+    with closing(blocks):
+        for block in blocks:
+            if stop is not None and clip.length + block.shape[-1] >= stop:
+                clip.append(block[:, : stop - clip.length])
+                return
+            clip.append(block)
+
+
 def decode_to_file(
     data: bytes, sample_rate: int, channels: int, index: int, count: int, folder: Path,
-    stem: str = "", length: int | None = None,
+    stem: str = "", length: int | None = None, end_s: float = 0.0,
 ) -> DecodedClip:
     """A clip (its mix, or `stem`) decoded into a file of `folder` (render's
-    working copy); padded with silence or trimmed to `length` samples when
-    given (a stem, to its mix's length) and off by at most STEM_SLACK_S.
-    Raises InvalidArgument naming the clip when it can't be used."""
+    working copy), up to its out point `end_s` (0: whole; a stem's is its
+    mix's); padded with silence or trimmed to `length` samples when given (a
+    stem, to its mix's length as heard) and off by at most STEM_SLACK_S.
+    Raises InvalidArgument naming the clip when it can't be used, or when its
+    mix ends more than END_SLACK_S before `end_s` (within that, it plays whole)."""
     name = track_name(stem, index, count)
+    stop = round(end_s * sample_rate) if end_s else None  # the out point, at the root's rate
+    if stop == 0:
+        raise InvalidArgument(
+            f"{name} ends at {end_s:g} s, before its first sample: nothing of it would be heard "
+            "(0 means the whole clip)"
+        )
     clip = DecodedClip(folder / f"{stem or MIX}-{index}.f32", channels)
     try:
-        for block in clip_blocks(data, sample_rate, channels, name):
-            clip.append(block)
+        _read_into(clip, clip_blocks(data, sample_rate, channels, name), stop)
         if clip.length == 0:
             raise InvalidArgument(f"{name} holds no audio: it decodes to 0 seconds")
         if length is not None and clip.length != length:
             if abs(clip.length - length) > STEM_SLACK_S * sample_rate:
+                mix = f"{length / sample_rate:.2f} s"
                 raise InvalidArgument(
                     f"{name} lasts {clip.length / sample_rate:.2f} s but the clip "
-                    f"{length / sample_rate:.2f} s: send the stems split from that clip"
+                    f"{mix if stop is None else 'is heard to ' + mix}: send the stems split from that clip"
                 )
             clip.fit(length)
+        elif length is None and stop is not None and stop - clip.length > END_SLACK_S * sample_rate:
+            raise InvalidArgument(
+                f"{name} ends at {end_s:.2f} s but lasts {clip.length / sample_rate:.2f} s"
+            )
     except BaseException:
         clip.close()
         raise
@@ -438,7 +470,7 @@ async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
                     for index, data in enumerate(clips):
                         clip = await asyncio.to_thread(
                             decode_to_file, data, rate, channels, index, count, working,
-                            stem, lengths[index] if stem else None,
+                            stem, lengths[index] if stem else None, job.end_of(index),
                         )
                         decoded.append(clip)
                         done += 1

@@ -15,6 +15,7 @@ from sparrow_export.domain import (
     RenderJob,
     Rendered,
     check_clips,
+    check_ends,
     check_names,
     check_setup,
     check_stem_clips,
@@ -121,6 +122,7 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         format = _FORMATS.get(setup.format)
         check_setup(format, setup.clip_count, setup.crossfade_ms)
         check_names(setup.clip_count, list(setup.clip_names))
+        check_ends(setup.clip_count, list(setup.clip_ends_s))
         check_clips(setup.clip_count, {index: len(data) for (index, stem), data in clips.items() if not stem})
         check_stem_clips(setup.clip_count, stems, {key: len(data) for key, data in clips.items()})
 
@@ -137,6 +139,7 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
             match_parts=setup.match_parts,
             stems=tuple(stems),
             stem_clips=tuple(track(stem) for stem in stems),
+            clip_ends_s=tuple(setup.clip_ends_s),
         )
 
 
