@@ -2,6 +2,7 @@
 
 import asyncio
 
+from sparrow_common.heap import one_arena
 from sparrow_common.logs import setup_logging
 
 from sparrow_generation.config import Settings
@@ -9,6 +10,7 @@ from sparrow_generation.server import serve
 
 
 def main() -> None:
+    one_arena()  # before any thread: the model's thread shares the main heap
     settings = Settings()
     setup_logging(settings.log_level, service="generation")
     asyncio.run(serve(settings))
