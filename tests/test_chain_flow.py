@@ -82,10 +82,15 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
             assert stack.wait_for(node_id)["status"] == "ready"
         committed = client.post(f"/api/nodes/{take_ids[1]}/commit")
         assert committed.status_code == 200 and committed.json()["committed"]
-        for gone in (take_ids[0], take_ids[2], branch.json()["id"]):
+        # The siblings went to the bin, audio and all, until it is emptied.
+        binned = {n["id"] for n in client.get(f"/api/chains/{chain_id}/bin").json()["nodes"]}
+        assert binned == {take_ids[0], take_ids[2], branch.json()["id"]}
+        assert {n["id"] for n in client.get(f"/api/chains/{chain_id}").json()["nodes"]} == {root_id, take_ids[1]}
+        assert client.delete(f"/api/chains/{chain_id}/bin").json() == {"deleted": 3}
+        for gone in binned:
             assert client.get(f"/api/nodes/{gone}").status_code == 404
         stored = {p.name.split(".")[0] for p in (stack.blob_dir / chain_id).iterdir()}
-        assert stored == {root_id, take_ids[1]}, "discarded takes left their audio behind"
+        assert stored == {root_id, take_ids[1]}, "an emptied bin left its audio behind"
         spine = client.get(f"/api/chains/{chain_id}/spine").json()
         assert [n["id"] for n in spine] == [root_id, take_ids[1]]
 

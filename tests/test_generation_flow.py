@@ -58,7 +58,8 @@ def test_three_takes_progress_on_sse_then_commit_one_and_continue(stack):
         assert audio[takes[0]] != audio[takes[1]]
 
         assert client.post(f"/api/nodes/{takes[2]}/commit").status_code == 200
-        assert [client.get(f"/api/nodes/{t}").status_code for t in takes] == [404, 404, 200]
+        # The siblings are in the bin now.
+        assert [client.get(f"/api/nodes/{t}").json()["binned_at"] is not None for t in takes] == [True, True, False]
         onward = client.post(f"/api/nodes/{takes[2]}/branch", json={"duration_s": 2, "prompt_duration_s": 8})
         assert onward.status_code == 202
         # 8 s of context reach back through the 6 s take into the root.

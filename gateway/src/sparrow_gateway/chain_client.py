@@ -112,7 +112,46 @@ class ChainClient:
 
     async def get_chain(self, chain_id: str) -> schemas.ChainWithNodes:
         reply = await self.stub.GetChain(chain_pb2.GetChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.chain(
+            reply.chain, schemas.ChainWithNodes, nodes=[convert.node(n) for n in reply.nodes],
+            history=convert.history(reply.history),
+        )
+
+    async def rename(self, chain_id: str, title: str) -> schemas.Chain:
+        reply = await self.stub.RenameChain(
+            chain_pb2.RenameChainRequest(chain_id=chain_id, title=title), timeout=self._timeout, metadata=self.metadata
+        )
+        return convert.chain(reply.chain, schemas.Chain)
+
+    async def fork(self, node_id: str, title: str | None) -> schemas.ChainWithNodes:
+        reply = await self.stub.ForkChain(
+            chain_pb2.ForkChainRequest(node_id=node_id, title=title or ""), timeout=self._timeout, metadata=self.metadata
+        )
         return convert.chain(reply.chain, schemas.ChainWithNodes, nodes=[convert.node(n) for n in reply.nodes])
+
+    async def bin(self, chain_id: str) -> schemas.Bin:
+        reply = await self.stub.ListBin(chain_pb2.ListBinRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return schemas.Bin(nodes=[convert.node(n) for n in reply.nodes])
+
+    async def empty_bin(self, chain_id: str) -> schemas.BinEmptied:
+        reply = await self.stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return schemas.BinEmptied(deleted=reply.deleted)
+
+    async def undo(self, chain_id: str) -> schemas.Undone:
+        reply = await self.stub.Undo(chain_pb2.UndoRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return schemas.Undone(move=convert.move(reply.undone), history=convert.history(reply.history))
+
+    async def redo(self, chain_id: str) -> schemas.Undone:
+        reply = await self.stub.Redo(chain_pb2.RedoRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
+        return schemas.Undone(move=convert.move(reply.redone), history=convert.history(reply.history))
+
+    async def uncommit(self, node_id: str) -> schemas.Node:
+        reply = await self.stub.UncommitNode(chain_pb2.UncommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.node(reply.node)
+
+    async def restore(self, node_id: str) -> schemas.Node:
+        reply = await self.stub.RestoreNode(chain_pb2.RestoreNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+        return convert.node(reply.node)
 
     async def delete_chain(self, chain_id: str) -> None:
         await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
@@ -126,10 +165,14 @@ class ChainClient:
         return convert.node(reply.node)
 
     async def create_takes(
-        self, parent_id: str, params: GenerationParams, count: int, melody: schemas.Melody | None = None
+        self, parent_id: str, params: GenerationParams, count: int, melody: schemas.Melody | None = None,
+        from_s: float | None = None,
     ):
-        """`count` takes of the parent, all conditioned on `melody` when given."""
+        """`count` takes of the parent, all conditioned on `melody` when given,
+        continuing from `from_s` into the parent when given."""
         request = chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count)
+        if from_s is not None:
+            request.from_s = from_s
         if melody is not None:
             request.melody.CopyFrom(chain_pb2.Melody(node_id=str(melody.node_id), stem=melody.stem or ""))
         if self.take_limits is not None:

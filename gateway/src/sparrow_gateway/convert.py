@@ -76,8 +76,22 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         else None,
         analysis=analysis(msg.analysis) if msg.HasField("analysis") else None,
         note=msg.note or None,
+        from_s=msg.from_s if msg.HasField("from_s") else None,
+        out_s=msg.out_s if msg.HasField("out_s") else None,
+        binned_at=msg.bin_time.ToDatetime(tzinfo=UTC) if msg.HasField("bin_time") else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+def move(msg: chain_pb2.Move) -> schemas.Move:
+    return schemas.Move(kind=chain_pb2.MoveKind.Name(msg.kind).removeprefix("MOVE_KIND_").lower(), node_id=msg.node_id)
+
+
+def history(msg: chain_pb2.History) -> schemas.History:
+    return schemas.History(
+        undo=move(msg.undo) if msg.HasField("undo") else None,
+        redo=move(msg.redo) if msg.HasField("redo") else None,
     )
 
 

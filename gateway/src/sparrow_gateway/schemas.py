@@ -61,6 +61,14 @@ class BranchRequest(BaseModel):
         description='What the model hears of the path: "mix", or one stem\'s name ("drums"...) to continue '
         "from that stem alone (the path's parts are split into stems first when they have none; paid tier).",
     )
+    from_s: float | None = Field(
+        None, gt=0, description="Continue from this second of the parent's audio (its end when absent): the model "
+        "hears the path up to there, and once committed the parent stops there on the spine (its out point).",
+    )
+    like: UUID | None = Field(
+        None, description="More like this: a take of the same parent whose knobs (prompt, energy..., melody, "
+        "prompt_source, from_s) the new takes use, each with a new seed; the knobs in this body are then ignored.",
+    )
     melody: Melody | None = Field(
         None,
         description="Condition the take on this melody's chroma. Only a MusicGen melody checkpoint can "
@@ -68,7 +76,7 @@ class BranchRequest(BaseModel):
     )
 
     def to_params(self) -> GenerationParams:
-        return GenerationParams(**self.model_dump(exclude={"count", "melody"}))
+        return GenerationParams(**self.model_dump(exclude={"count", "melody", "from_s", "like"}))
 
 
 class TakesRequest(BranchRequest):
@@ -153,6 +161,11 @@ class Node(BaseModel):
     note: str | None = Field(
         None, description="How it was made when not quite as asked: aligned to bars, or kept to seconds and why."
     )
+    from_s: float | None = Field(None, description="For a take: the second of its parent it continues from; null for the end.")
+    out_s: float | None = Field(
+        None, description="For a part of the spine: where it stops playing (its committed child's from_s); null for all of it."
+    )
+    binned_at: datetime | None = Field(None, description="When it went to the chain's bin; null for a node in the chain.")
     created_at: datetime
     updated_at: datetime
 
@@ -175,8 +188,46 @@ class Chain(BaseModel):
     created_at: datetime
 
 
+class Move(BaseModel):
+    kind: Literal["commit", "uncommit", "discard", "restore"]
+    node_id: str
+
+
+class History(BaseModel):
+    """What undo and redo would do next on the chain (kept with it: a reload keeps them)."""
+
+    undo: Move | None = Field(description="The latest move, undone by POST /undo; null for none.")
+    redo: Move | None = Field(description="The move undone last, done again by POST /redo; null for none.")
+
+
 class ChainWithNodes(Chain):
     nodes: list[Node]
+    history: History | None = None
+
+
+class Undone(BaseModel):
+    move: Move = Field(description="The move undone (or, from /redo, done again).")
+    history: History
+
+
+class Bin(BaseModel):
+    nodes: list[Node] = Field(description="Each node discarded (with what went with it under it), newest first.")
+
+
+class BinEmptied(BaseModel):
+    deleted: int = Field(description="Nodes deleted for good, with their audio.")
+
+
+class RenameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, description="1 to 200 characters once trimmed.")
+
+
+class ForkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200, description="The chain's title with \"(fork)\" when absent.")
 
 
 class ChainCreated(ChainWithNodes):

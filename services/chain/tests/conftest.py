@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from sparrow_chain.domain import GenerationParams, StoredAudio
-from sparrow_chain.store import ChainStore, make_engine, migrate
+from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
 from sparrow_common.ids import new_id
 
 
@@ -30,8 +30,11 @@ class ChainBuilder:
             owner, chain_id, root_id, "song", "song.wav", stored_audio(f"{chain_id}/{root_id}.wav", seconds)
         )
 
-    def takes(self, parent, count: int = 1, owner: str = "ann", ready: bool = True, seconds: float = 3.0):
-        nodes = self.store.create_takes(owner, parent.id, GenerationParams(), count)
+    def takes(
+        self, parent, count: int = 1, owner: str = "ann", ready: bool = True, seconds: float = 3.0,
+        from_s: float | None = None,
+    ):
+        nodes = self.store.create_takes(owner, parent.id, GenerationParams(), count, from_s=from_s)
         if not ready:
             return nodes
         return [
@@ -50,3 +53,8 @@ def store(database_url):
 @pytest.fixture
 def build(store):
     return ChainBuilder(store)
+
+
+@pytest.fixture
+def queue(store):
+    return JobQueue(store.engine)

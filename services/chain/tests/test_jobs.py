@@ -5,17 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from sparrow_chain.domain import NodeStatus
 from sparrow_chain.store import JobQueue
 
 from sparrow_common.params import GenerationParams
-
-
-@pytest.fixture
-def queue(store):
-    return JobQueue(store.engine)
 
 
 def claim_all_at_once(queue: JobQueue, claimers: int) -> list[str]:
@@ -108,9 +101,21 @@ def test_context_reaches_back_into_ancestors_when_the_parent_is_short(store, bui
     (a,) = build.takes(root, seconds=3.0)
     store.commit("ann", a.id)
     (b,) = build.takes(a, seconds=2.0)
-    assert [n.id for n in queue.takes.context_path(b.id, 1.5)] == [b.id]
-    assert [n.id for n in queue.takes.context_path(b.id, 4.0)] == [a.id, b.id]
-    assert [n.id for n in queue.takes.context_path(b.id, 30.0)] == [root.id, a.id, b.id]
+    assert [h.node.id for h in queue.takes.context_path(b.id, 1.5)] == [b.id]
+    assert [h.node.id for h in queue.takes.context_path(b.id, 4.0)] == [a.id, b.id]
+    assert [h.node.id for h in queue.takes.context_path(b.id, 30.0)] == [root.id, a.id, b.id]
+
+
+def test_a_path_through_a_take_from_a_point_hears_its_parent_up_to_that_point(store, build, queue):
+    chain, root = build.chain(seconds=4.0)
+    (a,) = build.takes(root, seconds=3.0, from_s=1.5)
+    assert a.from_s == 1.5
+    # Heard from a take of `a` at 2 s: all of the root up to 1.5 s, then `a` up to 2 s.
+    heard = queue.takes.context_path(a.id, 30.0, from_s=2.0)
+    assert [(h.node.id, h.end_s) for h in heard] == [(root.id, 1.5), (a.id, 2.0)]
+    # 3 s before `a`'s end reach 1 s back into the root, before its out point.
+    heard = queue.takes.context_path(a.id, 3.5)
+    assert [(h.node.id, h.end_s) for h in heard] == [(root.id, 1.5), (a.id, None)]
 
 
 def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):

@@ -63,6 +63,8 @@ def test_takes_keep_their_melody_and_the_job_finds_its_audio(store, build):
     assert queue.takes.melody_audio(of_root_job.nodes[0].melody) == root.audio
     assert queue.takes.melody_audio(of_stem_job.nodes[0].melody) == vocals
     store.discard("ann", part.id)
+    assert queue.takes.melody_audio(Melody(part.id, "vocals")) == vocals  # in the bin, its audio kept
+    store.empty_bin("ann", part.chain_id)
     assert queue.takes.melody_audio(Melody(part.id, "vocals")) is None  # gone since: the job says so
 
 

@@ -168,6 +168,13 @@ async def test_branch_commit_discard_over_grpc(server, stub):
         await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=created.root.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=branch.node.id), timeout=5)
+    # In the bin: still there, saying since when, and off the chain.
+    binned = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=branch.node.id), timeout=5)).node
+    assert binned.HasField("bin_time")
+    listed = await stub.GetChain(chain_pb2.GetChainRequest(chain_id=created.chain.id), timeout=5)
+    assert [n.id for n in listed.nodes] == [created.root.id]
+    assert listed.history.undo.kind == chain_pb2.MOVE_KIND_DISCARD
+    await stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=created.chain.id), timeout=5)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetNode(chain_pb2.GetNodeRequest(node_id=branch.node.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND

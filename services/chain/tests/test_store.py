@@ -115,15 +115,15 @@ def test_branch_from_a_parent_without_audio_conflicts(store, build):
         store.create_takes("ann", pending.id, GenerationParams(), 1)
 
 
-def test_commit_discards_uncommitted_siblings_and_their_subtrees(store, build):
+def test_commit_sends_uncommitted_siblings_and_their_subtrees_to_the_bin(store, build):
     chain, root = build.chain()
     keep, drop = build.takes(root, count=2)
     grandchild = build.takes(drop)[0]
-    node, removed = store.commit("ann", keep.id)
+    node = store.commit("ann", keep.id)
     assert node.committed
-    assert {r.node_id for r in removed} == {drop.id, grandchild.id}
-    assert all(r.audio_key for r in removed)
     assert [n.id for n in store.get_chain("ann", chain.id)[1]] == [root.id, keep.id]
+    assert [n.id for n in store.bin("ann", chain.id)] == [drop.id]  # with its grandchild under it
+    assert store.get_node("ann", grandchild.id).binned_at is not None
     kinds = [e.kind for e in store.events_after(chain.id, 0)]
     assert kinds.count(EventKind.NODE_DISCARDED) == 2 and kinds[-1] is EventKind.NODE_COMMITTED
 
@@ -152,7 +152,7 @@ def test_committing_off_the_spine_tip_is_refused(store, build):
     with pytest.raises(Conflict, match="would fork"):
         store.commit("ann", late.id)
     # committing what is already committed is a no-op, not an error
-    assert store.commit("ann", a.id)[0].committed
+    assert store.commit("ann", a.id).committed
 
 
 def test_discard_rules(store, build):
@@ -161,11 +161,15 @@ def test_discard_rules(store, build):
     child = build.takes(b)[0]
     with pytest.raises(Conflict, match="root"):
         store.discard("ann", root.id)
-    removed = store.discard("ann", b.id)
-    assert {r.node_id for r in removed} == {b.id, child.id}
+    store.discard("ann", b.id)
+    assert [n.id for n in store.bin("ann", chain.id)] == [b.id]
+    with pytest.raises(Conflict, match="in the bin already"):
+        store.discard("ann", b.id)
     store.commit("ann", a.id)
     with pytest.raises(Conflict, match="Committed"):
         store.discard("ann", a.id)
+    removed = store.empty_bin("ann", chain.id)
+    assert {r.node_id for r in removed} == {b.id, child.id} and all(r.audio_key for r in removed)
     with pytest.raises(NotFound):
         store.get_node("ann", b.id)
 

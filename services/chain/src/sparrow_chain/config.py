@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     export_addr: str = "127.0.0.1:50054"
     export_deadline_s: float = 600.0
     grace_s: float = 10.0
+    # Discarded nodes wait in their chain's bin, restorable, this long (a
+    # week), then they and their audio are deleted for good.
+    bin_ttl_s: float = 7 * 24 * 3600.0
     # Prometheus metrics over HTTP on this port (0: none).
     metrics_port: int = 9091
     log_level: str = "INFO"

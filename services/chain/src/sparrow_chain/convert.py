@@ -10,6 +10,8 @@ from sparrow_chain.domain import (
     Chain,
     Event,
     EventKind,
+    History,
+    Move,
     Melody,
     Node,
     NodeAnalysis,
@@ -84,9 +86,25 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         msg.audio.CopyFrom(audio_to_pb(node.audio))
     if node.analysis is not None:
         msg.analysis.CopyFrom(analysis_to_pb(node.analysis))
+    if node.from_s is not None:
+        msg.from_s = node.from_s
+    if node.out_s is not None:
+        msg.out_s = node.out_s
+    if node.binned_at is not None:
+        msg.bin_time.FromDatetime(node.binned_at)
     msg.create_time.FromDatetime(node.created_at)
     msg.update_time.FromDatetime(node.updated_at)
     return msg
+
+
+def move_to_pb(move: Move | None) -> chain_pb2.Move | None:
+    if move is None:
+        return None
+    return chain_pb2.Move(kind=chain_pb2.MoveKind.Value(f"MOVE_KIND_{move.kind.name}"), node_id=move.node_id)
+
+
+def history_to_pb(history: History) -> chain_pb2.History:
+    return chain_pb2.History(undo=move_to_pb(history.undo), redo=move_to_pb(history.redo))
 
 
 _ANALYSIS_STATUS = {

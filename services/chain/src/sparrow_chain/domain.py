@@ -28,6 +28,11 @@ class EventKind(StrEnum):
     NODE_DISCARDED = "node.discarded"
     STEMS_UPDATED = "stems.updated"
     CHAIN_DELETED = "chain.deleted"
+    # A tip taken off the spine: it is a take again.
+    NODE_UNCOMMITTED = "node.uncommitted"
+    # Back from the bin.
+    NODE_RESTORED = "node.restored"
+    CHAIN_RENAMED = "chain.renamed"
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,55 @@ class Node:
     analysis: NodeAnalysis | None = None
     # How it was made, in words, when not quite as asked (align: bars).
     note: str = ""
+    # For a take: the second of its parent's audio it continues from; None for
+    # the parent's end.
+    from_s: float | None = None
+    # For a part of the spine: where it stops (its committed child's from_s);
+    # None for the whole clip.
+    out_s: float | None = None
+    # When it went to the chain's bin; None for a node in the chain.
+    binned_at: datetime | None = None
 
     @property
     def is_root(self) -> bool:
         return self.parent_id is None
+
+    @property
+    def heard_s(self) -> float:
+        """Seconds of it the spine plays: to its out point, or all of it."""
+        if self.audio is None:
+            return 0.0
+        return self.out_s if self.out_s is not None else self.audio.duration_s
+
+
+class MoveKind(StrEnum):
+    """A musician's move on a chain, for undo and redo."""
+
+    COMMIT = "commit"
+    UNCOMMIT = "uncommit"
+    DISCARD = "discard"
+    RESTORE = "restore"
+
+    @property
+    def undone_by(self) -> MoveKind:
+        return {
+            MoveKind.COMMIT: MoveKind.UNCOMMIT, MoveKind.UNCOMMIT: MoveKind.COMMIT,
+            MoveKind.DISCARD: MoveKind.RESTORE, MoveKind.RESTORE: MoveKind.DISCARD,
+        }[self]
+
+
+@dataclass(frozen=True)
+class Move:
+    kind: MoveKind
+    node_id: str
+
+
+@dataclass(frozen=True)
+class History:
+    """What undo and redo would do next on a chain; None for nothing."""
+
+    undo: Move | None = None
+    redo: Move | None = None
 
 
 class AnalysisStatus(StrEnum):

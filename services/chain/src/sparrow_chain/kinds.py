@@ -52,22 +52,29 @@ class Kind(Protocol):
         raises what the call raised."""
 
 
-def path_tail(takes: Takes, blobs, parent_id: str, seconds: float) -> bytes:
-    """The last `seconds` of the path that ends at `parent_id`, as one WAV at
-    the parent's sample rate (reaching back into ancestors when it is shorter)."""
-    path = takes.context_path(parent_id, seconds)
+def path_tail(takes: Takes, blobs, parent_id: str, seconds: float, from_s: float | None = None) -> bytes:
+    """The last `seconds` of the path that ends at `parent_id` (at `from_s`
+    into it, or its end), as one WAV at the parent's sample rate (reaching back
+    into ancestors when it is shorter)."""
+    path = takes.context_path(parent_id, seconds, from_s)
     if not path:
         raise RuntimeError("the parent has no audio")
-    return tail(blobs, [n.audio for n in path], seconds)
+    return tail(blobs, [(heard.node.audio, heard.end_s) for heard in path], seconds)
 
 
-def tail(blobs, parts: list[StoredAudio], seconds: float) -> bytes:
-    """The last `seconds` of `parts` joined, oldest first, as one WAV at the
-    last part's sample rate (and its channels, two at most)."""
-    rate = parts[-1].sample_rate
-    channels = min(parts[-1].channels, 2)
-    # No part gives more than `seconds`: a long root is decoded from near its end.
-    decoded = [decode(b"".join(blobs.read(part.key)), rate, channels, last_s=seconds) for part in parts]
+def tail(blobs, parts: list[tuple[StoredAudio, float | None]], seconds: float) -> bytes:
+    """The last `seconds` of `parts` joined, oldest first, each heard up to its
+    end (None: all of it), as one WAV at the last part's sample rate (and its
+    channels, two at most)."""
+    rate = parts[-1][0].sample_rate
+    channels = min(parts[-1][0].channels, 2)
+    decoded = []
+    for audio, end_s in parts:
+        # No part gives more than `seconds` before its end: a long root is
+        # decoded from near there.
+        cut_s = max(audio.duration_s - end_s, 0.0) if end_s is not None else 0.0
+        samples = decode(b"".join(blobs.read(audio.key)), rate, channels, last_s=seconds + cut_s)
+        decoded.append(samples[:, : max(samples.shape[-1] - int(round(cut_s * rate)), 0)])
     audio = np.concatenate(decoded, axis=-1)
     return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 
@@ -93,7 +100,7 @@ class TakesWork:
             params = await self._to_bars(job, params)
         if params.prompt_source == MIX:
             context = await dispatcher.audio.run(
-                path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s
+                path_tail, self.takes, dispatcher.blobs, job.parent_id, params.prompt_duration_s, job.nodes[0].from_s
             )
         else:
             context = await self._stem_tail(job, params, dispatcher)
@@ -121,11 +128,13 @@ class TakesWork:
         prompt reaches into (by the default stems model), asked for when missing
         while the takes wait."""
         stem, seconds = params.prompt_source, params.prompt_duration_s
-        path = await asyncio.to_thread(self.takes.context_path, job.parent_id, seconds)
+        path = await asyncio.to_thread(self.takes.context_path, job.parent_id, seconds, job.nodes[0].from_s)
         if not path:
             raise RuntimeError("the parent has no audio")
         model = dispatcher.settings.stems_model_ids[0]
-        sets = [await asyncio.to_thread(splits.ask, self.stems, dispatcher.blobs, node, model) for node in path]
+        sets = [
+            await asyncio.to_thread(splits.ask, self.stems, dispatcher.blobs, heard.node, model) for heard in path
+        ]
         failed = next((s for s in sets if s.status is StemsStatus.ERROR), None)
         if failed is not None:
             raise RuntimeError(f"the {stem} stem of the path could not be made: {failed.error_message}")
@@ -135,7 +144,8 @@ class TakesWork:
         missing = next((s for s in sets if stem not in s.files), None)
         if missing is not None:
             raise RuntimeError(f"the {model} stems have no {stem}: they are {', '.join(missing.files)}")
-        return await dispatcher.audio.run(tail, dispatcher.blobs, [s.files[stem] for s in sets], seconds)
+        parts = [(s.files[stem], heard.end_s) for s, heard in zip(sets, path, strict=True)]
+        return await dispatcher.audio.run(tail, dispatcher.blobs, parts, seconds)
 
     async def _to_bars(self, job: ClaimedJob, params):
         """The job's prompt and length set to bars from the parent's analysis
@@ -147,7 +157,9 @@ class TakesWork:
         if analysis is not None and analysis.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING):
             raise AnalysisPending()
         clip = analysis.clip if analysis is not None and analysis.status is AnalysisStatus.READY else None
-        aligned = to_bars(params, clip, parent.audio.duration_s)
+        # The path ends where the takes continue from: the parent's end, or their from_s.
+        end_s = job.nodes[0].from_s if job.nodes[0].from_s is not None else parent.audio.duration_s
+        aligned = to_bars(params, clip, end_s)
         await asyncio.to_thread(self.takes.align, job.id, aligned.params, aligned.note)
         return aligned.params
 
@@ -219,7 +231,9 @@ class AnalysisWork:
     async def run(self, job: ClaimedAnalysis, dispatcher: Dispatcher) -> None:
         context = None
         if job.parent_id is not None:
-            context = await dispatcher.audio.run(path_tail, self.takes, dispatcher.blobs, job.parent_id, SEAM_CONTEXT_S)
+            context = await dispatcher.audio.run(
+                path_tail, self.takes, dispatcher.blobs, job.parent_id, SEAM_CONTEXT_S, job.from_s
+            )
         await dispatcher.wait_for_worker(job, self.worker)
         call = self.worker.analyze(
             chunks_in_thread(dispatcher.blobs.read(job.audio_key)), context, dispatcher.settings.analysis_deadline_s

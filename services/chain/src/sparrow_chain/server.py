@@ -36,11 +36,12 @@ class ChainServer:
     dispatcher: Dispatcher
     dispatching: asyncio.Task
     listening: asyncio.Task
+    sweeping: asyncio.Task
 
     async def stop_dispatching(self) -> None:
-        self.dispatching.cancel()
-        self.listening.cancel()
-        await asyncio.gather(self.dispatching, self.listening, return_exceptions=True)
+        for task in (self.dispatching, self.listening, self.sweeping):
+            task.cancel()
+        await asyncio.gather(self.dispatching, self.listening, self.sweeping, return_exceptions=True)
         await self.dispatcher.stop()
 
     async def close(self, grace_s: float = 0) -> None:
@@ -62,6 +63,20 @@ def sweep_orphans(store: ChainStore, blobs: LocalBlobStore, older_than_s: float 
             blobs.delete(key)
             removed += 1
     return removed
+
+
+async def empty_old_bins(servicer: ChainServicer, ttl_s: float) -> None:
+    """Delete what has been in a bin longer than `ttl_s`, looking every tenth
+    of it (at most hourly), until cancelled."""
+    while True:
+        try:
+            deleted = await servicer.sweep_bin(ttl_s)
+        except Exception:  # noqa: BLE001 - the database may be away for a moment
+            log.exception("emptying old bins failed")
+        else:
+            if deleted:
+                log.info("deleted %d nodes that were in a bin for over %.0f s", deleted, ttl_s)
+        await asyncio.sleep(min(ttl_s / 10, 3600.0))
 
 
 async def build_server(settings: Settings) -> ChainServer:
@@ -100,8 +115,9 @@ async def build_server(settings: Settings) -> ChainServer:
         listen(settings.database_url, on_event=bell.ring, on_job=dispatcher.job_queued, on_reconnect=bell.ring_all),
         name="listener",
     )
+    sweeping = asyncio.create_task(empty_old_bins(servicer, settings.bin_ttl_s), name="bin sweeper")
     watch_jobs(dispatcher.jobs)
-    return ChainServer(running, store, blobs, dispatcher, dispatching, listening)
+    return ChainServer(running, store, blobs, dispatcher, dispatching, listening, sweeping)
 
 
 async def serve(settings: Settings) -> None:

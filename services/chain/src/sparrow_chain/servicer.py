@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -19,8 +20,10 @@ from sparrow_chain.convert import (
     audio_to_pb,
     chain_to_pb,
     event_to_pb,
+    history_to_pb,
     limits_from_pb,
     melody_from_pb,
+    move_to_pb,
     node_to_pb,
     params_from_pb,
     stems_to_pb,
@@ -31,7 +34,8 @@ from sparrow_chain.domain import EventKind, Melody, StemsStatus, StoredAudio, Ta
 from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
-from sparrow_chain.store.chains import Removed
+from sparrow_chain.store import Removed
+from sparrow_chain.store.chains import MAX_TITLE_CHARS
 from sparrow_common import numbers, request_id
 from sparrow_common.audio import AudioLimits, chunks_in_thread
 from sparrow_common.errors import InvalidArgument, NotFound, TooLarge
@@ -42,7 +46,6 @@ log = logging.getLogger(__name__)
 
 USER_METADATA_KEY = "x-sparrow-user"
 MAX_PAGE_SIZE = 200
-MAX_TITLE_CHARS = 200
 # How long a request with a melody waits for a generation worker to say whether
 # its model can take one; a worker that doesn't answer by then refuses nothing.
 CAPACITY_TIMEOUT_S = 1.0
@@ -82,10 +85,13 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.generation = generation
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
-        """Delete the audio of removed nodes, and the stems no node holds any more."""
-        for item in removed:
-            if item.audio_key:
-                await asyncio.to_thread(self.blobs.delete, item.audio_key)
+        """Delete the audio of removed nodes that no other node holds (a fork
+        shares its parts'), and the stems no node holds any more."""
+        await self._drop_keys([item.audio_key for item in removed if item.audio_key])
+
+    async def _drop_keys(self, keys: list[str]) -> None:
+        for key in await asyncio.to_thread(self.store.unheld, keys):
+            await asyncio.to_thread(self.blobs.delete, key)
         await self._drop_unheld_stems()
 
     async def _drop_unheld_stems(self) -> None:
@@ -140,10 +146,12 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 f.write(message.chunk.data)
 
     async def GetChain(self, request, context):
-        chain, nodes = await asyncio.to_thread(
-            self.store.get_chain, caller(context), parse_id(request.chain_id, "chain id")
+        owner, chain_id = caller(context), parse_id(request.chain_id, "chain id")
+        chain, nodes = await asyncio.to_thread(self.store.get_chain, owner, chain_id)
+        history = await asyncio.to_thread(self.store.history, owner, chain_id)
+        return chain_pb2.GetChainResponse(
+            chain=chain_to_pb(chain), nodes=[node_to_pb(n) for n in nodes], history=history_to_pb(history)
         )
-        return chain_pb2.GetChainResponse(chain=chain_to_pb(chain), nodes=[node_to_pb(n) for n in nodes])
 
     async def ListChains(self, request, context):
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
@@ -161,11 +169,23 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def DeleteChain(self, request, context):
         chain_id = parse_id(request.chain_id, "chain id")
-        await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
-        await asyncio.to_thread(self.blobs.delete_prefix, chain_id)
-        await self._drop_unheld_stems()
+        keys = await asyncio.to_thread(self.store.delete_chain, caller(context), chain_id)
+        await self._drop_keys(keys)
         self.changed(chain_id)
         return chain_pb2.DeleteChainResponse()
+
+    async def RenameChain(self, request, context):
+        chain = await asyncio.to_thread(
+            self.store.rename, caller(context), parse_id(request.chain_id, "chain id"), request.title
+        )
+        self.changed(chain.id)
+        return chain_pb2.RenameChainResponse(chain=chain_to_pb(chain))
+
+    async def ForkChain(self, request, context):
+        chain, nodes = await asyncio.to_thread(
+            self.store.fork, caller(context), parse_id(request.node_id, "node id"), new_id(), request.title or None
+        )
+        return chain_pb2.ForkChainResponse(chain=chain_to_pb(chain), nodes=[node_to_pb(n) for n in nodes])
 
     # -- nodes ----------------------------------------------------------------
 
@@ -179,14 +199,15 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def CreateBranch(self, request, context):
         nodes = await self._create_takes(
-            context, request.parent_id, request.params, 1, melody_from_pb(request), limits_from_pb(request)
+            context, request.parent_id, request.params, 1, melody_from_pb(request), limits_from_pb(request),
+            request.from_s if request.HasField("from_s") else None,
         )
         return chain_pb2.CreateBranchResponse(node=nodes[0])
 
     async def CreateTakes(self, request, context):
         nodes = await self._create_takes(
             context, request.parent_id, request.params, request.count, melody_from_pb(request),
-            limits_from_pb(request),
+            limits_from_pb(request), request.from_s if request.HasField("from_s") else None,
         )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
 
@@ -201,12 +222,13 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         count: int,
         melody: Melody | None,
         limits: TakeLimits,
+        from_s: float | None = None,
     ):
         parent = parse_id(parent_id, "parent id")
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody, limits
+            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody, limits, from_s
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]
@@ -233,10 +255,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             )
 
     async def CommitNode(self, request, context):
-        node, removed = await asyncio.to_thread(
-            self.store.commit, caller(context), parse_id(request.node_id, "node id")
-        )
-        await self._drop_blobs(removed)
+        node = await asyncio.to_thread(self.store.commit, caller(context), parse_id(request.node_id, "node id"))
         self.changed(node.chain_id)
         return chain_pb2.CommitNodeResponse(node=node_to_pb(node))
 
@@ -244,10 +263,48 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         node_id = parse_id(request.node_id, "node id")
         owner = caller(context)
         chain_id = (await asyncio.to_thread(self.store.get_node, owner, node_id)).chain_id
-        removed = await asyncio.to_thread(self.store.discard, owner, node_id)
-        await self._drop_blobs(removed)
+        await asyncio.to_thread(self.store.discard, owner, node_id)
         self.changed(chain_id)
         return chain_pb2.DiscardNodeResponse()
+
+    async def UncommitNode(self, request, context):
+        node = await asyncio.to_thread(self.store.uncommit, caller(context), parse_id(request.node_id, "node id"))
+        self.changed(node.chain_id)
+        return chain_pb2.UncommitNodeResponse(node=node_to_pb(node))
+
+    async def RestoreNode(self, request, context):
+        node = await asyncio.to_thread(self.store.restore, caller(context), parse_id(request.node_id, "node id"))
+        self.changed(node.chain_id)
+        return chain_pb2.RestoreNodeResponse(node=node_to_pb(node))
+
+    async def ListBin(self, request, context):
+        nodes = await asyncio.to_thread(self.store.bin, caller(context), parse_id(request.chain_id, "chain id"))
+        return chain_pb2.ListBinResponse(nodes=[node_to_pb(n) for n in nodes])
+
+    async def EmptyBin(self, request, context):
+        chain_id = parse_id(request.chain_id, "chain id")
+        removed = await asyncio.to_thread(self.store.empty_bin, caller(context), chain_id)
+        await self._drop_blobs(removed)
+        self.changed(chain_id)
+        return chain_pb2.EmptyBinResponse(deleted=len(removed))
+
+    async def Undo(self, request, context):
+        chain_id = parse_id(request.chain_id, "chain id")
+        move, history = await asyncio.to_thread(self.store.undo, caller(context), chain_id)
+        self.changed(chain_id)
+        return chain_pb2.UndoResponse(undone=move_to_pb(move), history=history_to_pb(history))
+
+    async def Redo(self, request, context):
+        chain_id = parse_id(request.chain_id, "chain id")
+        move, history = await asyncio.to_thread(self.store.redo, caller(context), chain_id)
+        self.changed(chain_id)
+        return chain_pb2.RedoResponse(redone=move_to_pb(move), history=history_to_pb(history))
+
+    async def sweep_bin(self, ttl_s: float) -> int:
+        """Empty every chain's bin of what went there more than `ttl_s` ago."""
+        removed = await asyncio.to_thread(self.store.sweep_bin, datetime.now(UTC) - timedelta(seconds=ttl_s))
+        await self._drop_blobs(removed)
+        return len(removed)
 
     async def ReadNodeAudio(self, request, context) -> AsyncIterator[chain_pb2.ReadNodeAudioResponse]:
         node = await asyncio.to_thread(self.store.get_node, caller(context), parse_id(request.node_id, "node id"))

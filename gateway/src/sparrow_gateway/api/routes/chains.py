@@ -73,3 +73,36 @@ async def delete_chain(chain_id: UUID, chain: Chain) -> Response:
 async def get_spine(chain_id: UUID, chain: Chain):
     """The committed path from the root, root first."""
     return await chain.spine(str(chain_id))
+
+
+@router.patch("/{chain_id}", response_model=schemas.Chain, responses=errors(401, 404, 413, 503))
+async def rename_chain(chain_id: UUID, body: schemas.RenameRequest, chain: Chain):
+    """Give the chain a new title (1 to 200 characters once trimmed)."""
+    return await chain.rename(str(chain_id), body.title)
+
+
+@router.post("/{chain_id}/undo", response_model=schemas.Undone, responses=errors(401, 404, 409, 413, 503))
+async def undo(chain_id: UUID, chain: Chain):
+    """Undo the chain's latest move (a commit, uncommit, discard or restore).
+    The moves are kept with the chain: undo works after a reload or a restart.
+    409 when there is nothing to undo, or the move can't be undone any more."""
+    return await chain.undo(str(chain_id))
+
+
+@router.post("/{chain_id}/redo", response_model=schemas.Undone, responses=errors(401, 404, 409, 413, 503))
+async def redo(chain_id: UUID, chain: Chain):
+    """Do again the move undone last; a new move forgets what was undone."""
+    return await chain.redo(str(chain_id))
+
+
+@router.get("/{chain_id}/bin", response_model=schemas.Bin, responses=errors(401, 404, 503))
+async def get_bin(chain_id: UUID, chain: Chain):
+    """What was discarded, newest first: restorable until the bin is emptied
+    (on demand, or CHAIN_BIN_TTL_S after, a week by default)."""
+    return await chain.bin(str(chain_id))
+
+
+@router.delete("/{chain_id}/bin", response_model=schemas.BinEmptied, responses=errors(401, 404, 503))
+async def empty_bin(chain_id: UUID, chain: Chain):
+    """Delete what is in the bin, and its audio, for good."""
+    return await chain.empty_bin(str(chain_id))

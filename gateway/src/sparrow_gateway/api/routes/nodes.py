@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import schemas
-from sparrow_common.params import MIX
+from sparrow_common.params import MIX, GenerationParams
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
@@ -18,10 +19,29 @@ from sparrow_gateway.ranking import ranked
 router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
 
 
-def _check_tier(body: schemas.BranchRequest, account) -> None:
-    """A take prompted by one stem makes stems: the paid tier's, as stems are."""
-    if body.prompt_source != MIX:
+@dataclass(frozen=True)
+class Asked:
+    """What the takes are made with: the body's knobs, or those of the take
+    they are more like."""
+
+    params: GenerationParams
+    melody: schemas.Melody | None
+    from_s: float | None
+
+
+async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -> Asked:
+    if body.like is None:
+        asked = Asked(body.to_params(), body.melody, body.from_s)
+    else:
+        like = await chain.get_node(str(body.like))
+        if like.parent_id != str(parent_id) or like.params is None:
+            raise HTTPException(422, f"`like` must be a take of node {parent_id}; node {body.like} is not one.")
+        knobs = like.params.model_dump()
+        asked = Asked(replace(GenerationParams(**knobs), seed=None), like.melody, like.from_s)
+    # A take prompted by one stem makes stems: the paid tier's, as stems are.
+    if asked.params.prompt_source != MIX:
         paid_account(account)
+    return asked
 
 
 @router.post(
@@ -32,8 +52,8 @@ def _check_tier(body: schemas.BranchRequest, account) -> None:
 async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain, account: CurrentAccount):
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
-    _check_tier(body, account)
-    nodes = await chain.create_takes(str(parent_id), body.to_params(), 1, body.melody)
+    asked = await _asked(parent_id, body, chain, account)
+    nodes = await chain.create_takes(str(parent_id), asked.params, 1, asked.melody, asked.from_s)
     return nodes[0]
 
 
@@ -44,10 +64,11 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
 )
 async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain, account: CurrentAccount):
     """Several takes of the same continuation, each with its own seed, made as one batch.
-    With `prompt_source` a stem's name, the model hears only that stem of the path."""
-    _check_tier(body, account)
-    params = body.to_params()
-    nodes = await chain.create_takes(str(parent_id), params, body.count, body.melody)
+    With `prompt_source` a stem's name, the model hears only that stem of the path;
+    with `from_s`, the path up to that second of the parent; with `like`, the
+    knobs of that take (more like this)."""
+    asked = await _asked(parent_id, body, chain, account)
+    nodes = await chain.create_takes(str(parent_id), asked.params, body.count, asked.melody, asked.from_s)
     return schemas.Takes(nodes=nodes)
 
 
@@ -60,9 +81,33 @@ async def commit_node(node_id: UUID, chain: Chain):
 
 @router.delete("/{node_id}", status_code=204, responses=errors(401, 404, 409, 503))
 async def delete_node(node_id: UUID, chain: Chain) -> Response:
-    """Discard a node that is neither the root nor committed, with everything under it."""
+    """Discard a node that is neither the root nor committed, with everything
+    under it: to the chain's bin, restorable until the bin is emptied."""
     await chain.discard(str(node_id))
     return Response(status_code=204)
+
+
+@router.post("/{node_id}/uncommit", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
+async def uncommit_node(node_id: UUID, chain: Chain):
+    """Take the spine's tip off the spine: it is a take again, its parent plays
+    to its end, and the takes its commit sent to the bin come back. 409 for any
+    node but the tip."""
+    return await chain.uncommit(str(node_id))
+
+
+@router.post("/{node_id}/restore", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
+async def restore_node(node_id: UUID, chain: Chain):
+    """Bring a node back from the bin, with what went there with it. 409 when its
+    parent is in the bin (restore that first) or gone."""
+    return await chain.restore(str(node_id))
+
+
+@router.post("/{node_id}/fork", status_code=201, response_model=schemas.ChainWithNodes,
+             responses=errors(401, 404, 409, 413, 503))
+async def fork_chain(node_id: UUID, chain: Chain, body: schemas.ForkRequest | None = None):
+    """A new chain of yours whose spine is this chain's spine up to this node
+    (a part of the spine, else 409), sharing its audio: nothing is copied."""
+    return await chain.fork(str(node_id), body.title if body else None)
 
 
 @router.get("/{node_id}", response_model=schemas.Node, responses=errors(401, 404, 503))

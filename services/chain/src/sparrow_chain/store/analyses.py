@@ -30,6 +30,8 @@ class ClaimedAnalysis:
     audio_key: str
     parent_id: str | None
     request_id: str = ""
+    # Where in its parent the take continues from; None for the parent's end.
+    from_s: float | None = None
 
 
 class Analyses(Store):
@@ -51,13 +53,16 @@ class Analyses(Store):
 
     def start(self, conn: Connection, row, moment: datetime) -> ClaimedAnalysis | None:
         """The node's analysis starts; None when the node (or its audio) is gone."""
-        node = conn.execute(select(nodes.c.audio_key, nodes.c.parent_id).where(nodes.c.id == row.node_id)).first()
+        node = conn.execute(
+            select(nodes.c.audio_key, nodes.c.parent_id, nodes.c.from_s).where(nodes.c.id == row.node_id)
+        ).first()
         if node is None or node.audio_key is None:
             conn.execute(delete(jobs).where(jobs.c.id == row.id))
             return None
         self._set(conn, row.node_id, NodeAnalysis(AnalysisStatus.ANALYZING))
         return ClaimedAnalysis(
-            row.id, row.chain_id, row.attempts + 1, row.node_id, node.audio_key, node.parent_id, row.request_id
+            row.id, row.chain_id, row.attempts + 1, row.node_id, node.audio_key, node.parent_id, row.request_id,
+            node.from_s,
         )
 
     def _node_of(self, conn: Connection, job_id: str) -> str:

@@ -11,6 +11,7 @@ after the transaction has committed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from datetime import timedelta
 
@@ -20,7 +21,6 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -52,24 +52,26 @@ from sparrow_chain.store.convert import (
     utc,
 )
 from sparrow_chain.store import limits as take_limits
-from sparrow_chain.store.base import Store
 from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.takes import GENERATE, ready_stem
-from sparrow_chain.store.tables import chains, events, jobs, nodes, stem_files
+from sparrow_chain.store.moves import Moves
+from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
 
-@dataclasses.dataclass(frozen=True)
-class Removed:
-    """A node a commit or discard deleted, and the blob it leaves behind."""
+# What the spine plays of a part: to its out point, or all of it.
+_HEARD = func.coalesce(nodes.c.out_s, nodes.c.duration_s)
+# Nodes in the chain, not in its bin.
+_IN_CHAIN = nodes.c.binned_at.is_(None)
+MAX_TITLE_CHARS = 200
+# A take asked to continue from this close to its parent's end continues from the end.
+FROM_END_SLACK_S = 0.01
 
-    node_id: str
-    audio_key: str | None
 
-
-class ChainStore(Store):
-    """Chains and nodes. Thread-safe: call it from worker threads."""
+class ChainStore(Moves):
+    """Chains and nodes, and the moves on them (store/moves.py). Thread-safe:
+    call it from worker threads."""
 
     # -- lookups --------------------------------------------------------------
 
@@ -103,8 +105,8 @@ class ChainStore(Store):
             select(
                 func.max(case((nodes.c.parent_id.is_(None), nodes.c.id))),
                 func.count(nodes.c.id),
-                func.sum(case((nodes.c.committed, nodes.c.duration_s), else_=0.0)),
-            ).where(nodes.c.chain_id == row.id)
+                func.sum(case((nodes.c.committed, _HEARD), else_=0.0)),
+            ).where(nodes.c.chain_id == row.id, _IN_CHAIN)
         ).one()
         return chain_from_row(row, root_id, count, spine_s)
 
@@ -145,11 +147,11 @@ class ChainStore(Store):
         with self._read() as conn:
             row = self._chain_row(conn, owner, chain_id)
             rows = conn.execute(
-                select(nodes).where(nodes.c.chain_id == chain_id).order_by(nodes.c.created_at, nodes.c.id)
+                select(nodes).where(nodes.c.chain_id == chain_id, _IN_CHAIN).order_by(nodes.c.created_at, nodes.c.id)
             ).all()
             node_list = [node_from_row(r) for r in rows]
             root = next(n.id for n in node_list if n.is_root)
-            spine_s = sum(n.audio.duration_s for n in node_list if n.committed and n.audio)
+            spine_s = sum(n.heard_s for n in node_list if n.committed)
             return chain_from_row(row, root, len(node_list), spine_s), node_list
 
     def list_chains(self, owner: str, limit: int, offset: int) -> list[Chain]:
@@ -159,8 +161,9 @@ class ChainStore(Store):
                 nodes.c.chain_id,
                 func.max(case((nodes.c.parent_id.is_(None), nodes.c.id))).label("root_id"),
                 func.count(nodes.c.id).label("node_count"),
-                func.sum(case((nodes.c.committed, nodes.c.duration_s), else_=0.0)).label("spine_s"),
+                func.sum(case((nodes.c.committed, _HEARD), else_=0.0)).label("spine_s"),
             )
+            .where(_IN_CHAIN)
             .group_by(nodes.c.chain_id)
             .subquery()
         )
@@ -175,10 +178,16 @@ class ChainStore(Store):
             ).all()
         return [chain_from_row(r, r.root_id, r.node_count, r.spine_s) for r in rows]
 
-    def delete_chain(self, owner: str, chain_id: str) -> None:
-        """Delete the chain with its nodes, jobs and events (the caller removes its blobs)."""
+    def delete_chain(self, owner: str, chain_id: str) -> list[str]:
+        """Delete the chain with its nodes, jobs, events and moves; returns the
+        blob keys its nodes held (the caller deletes those nothing else holds:
+        a fork shares its parts' audio)."""
         with self._write() as conn:
             self._chain_row(conn, owner, chain_id, lock=True)
+            keys = conn.execute(
+                select(nodes.c.audio_key).where(nodes.c.chain_id == chain_id, nodes.c.audio_key.is_not(None))
+            ).scalars().all()
+            conn.execute(delete(moves).where(moves.c.chain_id == chain_id))
             # Children before parents is not needed: the FK cascades, but be explicit
             # so SQLite without foreign keys enforced would not leave orphans either.
             conn.execute(delete(events).where(events.c.chain_id == chain_id))
@@ -187,6 +196,68 @@ class ChainStore(Store):
             conn.execute(delete(nodes).where(nodes.c.chain_id == chain_id, nodes.c.parent_id.is_not(None)))
             conn.execute(delete(nodes).where(nodes.c.chain_id == chain_id))
             conn.execute(delete(chains).where(chains.c.id == chain_id))
+            return list(keys)
+
+    def rename(self, owner: str, chain_id: str, title: str) -> Chain:
+        """Give the chain a new title (1 to 200 characters, spaces around it trimmed)."""
+        title = title.strip()
+        if not title:
+            raise InvalidArgument("a chain's title can't be empty")
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidArgument(f"a chain's title is at most {MAX_TITLE_CHARS} characters; this one is {len(title)}")
+        with self._write() as conn:
+            self._chain_row(conn, owner, chain_id, lock=True)
+            conn.execute(update(chains).where(chains.c.id == chain_id).values(title=title))
+            self._append_event(conn, chain_id, EventKind.CHAIN_RENAMED)
+            return self._chain(conn, self._chain_row(conn, owner, chain_id))
+
+    def fork(self, owner: str, node_id: str, chain_id: str, title: str | None = None) -> tuple[Chain, list[Node]]:
+        """A new chain `chain_id` of the same owner whose spine is this chain's
+        spine up to `node_id` (a node of the spine): the same parts, out points
+        and analyses, sharing their audio (no bytes copied). Titled `title`, or
+        the chain's own with "(fork)"."""
+        if title is not None:
+            title = title.strip()
+            if not title or len(title) > MAX_TITLE_CHARS:
+                raise InvalidArgument(f"a chain's title is 1 to {MAX_TITLE_CHARS} characters")
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            if not row.committed or row.binned_at is not None:
+                raise Conflict("Only a part of the spine can start a fork; commit this take first.")
+            source = self._chain_row(conn, owner, row.chain_id)
+            path = self._spine_rows(conn, row.chain_id)
+            path = path[: [r.id for r in path].index(row.id) + 1]
+            moment = _now()
+            title = title or f"{source.title[: MAX_TITLE_CHARS - 7]} (fork)"
+            conn.execute(insert(chains).values(id=chain_id, title=title, owner_id=owner, created_at=moment, event_seq=0))
+            copies: list[Node] = []
+            parent_id = None
+            for index, part in enumerate(path):
+                values = {c.name: getattr(part, c.name) for c in nodes.columns}
+                copy_id = new_id()
+                values.update(
+                    id=copy_id, chain_id=chain_id, parent_id=parent_id, job_id=None, committed=True,
+                    # The fork's tip plays to its end: the spine it was cut from went on.
+                    out_s=part.out_s if index < len(path) - 1 else None,
+                    binned_at=None, bin_top=None, binned_by=None,
+                    created_at=moment + timedelta(microseconds=index), updated_at=moment,
+                )
+                conn.execute(insert(nodes).values(**values))
+                copies.append(node_from_row(conn.execute(select(nodes).where(nodes.c.id == copy_id)).one()))
+                parent_id = copy_id
+            self._append_event(conn, chain_id, EventKind.CHAIN_CREATED, copies[0])
+            for copy in copies[1:]:
+                self._append_event(conn, chain_id, EventKind.NODE_COMMITTED, copy)
+            return self._chain(conn, self._chain_row(conn, owner, chain_id)), copies
+
+    def unheld(self, keys: list[str]) -> list[str]:
+        """Of these blob keys, those no node and no stem refers to any more."""
+        if not keys:
+            return []
+        with self._read() as conn:
+            held = set(conn.execute(select(nodes.c.audio_key).where(nodes.c.audio_key.in_(keys))).scalars())
+            held |= set(conn.execute(select(stem_files.c.audio_key).where(stem_files.c.audio_key.in_(keys))).scalars())
+        return [key for key in dict.fromkeys(keys) if key not in held]
 
     def chain_seq(self, owner: str, chain_id: str) -> int | None:
         """The chain's last event number, or None when the chain is gone."""
@@ -208,6 +279,12 @@ class ChainStore(Store):
 
     def spine(self, owner: str, chain_id: str) -> list[Node]:
         """The committed path from the root, root first, read with one recursive CTE."""
+        with self._read() as conn:
+            self._chain_row(conn, owner, chain_id)
+            return [node_from_row(r) for r in self._spine_rows(conn, chain_id)]
+
+    @staticmethod
+    def _spine_rows(conn: Connection, chain_id: str) -> list:
         path = (
             select(nodes.c.id, literal(0, Integer).label("depth"))
             .where(nodes.c.chain_id == chain_id, nodes.c.parent_id.is_(None))
@@ -218,12 +295,7 @@ class ChainStore(Store):
                 path, and_(nodes.c.parent_id == path.c.id, nodes.c.committed)
             )
         )
-        with self._read() as conn:
-            self._chain_row(conn, owner, chain_id)
-            rows = conn.execute(
-                select(nodes).join(path, path.c.id == nodes.c.id).order_by(path.c.depth)
-            ).all()
-        return [node_from_row(r) for r in rows]
+        return conn.execute(select(nodes).join(path, path.c.id == nodes.c.id).order_by(path.c.depth)).all()
 
     def create_takes(
         self,
@@ -233,11 +305,15 @@ class ChainStore(Store):
         count: int,
         melody: Melody | None = None,
         limits: TakeLimits = TakeLimits(),
+        from_s: float | None = None,
     ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
         one queued generation job that makes them as a batch; conditioned on
-        `melody` when given (a ready node of the same chain, or its ready stem).
-        OverLimit when they would take `owner` past `limits`."""
+        `melody` when given (a ready node of the same chain, or its ready stem);
+        continuing from `from_s` seconds into the parent's audio when given (its
+        end otherwise). OverLimit when they would take `owner` past `limits`."""
+        if from_s is not None and not (math.isfinite(from_s) and from_s > 0):
+            raise InvalidArgument("from_s must be a time inside the parent's audio, in seconds above 0")
         params.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
@@ -248,8 +324,15 @@ class ChainStore(Store):
         now = _now()
         with self._write() as conn:
             parent = self._locked_node(conn, owner, parent_id)
+            if parent.binned_at is not None:
+                raise Conflict("The parent is in the bin: restore it first.")
             if parent.audio_key is None:
                 raise Conflict("Parent node has no audio yet.")
+            if from_s is not None and from_s >= parent.duration_s - FROM_END_SLACK_S:
+                raise InvalidArgument(
+                    f"from_s must be inside the parent's audio: {from_s:g} s is not before its end at "
+                    f"{parent.duration_s:.2f} s (leave it out to continue from the end)"
+                )
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
             take_limits.take(conn, owner, count, limits, now)
@@ -274,6 +357,7 @@ class ChainStore(Store):
                         updated_at=now,
                         **audio_columns(None),
                         **melody_columns(melody),
+                        from_s=from_s,
                     )
                 )
                 node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
@@ -301,71 +385,6 @@ class ChainStore(Store):
             raise Conflict(
                 f"The {melody.stem} stem of node {melody.node_id} is not ready: split the node into stems first."
             )
-
-    def commit(self, owner: str, node_id: str) -> tuple[Node, list[Removed]]:
-        """Put a ready node on the spine and discard its uncommitted siblings.
-
-        Committing is only possible at the spine's tip: the node's parent must be
-        committed and must not already continue with another committed child.
-        Committing a node already committed changes nothing."""
-        with self._write() as conn:
-            row = self._locked_node(conn, owner, node_id)
-            if row.committed:
-                return node_from_row(row), []
-            if row.status != NodeStatus.READY.value:
-                raise Conflict(f"Only 'ready' nodes can be committed; this one is '{row.status}'.")
-            parent = conn.execute(select(nodes).where(nodes.c.id == row.parent_id)).one()
-            if not parent.committed:
-                raise Conflict("This node's parent is not on the spine; commit the parent first.")
-            other = conn.execute(
-                select(nodes.c.id).where(nodes.c.parent_id == parent.id, nodes.c.committed)
-            ).scalar()
-            if other is not None:
-                raise Conflict(
-                    f"The spine already continues from this node's parent with node {other}; "
-                    "committing this one too would fork it."
-                )
-            siblings = conn.execute(
-                select(nodes.c.id).where(nodes.c.parent_id == parent.id, nodes.c.id != node_id)
-            ).scalars().all()
-            removed: list[Removed] = []
-            for sibling in siblings:
-                removed += self._delete_subtree(conn, row.chain_id, sibling)
-            conn.execute(update(nodes).where(nodes.c.id == node_id).values(committed=True, updated_at=_now()))
-            node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
-            self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, node)
-            return node, removed
-
-    def discard(self, owner: str, node_id: str) -> list[Removed]:
-        """Delete a node that is neither the root nor committed, with its subtree."""
-        with self._write() as conn:
-            row = self._locked_node(conn, owner, node_id)
-            if row.parent_id is None:
-                raise Conflict("The root node can't be discarded.")
-            if row.committed:
-                raise Conflict("Committed nodes are on the spine and can't be discarded.")
-            return self._delete_subtree(conn, row.chain_id, node_id)
-
-    def _delete_subtree(self, conn: Connection, chain_id: str, top_id: str) -> list[Removed]:
-        tree = select(nodes.c.id).where(nodes.c.id == top_id).cte("subtree", recursive=True)
-        tree = tree.union_all(select(nodes.c.id).join(tree, nodes.c.parent_id == tree.c.id))
-        rows = conn.execute(
-            select(nodes.c.id, nodes.c.audio_key, nodes.c.job_id).join(tree, tree.c.id == nodes.c.id)
-        ).all()
-        ids = [r.id for r in rows]
-        job_ids = {r.job_id for r in rows if r.job_id}
-        # Deepest first is what the FK wants; one statement with all ids is fine
-        # since the whole subtree goes.
-        conn.execute(delete(nodes).where(nodes.c.id.in_(ids)))
-        if job_ids:
-            conn.execute(
-                delete(jobs).where(
-                    jobs.c.id.in_(job_ids), ~exists().where(nodes.c.job_id == jobs.c.id)
-                )
-            )
-        for node_id in ids:
-            self._append_event(conn, chain_id, EventKind.NODE_DISCARDED, node_id=node_id)
-        return [Removed(r.id, r.audio_key) for r in rows]
 
     def finish_node(self, node_id: str, audio: StoredAudio) -> Node | None:
         """Give a generated node its audio and make it ready (None if it was discarded)."""

@@ -63,6 +63,9 @@ def node_from_row(row: Any) -> Node:
         melody=Melody(row.melody_node_id, row.melody_stem) if row.melody_node_id else None,
         analysis=NodeAnalysis.from_json(row.analysis),
         note=row.note or "",
+        from_s=row.from_s,
+        out_s=row.out_s,
+        binned_at=utc(row.binned_at) if row.binned_at is not None else None,
     )
 
 
@@ -105,6 +108,7 @@ def node_to_json(node: Node) -> dict[str, Any]:
     data["created_at"] = node.created_at.isoformat()
     data["updated_at"] = node.updated_at.isoformat()
     data["analysis"] = node.analysis.to_json() if node.analysis else None
+    data["binned_at"] = node.binned_at.isoformat() if node.binned_at else None
     return data
 
 
@@ -128,6 +132,9 @@ def node_from_json(data: dict[str, Any]) -> Node:
         melody=Melody(**data["melody"]) if data.get("melody") else None,
         analysis=NodeAnalysis.from_json(data.get("analysis")),
         note=data.get("note", ""),
+        from_s=data.get("from_s"),
+        out_s=data.get("out_s"),
+        binned_at=datetime.fromisoformat(data["binned_at"]) if data.get("binned_at") else None,
     )
 
 

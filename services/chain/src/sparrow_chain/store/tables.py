@@ -112,6 +112,20 @@ nodes = Table(
     # How the node was made, in words, when it was not quite as asked
     # (a take aligned to bars, or kept to seconds for want of a tempo).
     Column("note", Text, nullable=False, server_default=""),
+    # For a take: the second of its parent's audio it continues from; null for
+    # the parent's end.
+    Column("from_s", Float, nullable=True),
+    # For a part of the spine: where it stops playing (its committed child's
+    # from_s); null for the whole clip. A node's audio is never rewritten.
+    Column("out_s", Float, nullable=True),
+    # In the chain's bin since then (discarded, restorable until the bin is
+    # emptied); null for a node in the chain.
+    Column("binned_at", DateTime(timezone=True), nullable=True),
+    # The top node of the subtree binned with it (itself for the top).
+    Column("bin_top", String(36), nullable=True),
+    # The node whose commit sent it to the bin (uncommitting that node brings
+    # it back); null when discarded directly.
+    Column("binned_by", String(36), nullable=True),
     # The spine never forks: at most one committed child per parent.
     Index(
         "uq_nodes_one_committed_child",
@@ -120,6 +134,21 @@ nodes = Table(
         sqlite_where=text("committed"),
         postgresql_where=text("committed"),
     ),
+)
+
+# The musician's moves on a chain, for undo and redo: commit, uncommit,
+# discard and restore, in order. Undone moves stay until a new move is made
+# (they are what redo walks).
+moves = Table(
+    "moves",
+    metadata,
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("node_id", String(36), nullable=False),
+    Column("undone", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("chain_id", "seq"),
 )
 
 events = Table(

@@ -96,14 +96,16 @@ class Takes(Store):
         discarded meanwhile, whose audio has no home."""
         orphans = []
         chain_id = conn.execute(select(jobs.c.chain_id).where(jobs.c.id == job_id)).scalar_one()
+        # A take sent to the bin while it was made left the job: its audio has no home.
+        members = {m.id for m in self._members(conn, job_id)}
         for node_id, audio in results.items():
-            alive = conn.execute(select(nodes.c.id).where(nodes.c.id == node_id)).first() is not None
-            node = self._set_node(
-                conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
-                **audio_columns(audio), **(self._analysis_asked(conn, chain_id, node_id) if alive else {}),
-            )
-            if node is None:
+            if node_id not in members:
                 orphans.append(node_id)
+                continue
+            self._set_node(
+                conn, node_id, status=NodeStatus.READY.value, progress=1.0, eta_s=None, error_message="",
+                **audio_columns(audio), **self._analysis_asked(conn, chain_id, node_id),
+            )
         conn.execute(update(nodes).where(nodes.c.job_id == job_id).values(job_id=None))
         return orphans
 
@@ -146,10 +148,11 @@ class Takes(Store):
                 made = replace(params, seed=member.params.seed)
                 self._set_node(conn, member.id, params=asdict(made), note=note)
 
-    def context_path(self, parent_id: str, seconds: float) -> list[Node]:
-        """The nodes whose audio the last `seconds` of the path ending at
-        `parent_id` come from, oldest first: the parent, and its ancestors as far
-        back as needed when the parent alone is shorter."""
+    def context_path(self, parent_id: str, seconds: float, from_s: float | None = None) -> list[Heard]:
+        """What the last `seconds` of the path ending at `parent_id` (at `from_s`
+        into it, or its end) are heard from, oldest first: the parent, and its
+        ancestors as far back as needed when the parent alone is shorter. Each
+        ancestor is heard up to where the path's next node continues from it."""
         path = select(nodes.c.id, nodes.c.parent_id, literal(0).label("depth")).where(nodes.c.id == parent_id)
         path = path.cte("path", recursive=True)
         path = path.union_all(
@@ -159,17 +162,27 @@ class Takes(Store):
         )
         with self._read() as conn:
             rows = conn.execute(select(nodes).join(path, path.c.id == nodes.c.id).order_by(path.c.depth)).all()
-        chosen: list[Node] = []
+        chosen: list[Heard] = []
         heard = 0.0
+        end = from_s
         for row in rows:
             node = node_from_row(row)
             if node.audio is None:
                 break
-            chosen.append(node)
-            heard += node.audio.duration_s
+            chosen.append(Heard(node, end))
+            heard += end if end is not None else node.audio.duration_s
             if heard >= seconds:
                 break
+            end = node.from_s  # the node before it is heard up to where this one continues
         return chosen[::-1]
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A node of a path, heard up to `end_s` (None: to its end)."""
+
+    node: Node
+    end_s: float | None = None
 
 
 def ready_stem(conn: Connection, content_hash: str, stem: str, model: str | None = None):

@@ -1,0 +1,337 @@
+"""The musician's moves on a chain: commit, uncommit, discard (to the chain's
+bin) and restore, each recorded for undo and redo.
+
+Every move runs in one write transaction holding the chain's row lock, like
+every other write to the chain, so moves on one chain happen one at a time: an
+uncommit racing a commit sees the commit done or not at all, and the spine never
+forks (the partial unique index says so too). A node's audio is never rewritten
+and nothing is deleted here: a discarded node (with its subtree) goes to the bin,
+still holding its audio, until the bin is emptied (`empty_bin`, or
+`sweep_bin` after CHAIN_BIN_TTL_S).
+
+Undo applies the inverse of the latest move not undone (commit <-> uncommit,
+discard <-> restore) and marks it undone; redo applies the earliest undone move
+again. A new move forgets the undone ones, as every editor's redo does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
+
+from sparrow_chain.domain import EventKind, History, Move, MoveKind, Node, NodeStatus
+from sparrow_chain.store.base import Store, now
+from sparrow_chain.store.convert import node_from_row
+from sparrow_chain.store.tables import chains, jobs, moves, nodes
+from sparrow_common.errors import Conflict, InvalidArgument, NotFound
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A node deleted for good (a commit or an emptied bin), and the blob it
+    leaves behind (deleted once no node or stem refers to it)."""
+
+    node_id: str
+    audio_key: str | None
+
+
+# Takes still being made when they go to the bin stop, and come back cancelled.
+_UNFINISHED = (NodeStatus.PENDING.value, NodeStatus.GENERATING.value)
+
+
+class Moves(Store):
+    """The moves, the bin and the history of a chain (mixed into ChainStore)."""
+
+    # -- lookups the moves share (ChainStore defines them) ----------------------
+
+    def _locked_node(self, conn: Connection, owner: str, node_id: str):  # pragma: no cover - ChainStore's
+        raise NotImplementedError
+
+    def _chain_row(self, conn: Connection, owner: str, chain_id: str, lock: bool = False):  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def _node(conn: Connection, node_id: str) -> Node:
+        return node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
+
+    # -- the moves ---------------------------------------------------------------
+
+    def commit(self, owner: str, node_id: str) -> Node:
+        """Put a ready node on the spine; its uncommitted siblings go to the bin.
+
+        Committing is only possible at the spine's tip: the node's parent must be
+        committed and must not already continue with another committed child.
+        When the take continues from a point of its parent (`from_s`), the parent
+        stops there on the spine (its out point). Committing a node already
+        committed changes nothing."""
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            if row.committed:
+                return node_from_row(row)
+            node = self._commit(conn, row)
+            self._record(conn, row.chain_id, MoveKind.COMMIT, node_id)
+            return node
+
+    def uncommit(self, owner: str, node_id: str) -> Node:
+        """Take the spine's tip off it: it is a take again, its parent plays to
+        its end, and the siblings its commit sent to the bin come back."""
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            node = self._uncommit(conn, row)
+            self._record(conn, row.chain_id, MoveKind.UNCOMMIT, node_id)
+            return node
+
+    def discard(self, owner: str, node_id: str) -> None:
+        """Send a node that is neither the root nor committed, with its subtree,
+        to the chain's bin; a take still being made stops."""
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            self._discard(conn, row)
+            self._record(conn, row.chain_id, MoveKind.DISCARD, node_id)
+
+    def restore(self, owner: str, node_id: str) -> Node:
+        """Bring a node (with the subtree binned with it) back from the bin."""
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            node = self._restore(conn, row)
+            self._record(conn, row.chain_id, MoveKind.RESTORE, node_id)
+            return node
+
+    def _commit(self, conn: Connection, row) -> Node:
+        if row.binned_at is not None:
+            raise Conflict("This node is in the bin: restore it first.")
+        if row.status != NodeStatus.READY.value:
+            raise Conflict(f"Only 'ready' nodes can be committed; this one is '{row.status}'.")
+        parent = conn.execute(select(nodes).where(nodes.c.id == row.parent_id)).one()
+        if not parent.committed:
+            raise Conflict("This node's parent is not on the spine; commit the parent first.")
+        other = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == parent.id, nodes.c.committed)).scalar()
+        if other is not None:
+            raise Conflict(
+                f"The spine already continues from this node's parent with node {other}; "
+                "committing this one too would fork it."
+            )
+        siblings = conn.execute(
+            select(nodes).where(nodes.c.parent_id == parent.id, nodes.c.id != row.id, nodes.c.binned_at.is_(None))
+        ).all()
+        for sibling in siblings:
+            self._bin(conn, sibling, binned_by=row.id)
+        moment = now()
+        conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=True, updated_at=moment))
+        # The parent plays up to where this take continues from (all of it when from its end).
+        conn.execute(update(nodes).where(nodes.c.id == parent.id).values(out_s=row.from_s, updated_at=moment))
+        if parent.out_s != row.from_s:
+            self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, parent.id))
+        node = self._node(conn, row.id)
+        self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, node)
+        return node
+
+    def _uncommit(self, conn: Connection, row) -> Node:
+        if row.parent_id is None:
+            raise Conflict("The root is where the chain starts: it can't be uncommitted.")
+        if not row.committed:
+            raise Conflict("This node is not on the spine.")
+        child = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == row.id, nodes.c.committed)).scalar()
+        if child is not None:
+            raise Conflict(f"Only the spine's tip can be uncommitted; the spine goes on with node {child}.")
+        moment = now()
+        conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=False, updated_at=moment))
+        conn.execute(update(nodes).where(nodes.c.id == row.parent_id).values(out_s=None, updated_at=moment))
+        if conn.execute(select(nodes.c.out_s).where(nodes.c.id == row.parent_id)).scalar() is None:
+            self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, row.parent_id))
+        node = self._node(conn, row.id)
+        self._append_event(conn, row.chain_id, EventKind.NODE_UNCOMMITTED, node)
+        # What its commit sent to the bin comes back (unless emptied since).
+        tops = conn.execute(
+            select(nodes).where(nodes.c.binned_by == row.id, nodes.c.bin_top == nodes.c.id)
+        ).all()
+        for top in tops:
+            self._unbin(conn, top)
+        return node
+
+    def _discard(self, conn: Connection, row) -> None:
+        if row.parent_id is None:
+            raise Conflict("The root node can't be discarded.")
+        if row.committed:
+            raise Conflict("Committed nodes are on the spine and can't be discarded; uncommit the tip first.")
+        if row.binned_at is not None:
+            raise Conflict("This node is in the bin already.")
+        self._bin(conn, row, binned_by=None)
+
+    def _restore(self, conn: Connection, row) -> Node:
+        if row.binned_at is None:
+            raise Conflict("This node is not in the bin.")
+        if row.bin_top != row.id:
+            raise Conflict(
+                f"This node went to the bin with node {row.bin_top}, under it: restore that one instead."
+            )
+        parent = conn.execute(select(nodes.c.binned_at).where(nodes.c.id == row.parent_id)).first()
+        if parent is None:
+            raise Conflict("This node's parent is gone: it can't come back.")
+        if parent.binned_at is not None:
+            raise Conflict("This node's parent is in the bin: restore the parent first.")
+        return self._unbin(conn, row)
+
+    def _bin(self, conn: Connection, top, binned_by: str | None) -> None:
+        """`top` and its subtree (the parts not binned already) to the bin."""
+        tree = select(nodes.c.id).where(nodes.c.id == top.id).cte("subtree", recursive=True)
+        tree = tree.union_all(
+            select(nodes.c.id).join(tree, nodes.c.parent_id == tree.c.id).where(nodes.c.binned_at.is_(None))
+        )
+        rows = conn.execute(select(nodes).join(tree, tree.c.id == nodes.c.id)).all()
+        ids = [r.id for r in rows]
+        moment = now()
+        conn.execute(
+            update(nodes).where(nodes.c.id.in_(ids))
+            .values(binned_at=moment, bin_top=top.id, binned_by=binned_by, updated_at=moment)
+        )
+        # Takes still being made stop: their job goes when no take of it is left.
+        unfinished = [r.id for r in rows if r.status in _UNFINISHED]
+        if unfinished:
+            conn.execute(
+                update(nodes).where(nodes.c.id.in_(unfinished))
+                .values(status=NodeStatus.CANCELLED.value, eta_s=None, error_message="discarded while being made")
+            )
+        job_ids = {r.job_id for r in rows if r.job_id}
+        if job_ids:
+            conn.execute(update(nodes).where(nodes.c.id.in_(ids)).values(job_id=None))
+            conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids), ~exists().where(nodes.c.job_id == jobs.c.id)))
+        for node_id in ids:
+            self._append_event(conn, top.chain_id, EventKind.NODE_DISCARDED, node_id=node_id)
+
+    def _unbin(self, conn: Connection, top) -> Node:
+        ids = conn.execute(select(nodes.c.id).where(nodes.c.bin_top == top.id)).scalars().all()
+        conn.execute(
+            update(nodes).where(nodes.c.id.in_(ids))
+            .values(binned_at=None, bin_top=None, binned_by=None, updated_at=now())
+        )
+        # Parents before children, so a listener can place each under its parent.
+        for row in conn.execute(select(nodes).where(nodes.c.id.in_(ids)).order_by(nodes.c.created_at, nodes.c.id)):
+            self._append_event(conn, top.chain_id, EventKind.NODE_RESTORED, node_from_row(row))
+        return self._node(conn, top.id)
+
+    # -- the bin -------------------------------------------------------------------
+
+    def bin(self, owner: str, chain_id: str) -> list[Node]:
+        """The chain's bin: each node discarded (with what went with it under
+        it), newest first."""
+        with self._read() as conn:
+            self._chain_row(conn, owner, chain_id)
+            rows = conn.execute(
+                select(nodes)
+                .where(nodes.c.chain_id == chain_id, nodes.c.bin_top == nodes.c.id)
+                .order_by(nodes.c.binned_at.desc(), nodes.c.id)
+            ).all()
+        return [node_from_row(r) for r in rows]
+
+    def empty_bin(self, owner: str, chain_id: str) -> list[Removed]:
+        """Delete what is in the chain's bin, for good; returns the blobs left."""
+        with self._write() as conn:
+            self._chain_row(conn, owner, chain_id, lock=True)
+            return self._delete_binned(conn, nodes.c.chain_id == chain_id)
+
+    def sweep_bin(self, older_than: datetime) -> list[Removed]:
+        """Delete, in every chain, what went to the bin before `older_than`."""
+        with self._write() as conn:
+            chain_ids = conn.execute(
+                select(nodes.c.chain_id).where(nodes.c.binned_at < older_than).distinct()
+            ).scalars().all()
+            removed: list[Removed] = []
+            for chain_id in chain_ids:
+                conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
+                old_tops = select(nodes.c.id).where(
+                    nodes.c.chain_id == chain_id, nodes.c.bin_top == nodes.c.id, nodes.c.binned_at < older_than
+                )
+                removed += self._delete_binned(conn, nodes.c.bin_top.in_(old_tops.scalar_subquery()))
+            return removed
+
+    def _delete_binned(self, conn: Connection, which) -> list[Removed]:
+        rows = conn.execute(
+            select(nodes.c.id, nodes.c.audio_key).where(which, nodes.c.binned_at.is_not(None))
+        ).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        # The moves on them can't be undone or redone any more.
+        conn.execute(delete(moves).where(moves.c.node_id.in_(ids)))
+        # A subtree goes to the bin whole and nothing grows under a binned
+        # node, so every child of a node deleted here goes in the same statement.
+        conn.execute(delete(nodes).where(nodes.c.id.in_(ids)))
+        return [Removed(r.id, r.audio_key) for r in rows]
+
+    # -- undo and redo ---------------------------------------------------------------
+
+    def _record(self, conn: Connection, chain_id: str, kind: MoveKind, node_id: str) -> None:
+        """A new move: what was undone can't be redone any more."""
+        conn.execute(delete(moves).where(moves.c.chain_id == chain_id, moves.c.undone))
+        last = conn.execute(select(func.max(moves.c.seq)).where(moves.c.chain_id == chain_id)).scalar() or 0
+        conn.execute(
+            insert(moves).values(
+                chain_id=chain_id, seq=last + 1, kind=kind.value, node_id=node_id, undone=False, created_at=now()
+            )
+        )
+
+    def history(self, owner: str, chain_id: str) -> History:
+        with self._read() as conn:
+            self._chain_row(conn, owner, chain_id)
+            return self._history(conn, chain_id)
+
+    @staticmethod
+    def _history(conn: Connection, chain_id: str) -> History:
+        undo = conn.execute(
+            select(moves).where(moves.c.chain_id == chain_id, ~moves.c.undone).order_by(moves.c.seq.desc()).limit(1)
+        ).first()
+        redo = conn.execute(
+            select(moves).where(moves.c.chain_id == chain_id, moves.c.undone).order_by(moves.c.seq).limit(1)
+        ).first()
+        return History(
+            undo=Move(MoveKind(undo.kind), undo.node_id) if undo else None,
+            redo=Move(MoveKind(redo.kind), redo.node_id) if redo else None,
+        )
+
+    def undo(self, owner: str, chain_id: str) -> tuple[Move, History]:
+        """Undo the chain's latest move; returns it and what undo and redo do next."""
+        with self._write() as conn:
+            self._chain_row(conn, owner, chain_id, lock=True)
+            latest = conn.execute(
+                select(moves).where(moves.c.chain_id == chain_id, ~moves.c.undone).order_by(moves.c.seq.desc()).limit(1)
+            ).first()
+            if latest is None:
+                raise Conflict("Nothing to undo on this chain.")
+            move = Move(MoveKind(latest.kind), latest.node_id)
+            self._apply(conn, owner, move.kind.undone_by, move.node_id)
+            conn.execute(update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == latest.seq).values(undone=True))
+            return move, self._history(conn, chain_id)
+
+    def redo(self, owner: str, chain_id: str) -> tuple[Move, History]:
+        """Do again the move undone last; returns it and what undo and redo do next."""
+        with self._write() as conn:
+            self._chain_row(conn, owner, chain_id, lock=True)
+            earliest = conn.execute(
+                select(moves).where(moves.c.chain_id == chain_id, moves.c.undone).order_by(moves.c.seq).limit(1)
+            ).first()
+            if earliest is None:
+                raise Conflict("Nothing to redo on this chain.")
+            move = Move(MoveKind(earliest.kind), earliest.node_id)
+            self._apply(conn, owner, move.kind, move.node_id)
+            conn.execute(
+                update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == earliest.seq).values(undone=False)
+            )
+            return move, self._history(conn, chain_id)
+
+    def _apply(self, conn: Connection, owner: str, kind: MoveKind, node_id: str) -> None:
+        row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
+        if row is None:
+            raise NotFound(f"node {node_id} is gone (its bin was emptied)")
+        if kind is MoveKind.COMMIT:
+            self._commit(conn, row)
+        elif kind is MoveKind.UNCOMMIT:
+            self._uncommit(conn, row)
+        elif kind is MoveKind.DISCARD:
+            self._discard(conn, row)
+        elif kind is MoveKind.RESTORE:
+            self._restore(conn, row)
+        else:  # pragma: no cover - every kind is above
+            raise InvalidArgument(f"unknown move {kind}")
