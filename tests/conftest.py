@@ -214,3 +214,32 @@ def listening(tmp_path_factory, tiny_musicgen):
     running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, analysis=True)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the editor's tests (sparrow_common.testing.browser)."""
+    from sparrow_common.testing.browser import chromium
+
+    try:
+        with chromium() as launched:
+            yield launched
+    except RuntimeError as missing:
+        pytest.fail(str(missing))
+
+
+@pytest.fixture
+def open_page(browser, full_stack):
+    """Opens the editor as a user, in a context closed after the test."""
+    from sparrow_common.testing.browser import open_editor
+
+    contexts = []
+
+    def open_as(user: str):
+        context, page = open_editor(browser, full_stack, user)
+        contexts.append(context)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()

@@ -4,90 +4,15 @@ musician sees is saved as a screenshot under tests/screenshots/ (git-ignored).""
 
 from __future__ import annotations
 
-import base64
-import os
 import re
-import shutil
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from sparrow_common.audio import probe
+from sparrow_common.testing.browser import card, drop_clip, open_editor, shot
 from sparrow_common.testing.clips import make_clip
 
-SCREENSHOTS = Path(__file__).parent / "screenshots"
-CHROMIUM = os.environ.get("SPARROW_CHROMIUM", "/usr/bin/chromium")
 TAKE_S = 20.0  # long enough to watch the progress move, with the tiny model
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium is not at {CHROMIUM}: `make tools` installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        yield launched
-        launched.close()
-
-
-def open_editor(browser, stack, user: str) -> tuple[BrowserContext, Page]:
-    """A fresh browser context signed in as `user`, on the editor's start page;
-    `page.errors` collects the page's JavaScript errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    page.goto(f"{stack.base_url}/#key={stack.keys[user]}")
-    expect(page.locator("#drop")).to_be_visible()
-    return context, page
-
-
-@pytest.fixture
-def open_page(browser, full_stack):
-    """Opens the editor as a user, in a context closed after the test."""
-    contexts = []
-
-    def open_as(user: str) -> Page:
-        context, page = open_editor(browser, full_stack, user)
-        contexts.append(context)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-
-
-def drop_clip(page: Page, clip: bytes, name: str) -> None:
-    """Drop a file on the page as a musician drags one from their desktop."""
-    transfer = page.evaluate_handle(
-        """([data, name]) => {
-            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name, { type: "audio/wav" }));
-            return transfer;
-        }""",
-        [base64.b64encode(clip).decode(), name],
-    )
-    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
-
-
-def card(page: Page, index: int):
-    return page.locator("#takes .card").nth(index)
 
 
 def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(open_page, tmp_path):

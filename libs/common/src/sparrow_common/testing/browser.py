@@ -1,0 +1,73 @@
+"""The editor in a real browser for the tests: Debian's Chromium driven by
+Playwright, and what a musician does with it (drop a clip, find a take card),
+each state saved as a screenshot under tests/screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+SCREENSHOTS = Path(__file__).resolve().parents[5] / "tests" / "screenshots"
+CHROMIUM = os.environ.get("SPARROW_CHROMIUM", "/usr/bin/chromium")
+
+
+@contextmanager
+def chromium():
+    """Headless Chromium, or a failure saying how to install it."""
+    if not shutil.which(CHROMIUM):
+        raise RuntimeError(f"Chromium is not at {CHROMIUM}: `make tools` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def open_editor(browser, stack, user: str) -> tuple[BrowserContext, Page]:
+    """A fresh browser context signed in as `user`, on the editor's start page;
+    `page.errors` collects the page's JavaScript errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(f"{stack.base_url}/#key={stack.keys[user]}")
+    expect(page.locator("#drop")).to_be_visible()
+    return context, page
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def drop_clip(page: Page, clip: bytes, name: str) -> None:
+    """Drop a file on the page as a musician drags one from their desktop."""
+    transfer = page.evaluate_handle(
+        """([data, name]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "audio/wav" }));
+            return transfer;
+        }""",
+        [base64.b64encode(clip).decode(), name],
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+
+
+def card(page: Page, index: int):
+    return page.locator("#takes .card").nth(index)
