@@ -13,14 +13,12 @@ import zipfile
 import grpc
 import numpy as np
 import pytest
-from sparrow.v1 import export_pb2, export_pb2_grpc
+from sparrow.v1 import export_pb2
 
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_export import render as rendering
 from sparrow_export.blocks import BLOCK_FRAMES, equal_power_gains
-from sparrow_export.config import Settings
 from sparrow_export.domain import RenderFormat, RenderJob, Rendered
-from sparrow_export.server import build_server
 
 WAV = export_pb2.RENDER_FORMAT_WAV
 RATE = 22050
@@ -29,15 +27,6 @@ XF = round(CROSSFADE_MS * RATE / 1000)
 END_S = 1.25  # the first part's out point, of its 2 s
 OUT = round(END_S * RATE)
 NAMES = ("Morning idea", "Part 2: warm rhodes", "Part 3")
-
-
-@pytest.fixture
-async def stub():
-    server = await build_server(Settings(host="127.0.0.1", port=0))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}")
-    yield export_pb2_grpc.ExportServiceStub(channel)
-    await channel.close()
-    await server.close()
 
 
 def sine(seconds: float, freq: float, level: float, channels: int = 1) -> np.ndarray:
@@ -69,17 +58,6 @@ def requests(clips, ends=(), stems=(), **options):
                 yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, stem=stem, data=piece))
 
 
-async def render(stub, messages) -> tuple[export_pb2.RenderResponse, bytes]:
-    info, data = None, bytearray()
-    call = stub.Render(messages, timeout=60)
-    while (reply := await call.read()) is not grpc.aio.EOF:
-        if reply.WhichOneof("part") == "info":
-            info = reply.info
-        elif reply.WhichOneof("part") == "chunk":
-            data.extend(reply.chunk.data)
-    return info, bytes(data)
-
-
 def wavs(clips) -> list[bytes]:
     return [encode_wav(clip, RATE) for clip in clips]
 
@@ -94,11 +72,11 @@ def cues(wav: bytes) -> list[int]:
 @pytest.mark.parametrize(
     "options", [{}, dict(normalize=True, match_parts=True)], ids=["as they are", "normalized and matched"]
 )
-async def test_a_part_plays_up_to_its_out_point_and_the_next_crossfades_in_there(stub, options):
+async def test_a_part_plays_up_to_its_out_point_and_the_next_crossfades_in_there(stub, options, render):
     # 0 and a list shorter than the clips: the other parts play whole
-    info, data = await render(stub, requests(wavs(CLIPS), ends=[END_S, 0.0], **options))
+    _, info, data = await render(stub, requests(wavs(CLIPS), ends=[END_S, 0.0], **options))
     cut = wavs([CLIPS[0][:, :OUT], *CLIPS[1:]])
-    _, as_if_cut = await render(stub, requests(cut, **options))
+    _, _, as_if_cut = await render(stub, requests(cut, **options))
 
     # The export of the clip cut at its out point, to the byte: the seam's
     # crossfade, the loudness measured (the unheard loud tail weighs nothing)
@@ -122,12 +100,12 @@ async def test_a_part_plays_up_to_its_out_point_and_the_next_crossfades_in_there
     assert np.max(np.abs(audio)) < 0.45
 
 
-async def test_a_part_cut_shorter_than_the_crossfade_is_clamped_like_a_short_clip(stub):
+async def test_a_part_cut_shorter_than_the_crossfade_is_clamped_like_a_short_clip(stub, render):
     """Cut to 80 ms under a 100 ms crossfade, the middle part is a clip of 80
     ms: each of its seams overlaps half of it, so it is still heard."""
     short = round(0.08 * RATE)
-    info, data = await render(stub, requests(wavs(CLIPS), ends=[0, 0.08]))
-    _, as_if_cut = await render(stub, requests(wavs([CLIPS[0], CLIPS[1][:, :short], CLIPS[2]])))
+    _, info, data = await render(stub, requests(wavs(CLIPS), ends=[0, 0.08]))
+    _, _, as_if_cut = await render(stub, requests(wavs([CLIPS[0], CLIPS[1][:, :short], CLIPS[2]])))
     assert data == as_if_cut
     lengths = [CLIPS[0].shape[-1], short, CLIPS[2].shape[-1]]
     overlap = short // 2
@@ -135,10 +113,10 @@ async def test_a_part_cut_shorter_than_the_crossfade_is_clamped_like_a_short_cli
     assert cues(data) == [0, lengths[0] - overlap, lengths[0] + short - 2 * overlap]
 
 
-async def test_an_end_a_little_past_the_clip_is_its_end(stub):
+async def test_an_end_a_little_past_the_clip_is_its_end(stub, render):
     """A length measured elsewhere, rounded: within 10 ms, the whole clip."""
-    _, data = await render(stub, requests(wavs(CLIPS), ends=[0, 1.008, 0.8]))
-    _, whole = await render(stub, requests(wavs(CLIPS)))
+    _, _, data = await render(stub, requests(wavs(CLIPS), ends=[0, 1.008, 0.8]))
+    _, _, whole = await render(stub, requests(wavs(CLIPS)))
     assert data == whole
 
 
@@ -168,10 +146,10 @@ def cut_stems_spine() -> list[tuple[bytes, dict[str, bytes]]]:
     return spine
 
 
-async def test_every_stem_is_cut_where_its_mix_is(stub):
+async def test_every_stem_is_cut_where_its_mix_is(stub, render):
     stems = ("drums", "keys")
-    info, data = await render(stub, requests(stems_spine(CLIPS), ends=[END_S], stems=stems, normalize=True))
-    _, as_if_cut = await render(stub, requests(cut_stems_spine(), stems=stems, normalize=True))
+    _, info, data = await render(stub, requests(stems_spine(CLIPS), ends=[END_S], stems=stems, normalize=True))
+    _, _, as_if_cut = await render(stub, requests(cut_stems_spine(), stems=stems, normalize=True))
 
     lengths = OUT + CLIPS[1].shape[-1] + CLIPS[2].shape[-1] - 2 * XF
     assert info.duration_s == pytest.approx(lengths / RATE)
@@ -227,7 +205,7 @@ def _short_stem():
     ids=["past the clip", "negative", "nan", "infinite", "more ends than clips", "before the first sample",
          "a stem short of the out point"],
 )
-async def test_ends_that_cant_be_honoured_are_refused_in_words(stub, messages, message):
+async def test_ends_that_cant_be_honoured_are_refused_in_words(stub, messages, message, render):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await render(stub, messages())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

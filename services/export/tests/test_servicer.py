@@ -52,21 +52,6 @@ def requests(clips, format=WAV, crossfade_ms=0, normalize=False, clip_count=None
             yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, data=chunk))
 
 
-async def render(stub, messages):
-    progress, info, data = [], None, bytearray()
-    call = stub.Render(messages, timeout=60)
-    while (reply := await call.read()) is not grpc.aio.EOF:
-        kind = reply.WhichOneof("part")
-        if kind == "progress":
-            progress.append((reply.progress.step, reply.progress.total))
-        elif kind == "info":
-            assert not data, "info comes before the file"
-            info = reply.info
-        else:
-            data.extend(reply.chunk.data)
-    return progress, info, bytes(data)
-
-
 def quiet_clip(seconds: float, rate: int, channels: int, level: float) -> bytes:
     return encode_wav(tone(seconds, rate, channels) * level, rate)
 
@@ -92,7 +77,7 @@ async def test_health_is_serving_at_once(worker):
 @pytest.mark.parametrize(
     "format, name, content_type", [(WAV, "wav", "audio/wav"), (MP3, "mp3", "audio/mpeg"), (FLAC, "flac", "audio/flac")]
 )
-async def test_clips_of_every_format_render_at_the_roots_rate_and_channels(worker, tmp_path, format, name, content_type):
+async def test_clips_of_every_format_render_at_the_roots_rate_and_channels(worker, tmp_path, format, name, content_type, render):
     stub, _ = worker
     clips = [make_clip(*spec) for spec in SPINE]
     crossfade_ms = 100
@@ -114,7 +99,7 @@ async def test_clips_of_every_format_render_at_the_roots_rate_and_channels(worke
     assert abs(decoded - expected) <= (1152 if format == MP3 else 0)
 
 
-async def test_the_server_answers_other_calls_while_it_renders(worker):
+async def test_the_server_answers_other_calls_while_it_renders(worker, render):
     """The heavy work runs in threads: health answers promptly through a long MP3 encode."""
     stub, channel = worker
     health = health_pb2_grpc.HealthStub(channel)
@@ -131,7 +116,7 @@ async def test_the_server_answers_other_calls_while_it_renders(worker):
     assert len(waits) > 5 and max(waits) < 0.5, waits
 
 
-async def test_a_mono_root_makes_a_mono_export(worker):
+async def test_a_mono_root_makes_a_mono_export(worker, render):
     stub, _ = worker
     clips = [make_clip("flac", 0.5, 16000, 1), make_clip("wav", 0.5, 44100, 2)]
     _, info, data = await render(stub, requests(clips, WAV))
@@ -139,7 +124,7 @@ async def test_a_mono_root_makes_a_mono_export(worker):
     assert decode(data, 16000, 1).shape[-1] == 16000
 
 
-async def test_a_crossfade_longer_than_a_clip_is_clamped_to_half_of_it(worker):
+async def test_a_crossfade_longer_than_a_clip_is_clamped_to_half_of_it(worker, render):
     stub, _ = worker
     clips = [make_clip("wav", s, 32000, 1) for s in (1.0, 0.5, 1.0)]
     _, info, data = await render(stub, requests(clips, WAV, crossfade_ms=2000))
@@ -148,7 +133,7 @@ async def test_a_crossfade_longer_than_a_clip_is_clamped_to_half_of_it(worker):
     assert info.duration_s == pytest.approx(2.0)
 
 
-async def test_normalize_brings_a_quiet_spine_to_the_roots_loudness(worker):
+async def test_normalize_brings_a_quiet_spine_to_the_roots_loudness(worker, render):
     stub, _ = worker
     root = make_clip("wav", 2.0, 32000, 1)
     spine = [root] + [quiet_clip(2.0, 32000, 1, level=0.3) for _ in range(3)]
@@ -161,7 +146,7 @@ async def test_normalize_brings_a_quiet_spine_to_the_roots_loudness(worker):
     assert integrated_loudness(decode(normalized, 32000, 1), 32000) == pytest.approx(root_lufs, abs=1.0)
 
 
-async def test_one_clip_renders_as_itself(worker):
+async def test_one_clip_renders_as_itself(worker, render):
     stub, _ = worker
     clip = make_clip("wav", 1.0, 32000, 1)
     _, info, data = await render(stub, requests([clip], WAV, crossfade_ms=500))
@@ -204,7 +189,7 @@ def skipped_clip():
         (no_setup(), "the first message must be the setup"),
     ],
 )
-async def test_bad_requests_are_refused_in_words(worker, messages, message):
+async def test_bad_requests_are_refused_in_words(worker, messages, message, render):
     stub, _ = worker
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await render(stub, messages)
@@ -212,7 +197,7 @@ async def test_bad_requests_are_refused_in_words(worker, messages, message):
     assert message in caught.value.details()
 
 
-async def test_clips_past_the_size_limit_are_refused():
+async def test_clips_past_the_size_limit_are_refused(render):
     server, channel = await open_worker(max_input_bytes=100_000)
     try:
         stub = export_pb2_grpc.ExportServiceStub(channel)

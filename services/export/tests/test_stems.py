@@ -11,25 +11,14 @@ import zipfile
 import grpc
 import numpy as np
 import pytest
-from sparrow.v1 import export_pb2, export_pb2_grpc
+from sparrow.v1 import export_pb2
 
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_export.config import Settings
-from sparrow_export.server import build_server
 
 WAV, MP3 = export_pb2.RENDER_FORMAT_WAV, export_pb2.RENDER_FORMAT_MP3
 ROOT_RATE = 22050
 STEMS = ("drums", "bass", "vocals")
 NAMES = ("Morning idea", "Part 2: warm rhodes", "Part 3")
-
-
-@pytest.fixture
-async def stub():
-    server = await build_server(Settings(host="127.0.0.1", port=0))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}")
-    yield export_pb2_grpc.ExportServiceStub(channel)
-    await channel.close()
-    await server.close()
 
 
 def stems_of(seconds: float, rate: int, level: float, seed: int) -> dict[str, np.ndarray]:
@@ -93,21 +82,6 @@ def requests(stems=STEMS, format=WAV, **options):
             yield from chunks(index, parts[stem], stem)
 
 
-async def render(stub, messages):
-    progress, info, data = [], None, bytearray()
-    call = stub.Render(messages, timeout=60)
-    while (reply := await call.read()) is not grpc.aio.EOF:
-        kind = reply.WhichOneof("part")
-        if kind == "progress":
-            progress.append((reply.progress.step, reply.progress.total))
-        elif kind == "info":
-            assert not data, "info comes before the file"
-            info = reply.info
-        else:
-            data.extend(reply.chunk.data)
-    return progress, info, bytes(data)
-
-
 def markers_of(wav: bytes) -> bytes:
     """A WAV's marker chunks (`cue ` and its LIST of labels, appended last)."""
     return wav[wav.rindex(b"cue ") :]
@@ -118,7 +92,7 @@ def markers_of(wav: bytes) -> bytes:
     [dict(normalize=True), dict(normalize=True, match_parts=True)],
     ids=["normalize", "normalize and match_parts"],
 )
-async def test_the_stems_add_up_to_the_mix_the_spine_exports(stub, options):
+async def test_the_stems_add_up_to_the_mix_the_spine_exports(stub, options, render):
     """Crossfaded, the second part resampled, its level matched, the whole
     normalized: each stem gets the mix's gains, so they still add up to it."""
     _, plain_info, plain = await render(stub, requests(stems=(), crossfade_ms=150, **options))
@@ -145,7 +119,7 @@ async def test_the_stems_add_up_to_the_mix_the_spine_exports(stub, options):
     assert all(name.encode() in markers_of(plain) for name in NAMES)
 
 
-async def test_compressed_stems_are_stored_in_the_zip_at_the_mix_length(stub):
+async def test_compressed_stems_are_stored_in_the_zip_at_the_mix_length(stub, render):
     _, _, plain = await render(stub, requests(stems=(), format=MP3, crossfade_ms=100))
     _, info, data = await render(stub, requests(stems=("vocals", "drums"), format=MP3, crossfade_ms=100))
 
@@ -250,7 +224,7 @@ def _with_stems(stems):
     ids=["unknown stem", "no stems set up", "stem before mix", "stems out of order", "a stem missing",
          "a stem of another clip", "named mix", "named twice", "a path", "empty"],
 )
-async def test_bad_stems_requests_are_refused_in_words(stub, messages, message):
+async def test_bad_stems_requests_are_refused_in_words(stub, messages, message, render):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await render(stub, messages())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
