@@ -9,18 +9,23 @@ import { api } from "./api.js";
 import { loadBuffer } from "./audio.js";
 import { Chain } from "./chain.js";
 import { Discards, UNDO_S } from "./discards.js";
+import { ContinuePoint } from "./continue_point.js";
 import { clear, fmt, h } from "./dom.js";
 import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
+import { HelpPanel } from "./help.js";
 import { keyboard } from "./keys.js";
 import { seamOf } from "./listening.js";
 import * as playing from "./playing.js";
+import { SpinePlayer } from "./spine_player.js";
 import { SpineView } from "./spine_view.js";
 import { StemsPanel } from "./stems.js";
 import { melodyPicker, takesForm } from "./takes_form.js";
 import { TakesView } from "./takes_view.js";
+import { spineLength } from "./timeline.js";
 import { showError, toast } from "./toast.js";
 import { Transport } from "./transport.js";
+import { TreeMap } from "./tree_map.js";
 
 export class Editor {
   constructor(root, chainId, account, schema) {
@@ -32,7 +37,6 @@ export class Editor {
     this.selected = null; // the spine node whose takes are shown
     this.focus = null; // the take the keyboard acts on
     this.discards = new Discards((id, keepalive) => this.discardNow(id, keepalive));
-    this.seekFrom = 0; // where the spine plays from
     this.renderQueued = false;
     this.stems = new StemsPanel(account);
     this.melody = melodyPicker();
@@ -43,6 +47,11 @@ export class Editor {
       commitFocused: () => this.commitFocused(),
       discardFocused: () => this.discardFocused(),
       stopPlaying: () => playing.stop(),
+      zoom: (step) => this.spineView.zoomBy(step),
+      continueFromPoint: () => this.point.continueFrom(),
+      loopEdge: (edge) => this.spinePlayer.moveEdge(edge),
+      toggleLoop: () => this.toggleLoop(),
+      help: () => this.help.toggle(),
     });
     this.onHide = () => this.discards.flush();
   }
@@ -73,6 +82,8 @@ export class Editor {
     window.removeEventListener("pagehide", this.onHide);
     this.spineView?.destroy();
     this.takesView?.destroy();
+    this.point?.destroy();
+    this.help?.destroy();
   }
 
   // The takes after the selected part, less those waiting out their undo.
@@ -130,14 +141,23 @@ export class Editor {
     clear(this.root);
     const name = (id) => this.chain.label(this.chain.get(id));
     this.ab = new ABCompare(this.chain);
+    this.spinePlayer = new SpinePlayer(this.chain, { onLoop: (region) => this.spineView.showLoop(region), onError: showError });
+    this.point = new ContinuePoint(name, (id) => this.select(id));
+    this.help = new HelpPanel();
+    this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
     this.transport = new Transport({
-      playSpine: () => this.toggleSpine(), nameOf: name, sideOf: (id) => this.ab.sideOf(id),
+      playSpine: () => this.toggleSpine(), nameOf: name, sideOf: (id) => this.ab.sideOf(id), help: () => this.help.toggle(),
     });
     this.spineView = new SpineView(this.chain, {
       select: (id) => this.select(id),
       play: (id) => this.toggleClip(id),
       stems: (id) => this.openStems(id),
       seek: (seconds) => this.playSpine(seconds),
+      extend: (seconds) => this.spinePlayer.extend(seconds),
+      loop: (from, to) => this.spinePlayer.loop(from, to),
+      clearLoop: () => this.spinePlayer.clearLoop(),
+      playLoop: () => this.spinePlayer.playLoop(),
+      mark: (id, seconds) => this.point.mark(id, seconds),
     });
     this.takesView = new TakesView(this.chain, this.account, {
       play: (id) => this.toggleClip(id),
@@ -148,21 +168,26 @@ export class Editor {
       discard: (id) => this.discard(id),
       reuse: (id) => this.reuse(id),
       focus: (id) => this.setFocus(id),
-      seek: (id, seconds) => this.playClip(id, seconds),
+      seek: (id, seconds) => {
+        this.point.mark(id, seconds);
+        this.playClip(id, seconds);
+      },
     });
     this.duration = h("span", { class: "muted", id: "spine-duration" });
     this.liveStatus = h("span", { class: "live", id: "live-status", dataset: { status: "connecting" } }, "connecting…");
     this.askTitle = h("h2", {});
-    const form = takesForm(this.schema, (body) => this.ask(body), this.melody);
+    const form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point);
     this.root.append(
       h("div", { class: "editor-head" },
         h("a", { href: "#/", class: "back" }, "← Chains"), h("h1", {}, this.chain.title), this.duration, this.liveStatus),
       this.transport.el,
       this.spineView.el,
+      this.treeMap.el,
       h("section", { class: "takes-area" }, this.takesView.title, this.takesView.el, this.ab.el),
       h("section", { class: "ask panel" }, this.askTitle, form),
       this.stems.el,
-      exportPanel(this.chainId, showError));
+      exportPanel(this.chainId, showError),
+      this.help.el);
   }
 
   queueRender() {
@@ -176,9 +201,11 @@ export class Editor {
     if (this.renderQueued) cancelAnimationFrame(this.renderFrame);
     this.renderQueued = false;
     const spine = this.chain.spine();
-    const total = spine.reduce((sum, n) => sum + (n.duration_s || 0), 0);
+    const total = spineLength(spine);
     this.duration.textContent = `${spine.length} part${spine.length > 1 ? "s" : ""} · ${fmt(total)}`;
     this.spineView.render(spine, this.selected);
+    this.drawMap(spine);
+    this.point.follow(this.selected);
     const parent = this.chain.get(this.selected);
     this.askTitle.textContent = `Continue from ${this.chain.label(parent, spine)}`;
     this.melody.offer(this.chain.melodyChoices(spine, this.discards), this.melodyAllowed);
@@ -206,6 +233,11 @@ export class Editor {
   setFocus(id) {
     this.focus = id;
     this.takesView.showFocus(id);
+    this.drawMap();
+  }
+
+  drawMap(spine = this.chain.spine()) {
+    this.treeMap.render({ spine, selected: this.selected, focus: this.focus, hidden: this.discards });
   }
 
   compare(side, id) {
@@ -213,18 +245,14 @@ export class Editor {
     this.render();
   }
 
-  async playSpine(from = 0) {
-    try {
-      this.seekFrom = from;
-      playing.playSpine(await Promise.all(this.chain.spine().map((n) => loadBuffer(n.audio_url))), from);
-    } catch (error) {
-      showError(error);
-    }
+  // Play the spine from `from` seconds (where it was last played from when
+  // absent); inside the loop region, the loop.
+  playSpine(from) {
+    return this.spinePlayer.play(from);
   }
 
   toggleSpine() {
-    if (playing.isPlaying(playing.spine)) playing.stop();
-    else this.playSpine(this.seekFrom);
+    return this.spinePlayer.toggle();
   }
 
   // Play one part or take alone.
@@ -325,7 +353,7 @@ export class Editor {
   playOrStop() {
     if (playing.isPlaying()) playing.stop();
     else if (this.focus) this.playClip(this.focus);
-    else this.playSpine(this.seekFrom);
+    else this.playSpine();
     return true;
   }
 
@@ -352,6 +380,25 @@ export class Editor {
   discardFocused() {
     if (!this.focus) return false;
     this.discard(this.focus);
+    return true;
+  }
+
+  // -- the timeline's moves (the spine, the map, the keys) ---------------------------
+
+  // Show node `id`, picked on the map: a part, its takes; a take, its parent's takes with it in focus.
+  pick(id) {
+    const node = this.chain.get(id);
+    if (!node) return;
+    if (node.parent_id === null || this.chain.spine().some((n) => n.id === id)) return this.select(id);
+    this.select(node.parent_id);
+    this.setFocus(id);
+    this.takesView.reveal(id);
+  }
+
+  // L: clear the loop, or loop the part shown.
+  toggleLoop() {
+    if (!this.spinePlayer.region) return this.spinePlayer.loopPart(this.selected);
+    this.spinePlayer.clearLoop();
     return true;
   }
 }

@@ -1,9 +1,35 @@
 // The editor's keys: space plays or stops, ←/→ step through the takes, enter
-// commits the take in focus, delete (or backspace) discards it, escape stops.
+// commits the take in focus, delete (or backspace) discards it, escape stops;
+// the timeline's: + and - zoom, [ ] and L loop, F continues from a point; ?
+// lists them all (HELP).
 // Keys typed into the form, and space or enter on a button or link, are theirs.
 
 /** The keys in a line, as the transport shows them. */
-export const KEYS_HINT = "space: play/stop · ←/→: takes · enter: commit · delete: discard";
+export const KEYS_HINT = "space: play/stop · ←/→: takes · enter: commit · delete: discard · ?: all keys";
+
+/** Every key and move, as the help panel (help.js) lists them: [keys, what
+ *  they do]. A new move adds its line here, and its key to MOVES. */
+export const HELP = [
+  ["Space", "Play or stop: the take in focus, else the spine (a loop, when played from inside it)"],
+  ["← / →", "Focus the previous or next take; one playing hands over at the same point"],
+  ["Enter", "Commit the take in focus to the spine"],
+  ["Delete / Backspace", "Discard the take in focus (with a few seconds to undo)"],
+  ["Escape", "Stop playing"],
+  ["Click a waveform", "Play from there, and mark the point"],
+  ["F", "Ask for takes that continue from the point marked"],
+  ["+ / −", "Zoom the timeline in or out"],
+  ["0", "Fit the whole spine in view"],
+  ["Ctrl + wheel", "Zoom the timeline around the pointer"],
+  ["Drag on the ruler", "Loop that stretch of the spine, until stopped"],
+  ["Shift + click", "Loop from the last point clicked to there (ruler or spine)"],
+  ["[ / ]", "Start or end the loop where the spine is"],
+  ["L", "Loop the part shown, or clear the loop"],
+  ["Click on the map", "Show a part's takes, or a take in focus"],
+  ["?", "Show or hide this list"],
+];
+
+// A key pressed alone (shift aside): ctrl or cmd with it is the browser's.
+const alone = (event) => !event.ctrlKey && !event.metaKey && !event.altKey;
 
 // Each key's move; one that answers true took the key (its default is prevented).
 const MOVES = {
@@ -14,14 +40,27 @@ const MOVES = {
   Delete: (moves) => moves.discardFocused(),
   Backspace: (moves) => moves.discardFocused(),
   Escape: (moves) => { moves.stopPlaying(); return false; },
+  "+": (moves, event) => alone(event) && moves.zoom(1),
+  "=": (moves, event) => alone(event) && moves.zoom(1),
+  "-": (moves, event) => alone(event) && moves.zoom(-1),
+  0: (moves, event) => alone(event) && moves.zoom(0),
+  f: (moves, event) => alone(event) && moves.continueFromPoint(),
+  F: (moves, event) => alone(event) && moves.continueFromPoint(),
+  "[": (moves, event) => alone(event) && moves.loopEdge("from"),
+  "]": (moves, event) => alone(event) && moves.loopEdge("to"),
+  l: (moves, event) => alone(event) && moves.toggleLoop(),
+  L: (moves, event) => alone(event) && moves.toggleLoop(),
+  "?": (moves) => moves.help(),
 };
 
 /** A keydown listener calling `moves`: playOrStop(), stepTake(±1),
- *  commitFocused(), discardFocused() (each true when it applied), stopPlaying(). */
+ *  commitFocused(), discardFocused(), zoom(±1 or 0), continueFromPoint(),
+ *  loopEdge("from" or "to"), toggleLoop(), help() (each true when it
+ *  applied), stopPlaying(). */
 export function keyboard(moves) {
   return (event) => {
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;
     if (event.target.closest("button, a, summary") && (event.key === " " || event.key === "Enter")) return;
-    if (MOVES[event.key]?.(moves) === true) event.preventDefault();
+    if (MOVES[event.key]?.(moves, event) === true) event.preventDefault();
   };
 }

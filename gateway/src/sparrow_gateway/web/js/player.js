@@ -1,11 +1,14 @@
 // One transport for the whole page: a node, the spine from any point through its
-// seams (each clip scheduled sample-exact after the last), a looped seam for A/B,
-// or a node's stems together. Listeners hear {what, position} every frame.
+// seams (each clip scheduled sample-exact after the last, up to its end), a
+// looped stretch of the spine, a looped seam for A/B, or a node's stems
+// together. Listeners hear {what, position} every frame.
 
 import { audioContext, seam } from "./audio.js";
 
 const listeners = new Set();
-let playing = null; // {what, sources, startedAt, offset, length, loop, seamAt}
+// {what, sources, startedAt, offset, length, loop, seamAt, origin}: a loop's
+// position counts from `origin` (a looped stretch of the spine: where it starts).
+let playing = null;
 let frame = 0;
 
 export function onTick(listener) {
@@ -23,7 +26,8 @@ export function now() {
   const ctx = audioContext();
   const elapsed = Math.max(0, ctx.currentTime - playing.startedAt);
   const position = playing.loop ? (playing.offset + elapsed) % playing.length : playing.offset + elapsed;
-  return { what: playing.what, position, length: playing.length, seamAt: playing.seamAt };
+  const origin = playing.origin || 0;
+  return { what: playing.what, position: origin + position, length: playing.length, seamAt: playing.seamAt, origin };
 }
 
 function loop() {
@@ -77,26 +81,67 @@ export function playBuffer(what, buffer, offset = 0) {
   node.start(state.startedAt, start);
 }
 
-// Play clips back to back, from `from` seconds into the first of them all.
-export function playSequence(what, buffers, from = 0) {
+// Play clips back to back, each [{buffer, end}] up to its `end` (seconds; all
+// of it when absent), from `from` seconds into the first of them all.
+export function playSequence(what, clips, from = 0) {
   const ctx = audioContext();
-  const total = buffers.reduce((sum, b) => sum + b.duration, 0);
+  const lengths = clips.map(lengthOf);
+  const total = lengths.reduce((sum, length) => sum + length, 0);
   const sources = [];
   const state = begin(what, sources, Math.min(from, total), total);
   let at = state.startedAt;
   let skip = from;
-  for (const buffer of buffers) {
-    if (skip >= buffer.duration) {
-      skip -= buffer.duration;
-      continue;
+  clips.forEach(({ buffer }, i) => {
+    if (skip >= lengths[i]) {
+      skip -= lengths[i];
+      return;
     }
     const node = source(buffer);
-    node.start(Math.max(at, ctx.currentTime), skip);
-    at += buffer.duration - skip;
+    node.start(Math.max(at, ctx.currentTime), skip, lengths[i] - skip);
+    at += lengths[i] - skip;
     skip = 0;
     sources.push({ source: node });
-  }
+  });
   stopAfterLast(sources); // begin() saw none of them yet
+}
+
+function lengthOf({ buffer, end }) {
+  return end == null ? buffer.duration : Math.min(end, buffer.duration);
+}
+
+// Loop seconds `from` to `to` of clips played back to back (as playSequence),
+// from `at` seconds (within the loop: it starts over there).
+export function loopSequence(what, clips, from, to, at = from) {
+  const buffer = joined(clips, from, to);
+  const node = source(buffer);
+  node.loop = true;
+  const start = Math.min(Math.max(0, at - from), buffer.duration) % buffer.duration;
+  const state = begin(what, [{ source: node }], start, buffer.duration, { loop: true, origin: from });
+  node.start(state.startedAt, start);
+}
+
+// One buffer: seconds `from` to `to` of the clips back to back (the context's rate).
+function joined(clips, from, to) {
+  const ctx = audioContext();
+  const rate = ctx.sampleRate;
+  const channels = Math.max(...clips.map((c) => c.buffer.numberOfChannels));
+  const out = ctx.createBuffer(channels, Math.max(1, Math.round((to - from) * rate)), rate);
+  let start = 0; // where the clip starts, in seconds of the sequence
+  for (const clip of clips) {
+    const length = lengthOf(clip);
+    const head = Math.max(from, start);
+    const tail = Math.min(to, start + length);
+    if (tail > head) {
+      const first = Math.round((head - start) * rate);
+      const count = Math.min(Math.round((tail - head) * rate), out.length - Math.round((head - from) * rate));
+      for (let c = 0; c < channels; c++) {
+        const samples = clip.buffer.getChannelData(Math.min(c, clip.buffer.numberOfChannels - 1));
+        out.getChannelData(c).set(samples.subarray(first, first + count), Math.round((head - from) * rate));
+      }
+    }
+    start += length;
+  }
+  return out;
 }
 
 // Loop the seam between `before` and `after`, `seconds` either side, from

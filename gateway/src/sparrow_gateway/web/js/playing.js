@@ -1,7 +1,7 @@
 // What the page's one transport (player.js) plays, by name: {kind: "spine"},
-// {kind: "clip", nodeId} (one part or take alone), {kind: "seam", nodeId}
-// (A/B: a take looped across its seam) or {kind: "stems", nodeId} (stems.js
-// starts those itself). player.js keys them as strings ("node:<id>"); only
+// {kind: "loop"} (a stretch of the spine, looped), {kind: "clip", nodeId} (one
+// part or take alone), {kind: "seam", nodeId} (A/B: a take looped across its
+// seam) or {kind: "stems", nodeId} (stems.js starts those itself). player.js keys them as strings ("node:<id>"); only
 // this module reads or writes those keys.
 
 import * as player from "./player.js";
@@ -10,6 +10,7 @@ const PREFIX = { clip: "node", seam: "seam", stems: "stems" };
 const KIND = Object.fromEntries(Object.entries(PREFIX).map(([kind, prefix]) => [prefix, kind]));
 
 export const spine = Object.freeze({ kind: "spine" });
+export const loop = Object.freeze({ kind: "loop" });
 
 /** One part or take alone. */
 export function clip(nodeId) {
@@ -22,11 +23,12 @@ export function seam(nodeId) {
 }
 
 function keyOf(what) {
-  return what.kind === "spine" ? "spine" : `${PREFIX[what.kind]}:${what.nodeId}`;
+  return what.kind === "spine" || what.kind === "loop" ? what.kind : `${PREFIX[what.kind]}:${what.nodeId}`;
 }
 
 function whatOf(key) {
   if (key === "spine") return spine;
+  if (key === "loop") return loop;
   const [prefix, nodeId] = key.split(/:(.*)/s);
   return { kind: KIND[prefix] || prefix, nodeId };
 }
@@ -40,7 +42,9 @@ export function same(a, b) {
   return a?.kind === b?.kind && a?.nodeId === b?.nodeId;
 }
 
-/** Where the transport is: {what, position, length, seamAt}, or null when stopped. */
+/** Where the transport is: {what, position, length, seamAt, origin}, or null
+ *  when stopped; a loop of the spine's position is in spine seconds, from
+ *  `origin` (the loop's start) for `length` seconds. */
 export function now() {
   return named(player.now());
 }
@@ -59,9 +63,16 @@ export function stop() {
   player.stop();
 }
 
-/** The spine's parts back to back, from `from` seconds into the first. */
-export function playSpine(buffers, from = 0) {
-  player.playSequence(keyOf(spine), buffers, from);
+/** The spine's parts back to back, [{buffer, end}] each up to its out point
+ *  (`end`, seconds; all of it when null), from `from` seconds of the spine. */
+export function playSpine(clips, from = 0) {
+  player.playSequence(keyOf(spine), clips, from);
+}
+
+/** Seconds `from` to `to` of the spine (clips as for playSpine), looped until
+ *  stopped, from `at` seconds of the spine. */
+export function loopSpine(clips, from, to, at = from) {
+  player.loopSequence(keyOf(loop), clips, from, to, at);
 }
 
 /** Node `nodeId`'s audio alone, from `from` seconds. */

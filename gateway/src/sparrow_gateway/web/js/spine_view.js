@@ -1,75 +1,220 @@
-// The spine as a timeline, root first: one block per part, as wide as the part
-// is long, with what Sparrow hears in it (tempo, meter, key), its bar lines over
-// its waveform, and buttons to show its takes, play it alone and open its stems.
-// Clicking a waveform plays the spine from there.
+// The spine as a timeline, root first, under a time ruler: one block per part,
+// as wide as the part plays (to its out point, the rest of its audio cut off),
+// with what Sparrow hears in it (tempo, meter, key), its bar lines over its
+// waveform, and buttons to show its takes, play it alone and open its stems.
+// Zoom widens the timeline (scrolled sideways); a stretch dragged on the ruler
+// loops. Clicking a waveform plays the spine from there and marks the point;
+// shift-click loops from the last point to there.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
 import { barLines, describeClip } from "./listening.js";
+import { drawRuler } from "./ruler.js";
+import { clock, layout, playedLength, zoomed } from "./timeline.js";
+
+const DRAG_PX = 4; // a press that moves less is a click
+const WHEEL_STEP = 60; // ctrl+wheel: deltaY per zoom level (a trackpad's pinch sends many small ones)
 
 export class SpineView {
   // `does`: select(id) (show its takes), play(id) (alone, or stop), stems(id),
-  // seek(seconds into the spine).
+  // seek(t) (play from spine second t), extend(t) (loop from the last point to
+  // t), loop(from, to), clearLoop(), playLoop(), mark(id, seconds) (a point
+  // clicked on part id's waveform).
   constructor(chain, does) {
     this.chain = chain;
     this.does = does;
-    this.el = h("div", { class: "spine", id: "spine" });
+    this.zoom = 1; // kept while the chain is open
     this.blocks = new Map(); // part id -> block
+    this.timeline = null; // timeline.js's layout, as last drawn
+    this.region = null; // the loop region shown
+    this.shown = null; // [spine, selected], as last rendered
+    this.zoomLevel = h("span", { class: "zoom-level muted", id: "zoom-level", title: "Zoom: ×1 fits the whole spine" });
+    this.loopWords = h("span", { class: "loop-words" });
+    this.loopChip = h("span", { class: "loop-chip", id: "loop-chip", hidden: true },
+      h("button", { class: "link", title: "Play the loop", onclick: () => does.playLoop() }, this.loopWords),
+      h("button", { class: "small", id: "loop-clear", title: "Clear the loop (L)", onclick: () => does.clearLoop() }, "✕ Clear loop"));
+    this.loopHint = h("span", { class: "muted loop-hint" }, "Drag on the ruler to loop a stretch");
+    const bar = h("div", { class: "timeline-bar" },
+      h("button", { class: "small", id: "zoom-out", title: "Zoom out (-)", onclick: () => this.zoomBy(-1) }, "−"),
+      h("button", { class: "small", id: "zoom-fit", title: "Fit the whole spine (0)", onclick: () => this.zoomBy(0) }, "Fit"),
+      h("button", { class: "small", id: "zoom-in", title: "Zoom in (+)", onclick: () => this.zoomBy(1) }, "+"),
+      this.zoomLevel, this.loopChip, this.loopHint);
+    this.ruler = h("div", { class: "ruler", id: "ruler", title: "Click: play from here · drag: loop a stretch · shift-click: loop from the last point" });
+    this.rulerHead = h("div", { class: "ruler-playhead", hidden: true });
+    this.loopBox = h("div", { class: "loop-region", id: "loop-region", hidden: true });
+    this.spine = h("div", { class: "spine", id: "spine" });
+    this.track = h("div", { class: "spine-track" }, this.ruler, this.spine, this.loopBox, this.rulerHead);
+    this.scroller = h("div", { class: "spine-scroll", id: "spine-scroll" }, this.track);
+    this.el = h("section", { class: "timeline", id: "timeline" }, bar, this.scroller);
+    this.dragOnRuler();
+    this.wheel = 0;
+    this.scroller.addEventListener("wheel", (event) => this.onWheel(event), { passive: false });
+    this.seenWidth = 0;
+    this.resized = new ResizeObserver(() => {
+      if (this.scroller.clientWidth !== this.seenWidth && this.shown) this.render(...this.shown);
+    });
+    this.resized.observe(this.scroller);
   }
 
   /** Show `spine` (root first) with part `selected` marked. */
   render(spine, selected) {
+    this.shown = [spine, selected];
+    this.seenWidth = this.scroller.clientWidth;
     const onSpine = new Set(spine.map((n) => n.id));
     for (const id of this.blocks.keys()) {
       if (!onSpine.has(id)) this.forget(id);
     }
-    let offset = 0;
-    for (const node of spine) {
+    const timeline = layout(spine, this.seenWidth, this.zoom);
+    this.timeline = timeline;
+    this.track.style.width = `${timeline.width}px`;
+    spine.forEach((node, i) => {
+      const part = timeline.parts[i];
       const block = this.blocks.get(node.id) || this.block(node);
-      block.offset = offset;
-      offset += node.duration_s || 0;
-      block.el.style.flexGrow = String(Math.max(node.duration_s || 1, 0.5));
+      block.offset = part.start;
+      block.played = part.length;
+      block.el.style.width = `${part.width}px`;
+      block.waveHolder.style.width = `${part.whole * part.scale}px`;
       block.el.classList.toggle("selected", node.id === selected);
       block.name.textContent = this.chain.label(node, spine);
-      block.length.textContent = fmt(node.duration_s);
+      const cut = node.out_s != null;
+      block.el.classList.toggle("cut", cut);
+      block.lengthText.textContent = cut ? `${fmt(playedLength(node))} of ${fmt(node.duration_s)}` : fmt(node.duration_s);
+      block.out.hidden = !cut;
+      block.out.title = cut ? `Plays to ${clock(node.out_s, 2)} of ${clock(node.duration_s, 2)}, then the next part` : "";
+      block.from.textContent = node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
       block.facts.textContent = describeClip(node.analysis) || "";
       drawBars(block, node);
-      this.el.append(block.el);
-      showWave(block, node, { height: 72, color: "#7c9cbf", onSeek: (seconds) => this.does.seek(block.offset + seconds) });
-    }
+      this.spine.append(block.el);
+      showWave(block, node, {
+        height: 72, color: "#7c9cbf", labelFrom: false,
+        onSeek: (seconds, { shift }) => {
+          if (shift) return this.does.extend(block.offset + Math.min(seconds, block.played));
+          this.does.mark(node.id, seconds);
+          this.does.seek(block.offset + Math.min(seconds, block.played));
+        },
+      });
+    });
+    drawRuler(this.ruler, spine, timeline);
+    this.zoomLevel.textContent = `×${this.zoom}`;
+    this.showLoop(this.region);
   }
 
   block(node) {
     const name = h("span", { class: "block-name" });
-    const length = h("span", { class: "muted" });
+    const lengthText = h("span", { class: "muted block-length" });
+    const from = h("span", { class: "muted block-from", title: "Where it continues the part before it from" });
     const facts = h("span", { class: "block-facts muted", title: "What Sparrow hears: tempo, meter, key" });
     const bars = h("div", { class: "bar-grid", "aria-hidden": "true" });
-    const waveHolder = h("div", { class: "block-wave" }, bars);
+    const waveHolder = h("div", { class: "wave-frame" }, bars);
+    const out = h("div", { class: "out-mark", hidden: true }, h("span", {}, "out"));
     const el = h("div", { class: "block", dataset: { nodeId: node.id } },
       h("div", { class: "block-head" },
         h("button", { class: "link", title: "Show this part's takes",
           onclick: () => this.does.select(node.id) }, name),
-        length,
+        lengthText,
+        from,
         facts,
         h("button", { class: "small play-part", title: "Play this part alone",
           onclick: () => this.does.play(node.id) }, "▶"),
         h("button", { class: "small", title: "Stems of this part",
           onclick: () => this.does.stems(node.id) }, "Stems")),
-      waveHolder);
-    const block = { el, name, length, facts, bars, waveHolder, wave: null, offset: 0 };
+      h("div", { class: "block-wave" }, waveHolder, out));
+    const block = { el, name, lengthText, from, facts, bars, waveHolder, out, wave: null, offset: 0, played: 0 };
     this.blocks.set(node.id, block);
     return block;
   }
 
-  /** Move each part's playhead: the spine playing through it, or the part alone. */
+  /** Move the playheads: the spine playing (or looping) through a part, or the part alone. */
   show(state) {
     const what = state?.what;
+    const onSpine = what?.kind === "spine" || what?.kind === "loop";
     for (const [id, block] of this.blocks) {
-      const inside = what?.kind === "spine" && state.position >= block.offset
-        && state.position < block.offset + (block.wave?.duration || 0);
+      const inside = onSpine && state.position >= block.offset && state.position < block.offset + block.played;
       const alone = what?.kind === "clip" && what.nodeId === id;
       block.wave?.show(inside ? state.position - block.offset : alone ? state.position : null);
     }
+    this.rulerHead.hidden = !onSpine || !this.timeline;
+    if (this.rulerHead.hidden) return;
+    const x = this.timeline.x(state.position);
+    this.rulerHead.style.left = `${Math.min(x, this.timeline.width - 2)}px`;
+    // Zoomed in, the view follows the playhead.
+    const { scrollLeft, clientWidth, scrollWidth } = this.scroller;
+    if (scrollWidth <= clientWidth) return;
+    if (x < scrollLeft || x > scrollLeft + clientWidth - 24) this.scroller.scrollLeft = x - 24;
+  }
+
+  /** Show the loop region ({from, to} in spine seconds; null: none). */
+  showLoop(region) {
+    this.region = region;
+    this.loopChip.hidden = !region;
+    this.loopHint.hidden = Boolean(region);
+    this.loopBox.hidden = !region || !this.timeline;
+    if (!region) return;
+    this.loopWords.textContent = `Loop ${fmt(region.from)} – ${fmt(region.to)}`;
+    if (this.timeline) this.placeLoop(region.from, region.to);
+  }
+
+  placeLoop(from, to) {
+    const [a, b] = [this.timeline.x(Math.min(from, to)), this.timeline.x(Math.max(from, to))];
+    this.loopBox.style.left = `${a}px`;
+    this.loopBox.style.width = `${Math.max(1, b - a)}px`;
+  }
+
+  /** Zoom in (step 1), out (-1) or back to the whole spine (0), keeping spine
+   *  second `at` (the view's middle when absent) where it is in the view. */
+  zoomBy(step, atPx = null) {
+    if (!this.shown || !this.timeline) return false;
+    const next = zoomed(this.zoom, step);
+    if (next === this.zoom) return true;
+    const inView = atPx ?? this.scroller.clientWidth / 2;
+    const t = this.timeline.t(this.scroller.scrollLeft + inView);
+    this.zoom = next;
+    this.render(...this.shown);
+    this.scroller.scrollLeft = this.timeline.x(t) - inView;
+    return true;
+  }
+
+  onWheel(event) {
+    if (!event.ctrlKey && !event.metaKey) return;
+    event.preventDefault(); // the page's own zoom
+    this.wheel += event.deltaY;
+    if (Math.abs(this.wheel) < WHEEL_STEP) return;
+    const step = this.wheel < 0 ? 1 : -1;
+    this.wheel = 0;
+    this.zoomBy(step, event.clientX - this.scroller.getBoundingClientRect().left);
+  }
+
+  // Press on the ruler: a click plays from there (shift: loops from the last
+  // point), a drag loops the stretch dragged.
+  dragOnRuler() {
+    const secondAt = (event) => this.timeline.t(event.clientX - this.track.getBoundingClientRect().left);
+    this.ruler.addEventListener("pointerdown", (event) => {
+      if (!this.timeline || event.button !== 0) return;
+      event.preventDefault();
+      const startX = event.clientX;
+      const from = secondAt(event);
+      let dragging = false;
+      this.ruler.setPointerCapture?.(event.pointerId);
+      const move = (moved) => {
+        dragging ||= Math.abs(moved.clientX - startX) >= DRAG_PX;
+        if (!dragging) return;
+        this.loopBox.hidden = false;
+        this.placeLoop(from, secondAt(moved));
+      };
+      const up = (released) => {
+        this.ruler.removeEventListener("pointermove", move);
+        this.ruler.removeEventListener("pointerup", up);
+        this.ruler.removeEventListener("pointercancel", up);
+        if (released.type === "pointercancel") return this.showLoop(this.region);
+        if (dragging) this.does.loop(from, secondAt(released));
+        else if (released.shiftKey) this.does.extend(from);
+        else this.does.seek(from);
+        this.showLoop(this.region);
+      };
+      this.ruler.addEventListener("pointermove", move);
+      this.ruler.addEventListener("pointerup", up);
+      this.ruler.addEventListener("pointercancel", up);
+    });
   }
 
   /** Drop part `id`'s block (no longer on the spine, or discarded). */
@@ -82,6 +227,7 @@ export class SpineView {
   }
 
   destroy() {
+    this.resized.disconnect();
     for (const block of this.blocks.values()) block.wave?.destroy();
   }
 }

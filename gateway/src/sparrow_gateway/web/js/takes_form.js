@@ -1,5 +1,6 @@
 // The form that asks for takes, built from the API's own schema (TakesRequest
-// in /openapi.json), so every knob shows exactly the range the services accept.
+// in /openapi.json), so every knob shows exactly the range the services accept;
+// where the takes continue from, when not the end, above its knobs.
 
 import { clear, h } from "./dom.js";
 import { stemModels } from "./stems.js";
@@ -104,10 +105,12 @@ function melodyOf(value) {
   return stem ? { node_id, stem } : { node_id };
 }
 
-export function takesForm(schema, onAsk, melody = null) {
+// `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
+export function takesForm(schema, onAsk, melody = null, from = null) {
   const props = schema.components.schemas.TakesRequest.properties;
   const button = h("button", { type: "submit", class: "primary", id: "ask-takes" }, "Ask for takes");
   const form = h("form", { class: "takes-form", id: "takes-form", novalidate: false },
+    from?.el,
     h("div", { class: "knobs" }, MAIN.filter((n) => props[n]).map((n) => field(n, props[n])),
       props.melody && melody?.el),
     h("details", {}, h("summary", {}, "Sampling"),
@@ -128,6 +131,7 @@ export function takesForm(schema, onAsk, melody = null) {
       if (el.name === "melody") body.melody = melodyOf(el.value);
       else body[el.name] = el.type === "number" ? Number(el.value) : el.value;
     }
+    if (from?.seconds() !== undefined) body.from_s = from.seconds();
     const error = form.querySelector(".form-error");
     error.textContent = "";
     button.disabled = true;

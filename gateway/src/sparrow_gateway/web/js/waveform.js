@@ -1,6 +1,7 @@
 // A waveform drawn by wavesurfer.js from the decoded buffer's peaks (no second
 // fetch, no media element: playback is the page's one transport), with a
-// playhead the transport moves. Clicking calls onSeek(seconds).
+// playhead the transport moves and a marked point (where the musician clicked,
+// with a button to continue from there). Clicking calls onSeek(seconds, {shift}).
 
 import WaveSurfer from "../vendor/wavesurfer.esm.js";
 import { h } from "./dom.js";
@@ -9,7 +10,8 @@ import { peaksOf } from "./audio.js";
 export function waveform(buffer, { height = 64, color = "#7c9cbf", onSeek } = {}) {
   const container = h("div", { class: "wave" });
   const playhead = h("div", { class: "playhead", hidden: true });
-  const holder = h("div", { class: "wave-holder" }, container, playhead);
+  const mark = h("div", { class: "point-mark", hidden: true });
+  const holder = h("div", { class: "wave-holder" }, container, playhead, mark);
   const surfer = WaveSurfer.create({
     container,
     height,
@@ -22,7 +24,11 @@ export function waveform(buffer, { height = 64, color = "#7c9cbf", onSeek } = {}
     barGap: 1,
     interact: Boolean(onSeek),
   });
-  if (onSeek) surfer.on("interaction", (seconds) => onSeek(seconds));
+  // wavesurfer's click carries no keys: the press before it tells a shift-click.
+  let shift = false;
+  container.addEventListener("pointerdown", (event) => { shift = event.shiftKey; }, { capture: true });
+  if (onSeek) surfer.on("interaction", (seconds) => onSeek(seconds, { shift }));
+  const at = (seconds) => `${Math.min(100, (100 * seconds) / buffer.duration)}%`;
   return {
     el: holder,
     duration: buffer.duration,
@@ -33,10 +39,20 @@ export function waveform(buffer, { height = 64, color = "#7c9cbf", onSeek } = {}
         return;
       }
       playhead.hidden = false;
-      playhead.style.left = `${Math.min(100, (100 * seconds) / buffer.duration)}%`;
+      playhead.style.left = at(seconds);
+    },
+    // Mark the point at `seconds` (null: none) with `button` (an element) on it.
+    mark(seconds, button = null) {
+      mark.hidden = seconds === null || seconds === undefined;
+      if (mark.hidden) return;
+      mark.style.left = at(seconds);
+      // Near the right end the button hangs to the left of the line.
+      mark.classList.toggle("flip", seconds / buffer.duration > 0.6);
+      mark.replaceChildren(...(button ? [button] : []));
     },
     destroy() {
       surfer.destroy();
+      this.destroyed = true;
     },
   };
 }

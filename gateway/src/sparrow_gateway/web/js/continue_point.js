@@ -1,0 +1,75 @@
+// Continue from a point: a click on a part's or a take's waveform marks the
+// point there, with a button to continue from it; chosen, the takes form says
+// "Takes continue from 0:01.50 of part 2" (with a way back to the end) and the
+// takes asked carry from_s. A point belongs to one node: showing another
+// node's takes drops it.
+
+import { markPoint } from "./clip_wave.js";
+import { h } from "./dom.js";
+import { clock } from "./timeline.js";
+
+export class ContinuePoint {
+  // labelOf(id): a node's name; choose(id): show node id's takes (the takes asked follow it).
+  constructor(labelOf, choose) {
+    this.labelOf = labelOf;
+    this.choose = choose;
+    this.marked = null; // {nodeId, seconds}: the point clicked last
+    this.chosen = null; // {nodeId, seconds}: the point the takes continue from
+    this.words = h("span", { class: "from-words" });
+    this.el = h("p", { class: "from-point", id: "from-point", hidden: true }, this.words,
+      h("button", { type: "button", class: "small", id: "from-clear", title: "Continue from the end instead",
+        onclick: () => this.clear() }, "✕ from the end"));
+  }
+
+  /** A click at `seconds` into node `nodeId`: mark it, ready to continue from. */
+  mark(nodeId, seconds) {
+    this.marked = { nodeId, seconds };
+    markPoint({
+      nodeId, seconds,
+      button: () => h("button", {
+        type: "button", class: "continue-here",
+        title: `Ask for takes that continue from ${clock(seconds, 2)} of ${this.labelOf(nodeId)} (F)`,
+        onclick: (event) => {
+          event.stopPropagation();
+          this.continueFrom({ nodeId, seconds });
+        },
+      }, "⤷ from here"),
+    });
+  }
+
+  /** Ask the next takes from `point` (the point marked last when absent); false without one. */
+  continueFrom(point = this.marked) {
+    if (!point) return false;
+    this.choose(point.nodeId);
+    this.chosen = point;
+    this.show();
+    this.el.closest("form")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    return true;
+  }
+
+  /** Continue from the end again. */
+  clear() {
+    this.chosen = null;
+    this.show();
+  }
+
+  /** The takes shown are node `selected`'s: a point of another node no longer holds. */
+  follow(selected) {
+    if (this.chosen && this.chosen.nodeId !== selected) this.chosen = null;
+    this.show();
+  }
+
+  /** The from_s of the takes asked now; undefined: from the end. */
+  seconds() {
+    return this.chosen?.seconds;
+  }
+
+  show() {
+    this.el.hidden = !this.chosen;
+    if (this.chosen) this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${this.labelOf(this.chosen.nodeId)}`;
+  }
+
+  destroy() {
+    markPoint(null);
+  }
+}
