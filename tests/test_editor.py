@@ -85,11 +85,11 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     shot(page, "06-ab")
     page.keyboard.press("Escape")
 
-    # Discard with undo, from the keyboard.
+    # Discard from the keyboard (to the bin), and the toast's Undo brings it back.
     card(page, 0).click(position={"x": 5, "y": 5})
     page.keyboard.press("Delete")
     expect(page.locator("#takes .card")).to_have_count(1)
-    page.get_by_role("button", name="Undo").click()
+    page.locator(".toast").get_by_role("button", name="Undo").click()
     expect(page.locator("#takes .card")).to_have_count(2)
 
     # Arrow to the second take, enter commits it: the spine grows.

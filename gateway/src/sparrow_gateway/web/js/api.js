@@ -102,9 +102,19 @@ export const api = {
     if (title) form.append("title", title);
     return request("POST", "/api/chains", { form });
   },
+  node: (id) => request("GET", `/api/nodes/${id}`),
   takes: (parentId, body) => request("POST", `/api/nodes/${parentId}/takes`, { json: body }),
   commit: (id) => request("POST", `/api/nodes/${id}/commit`),
-  discard: (id, keepalive = false) => request("DELETE", `/api/nodes/${id}`, { keepalive }),
+  discard: (id) => request("DELETE", `/api/nodes/${id}`),
+  // The moves the chain keeps: undo and redo answer {move, history}.
+  undo: (chainId) => request("POST", `/api/chains/${chainId}/undo`),
+  redo: (chainId) => request("POST", `/api/chains/${chainId}/redo`),
+  bin: (chainId) => request("GET", `/api/chains/${chainId}/bin`),
+  emptyBin: (chainId) => request("DELETE", `/api/chains/${chainId}/bin`),
+  restore: (id) => request("POST", `/api/nodes/${id}/restore`),
+  uncommit: (id) => request("POST", `/api/nodes/${id}/uncommit`),
+  fork: (id, title) => request("POST", `/api/nodes/${id}/fork`, { json: title ? { title } : {} }),
+  rename: (chainId, title) => request("PATCH", `/api/chains/${chainId}`, { json: { title } }),
   stems: (id, model = "") => request("GET", `/api/nodes/${id}/stems?model=${encodeURIComponent(model)}`),
   separate: (id, model = "") => request("POST", `/api/nodes/${id}/stems`, { json: model ? { model } : {} }),
   exportSpine: (id, body) => request("POST", `/api/chains/${id}/export`, { json: body, raw: true }),

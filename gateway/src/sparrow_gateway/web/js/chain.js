@@ -1,9 +1,11 @@
 // One chain as data: its nodes by id, the tree they make, the spine (the
 // committed path, root first), the takes after a node, each node's stem set,
-// and the names a musician reads ("your clip", "part 2", "take 1"). Kept
-// current from the API's replies and the chain's events. No DOM, no fetch.
+// what is in its bin, what undo and redo would do, and the names a musician
+// reads ("your clip", "part 2", "take 1"). Kept current from the API's replies
+// and the chain's events. No DOM, no fetch.
 
-const oldestFirst = (a, b) => a.created_at.localeCompare(b.created_at);
+// As the API lists them: a batch's takes keep the order they were asked in.
+const oldestFirst = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
 
 export class Chain {
   // `chain`: the API's reply for GET /api/chains/{id}.
@@ -12,8 +14,10 @@ export class Chain {
     this.title = chain.title;
     this.nodes = new Map(); // id -> node
     this.children = new Map(); // parent id (null above the root) -> ids, first seen first
-    this.gone = new Set(); // discarded: a late event must not bring one back
+    this.gone = new Set(); // discarded: a late event must not bring one back, a restore does
+    this.binned = new Map(); // id -> a node known to be in the bin (named as it would be back)
     this.stemSets = new Map(); // node id -> its stem set, from the event stream
+    this.history = chain.history || { undo: null, redo: null };
     for (const node of chain.nodes) this.upsert(node);
   }
 
@@ -33,18 +37,49 @@ export class Chain {
     const known = this.nodes.get(node.id);
     if (known && known.updated_at > node.updated_at) return false; // an older state, replayed
     if (this.gone.has(node.id)) return false;
+    if (node.binned_at) {
+      this.remove(node.id, node);
+      return true;
+    }
     this.nodes.set(node.id, node);
     if (!this.children.has(node.parent_id)) this.children.set(node.parent_id, new Set());
     this.children.get(node.parent_id).add(node.id);
     return true;
   }
 
-  /** Forget a discarded node, for good. */
-  remove(id) {
+  /** Take a discarded node out of the chain (to the bin, or deleted):
+   *  only restore() brings it back. `binned`: its state in the bin, if known. */
+  remove(id, binned = undefined) {
     this.gone.add(id);
     const node = this.nodes.get(id);
     if (node) this.children.get(node.parent_id)?.delete(id);
     this.nodes.delete(id);
+    if (binned || node) this.binned.set(id, binned || node);
+  }
+
+  /** Take in a node back from the bin (a restore, an uncommit, an undo). */
+  restore(node) {
+    this.gone.delete(node.id);
+    this.binned.delete(node.id);
+    return this.upsert({ ...node, binned_at: null });
+  }
+
+  /** What GET /api/chains/{id}/bin lists: the nodes discarded, each with what went under it. */
+  setBin(nodes) {
+    for (const node of nodes) {
+      if (!this.nodes.has(node.id)) this.binned.set(node.id, node);
+    }
+  }
+
+  /** What undo and redo would do: {undo: {kind, node_id} | null, redo: ...}. */
+  setHistory(history) {
+    this.history = history || { undo: null, redo: null };
+  }
+
+  /** A move in words: "commit of part 2", "discard of take 1". */
+  moveWords(move, spine = this.spine()) {
+    const node = this.nodes.get(move.node_id) || this.binned.get(move.node_id);
+    return `${move.kind} of ${node ? this.fullName(node, spine) : "a take emptied from the bin"}`;
   }
 
   /** The nodes made from `id` (null: the root), committed or not. */
@@ -74,20 +109,25 @@ export class Chain {
     return this.childrenOf(id).filter((n) => !n.committed).sort(oldestFirst);
   }
 
-  /** "your clip", "part 2" on the spine, "take 1" after its parent; `spine` when the caller has it. */
+  /** "your clip", "part 2" on the spine, "take 1" after its parent; `spine` when the caller has it.
+   *  A take in the bin is named as it would be back: "take 2" among its parent's takes. */
   label(node, spine = this.spine()) {
     if (!node) return "";
     if (node.parent_id === null) return "your clip";
     const at = spine.findIndex((n) => n.id === node.id);
     if (at >= 0) return `part ${at + 1}`;
-    return `take ${this.takesOf(node.parent_id).findIndex((n) => n.id === node.id) + 1}`;
+    const takes = this.takesOf(node.parent_id);
+    if (!this.nodes.has(node.id)) takes.push(node);
+    return `take ${takes.sort(oldestFirst).findIndex((n) => n.id === node.id) + 1}`;
   }
 
-  /** The label, and for a take off the spine what it follows: "take 2 after part 3". */
+  /** The label, and for a take off the spine what it follows: "take 2 after part 3"
+   *  ("after a take in the bin" when its parent went there too). */
   fullName(node, spine = this.spine()) {
     const name = this.label(node, spine);
     if (node.parent_id === null || spine.some((n) => n.id === node.id)) return name;
-    return `${name} after ${this.label(this.nodes.get(node.parent_id), spine)}`;
+    const parent = this.nodes.get(node.parent_id);
+    return `${name} after ${parent ? this.label(parent, spine) : "a take in the bin"}`;
   }
 
   /** A stems.updated event's set. */
@@ -98,7 +138,7 @@ export class Chain {
   /** What a take may follow the melody of: every ready node, oldest first, and
    *  each one's ready stems; none of those in `hidden` (anything with has(id)).
    *  [{ value: "nodeId" or "nodeId:stem", label }], as takes_form.js reads them. */
-  melodyChoices(spine, hidden) {
+  melodyChoices(spine, hidden = new Set()) {
     const choices = [];
     const ready = [...this.nodes.values()].filter((n) => n.status === "ready" && !hidden.has(n.id));
     for (const node of ready.sort(oldestFirst)) {

@@ -1,5 +1,6 @@
-// One chain open for editing: the spine as a timeline of waveforms, root first;
-// the selected node's takes side by side under it; the form that asks for more;
+// One chain open for editing: the spine as a timeline of waveforms, root first,
+// under a time ruler (zoom, a looped stretch); a map of the whole chain; the
+// selected node's takes side by side under it; the form that asks for more;
 // A/B of two takes across their seam; stems; export. Live from the chain's SSE.
 // This controller holds what is selected and in focus, and wires the chain's
 // model (chain.js) to its views, the transport, the keys and the API.
@@ -8,7 +9,7 @@ import { ABCompare } from "./ab.js";
 import { api } from "./api.js";
 import { loadBuffer } from "./audio.js";
 import { Chain } from "./chain.js";
-import { Discards, UNDO_S } from "./discards.js";
+import { Discards } from "./discards.js";
 import { ContinuePoint } from "./continue_point.js";
 import { clear, fmt, h } from "./dom.js";
 import { watchChain } from "./events.js";
@@ -16,6 +17,7 @@ import { exportPanel } from "./export.js";
 import { HelpPanel } from "./help.js";
 import { keyboard } from "./keys.js";
 import { seamOf } from "./listening.js";
+import { Moves } from "./moves.js";
 import * as playing from "./playing.js";
 import { SpinePlayer } from "./spine_player.js";
 import { SpineView } from "./spine_view.js";
@@ -36,7 +38,6 @@ export class Editor {
     this.chain = null; // the Chain, once loaded
     this.selected = null; // the spine node whose takes are shown
     this.focus = null; // the take the keyboard acts on
-    this.discards = new Discards((id, keepalive) => this.discardNow(id, keepalive));
     this.renderQueued = false;
     this.stems = new StemsPanel(account);
     this.melody = melodyPicker();
@@ -52,8 +53,9 @@ export class Editor {
       loopEdge: (edge) => this.spinePlayer.moveEdge(edge),
       toggleLoop: () => this.toggleLoop(),
       help: () => this.help.toggle(),
+      undo: () => this.moves.undo(),
+      redo: () => this.moves.redo(),
     });
-    this.onHide = () => this.discards.flush();
   }
 
   async start() {
@@ -61,6 +63,7 @@ export class Editor {
     this.layout();
     this.selected = this.chain.tip().id;
     this.render();
+    this.moves.read();
     this.closeEvents = watchChain(this.chainId, {
       onEvent: (kind, event) => this.event(kind, event),
       onStatus: (status) => {
@@ -70,23 +73,21 @@ export class Editor {
     });
     this.untick = playing.onTick((state) => this.tick(state));
     document.addEventListener("keydown", this.onKey);
-    window.addEventListener("pagehide", this.onHide);
   }
 
   stop() {
     playing.stop();
-    this.discards.flush();
+    this.moves?.stop();
     this.closeEvents?.();
     this.untick?.();
     document.removeEventListener("keydown", this.onKey);
-    window.removeEventListener("pagehide", this.onHide);
     this.spineView?.destroy();
     this.takesView?.destroy();
     this.point?.destroy();
     this.help?.destroy();
   }
 
-  // The takes after the selected part, less those waiting out their undo.
+  // The takes after the selected part, less those on their way to the bin.
   takes() {
     return this.chain.takesOf(this.selected).filter((n) => !this.discards.has(n.id));
   }
@@ -121,6 +122,7 @@ export class Editor {
   }
 
   event(kind, event) {
+    if (this.moves.event(kind, event)) return;
     if (kind === "chain.deleted") {
       toast("This chain was deleted.", { kind: "error" });
       location.hash = "#/";
@@ -145,6 +147,20 @@ export class Editor {
     this.point = new ContinuePoint(name, (id) => this.select(id));
     this.help = new HelpPanel();
     this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
+    this.moves = new Moves(this.chain, {
+      remove: (id) => this.remove(id),
+      select: (id) => this.select(id),
+      selected: () => this.selected,
+      changed: () => this.queueRender(),
+      count: () => Number(document.getElementById("knob-count")?.value) || 2,
+    });
+    this.discards = new Discards(this.chain, {
+      removed: (id) => this.remove(id),
+      moved: (move) => this.moves.moved(move),
+      undo: () => this.moves.undo(),
+      restore: (id) => this.moves.restore(id),
+      back: (id) => this.setFocus(id),
+    });
     this.transport = new Transport({
       playSpine: () => this.toggleSpine(), nameOf: name, sideOf: (id) => this.ab.sideOf(id), help: () => this.help.toggle(),
     });
@@ -165,6 +181,7 @@ export class Editor {
       commit: (id) => this.commit(id),
       stems: (id) => this.openStems(id),
       again: (id) => this.again(id),
+      moreLike: (id) => this.moves.moreLike(id),
       discard: (id) => this.discard(id),
       reuse: (id) => this.reuse(id),
       focus: (id) => this.setFocus(id),
@@ -179,14 +196,17 @@ export class Editor {
     const form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point);
     this.root.append(
       h("div", { class: "editor-head" },
-        h("a", { href: "#/", class: "back" }, "← Chains"), h("h1", {}, this.chain.title), this.duration, this.liveStatus),
+        h("a", { href: "#/", class: "back" }, "← Chains"), this.moves.title.el, this.duration, this.liveStatus,
+        this.moves.history.el),
       this.transport.el,
       this.spineView.el,
+      this.moves.part.el,
       this.treeMap.el,
       h("section", { class: "takes-area" }, this.takesView.title, this.takesView.el, this.ab.el),
       h("section", { class: "ask panel" }, this.askTitle, form),
       this.stems.el,
       exportPanel(this.chainId, showError),
+      this.moves.bin.el,
       this.help.el);
   }
 
@@ -213,6 +233,7 @@ export class Editor {
     if (this.focus && !takes.some((n) => n.id === this.focus)) this.focus = null;
     this.takesView.render(parent, takes, { spine, focus: this.focus, ab: this.ab });
     this.ab.render();
+    this.moves.render(spine, this.selected);
   }
 
   tick(state) {
@@ -311,6 +332,7 @@ export class Editor {
       this.chain.upsert(node);
       this.selected = node.id;
       this.focus = null;
+      this.moves.moved({ kind: "commit", node_id: id });
       this.render();
       toast(`Committed ${this.chain.label(node)} to the spine.`);
     } catch (error) {
@@ -322,30 +344,7 @@ export class Editor {
     const node = this.chain.get(id);
     if (!node || this.discards.has(id)) return;
     if (playing.isPlaying(playing.clip(id)) || playing.isPlaying(playing.seam(id))) playing.stop();
-    const name = this.chain.label(node);
-    this.discards.hold(id);
-    if (this.focus === id) this.focus = null;
-    this.render();
-    toast(`Discarded ${name}.`, {
-      timeout: UNDO_S * 1000,
-      actionLabel: "Undo",
-      action: () => {
-        this.discards.undo(id);
-        this.focus = id;
-        this.render();
-      },
-    });
-  }
-
-  async discardNow(id, keepalive = false) {
-    try {
-      await api.discard(id, keepalive);
-    } catch (error) {
-      if (error.status !== 404) {
-        showError(error);
-        this.render();
-      }
-    }
+    this.discards.discard(id, this.chain.label(node));
   }
 
   // -- the keys' moves (keys.js) -----------------------------------------------------

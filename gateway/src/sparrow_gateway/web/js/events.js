@@ -24,7 +24,8 @@ export function watchChain(chainId, { onEvent, onStatus }) {
       last = seq || last;
       onEvent(message.type, JSON.parse(message.data));
     };
-    for (const kind of ["chain.created", "node.created", "node.updated", "node.committed", "node.discarded", "stems.updated", "chain.deleted"]) {
+    for (const kind of ["chain.created", "node.created", "node.updated", "node.committed", "node.discarded", "stems.updated",
+      "chain.deleted", "node.uncommitted", "node.restored", "chain.renamed"]) {
       source.addEventListener(kind, handle);
     }
   };

@@ -1,11 +1,12 @@
 // The editor's keys: space plays or stops, ←/→ step through the takes, enter
 // commits the take in focus, delete (or backspace) discards it, escape stops;
-// the timeline's: + and - zoom, [ ] and L loop, F continues from a point; ?
-// lists them all (HELP).
+// the timeline's: + and - zoom, [ ] and L loop, F continues from a point;
+// ctrl+Z (⌘Z on a Mac) undoes the chain's latest move, ctrl+shift+Z redoes it;
+// ? lists them all (HELP).
 // Keys typed into the form, and space or enter on a button or link, are theirs.
 
 /** The keys in a line, as the transport shows them. */
-export const KEYS_HINT = "space: play/stop · ←/→: takes · enter: commit · delete: discard · ?: all keys";
+export const KEYS_HINT = "space: play/stop · ←/→: takes · enter: commit · delete: discard · ctrl+z: undo · ?: all keys";
 
 /** Every key and move, as the help panel (help.js) lists them: [keys, what
  *  they do]. A new move adds its line here, and its key to MOVES. */
@@ -13,7 +14,9 @@ export const HELP = [
   ["Space", "Play or stop: the take in focus, else the spine (a loop, when played from inside it)"],
   ["← / →", "Focus the previous or next take; one playing hands over at the same point"],
   ["Enter", "Commit the take in focus to the spine"],
-  ["Delete / Backspace", "Discard the take in focus (with a few seconds to undo)"],
+  ["Delete / Backspace", "Discard the take in focus: it goes to the bin, and Undo brings it back"],
+  ["Ctrl+Z (⌘Z)", "Undo the chain's latest move (a commit, uncommit, discard or restore), after a reload too"],
+  ["Ctrl+Shift+Z (⌘⇧Z), Ctrl+Y", "Redo the move undone last"],
   ["Escape", "Stop playing"],
   ["Click a waveform", "Play from there, and mark the point"],
   ["F", "Ask for takes that continue from the point marked"],
@@ -25,11 +28,19 @@ export const HELP = [
   ["[ / ]", "Start or end the loop where the spine is"],
   ["L", "Loop the part shown, or clear the loop"],
   ["Click on the map", "Show a part's takes, or a take in focus"],
+  ["Click the title", "Rename the chain: Enter saves, Escape cancels"],
+  ["More like this", "On a take: more takes with its knobs, each with a new seed"],
+  ["Fork", "Under the spine: a new chain whose spine is this one up to the part shown"],
+  ["Uncommit", "Under the spine, on its tip: a take again, with the takes beside it back"],
+  ["Bin", "At the foot of the page: what was discarded, to restore, or to empty for good"],
   ["?", "Show or hide this list"],
 ];
 
 // A key pressed alone (shift aside): ctrl or cmd with it is the browser's.
 const alone = (event) => !event.ctrlKey && !event.metaKey && !event.altKey;
+// A key with ctrl, or cmd on a Mac.
+const command = (event) => (event.ctrlKey || event.metaKey) && !event.altKey;
+const undoOrRedo = (moves, event) => command(event) && ((event.shiftKey ? moves.redo() : moves.undo()), true);
 
 // Each key's move; one that answers true took the key (its default is prevented).
 const MOVES = {
@@ -51,12 +62,15 @@ const MOVES = {
   l: (moves, event) => alone(event) && moves.toggleLoop(),
   L: (moves, event) => alone(event) && moves.toggleLoop(),
   "?": (moves) => moves.help(),
+  z: undoOrRedo,
+  Z: undoOrRedo,
+  y: (moves, event) => command(event) && !event.shiftKey && (moves.redo(), true),
 };
 
 /** A keydown listener calling `moves`: playOrStop(), stepTake(±1),
  *  commitFocused(), discardFocused(), zoom(±1 or 0), continueFromPoint(),
  *  loopEdge("from" or "to"), toggleLoop(), help() (each true when it
- *  applied), stopPlaying(). */
+ *  applied), stopPlaying(), undo(), redo(). */
 export function keyboard(moves) {
   return (event) => {
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;

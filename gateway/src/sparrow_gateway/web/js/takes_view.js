@@ -1,7 +1,7 @@
 // The takes after the selected part, side by side as cards, best seam first
 // once Sparrow has heard them: each with its knobs, progress, seam report and
-// waveform, and what can be done with it (play, A or B, commit, stems, try
-// again, discard, use its knobs).
+// waveform, and what can be done with it (play, A or B, commit, stems, more
+// like this, try again, discard, use its knobs).
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
@@ -23,8 +23,8 @@ function timeLeft(seconds) {
 
 export class TakesView {
   // `does`, each given the take's id: play (or stop), compare(side, id) ("a" or
-  // "b"), commit, stems, again, discard, reuse (its knobs into the form), focus;
-  // and seek(id, seconds).
+  // "b"), commit, stems, moreLike (takes with its knobs, new seeds), again,
+  // discard, reuse (its knobs into the form), focus; and seek(id, seconds).
   constructor(chain, account, does) {
     this.chain = chain;
     this.account = account;
@@ -87,15 +87,18 @@ export class TakesView {
     const seam = h("p", { class: "seam", title: "How this take continues its parent, as Sparrow hears it" });
     const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
       onclick: () => does.again(id) }, "Try again");
+    const moreLike = h("button", { class: "more-like", title: "More takes with this one's knobs, each with a new seed",
+      onclick: () => does.moreLike(id) }, "More like this");
     const el = h("article", { class: "card", tabindex: "0", dataset: { nodeId: id },
       onclick: (event) => { if (event.target === el) does.focus(id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
     note, status, progressLine, error, seam, waveHolder,
-    h("div", { class: "card-actions" }, play, a, b, commit, stems, again, discard));
+    h("div", { class: "card-actions" }, play, a, b, commit, stems, moreLike, again, discard));
     el.addEventListener("focus", () => does.focus(id));
     const card = {
-      el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, wave: null,
+      el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, moreLike,
+      wave: null,
       note, seam,
     };
     if (!this.account.stems_allowed) {
@@ -131,6 +134,7 @@ export class TakesView {
       button.disabled = !ready;
     }
     card.again.hidden = node.status !== "error";
+    card.moreLike.hidden = !ready;
     card.stems.disabled = !ready || !this.account.stems_allowed;
     card.a.setAttribute("aria-pressed", String(ab.a === node.id));
     card.b.setAttribute("aria-pressed", String(ab.b === node.id));
