@@ -31,6 +31,11 @@ def seconds(text: str) -> float:
     return int(minutes) * 60 + float(rest)
 
 
+def point_words(t: float) -> str:
+    """Seconds as the editor writes a point: 0:01.50."""
+    return f"{int(t // 60)}:{t % 60:05.2f}"
+
+
 def width(page, selector: str) -> float:
     return page.locator(selector).evaluate("el => el.getBoundingClientRect().width")
 
@@ -206,6 +211,12 @@ def test_takes_continue_from_a_point_and_committed_the_parent_stops_there(page):
     expect(take).to_have_attribute("data-status", "ready", timeout=90_000)
     expect(page.locator(".form-error")).to_have_text("")
     take_s = seconds(take.locator(".status").inner_text())
+    # Back to the end, then the take's knobs again: its point with them (the same take would come back).
+    page.click("#from-clear")
+    expect(point).to_be_hidden()
+    take.locator("button.reuse").click()
+    expect(point).to_contain_text(f"from {point_words(from_s)} of your clip")
+    page.locator(".toast .close").click()
 
     # Committed: the parent stops at the point (its block cut there), and the spine is shorter.
     take.get_by_role("button", name="Commit").click()

@@ -296,7 +296,9 @@ export class Editor {
   async again(id) {
     const node = this.chain.get(id);
     try {
-      const reply = await api.takes(node.parent_id, { ...node.params, count: 1, melody: node.melody || undefined });
+      const reply = await api.takes(node.parent_id, {
+        ...node.params, count: 1, melody: node.melody || undefined, from_s: node.from_s ?? undefined,
+      });
       for (const created of reply.nodes) this.upsert(created);
       this.render();
     } catch (error) {
@@ -312,6 +314,9 @@ export class Editor {
       if (input) input.value = value ?? "";
     }
     this.melody.choose(this.chain.get(id).melody);
+    const { parent_id: parent, from_s: from } = this.chain.get(id);
+    if (from != null) this.point.continueFrom({ nodeId: parent, seconds: from });
+    else this.point.clear();
     document.getElementById("takes-form").scrollIntoView({ behavior: "smooth", block: "nearest" });
     toast(`The form holds ${this.chain.label(this.chain.get(id))}'s knobs and seed: the same take comes back, or change one.`);
   }
@@ -388,8 +393,13 @@ export class Editor {
   pick(id) {
     const node = this.chain.get(id);
     if (!node) return;
-    if (node.parent_id === null || this.chain.spine().some((n) => n.id === id)) return this.select(id);
+    if (node.parent_id === null || this.chain.spine().some((n) => n.id === id)) {
+      this.select(id);
+      this.spineView.reveal(id);
+      return;
+    }
     this.select(node.parent_id);
+    this.spineView.reveal(node.parent_id);
     this.setFocus(id);
     this.takesView.reveal(id);
   }

@@ -217,6 +217,11 @@ export class SpineView {
     });
   }
 
+  /** Scroll part `id`'s block into view (zoomed in, it may be off to a side). */
+  reveal(id) {
+    this.blocks.get(id)?.el.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+
   /** Drop part `id`'s block (no longer on the spine, or discarded). */
   forget(id) {
     const block = this.blocks.get(id);
