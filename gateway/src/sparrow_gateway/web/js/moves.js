@@ -26,6 +26,7 @@ export class Moves {
     this.chain = chain;
     this.does = does;
     this.busy = false; // an undo or redo on its way
+    this.walks = Promise.resolve(); // the undos and redos asked, one after another
     this.binNodes = [];
     this.timer = null;
     this.reads = 0; // a read of the history started before a later move is stale
@@ -120,17 +121,24 @@ export class Moves {
   // -- the moves -------------------------------------------------------------------------
 
   undo() {
-    return this.walk("undo", "Undid");
+    return this.queue("undo", "Undid");
   }
 
   redo() {
-    return this.walk("redo", "Redid");
+    return this.queue("redo", "Redid");
+  }
+
+  // Keys pressed in a row are each taken, in turn: an undo's events can show
+  // before its reply has come, and a redo pressed then would be lost.
+  queue(way, done) {
+    this.walks = this.walks.then(() => this.walk(way, done));
+    return this.walks;
   }
 
   // Undo or redo the chain's latest move (whoever made it), as the history says.
   async walk(way, done) {
     const move = this.chain.history[way];
-    if (!move || this.busy) return;
+    if (!move) return;
     const words = this.chain.moveWords(move);
     this.busy = true;
     this.does.changed();
