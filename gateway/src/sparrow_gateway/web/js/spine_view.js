@@ -80,7 +80,7 @@ export class SpineView {
       block.el.classList.toggle("cut", cut);
       block.lengthText.textContent = cut ? `${fmt(playedLength(node))} of ${fmt(node.duration_s)}` : fmt(node.duration_s);
       block.out.hidden = !cut;
-      block.out.title = cut ? `Plays to ${clock(node.out_s, 2)} of ${clock(node.duration_s, 2)}, then the next part` : "";
+      block.lengthText.title = cut ? `Plays to its out point, ${clock(node.out_s, 2)} of ${clock(node.duration_s, 2)}, then the next part` : "";
       block.from.textContent = node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
       block.facts.textContent = describeClip(node.analysis) || "";
       drawBars(block, node);
@@ -160,8 +160,8 @@ export class SpineView {
     this.loopBox.style.width = `${Math.max(1, b - a)}px`;
   }
 
-  /** Zoom in (step 1), out (-1) or back to the whole spine (0), keeping spine
-   *  second `at` (the view's middle when absent) where it is in the view. */
+  /** Zoom in (step 1), out (-1) or back to the whole spine (0), keeping the
+   *  spine second at `atPx` pixels into the view (its middle when absent) there. */
   zoomBy(step, atPx = null) {
     if (!this.shown || !this.timeline) return false;
     const next = zoomed(this.zoom, step);
