@@ -91,6 +91,7 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     expect(page.locator("#takes .card")).to_have_count(1)
     page.locator(".toast").get_by_role("button", name="Undo").click()
     expect(page.locator("#takes .card")).to_have_count(2)
+    expect(card(page, 0)).to_have_class(re.compile("focused"))  # back, and in focus again
 
     # Arrow to the second take, enter commits it: the spine grows.
     page.keyboard.press("ArrowRight")
