@@ -51,6 +51,7 @@ def main() -> int:
         "CHAIN_STEMS_ADDR": f"127.0.0.1:{stems_port}",
         "STEMS_PORT": stems_port,
         "STEMS_MODEL_DIR": str(DATA / "models" / "demucs"),
+        "STEMS_CACHE_DIR": str(DATA / "models" / "demucs-cache"),
         "STEMS_MODELS": stems_models,
         "CHAIN_STEMS_MODELS": stems_models,
         "GATEWAY_STEMS_ADDRS": f"127.0.0.1:{stems_port}",
