@@ -235,6 +235,14 @@ def test_takes_continue_from_a_point_and_committed_the_parent_stops_there(page):
     expect(page.locator("#now-playing")).to_contain_text(f"/ {duration.inner_text().split('· ')[-1]}")
     page.keyboard.press("Escape")
     shot(page, "25-out-point")
+    # A point of the root now: the spine goes on after it, and the form says what committing would need.
+    wave.click(position={"x": box["width"] / 4, "y": box["height"] / 2})
+    page.keyboard.press("Escape")
+    page.keyboard.press("f")
+    expect(page.locator("#from-warning")).to_have_text(
+        "The spine goes on after your clip: to commit one of these takes, uncommit the part after it first."
+    )
+    page.click("#from-clear")
     assert page.errors == []
 
 

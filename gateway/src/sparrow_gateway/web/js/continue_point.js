@@ -9,16 +9,20 @@ import { h } from "./dom.js";
 import { clock } from "./timeline.js";
 
 export class ContinuePoint {
-  // labelOf(id): a node's name; choose(id): show node id's takes (the takes asked follow it).
-  constructor(labelOf, choose) {
+  // labelOf(id): a node's name; choose(id): show node id's takes (the takes asked
+  // follow it); after(id): how many parts the spine goes on with after node id.
+  constructor(labelOf, choose, after = () => 0) {
     this.labelOf = labelOf;
     this.choose = choose;
+    this.after = after;
     this.marked = null; // {nodeId, seconds}: the point clicked last
     this.chosen = null; // {nodeId, seconds}: the point the takes continue from
     this.words = h("span", { class: "from-words" });
+    // The spine never forks: takes from a part it goes on after wait for those parts to be uncommitted.
+    this.warning = h("small", { class: "from-warning", id: "from-warning", hidden: true });
     this.el = h("p", { class: "from-point", id: "from-point", hidden: true }, this.words,
       h("button", { type: "button", class: "small", id: "from-clear", title: "Continue from the end instead",
-        onclick: () => this.clear() }, "✕ from the end"));
+        onclick: () => this.clear() }, "✕ from the end"), this.warning);
   }
 
   /** A click at `seconds` into node `nodeId`: mark it, ready to continue from. */
@@ -66,7 +70,13 @@ export class ContinuePoint {
 
   show() {
     this.el.hidden = !this.chosen;
-    if (this.chosen) this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${this.labelOf(this.chosen.nodeId)}`;
+    if (!this.chosen) return;
+    const of = this.labelOf(this.chosen.nodeId);
+    this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${of}`;
+    const later = this.after(this.chosen.nodeId);
+    this.warning.hidden = later === 0;
+    this.warning.textContent = later === 0 ? "" : `The spine goes on after ${of}: to commit one of these takes, `
+      + `uncommit the ${later === 1 ? "part" : `${later} parts`} after it first.`;
   }
 
   destroy() {

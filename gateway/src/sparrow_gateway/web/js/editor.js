@@ -144,7 +144,13 @@ export class Editor {
     const name = (id) => this.chain.label(this.chain.get(id));
     this.ab = new ABCompare(this.chain);
     this.spinePlayer = new SpinePlayer(this.chain, { onLoop: (region) => this.spineView.showLoop(region), onError: showError });
-    this.point = new ContinuePoint(name, (id) => this.select(id));
+    // Parts the spine goes on with after node id (0 for its tip, or a take).
+    const after = (id) => {
+      const spine = this.chain.spine();
+      const at = spine.findIndex((n) => n.id === id);
+      return at < 0 ? 0 : spine.length - 1 - at;
+    };
+    this.point = new ContinuePoint(name, (id) => this.select(id), after);
     this.help = new HelpPanel();
     this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
     this.moves = new Moves(this.chain, {
