@@ -74,7 +74,7 @@ class CapacityClient:
             "queue_limit": c.queue_limit, "model": c.model, "device": c.device,
             "supports_melody": c.supports_melody,
             "rows_in_flight": c.rows_in_flight, "steps_per_second": c.steps_per_second,
-            **({"models": [{"name": m.name, "stems": list(m.stems)} for m in reply.models]}
+            **({"models": [{"name": m.name, "stems": list(m.stems), "reason": m.reason or None} for m in reply.models]}
                if hasattr(reply, "models") else {}),
         }
 

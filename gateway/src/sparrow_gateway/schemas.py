@@ -280,6 +280,7 @@ class StemsRequest(BaseModel):
 class StemModel(BaseModel):
     name: str
     stems: list[str] = Field(description="What it writes, in order; empty until the worker has loaded it.")
+    reason: str | None = Field(None, description="Why it could not load (the worker serves the others); null otherwise.")
 
 
 class Event(BaseModel):

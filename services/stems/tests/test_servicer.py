@@ -206,6 +206,26 @@ async def test_a_folder_without_the_model_says_which_name_is_missing(tiny_htdemu
         await server.close()
 
 
+async def test_a_second_model_that_cant_load_leaves_the_default_serving_and_says_why(tiny_htdemucs):
+    server = await start(tiny_htdemucs, models="htdemucs,my_demucs")
+    try:
+        assert server.servicer.state.ready
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
+            stub = stems_pb2_grpc.StemsServiceStub(channel)
+            capacity = await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=5)
+            default, broken = capacity.models
+            assert (default.name, list(default.stems), default.reason) == ("htdemucs", STEMS, "")
+            assert broken.name == "my_demucs" and not broken.stems and "not one of Meta's released" in broken.reason
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await collect(stub.Separate(separate_request(model="my_demucs"), timeout=30))
+            assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "stems model 'my_demucs' is unavailable" in caught.value.details()
+            _, four, _, _ = await collect(stub.Separate(separate_request(), timeout=60))
+            assert list(four) == STEMS
+    finally:
+        await server.close()
+
+
 class GatedEngine(DemucsEngine):
     """The real engine, whose loading waits until the test lets it go on."""
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sparrow.v1 import common_pb2, stems_pb2, stems_pb2_grpc
 from sparrow_common.audio import decode, encode_wav, split
 from sparrow_common.convert import capacity_to_pb
-from sparrow_common.errors import InvalidArgument
+from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
@@ -44,7 +44,8 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
                 supports_melody=False,
             ),
             models=[
-                stems_pb2.StemModel(name=name, stems=loaded.get(name, [])) for name in self.engine.model_ids
+                stems_pb2.StemModel(name=name, stems=loaded.get(name, []), reason=self.engine.unavailable.get(name, ""))
+                for name in self.engine.model_ids
             ],
         )
 
@@ -92,6 +93,8 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
             raise InvalidArgument("the request holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
         model = setup.model or self.engine.model_id
+        if model in self.engine.unavailable:
+            raise Conflict(f"stems model '{model}' is unavailable: {self.engine.unavailable[model]}")
         sample_rate, channels = self.engine.format_of(model)
         data = bytes(received)
         del received

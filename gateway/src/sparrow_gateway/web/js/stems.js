@@ -115,8 +115,9 @@ export class StemsPanel {
     }
     if (this.models.length > 1) {
       const select = h("select", { id: "stems-model", onchange: () => this.pick(select.value) },
-        this.models.map((m) => h("option", { value: m.name, selected: m.name === this.model },
-          `${m.name}: ${m.stems.length ? `${m.stems.length} stems` : "loading"}`)));
+        this.models.map((m) => h("option", { value: m.name, selected: m.name === this.model, disabled: Boolean(m.reason),
+          title: m.reason || "" },
+          `${m.name}: ${m.reason ? "unavailable" : m.stems.length ? `${m.stems.length} stems` : "loading"}`)));
       this.el.append(h("label", { class: "stems-model" }, "Model ", select));
     }
     const set = this.set;

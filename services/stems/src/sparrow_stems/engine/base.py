@@ -17,8 +17,9 @@ StepCallback = Callable[[int, int], None]
 
 
 class Engine(WorkerEngine, Protocol):
-    # The models offered, the default first.
+    # The models offered, the default first, and why any of them could not load.
     model_ids: list[str]
+    unavailable: dict[str, str]
 
     def stems_of(self) -> dict[str, list[str]]:
         """Each loaded model's stems, in the order they stream back."""

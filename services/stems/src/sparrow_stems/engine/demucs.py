@@ -91,6 +91,9 @@ class DemucsEngine:
         self.overlap = overlap
         # Name -> the loaded model (a model or a bag), in the order offered.
         self.models: dict[str, object] = {}
+        # Name -> why it could not load: an offered model beside the default
+        # that failed leaves the others serving.
+        self.unavailable: dict[str, str] = {}
 
     @property
     def model_id(self) -> str:
@@ -121,14 +124,22 @@ class DemucsEngine:
             raise ValueError(f"this worker offers the stems models {', '.join(self.model_ids)}, not '{name}'")
         model = self.models.get(name)
         if model is None:
-            raise ModelUnavailable(f"model '{name}' is not loaded")
+            raise ModelUnavailable(self.unavailable.get(name) or f"model '{name}' is not loaded")
         return name, model
 
     # -- lifecycle ------------------------------------------------------------
 
     def load(self) -> None:
-        for name in self.model_ids:
-            self._load(name)
+        """Load every model offered. The default must load (else the worker is
+        unavailable, saying why); another that can't is left out, its reason
+        kept in `unavailable`, and the rest serve."""
+        self._load(self.model_id)
+        for name in self.model_ids[1:]:
+            try:
+                self._load(name)
+            except ModelUnavailable as error:
+                self.unavailable[name] = str(error)
+                log.warning("stems model %s is unavailable, the others serve: %s", name, error)
 
     def _load(self, name: str) -> None:
         local = (self.model_dir / f"{name}.yaml").is_file() or any(self.model_dir.glob(f"{name}*.th"))
