@@ -137,9 +137,11 @@ class Moves(Store):
         if child is not None:
             raise Conflict(f"Only the spine's tip can be uncommitted; the spine goes on with node {child}.")
         moment = now()
+        had_out_point = conn.execute(select(nodes.c.out_s).where(nodes.c.id == row.parent_id)).scalar() is not None
         conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=False, updated_at=moment))
+        # The parent plays to its end again.
         conn.execute(update(nodes).where(nodes.c.id == row.parent_id).values(out_s=None, updated_at=moment))
-        if conn.execute(select(nodes.c.out_s).where(nodes.c.id == row.parent_id)).scalar() is None:
+        if had_out_point:
             self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, row.parent_id))
         node = self._node(conn, row.id)
         self._append_event(conn, row.chain_id, EventKind.NODE_UNCOMMITTED, node)
