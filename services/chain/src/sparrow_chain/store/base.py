@@ -132,6 +132,11 @@ class Store:
             return None
         conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
         conn.execute(update(nodes).where(nodes.c.id == node_id).values(updated_at=now(), **values))
-        node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
+        node = self._node(conn, node_id)
         self._append_event(conn, chain_id, EventKind.NODE_UPDATED, node)
         return node
+
+    @staticmethod
+    def _node(conn: Connection, node_id: str) -> Node:
+        """The node as it is now, in the caller's transaction."""
+        return node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())

@@ -56,7 +56,7 @@ from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.takes import GENERATE, ready_stem
 from sparrow_chain.store.moves import Moves
 from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
-from sparrow_common.errors import Conflict, InvalidArgument, NotFound
+from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.ids import new_id
 
 
@@ -69,36 +69,20 @@ MAX_TITLE_CHARS = 200
 FROM_END_SLACK_S = 0.01
 
 
+def checked_title(title: str) -> str:
+    """`title` trimmed, when it can name a chain (1 to 200 characters);
+    InvalidArgument saying why not."""
+    title = title.strip()
+    if not title:
+        raise InvalidArgument("a chain's title can't be empty")
+    if len(title) > MAX_TITLE_CHARS:
+        raise InvalidArgument(f"a chain's title is at most {MAX_TITLE_CHARS} characters; this one is {len(title)}")
+    return title
+
+
 class ChainStore(Moves):
     """Chains and nodes, and the moves on them (store/moves.py). Thread-safe:
     call it from worker threads."""
-
-    # -- lookups --------------------------------------------------------------
-
-    def _chain_row(self, conn: Connection, owner: str, chain_id: str, lock: bool = False):
-        query = select(chains).where(chains.c.id == chain_id, chains.c.owner_id == owner)
-        if lock:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise NotFound(f"chain {chain_id} not found")
-        return row
-
-    def _node_row(self, conn: Connection, owner: str, node_id: str):
-        row = conn.execute(
-            select(nodes)
-            .join(chains, chains.c.id == nodes.c.chain_id)
-            .where(nodes.c.id == node_id, chains.c.owner_id == owner)
-        ).first()
-        if row is None:
-            raise NotFound(f"node {node_id} not found")
-        return row
-
-    def _locked_node(self, conn: Connection, owner: str, node_id: str):
-        """The node, re-read after locking its chain, so what we check is current."""
-        row = self._node_row(conn, owner, node_id)
-        self._chain_row(conn, owner, row.chain_id, lock=True)
-        return self._node_row(conn, owner, node_id)
 
     def _chain(self, conn: Connection, row) -> Chain:
         root_id, count, spine_s = conn.execute(
@@ -138,7 +122,7 @@ class ChainStore(Moves):
                     **self._analysis_asked(conn, chain_id, root_id),
                 )
             )
-            root = node_from_row(conn.execute(select(nodes).where(nodes.c.id == root_id)).one())
+            root = self._node(conn, root_id)
             self._append_event(conn, chain_id, EventKind.CHAIN_CREATED, root)
             return self._chain(conn, self._chain_row(conn, owner, chain_id)), root
 
@@ -200,11 +184,7 @@ class ChainStore(Moves):
 
     def rename(self, owner: str, chain_id: str, title: str) -> Chain:
         """Give the chain a new title (1 to 200 characters, spaces around it trimmed)."""
-        title = title.strip()
-        if not title:
-            raise InvalidArgument("a chain's title can't be empty")
-        if len(title) > MAX_TITLE_CHARS:
-            raise InvalidArgument(f"a chain's title is at most {MAX_TITLE_CHARS} characters; this one is {len(title)}")
+        title = checked_title(title)
         with self._write() as conn:
             self._chain_row(conn, owner, chain_id, lock=True)
             conn.execute(update(chains).where(chains.c.id == chain_id).values(title=title))
@@ -217,9 +197,7 @@ class ChainStore(Moves):
         and analyses, sharing their audio (no bytes copied). Titled `title`, or
         the chain's own with "(fork)"."""
         if title is not None:
-            title = title.strip()
-            if not title or len(title) > MAX_TITLE_CHARS:
-                raise InvalidArgument(f"a chain's title is 1 to {MAX_TITLE_CHARS} characters")
+            title = checked_title(title)
         with self._write() as conn:
             row = self._locked_node(conn, owner, node_id)
             if not row.committed or row.binned_at is not None:
@@ -243,7 +221,7 @@ class ChainStore(Moves):
                     created_at=moment + timedelta(microseconds=index), updated_at=moment,
                 )
                 conn.execute(insert(nodes).values(**values))
-                copies.append(node_from_row(conn.execute(select(nodes).where(nodes.c.id == copy_id)).one()))
+                copies.append(self._node(conn, copy_id))
                 parent_id = copy_id
             self._append_event(conn, chain_id, EventKind.CHAIN_CREATED, copies[0])
             for copy in copies[1:]:
@@ -360,7 +338,7 @@ class ChainStore(Moves):
                         from_s=from_s,
                     )
                 )
-                node = node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
+                node = self._node(conn, node_id)
                 self._append_event(conn, parent.chain_id, EventKind.NODE_CREATED, node)
                 created.append(node)
             return created

@@ -44,17 +44,32 @@ _UNFINISHED = (NodeStatus.PENDING.value, NodeStatus.GENERATING.value)
 class Moves(Store):
     """The moves, the bin and the history of a chain (mixed into ChainStore)."""
 
-    # -- lookups the moves share (ChainStore defines them) ----------------------
+    # -- lookups (ChainStore's too) ------------------------------------------------
 
-    def _locked_node(self, conn: Connection, owner: str, node_id: str):  # pragma: no cover - ChainStore's
-        raise NotImplementedError
+    def _chain_row(self, conn: Connection, owner: str, chain_id: str, lock: bool = False):
+        query = select(chains).where(chains.c.id == chain_id, chains.c.owner_id == owner)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"chain {chain_id} not found")
+        return row
 
-    def _chain_row(self, conn: Connection, owner: str, chain_id: str, lock: bool = False):  # pragma: no cover
-        raise NotImplementedError
+    def _node_row(self, conn: Connection, owner: str, node_id: str):
+        row = conn.execute(
+            select(nodes)
+            .join(chains, chains.c.id == nodes.c.chain_id)
+            .where(nodes.c.id == node_id, chains.c.owner_id == owner)
+        ).first()
+        if row is None:
+            raise NotFound(f"node {node_id} not found")
+        return row
 
-    @staticmethod
-    def _node(conn: Connection, node_id: str) -> Node:
-        return node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())
+    def _locked_node(self, conn: Connection, owner: str, node_id: str):
+        """The node, re-read after locking its chain, so what we check is current."""
+        row = self._node_row(conn, owner, node_id)
+        self._chain_row(conn, owner, row.chain_id, lock=True)
+        return self._node_row(conn, owner, node_id)
 
     # -- the moves ---------------------------------------------------------------
 
