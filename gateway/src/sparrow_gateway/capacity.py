@@ -30,6 +30,11 @@ def _addresses(config: str) -> list[str]:
     return [a.strip() for a in config.split(",") if a.strip()]
 
 
+def _stem_models(reply) -> dict:
+    """A stems worker's models, the default first, with their stems (or why not)."""
+    return {"models": [{"name": m.name, "stems": list(m.stems), "reason": m.reason or None} for m in reply.models]}
+
+
 class CapacityClient:
     def __init__(self, settings: Settings):
         self.generation_addrs = _addresses(settings.generation_addrs)
@@ -48,11 +53,12 @@ class CapacityClient:
 
     async def stems(self) -> list[dict]:
         """The same for the stems workers."""
-        return await self._survey(self.stems_addrs, self._ask_stems)
+        return await self._survey(self.stems_addrs, self._ask_stems, _stem_models)
 
-    async def _survey(self, addresses: list[str], ask) -> list[dict]:
+    async def _survey(self, addresses: list[str], ask, more=lambda reply: {}) -> list[dict]:
+        """Each worker's capacity, and what `more(reply)` adds for its kind."""
         targets = [a for address in addresses for a in await asyncio.to_thread(_expand, address)]
-        return list(await asyncio.gather(*(self._ask(a, ask) for a in targets)))
+        return list(await asyncio.gather(*(self._ask(a, ask, more) for a in targets)))
 
     async def _ask_generation(self, address: str):
         stub = generation_pb2_grpc.GenerationServiceStub(self._channel(address))
@@ -62,7 +68,7 @@ class CapacityClient:
         stub = stems_pb2_grpc.StemsServiceStub(self._channel(address))
         return await stub.GetCapacity(stems_pb2.StemsServiceGetCapacityRequest(), timeout=TIMEOUT_S)
 
-    async def _ask(self, address: str, ask) -> dict:
+    async def _ask(self, address: str, ask, more) -> dict:
         try:
             reply = await ask(address)
         except grpc.aio.AioRpcError as error:
@@ -74,8 +80,7 @@ class CapacityClient:
             "queue_limit": c.queue_limit, "model": c.model, "device": c.device,
             "supports_melody": c.supports_melody,
             "rows_in_flight": c.rows_in_flight, "steps_per_second": c.steps_per_second,
-            **({"models": [{"name": m.name, "stems": list(m.stems), "reason": m.reason or None} for m in reply.models]}
-               if hasattr(reply, "models") else {}),
+            **more(reply),
         }
 
     async def close(self) -> None:
