@@ -17,7 +17,7 @@ from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
 from sparrow_stems.domain import Mix
-from sparrow_stems.engine import Engine
+from sparrow_stems.engine import Engine, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,10 @@ class StemsServicer(stems_pb2_grpc.StemsServiceServicer):
             raise InvalidArgument("the request holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
         model = setup.model or self.engine.model_id
-        if model in self.engine.unavailable:
-            raise Conflict(f"stems model '{model}' is unavailable: {self.engine.unavailable[model]}")
-        sample_rate, channels = self.engine.format_of(model)
+        try:
+            sample_rate, channels = self.engine.format_of(model)
+        except ModelUnavailable as error:  # an offered model beside the default that could not load
+            raise Conflict(f"stems model '{model}' is unavailable: {error}") from None
         data = bytes(received)
         del received
         audio = await asyncio.to_thread(decode, data, sample_rate, channels)
