@@ -9,7 +9,7 @@ from sparrow_gateway.config import Settings
 from sparrow_gateway.main import create_app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(r"^\| `(GET|POST|PATCH|DELETE) (/api/[^`]*)` \|.*\| ([0-9 ]+|none) \|$")
+ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/api/[^`]*)` \|.*\| ([0-9 ]+|none) \|$")
 
 
 def documented_in_readme() -> dict[tuple[str, str], set[int]]:

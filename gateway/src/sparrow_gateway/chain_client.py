@@ -145,6 +145,14 @@ class ChainClient:
         reply = await self.stub.Redo(chain_pb2.RedoRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
         return schemas.Undone(move=convert.move(reply.redone), history=convert.history(reply.history))
 
+    async def set_grid(self, node_id: str, body: schemas.GridRequest) -> schemas.Regridded:
+        """The musician's whole correction of the part's grid (what it leaves null is as heard)."""
+        reply = await self.stub.SetGrid(
+            chain_pb2.SetGridRequest(node_id=node_id, correction=convert.grid_correction_to_pb(body)),
+            timeout=self._timeout, metadata=self.metadata,
+        )
+        return schemas.Regridded(node=convert.node(reply.node), history=convert.history(reply.history))
+
     async def uncommit(self, node_id: str) -> schemas.Node:
         reply = await self.stub.UncommitNode(chain_pb2.UncommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
         return convert.node(reply.node)

@@ -79,9 +79,36 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         from_s=msg.from_s if msg.HasField("from_s") else None,
         out_s=msg.out_s if msg.HasField("out_s") else None,
         binned_at=msg.bin_time.ToDatetime(tzinfo=UTC) if msg.HasField("bin_time") else None,
+        grid=grid(msg.grid) if msg.HasField("grid") else None,
+        grid_correction=grid_correction(msg.grid_correction) if msg.HasField("grid_correction") else None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
     )
+
+
+def grid(msg: chain_pb2.Grid) -> schemas.Grid:
+    return schemas.Grid(
+        tempo_bpm=_optional(msg, "tempo_bpm"), beats_s=list(msg.beats_s), downbeats_s=list(msg.downbeats_s),
+        meter=msg.meter or None, time_signature=msg.time_signature or None, key=msg.key or None,
+        corrected=list(msg.corrected),
+    )
+
+
+def grid_correction(msg: chain_pb2.GridCorrection) -> schemas.GridCorrection:
+    return schemas.GridCorrection(
+        tempo_bpm=_optional(msg, "tempo_bpm"), time_signature=msg.time_signature or None,
+        bar_one_s=_optional(msg, "bar_one_s"), key=msg.key or None,
+    )
+
+
+def grid_correction_to_pb(body: schemas.GridRequest) -> chain_pb2.GridCorrection:
+    """The musician's correction as the chain service takes it (unset: as heard)."""
+    msg = chain_pb2.GridCorrection(time_signature=body.time_signature or "", key=body.key or "")
+    if body.tempo_bpm is not None:
+        msg.tempo_bpm = body.tempo_bpm
+    if body.bar_one_s is not None:
+        msg.bar_one_s = body.bar_one_s
+    return msg
 
 
 def move(msg: chain_pb2.Move) -> schemas.Move:
@@ -112,8 +139,9 @@ def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
     if msg.HasField("clip"):
         c = msg.clip
         heard = dict(
-            tempo_bpm=_optional(c, "tempo_bpm"), beats_s=list(c.beats_s), downbeats_s=list(c.downbeats_s),
-            meter=c.meter or None, key=c.key or None, key_confidence=c.key_confidence,
+            tempo_bpm=_optional(c, "tempo_bpm"), tempo_confidence=c.tempo_confidence, beats_s=list(c.beats_s),
+            downbeats_s=list(c.downbeats_s), meter=c.meter or None, time_signature=c.time_signature or None,
+            key=c.key or None, key_confidence=c.key_confidence, key_runner_up=c.key_runner_up or None,
             loudness_lufs=_optional(c, "loudness_lufs"), peak_dbfs=_optional(c, "peak_dbfs"),
         )
     seam = None
@@ -123,7 +151,7 @@ def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
             tempo_change_pct=_optional(r, "tempo_change_pct"), beat_offset_ms=_optional(r, "beat_offset_ms"),
             key_match=r.key_match or None, loudness_step_db=_optional(r, "loudness_step_db"),
             spectral_jump_db=r.spectral_jump_db, fades_out=r.fades_out, silent_start=r.silent_start,
-            score=r.score, notes=list(r.notes),
+            score=r.score, notes=list(r.notes), weakest=r.weakest or None, unjudged=r.unjudged or None,
         )
     return schemas.NodeAnalysis(
         status=_ANALYSIS_STATUS.get(msg.status, "pending"), seam=seam, error_msg=msg.error_message or None, **heard

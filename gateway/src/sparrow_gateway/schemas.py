@@ -120,22 +120,86 @@ class SeamReport(BaseModel):
     silent_start: bool
     score: float = Field(description="0 (a bad seam) to 1 (seamless); takes rank by it.")
     notes: list[str] = Field(description='The seam in words: "tempo +0.4%", "on the beat", "same key", "fades out".')
+    weakest: str | None = Field(
+        None, description='What took the most off the score, in words ("changes key to F# major"); null when nothing did.'
+    )
+    unjudged: str | None = Field(
+        None, description="Why the figures say too little to judge the seam (the path or the take too short, nothing "
+        "clear enough in either), in words; null when they judge it. An unjudged take is never `best`.",
+    )
 
 
 class NodeAnalysis(BaseModel):
-    """What Sparrow heard in a node's audio; the figures are null until `ready`."""
+    """What Sparrow heard in a node's audio (the node's `grid` is what it uses:
+    this with the musician's corrections over it). The figures are null until
+    first `ready`; while a take is heard again (its parent's grid changed) the
+    figures heard before stay and its `seam` is null."""
 
     status: Literal["pending", "analyzing", "ready", "error"]
     tempo_bpm: float | None = Field(None, description="Beats per minute; null when the clip has no steady beat.")
+    tempo_confidence: float | None = Field(None, description="0 to 1: how steady and clear the pulse is; 0 without one.")
     beats_s: list[float] = Field(default_factory=list)
     downbeats_s: list[float] = Field(default_factory=list, description="Where each bar starts, in seconds into the clip.")
-    meter: int | None = Field(None, description="Beats to the bar (3 or 4); null without a steady beat.")
+    meter: int | None = Field(
+        None, description="Beats to the bar (2, 3 or 4; the dotted quarter is the beat of 6/8 and 12/8); null without a steady beat."
+    )
+    time_signature: str | None = Field(None, description='"2/4", "3/4", "4/4", "6/8" or "12/8"; null without a steady beat.')
     key: str | None = Field(None, description='"A minor", "Eb major"; null when no key stands out.')
     key_confidence: float | None = Field(None, description="0 to 1: how well the key's profile fits.")
+    key_runner_up: str | None = Field(None, description='The key that fits next best ("C major" after "A minor"); null when none.')
     loudness_lufs: float | None = Field(None, description="Integrated loudness (EBU R128); null for silence.")
     peak_dbfs: float | None = None
     seam: SeamReport | None = Field(None, description="For a take, how it continues its path; null for the root.")
     error_msg: str | None = None
+
+
+TimeSignature = Literal["2/4", "3/4", "4/4", "6/8", "12/8"]
+# A note (A to G, with # or b) and major or minor.
+KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
+
+
+class GridCorrection(BaseModel):
+    """The musician's word on a part's grid; each field null is as heard."""
+
+    tempo_bpm: float | None = Field(description="Beats per minute (for 6/8 and 12/8, dotted quarters).")
+    time_signature: TimeSignature | None
+    bar_one_s: float | None = Field(description="Where bar one starts, seconds into the part.")
+    key: str | None = Field(description='"A minor", "Eb major".')
+
+
+class GridRequest(BaseModel):
+    """A part's grid as the musician says it: the whole correction. A field absent
+    or null goes back to what Sparrow heard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tempo_bpm: float | None = Field(
+        None, ge=20, le=300, allow_inf_nan=False, description="Beats per minute, 20 to 300 (for 6/8 and 12/8, dotted quarters): the beats "
+        "are laid evenly across the part from bar one (or the first downbeat heard).",
+    )
+    time_signature: TimeSignature | None = Field(
+        None, description="The bars are counted every 2, 3, 4, 2 or 4 beats from bar one (6/8 and 12/8 count dotted quarters)."
+    )
+    bar_one_s: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Where bar one starts, seconds into the part (0 to its length; "
+        "422 past it); the beats before it are a pickup.",
+    )
+    key: str | None = Field(None, pattern=KEY_PATTERN, description='"A minor", "Eb major", "F# minor".')
+
+
+class Grid(BaseModel):
+    """A part's grid as everything uses it (bars, `align: "bars"`, the seams, the
+    export's markers, the ruler): what was heard, with the musician's corrections over it."""
+
+    tempo_bpm: float | None = Field(description="Null when there is no tempo (then no beats or bars).")
+    beats_s: list[float] = Field(description="Each beat, seconds into the part.")
+    downbeats_s: list[float] = Field(description="Where each bar starts, seconds into the part.")
+    meter: int | None = Field(description="Beats to the bar (the dotted quarter is the beat of 6/8 and 12/8); null when unknown.")
+    time_signature: TimeSignature | None
+    key: str | None
+    corrected: list[Literal["tempo", "time_signature", "bar_one", "key"]] = Field(
+        description="Which of these are the musician's word rather than what was heard."
+    )
 
 
 class Node(BaseModel):
@@ -166,12 +230,22 @@ class Node(BaseModel):
         None, description="For a part of the spine: where it stops playing (its committed child's from_s); null for all of it."
     )
     binned_at: datetime | None = Field(None, description="When it went to the chain's bin; null for a node in the chain.")
+    grid: Grid | None = Field(
+        None, description="Its grid as used: what was heard with the musician's corrections; null when there is neither."
+    )
+    grid_correction: GridCorrection | None = Field(
+        None, description="The musician's word on its grid (PUT /api/nodes/{node_id}/grid); null for as heard."
+    )
     created_at: datetime
     updated_at: datetime
 
 
 class RankedTake(BaseModel):
     rank: int | None = Field(description="1 for the best seam; null while the take is not heard yet.")
+    best: bool = Field(
+        description="The take to suggest: rank 1, its seam judged (not `unjudged`) and scoring at least the floor "
+        "(0.5). No take is best when every seam scores below it."
+    )
     node: Node
 
 
@@ -189,7 +263,7 @@ class Chain(BaseModel):
 
 
 class Move(BaseModel):
-    kind: Literal["commit", "uncommit", "discard", "restore"]
+    kind: Literal["commit", "uncommit", "discard", "restore", "regrid"]
     node_id: str
 
 
@@ -203,6 +277,11 @@ class History(BaseModel):
 class ChainWithNodes(Chain):
     nodes: list[Node]
     history: History | None = None
+
+
+class Regridded(BaseModel):
+    node: Node = Field(description="The part, with its new `grid` and `grid_correction`.")
+    history: History
 
 
 class Undone(BaseModel):

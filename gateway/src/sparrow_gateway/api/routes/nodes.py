@@ -110,6 +110,18 @@ async def fork_chain(node_id: UUID, chain: Chain, body: schemas.ForkRequest | No
     return await chain.fork(str(node_id), body.title if body else None)
 
 
+@router.put("/{node_id}/grid", response_model=schemas.Regridded, responses=errors(401, 404, 409, 413, 503))
+async def set_grid(node_id: UUID, body: schemas.GridRequest, chain: Chain):
+    """The musician's word on a part's grid: tempo, time signature, bar one and
+    key, over what Sparrow heard. The body is the whole correction: a field
+    absent or null goes back to as heard. Everything that uses the grid
+    (`align: "bars"`, the seam reports, whose takes are heard again, the export's
+    markers) uses the corrected one. A move: undone and redone like the others.
+    409 for a node without audio or in the bin; 422 for a value out of range
+    (bar one past the part's end too)."""
+    return await chain.set_grid(str(node_id), body)
+
+
 @router.get("/{node_id}", response_model=schemas.Node, responses=errors(401, 404, 503))
 async def get_node(node_id: UUID, chain: Chain):
     return await chain.get_node(str(node_id))
