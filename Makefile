@@ -50,11 +50,14 @@ lint-protos: node_modules/.bin/buf
 # editor's browser tests (Playwright drives Debian's: its own browser download
 # can't work here). The machine image ships kubectl 1.32; Debian bookworm's
 # kubernetes-client is 1.20, whose kustomize is too old for the manifests, and
-# the tests say so.
+# the tests say so. fluidsynth and its General MIDI soundfont render the pieces
+# the analysis tests and bench/listening.py measure hearing on.
 tools:
 	@missing="$$(command -v docker-compose >/dev/null || echo docker-compose) \
 	  $$(command -v kubectl >/dev/null || echo kubernetes-client) \
-	  $$(command -v chromium >/dev/null || echo chromium)"; \
+	  $$(command -v chromium >/dev/null || echo chromium) \
+	  $$(command -v fluidsynth >/dev/null || echo fluidsynth) \
+	  $$(test -f /usr/share/sounds/sf2/FluidR3_GM.sf2 || echo fluid-soundfont-gm)"; \
 	if [ -n "$$(echo $$missing)" ]; then \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
@@ -72,6 +75,7 @@ bench: install
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/batching.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/listening.py
 	$(BIN)/python bench/stems.py
 	command -v ffmpeg >/dev/null || apt-get install -y ffmpeg
 	$(BIN)/python bench/export_vs_ffmpeg.py
