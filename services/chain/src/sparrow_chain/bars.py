@@ -1,12 +1,14 @@
 """Continuing on the bar line (`align: "bars"`): the prompt starts on a downbeat
-of the path, and the take lasts whole bars at the parent's tempo, from what the
-analysis worker heard in the parent."""
+of the path, and the take lasts whole bars at the parent's tempo, from the
+parent's grid (what the analysis worker heard in it, with the musician's
+corrections over it: grid.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from sparrow_chain.domain import GenerationParams
+from sparrow_chain.grid import Grid
 from sparrow_common.params import RANGES
 
 
@@ -17,18 +19,16 @@ class Aligned:
     note: str
 
 
-def to_bars(params: GenerationParams, clip: dict | None, parent_s: float) -> Aligned:
+def to_bars(params: GenerationParams, grid: Grid | None, parent_s: float) -> Aligned:
     """`params` with the prompt set to start on a downbeat of the path (the
     one whose distance to the parent's end is nearest the asked prompt) and the
     length to whole bars (the nearest number to the asked length, at least one),
-    from the parent's analysis `clip`; as asked, with the reason, without a tempo.
-    Downbeats before the parent's first are carried back a bar at a time: the
-    path before it is heard at the same tempo."""
-    tempo = (clip or {}).get("tempo_bpm")
-    meter = (clip or {}).get("meter")
-    downbeats = (clip or {}).get("downbeats_s") or []
-    if clip is None:
+    from the parent's `grid` (None: neither heard nor corrected); as asked, with
+    the reason, without a tempo. Downbeats before the parent's first are carried
+    back a bar at a time: the path before it is heard at the same tempo."""
+    if grid is None:
         return Aligned(params, "kept to seconds: the parent was not analysed")
+    tempo, meter, downbeats = grid.tempo_bpm, grid.meter, list(grid.downbeats_s)
     if not tempo or not meter or not downbeats:
         return Aligned(params, "kept to seconds: the parent has no steady beat")
     bar = 60.0 / tempo * meter
@@ -46,7 +46,7 @@ def to_bars(params: GenerationParams, clip: dict | None, parent_s: float) -> Ali
     bars = min(max(1, round(params.duration_s / bar)), longest)
     aligned = replace(params, prompt_duration_s=round(prompt, 3), duration_s=round(bars * bar, 3))
     note = (
-        f"on the bar line: {bars} bar{'s' if bars > 1 else ''} of {meter} at {tempo:.1f} bpm, "
+        f"on the bar line: {bars} bar{'s' if bars > 1 else ''} of {grid.time_signature or meter} at {tempo:.1f} bpm, "
         f"heard from a downbeat {prompt:.2f} s before the end"
     )
     return Aligned(aligned, note)

@@ -10,6 +10,8 @@ from sparrow_chain.domain import (
     Chain,
     Event,
     EventKind,
+    Grid,
+    GridCorrection,
     History,
     Move,
     Melody,
@@ -92,8 +94,41 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         msg.out_s = node.out_s
     if node.binned_at is not None:
         msg.bin_time.FromDatetime(node.binned_at)
+    if node.grid_correction is not None:
+        msg.grid_correction.CopyFrom(correction_to_pb(node.grid_correction))
+    grid = node.grid
+    if grid is not None:
+        msg.grid.CopyFrom(grid_to_pb(grid))
     msg.create_time.FromDatetime(node.created_at)
     msg.update_time.FromDatetime(node.updated_at)
+    return msg
+
+
+def correction_to_pb(correction: GridCorrection) -> chain_pb2.GridCorrection:
+    msg = chain_pb2.GridCorrection(time_signature=correction.time_signature, key=correction.key)
+    if correction.tempo_bpm is not None:
+        msg.tempo_bpm = correction.tempo_bpm
+    if correction.bar_one_s is not None:
+        msg.bar_one_s = correction.bar_one_s
+    return msg
+
+
+def correction_from_pb(msg: chain_pb2.GridCorrection) -> GridCorrection:
+    return GridCorrection(
+        tempo_bpm=msg.tempo_bpm if msg.HasField("tempo_bpm") else None,
+        time_signature=msg.time_signature,
+        bar_one_s=msg.bar_one_s if msg.HasField("bar_one_s") else None,
+        key=msg.key,
+    )
+
+
+def grid_to_pb(grid: Grid) -> chain_pb2.Grid:
+    msg = chain_pb2.Grid(
+        beats_s=grid.beats_s, downbeats_s=grid.downbeats_s, meter=grid.meter,
+        time_signature=grid.time_signature, key=grid.key, corrected=grid.corrected,
+    )
+    if grid.tempo_bpm is not None:
+        msg.tempo_bpm = grid.tempo_bpm
     return msg
 
 

@@ -7,9 +7,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from sparrow_chain.grid import Grid, GridCorrection, grid_of
+from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import MAX_TAKES, MIX, GenerationParams, check_stem_name
 
-__all__ = ["MAX_TAKES", "MIX", "GenerationParams", "check_stem_name"]
+__all__ = ["MAX_TAKES", "MIX", "GenerationParams", "Grid", "GridCorrection", "check_stem_name"]
+
+
+# The shortest clip a chain can start from: a blip gives the model nothing to continue.
+MIN_CLIP_S = 1.0
+
+
+def root_note(duration_s: float) -> str:
+    """What a root of `duration_s` seconds says of itself in words ("" when
+    nothing needs saying); InvalidArgument for a clip shorter than MIN_CLIP_S.
+    A clip shorter than the prompt takes hear by default is taken whole."""
+    # Hundredths: a one-second clip some encoders pad or trim by a few samples is one second.
+    if round(duration_s, 2) < MIN_CLIP_S:
+        raise InvalidArgument(
+            f"the clip is {duration_s:.2f} s long, and a chain starts from at least {MIN_CLIP_S:g} s of audio "
+            "(a blip gives the model nothing to continue)"
+        )
+    usual = GenerationParams().prompt_duration_s
+    if duration_s < usual:
+        return f"a {duration_s:.1f} s clip: takes will hear all of it, less than the {usual:g} s they usually hear"
+    return ""
 
 
 class NodeStatus(StrEnum):
@@ -104,10 +126,23 @@ class Node:
     out_s: float | None = None
     # When it went to the chain's bin; None for a node in the chain.
     binned_at: datetime | None = None
+    # The musician's word on its grid; None for as heard.
+    grid_correction: GridCorrection | None = None
 
     @property
     def is_root(self) -> bool:
         return self.parent_id is None
+
+    @property
+    def grid(self) -> Grid | None:
+        """The grid everything uses: what was heard in its audio with the
+        musician's correction over it (grid.py); None when there is neither.
+        While it is heard again (after its parent's grid changed) the clip
+        heard before stands."""
+        if self.audio is None:
+            return None
+        clip = self.analysis.clip if self.analysis is not None else None
+        return grid_of(clip, self.grid_correction, self.audio.duration_s)
 
     @property
     def heard_s(self) -> float:
@@ -124,12 +159,15 @@ class MoveKind(StrEnum):
     UNCOMMIT = "uncommit"
     DISCARD = "discard"
     RESTORE = "restore"
+    # A part's grid corrected: undone by its correction before, redone by the one after.
+    REGRID = "regrid"
 
     @property
     def undone_by(self) -> MoveKind:
         return {
             MoveKind.COMMIT: MoveKind.UNCOMMIT, MoveKind.UNCOMMIT: MoveKind.COMMIT,
             MoveKind.DISCARD: MoveKind.RESTORE, MoveKind.RESTORE: MoveKind.DISCARD,
+            MoveKind.REGRID: MoveKind.REGRID,
         }[self]
 
 
@@ -157,10 +195,12 @@ class AnalysisStatus(StrEnum):
 @dataclass(frozen=True)
 class NodeAnalysis:
     """What the analysis worker heard in a node's audio (services/analysis):
-    `clip` holds tempo_bpm, beats_s, downbeats_s, meter, key, key_confidence,
-    loudness_lufs and peak_dbfs; `seam`, for a take, how it continues its path
-    (tempo_change_pct, beat_offset_ms, key_match, loudness_step_db,
-    spectral_jump_db, fades_out, silent_start, score, notes)."""
+    `clip` holds tempo_bpm, tempo_confidence, beats_s, downbeats_s, meter,
+    time_signature, key, key_confidence, key_runner_up, loudness_lufs and
+    peak_dbfs; `seam`, for a take, how it continues its path (tempo_change_pct,
+    beat_offset_ms, key_match, loudness_step_db, spectral_jump_db, fades_out,
+    silent_start, score, notes, weakest, unjudged). A clip heard before stays
+    while the node is heard again (its parent's grid changed)."""
 
     status: AnalysisStatus
     clip: dict | None = None

@@ -27,11 +27,18 @@ MAX_CROSSFADE_MS = 2000
 
 def part_name(node: Node, index: int) -> str:
     """What a marker at the part's start says: the uploaded file's name for the
-    root, "Part N" for a take, with its prompt when it had one."""
+    root, "Part N" for a take, with its prompt when it had one, then its grid as
+    used (corrections included): "Part 2: prompt · 120 bpm 4/4 · A minor"."""
     if node.is_root:
-        return PurePath(node.filename).stem[:200] or "Your clip"
-    prompt = node.params.prompt.strip() if node.params else ""
-    return f"Part {index + 1}: {prompt}"[:200] if prompt else f"Part {index + 1}"
+        name = PurePath(node.filename).stem or "Your clip"
+    else:
+        prompt = node.params.prompt.strip() if node.params else ""
+        name = f"Part {index + 1}: {prompt}" if prompt else f"Part {index + 1}"
+    grid = node.grid.describe() if node.grid is not None else ""
+    # The grid is kept whole: a long name gives way to it.
+    if grid:
+        return f"{name[: 200 - len(grid) - 3]} · {grid}"
+    return name[:200]
 
 
 class Exporter:

@@ -11,7 +11,8 @@ import numpy as np
 
 from sparrow_chain.bars import to_bars
 from sparrow_chain import splits
-from sparrow_chain.domain import MIX, AnalysisStatus, Melody, StemsStatus, StoredAudio, check_stem_name
+from sparrow_chain.domain import MIX, AnalysisStatus, Melody, Node, StemsStatus, StoredAudio, check_stem_name
+from sparrow_chain.grid import path_grid
 from sparrow_chain.store import ClaimedJob, ClaimedStems, StemStore, Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYZE
@@ -31,7 +32,17 @@ class Waits(Exception):
 
 
 class AnalysisPending(Waits):
-    """Takes to align to bars wait for their parent's analysis to land."""
+    """Takes to align to bars, and a take's seam, wait for their parent's
+    analysis to land (its grid is what they measure against)."""
+
+
+def heard_soon(node: Node) -> bool:
+    """Whether the node's first analysis is on its way (nothing heard in it yet)."""
+    analysis = node.analysis
+    return (
+        analysis is not None and analysis.clip is None
+        and analysis.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING)
+    )
 
 
 class StemsPending(Waits):
@@ -148,18 +159,17 @@ class TakesWork:
         return await dispatcher.audio.run(tail, dispatcher.blobs, parts, seconds)
 
     async def _to_bars(self, job: ClaimedJob, params):
-        """The job's prompt and length set to bars from the parent's analysis
-        (waiting for it while it is on its way), written to its takes with a note."""
+        """The job's prompt and length set to bars from the parent's grid (what
+        was heard, waiting for it while it is on its way, with the musician's
+        corrections), written to its takes with a note."""
         parent = await asyncio.to_thread(self.takes.node, job.parent_id)
         if parent is None or parent.audio is None:
             raise RuntimeError("the parent has no audio")
-        analysis = parent.analysis
-        if analysis is not None and analysis.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING):
+        if heard_soon(parent):
             raise AnalysisPending()
-        clip = analysis.clip if analysis is not None and analysis.status is AnalysisStatus.READY else None
         # The path ends where the takes continue from: the parent's end, or their from_s.
         end_s = job.nodes[0].from_s if job.nodes[0].from_s is not None else parent.audio.duration_s
-        aligned = to_bars(params, clip, end_s)
+        aligned = to_bars(params, parent.grid, end_s)
         await asyncio.to_thread(self.takes.align, job.id, aligned.params, aligned.note)
         return aligned.params
 
@@ -229,14 +239,24 @@ class AnalysisWork:
         self.on_change(job.chain_id)
 
     async def run(self, job: ClaimedAnalysis, dispatcher: Dispatcher) -> None:
-        context = None
+        context, grid = None, None
         if job.parent_id is not None:
-            context = await dispatcher.audio.run(
-                path_tail, self.takes, dispatcher.blobs, job.parent_id, SEAM_CONTEXT_S, job.from_s
+            path = await asyncio.to_thread(self.takes.context_path, job.parent_id, SEAM_CONTEXT_S, job.from_s)
+            if not path:
+                raise RuntimeError("the parent has no audio")
+            if heard_soon(path[-1].node):
+                raise AnalysisPending()
+            parts = [(heard.node.audio, heard.end_s) for heard in path]
+            context = await dispatcher.audio.run(tail, dispatcher.blobs, parts, SEAM_CONTEXT_S)
+            # The seam is measured against the path's grid as the chain uses it (corrections included).
+            grid = path_grid(
+                [(heard.node.grid, heard.end_s if heard.end_s is not None else heard.node.audio.duration_s) for heard in path],
+                SEAM_CONTEXT_S,
             )
         await dispatcher.wait_for_worker(job, self.worker)
         call = self.worker.analyze(
-            chunks_in_thread(dispatcher.blobs.read(job.audio_key)), context, dispatcher.settings.analysis_deadline_s
+            chunks_in_thread(dispatcher.blobs.read(job.audio_key)), context, dispatcher.settings.analysis_deadline_s,
+            grid,
         )
         done = await dispatcher.follow(job, self, call)
         if done is None:

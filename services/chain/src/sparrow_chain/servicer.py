@@ -19,6 +19,7 @@ from sparrow_chain.config import Settings
 from sparrow_chain.convert import (
     audio_to_pb,
     chain_to_pb,
+    correction_from_pb,
     event_to_pb,
     history_to_pb,
     limits_from_pb,
@@ -276,6 +277,14 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         node = await asyncio.to_thread(self.store.restore, caller(context), parse_id(request.node_id, "node id"))
         self.changed(node.chain_id)
         return chain_pb2.RestoreNodeResponse(node=node_to_pb(node))
+
+    async def SetGrid(self, request, context):
+        node, history = await asyncio.to_thread(
+            self.store.set_grid, caller(context), parse_id(request.node_id, "node id"),
+            correction_from_pb(request.correction),
+        )
+        self.changed(node.chain_id)
+        return chain_pb2.SetGridResponse(node=node_to_pb(node), history=history_to_pb(history))
 
     async def ListBin(self, request, context):
         nodes = await asyncio.to_thread(self.store.bin, caller(context), parse_id(request.chain_id, "chain id"))

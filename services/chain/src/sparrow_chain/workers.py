@@ -14,6 +14,7 @@ from google.protobuf.json_format import MessageToDict
 from sparrow.v1 import analysis_pb2, analysis_pb2_grpc, common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
 from sparrow_chain.domain import GenerationParams
+from sparrow_chain.grid import PathGrid
 from sparrow_common import request_id
 from sparrow_common.audio import split
 from sparrow_common.channels import open_channel
@@ -131,13 +132,20 @@ class AnalysisWorker(Worker):
         super().__init__("analysis", address, analysis_pb2_grpc.AnalysisServiceStub)
 
     def analyze(
-        self, clip: AsyncIterator[bytes], context: bytes | None, deadline_s: float
+        self, clip: AsyncIterator[bytes], context: bytes | None, deadline_s: float, path_grid: PathGrid | None = None
     ) -> grpc.aio.StreamStreamCall:
         """What the analysis worker hears in the clip (an audio file whose bytes
-        `clip` yields) and, with `context` (the path it continues, a WAV), at its seam."""
+        `clip` yields) and, with `context` (the path it continues, a WAV), at its
+        seam, measured against `path_grid` (the path's grid on the context's
+        clock) when given."""
+        setup = analysis_pb2.AnalyzeSetup()
+        if path_grid is not None:
+            setup.path_grid.CopyFrom(analysis_pb2.PathGrid(beats_s=path_grid.beats_s, key=path_grid.key))
+            if path_grid.tempo_bpm is not None:
+                setup.path_grid.tempo_bpm = path_grid.tempo_bpm
 
         async def requests():
-            yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup())
+            yield analysis_pb2.AnalyzeRequest(setup=setup)
             async for data in clip:
                 yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=data))
             for chunk in split(context or b""):
@@ -154,12 +162,13 @@ class AnalysisWorker(Worker):
         clip = plain(done.analysis)
         for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
             clip.setdefault(name, None)
-        clip["meter"] = clip["meter"] or None
-        clip["key"] = clip["key"] or None
+        for name in ("meter", "key", "time_signature", "key_runner_up"):
+            clip[name] = clip[name] or None
         seam = None
         if done.HasField("seam"):
             seam = plain(done.seam)
             for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
                 seam.setdefault(name, None)
-            seam["key_match"] = seam["key_match"] or None
+            for name in ("key_match", "weakest", "unjudged"):
+                seam[name] = seam[name] or None
         return {"clip": clip, "seam": seam}

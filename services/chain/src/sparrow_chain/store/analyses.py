@@ -7,7 +7,7 @@ the queue's (store/queue.py), as for every kind; jobs are claimed oldest first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
@@ -49,6 +49,12 @@ class Analyses(Store):
         ).first()
 
     def _set(self, conn: Connection, node_id: str, analysis: NodeAnalysis) -> bool:
+        """A node heard again (its parent's grid changed) keeps the clip heard
+        before until the new one lands: its own grid stands meanwhile."""
+        if analysis.clip is None and analysis.status is not AnalysisStatus.READY:
+            before = NodeAnalysis.from_json(conn.execute(select(nodes.c.analysis).where(nodes.c.id == node_id)).scalar())
+            if before is not None and before.clip is not None:
+                analysis = replace(analysis, clip=before.clip)
         return self._set_node(conn, node_id, analysis=analysis.to_json()) is not None
 
     def start(self, conn: Connection, row, moment: datetime) -> ClaimedAnalysis | None:

@@ -41,6 +41,7 @@ from sparrow_chain.domain import (
     TakeLimits,
     Usage,
     check_stem_name,
+    root_note,
 )
 from sparrow_chain.store.convert import (
     audio_columns,
@@ -99,7 +100,9 @@ class ChainStore(Moves):
     def create_chain(
         self, owner: str, chain_id: str, root_id: str, title: str, filename: str, audio: StoredAudio
     ) -> tuple[Chain, Node]:
-        """Write a chain and its root node (ready, committed) in one transaction."""
+        """Write a chain and its root node (ready, committed) in one transaction;
+        InvalidArgument for a clip too short to continue (domain.root_note)."""
+        note = root_note(audio.duration_s)
         now = _now()
         with self._write() as conn:
             conn.execute(
@@ -116,6 +119,7 @@ class ChainStore(Moves):
                     error_message="",
                     progress=1.0,
                     filename=filename,
+                    note=note,
                     created_at=now,
                     updated_at=now,
                     **audio_columns(audio),

@@ -9,6 +9,7 @@ from typing import Any
 from sparrow_chain.domain import (
     Chain,
     GenerationParams,
+    GridCorrection,
     Melody,
     Node,
     NodeAnalysis,
@@ -66,6 +67,7 @@ def node_from_row(row: Any) -> Node:
         from_s=row.from_s,
         out_s=row.out_s,
         binned_at=utc(row.binned_at) if row.binned_at is not None else None,
+        grid_correction=GridCorrection.from_json(row.grid_correction),
     )
 
 
@@ -109,6 +111,7 @@ def node_to_json(node: Node) -> dict[str, Any]:
     data["updated_at"] = node.updated_at.isoformat()
     data["analysis"] = node.analysis.to_json() if node.analysis else None
     data["binned_at"] = node.binned_at.isoformat() if node.binned_at else None
+    data["grid_correction"] = node.grid_correction.to_json() if node.grid_correction else None
     return data
 
 
@@ -135,6 +138,7 @@ def node_from_json(data: dict[str, Any]) -> Node:
         from_s=data.get("from_s"),
         out_s=data.get("out_s"),
         binned_at=datetime.fromisoformat(data["binned_at"]) if data.get("binned_at") else None,
+        grid_correction=GridCorrection.from_json(data.get("grid_correction")),
     )
 
 

@@ -1,5 +1,6 @@
 """The musician's moves on a chain: commit, uncommit, discard (to the chain's
-bin) and restore, each recorded for undo and redo.
+bin), restore and regrid (the musician's word on a part's grid), each recorded
+for undo and redo.
 
 Every move runs in one write transaction holding the chain's row lock, like
 every other write to the chain, so moves on one chain happen one at a time: an
@@ -10,8 +11,13 @@ still holding its audio, until the bin is emptied (`empty_bin`, or
 `sweep_bin` after CHAIN_BIN_TTL_S).
 
 Undo applies the inverse of the latest move not undone (commit <-> uncommit,
-discard <-> restore) and marks it undone; redo applies the earliest undone move
-again. A new move forgets the undone ones, as every editor's redo does.
+discard <-> restore; a regrid puts back the correction before it) and marks it
+undone; redo applies the earliest undone move again (a regrid, the correction
+after it). A new move forgets the undone ones, as every editor's redo does.
+
+A regrid changes the grid the part's takes were heard against: each of its
+takes with audio (not those in the bin) is heard again (an analysis job, queued in the same
+transaction), so its seam report measures against the corrected grid.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
-from sparrow_chain.domain import EventKind, History, Move, MoveKind, Node, NodeStatus
-from sparrow_chain.store.base import Store, now
+from sparrow_chain.domain import EventKind, GridCorrection, History, Move, MoveKind, Node, NodeAnalysis, NodeStatus
+from sparrow_chain.store.base import ANALYZE, Store, now
 from sparrow_chain.store.convert import node_from_row
 from sparrow_chain.store.tables import chains, jobs, moves, nodes
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
@@ -113,6 +119,39 @@ class Moves(Store):
             node = self._restore(conn, row)
             self._record(conn, row.chain_id, MoveKind.RESTORE, node_id)
             return node
+
+    def set_grid(self, owner: str, node_id: str, correction: GridCorrection) -> tuple[Node, History]:
+        """The musician's word on a part's grid: the whole correction (what it
+        leaves unset is as heard); the node and what undo and redo do next."""
+        with self._write() as conn:
+            row = self._locked_node(conn, owner, node_id)
+            before = GridCorrection.from_json(row.grid_correction)
+            node = self._regrid(conn, row, correction)
+            self._record(conn, row.chain_id, MoveKind.REGRID, node_id, before, node.grid_correction)
+            return node, self._history(conn, row.chain_id)
+
+    def _regrid(self, conn: Connection, row, correction: GridCorrection | None) -> Node:
+        if row.binned_at is not None:
+            raise Conflict("This node is in the bin: restore it first.")
+        if row.audio_key is None:
+            raise Conflict(f"This node has no audio yet (it is {row.status}): its grid can't be set.")
+        correction = correction or GridCorrection()
+        correction.validated(row.duration_s)
+        node = self._set_node(conn, row.id, grid_correction=correction.to_json())
+        # Its takes were heard against the grid before: hear them again.
+        if self.analyze:
+            takes = conn.execute(
+                select(nodes.c.id, nodes.c.analysis).where(
+                    nodes.c.parent_id == row.id, nodes.c.audio_key.is_not(None), nodes.c.binned_at.is_(None)
+                ).order_by(nodes.c.created_at, nodes.c.id)
+            ).all()
+            for take in takes:
+                conn.execute(delete(jobs).where(jobs.c.kind == ANALYZE, jobs.c.node_id == take.id, jobs.c.state == "queued"))
+                self._queue_job(conn, row.chain_id, ANALYZE, node_id=take.id)
+                heard = NodeAnalysis.from_json(take.analysis)
+                again = {"status": "pending", "clip": heard.clip if heard else None, "seam": None, "error_message": ""}
+                self._set_node(conn, take.id, analysis=again)
+        return node
 
     def _commit(self, conn: Connection, row) -> Node:
         if row.binned_at is not None:
@@ -280,13 +319,19 @@ class Moves(Store):
 
     # -- undo and redo ---------------------------------------------------------------
 
-    def _record(self, conn: Connection, chain_id: str, kind: MoveKind, node_id: str) -> None:
-        """A new move: what was undone can't be redone any more."""
+    def _record(
+        self, conn: Connection, chain_id: str, kind: MoveKind, node_id: str,
+        grid_before: GridCorrection | None = None, grid_after: GridCorrection | None = None,
+    ) -> None:
+        """A new move: what was undone can't be redone any more. A regrid keeps
+        the part's correction before and after it."""
         conn.execute(delete(moves).where(moves.c.chain_id == chain_id, moves.c.undone))
         last = conn.execute(select(func.max(moves.c.seq)).where(moves.c.chain_id == chain_id)).scalar() or 0
         conn.execute(
             insert(moves).values(
-                chain_id=chain_id, seq=last + 1, kind=kind.value, node_id=node_id, undone=False, created_at=now()
+                chain_id=chain_id, seq=last + 1, kind=kind.value, node_id=node_id, undone=False, created_at=now(),
+                grid_before=grid_before.to_json() if grid_before else None,
+                grid_after=grid_after.to_json() if grid_after else None,
             )
         )
 
@@ -318,7 +363,7 @@ class Moves(Store):
             if latest is None:
                 raise Conflict("Nothing to undo on this chain.")
             move = Move(MoveKind(latest.kind), latest.node_id)
-            self._apply(conn, owner, move.kind.undone_by, move.node_id)
+            self._apply(conn, move.kind.undone_by, move.node_id, GridCorrection.from_json(latest.grid_before))
             conn.execute(update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == latest.seq).values(undone=True))
             return move, self._history(conn, chain_id)
 
@@ -332,13 +377,14 @@ class Moves(Store):
             if earliest is None:
                 raise Conflict("Nothing to redo on this chain.")
             move = Move(MoveKind(earliest.kind), earliest.node_id)
-            self._apply(conn, owner, move.kind, move.node_id)
+            self._apply(conn, move.kind, move.node_id, GridCorrection.from_json(earliest.grid_after))
             conn.execute(
                 update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == earliest.seq).values(undone=False)
             )
             return move, self._history(conn, chain_id)
 
-    def _apply(self, conn: Connection, owner: str, kind: MoveKind, node_id: str) -> None:
+    def _apply(self, conn: Connection, kind: MoveKind, node_id: str, grid: GridCorrection | None = None) -> None:
+        """Do `kind` to the node (a regrid sets its correction to `grid`)."""
         row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
         if row is None:
             raise NotFound(f"node {node_id} is gone (its bin was emptied)")
@@ -350,5 +396,7 @@ class Moves(Store):
             self._discard(conn, row)
         elif kind is MoveKind.RESTORE:
             self._restore(conn, row)
+        elif kind is MoveKind.REGRID:
+            self._regrid(conn, row, grid)
         else:  # pragma: no cover - every kind is above
             raise InvalidArgument(f"unknown move {kind}")

@@ -126,6 +126,8 @@ nodes = Table(
     # The node whose commit sent it to the bin (uncommitting that node brings
     # it back); null when discarded directly.
     Column("binned_by", String(36), nullable=True),
+    # The musician's word on its grid (grid.GridCorrection as JSON); null for as heard.
+    Column("grid_correction", JSON, nullable=True),
     # The spine never forks: at most one committed child per parent.
     Index(
         "uq_nodes_one_committed_child",
@@ -137,8 +139,9 @@ nodes = Table(
 )
 
 # The musician's moves on a chain, for undo and redo: commit, uncommit,
-# discard and restore, in order. Undone moves stay until a new move is made
-# (they are what redo walks).
+# discard, restore and regrid, in order. Undone moves stay until a new move is
+# made (they are what redo walks). A regrid keeps the part's grid correction
+# before it (what undo puts back) and after it (what redo puts back).
 moves = Table(
     "moves",
     metadata,
@@ -148,6 +151,8 @@ moves = Table(
     Column("node_id", String(36), nullable=False),
     Column("undone", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("grid_before", JSON, nullable=True),
+    Column("grid_after", JSON, nullable=True),
     PrimaryKeyConstraint("chain_id", "seq"),
 )
 
