@@ -1,9 +1,12 @@
-// A/B: two takes chosen as A and B, each looped SEAM_S seconds either side of
-// its seam with the parent; switching keeps the point in the loop, so the ear
-// compares the same moment.
+// A/B: two takes chosen as A and B, each looped about SEAM_S seconds either
+// side of its seam with the parent (where the take continues from, its end
+// when from the end), the loop's ends snapped to the bar lines (else beats) of
+// the parent's and the take's grids; switching keeps the point against the
+// seam, so the ear compares the same moment.
 
 import { loadBuffer } from "./audio.js";
-import { clear, h } from "./dom.js";
+import { clear, fmt, h } from "./dom.js";
+import { seamLoop } from "./grid.js";
 import * as playing from "./playing.js";
 import { showError } from "./toast.js";
 
@@ -14,6 +17,7 @@ export class ABCompare {
     this.chain = chain;
     this.a = null; // take ids
     this.b = null;
+    this.range = h("small", { class: "ab-range muted", id: "ab-range", "aria-live": "polite" });
     this.el = h("div", { class: "ab", id: "ab", hidden: true });
   }
 
@@ -45,28 +49,43 @@ export class ABCompare {
     const name = (id) => this.chain.label(this.chain.get(id));
     clear(this.el).append(
       h("strong", {}, "A/B"),
-      h("span", {}, ` ${name(a)} against ${name(b)}, looping ${SEAM_S} s either side of the seam `),
+      h("span", {}, ` ${name(a)} against ${name(b)}, looping about ${SEAM_S} s either side of the seam `),
       h("button", { id: "ab-loop", class: "primary", onclick: () => this.loop(a) }, "Loop A"),
       h("button", { id: "ab-switch", onclick: () => this.switch() }, "Switch A ⇄ B"),
-      h("button", { onclick: () => playing.stop() }, "Stop"));
+      h("button", { onclick: () => playing.stop() }, "Stop"),
+      this.range);
   }
 
-  /** Loop take `id` across its seam, from `offset` seconds into the loop. */
-  async loop(id, offset = 0) {
+  /** Where take `id`'s seam loop starts and ends: {before, after, at, snapped}. */
+  rangeOf(id) {
+    const take = this.chain.get(id);
+    const parent = this.chain.get(take.parent_id);
+    const at = take.from_s ?? parent.duration_s;
+    return { ...seamLoop(parent, take, at, SEAM_S), at: take.from_s ?? null };
+  }
+
+  /** Loop take `id` across its seam, from `fromSeam` seconds against the seam (the loop's start when absent). */
+  async loop(id, fromSeam = null) {
     try {
       const parent = await loadBuffer(this.chain.get(this.chain.get(id).parent_id).audio_url);
       const take = await loadBuffer(this.chain.get(id).audio_url);
-      playing.loopSeam(id, parent, take, SEAM_S, offset);
+      const range = this.rangeOf(id);
+      const offset = fromSeam === null ? 0 : Math.min(Math.max(0, range.before + fromSeam), range.before + range.after - 0.01);
+      playing.loopSeam(id, parent, take, range, offset);
+      const [from, to] = range.snapped.map((snapped) => ({ bar: "a bar line", beat: "a beat" })[snapped]);
+      this.range.textContent = `${this.sideOf(id)} loops ${fmt(range.before)} before the seam${from ? ` (from ${from})` : ""}`
+        + ` and ${fmt(range.after)} after${to ? ` (to ${to})` : ""}.`;
+      this.range.dataset.snapped = range.snapped.map((s) => s || "none").join(" ");
     } catch (error) {
       showError(error);
     }
   }
 
-  /** Loop the other side at the same point (A when no seam loops). */
+  /** Loop the other side at the same point against the seam (A when no seam loops). */
   switch() {
     const state = playing.now();
     const current = state?.what.kind === "seam" ? state.what.nodeId : null;
     const next = current === this.a ? this.b : this.a;
-    this.loop(next, current ? state.position : 0);
+    this.loop(next, current ? state.position - state.seamAt : null);
   }
 }

@@ -47,6 +47,7 @@ async function explain(response) {
     404: "That is gone: it was deleted, or it belongs to someone else.",
     409: "That can't be done right now.",
     413: "That file is too large.",
+    415: "That file can't be used as a clip.",
     422: "Some values are out of range.",
     503: "Sparrow's services can't be reached right now. Try again in a moment.",
   };
@@ -106,6 +107,8 @@ export const api = {
   takes: (parentId, body) => request("POST", `/api/nodes/${parentId}/takes`, { json: body }),
   commit: (id) => request("POST", `/api/nodes/${id}/commit`),
   discard: (id) => request("DELETE", `/api/nodes/${id}`),
+  // The musician's word on a part's grid: the whole correction (null fields: as heard); answers {node, history}.
+  setGrid: (id, correction) => request("PUT", `/api/nodes/${id}/grid`, { json: correction }),
   // The moves the chain keeps: undo and redo answer {move, history}.
   undo: (chainId) => request("POST", `/api/chains/${chainId}/undo`),
   redo: (chainId) => request("POST", `/api/chains/${chainId}/redo`),

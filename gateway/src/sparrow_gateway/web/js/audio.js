@@ -37,17 +37,19 @@ export function peaksOf(buffer, columns = 1200) {
   return [peaks];
 }
 
-// A new buffer: the last `before` seconds of `a`, then the first `after` of `b`.
-export function seam(a, b, before, after) {
+// A new buffer: the `before` seconds of `a` up to `at` (seconds; its end when
+// absent), then the first `after` of `b`.
+export function seam(a, b, before, after, at = null) {
   const ctx = audioContext();
   const rate = ctx.sampleRate;
-  const head = Math.min(a.length, Math.round(before * rate));
+  const end = at == null ? a.length : Math.min(a.length, Math.round(at * rate));
+  const head = Math.min(end, Math.round(before * rate));
   const tail = Math.min(b.length, Math.round(after * rate));
   const channels = Math.max(a.numberOfChannels, b.numberOfChannels);
   const out = ctx.createBuffer(channels, head + tail, rate);
   for (let c = 0; c < channels; c++) {
     const target = out.getChannelData(c);
-    target.set(a.getChannelData(Math.min(c, a.numberOfChannels - 1)).subarray(a.length - head));
+    target.set(a.getChannelData(Math.min(c, a.numberOfChannels - 1)).subarray(end - head, end));
     target.set(b.getChannelData(Math.min(c, b.numberOfChannels - 1)).subarray(0, tail), head);
   }
   return { buffer: out, seamAt: head / rate };

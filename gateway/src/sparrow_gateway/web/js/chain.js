@@ -18,6 +18,10 @@ export class Chain {
     this.binned = new Map(); // id -> a node known to be in the bin (named as it would be back)
     this.stemSets = new Map(); // node id -> its stem set, from the event stream
     this.history = chain.history || { undo: null, redo: null };
+    // The grid changes made here, in words ("tempo change"), as undo and redo
+    // would take them: [{node_id, words}], latest last. The API's moves say
+    // only "regrid"; one made elsewhere (or before a reload) is a "grid change".
+    this.regrids = { undo: [], redo: [] };
     for (const node of chain.nodes) this.upsert(node);
   }
 
@@ -74,12 +78,32 @@ export class Chain {
   /** What undo and redo would do: {undo: {kind, node_id} | null, redo: ...}. */
   setHistory(history) {
     this.history = history || { undo: null, redo: null };
+    if (!this.history.redo) this.regrids.redo = [];
   }
 
-  /** A move in words: "commit of part 2", "discard of take 1". */
-  moveWords(move, spine = this.spine()) {
+  /** A move in words: "commit of part 2", "discard of take 1", "tempo change
+   *  on part 2"; `way`: "undo" or "redo", the one that would take it. */
+  moveWords(move, spine = this.spine(), way = "undo") {
     const node = this.nodes.get(move.node_id) || this.binned.get(move.node_id);
-    return `${move.kind} of ${node ? this.fullName(node, spine) : "a take emptied from the bin"}`;
+    const name = node ? this.fullName(node, spine) : "a take emptied from the bin";
+    if (move.kind !== "regrid") return `${move.kind} of ${name}`;
+    const known = this.regrids[way].at(-1);
+    return `${known?.node_id === move.node_id ? known.words : "grid change"} on ${name}`;
+  }
+
+  /** A grid change was made here on node `nodeId`, `words` ("tempo change"):
+   *  the latest move, and nothing is left to redo. */
+  regridded(nodeId, words) {
+    this.regrids.undo.push({ node_id: nodeId, words });
+    this.regrids.redo = [];
+  }
+
+  /** Move `move` was undone (`way` "undo") or redone ("redo"): its words go to the other side. */
+  walked(move, way) {
+    if (move.kind !== "regrid") return;
+    const from = this.regrids[way];
+    const to = this.regrids[way === "undo" ? "redo" : "undo"];
+    if (from.at(-1)?.node_id === move.node_id) to.push(from.pop());
   }
 
   /** The nodes made from `id` (null: the root), committed or not. */

@@ -37,7 +37,8 @@ export function showWave(item, node, { height, color, onSeek, labelFrom = true }
 }
 
 /** Mark `point.seconds` into node `point.nodeId` on its waveform, with the
- *  element `point.button()` makes on the mark; null: no mark anywhere. */
+ *  elements `point.button()` makes on the mark and `point.snapped` ("bar",
+ *  "beat", "free" or null) shown; null: no mark anywhere. */
 export function markPoint(point) {
   marked = point;
   for (const item of drawn) {
@@ -48,7 +49,7 @@ export function markPoint(point) {
 
 function showMark(item) {
   const here = marked && marked.nodeId === item.nodeId;
-  item.wave?.mark(here ? marked.seconds : null, here ? marked.button() : null);
+  item.wave?.mark(here ? marked.seconds : null, here ? marked.button() : null, here ? marked.snapped : null);
 }
 
 // "from 0:01.50" over a take that continues from a point of its parent.

@@ -2,11 +2,15 @@
 // point there, with a button to continue from it; chosen, the takes form says
 // "Takes continue from 0:01.50 of part 2" (with a way back to the end) and the
 // takes asked carry from_s. A point belongs to one node: showing another
-// node's takes drops it.
+// node's takes drops it. Where the node has a grid, the point was snapped to a
+// bar line or beat (or placed freely, with Alt): the mark and the form say which.
 
 import { markPoint } from "./clip_wave.js";
 import { h } from "./dom.js";
 import { clock } from "./timeline.js";
+
+/** Where a point sits on its node's grid, in words: snapped ("bar", "beat"), placed freely, or no grid (null). */
+export const SNAP_WORDS = { bar: "on a bar line", beat: "on a beat", free: "placed freely" };
 
 export class ContinuePoint {
   // labelOf(id): a node's name; choose(id): show node id's takes (the takes asked
@@ -15,8 +19,8 @@ export class ContinuePoint {
     this.labelOf = labelOf;
     this.choose = choose;
     this.after = after;
-    this.marked = null; // {nodeId, seconds}: the point clicked last
-    this.chosen = null; // {nodeId, seconds}: the point the takes continue from
+    this.marked = null; // {nodeId, seconds, snapped}: the point clicked last
+    this.chosen = null; // {nodeId, seconds, snapped}: the point the takes continue from
     this.words = h("span", { class: "from-words" });
     // The spine never forks: takes from a part it goes on after wait for those parts to be uncommitted.
     this.warning = h("small", { class: "from-warning", id: "from-warning", hidden: true });
@@ -25,19 +29,20 @@ export class ContinuePoint {
         onclick: () => this.clear() }, "✕ from the end"), this.warning);
   }
 
-  /** A click at `seconds` into node `nodeId`: mark it, ready to continue from. */
-  mark(nodeId, seconds) {
-    this.marked = { nodeId, seconds };
+  /** A click at `seconds` into node `nodeId`: mark it, ready to continue from;
+   *  `snapped`: what it snapped to (SNAP_WORDS' keys), null without a grid. */
+  mark(nodeId, seconds, snapped = null) {
+    this.marked = { nodeId, seconds, snapped };
     markPoint({
-      nodeId, seconds,
-      button: () => h("button", {
+      nodeId, seconds, snapped,
+      button: () => [h("button", {
         type: "button", class: "continue-here",
         title: `Ask for takes that continue from ${clock(seconds, 2)} of ${this.labelOf(nodeId)} (F)`,
         onclick: (event) => {
           event.stopPropagation();
-          this.continueFrom({ nodeId, seconds });
+          this.continueFrom({ nodeId, seconds, snapped });
         },
-      }, "⤷ from here"),
+      }, "⤷ from here"), snapped && h("span", { class: "snap-tag" }, SNAP_WORDS[snapped])],
     });
   }
 
@@ -72,7 +77,8 @@ export class ContinuePoint {
     this.el.hidden = !this.chosen;
     if (!this.chosen) return;
     const of = this.labelOf(this.chosen.nodeId);
-    this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${of}`;
+    const where = SNAP_WORDS[this.chosen.snapped];
+    this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${of}${where ? `, ${where}` : ""}`;
     const later = this.after(this.chosen.nodeId);
     this.warning.hidden = later === 0;
     this.warning.textContent = later === 0 ? "" : `The spine goes on after ${of}: to commit one of these takes, `

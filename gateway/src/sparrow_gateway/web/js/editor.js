@@ -1,7 +1,8 @@
 // One chain open for editing: the spine as a timeline of waveforms, root first,
 // under a time ruler (zoom, a looped stretch); a map of the whole chain; the
 // selected node's takes side by side under it; the form that asks for more;
-// A/B of two takes across their seam; stems; export. Live from the chain's SSE.
+// A/B of two takes across their seam; each part's grid, corrected by the
+// musician (grid_editor.js); stems; export. Live from the chain's SSE.
 // This controller holds what is selected and in focus, and wires the chain's
 // model (chain.js) to its views, the transport, the keys and the API.
 
@@ -14,9 +15,11 @@ import { ContinuePoint } from "./continue_point.js";
 import { clear, fmt, h } from "./dom.js";
 import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
+import { changeWords, correctionOf, snapPoint } from "./grid.js";
+import { GridEditor } from "./grid_editor.js";
 import { HelpPanel } from "./help.js";
 import { keyboard } from "./keys.js";
-import { seamOf } from "./listening.js";
+import { describeClip, seamOf } from "./listening.js";
 import { Moves } from "./moves.js";
 import * as playing from "./playing.js";
 import { SpinePlayer } from "./spine_player.js";
@@ -53,6 +56,8 @@ export class Editor {
       loopEdge: (edge) => this.spinePlayer.moveEdge(edge),
       toggleLoop: () => this.toggleLoop(),
       help: () => this.help.toggle(),
+      grid: () => this.toggleGrid(),
+      tap: (seconds) => this.tapTempo(seconds),
       undo: () => this.moves.undo(),
       redo: () => this.moves.redo(),
     });
@@ -152,6 +157,7 @@ export class Editor {
     };
     this.point = new ContinuePoint(name, (id) => this.select(id), after);
     this.help = new HelpPanel();
+    this.gridEditor = new GridEditor(this.chain, { save: (id, correction) => this.regrid(id, correction), labelOf: name });
     this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
     this.moves = new Moves(this.chain, {
       remove: (id) => this.remove(id),
@@ -179,7 +185,11 @@ export class Editor {
       loop: (from, to) => this.spinePlayer.loop(from, to),
       clearLoop: () => this.spinePlayer.clearLoop(),
       playLoop: () => this.spinePlayer.playLoop(),
-      mark: (id, seconds) => this.point.mark(id, seconds),
+      mark: (id, seconds, snapped) => this.point.mark(id, seconds, snapped),
+      grid: (id) => this.openGrid(id),
+      barOne: (id, seconds) => {
+        this.regrid(id, { ...correctionOf(this.chain.get(id)), bar_one_s: Math.round(seconds * 1000) / 1000 }).catch(showError);
+      },
     });
     this.takesView = new TakesView(this.chain, this.account, {
       play: (id) => this.toggleClip(id),
@@ -191,8 +201,10 @@ export class Editor {
       discard: (id) => this.discard(id),
       reuse: (id) => this.reuse(id),
       focus: (id) => this.setFocus(id),
-      seek: (id, seconds) => {
-        this.point.mark(id, seconds);
+      grid: (id) => this.openGrid(id),
+      seek: (id, clicked, keys) => {
+        const { t: seconds, to } = snapPoint(this.chain.get(id), clicked, keys);
+        this.point.mark(id, seconds, to);
         this.playClip(id, seconds);
       },
     });
@@ -206,9 +218,10 @@ export class Editor {
         this.moves.history.el),
       this.transport.el,
       this.spineView.el,
+      this.gridEditor.el,
       this.moves.part.el,
       this.treeMap.el,
-      h("section", { class: "takes-area" }, this.takesView.title, this.takesView.el, this.ab.el),
+      h("section", { class: "takes-area" }, this.takesView.title, this.takesView.verdict, this.takesView.el, this.ab.el),
       h("section", { class: "ask panel" }, this.askTitle, form),
       this.stems.el,
       exportPanel(this.chainId, showError),
@@ -239,6 +252,7 @@ export class Editor {
     if (this.focus && !takes.some((n) => n.id === this.focus)) this.focus = null;
     this.takesView.render(parent, takes, { spine, focus: this.focus, ab: this.ab });
     this.ab.render();
+    this.gridEditor.render();
     this.moves.render(spine, this.selected);
   }
 
@@ -408,6 +422,41 @@ export class Editor {
     this.spineView.reveal(node.parent_id);
     this.setFocus(id);
     this.takesView.reveal(id);
+  }
+
+  // -- the grid: the musician's word over what Sparrow heard ---------------------------
+
+  /** Open node `id`'s grid editor. */
+  openGrid(id) {
+    this.gridEditor.open(id);
+  }
+
+  // G: open the grid of the part shown, or close the one open.
+  toggleGrid() {
+    if (this.gridEditor.isOpen()) this.gridEditor.close();
+    else this.gridEditor.open(this.selected, { focus: false });
+    return true;
+  }
+
+  // T: a tap of the beat, for the grid open (the part shown's, opened for it).
+  tapTempo(seconds) {
+    if (!this.gridEditor.isOpen()) this.gridEditor.open(this.selected, { focus: false });
+    return this.gridEditor.tap(seconds);
+  }
+
+  /** Send node `id`'s whole grid `correction`: the node comes back with its
+   *  grid (the ruler and its bars follow), and undo can take it back. Rejects
+   *  with why not. */
+  async regrid(id, correction) {
+    const words = changeWords(correctionOf(this.chain.get(id)), correction);
+    const reply = await api.setGrid(id, correction);
+    this.chain.upsert(reply.node);
+    this.chain.regridded(id, words);
+    this.chain.setHistory(reply.history);
+    this.moves.moved();
+    this.render();
+    toast(`${words[0].toUpperCase()}${words.slice(1)} on ${this.chain.label(reply.node)}: ${describeClip(reply.node)}.`,
+      { action: () => this.moves.undo(), actionLabel: "Undo" });
   }
 
   // L: clear the loop, or loop the part shown.

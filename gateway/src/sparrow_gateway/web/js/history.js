@@ -16,7 +16,7 @@ export class HistoryButtons {
   }
 
   /** Show what undo and redo would do: `history` {undo, redo} (moves or
-   *  null), `words(move)` a move in words; `busy`: one is on its way. */
+   *  null), `words(move, way)` a move in words ("undo" or "redo" takes it); `busy`: one is on its way. */
   show(history, words, busy = false) {
     label(this.undo, "Undo", history.undo, words, busy, `${MOD}Z`);
     label(this.redo, "Redo", history.redo, words, busy, `${MOD}Shift+Z`);
@@ -24,7 +24,7 @@ export class HistoryButtons {
 }
 
 function label(button, verb, move, words, busy, key) {
-  const text = move ? `${verb} ${words(move)}` : verb;
+  const text = move ? `${verb} ${words(move, verb.toLowerCase())}` : verb;
   if (button.textContent !== text) button.textContent = text;
   button.disabled = !move || busy;
   button.title = move ? `${text} (${key})` : `Nothing to ${verb.toLowerCase()}`;

@@ -17,12 +17,15 @@ export async function home(root) {
   const start = async (file) => {
     if (!file) return;
     status.textContent = `Uploading ${file.name}…`;
+    status.classList.remove("error-text");
     zone.classList.add("busy");
     try {
       const chain = await api.upload(file, title.value.trim());
       location.hash = `#/chain/${chain.id}`;
     } catch (error) {
-      status.textContent = "";
+      // Why it was refused stays on the drop zone (a clip too short to continue, not audio...).
+      status.textContent = `${file.name} was not taken: ${error.message}`;
+      status.classList.add("error-text");
       showError(error);
     } finally {
       zone.classList.remove("busy");

@@ -1,6 +1,7 @@
 // The editor's keys: space plays or stops, ←/→ step through the takes, enter
 // commits the take in focus, delete (or backspace) discards it, escape stops;
 // the timeline's: + and - zoom, [ ] and L loop, F continues from a point;
+// the grid's: G opens the grid of the part shown, T taps its tempo;
 // ctrl+Z (⌘Z on a Mac) undoes the chain's latest move, ctrl+shift+Z redoes it;
 // ? lists them all (HELP).
 // Keys typed into the form, and space or enter on a button or link, are theirs.
@@ -15,10 +16,11 @@ export const HELP = [
   ["← / →", "Focus the previous or next take; one playing hands over at the same point"],
   ["Enter", "Commit the take in focus to the spine"],
   ["Delete / Backspace", "Discard the take in focus: it goes to the bin, and Undo brings it back"],
-  ["Ctrl+Z (⌘Z)", "Undo the chain's latest move (a commit, uncommit, discard or restore), after a reload too"],
+  ["Ctrl+Z (⌘Z)", "Undo the chain's latest move (a commit, uncommit, discard, restore or grid change), after a reload too"],
   ["Ctrl+Shift+Z (⌘⇧Z), Ctrl+Y", "Redo the move undone last"],
   ["Escape", "Stop playing"],
-  ["Click a waveform", "Play from there, and mark the point"],
+  ["Click a waveform", "Play from there, and mark the point: it snaps to a bar line within a few pixels, else to the nearest beat"],
+  ["Alt + click or drag", "Place a point, a loop or bar 1 freely, not snapped to the grid"],
   ["F", "Ask for takes that continue from the point marked"],
   ["+ / −", "Zoom the timeline in or out"],
   ["0", "Fit the whole spine in view"],
@@ -28,6 +30,10 @@ export const HELP = [
   ["[ / ]", "Start or end the loop where the spine is"],
   ["L", "Loop the part shown, or clear the loop"],
   ["Click on the map", "Show a part's takes, or a take in focus"],
+  ["Click a part's tempo and key", "Correct its grid: type or tap the tempo, pick the time signature and key, put bar 1; (yours) marks what you set"],
+  ["G", "Open or close the grid of the part shown"],
+  ["T", "Tap the beat, 4 times or more: the grid's tempo, sent when you pause"],
+  ["Drag the 1 on a part", "Move bar 1 (it snaps to a beat); ← / → on it move it a beat"],
   ["Click the title", "Rename the chain: Enter saves, Escape cancels"],
   ["More like this", "On a take: more takes with its knobs, each with a new seed"],
   ["Fork", "Under the spine: a new chain whose spine is this one up to the part shown"],
@@ -62,6 +68,10 @@ const MOVES = {
   l: (moves, event) => alone(event) && moves.toggleLoop(),
   L: (moves, event) => alone(event) && moves.toggleLoop(),
   "?": (moves) => moves.help(),
+  g: (moves, event) => alone(event) && moves.grid(),
+  G: (moves, event) => alone(event) && moves.grid(),
+  t: (moves, event) => alone(event) && moves.tap(event.timeStamp / 1000),
+  T: (moves, event) => alone(event) && moves.tap(event.timeStamp / 1000),
   z: undoOrRedo,
   Z: undoOrRedo,
   y: (moves, event) => command(event) && !event.shiftKey && (moves.redo(), true),
@@ -69,8 +79,9 @@ const MOVES = {
 
 /** A keydown listener calling `moves`: playOrStop(), stepTake(±1),
  *  commitFocused(), discardFocused(), zoom(±1 or 0), continueFromPoint(),
- *  loopEdge("from" or "to"), toggleLoop(), help() (each true when it
- *  applied), stopPlaying(), undo(), redo(). */
+ *  loopEdge("from" or "to"), toggleLoop(), help(), grid() (the grid
+ *  editor), tap(seconds) (a tap of the beat) (each true when it applied),
+ *  stopPlaying(), undo(), redo(). */
 export function keyboard(moves) {
   return (event) => {
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;

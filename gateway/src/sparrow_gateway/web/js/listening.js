@@ -1,36 +1,63 @@
 // What Sparrow heard in each part, in words, and the takes ranked by their
 // seams. Pure functions over the API's nodes: no DOM, no state.
 
-// "120 bpm · 4/4 · A minor", or what is missing, or null while it is on its way.
-export function describeClip(analysis) {
-  if (!analysis) return null;
-  if (analysis.status === "error") return "not analysed";
-  if (analysis.status !== "ready") return "listening…";
-  const c = analysis;
-  const pulse = c.tempo_bpm ? `${Math.round(c.tempo_bpm * 10) / 10} bpm · ${c.meter}/4` : "no steady beat";
-  return `${pulse} · ${c.key || "key unclear"}`;
+import { gridOf, isCorrected } from "./grid.js";
+
+/** A seam scoring under this is never called the best: a take has to be fit
+ *  to continue its parent to be ranked first (the API's RankedTake.best keeps
+ *  the same floor). */
+export const BEST_FLOOR = 0.5;
+
+const yours = (grid, field, words) => (isCorrected(grid, field) ? `${words} (yours)` : words);
+
+/** "120 bpm · 4/4 · A minor" (with "(yours)" after what the musician set), or
+ *  what is missing; null while it is on its way. Reads node.grid, the grid the
+ *  chain uses, and node.analysis for whether it was heard. */
+export function describeClip(node) {
+  const analysis = node?.analysis;
+  const grid = node?.grid;
+  if (!analysis && !grid) return null;
+  if (!grid && analysis?.status === "error") return "not analysed";
+  if (!grid && analysis?.status !== "ready") return "listening…";
+  const pulse = gridOf(node)
+    ? `${yours(grid, "tempo_bpm", `${Math.round(grid.tempo_bpm * 10) / 10} bpm`)} · ${yours(grid, "time_signature", grid.time_signature || `${grid.meter}/4`)}`
+    : "no steady beat";
+  const key = grid?.key ? yours(grid, "key", grid.key) : "key unclear";
+  return `${pulse} · ${key}`;
 }
 
-// The seam report in words: "tempo +0.4%, on the beat, same key, fades out".
+/** The seam report in words: "tempo +0.4%, on the beat, same key, fades out". */
 export function describeSeam(seam) {
   return seam ? seam.notes.join(", ") : "";
 }
 
+/** A take's seam report once heard; null before. */
 export function seamOf(node) {
   return node.analysis?.status === "ready" ? node.analysis.seam : null;
 }
 
-// The takes best seam first (those not heard yet keep their order, after);
-// [{ node, rank }] with rank 1 for the best, null when not heard yet.
-export function ranked(takes) {
-  const heard = takes.filter((n) => seamOf(n)).sort((a, b) => seamOf(b).score - seamOf(a).score);
-  const waiting = takes.filter((n) => !seamOf(n));
-  return [...heard.map((node, i) => ({ node, rank: i + 1 })), ...waiting.map((node) => ({ node, rank: null }))];
+/** Whether the seam was judged (the figures said enough to score it). */
+export function judged(seam) {
+  return Boolean(seam) && !seam.unjudged;
 }
 
-// Where each bar starts, as a fraction of the part (0 to 1).
+/** The takes best seam first, then those heard but not judged, then those not
+ *  heard yet (each in the order given): [{ node, rank, best }] with rank 1 for
+ *  the best judged seam, null for the others; `best` only for rank 1 scoring
+ *  at least BEST_FLOOR. */
+export function ranked(takes) {
+  const scored = takes.filter((n) => judged(seamOf(n))).sort((a, b) => seamOf(b).score - seamOf(a).score);
+  const rest = takes.filter((n) => seamOf(n) && !judged(seamOf(n)));
+  const waiting = takes.filter((n) => !seamOf(n));
+  return [
+    ...scored.map((node, i) => ({ node, rank: i + 1, best: i === 0 && seamOf(node).score >= BEST_FLOOR })),
+    ...[...rest, ...waiting].map((node) => ({ node, rank: null, best: false })),
+  ];
+}
+
+/** Where each bar starts, as a fraction of the part (0 to 1), from its grid. */
 export function barLines(node) {
-  const c = node.analysis?.status === "ready" ? node.analysis : null;
-  if (!c || !c.tempo_bpm || !node.duration_s) return [];
-  return c.downbeats_s.filter((t) => t > 0 && t < node.duration_s).map((t) => t / node.duration_s);
+  const grid = gridOf(node);
+  if (!grid || !node.duration_s) return [];
+  return grid.downbeats_s.filter((t) => t > 0 && t < node.duration_s).map((t) => t / node.duration_s);
 }

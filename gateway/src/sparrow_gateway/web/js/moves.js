@@ -38,7 +38,7 @@ export class Moves {
 
   /** Show the moves for `spine` (root first) with part `selected` shown. */
   render(spine, selected) {
-    const words = (move) => this.chain.moveWords(move, spine);
+    const words = (move, way) => this.chain.moveWords(move, spine, way);
     this.history.show(this.chain.history, words, this.busy);
     const part = spine.find((n) => n.id === selected);
     this.part.render(part, spine, part ? this.chain.label(part, spine) : "");
@@ -139,11 +139,12 @@ export class Moves {
   async walk(way, done) {
     const move = this.chain.history[way];
     if (!move) return;
-    const words = this.chain.moveWords(move);
+    const words = this.chain.moveWords(move, undefined, way);
     this.busy = true;
     this.does.changed();
     try {
       const reply = await api[way](this.chain.id);
+      this.chain.walked(reply.move, way);
       // The node moved shows at once; what moved with it follows on the events.
       this.apply(await api.node(reply.move.node_id), { follow: true });
       this.undone(reply);

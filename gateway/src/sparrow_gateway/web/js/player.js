@@ -144,10 +144,11 @@ function joined(clips, from, to) {
   return out;
 }
 
-// Loop the seam between `before` and `after`, `seconds` either side, from
-// `offset` into the loop (so A and B swap at the same point).
-export function loopSeam(what, before, after, seconds = 3, offset = 0) {
-  const { buffer, seamAt } = seam(before, after, seconds, seconds);
+// Loop the seam between `before` and `after`: `range.before` seconds of
+// `before` up to `range.at` (its end when absent), then `range.after` of
+// `after`, from `offset` into the loop (so A and B swap at the same point).
+export function loopSeam(what, before, after, range, offset = 0) {
+  const { buffer, seamAt } = seam(before, after, range.before, range.after, range.at);
   const node = source(buffer);
   node.loop = true;
   const start = offset % buffer.duration;

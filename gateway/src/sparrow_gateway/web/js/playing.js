@@ -80,7 +80,8 @@ export function playClip(nodeId, buffer, from = 0) {
   player.playBuffer(keyOf(clip(nodeId)), buffer, from);
 }
 
-/** Take `nodeId` across its seam with its parent, `seconds` either side, looped from `offset`. */
-export function loopSeam(nodeId, parent, take, seconds, offset = 0) {
-  player.loopSeam(keyOf(seam(nodeId)), parent, take, seconds, offset);
+/** Take `nodeId` across its seam with its parent, looped from `offset`:
+ *  `range` {before, after, at}, seconds of the parent before the seam (at `at`), of the take after. */
+export function loopSeam(nodeId, parent, take, range, offset = 0) {
+  player.loopSeam(keyOf(seam(nodeId)), parent, take, range, offset);
 }

@@ -1,7 +1,8 @@
 // The time ruler over the spine: m:ss at a step that suits the zoom, and, where
-// Sparrow heard a tempo in the parts, the bar numbers, counted across the spine.
+// the parts have a grid (heard, or the musician's), the bar numbers, counted across the spine.
 
 import { clear, h } from "./dom.js";
+import { barStarts } from "./grid.js";
 import { clock } from "./timeline.js";
 
 // Steps between labelled ticks, in seconds; the first that leaves LABEL_PX between labels.
@@ -14,27 +15,15 @@ export function stepFor(scale) {
   return STEPS.find((step) => step * scale >= LABEL_PX) || STEPS.at(-1);
 }
 
-/** Where each bar starts on the spine and its number, from the parts' downbeats:
- *  [{t, n}] in spine seconds; empty when no part has a tempo. */
+/** Where each bar starts on the spine and its number, from the parts' grids
+ *  (the musician's word over what was heard): [{t, n}] in spine seconds;
+ *  empty when no part has a tempo. */
 export function barsOf(spine, timeline) {
   const bars = [];
   timeline.parts.forEach((part, i) => {
-    const heard = spine[i].analysis;
-    if (heard?.status !== "ready" || !heard.tempo_bpm) return;
-    const downbeats = heard.downbeats_s.filter((t) => t >= 0 && t < part.length);
-    for (const t of [...earlier(downbeats[0], heard), ...downbeats]) bars.push({ t: part.start + t, n: bars.length + 1 });
+    for (const t of barStarts(spine[i], part.length)) bars.push({ t: part.start + t, n: bars.length + 1 });
   });
   return bars;
-}
-
-// The whole bars before a part's first downbeat heard: the beat tracker needs
-// some music before it hears one, so a part's first bar often goes unheard,
-// though its tempo carries it back to the start. Less than a bar is a pickup.
-function earlier(first, heard) {
-  const bar = (60 / heard.tempo_bpm) * (heard.meter || 4);
-  const starts = [];
-  for (let t = first - bar; first !== undefined && t > -0.1 * bar; t -= bar) starts.unshift(Math.max(0, t));
-  return starts;
 }
 
 /** Draw the ruler for `timeline` (timeline.js's layout) of `spine` into `el`. */

@@ -1,25 +1,31 @@
 // The spine as a timeline, root first, under a time ruler: one block per part,
 // as wide as the part plays (to its out point, the rest of its audio cut off),
-// with what Sparrow hears in it (tempo, meter, key), its bar lines over its
-// waveform, and buttons to show its takes, play it alone and open its stems.
+// with its grid in words (tempo, meter, key: a button that opens the grid
+// editor), its bar lines over its waveform with bar 1's handle to drag, and
+// buttons to show its takes, play it alone and open its stems.
 // Zoom widens the timeline (scrolled sideways); a stretch dragged on the ruler
 // loops. Clicking a waveform plays the spine from there and marks the point;
-// shift-click loops from the last point to there.
+// shift-click loops from the last point to there. Points and stretches snap to
+// the parts' bar lines and beats (Alt held: placed freely); a guide shows where.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
+import { barStarts, gridOf, snap, snapPoint, spinePoints } from "./grid.js";
 import { barLines, describeClip } from "./listening.js";
 import { drawRuler } from "./ruler.js";
 import { clock, layout, playedLength, zoomed } from "./timeline.js";
 
 const DRAG_PX = 4; // a press that moves less is a click
 const WHEEL_STEP = 60; // ctrl+wheel: deltaY per zoom level (a trackpad's pinch sends many small ones)
+const GUIDE_MS = 1500; // how long the snap guide stays after a point is placed
 
 export class SpineView {
   // `does`: select(id) (show its takes), play(id) (alone, or stop), stems(id),
   // seek(t) (play from spine second t), extend(t) (loop from the last point to
   // t), loop(from, to), clearLoop(), playLoop(), mark(id, seconds) (a point
-  // clicked on part id's waveform).
+  // clicked on part id's waveform, `snapped` what it snapped to: "bar",
+  // "beat", "free" or null), grid(id) (open part id's grid editor),
+  // barOne(id, seconds, snapped) (bar 1 of part id dragged there).
   constructor(chain, does) {
     this.chain = chain;
     this.does = does;
@@ -42,8 +48,10 @@ export class SpineView {
     this.ruler = h("div", { class: "ruler", id: "ruler", title: "Click: play from here · drag: loop a stretch · shift-click: loop from the last point" });
     this.rulerHead = h("div", { class: "ruler-playhead", hidden: true });
     this.loopBox = h("div", { class: "loop-region", id: "loop-region", hidden: true });
+    this.guideTag = h("span", { class: "snap-tag" });
+    this.guide = h("div", { class: "snap-guide", id: "snap-guide", hidden: true, "aria-hidden": "true" }, this.guideTag);
     this.spine = h("div", { class: "spine", id: "spine" });
-    this.track = h("div", { class: "spine-track" }, this.ruler, this.spine, this.loopBox, this.rulerHead);
+    this.track = h("div", { class: "spine-track" }, this.ruler, this.spine, this.loopBox, this.guide, this.rulerHead);
     this.scroller = h("div", { class: "spine-scroll", id: "spine-scroll" }, this.track);
     this.el = h("section", { class: "timeline", id: "timeline" }, bar, this.scroller);
     this.dragOnRuler();
@@ -82,14 +90,22 @@ export class SpineView {
       block.out.hidden = !cut;
       block.lengthText.title = cut ? `Plays to its out point, ${clock(node.out_s, 2)} of ${clock(node.duration_s, 2)}, then the next part` : "";
       block.from.textContent = node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
-      block.facts.textContent = describeClip(node.analysis) || "";
+      const facts = describeClip(node) || "";
+      block.facts.textContent = facts;
+      block.facts.hidden = !facts;
+      block.facts.setAttribute("aria-label", `Grid of ${block.name.textContent}: ${facts}. Correct it`);
+      block.barOne.setAttribute("aria-label", `Bar 1 of ${block.name.textContent}`);
+      block.note.hidden = !(node.parent_id === null && node.note);
+      block.note.textContent = node.parent_id === null ? node.note || "" : "";
       drawBars(block, node);
       this.spine.append(block.el);
       showWave(block, node, {
         height: 72, color: "#7c9cbf", labelFrom: false,
-        onSeek: (seconds, { shift }) => {
-          if (shift) return this.does.extend(block.offset + Math.min(seconds, block.played));
-          this.does.mark(node.id, seconds);
+        onSeek: (clicked, keys) => {
+          const { t: seconds, to } = snapPoint(node, clicked, keys);
+          this.showGuide(block.offset + Math.min(seconds, block.played), to);
+          if (keys.shift) return this.does.extend(block.offset + Math.min(seconds, block.played));
+          this.does.mark(node.id, seconds, to);
           this.does.seek(block.offset + Math.min(seconds, block.played));
         },
       });
@@ -103,8 +119,14 @@ export class SpineView {
     const name = h("span", { class: "block-name" });
     const lengthText = h("span", { class: "muted block-length" });
     const from = h("span", { class: "muted block-from", title: "Where it continues the part before it from" });
-    const facts = h("span", { class: "block-facts muted", title: "What Sparrow hears: tempo, meter, key" });
-    const bars = h("div", { class: "bar-grid", "aria-hidden": "true" });
+    const facts = h("button", { class: "link block-facts", title: "What Sparrow hears (tempo, meter, key), with your word over it: click to correct",
+      onclick: () => this.does.grid(node.id) });
+    const note = h("p", { class: "block-note muted", hidden: true });
+    const lines = h("div", { class: "bar-lines", "aria-hidden": "true" });
+    const barOne = h("div", { class: "bar-one", role: "slider", tabindex: "0", hidden: true, "aria-valuemin": "0",
+      title: "Bar 1: drag it where the first bar starts (it snaps to a beat; Alt: freely). ←/→ move it a beat" },
+    h("span", { class: "bar-one-grip" }, "1"));
+    const bars = h("div", { class: "bar-grid" }, lines, barOne);
     const waveHolder = h("div", { class: "wave-frame" }, bars);
     const out = h("div", { class: "out-mark", hidden: true }, h("span", {}, "out"));
     const el = h("div", { class: "block", dataset: { nodeId: node.id } },
@@ -118,10 +140,83 @@ export class SpineView {
           onclick: () => this.does.play(node.id) }, "▶"),
         h("button", { class: "small", title: "Stems of this part",
           onclick: () => this.does.stems(node.id) }, "Stems")),
+      note,
       h("div", { class: "block-wave" }, waveHolder, out));
-    const block = { el, name, lengthText, from, facts, bars, waveHolder, out, wave: null, offset: 0, played: 0 };
+    const block = { el, name, lengthText, from, facts, note, bars, lines, barOne, waveHolder, out, wave: null, offset: 0, played: 0 };
+    this.dragBarOne(block, node.id);
     this.blocks.set(node.id, block);
     return block;
+  }
+
+  // Bar 1's handle: dragged (snapping to the part's beats; Alt: freely) or
+  // moved a beat with ←/→, it says where the part's first bar starts.
+  dragBarOne(block, id) {
+    const secondsAt = (event) => {
+      const box = block.waveHolder.getBoundingClientRect();
+      const node = this.chain.get(id);
+      const whole = node?.duration_s || 1;
+      const seconds = Math.min(Math.max(0, ((event.clientX - box.left) / box.width) * whole), whole);
+      const beats = gridOf(node)?.beats_s || [];
+      if (event.altKey || !beats.length) return { t: seconds, to: beats.length ? "free" : null };
+      const at = snap(seconds, { beats, bars: [] }, (t) => (t / whole) * box.width);
+      return at.to ? at : { t: seconds, to: "free" };
+    };
+    block.barOne.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      event.preventDefault();
+      event.stopPropagation(); // not a click on the waveform
+      block.barOne.setPointerCapture?.(event.pointerId);
+      block.barOne.classList.add("dragging");
+      let at = null;
+      const move = (moved) => {
+        at = secondsAt(moved);
+        this.placeBarOne(block, id, at.t, at.to);
+      };
+      const up = (released) => {
+        block.barOne.removeEventListener("pointermove", move);
+        block.barOne.removeEventListener("pointerup", up);
+        block.barOne.removeEventListener("pointercancel", up);
+        block.barOne.classList.remove("dragging");
+        if (released.type !== "pointercancel" && at) this.does.barOne(id, at.t, at.to);
+        else block.barsFor = null;
+        if (this.shown) this.render(...this.shown);
+      };
+      block.barOne.addEventListener("pointermove", move);
+      block.barOne.addEventListener("pointerup", up);
+      block.barOne.addEventListener("pointercancel", up);
+    });
+    block.barOne.addEventListener("click", (event) => event.stopPropagation());
+    block.barOne.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+      event.preventDefault();
+      event.stopPropagation();
+      const node = this.chain.get(id);
+      const beats = gridOf(node)?.beats_s || [];
+      const now = Number(block.barOne.getAttribute("aria-valuenow"));
+      const next = event.key === "ArrowRight" ? beats.find((t) => t > now + 1e-3) : beats.findLast((t) => t < now - 1e-3);
+      if (next !== undefined) this.does.barOne(id, next, "beat");
+    });
+  }
+
+  // Bar 1's handle at `seconds` into the block's part; `snapped`: "beat" or "free" while dragged.
+  placeBarOne(block, id, seconds, snapped = null) {
+    const whole = this.chain.get(id)?.duration_s || block.played || 1;
+    block.barOne.style.left = `${((100 * seconds) / whole).toFixed(3)}%`;
+    block.barOne.setAttribute("aria-valuenow", String(Math.round(seconds * 1000) / 1000));
+    block.barOne.setAttribute("aria-valuetext", `bar 1 at ${clock(seconds, 2)}`);
+    block.barOne.dataset.snap = snapped || "";
+  }
+
+  /** Show the snap guide at spine second `t`, saying what the point snapped to
+   *  (`to`: "bar", "beat", "free"; null: no grid there, no guide). */
+  showGuide(t, to) {
+    clearTimeout(this.guideTimer);
+    this.guide.hidden = !to || !this.timeline;
+    if (this.guide.hidden) return;
+    this.guide.style.left = `${this.timeline.x(t)}px`;
+    this.guide.dataset.snap = to;
+    this.guideTag.textContent = to === "free" ? "free" : to;
+    this.guideTimer = setTimeout(() => { this.guide.hidden = true; }, GUIDE_MS);
   }
 
   /** Move the playheads: the spine playing (or looping) through a part, or the part alone. */
@@ -187,7 +282,14 @@ export class SpineView {
   // Press on the ruler: a click plays from there (shift: loops from the last
   // point), a drag loops the stretch dragged.
   dragOnRuler() {
-    const secondAt = (event) => this.timeline.t(event.clientX - this.track.getBoundingClientRect().left);
+    const secondAt = (event) => {
+      const t = this.timeline.t(event.clientX - this.track.getBoundingClientRect().left);
+      const points = spinePoints(this.shown[0], this.timeline.parts);
+      if (!points.beats.length && !points.bars.length) return t;
+      const at = event.altKey ? { t, to: "free" } : snap(t, points, (s) => this.timeline.x(s));
+      this.showGuide(at.t, at.to);
+      return at.t;
+    };
     this.ruler.addEventListener("pointerdown", (event) => {
       if (!this.timeline || event.button !== 0) return;
       event.preventDefault();
@@ -232,16 +334,25 @@ export class SpineView {
   }
 
   destroy() {
+    clearTimeout(this.guideTimer);
     this.resized.disconnect();
     for (const block of this.blocks.values()) block.wave?.destroy();
   }
 }
 
-// The part's bar lines over its waveform, from what Sparrow heard.
+// The part's bar lines over its waveform, from its grid, and bar 1's handle.
 function drawBars(block, node) {
   const lines = barLines(node);
-  const key = lines.join(",");
-  if (block.barsFor === key) return;
+  const first = barStarts(node)[0];
+  const key = `${lines.join(",")}|${first}`;
+  if (block.barsFor === key || block.barOne.classList.contains("dragging")) return;
   block.barsFor = key;
-  clear(block.bars).append(...lines.map((x) => h("span", { class: "bar-line", style: { left: `${(x * 100).toFixed(3)}%` } })));
+  clear(block.lines).append(...lines.map((x) => h("span", { class: "bar-line", style: { left: `${(x * 100).toFixed(3)}%` } })));
+  block.barOne.hidden = first === undefined || !node.duration_s;
+  if (block.barOne.hidden) return;
+  block.barOne.style.left = `${((100 * first) / node.duration_s).toFixed(3)}%`;
+  block.barOne.setAttribute("aria-valuemax", String(node.duration_s));
+  block.barOne.setAttribute("aria-valuenow", String(Math.round(first * 1000) / 1000));
+  block.barOne.setAttribute("aria-valuetext", `bar 1 at ${clock(first, 2)}`);
+  block.barOne.dataset.snap = "";
 }

@@ -1,11 +1,13 @@
 // The takes after the selected part, side by side as cards, best seam first
 // once Sparrow has heard them: each with its knobs, progress, seam report and
 // waveform, and what can be done with it (play, A or B, commit, stems, more
-// like this, try again, discard, use its knobs).
+// like this, try again, discard, use its knobs, correct its grid). Honest: no
+// take is called the best when none scores BEST_FLOOR; a low score says what
+// took most off it, and a seam that can't be judged says why, with no score.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
-import { describeClip, describeSeam, ranked, seamOf } from "./listening.js";
+import { BEST_FLOOR, describeClip, describeSeam, judged, ranked, seamOf } from "./listening.js";
 import { same } from "./playing.js";
 
 const STATUS_WORDS = {
@@ -21,15 +23,25 @@ function timeLeft(seconds) {
   return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`;
 }
 
+// The seam's line: "Best seam · 72%: …" (best: rank 1 and at least
+// BEST_FLOOR), "Seam #2 · 31%: …", or why it can't be judged (no score shown).
+function seamWords(heard, node, { rank, best }) {
+  if (!heard) return node.analysis ? `Seam: ${describeClip(node) || "listening…"}` : "";
+  if (!judged(heard)) return `Seam not judged: ${heard.unjudged}`;
+  return `${best ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`;
+}
+
 export class TakesView {
   // `does`, each given the take's id: play (or stop), compare(side, id) ("a" or
   // "b"), commit, stems, moreLike (takes with its knobs, new seeds), again,
-  // discard, reuse (its knobs into the form), focus; and seek(id, seconds).
+  // discard, reuse (its knobs into the form), focus, grid (its grid editor);
+  // and seek(id, seconds, keys) (a click on its waveform: the keys held, its scale).
   constructor(chain, account, does) {
     this.chain = chain;
     this.account = account;
     this.does = does;
     this.title = h("h2", {});
+    this.verdict = h("p", { class: "takes-verdict", id: "takes-verdict", hidden: true });
     this.el = h("div", { class: "takes", id: "takes" });
     this.cards = new Map(); // take id -> card, kept while its node lives
     this.buttonsFor = undefined; // what played when the play buttons last changed
@@ -40,6 +52,10 @@ export class TakesView {
   render(parent, takes, { spine, focus, ab }) {
     this.title.textContent = `Takes after ${this.chain.label(parent, spine)}`;
     const order = ranked(takes);
+    const scored = order.filter(({ node }) => judged(seamOf(node)));
+    this.verdict.hidden = !(scored.length > 1 && !order.some((r) => r.best));
+    this.verdict.textContent = this.verdict.hidden ? ""
+      : `No take continues well enough to call the best (none scores ${Math.round(BEST_FLOOR * 100)}%): listen before you commit, or ask for more.`;
     const shown = new Set(takes.map((n) => n.id));
     for (const [id, card] of this.cards) {
       if (!shown.has(id)) {
@@ -54,9 +70,9 @@ export class TakesView {
     } else {
       this.el.querySelector(".empty")?.remove();
     }
-    for (const { node, rank } of order) {
+    for (const { node, rank, best } of order) {
       const card = this.cards.get(node.id) || this.card(node);
-      this.update(card, node, { spine, focus, ab, rank, count: takes.length });
+      this.update(card, node, { spine, focus, ab, rank, best, count: takes.length });
       this.el.append(card.el);
     }
   }
@@ -85,6 +101,9 @@ export class TakesView {
     const knobs = h("p", { class: "knobs-summary muted" });
     const note = h("p", { class: "note muted" });
     const seam = h("p", { class: "seam", title: "How this take continues its parent, as Sparrow hears it" });
+    const weakest = h("p", { class: "seam-weakest", hidden: true });
+    const facts = h("button", { class: "link card-facts", title: "What Sparrow hears in this take (tempo, meter, key): click to correct",
+      onclick: () => does.grid(id) });
     const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
       onclick: () => does.again(id) }, "Try again");
     const moreLike = h("button", { class: "more-like", title: "More takes with this one's knobs, each with a new seed",
@@ -93,13 +112,13 @@ export class TakesView {
       onclick: (event) => { if (event.target === el) does.focus(id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
-    note, status, progressLine, error, seam, waveHolder,
+    note, status, progressLine, error, seam, weakest, h("div", { class: "facts-line" }, facts), waveHolder,
     h("div", { class: "card-actions" }, play, a, b, commit, stems, moreLike, again, discard));
     el.addEventListener("focus", () => does.focus(id));
     const card = {
       el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, moreLike,
       wave: null,
-      note, seam,
+      note, seam, weakest, facts,
     };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
@@ -108,7 +127,7 @@ export class TakesView {
     return card;
   }
 
-  update(card, node, { spine, focus, ab, rank = null, count = 1 }) {
+  update(card, node, { spine, focus, ab, rank = null, best = false, count = 1 }) {
     card.el.dataset.status = node.status;
     card.el.classList.toggle("focused", focus === node.id);
     card.name.textContent = this.chain.label(node, spine);
@@ -142,12 +161,19 @@ export class TakesView {
     card.note.textContent = node.note || "";
     const heard = seamOf(node);
     card.seam.hidden = !heard && !node.analysis;
-    card.seam.textContent = heard
-      ? `${rank === 1 && count > 1 ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`
-      : node.analysis ? `Seam: ${describeClip(node.analysis)}` : "";
+    card.seam.textContent = seamWords(heard, node, { rank, best: best && count > 1 });
+    const low = judged(heard) && heard.score < BEST_FLOOR && heard.weakest;
+    card.weakest.hidden = !low;
+    card.weakest.textContent = low ? `Scored low: ${heard.weakest}` : "";
     card.el.dataset.rank = rank ?? "";
+    card.el.dataset.judged = heard ? String(judged(heard)) : "";
+    card.el.classList.toggle("best", best && count > 1);
     card.el.classList.toggle("fades-out", Boolean(heard?.fades_out));
-    showWave(card, node, { height: 56, color: "#9fb98a", onSeek: (seconds) => this.does.seek(node.id, seconds) });
+    const facts = node.status === "ready" && heard ? describeClip(node) : null;
+    card.facts.hidden = !facts;
+    card.facts.textContent = facts || "";
+    card.facts.setAttribute("aria-label", `Grid of ${card.name.textContent}: ${facts || ""}. Correct it`);
+    showWave(card, node, { height: 56, color: "#9fb98a", onSeek: (seconds, keys) => this.does.seek(node.id, seconds, keys) });
   }
 
   /** Whether take `id` has a card (shown or kept for later). */

@@ -1,7 +1,8 @@
 // A waveform drawn by wavesurfer.js from the decoded buffer's peaks (no second
 // fetch, no media element: playback is the page's one transport), with a
 // playhead the transport moves and a marked point (where the musician clicked,
-// with a button to continue from there). Clicking calls onSeek(seconds, {shift}).
+// with a button to continue from there). Clicking calls onSeek(seconds, {shift,
+// alt, pxPerSecond}): the keys held, and the scale the click was made at (to snap by).
 
 import WaveSurfer from "../vendor/wavesurfer.esm.js";
 import { h } from "./dom.js";
@@ -24,10 +25,12 @@ export function waveform(buffer, { height = 64, color = "#7c9cbf", onSeek } = {}
     barGap: 1,
     interact: Boolean(onSeek),
   });
-  // wavesurfer's click carries no keys: the press before it tells a shift-click.
-  let shift = false;
-  container.addEventListener("pointerdown", (event) => { shift = event.shiftKey; }, { capture: true });
-  if (onSeek) surfer.on("interaction", (seconds) => onSeek(seconds, { shift }));
+  // wavesurfer's click carries no keys: the press before it tells a shift- or alt-click.
+  let keys = { shift: false, alt: false };
+  container.addEventListener("pointerdown", (event) => { keys = { shift: event.shiftKey, alt: event.altKey }; }, { capture: true });
+  if (onSeek) {
+    surfer.on("interaction", (seconds) => onSeek(seconds, { ...keys, pxPerSecond: container.clientWidth / buffer.duration }));
+  }
   const at = (seconds) => `${Math.min(100, (100 * seconds) / buffer.duration)}%`;
   return {
     el: holder,
@@ -41,14 +44,16 @@ export function waveform(buffer, { height = 64, color = "#7c9cbf", onSeek } = {}
       playhead.hidden = false;
       playhead.style.left = at(seconds);
     },
-    // Mark the point at `seconds` (null: none) with `button` (an element) on it.
-    mark(seconds, button = null) {
+    // Mark the point at `seconds` (null: none) with `button` (an element, or
+    // several) on it; `snapped`: "bar" or "beat" when it snapped to one, "free" when placed freely.
+    mark(seconds, button = null, snapped = null) {
       mark.hidden = seconds === null || seconds === undefined;
       if (mark.hidden) return;
       mark.style.left = at(seconds);
       // Near the right end the button hangs to the left of the line.
       mark.classList.toggle("flip", seconds / buffer.duration > 0.6);
-      mark.replaceChildren(...(button ? [button] : []));
+      mark.dataset.snap = snapped || "";
+      mark.replaceChildren(...[button].flat().filter(Boolean));
     },
     destroy() {
       surfer.destroy();
