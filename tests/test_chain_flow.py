@@ -329,14 +329,14 @@ def test_a_json_body_that_is_not_utf8_is_422_like_truncated_json(stack, song):
 
 def test_a_long_file_name_stands_in_for_the_title_cut_to_fit(stack):
     with stack.client() as client:
-        reply = client.post("/api/chains", files={"file": ("n" * 250 + ".wav", make_clip("wav", seconds=0.5))})
+        reply = client.post("/api/chains", files={"file": ("n" * 250 + ".wav", make_clip("wav", seconds=1.0))})
         assert reply.status_code == 201, reply.text
         assert reply.json()["title"] == "n" * 200
         # A name too long for the form's part headers (4 KB): a 422 that says so.
-        reply = client.post("/api/chains", files={"file": ("n" * 5000 + ".wav", make_clip("wav", seconds=0.5))})
+        reply = client.post("/api/chains", files={"file": ("n" * 5000 + ".wav", make_clip("wav", seconds=1.0))})
         assert reply.status_code == 422 and "file's name" in reply.json()["detail"][0]["msg"]
         # A title the musician typed that is too long is still theirs to shorten.
-        assert upload(client, make_clip("wav", seconds=0.5), title="t" * 201).status_code == 422
+        assert upload(client, make_clip("wav", seconds=1.0), title="t" * 201).status_code == 422
 
 
 # -- audio that decodes to far more than its bytes: refused at upload ----------

@@ -1,12 +1,15 @@
 """Sparrow listens, through the real services: the chain service asks the
 analysis worker about every clip whose audio it stores, and the tempo, bars,
 key and loudness of the root, and every take's seam report, reach REST and the
-event stream."""
+event stream. The musician's word on a part's grid wins everywhere it is used,
+and the ranking suggests a best take only when a seam earns it."""
 
 from __future__ import annotations
 
+import io
 import time
 
+import av
 import pytest
 
 from sparrow_common.audio import encode_wav
@@ -48,11 +51,15 @@ def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listenin
             assert 0.0 <= seam["score"] <= 1.0 and seam["notes"] and seam["spectral_jump_db"] >= 0
             assert isinstance(seam["fades_out"], bool) and isinstance(seam["silent_start"], bool)
 
-        # The ranking: best seam first, every take ranked once heard.
+        # The ranking: best seam first, every take ranked once heard; the first
+        # is suggested as best only when its seam is judged and scores 0.5 or more.
         ranking = client.get(f"/api/nodes/{chain['root']['id']}/takes").json()["takes"]
         assert [r["rank"] for r in ranking] == [1, 2]
         scores = [r["node"]["analysis"]["seam"]["score"] for r in ranking]
         assert scores == sorted(scores, reverse=True)
+        first = ranking[0]["node"]["analysis"]["seam"]
+        assert ranking[0]["best"] is (first["unjudged"] is None and first["score"] >= 0.5)
+        assert ranking[1]["best"] is False
         assert {r["node"]["id"] for r in ranking} == {t["id"] for t in takes["nodes"]}
 
         # The event stream carried each analysis as it landed.
@@ -94,9 +101,98 @@ def test_without_a_steady_beat_bars_keep_to_seconds_and_the_node_says_why(listen
 
     with listening.client() as client:
         chain = client.post("/api/chains", files={"file": ("hum.wav", make_clip("wav", seconds=3.0))}).json()
+        # Shorter than the prompt a take hears by default: kept, and the root says so.
+        assert chain["root"]["note"] == "a 3.0 s clip: takes will hear all of it, less than the 5 s they usually hear"
         asked = {"count": 1, "align": "bars", "prompt_duration_s": 2.0, "duration_s": 1.5}
         (take,) = client.post(f"/api/nodes/{chain['root']['id']}/takes", json=asked).json()["nodes"]
         assert listening.wait_for(take["id"])["status"] == "ready"
         made = client.get(f"/api/nodes/{take['id']}").json()
         assert made["note"] == "kept to seconds: the parent has no steady beat"
         assert (made["params"]["prompt_duration_s"], made["params"]["duration_s"]) == (2.0, 1.5)
+
+
+def test_the_musicians_grid_wins_everywhere_survives_a_reload_and_is_undone(listening):
+    with listening.client() as client:
+        # Heard: 120 bpm in 4/4 in C major, the first downbeat 0.3 s in (16 s long).
+        clip = encode_wav(song(120.0, 4, "C major", bars=8, sample_rate=RATE, seed=3, start_s=0.3)[None], RATE)
+        chain = client.post("/api/chains", files={"file": ("groove.wav", clip)}).json()
+        chain_id, root_id = chain["id"], chain["root"]["id"]
+        root = analysed(client, root_id)
+        assert root["grid"]["tempo_bpm"] == pytest.approx(120.0, rel=0.02) and root["grid"]["corrected"] == []
+        assert root["grid_correction"] is None and root["grid"]["downbeats_s"] == root["analysis"]["downbeats_s"]
+        url = f"/api/nodes/{root_id}/grid"
+
+        # What can't be a grid is refused, naming the field, and changes nothing.
+        for body, field in (
+            ('{"tempo_bpm": 301}', "tempo_bpm"), ('{"tempo_bpm": 1' + "0" * 400 + "}", "tempo_bpm"),
+            ('{"tempo_bpm": NaN}', "tempo_bpm"), ('{"time_signature": "5/4"}', "time_signature"),
+            ('{"key": "H major"}', "key"), ('{"bpm": 100}', "bpm"), ('{"bar_one_s": -1}', "bar_one_s"),
+        ):
+            refused = client.put(url, content=body, headers={"Content-Type": "application/json"})
+            assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == field, refused.text
+        past_the_end = client.put(url, json={"bar_one_s": root["duration_s"] + 1})
+        assert past_the_end.status_code == 422 and "bar_one_s must be within the part" in past_the_end.text
+        assert client.get(f"/api/chains/{chain_id}").json()["history"]["undo"] is None
+
+        # The musician's word: 100 bpm in 3/4 from 0.5 s (a bar is 1.8 s), in A minor.
+        said = {"tempo_bpm": 100, "time_signature": "3/4", "bar_one_s": 0.5, "key": "A minor"}
+        put = client.put(url, json=said)
+        assert put.status_code == 200, put.text
+        grid = put.json()["node"]["grid"]
+        assert (grid["tempo_bpm"], grid["meter"], grid["time_signature"], grid["key"]) == (100, 3, "3/4", "A minor")
+        assert grid["corrected"] == ["tempo", "time_signature", "bar_one", "key"]
+        assert grid["downbeats_s"][:3] == pytest.approx([0.5, 2.3, 4.1])
+        assert put.json()["history"] == {"undo": {"kind": "regrid", "node_id": root_id}, "redo": None}
+        assert put.json()["node"]["analysis"]["tempo_bpm"] == root["analysis"]["tempo_bpm"]  # what was heard stays
+
+        # A reload reads it back, and the event stream carried it.
+        reread = client.get(f"/api/chains/{chain_id}").json()
+        assert next(n for n in reread["nodes"] if n["id"] == root_id)["grid_correction"] == {**said, "tempo_bpm": 100.0}
+        with client.stream("GET", f"/api/chains/{chain_id}/events?after=0") as stream:
+            for event in read_events(stream.iter_lines()):
+                node = event["data"].get("node") or {}
+                if node.get("id") == root_id and node.get("grid_correction"):
+                    assert event["data"]["kind"] == "node.updated" and node["grid"]["tempo_bpm"] == 100
+                    break
+
+        # align: bars cuts on the corrected bars.
+        asked = {"count": 1, "align": "bars", "prompt_duration_s": 3.1, "duration_s": 3.5}
+        (take,) = client.post(f"/api/nodes/{root_id}/takes", json=asked).json()["nodes"]
+        assert listening.wait_for(take["id"])["status"] == "ready"
+        made = client.get(f"/api/nodes/{take['id']}").json()
+        prompt_starts = root["duration_s"] - made["params"]["prompt_duration_s"]
+        assert min(abs(prompt_starts - d) for d in grid["downbeats_s"]) < 0.01, (prompt_starts, grid["downbeats_s"])
+        assert made["params"]["duration_s"] == pytest.approx(2 * 1.8, abs=0.01)
+        assert "2 bars of 3/4 at 100.0 bpm" in made["note"]
+
+        # The export's marker names the part with its grid.
+        exported = client.post(f"/api/chains/{chain_id}/export", json={"format": "flac"})
+        with av.open(io.BytesIO(exported.content)) as container:
+            assert container.chapters()[0]["metadata"]["title"] == "groove · 100 bpm 3/4 · A minor"
+
+        # Undo puts back what was heard; redo the musician's word.
+        undone = client.post(f"/api/chains/{chain_id}/undo").json()
+        assert undone["move"] == {"kind": "regrid", "node_id": root_id}
+        back = client.get(f"/api/nodes/{root_id}").json()
+        assert back["grid_correction"] is None and back["grid"]["tempo_bpm"] == root["grid"]["tempo_bpm"]
+        assert client.post(f"/api/chains/{chain_id}/redo").json()["history"]["redo"] is None
+        assert client.get(f"/api/nodes/{root_id}").json()["grid"]["key"] == "A minor"
+        # The whole correction each time: what is left out goes back to as heard.
+        only_key = client.put(url, json={"key": "A minor"}).json()["node"]["grid"]
+        assert only_key["corrected"] == ["key"] and only_key["meter"] == 4
+
+        # The take was heard again against the new grid: its seam is back.
+        assert analysed(client, take["id"])["analysis"]["seam"] is not None
+
+        # An empty correction is all as heard.
+        cleared = client.put(f"/api/nodes/{take['id']}/grid", json={})
+        assert cleared.status_code == 200 and cleared.json()["node"]["grid_correction"] is None
+
+        # A clip shorter than a second can't start a chain.
+        from sparrow_common.testing.clips import make_clip
+
+        blip = client.post("/api/chains", files={"file": ("blip.wav", make_clip("wav", seconds=0.5))})
+        assert blip.status_code == 415 and "0.50 s long" in blip.json()["detail"] and "1 s" in blip.json()["detail"]
+    # Another's part is not found.
+    with listening.client("carol") as carol:
+        assert carol.put(url, json={"tempo_bpm": 90}).status_code == 404
