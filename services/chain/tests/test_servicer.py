@@ -84,8 +84,9 @@ async def test_create_chain_keeps_the_file_as_received(server, stub, fmt):
         (b"this is a text file, not a song " * 50, "could not be decoded"),
         (make_clip("wav", seconds=2.0)[:40_000], "truncated"),
         (make_clip("flac", seconds=2.0)[:9_000], "decoded|truncated"),
+        (make_clip("wav", seconds=0.5), "0.50 s long, and a chain starts from at least 1 s"),
     ],
-    ids=["empty", "text", "truncated-wav", "truncated-flac"],
+    ids=["empty", "text", "truncated-wav", "truncated-flac", "a-blip"],
 )
 async def test_bad_uploads_are_refused_with_a_reason_and_leave_nothing(server, stub, data, reason):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -210,3 +211,27 @@ async def test_chains_belong_to_the_user_in_metadata(stub):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     listed = await stub.ListChains(chain_pb2.ListChainsRequest(), metadata=bob, timeout=5)
     assert list(listed.chains) == []
+
+
+async def test_a_grid_set_over_grpc_comes_back_on_the_node_and_undoes(stub):
+    created = await stub.CreateChain(upload(make_clip("wav")), timeout=30)
+    root = created.root.id
+    assert not created.root.HasField("grid")  # nothing heard (analysis off), nothing said
+    assert created.root.note.startswith("a 2.0 s clip: takes will hear all of it")
+    said = chain_pb2.GridCorrection(tempo_bpm=120.0, time_signature="6/8", key="D minor")
+    reply = await stub.SetGrid(chain_pb2.SetGridRequest(node_id=root, correction=said), timeout=10)
+    grid = reply.node.grid
+    assert (grid.tempo_bpm, grid.meter, grid.time_signature, grid.key) == (120.0, 2, "6/8", "D minor")
+    assert list(grid.beats_s) == [0.0, 0.5, 1.0, 1.5] and list(grid.downbeats_s) == [0.0, 1.0]
+    assert list(grid.corrected) == ["tempo", "time_signature", "key"]
+    assert reply.history.undo.kind == chain_pb2.MOVE_KIND_REGRID and reply.node.grid_correction == said
+    node = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=root), timeout=10)).node
+    assert node.grid_correction == said and not node.grid_correction.HasField("bar_one_s")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        bad = chain_pb2.GridCorrection(bar_one_s=2.5)
+        await stub.SetGrid(chain_pb2.SetGridRequest(node_id=root, correction=bad), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == "bar_one_s must be within the part: 0 to 2.00 s"
+    await stub.Undo(chain_pb2.UndoRequest(chain_id=created.chain.id), timeout=10)
+    node = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=root), timeout=10)).node
+    assert not node.HasField("grid") and not node.HasField("grid_correction")
