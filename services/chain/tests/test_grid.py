@@ -90,6 +90,7 @@ def test_a_tempo_typed_where_nothing_was_heard_gives_a_grid_counted_in_four():
         (GridCorrection(bar_one_s=-0.1), "bar_one_s"),
         (GridCorrection(key="H major"), "key"),
         (GridCorrection(key="a minor"), "key"),
+        (GridCorrection(key="A minor\n"), "key"),
     ],
 )
 def test_a_correction_out_of_bounds_is_refused_naming_its_field(correction, field):

@@ -31,7 +31,7 @@ from sparrow_common.errors import InvalidArgument
 METERS = {"2/4": 2, "3/4": 3, "4/4": 4, "6/8": 2, "12/8": 4}
 TEMPO_RANGE = (20.0, 300.0)
 # "A minor", "Eb major", "F# minor".
-KEY = re.compile(r"^[A-G][#b]? (major|minor)$")
+KEY = re.compile(r"[A-G][#b]? (major|minor)")
 # What a Grid's `corrected` names, in this order.
 FIELDS = ("tempo", "time_signature", "bar_one", "key")
 
@@ -61,7 +61,7 @@ class GridCorrection:
             raise InvalidArgument(f"time_signature must be one of {', '.join(METERS)}")
         if self.bar_one_s is not None and not (math.isfinite(self.bar_one_s) and 0 <= self.bar_one_s <= length_s):
             raise InvalidArgument(f"bar_one_s must be within the part: 0 to {length_s:.2f} s")
-        if self.key and not KEY.match(self.key):
+        if self.key and not KEY.fullmatch(self.key):
             raise InvalidArgument('key must be a note and major or minor, as "A minor" or "Eb major"')
         return self
 
