@@ -32,9 +32,10 @@ def test_the_first_is_best_only_when_its_seam_is_judged_and_scores_the_floor():
     # Every take scoring below the floor: ranked, none suggested.
     poor = ranked([take("a", 0.0), take("b", 0.0), take("c", 0.49)]).takes
     assert [t.rank for t in poor] == [1, 2, 3] and not any(t.best for t in poor)
-    # A seam the figures can't judge (a blip of a path) is never best, whatever it scores.
-    blip = ranked([take("a", 0.71, unjudged="the path is 0.1 s long: too short to hear a beat or a key")]).takes
-    assert blip[0].rank == 1 and blip[0].best is False
+    # A seam the figures can't judge (a blip of a path) is unranked and never best, whatever it scores.
+    unjudged = "the path is 0.1 s long: too short to hear a beat or a key"
+    blip = ranked([take("a", 0.71, unjudged=unjudged), take("b", None), take("c", 0.6)]).takes
+    assert [(t.node.id, t.rank, t.best) for t in blip] == [("c", 1, True), ("a", None, False), ("b", None, False)]
 
 
 @pytest.mark.parametrize("score", [0.5, 1.0])

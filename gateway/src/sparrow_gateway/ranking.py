@@ -7,31 +7,31 @@ from sparrow_gateway import schemas
 
 # The least seam score a take needs to be suggested as the best: below it every
 # take joins its part audibly, and calling the least bad one "best" says more
-# than the figures know. The editor (web/js) mirrors this value.
+# than the figures know. The editor (web/js/listening.js) mirrors this value.
 BEST_SEAM_FLOOR = 0.5
 
 
-def _score(node: schemas.Node) -> float | None:
+def _seam(node: schemas.Node) -> schemas.SeamReport | None:
     analysis = node.analysis
-    if analysis is None or analysis.status != "ready" or analysis.seam is None:
+    if analysis is None or analysis.status != "ready":
         return None
-    return analysis.seam.score
-
-
-def _best(node: schemas.Node) -> bool:
-    """Whether the first of the ranking deserves the name: its seam judged and
-    scoring at least BEST_SEAM_FLOOR."""
-    seam = node.analysis.seam
-    return not seam.unjudged and seam.score >= BEST_SEAM_FLOOR
+    return analysis.seam
 
 
 def ranked(takes: list[schemas.Node]) -> schemas.RankedTakes:
-    """Best seam first (rank 1); takes not heard yet after, in their order,
-    unranked. Rank 1 is `best` only when its seam is judged and scores at least
-    BEST_SEAM_FLOOR; otherwise no take is."""
-    heard = sorted((n for n in takes if _score(n) is not None), key=lambda n: -_score(n))
-    waiting = [n for n in takes if _score(n) is None]
+    """The takes whose seams were judged, best score first (rank 1 up); then
+    those heard whose figures said too little to judge (`unjudged`), and those
+    not heard yet, each in their order, unranked. Rank 1 is `best` only when it
+    scores at least BEST_SEAM_FLOOR: when every take scores below it, none is."""
+    judged = sorted(
+        (n for n in takes if _seam(n) is not None and not _seam(n).unjudged), key=lambda n: -_seam(n).score
+    )
+    unjudged = [n for n in takes if _seam(n) is not None and _seam(n).unjudged]
+    waiting = [n for n in takes if _seam(n) is None]
     return schemas.RankedTakes(
-        takes=[schemas.RankedTake(rank=i + 1, best=i == 0 and _best(n), node=n) for i, n in enumerate(heard)]
-        + [schemas.RankedTake(rank=None, best=False, node=n) for n in waiting]
+        takes=[
+            schemas.RankedTake(rank=i + 1, best=i == 0 and _seam(n).score >= BEST_SEAM_FLOOR, node=n)
+            for i, n in enumerate(judged)
+        ]
+        + [schemas.RankedTake(rank=None, best=False, node=n) for n in unjudged + waiting]
     )

@@ -241,16 +241,21 @@ class Node(BaseModel):
 
 
 class RankedTake(BaseModel):
-    rank: int | None = Field(description="1 for the best seam; null while the take is not heard yet.")
+    rank: int | None = Field(
+        description="1 for the best seam; null while the take is not heard yet, or when its seam can't be judged."
+    )
     best: bool = Field(
-        description="The take to suggest: rank 1, its seam judged (not `unjudged`) and scoring at least the floor "
-        "(0.5). No take is best when every seam scores below it."
+        description="The take to suggest: rank 1 scoring at least the floor (0.5). No take is best when every "
+        "judged seam scores below it."
     )
     node: Node
 
 
 class RankedTakes(BaseModel):
-    takes: list[RankedTake] = Field(description="Best seam first; takes not heard yet after, oldest first.")
+    takes: list[RankedTake] = Field(
+        description="Judged seams best first; then takes whose seam can't be judged, then those not heard yet, "
+        "each in their order."
+    )
 
 
 class Chain(BaseModel):
