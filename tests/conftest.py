@@ -208,15 +208,16 @@ def full_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def listening(tmp_path_factory, tiny_musicgen):
-    """The whole system with the analysis worker: every stored clip is heard."""
+    """The whole system with the analysis worker: every stored clip is heard.
+    One for the run: the editor's modules and the listening flow share it."""
     running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, analysis=True)
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     """Headless Chromium for the editor's tests (sparrow_common.testing.browser)."""
     from sparrow_common.testing.browser import chromium

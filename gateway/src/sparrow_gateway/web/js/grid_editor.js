@@ -174,7 +174,7 @@ export class GridEditor {
 function heardWords(heard) {
   if (!heard) return "Sparrow has not heard this part yet.";
   const pulse = heard.tempo_bpm
-    ? `${round(heard.tempo_bpm, 1)} bpm${heard.tempo_confidence != null ? ` (sure ${Math.round(heard.tempo_confidence * 100)}%)` : ""} · ${heard.time_signature || `${heard.meter}/4`}`
+    ? `${round(heard.tempo_bpm, 1)} bpm${heard.tempo_confidence ? ` (sure ${Math.round(heard.tempo_confidence * 100)}%)` : ""} · ${heard.time_signature || `${heard.meter}/4`}`
     : "no steady beat";
   const key = heard.key ? `${heard.key}${heard.key_runner_up ? ` (else ${heard.key_runner_up})` : ""}` : "key unclear";
   return `Heard: ${pulse} · ${key}. What you set wins.`;

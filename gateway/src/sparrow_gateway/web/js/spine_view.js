@@ -102,7 +102,8 @@ export class SpineView {
       showWave(block, node, {
         height: 72, color: "#7c9cbf", labelFrom: false,
         onSeek: (clicked, keys) => {
-          const { t: seconds, to } = snapPoint(node, clicked, keys);
+          // The waveform is drawn once: the grid is the node's as it is now.
+          const { t: seconds, to } = snapPoint(this.chain.get(node.id) || node, clicked, keys);
           this.showGuide(block.offset + Math.min(seconds, block.played), to);
           if (keys.shift) return this.does.extend(block.offset + Math.min(seconds, block.played));
           this.does.mark(node.id, seconds, to);
