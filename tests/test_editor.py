@@ -258,13 +258,18 @@ def test_the_editor_shows_what_sparrow_hears_and_ranks_the_takes_by_their_seams(
         page.fill("#knob-duration_s", "2")
         page.click("#ask-takes")
         for index in range(3):
-            expect(card(page, index).locator(".seam")).to_contain_text("%:", timeout=90_000)
-        # Best seam first, each with its reasons in words.
-        ranks = [card(page, i).get_attribute("data-rank") for i in range(3)]
-        assert ranks == ["1", "2", "3"], ranks
-        expect(card(page, 0).locator(".seam")).to_contain_text("Best seam")
-        scores = [int(re.search(r"(\d+)%", card(page, i).locator(".seam").inner_text()).group(1)) for i in range(3)]
+            expect(card(page, index).locator(".seam")).to_contain_text(re.compile(r"%:|^Seam not judged: "), timeout=90_000)
+        # The seams judged first, best first, each with its reasons in words; those that can't be judged after, saying why.
+        seams = [card(page, i).locator(".seam").inner_text() for i in range(3)]
+        scores = [int(match.group(1)) for text in seams if (match := re.search(r"(\d+)%:", text))]
         assert scores == sorted(scores, reverse=True)
+        ranks = [card(page, i).get_attribute("data-rank") for i in range(3)]
+        assert ranks == [str(rank) for rank in range(1, len(scores) + 1)] + [""] * (3 - len(scores)), ranks
+        # Honest: the first is called the best only when it scores at least half (the tiny random model's takes don't).
+        if scores and scores[0] >= 50:
+            expect(card(page, 0).locator(".seam")).to_contain_text("Best seam")
+        else:
+            expect(page.locator("#takes")).not_to_contain_text("Best seam")
         shot(page, "14-listening")
         assert page.errors == []
     finally:
