@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -274,6 +275,10 @@ def test_no_take_is_called_best_when_every_seam_scores_low_and_an_unjudged_one_s
         takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 3, "duration_s": 1}).json()["nodes"]
         for take in takes:
             assert listening.wait_for(take["id"])["status"] == "ready"
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/nodes/{chain['root']['id']}").json()["grid"] is None:  # the root heard: its bars
+            assert time.monotonic() < deadline, "the root was not heard"
+            time.sleep(0.1)
     ids = [take["id"] for take in takes]
     seams = {}
 
@@ -311,6 +316,15 @@ def test_no_take_is_called_best_when_every_seam_scores_low_and_an_unjudged_one_s
         expect(unjudged).to_have_attribute("data-rank", "")
         expect(page.locator("#takes-verdict")).to_contain_text("No take continues well enough to call the best")
         shot(page, "57-honest-ranking")
+
+        # A/B loops from a bar line (or beat) of the clip across the seam, and the take's whole second.
+        card(page, 0).locator("button.ab-a").click()
+        card(page, 1).locator("button.ab-b").click()
+        page.click("#ab-loop")
+        expect(page.locator("#ab-range")).to_have_text(
+            re.compile(r"^A loops 0:0\d\.\d before the seam \(from a (bar line|beat)\) and 0:01\.0 after\.$")
+        )
+        page.keyboard.press("Escape")
 
         # One take that continues well: it is the best, in green.
         seams[ids[1]] = seam(0.82)
