@@ -138,7 +138,10 @@ export class Editor {
       this.stems.update(event.stems);
       this.queueRender();
     } else if (event.node) {
+      const was = this.chain.get(event.node.id)?.grid_correction ?? null;
       this.upsert(event.node);
+      // A grid changed elsewhere (another tab) is a move: what undo would do is read again.
+      if (JSON.stringify(was) !== JSON.stringify(this.chain.get(event.node.id)?.grid_correction ?? null)) this.moves.readSoon();
     }
   }
 

@@ -19,7 +19,7 @@ export const KEYS = [...NOTES.map((n) => `${n} major`), ...NOTES.map((n) => `${n
 export const FIELDS = ["tempo_bpm", "time_signature", "bar_one_s", "key"];
 
 /** Each field's word in grid.corrected, and in the moves' words. */
-export const CORRECTED_NAME = { tempo_bpm: "tempo", time_signature: "time_signature", bar_one_s: "bar_one", key: "key" };
+const CORRECTED_NAME = { tempo_bpm: "tempo", time_signature: "time_signature", bar_one_s: "bar_one", key: "key" };
 const CHANGE_WORDS = { tempo_bpm: "tempo", time_signature: "time signature", bar_one_s: "bar 1", key: "key" };
 
 /** Taps it takes to name a tempo. */
