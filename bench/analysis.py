@@ -42,9 +42,9 @@ def main() -> None:
     heard = analyze(minutes, 44100)
     whole = timed(lambda: analyze(minutes, 44100))
     path, take = minutes[None, : 60 * 44100], minutes[None, 60 * 44100 : 90 * 44100]
-    seam = timed(lambda: listener.listen(mono(take, 44100)[None], mono(path, 44100)[None],
+    seam = timed(lambda: listener.listen(mono(take, 44100)[None], mono(path, 44100)[None], None,
                                           lambda *_: None, threading.Event()))
-    print(f"a {seconds:.0f} s song at 44.1 kHz: heard as {heard.tempo_bpm} bpm, {heard.meter} beats a bar, {heard.key}, "
+    print(f"a {seconds:.0f} s song at 44.1 kHz: heard as {heard.tempo_bpm} bpm, {heard.time_signature}, {heard.key}, "
           f"{heard.loudness_lufs} LUFS")
     print(f"analysis: {whole:.2f} s, {whole / (seconds / 60):.2f} s per minute of audio (target < 2)")
     print(f"a 30 s take's analysis and seam report against its path: {seam:.2f} s (at {RATE} Hz)")

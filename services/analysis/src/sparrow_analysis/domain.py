@@ -14,12 +14,19 @@ class Analysis:
     tempo_bpm: float | None
     beats_s: list[float] = field(default_factory=list)
     downbeats_s: list[float] = field(default_factory=list)
-    # Beats to the bar (3 or 4); None without a steady beat.
+    # Beats to the bar (2, 3 or 4; in 6/8 and 12/8 the beat is the dotted quarter);
+    # None without a steady beat.
     meter: int | None = None
+    # "2/4", "3/4", "4/4", "6/8" or "12/8"; None without a steady beat.
+    time_signature: str | None = None
+    # How steady and clear the pulse is, 0 to 1 (0 without one).
+    tempo_confidence: float = 0.0
     # "A minor", "Eb major"...
     key: str | None = None
-    # How far the best key stands out from the next best, 0 to 1.
+    # How well the key's profiles fit the clip, 0 to 1.
     key_confidence: float = 0.0
+    # The key that fits next best.
+    key_runner_up: str | None = None
     # Integrated loudness (EBU R128); None for silence.
     loudness_lufs: float | None = None
     peak_dbfs: float | None = None
@@ -47,3 +54,23 @@ class SeamReport:
     score: float
     # The reasons, in words, worst first.
     notes: list[str] = field(default_factory=list)
+    # What took the most off the score, in words; None when nothing did.
+    weakest: str | None = None
+    # Why the figures say too little to judge the seam, in words; None when judged.
+    unjudged: str | None = None
+
+
+@dataclass(frozen=True)
+class PathGrid:
+    """The grid of the path a take continues, as the chain uses it (what was heard
+    in it, with the musician's corrections): the seam measures the take's tempo,
+    beats and key against it instead of what the worker hears in the path.
+    `beats_s` are on the clock of the path audio the engine is given."""
+
+    tempo_bpm: float | None
+    beats_s: list[float] = field(default_factory=list)
+    key: str | None = None
+
+    def shifted(self, seconds: float) -> PathGrid:
+        """The same grid on a clock that starts `seconds` later."""
+        return PathGrid(self.tempo_bpm, [t - seconds for t in self.beats_s], self.key)

@@ -16,7 +16,8 @@ from sparrow_common.model import ModelState
 from sparrow_common.slots import Slots
 from sparrow_common.work import Finished, run_blocking, wait_for_slot
 
-from sparrow_analysis.convert import analysis_to_pb, seam_to_pb
+from sparrow_analysis.convert import analysis_to_pb, path_grid_from_pb, seam_to_pb
+from sparrow_analysis.domain import PathGrid
 from sparrow_analysis.engine.listening import Listener
 from sparrow_analysis.engine.seam import SPAN_S
 
@@ -45,11 +46,11 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         )
 
     async def Analyze(self, request_iterator, context):
-        clip, before = await self._read_request(request_iterator)
+        clip, before, grid = await self._read_request(request_iterator)
         self.state.check()
         async for position in wait_for_slot(self.slots):
             yield analysis_pb2.AnalyzeResponse(queued=common_pb2.Queued(position=position))
-        async for update in run_blocking(self.executor, self.slots, self.engine.listen, clip, before):
+        async for update in run_blocking(self.executor, self.slots, self.engine.listen, clip, before, grid):
             if isinstance(update, Finished):
                 heard, report = update.value
                 done = analysis_pb2.AnalyzeDone(analysis=analysis_to_pb(heard))
@@ -59,15 +60,16 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             else:
                 yield analysis_pb2.AnalyzeResponse(progress=common_pb2.Progress(step=update.done, total=update.total))
 
-    async def _read_request(self, request_iterator) -> tuple[np.ndarray, np.ndarray | None]:
+    async def _read_request(self, request_iterator) -> tuple[np.ndarray, np.ndarray | None, PathGrid | None]:
         # Everything is read before anything is checked, so the caller reads our
         # status, not a broken stream.
-        setup_seen, out_of_order, too_long = False, False, False
+        setup_seen, out_of_order, too_long, grid = False, False, False, None
         parts = {"chunk": bytearray(), "context_chunk": bytearray()}
         async for message in request_iterator:
             kind = message.WhichOneof("part")
             if kind == "setup" and not setup_seen and not any(parts.values()):
                 setup_seen = True
+                grid = path_grid_from_pb(message.setup)
             elif kind in parts and setup_seen:
                 received = parts[kind]
                 if len(received) + len(getattr(message, kind).data) > MAX_CLIP_BYTES:
@@ -91,8 +93,16 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             )
         before = None
         if parts["context_chunk"]:
-            before = await self._decode(bytes(parts["context_chunk"]), "context", last_s=CONTEXT_S)
-        return clip, before
+            # The grid's beats are on the clock of the context as sent: decoded
+            # whole, its length says where the kept last seconds start.
+            whole = await self._decode(bytes(parts["context_chunk"]), "context",
+                                       last_s=None if grid is not None else CONTEXT_S)
+            keep = int(CONTEXT_S * self.engine.sample_rate)
+            if grid is not None and whole.shape[-1] > keep:
+                grid = grid.shifted((whole.shape[-1] - keep) / self.engine.sample_rate)
+                whole = whole[:, -keep:]
+            before = whole
+        return clip, before, grid
 
     async def _decode(self, data: bytes, what: str, last_s: float | None = None) -> np.ndarray:
         try:

@@ -294,8 +294,9 @@ def _melody(g: Grid, chords, tonic: int, mode: str, low: int, out: list[Note], c
 
 
 def _chorale(g: Grid, tonic: int, mode: str, rhythm: float, out: list[Note], channels=(0, 1, 2, 3)) -> None:
-    """Four voices, a chord every `rhythm` beats (1 or 2), phrases of two or four bars
-    ending on a cadence held for the phrase's last beats."""
+    """Four voices, a chord every `rhythm` beats (1, or 2 in 4/4 and 3 in 3/4, the tune
+    then moving on the beats), phrases of two or four bars ending on a cadence held
+    for the phrase's last bar."""
     rng, previous = g.rng, None
     phrase = 2 if g.bars <= 6 else int(rng.choice([2, 4]))
     numerals: list[tuple[int, float, float, str]] = []
@@ -326,11 +327,18 @@ def _chorale(g: Grid, tonic: int, mode: str, rhythm: float, out: list[Note], cha
         for voice, n in enumerate(v):
             ch = channels[voice]
             acc = 12 if beat == 0 else 0
-            if voice == 3 and length >= 2 and rng.random() < 0.5:  # the tune moves in a held chord
-                mid = g.at(bar, beat + length / 2)
-                out.append(Note(ch, n, t0, mid - 0.02, _vel(rng, 80, acc)))
-                step = _nearest((n + int(rng.choice([-2, -1, 2]))) % 12, n)
-                out.append(Note(ch, step, mid, t0 + length * g.beat_s * 0.97, _vel(rng, 74)))
+            if voice == 3 and length >= 2 and not (numerals[-1][0] == bar and rng.random() < 0.7):
+                # the tune moves on every beat of a held chord (held at the cadence)
+                pitch = n
+                for k in range(int(length)):
+                    t = g.at(bar, beat + k)
+                    out.append(Note(ch, pitch, t, t + g.beat_s * 0.95, _vel(rng, 80, acc if k == 0 else 0)))
+                    pitch = _nearest((pitch + int(rng.choice([-2, -1, 2, 1, 0]))) % 12, pitch)
+                continue
+            if voice in (1, 2) and length == 1 and rng.random() < 0.12:  # a passing eighth in an inner voice
+                mid = g.at(bar, beat + 0.5)
+                out.append(Note(ch, n, t0, mid - 0.01, _vel(rng, 74, acc)))
+                out.append(Note(ch, n + int(rng.choice([-2, -1, 1, 2])), mid, t0 + g.beat_s * 0.97, _vel(rng, 66)))
                 continue
             if previous is not None and previous[voice] == n and rng.random() < 0.3:
                 # a common tone held over: extend the last note of this voice instead of striking again
@@ -403,6 +411,8 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
     signature = str(rng.choice(signatures))
     meter, sub = _time(signature)
     tempo = float(np.round(np.exp(rng.uniform(np.log(lo), np.log(hi))), 1))
+    if sub == 3 and signatures != [signature]:
+        tempo = round(tempo * 2 / 3, 1)  # the range is the quarter's; a compound beat is three eighths
     beat_s = 60.0 / tempo
     duration = float(rng.uniform(*seconds))
     drums = bool(rng.random() < 0.5) if drums is None else drums
@@ -432,7 +442,8 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
             _melody(g, chords, tonic, mode, 67 + int(rng.integers(-5, 5)), notes)
     elif style in ("waltz", "six-eight"):
         programs = {1: int(rng.choice([32, 43, 0, 70])), 2: int(rng.choice([0, 48, 21, 24, 46])), 3: int(rng.choice([40, 73, 71, 68, 0]))}
-        _bass_line(g, chords, bass_at, "root", notes)
+        # oom-pah-pah: in 3/4 the bass on 1, in 6/8 on both dotted quarters
+        _bass_line(g, chords, bass_at, "root" if meter == 3 else "quarters", notes)
         _block(g, chords, 60, "waltz" if meter == 3 else "compound", notes)
         _melody(g, chords, tonic, mode, 69, notes)
     elif style == "ballad":
@@ -469,7 +480,7 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
             _bass_line(g, chords, bass_at + 12, "root", notes, ch=0)
             _melody(g, chords, tonic, mode, 72, notes, ch=3)
         else:
-            _chorale(g, tonic, mode, float(rng.choice([1.0, 1.0, 2.0])), notes)
+            _chorale(g, tonic, mode, float(rng.choice([1.0, 1.0, 2.0] if meter == 4 else [1.0, 1.0, 3.0])), notes)
         style = f"chorale ({choice})"
     if drums:
         _drums(g, style, notes)

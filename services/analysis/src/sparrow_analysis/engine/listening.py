@@ -8,7 +8,7 @@ from collections.abc import Callable
 import librosa
 import numpy as np
 
-from sparrow_analysis.domain import Analysis, SeamReport
+from sparrow_analysis.domain import Analysis, PathGrid, SeamReport
 from sparrow_analysis.engine.listener import RATE, analyze, mono
 from sparrow_analysis.engine.seam import SPAN_S, seam
 from sparrow_common.engine import Cancelled
@@ -32,10 +32,12 @@ class Listener:
         analyze(clicks, RATE)
 
     def listen(
-        self, clip: np.ndarray, context: np.ndarray | None, on_step: StepCallback, cancel: threading.Event
+        self, clip: np.ndarray, context: np.ndarray | None, grid: PathGrid | None, on_step: StepCallback,
+        cancel: threading.Event,
     ) -> tuple[Analysis, SeamReport | None]:
         """The clip's analysis and, when `context` (the path before it) is
-        given, its seam report. Both are (channels, samples) at RATE."""
+        given, its seam report, measured against `grid` (beats on `context`'s
+        clock) when given. Both are (channels, samples) at RATE."""
         total = 1 if context is None else 3
         on_step(0, total)
         heard = analyze(clip, RATE)
@@ -45,9 +47,12 @@ class Listener:
         if cancel.is_set():
             raise Cancelled()
         span = int(SPAN_S * 4 * RATE)  # the path's last bars: enough beats to carry its grid on
-        before = mono(context, RATE)[-span:]
+        whole = mono(context, RATE)
+        before = whole[-span:]
         path = analyze(before, RATE)
         on_step(2, total)
-        report = seam(before, mono(clip, RATE), RATE, path, heard)
+        if grid is not None:
+            grid = grid.shifted((len(whole) - len(before)) / RATE)
+        report = seam(before, mono(clip, RATE), RATE, path, heard, grid)
         on_step(3, total)
         return heard, report

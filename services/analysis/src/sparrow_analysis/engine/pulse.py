@@ -1,13 +1,21 @@
-"""Tempo, beats, bars and meter, from librosa's onset envelope and beat tracker.
+"""Tempo and beats, from note onsets and harmonic change, not only from what strikes.
 
-A tracker finds a beat in anything, noise included, so a tempo is only said when
-something strikes (the onset envelope rises past ONSET_FLOOR) and the envelope
-really repeats at the beat's period (its autocorrelation at
-that lag, `clarity`, is at least STEADY); otherwise the clip has no steady beat
-and says so. Bars: every beat gets an accent (how much the low end hits, and
-how much the harmony moves, each measured against the clip's own spread); the
-meter (3 or 4) and the first downbeat are those whose beats stand out most from
-the others.
+The pulse is read from one envelope: the onsets of new notes (heard.onsets: a
+piano's hammer, a bow, a choir's consonant, a drum) plus half the harmony's
+movement (heard.harmony: an organ chorale's chords change on the beat even where
+nothing is struck). Its autocorrelation says how strongly it repeats at each lag.
+
+The tempo is the beat period whose metrical picture fits best: the envelope
+repeats at the beat, not more at the wrong subdivision (a third of the beat in
+simple time, a half in compound time) than at the right one, and the harmony and
+the bass repeat at the bar. A prior on the subdivision's rate (eighths near 210 a minute,
+so a quarter near 105 bpm, a dotted quarter near 70) picks between levels that
+fit alike. Beats are then tracked at that tempo (librosa's dynamic programme),
+and the tempo refined by a line through them.
+
+No tempo is said when nothing starts (the envelope never rises past ONSET_FLOOR),
+or when the envelope does not repeat at the chosen beat (its autocorrelation
+there, the `confidence`, under STEADY): noise, drones, rubato chords, silence.
 """
 
 from __future__ import annotations
@@ -17,70 +25,104 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-HOP = 512
-# Autocorrelation of the onset envelope at the beat's period, below which the
-# clip has no steady beat (drum loops read 0.5 to 0.9, noise and pads under 0.2).
-STEADY = 0.3
-# librosa's onset strength (dB of rise, averaged over mel bands, relative to the
-# clip's loudest): a held tone's never passes 0.2, a drum hit's reaches 5 to 30.
-# A clip where nothing strikes has no beat, however regular its ripple.
+from sparrow_analysis.engine.heard import HOP, Heard
+
+# Autocorrelation of the envelope at the beat, below which there is no steady
+# beat (rubato chords, noise and drones read under 0.07; steady pieces 0.2 to 0.9).
+STEADY = 0.12
+# librosa's onset strength (dB of rise averaged over mel bands, against the
+# clip's loudest): a held tone's never passes 0.2, a struck note's reaches 2 to 30.
 ONSET_FLOOR = 1.0
-METERS = (4, 3)
+SLOWEST, FASTEST = 40.0, 240.0
+# (beats to the bar, subdivisions of the beat): 2/4, 3/4, 4/4, 6/8, 12/8.
+STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
+# Eighths a minute that a listener taps the beat around (a quarter at 105 bpm),
+# and how far (in octaves) the tempo may stray before the prior weighs.
+EIGHTHS_PER_MIN = 210.0
+PRIOR_OCTAVES = 0.8
+# A slow attack's rise: at most 7 frames (160 ms; a flute's takes 100 to 150).
+ATTACK = 7
+FOOT = 0.25
+# The onset envelope's peak comes a frame after the note (measured on the
+# synthesised songs of sparrow_common.testing.songs, whose beats are exact: 23 ms).
+LATENCY = 1
+COMPOUND_MARGIN = 0.05
+OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
 
 
 @dataclass(frozen=True)
 class Pulse:
     tempo_bpm: float | None
     beats_s: list[float]
-    downbeats_s: list[float]
-    meter: int | None
-    clarity: float
+    # 0 to 1: how strongly the onsets repeat at the beat.
+    confidence: float
+    # Beat frames (for bars.py) and what the tempo's fit says of the bar.
+    beat_frames: np.ndarray
+    subdivision: int = 2
 
 
-def _zscore(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-9)
+NONE = Pulse(None, [], 0.0, np.zeros(0, dtype=int))
 
 
-def clarity(onset: np.ndarray, period_frames: float) -> float:
-    """How much the onset envelope repeats at `period_frames` (0 to 1)."""
-    centred = onset - onset.mean()
-    ac = librosa.autocorrelate(centred)
-    if ac[0] <= 0:
-        return 0.0
-    ac = ac / ac[0]
-    lag = int(round(period_frames))
-    if lag < 1 or lag + 2 >= len(ac):
-        return 0.0
-    return float(max(ac[max(lag - 2, 1) : lag + 3].max(), 0.0))
+def _acf(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean()
+    n = len(x)
+    spectrum = np.fft.rfft(x, 2 * n)
+    a = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    return a / a[0] if a[0] > 1e-12 else np.zeros(n)
 
 
-def pulse(y: np.ndarray, sr: int) -> Pulse:
-    """The pulse of a mono clip."""
-    none = Pulse(None, [], [], None, 0.0)
-    if len(y) < 2 * sr or np.abs(y).max() < 1e-4:
-        return none
-    onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP)
-    if onset.max() < ONSET_FLOOR:
-        return none
-    tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP)
-    tempo = float(np.atleast_1d(tempo)[0])
-    if tempo <= 0 or len(beats) < 4:
-        return none
-    steady = clarity(onset, 60.0 / tempo * sr / HOP)
-    if steady < STEADY:
-        return Pulse(None, [], [], None, steady)
-    beat_times = librosa.frames_to_time(beats, sr=sr, hop_length=HOP)
-    tempo = _refined(tempo, beat_times)
-    meter, first = _bars(y, sr, beats)
-    downbeats = beat_times[first::meter]
-    return Pulse(round(tempo, 2), [round(float(t), 3) for t in beat_times],
-                 [round(float(t), 3) for t in downbeats], meter, steady)
+def _at(a: np.ndarray, lag: float) -> float:
+    """The autocorrelation's best value within 1.5% of `lag` frames (tempo in
+    frames is never a whole number), linearly interpolated."""
+    best = -1.0
+    for r in (0.985, 0.995, 1.0, 1.005, 1.015):
+        x = lag * r
+        i = int(x)
+        if i + 1 >= len(a) or i < 1:
+            continue
+        best = max(best, (1 - (x - i)) * a[i] + (x - i) * a[i + 1])
+    return best if best > -1.0 else 0.0
+
+
+def envelope(heard: Heard) -> np.ndarray:
+    """Onsets and half the harmony's movement, the onsets' square root taken so a
+    bar's one loud chord does not drown the soft notes that keep the beat."""
+    onsets = np.sqrt(heard.onsets / (np.percentile(heard.onsets, 95) + 1e-9))
+    return onsets + 0.5 * heard.harmony
+
+
+def best_tempo(heard: Heard) -> tuple[float, int, float]:
+    """(bpm, subdivision, confidence) whose metrical picture fits the clip best."""
+    beat_acf = _acf(envelope(heard))
+    bar_acf = _acf(heard.harmony + heard.bass)
+    fps = heard.fps
+    best = (-np.inf, 120.0, 2)
+    for bpm in np.exp(np.linspace(np.log(SLOWEST), np.log(FASTEST), 400)):
+        period = 60.0 / bpm * fps
+        beat = _at(beat_acf, period)
+        for meter, sub in STRUCTURES:
+            other = 3 if sub == 2 else 2
+            bar = _at(bar_acf, meter * period) - 0.5 * _at(bar_acf, meter * period / 2)
+            prior = (np.log2(bpm * sub / EIGHTHS_PER_MIN) / PRIOR_OCTAVES) ** 2
+            # The other subdivision repeating more than this one rules it out; its
+            # own repeating adds nothing (a beat of plain quarters has none).
+            wrong = max(0.0, _at(beat_acf, period / other) - _at(beat_acf, period / sub))
+            score = beat - OTHER_SUB_WEIGHT * wrong + BAR_WEIGHT * bar - PRIOR_WEIGHT * prior
+            if score > best[0]:
+                best = (score, float(bpm), sub)
+    _, bpm, _ = best
+    period = 60.0 / bpm * fps
+    # The fit's subdivision may only reflect the prior (a slow beat with nothing
+    # between its notes fits either): compound time is said when thirds of the
+    # beat repeat more than halves.
+    sub = 3 if _at(beat_acf, period / 3) > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
+    return bpm, sub, float(np.clip(_at(beat_acf, period), 0.0, 1.0))
 
 
 def _refined(tempo: float, beat_times: np.ndarray) -> float:
-    """The tracker's tempo comes in steps of one frame of lag (about 2% at 140
-    bpm); a line through the beats' times, whose slope is the beat's period,
-    gives it to a fraction of that, when the beats are that regular."""
+    """A line through the beats' times, whose slope is the beat's period, gives the
+    tempo to a fraction of a frame's lag, when the beats are that regular."""
     index = np.arange(len(beat_times))
     slope, intercept = np.polyfit(index, beat_times, 1)
     residual = beat_times - (slope * index + intercept)
@@ -89,25 +131,87 @@ def _refined(tempo: float, beat_times: np.ndarray) -> float:
     return 60.0 / slope
 
 
-def _bars(y: np.ndarray, sr: int, beats: np.ndarray) -> tuple[int, int]:
-    """(beats to the bar, index of the first downbeat) that make the downbeats stand out most."""
-    low = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP, fmax=200, n_mels=32)
-    chroma = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=HOP)
-    frames = np.minimum(beats, min(len(low), chroma.shape[1]) - 1)
-    # The low end's hit at each beat (a frame either side), and the harmony's
-    # change from the beat before.
-    hits = np.array([low[max(f - 1, 0) : f + 2].max() for f in frames])
-    per_beat = chroma[:, frames]
-    change = np.r_[0.0, np.linalg.norm(np.diff(per_beat, axis=1), axis=0)]
-    accent = _zscore(hits) + _zscore(change)
-    best, choice = -np.inf, (4, 0)
-    for meter in METERS:
-        if len(accent) < 2 * meter:
+def _salience(heard: Heard) -> np.ndarray:
+    """Where a beat is likeliest: notes start, and above all the low end moves (a
+    kick, a bass note: comping may sit on the off-beats, the bass rarely does)."""
+    onsets = heard.onsets / (np.percentile(heard.onsets, 95) + 1e-9)
+    return onsets + 2 * heard.bass + heard.harmony
+
+
+def _steady(frames: np.ndarray, reach: int = 4) -> np.ndarray:
+    """The tracker pulls a beat now and then onto a loud off-beat eighth; the
+    music keeps time, so each beat is put where its neighbours (REACH either side)
+    say it falls: their median period and the median of their positions carried
+    to it. A slow drift is followed; one stray beat is not."""
+    frames = frames.astype(float)
+    out = np.empty_like(frames)
+    for i in range(len(frames)):
+        lo, hi = max(0, i - reach), min(len(frames), i + reach + 1)
+        near = frames[lo:hi]
+        period = float(np.median(np.diff(near))) if len(near) > 1 else 0.0
+        out[i] = np.median(near - (np.arange(lo, hi) - i) * period)
+    return np.round(out).astype(int)
+
+
+def _on_the_beat(heard: Heard, frames: np.ndarray, sub: int) -> np.ndarray:
+    """A tracker may lock onto the off-beats (hats and comping on the "and"s, the
+    second eighth of a 6/8 beat): the grid shifted by each subdivision whose
+    beats carry the most onsets, bass and harmony change wins."""
+    salience = _salience(heard)
+    period = float(np.median(np.diff(frames)))
+    best, chosen = -np.inf, frames
+    for k in range(sub):
+        shifted = np.round(frames + k * period / sub).astype(int)
+        shifted = shifted[shifted < len(salience) - 1]
+        if len(shifted) < 2:
             continue
-        for first in range(meter):
-            on = accent[first::meter]
-            off = np.delete(accent, np.arange(first, len(accent), meter))
-            contrast = on.mean() - off.mean()
-            if contrast > best + 1e-6:
-                best, choice = contrast, (meter, first)
-    return choice
+        score = np.mean([salience[max(f - 1, 0): f + 2].max() for f in shifted])
+        if score > best * 1.05 or k == 0 and best == -np.inf:
+            best, chosen = score, shifted
+    return chosen
+
+
+def _whole(heard: Heard, frames: np.ndarray) -> np.ndarray:
+    """The tracker leaves out beats where the onsets are weak at the ends (a
+    first bar's held chord): the grid is carried on at its period back to where
+    the sound starts and on to where it ends."""
+    period = float(np.median(np.diff(frames)))
+    sounding = np.flatnonzero(heard.onsets > 0.1 * heard.onsets.max())
+    start, end = sounding[0] - 1, sounding[-1]
+    before = np.arange(frames[0] - period, start - 0.25 * period, -period)[::-1]
+    after = np.arange(frames[-1] + period, end + 0.25 * period, period)
+    out = np.r_[np.round(before), frames, np.round(after)].astype(int)
+    return np.clip(out, 0, heard.frames - 1)
+
+
+def _attack(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """A beat sits where its notes begin: the envelope peaks later on a slow
+    attack (a flute, a bowed string), so each beat walks back down the rise
+    before its peak, up to ATTACK frames, to its foot (where it falls under
+    FOOT of the peak: a struck note's rise takes a frame, the walk must not slide
+    down the last note's decay)."""
+    out = []
+    for f in frames:
+        k = f
+        while k > 0 and f - k < ATTACK and FOOT * env[f] < env[k - 1] < env[k]:
+            k -= 1
+        out.append(k)
+    return np.array(out)
+
+
+def pulse(heard: Heard) -> Pulse:
+    """The pulse of a clip."""
+    duration = heard.frames / heard.fps
+    if duration < 2.0 or heard.onsets.max() < ONSET_FLOOR:
+        return NONE
+    bpm, sub, confidence = best_tempo(heard)
+    if confidence < STEADY:
+        return Pulse(None, [], round(confidence, 3), NONE.beat_frames)
+    _, frames = librosa.beat.beat_track(onset_envelope=envelope(heard), sr=heard.sr, hop_length=HOP, bpm=bpm,
+                                        tightness=400, trim=True)
+    if len(frames) < 4:
+        return Pulse(None, [], round(confidence, 3), NONE.beat_frames)
+    frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
+    times = librosa.frames_to_time(_attack(heard.onsets, frames) - LATENCY, sr=heard.sr, hop_length=HOP).clip(0)
+    tempo = _refined(bpm, times)
+    return Pulse(round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub)

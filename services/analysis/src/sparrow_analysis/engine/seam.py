@@ -18,11 +18,20 @@ Measured on the path's last seconds (`parent`) and the take's first seconds
 - silent start: the take's first 300 ms sit more than SILENT_DB under its median
   level (or under -60 dBFS).
 
+The path's tempo, beats and key are the musician's grid when the chain sends
+one (`grid`: what was heard in the path, corrected), else what is heard in it.
+
 The score multiplies one factor per figure, each 1 when the seam is clean:
 exp(-(tempo% / 4)^2), 1 - |offset| / half a beat, 1 / 0.8 / 0.5 for the same /
 relative / another key, exp(-(step dB / 6)^2), exp(-(jump past the usual dB / 12)^2), and 0.5
 each for a fade-out and a silent start. An unknown figure (no steady beat, no
-clear key) weighs 1: it says nothing against the take.
+clear key, too short to measure) weighs UNKNOWN: it can't vouch for the seam, so a
+take nobody can measure never outscores one measured clean. `weakest` names the
+factor that took the most off.
+
+A seam is `unjudged` (the chain never ranks it best) when the path heard or the
+take is under MIN_HEARD_S (a take continuing a 0.1 s path used to score 71%), or
+when neither a tempo nor a key can be compared across it.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import math
 import librosa
 import numpy as np
 
-from sparrow_analysis.domain import Analysis, SeamReport
+from sparrow_analysis.domain import Analysis, PathGrid, SeamReport
 from sparrow_analysis.engine.key import relation
 from sparrow_analysis.engine.loudness import lufs
 
@@ -40,7 +49,11 @@ SPAN_S = 3.0
 EDGE_S = 0.1
 FADE_DB = 12.0
 SILENT_DB = 30.0
-KEY_FACTORS = {"same": 1.0, "relative": 0.8, "other": 0.5, None: 1.0}
+KEY_FACTORS = {"same": 1.0, "relative": 0.8, "other": 0.5}
+UNKNOWN = 0.8
+MIN_HEARD_S = 1.0
+# A factor over this takes too little off to be named the weakest.
+NOTICED = 0.95
 
 
 def _folded(ratio: float) -> float:
@@ -66,43 +79,59 @@ def _frame_db(y: np.ndarray, sr: int) -> np.ndarray:
     return 20 * np.log10(rms + 1e-10)
 
 
-def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after: Analysis) -> SeamReport:
-    """The report of `take` continuing `parent` (mono, at `sr`), with the analyses of each."""
+def _unknown(what: str, before: bool | None, after: bool | None) -> str:
+    """Words for a figure that can't be measured: whose it is that's missing."""
+    sides = [side for side, known in (("the path", before), ("the take", after)) if not known]
+    return f"no {what} heard in {' or '.join(sides) or 'either'}"
+
+
+def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after: Analysis,
+         grid: PathGrid | None = None) -> SeamReport:
+    """The report of `take` continuing `parent` (mono, at `sr`), with the analyses of
+    each; `grid` (beats on `parent`'s clock), when given, stands for the path's."""
+    path = grid or PathGrid(before.tempo_bpm, before.beats_s, before.key)
     notes: list[str] = []
-    factors: list[float] = []
+    # (factor, what it says in words)
+    factors: list[tuple[float, str]] = []
 
     tempo_pct = None
-    if before.tempo_bpm and after.tempo_bpm:
-        tempo_pct = round((_folded(after.tempo_bpm / before.tempo_bpm) - 1) * 100, 2)
-        factors.append(math.exp(-((tempo_pct / 4) ** 2)))
+    if path.tempo_bpm and after.tempo_bpm:
+        tempo_pct = round((_folded(after.tempo_bpm / path.tempo_bpm) - 1) * 100, 2)
         notes.append(f"tempo {tempo_pct:+.1f}%")
+        factors.append((math.exp(-((tempo_pct / 4) ** 2)), notes[-1]))
+    else:
+        factors.append((UNKNOWN, _unknown("steady beat", bool(path.tempo_bpm), bool(after.tempo_bpm))))
 
     offset_ms = None
-    if before.tempo_bpm and len(before.beats_s) >= 2 and after.beats_s:
-        period = 60.0 / before.tempo_bpm
-        carried = before.beats_s[-1] - len(parent) / sr  # the path's last beat, on the take's clock
+    if path.tempo_bpm and len(path.beats_s) >= 2 and after.beats_s:
+        period = 60.0 / path.tempo_bpm
+        carried = path.beats_s[-1] - len(parent) / sr  # the path's last beat, on the take's clock
         first = [t for t in after.beats_s if t < 4 * period] or after.beats_s[:1]
         offsets = [((t - carried + period / 2) % period) - period / 2 for t in first]
         offset_ms = round(float(np.median(offsets)) * 1000, 1)
-        factors.append(max(0.0, 1 - abs(offset_ms) / (period * 500)))
         notes.append("on the beat" if abs(offset_ms) < 30 else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}")
+        factors.append((max(0.0, 1 - abs(offset_ms) / (period * 500)), notes[-1]))
+    elif path.tempo_bpm or after.tempo_bpm:
+        factors.append((UNKNOWN, _unknown("beat", len(path.beats_s) >= 2, bool(after.beats_s))))
 
-    match = relation(before.key, after.key)
-    factors.append(KEY_FACTORS[match])
-    if match == "same":
-        notes.append("same key")
-    elif match == "relative":
-        notes.append(f"relative key ({after.key})")
-    elif match == "other":
-        notes.append(f"changes key to {after.key}")
+    match = relation(path.key, after.key)
+    if match is None:
+        factors.append((UNKNOWN, _unknown("clear key", bool(path.key), bool(after.key))))
+    else:
+        words = {"same": "same key", "relative": f"relative key ({after.key})", "other": f"changes key to {after.key}"}
+        notes.append(words[match])
+        factors.append((KEY_FACTORS[match], notes[-1]))
 
     span = int(SPAN_S * sr)
     a, b = lufs(parent[-span:], sr), lufs(take[:span], sr)
     step = round(b - a, 2) if a is not None and b is not None else None
     if step is not None:
-        factors.append(math.exp(-((step / 6) ** 2)))
+        words = f"{abs(step):.1f} dB {'louder' if step > 0 else 'quieter'}"
         if abs(step) >= 1.0:
-            notes.append(f"{abs(step):.1f} dB {'louder' if step > 0 else 'quieter'}")
+            notes.append(words)
+        factors.append((math.exp(-((step / 6) ** 2)), words))
+    else:
+        factors.append((UNKNOWN, _unknown("loudness", a is not None, b is not None)))
 
     edge = int(EDGE_S * sr)
     jump = round(_difference_db(parent[-edge:], take[:edge], sr), 2)
@@ -112,9 +141,10 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     levels = [_band_levels_db(tail[i : i + edge], sr) for i in range(0, len(tail) - edge + 1, edge)]
     usual = [float(np.abs(b - a).mean()) for a, b in zip(levels, levels[1:])]
     excess = max(0.0, jump - float(np.percentile(usual, 90))) if usual else jump
-    factors.append(math.exp(-((excess / 12) ** 2)))
+    words = f"a jump in sound at the seam ({jump:.0f} dB)"
     if excess >= 6:
-        notes.append(f"a jump in sound at the seam ({jump:.0f} dB)")
+        notes.append(words)
+    factors.append((math.exp(-((excess / 12) ** 2)), words))
 
     levels = _frame_db(take, sr)
     median = float(np.median(levels))
@@ -124,8 +154,21 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     silent_start = bool(head < max(median - SILENT_DB, -60.0))
     for flag, words in ((fades_out, "fades out"), (silent_start, "starts silent")):
         if flag:
-            factors.append(0.5)
+            factors.append((0.5, words))
             notes.append(words)
 
-    score = round(float(np.prod(factors)) if factors else 1.0, 3)
-    return SeamReport(tempo_pct, offset_ms, match, step, jump, fades_out, silent_start, score, notes)
+    score = round(float(np.prod([f for f, _ in factors])), 3)
+    worst, worst_words = min(factors, key=lambda f: f[0])
+    return SeamReport(tempo_pct, offset_ms, match, step, jump, fades_out, silent_start, score, notes,
+                      weakest=worst_words if worst < NOTICED else None,
+                      unjudged=_unjudged(len(parent) / sr, len(take) / sr, tempo_pct, match))
+
+
+def _unjudged(path_s: float, take_s: float, tempo_pct: float | None, match: str | None) -> str | None:
+    if path_s < MIN_HEARD_S:
+        return f"the path heard is only {path_s:.1f} s long: too short to judge a seam"
+    if take_s < MIN_HEARD_S:
+        return f"the take is only {take_s:.1f} s long: too short to judge a seam"
+    if tempo_pct is None and match is None:
+        return "neither a steady beat nor a clear key can be compared across the seam"
+    return None
