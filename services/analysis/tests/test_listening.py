@@ -1,16 +1,22 @@
-"""What Sparrow hears, measured on songs with a known tempo, meter and key
-(sparrow_common.testing.songs): the accuracy figures, no steady beat said as
-none, the key profiles, loudness, and the seam report."""
+"""What Sparrow hears, measured on songs synthesised with numpy
+(sparrow_common.testing.songs) and on pieces played on sampled instruments
+(sparrow_common.testing.pieces, rendered by fluidsynth), each with a known tempo,
+meter, bars and key: the accuracy figures, the two-bar loop, no steady beat said
+as none, the key of loops that start on the relative's tonic, loudness, and the
+seam report (the path's grid, its weakest figure, when it can't judge)."""
 
 from __future__ import annotations
 
+import mir_eval
 import numpy as np
 import pytest
 
+from sparrow_analysis.domain import PathGrid
 from sparrow_analysis.engine.key import key_of_chroma, relation
 from sparrow_analysis.engine.listener import RATE, analyze
 from sparrow_analysis.engine.seam import seam
-from sparrow_common.testing.songs import _chord, song
+from sparrow_common.testing import pieces as played
+from sparrow_common.testing.songs import NOTES, _chord, song
 
 TONICS = ["C", "D", "D#", "E", "F", "G", "A", "A#", "B", "F#", "C#", "G#"]
 SPELLED = {"D#": "Eb", "A#": "Bb", "G#": "Ab"}
@@ -30,11 +36,10 @@ def heard():
             for tempo, meter, key, seed in cases()]
 
 
-def test_tempo_is_within_two_percent_or_said_as_double_or_half(heard):
+def test_tempo_is_within_two_percent_on_nine_songs_of_ten(heard):
     right = [abs(a.tempo_bpm / tempo - 1) <= 0.02 for tempo, _, _, a in heard]
     octave = [min(abs(a.tempo_bpm / tempo - f) for f in (2.0, 0.5)) <= 0.02 for tempo, _, _, a in heard]
     print(f"tempo within 2%: {sum(right)}/{len(heard)}; double or half: {sum(octave)}")
-    assert all(r or o for r, o in zip(right, octave, strict=True))
     assert sum(right) >= 0.9 * len(heard)
 
 
@@ -43,7 +48,7 @@ def test_the_key_is_right_on_nine_clear_progressions_of_ten(heard):
                 for _, _, key, a in heard)
     print(f"key right: {right}/{len(heard)}")
     assert right >= 0.9 * len(heard)
-    assert all(a.key_confidence > 0.7 for *_, a in heard)
+    assert all(a.key_confidence > 0.7 and a.key_runner_up not in (None, a.key) for *_, a in heard)
 
 
 def test_bars_and_meter_are_found(heard):
@@ -54,8 +59,9 @@ def test_bars_and_meter_are_found(heard):
         if a.meter != meter:
             continue
         bar = meter * 60 / tempo
-        # Every downbeat lies on a bar line of the song (which starts on one), within 40 ms.
-        assert all(abs(t / bar - round(t / bar)) * bar < 0.04 for t in a.downbeats_s), (tempo, meter, a.downbeats_s)
+        # Every downbeat lies on a bar line of the song (which starts on one), within
+        # the 70 ms MIREX counts a hit.
+        assert all(abs(t / bar - round(t / bar)) * bar < 0.07 for t in a.downbeats_s), (tempo, meter, a.downbeats_s)
 
 
 def noise(seconds: float, seed: int = 1) -> np.ndarray:
@@ -68,6 +74,7 @@ def test_a_clip_with_no_steady_beat_says_so(clip):
          "silence": np.zeros(5 * RATE, np.float32)}[clip]
     a = analyze(y, RATE)
     assert a.tempo_bpm is None and a.beats_s == [] and a.downbeats_s == [] and a.meter is None
+    assert a.time_signature is None and a.tempo_confidence < 0.36
     if clip == "silence":
         assert a.loudness_lufs is None and a.peak_dbfs is None and a.key is None
 
@@ -139,3 +146,111 @@ def test_a_take_that_fades_out_or_starts_silent_says_so(whole):
     late_start = report(silent, whole[:cut])
     assert late_start.silent_start and "starts silent" in late_start.notes
     assert not report(take, whole[:cut]).fades_out
+
+
+# -- real instrument sound ------------------------------------------------------------
+
+needs_fluidsynth = pytest.mark.skipif(
+    not played.SOUNDFONT.exists() or __import__("shutil").which("fluidsynth") is None,
+    reason="fluidsynth and fluid-soundfont-gm render the pieces (make tools installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def pieces_heard():
+    """Sixteen seeded pieces of 12 to 16 s (every style's turn, chorales the most,
+    two with no pulse), rendered once for the module."""
+    chosen = played.pieces(16, seed=11, seconds=(12.0, 16.0), no_pulse=2)
+    return [(p, analyze(played.render(p, RATE), RATE)) for p in chosen]
+
+
+@needs_fluidsynth
+def test_pieces_on_sampled_instruments_are_heard_right(pieces_heard):
+    pulsed = [(p, a) for p, a in pieces_heard if p.has_pulse]
+    tempo = sum(a.tempo_bpm is not None and abs(a.tempo_bpm / p.tempo_bpm - 1) <= 0.04 for p, a in pulsed)
+    meter = sum(a.time_signature == p.time_signature for p, a in pulsed)
+    downbeat = np.mean([mir_eval.beat.f_measure(np.array(p.downbeats_s), np.array(a.downbeats_s), 0.07)
+                        if a.downbeats_s else 0.0 for p, a in pulsed])
+    keys = np.mean([mir_eval.key.weighted_score(p.key, a.key) if a.key else 0.0 for p, a in pulsed])
+    print(f"tempo {tempo}/{len(pulsed)}, meter {meter}/{len(pulsed)}, downbeat F {downbeat:.2f}, key {keys:.2f}")
+    for p, a in pieces_heard:
+        print(f"  {p.name}: {a.tempo_bpm} bpm {a.time_signature} {a.key}")
+    # A small sample of bench/listening.py's set (whose figures the README gives):
+    # floors under what it measures, so a regression fails and chance does not.
+    assert tempo >= 0.8 * len(pulsed)
+    assert meter >= 0.6 * len(pulsed)
+    assert downbeat >= 0.6
+    assert keys >= 0.7
+    assert all(a.tempo_bpm is None and a.time_signature is None for p, a in pieces_heard if not p.has_pulse)
+
+
+@needs_fluidsynth
+def test_a_two_bar_loop_reads_120_bpm_in_four_four_from_bar_one():
+    """Kick on 1 and 3, snare on 2 and 4, eighth hats, A minor then F, played twice:
+    it once read "120.2 bpm · 3/4" with bar 1 at 0.95 s."""
+    y, _ = played.loop(RATE)
+    a = analyze(y, RATE)
+    assert a.tempo_bpm == pytest.approx(120.0, rel=0.01)
+    assert a.time_signature == "4/4" and a.meter == 4
+    assert a.downbeats_s[0] == pytest.approx(0.0, abs=0.05)
+    assert [round(t) for t in a.downbeats_s] == [0, 2, 4, 6]
+
+
+POP = [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")]  # I-V-vi-IV
+AEOLIAN = [(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")]  # i-VI-III-VII
+
+
+@pytest.mark.parametrize("mode, progression", [("major", POP), ("minor", AEOLIAN)], ids=["I-V-vi-IV", "i-VI-III-VII"])
+def test_loops_that_share_their_relatives_notes_keep_their_key(mode, progression):
+    spelled = {"D#": "Eb", "A#": "Bb", "G#": "Ab"}
+    heard = []
+    for i, tonic in enumerate(NOTES[::2]):
+        y = song(96 + 8 * i, 4, f"{tonic} {mode}", bars=8, sample_rate=RATE, seed=i, progression=progression)
+        heard.append((f"{spelled.get(tonic, tonic)} {mode}", analyze(y, RATE).key))
+    print(heard)
+    assert not [pair for pair in heard if relation(*pair) == "relative"]
+    # I-V-vi-IV's IV major fits nearly as well as I (its one B against IV's Bb):
+    # a loop of it now and then reads as the subdominant's key, never the relative's.
+    assert sum(truth == key for truth, key in heard) >= 4
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("kind", ["rubato", "drone"])
+def test_rubato_chords_and_drones_on_instruments_have_no_tempo(kind):
+    piece = played._no_pulse(kind, 0, seed=5, seconds=(12.0, 14.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is None and a.beats_s == [] and a.time_signature is None
+
+
+def test_the_path_grid_stands_for_what_is_heard_in_the_path(whole):
+    """The musician's grid wins: a path heard at 120 bpm but corrected to 110 makes
+    a 120 bpm take read 9% fast, its beats measured against the grid's."""
+    cut = int(8 * BAR * RATE)
+    parent, take = whole[:cut], whole[cut:]
+    corrected = PathGrid(110.0, [i * 60 / 110 for i in range(int(16 * 110 / 60))], "A minor")
+    r = seam(parent, take, RATE, analyze(parent, RATE), analyze(take, RATE), corrected)
+    assert r.tempo_change_pct == pytest.approx(9.1, abs=1.5) and r.key_match == "same"
+    assert r.weakest.startswith("tempo +") and r.unjudged is None
+    other_key = seam(parent, take, RATE, analyze(parent, RATE), analyze(take, RATE), PathGrid(120.0, [i * 0.5 for i in range(32)], "F# major"))
+    assert other_key.key_match == "other" and other_key.weakest == "changes key to A minor"
+
+
+def test_a_clean_seam_names_nothing_weakest(whole):
+    cut = int(8 * BAR * RATE)
+    r = report(whole[cut:], whole[:cut])
+    assert r.weakest is None and r.unjudged is None
+
+
+def test_a_seam_too_short_or_with_nothing_clear_is_unjudged(whole):
+    cut = int(8 * BAR * RATE)
+    blip = report(whole[cut:], whole[cut - int(0.1 * RATE) : cut])
+    assert blip.unjudged and "path" in blip.unjudged and blip.score < 0.71
+    short_take = report(whole[cut : cut + int(0.5 * RATE)], whole[:cut])
+    assert short_take.unjudged and "take" in short_take.unjudged
+    drone = (_chord(48, "maj", 8.0, RATE) / 2).astype(np.float32)
+    hum = noise(8, seed=2)
+    unclear = report(hum, noise(8, seed=3))
+    assert unclear.unjudged and "neither" in unclear.unjudged
+    # Unknown figures no longer count as perfect: a noise take after a drone can't
+    # score what a measured clean seam does.
+    assert report(hum, drone).score < report(whole[cut:], whole[:cut]).score

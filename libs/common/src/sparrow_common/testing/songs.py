@@ -60,13 +60,16 @@ def song(
     drums: bool = True,
     chords: bool = True,
     start_s: float = 0.0,
+    progression: list[tuple[int, str]] | None = None,
 ) -> np.ndarray:
     """(samples,) float32: `bars` bars of `meter` beats at `tempo_bpm` in `key`
-    ("A minor"), one chord a bar; the first downbeat at `start_s`."""
+    ("A minor"), one chord a bar; the first downbeat at `start_s`. `progression`:
+    the chords' (semitones above the tonic, "maj" or "min"), else one of the key's
+    two stock progressions (by seed)."""
     rng = np.random.default_rng(seed)
     tonic, mode = key.split()
     tonic_midi = 48 + NOTES.index(tonic)
-    progression = (MAJOR_PROGRESSIONS if mode == "major" else MINOR_PROGRESSIONS)[seed % 2]
+    progression = progression or (MAJOR_PROGRESSIONS if mode == "major" else MINOR_PROGRESSIONS)[seed % 2]
     beat = 60.0 / tempo_bpm
     length = int((start_s + bars * meter * beat + 0.5) * sample_rate)
     out = np.zeros(length)

@@ -1,6 +1,5 @@
 """What every other measure reads, computed once per clip: the onsets (a mel
-spectrogram's flux), pitch classes fine in time (a 4096-point STFT) for the beats
-and bars, and fine in pitch (a constant-Q spectrum, a third of a semitone a bin,
+spectrogram's flux), pitch classes fine in time (a 4096-point STFT) for the bars, and fine in pitch (a constant-Q spectrum, a third of a semitone a bin,
 C1 to B7, whose bass windows last a second) for the key.
 
 - `onsets`: new notes, however soft: librosa's spectral flux on a log-power mel
@@ -9,8 +8,7 @@ C1 to B7, whose bass windows last a second) for the key.
   clearly than a semitone flux does);
 - `harmony`: how far the chroma moves (chord changes, a bass note moving);
 - `bass`: the rise of the mel bands under BASS_HZ: kicks and bass notes;
-- `chroma` and `bass_chroma`: pitch classes per frame, for the bars (the bass's
-  from under BASS_HZ only); `key_chroma` for the key.
+- `chroma`: pitch classes per frame, for the bars; `key_chroma` for the key.
 
 One frame is HOP samples at the clip's rate (23 ms at 22.05 kHz).
 """
@@ -39,7 +37,6 @@ class Heard:
     harmony: np.ndarray
     bass: np.ndarray
     chroma: np.ndarray  # (12, frames), C first, each frame's loudest 1
-    bass_chroma: np.ndarray  # (12, frames), C1 to B3 only
     level_db: np.ndarray  # per frame, dB
     key_chroma: np.ndarray  # (12, frames), a third of a semitone a bin before folding
 
@@ -65,14 +62,12 @@ def hear(y: np.ndarray, sr: int) -> Heard:
     c = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.midi_to_hz(FMIN_MIDI),
                            n_bins=OCTAVES * PER_OCTAVE, bins_per_octave=PER_OCTAVE))
     key_chroma = librosa.feature.chroma_cqt(C=c, sr=sr, hop_length=HOP, bins_per_octave=PER_OCTAVE, n_chroma=12)
-    # The beats' chroma: fine in time (a 186 ms window), the bass's from under BASS_HZ.
+    # The beats' chroma: fine in time (a 186 ms window).
     power = np.abs(librosa.stft(y, n_fft=4096, hop_length=HOP)) ** 2
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=4096, tuning=0.0)
-    power[librosa.fft_frequencies(sr=sr, n_fft=4096) > BASS_HZ] = 0.0
-    bass_chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=4096, tuning=0.0)
     n = min(frames, c.shape[1], chroma.shape[1])
     smooth = scipy.ndimage.uniform_filter1d(chroma / (chroma.sum(axis=0, keepdims=True) + 1e-9), size=3, axis=1)
     harmony = np.r_[0.0, np.maximum(0.0, smooth[:, 1:] - smooth[:, :-1]).sum(axis=0)]
     level = 10 * np.log10(np.mean(c ** 2, axis=0) + 1e-12)
-    return Heard(sr, n, onsets[:n], _scaled(harmony[:n]), _scaled(bass[:n]), chroma[:, :n], bass_chroma[:, :n],
+    return Heard(sr, n, onsets[:n], _scaled(harmony[:n]), _scaled(bass[:n]), chroma[:, :n],
                  level[:n], key_chroma[:, :n])

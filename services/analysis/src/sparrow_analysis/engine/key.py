@@ -2,8 +2,8 @@
 
 The clip's pitch classes (heard.key_chroma, a third of a semitone a constant-Q bin,
 every sounding frame counted alike), with its first and last two seconds counted
-again (pieces end, and most begin, on the tonic: this is what turns a dominant or
-relative reading back to the key). That profile is correlated with three
+again (pieces end, and most begin, on the tonic: this is what turns a dominant
+reading back to the key). That profile is correlated with three
 published profiles of each of the 24 keys, rotated to its tonic, and the
 correlations averaged:
 
@@ -11,7 +11,13 @@ correlations averaged:
 - Temperley (2007): pitch-class counts in the Kostka-Payne textbook's excerpts;
 - Albrecht and Shanahan (2013): durations in a corpus of common-practice pieces.
 
-The confidence is the best key's correlation (0 to 1); under MIN_CORRELATION no
+A key and its relative minor or major share their notes: within RELATIVE_MARGIN
+of each other (a minor profile wants the raised seventh, which an Aeolian
+i-VI-III-VII never plays, so its fit trails the relative major's by up to 0.2),
+the relative wins when its tonic triad sounds clearly more (OPENS_ON) in the
+clip's first two seconds (i-VI-III-VII is vi-IV-I-V begun on its minor chord).
+
+The confidence is the key's correlation (0 to 1); under MIN_CORRELATION no
 key is named. The runner-up is the next best key.
 
 Measured on sparrow_common.testing.pieces (bench/listening.py): counting the bass
@@ -40,7 +46,16 @@ PROFILES = {
     ],
 }
 MIN_CORRELATION = 0.5
-ENDS_WEIGHT = 0.5
+FIRST_WEIGHT = 0.25
+LAST_WEIGHT = 0.25
+# How close the relative key's fit must come for the opening chord to decide,
+# and how much more its tonic triad must sound there (the two triads share two
+# notes; a path's last seconds may open on any chord, and only a clear opening on
+# the relative's tonic turns the reading).
+RELATIVE_MARGIN = 0.25
+OPENS_ON = 1.4
+# A profile whose loudest pitch class is under this times its softest is noise.
+MIN_CONTRAST = 1.5
 ENDS_S = 2.0
 
 
@@ -85,19 +100,45 @@ def profile(heard: Heard) -> np.ndarray:
     ends = int(ENDS_S * heard.fps)
     first, last = sounding[:ends], sounding[-ends:]
     return (_share(heard.key_chroma[:, sounding].sum(axis=1))
-            + ENDS_WEIGHT * (_share(heard.key_chroma[:, first].sum(axis=1)) + _share(heard.key_chroma[:, last].sum(axis=1))) / 2)
+            + FIRST_WEIGHT * _share(heard.key_chroma[:, first].sum(axis=1))
+            + LAST_WEIGHT * _share(heard.key_chroma[:, last].sum(axis=1)))
+
+
+def _triad(name: str) -> list[int]:
+    tonic, mode = name.split()
+    root = NOTES.index(tonic)
+    return [root, (root + (4 if mode == "major" else 3)) % 12, (root + 7) % 12]
+
+
+def _relative(name: str) -> str:
+    tonic, mode = name.split()
+    root = NOTES.index(tonic)
+    return f"{NOTES[(root - 3) % 12]} minor" if mode == "major" else f"{NOTES[(root + 3) % 12]} major"
 
 
 def key(heard: Heard) -> Key:
     """The key of a clip, how sure (0 to 1), and the runner-up."""
     chroma = profile(heard)
-    if chroma.sum() <= 1e-9 or np.allclose(chroma, chroma[0]):
+    if chroma.sum() <= 1e-9 or chroma.max() < MIN_CONTRAST * chroma.min():
         return Key(None, 0.0, None)
-    (r, name), (_, second) = ranked(chroma)[:2]
+    scores = ranked(chroma)
+    (r, name), (_, second) = scores[:2]
     r = float(max(r, 0.0))
     if r < MIN_CORRELATION:
         return Key(None, round(r, 3), None)
+    # A key and its relative share their notes (Am F C G is C G Am F begun
+    # elsewhere): when both fit alike, the one whose tonic chord opens the clip.
+    other = _relative(name)
+    other_r = dict((n, v) for v, n in scores)[other]
+    opening = _opening(heard)
+    if other_r >= r - RELATIVE_MARGIN and opening[_triad(other)].sum() > OPENS_ON * opening[_triad(name)].sum():
+        return Key(other, round(max(other_r, 0.0), 3), name)
     return Key(name, round(r, 3), second)
+
+
+def _opening(heard: Heard) -> np.ndarray:
+    sounding = np.flatnonzero(heard.level_db > heard.level_db.max() - 40)
+    return _share(heard.key_chroma[:, sounding[: int(ENDS_S * heard.fps)]].sum(axis=1))
 
 
 def relation(a: str | None, b: str | None) -> str | None:

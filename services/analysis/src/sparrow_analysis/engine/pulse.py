@@ -8,14 +8,14 @@ nothing is struck). Its autocorrelation says how strongly it repeats at each lag
 The tempo is the beat period whose metrical picture fits best: the envelope
 repeats at the beat, not more at the wrong subdivision (a third of the beat in
 simple time, a half in compound time) than at the right one, and the harmony and
-the bass repeat at the bar. A prior on the subdivision's rate (eighths near 210 a minute,
-so a quarter near 105 bpm, a dotted quarter near 70) picks between levels that
+the bass repeat at the bar. A prior on the subdivision's rate (eighths near 240 a minute,
+so a quarter near 120 bpm, a dotted quarter near 80) picks between levels that
 fit alike. Beats are then tracked at that tempo (librosa's dynamic programme),
 and the tempo refined by a line through them.
 
 No tempo is said when nothing starts (the envelope never rises past ONSET_FLOOR),
-or when the envelope does not repeat at the chosen beat (its autocorrelation
-there, the `confidence`, under STEADY): noise, drones, rubato chords, silence.
+or when the `confidence` is under STEADY: the envelope neither repeats at the
+chosen beat nor rises on the tracked beats (noise, drones, rubato chords).
 """
 
 from __future__ import annotations
@@ -27,18 +27,21 @@ import numpy as np
 
 from sparrow_analysis.engine.heard import HOP, Heard
 
-# Autocorrelation of the envelope at the beat, below which there is no steady
-# beat (rubato chords, noise and drones read under 0.07; steady pieces 0.2 to 0.9).
-STEADY = 0.12
+# The confidence (the envelope's autocorrelation at the beat, plus how much more
+# it rises on the tracked beats than anywhere) below which there is no steady
+# beat: on sparrow_common.testing.pieces noise, drones and rubato chords read
+# 0.05 to 0.33, steady pieces 0.4 to 1.
+STEADY = 0.36
 # librosa's onset strength (dB of rise averaged over mel bands, against the
 # clip's loudest): a held tone's never passes 0.2, a struck note's reaches 2 to 30.
 ONSET_FLOOR = 1.0
 SLOWEST, FASTEST = 40.0, 240.0
 # (beats to the bar, subdivisions of the beat): 2/4, 3/4, 4/4, 6/8, 12/8.
 STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
-# Eighths a minute that a listener taps the beat around (a quarter at 105 bpm),
-# and how far (in octaves) the tempo may stray before the prior weighs.
-EIGHTHS_PER_MIN = 210.0
+# Eighths a minute that a listener taps the beat around (a quarter at 120 bpm,
+# a dotted quarter at 80), and how far (in octaves) the tempo may stray before
+# the prior weighs.
+EIGHTHS_PER_MIN = 240.0
 PRIOR_OCTAVES = 0.8
 # A slow attack's rise: at most 7 frames (160 ms; a flute's takes 100 to 150).
 ATTACK = 7
@@ -47,6 +50,7 @@ FOOT = 0.25
 # synthesised songs of sparrow_common.testing.songs, whose beats are exact: 23 ms).
 LATENCY = 1
 COMPOUND_MARGIN = 0.05
+COMPOUND_FLOOR = 0.2
 OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
 
 
@@ -115,8 +119,10 @@ def best_tempo(heard: Heard) -> tuple[float, int, float]:
     period = 60.0 / bpm * fps
     # The fit's subdivision may only reflect the prior (a slow beat with nothing
     # between its notes fits either): compound time is said when thirds of the
-    # beat repeat more than halves.
-    sub = 3 if _at(beat_acf, period / 3) > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
+    # beat repeat clearly (a beat with nothing between its notes is simple time),
+    # and more than halves.
+    thirds = _at(beat_acf, period / 3)
+    sub = 3 if thirds > COMPOUND_FLOOR and thirds > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
     return bpm, sub, float(np.clip(_at(beat_acf, period), 0.0, 1.0))
 
 
@@ -138,19 +144,21 @@ def _salience(heard: Heard) -> np.ndarray:
     return onsets + 2 * heard.bass + heard.harmony
 
 
-def _steady(frames: np.ndarray, reach: int = 4) -> np.ndarray:
+def _steady(frames: np.ndarray, reach: int = 4, whole: bool = True) -> np.ndarray:
     """The tracker pulls a beat now and then onto a loud off-beat eighth; the
     music keeps time, so each beat is put where its neighbours (REACH either side)
-    say it falls: their median period and the median of their positions carried
-    to it. A slow drift is followed; one stray beat is not."""
+    say it falls: their period (the median of every pair's slope) and the median
+    of their positions carried to it. A slow drift is followed; one stray beat is not."""
     frames = frames.astype(float)
     out = np.empty_like(frames)
     for i in range(len(frames)):
         lo, hi = max(0, i - reach), min(len(frames), i + reach + 1)
         near = frames[lo:hi]
-        period = float(np.median(np.diff(near))) if len(near) > 1 else 0.0
+        # Theil-Sen: the median of every pair's slope, to a fraction of a frame.
+        j, k = np.triu_indices(len(near), 1)
+        period = float(np.median((near[k] - near[j]) / (k - j))) if len(near) > 1 else 0.0
         out[i] = np.median(near - (np.arange(lo, hi) - i) * period)
-    return np.round(out).astype(int)
+    return np.round(out).astype(int) if whole else out
 
 
 def _on_the_beat(heard: Heard, frames: np.ndarray, sub: int) -> np.ndarray:
@@ -199,19 +207,33 @@ def _attack(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def _on_beat_ratio(env: np.ndarray, frames: np.ndarray) -> float:
+    """How much more the envelope rises on the beats than anywhere (1: no more)."""
+    near = lambda f: env[max(f - 1, 0): f + 2].max()  # noqa: E731
+    anywhere = np.mean([near(f) for f in range(2, len(env) - 2, 3)])
+    return float(np.mean([near(f) for f in frames]) / (anywhere + 1e-9))
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
     if duration < 2.0 or heard.onsets.max() < ONSET_FLOOR:
         return NONE
-    bpm, sub, confidence = best_tempo(heard)
-    if confidence < STEADY:
-        return Pulse(None, [], round(confidence, 3), NONE.beat_frames)
-    _, frames = librosa.beat.beat_track(onset_envelope=envelope(heard), sr=heard.sr, hop_length=HOP, bpm=bpm,
+    bpm, sub, repeats = best_tempo(heard)
+    env = envelope(heard)
+    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm,
                                         tightness=400, trim=True)
     if len(frames) < 4:
+        return Pulse(None, [], round(repeats, 3), NONE.beat_frames)
+    # Steady: the envelope repeats at the beat, and rises on the tracked beats more
+    # than anywhere else. Rubato chords and noise do one a little, never both.
+    confidence = float(np.clip(repeats + _on_beat_ratio(env, frames) - 1.0, 0.0, 1.0))
+    if confidence < STEADY:
         return Pulse(None, [], round(confidence, 3), NONE.beat_frames)
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
-    times = librosa.frames_to_time(_attack(heard.onsets, frames) - LATENCY, sr=heard.sr, hop_length=HOP).clip(0)
+    # Each beat where its notes begin, then the grid through them again, now to a
+    # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
+    attacks = _steady(_attack(heard.onsets, frames) - LATENCY, whole=False)
+    times = (attacks * HOP / heard.sr).clip(0)
     tempo = _refined(bpm, times)
     return Pulse(round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub)

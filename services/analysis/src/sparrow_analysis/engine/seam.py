@@ -5,8 +5,9 @@ Measured on the path's last seconds (`parent`) and the take's first seconds
 
 - tempo change: the take's tempo against the path's, in percent, after folding
   a double or half tempo (a tracker may hear either);
-- beat offset: the path's beat grid carried on past the seam, against the take's
-  first beats: the median distance in ms (wrapped to half a beat either way);
+- beat offset: the path's beat grid (its last CARRIED beats) carried on past the
+  seam, against the take's first beats: the median distance in ms (wrapped to
+  half a beat either way);
 - key match: same, relative (the major and minor keys of the same notes), other;
 - loudness step: the take's first SPAN_S against the path's last, in LU (dB);
 - spectral jump: the take's first 100 ms against the path's last 100 ms, the
@@ -22,7 +23,7 @@ The path's tempo, beats and key are the musician's grid when the chain sends
 one (`grid`: what was heard in the path, corrected), else what is heard in it.
 
 The score multiplies one factor per figure, each 1 when the seam is clean:
-exp(-(tempo% / 4)^2), 1 - |offset| / half a beat, 1 / 0.8 / 0.5 for the same /
+exp(-(tempo% / 4)^2), 1 - (|offset| past ON_BEAT_MS) / (half a beat less it), 1 / 0.8 / 0.5 for the same /
 relative / another key, exp(-(step dB / 6)^2), exp(-(jump past the usual dB / 12)^2), and 0.5
 each for a fade-out and a silent start. An unknown figure (no steady beat, no
 clear key, too short to measure) weighs UNKNOWN: it can't vouch for the seam, so a
@@ -51,6 +52,9 @@ FADE_DB = 12.0
 SILENT_DB = 30.0
 KEY_FACTORS = {"same": 1.0, "relative": 0.8, "other": 0.5}
 UNKNOWN = 0.8
+CARRIED = 8
+# Within this a take is on the beat (a beat's own jitter, a frame of analysis).
+ON_BEAT_MS = 30.0
 MIN_HEARD_S = 1.0
 # A factor over this takes too little off to be named the weakest.
 NOTICED = 0.95
@@ -105,12 +109,16 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     offset_ms = None
     if path.tempo_bpm and len(path.beats_s) >= 2 and after.beats_s:
         period = 60.0 / path.tempo_bpm
-        carried = path.beats_s[-1] - len(parent) / sr  # the path's last beat, on the take's clock
+        # The path's last beat, on the take's clock, from its last CARRIED beats (one
+        # beat's own jitter is the music's, not the grid's).
+        last = np.asarray(path.beats_s[-CARRIED:])
+        carried = float(np.median(last + (len(last) - 1 - np.arange(len(last))) * period)) - len(parent) / sr
         first = [t for t in after.beats_s if t < 4 * period] or after.beats_s[:1]
         offsets = [((t - carried + period / 2) % period) - period / 2 for t in first]
         offset_ms = round(float(np.median(offsets)) * 1000, 1)
-        notes.append("on the beat" if abs(offset_ms) < 30 else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}")
-        factors.append((max(0.0, 1 - abs(offset_ms) / (period * 500)), notes[-1]))
+        notes.append("on the beat" if abs(offset_ms) < ON_BEAT_MS else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}")
+        off = max(0.0, abs(offset_ms) - ON_BEAT_MS) / max(period * 500 - ON_BEAT_MS, 1.0)
+        factors.append((max(0.0, 1 - off), notes[-1]))
     elif path.tempo_bpm or after.tempo_bpm:
         factors.append((UNKNOWN, _unknown("beat", len(path.beats_s) >= 2, bool(after.beats_s))))
 
