@@ -49,6 +49,10 @@ FOOT = 0.25
 # The onset envelope's peak comes a frame after the note (measured on the
 # synthesised songs of sparrow_common.testing.songs, whose beats are exact: 23 ms).
 LATENCY = 1
+# Beats held to one line when they stray from it by under this much of a beat
+# (median); else each is placed by its REACH neighbours either side.
+STRAY = 0.06
+REACH = 4
 COMPOUND_MARGIN = 0.05
 COMPOUND_FLOOR = 0.2
 OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
@@ -144,20 +148,31 @@ def _salience(heard: Heard) -> np.ndarray:
     return onsets + 2 * heard.bass + heard.harmony
 
 
-def _steady(frames: np.ndarray, reach: int = 4, whole: bool = True) -> np.ndarray:
-    """The tracker pulls a beat now and then onto a loud off-beat eighth; the
-    music keeps time, so each beat is put where its neighbours (REACH either side)
-    say it falls: their period (the median of every pair's slope) and the median
-    of their positions carried to it. A slow drift is followed; one stray beat is not."""
+def _line(frames: np.ndarray) -> tuple[float, float]:
+    """(period, where beat 0 falls) of a robust line through beat positions
+    (Theil-Sen: the median of every pair's slope, then the median offset)."""
+    j, k = np.triu_indices(len(frames), 1)
+    period = float(np.median((frames[k] - frames[j]) / (k - j)))
+    return period, float(np.median(frames - np.arange(len(frames)) * period))
+
+
+def _steady(frames: np.ndarray, whole: bool = True) -> np.ndarray:
+    """The tracker pulls a beat now and then onto a loud off-beat eighth, and its
+    last beats toward the clip's end; the music keeps time. When the beats hold
+    one tempo (their median distance from one line under STRAY of a beat), they
+    are put on that line; else each where its neighbours (REACH either side) say
+    it falls, so a slow drift is followed and one stray beat is not."""
     frames = frames.astype(float)
-    out = np.empty_like(frames)
-    for i in range(len(frames)):
-        lo, hi = max(0, i - reach), min(len(frames), i + reach + 1)
-        near = frames[lo:hi]
-        # Theil-Sen: the median of every pair's slope, to a fraction of a frame.
-        j, k = np.triu_indices(len(near), 1)
-        period = float(np.median((near[k] - near[j]) / (k - j))) if len(near) > 1 else 0.0
-        out[i] = np.median(near - (np.arange(lo, hi) - i) * period)
+    period, start = _line(frames)
+    line = start + np.arange(len(frames)) * period
+    if np.median(np.abs(frames - line)) < STRAY * period:
+        out = line
+    else:
+        out = np.empty_like(frames)
+        for i in range(len(frames)):
+            lo, hi = max(0, i - REACH), min(len(frames), i + REACH + 1)
+            p, s0 = _line(frames[lo:hi]) if hi - lo > 1 else (0.0, frames[i])
+            out[i] = s0 + (i - lo) * p
     return np.round(out).astype(int) if whole else out
 
 
