@@ -60,7 +60,7 @@ async def test_a_clip_comes_back_with_its_tempo_bars_key_and_loudness(worker):
     a = done.analysis
     assert progress[-1] == (1, 1)
     assert a.HasField("tempo_bpm") and a.tempo_bpm == pytest.approx(96.0, rel=0.02)
-    assert a.meter == 3 and a.key == "E minor" and len(a.downbeats_s) >= 4
+    assert a.meter == 3 and a.time_signature == "3/4" and a.key == "E minor" and len(a.downbeats_s) >= 4
     assert a.HasField("loudness_lufs") and -30 < a.loudness_lufs < 0
     assert not done.HasField("seam")
 
@@ -81,6 +81,7 @@ async def test_a_clip_with_no_beat_has_no_tempo(worker):
     _, stub, _ = worker
     _, done = await analyze(stub, make_clip("wav", seconds=4.0, sample_rate=RATE))
     assert not done.analysis.HasField("tempo_bpm") and done.analysis.meter == 0 and not done.analysis.beats_s
+    assert done.analysis.time_signature == "" and done.analysis.tempo_confidence < 0.36
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -107,3 +108,36 @@ async def test_capacity_says_what_it_runs(worker):
     capacity = (await stub.GetCapacity(analysis_pb2.AnalysisServiceGetCapacityRequest(), timeout=5)).capacity
     assert capacity.ready and capacity.device == "cpu" and capacity.model.startswith("librosa")
     assert (capacity.slots, capacity.busy, capacity.queued) == (2, 0, 0)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_new_figures_cross_the_wire(worker):
+    """The clip's time signature, tempo confidence and runner-up key; the seam's
+    weakest figure; and the path's grid, sent in the setup, standing for what is
+    heard in the context (its beats on the context's clock, as sent)."""
+    _, stub, _ = worker
+    whole = song(120.0, 4, "A minor", bars=12, sample_rate=RATE, seed=5)[: 24 * RATE]
+    grid = analysis_pb2.PathGrid(tempo_bpm=110.0, beats_s=[i * 60 / 110 for i in range(29)], key="A minor")
+
+    def messages():
+        yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup(path_grid=grid))
+        yield from request(wav(whole[16 * RATE :]), wav(whole[: 16 * RATE]), setup=False)
+
+    done = None
+    async for reply in stub.Analyze(messages(), timeout=60):
+        if reply.WhichOneof("part") == "done":
+            done = reply.done
+    a = done.analysis
+    assert a.time_signature == "4/4" and a.meter == 4 and 0.36 <= a.tempo_confidence <= 1
+    assert a.key == "A minor" and a.key_runner_up and a.key_runner_up != a.key
+    # Heard, the path is 120 bpm; the grid says 110: the take reads 9% fast.
+    assert done.seam.tempo_change_pct == pytest.approx(9.1, abs=1.5)
+    assert done.seam.weakest.startswith("tempo +") and done.seam.unjudged == ""
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_take_after_a_blip_of_a_path_is_unjudged(worker):
+    _, stub, _ = worker
+    whole = song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=5)
+    _, done = await analyze(stub, wav(whole[4 * RATE :]), context=wav(whole[int(3.9 * RATE) : 4 * RATE]))
+    assert "too short" in done.seam.unjudged and done.seam.score < 0.71
