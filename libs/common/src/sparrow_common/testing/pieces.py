@@ -238,15 +238,17 @@ def _block(g: Grid, chords, voicing_low: float, pattern: str, out: list[Note], c
             t = g.at(bar, beat)
             for n in upper:
                 out.append(Note(ch, n, t, t + length * g.beat_s * 0.98, _vel(rng, 70, 8 if beat == 0 else 0)))
-        elif pattern in ("beats", "offbeats", "strum", "waltz", "compound"):
+        elif pattern in ("beats", "offbeats", "strum", "waltz", "compound", "triplets"):
             if pattern == "beats":
                 hits = np.arange(0, length, 1.0)
             elif pattern == "offbeats":
                 hits = np.arange(0.5, length, 1.0)
             elif pattern == "waltz":
                 hits = [b for b in np.arange(0, length, 1.0) if (beat + b) % 3 != 0]
-            elif pattern == "compound":
+            elif pattern == "compound":  # oom-pah-pah: the bass takes each beat
                 hits = [b + k / 3 for b in np.arange(0, length, 1.0) for k in (1, 2)]
+            elif pattern == "triplets":  # a 6/8 strum or broken chord: all three eighths
+                hits = [b + k / 3 for b in np.arange(0, length, 1.0) for k in (0, 1, 2)]
             else:
                 hits = [b + h for b in np.arange(0, length, 1.0) for h in (0, 0.5)
                         if h == 0 or rng.random() < 0.7]
@@ -255,7 +257,7 @@ def _block(g: Grid, chords, voicing_low: float, pattern: str, out: list[Note], c
                 down = pattern != "strum" or abs(h % 1) < 1e-6
                 order = upper if down else upper[::-1]
                 spread = 0.012 if pattern == "strum" else 0.0
-                step = 1.0 / g.sub if pattern == "compound" else 0.5 if pattern in ("strum", "offbeats") else 1.0
+                step = 1.0 / g.sub if pattern in ("compound", "triplets") else 0.5 if pattern in ("strum", "offbeats") else 1.0
                 acc = 14 if abs((beat + h) % g.meter) < 1e-6 else (6 if abs(h % 1) < 1e-6 else 0)
                 for i, n in enumerate(order):
                     t = t0 + i * spread
@@ -457,12 +459,12 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
         programs = {0: int(rng.choice([0, 1, 2])), 1: 0}
         _bass_line(g, chords, bass_at + 12, str(rng.choice(["root", "quarters"])), notes, ch=0)
         _block(g, chords, 55, str(rng.choice(["alberti", "up", "updown", "beats", "waltz" if meter == 3 else "strum"]))
-               if sub == 2 else "compound", notes, ch=0)
+               if sub == 2 else "triplets", notes, ch=0)
         _melody(g, chords, tonic, mode, 69, notes, ch=1)
     elif style == "guitar":
         programs = {0: int(rng.choice([24, 25, 26])), 1: int(rng.choice([24, 25, 32]))}
         _bass_line(g, chords, bass_at + 12, "root", notes, ch=1)
-        _block(g, chords, 55, "strum" if sub == 2 else "compound", notes, ch=0)
+        _block(g, chords, 55, "strum" if sub == 2 else "triplets", notes, ch=0)
     elif style == "strings":
         programs = {1: int(rng.choice([42, 43, 32])), 2: int(rng.choice([48, 49, 50, 44, 89])), 3: int(rng.choice([40, 41, 71, 68]))}
         _bass_line(g, chords, bass_at, "quarters", notes)
@@ -471,12 +473,12 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
     elif style == "duo":
         programs = {1: int(rng.choice([32, 33, 35])), 2: int(rng.choice([4, 5, 0, 16, 11]))}
         _bass_line(g, chords, bass_at, "walk" if sub == 2 else "quarters", notes)
-        _block(g, chords, 58, "compound" if sub == 3 else str(rng.choice(["offbeats", "beats", "strum"])), notes)
+        _block(g, chords, 58, "triplets" if sub == 3 else str(rng.choice(["offbeats", "beats", "strum"])), notes)
     elif style in ("chorale", "flute"):
         choice = "flute" if style == "flute" else str(rng.choice(list(CHORALE_INSTRUMENTS)))
         programs = dict(enumerate(CHORALE_INSTRUMENTS[choice]))
         if style == "flute" and sub == 3:
-            _block(g, chords, 60, "compound", notes, ch=1)
+            _block(g, chords, 60, "triplets", notes, ch=1)
             _bass_line(g, chords, bass_at + 12, "root", notes, ch=0)
             _melody(g, chords, tonic, mode, 72, notes, ch=3)
         else:

@@ -26,7 +26,7 @@ from sparrow_analysis.engine.heard import Heard
 SIGNATURES = {(2, 2): "2/4", (3, 2): "3/4", (4, 2): "4/4", (2, 3): "6/8", (4, 3): "12/8"}
 # What each reading needs to beat the others by: four to the bar is the usual
 # reading, two the rarest.
-METER_PRIOR = {(4, 2): 0.15, (3, 2): 0.0, (2, 2): -0.1, (4, 3): 0.0, (2, 3): 0.0}
+METER_PRIOR = {(4, 2): 0.15, (3, 2): 0.0, (2, 2): -0.2, (4, 3): 0.0, (2, 3): 0.0}
 # Most music starts on bar 1: the reading whose bar 1 is the first beat heard
 # gets this much (a pickup needs that much more evidence).
 START_BONUS = 0.2
