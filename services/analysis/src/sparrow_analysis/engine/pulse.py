@@ -36,6 +36,9 @@ STEADY = 0.36
 # clip's loudest): a held tone's never passes 0.2, a struck note's reaches 2 to 30.
 ONSET_FLOOR = 1.0
 SLOWEST, FASTEST = 40.0, 240.0
+# Rubato chords a few seconds apart hold "steady" at a crawl: a halved tempo
+# is only tried down to this.
+SLOWEST_HALF = 55.0
 # (beats to the bar, subdivisions of the beat): 2/4, 3/4, 4/4, 6/8, 12/8.
 STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
 # Eighths a minute that a listener taps the beat around (a quarter at 120 bpm,
@@ -229,22 +232,34 @@ def _on_beat_ratio(env: np.ndarray, frames: np.ndarray) -> float:
     return float(np.mean([near(f) for f in frames]) / (anywhere + 1e-9))
 
 
+def _tracked(heard: Heard, env: np.ndarray, beat_acf: np.ndarray, bpm: float) -> tuple[float, float, np.ndarray]:
+    """(confidence, bpm, beat frames) of the beats tracked at `bpm`. Steady: the
+    envelope repeats at the beat, and rises on the tracked beats more than
+    anywhere else; rubato chords and noise do one a little, never both."""
+    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm,
+                                        tightness=400, trim=True)
+    if len(frames) < 4:
+        return 0.0, bpm, frames
+    repeats = max(_at(beat_acf, 60.0 / bpm * heard.fps), 0.0)
+    return float(np.clip(repeats + _on_beat_ratio(env, frames) - 1.0, 0.0, 1.0)), bpm, frames
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
     if duration < 2.0 or heard.onsets.max() < ONSET_FLOOR:
         return NONE
-    bpm, sub, repeats = best_tempo(heard)
+    bpm, sub, _ = best_tempo(heard)
     env = envelope(heard)
-    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm,
-                                        tightness=400, trim=True)
-    if len(frames) < 4:
-        return Pulse(None, [], round(repeats, 3), NONE.beat_frames)
-    # Steady: the envelope repeats at the beat, and rises on the tracked beats more
-    # than anywhere else. Rubato chords and noise do one a little, never both.
-    confidence = float(np.clip(repeats + _on_beat_ratio(env, frames) - 1.0, 0.0, 1.0))
-    if confidence < STEADY:
-        return Pulse(None, [], round(confidence, 3), NONE.beat_frames)
+    beat_acf = _acf(env)
+    # The fit's tempo first; should it not hold steady, its half (a slow piece's
+    # eighths can outweigh its beat) down to SLOWEST_HALF, and the steadier.
+    tries = [_tracked(heard, env, beat_acf, bpm)]
+    if bpm / 2 >= SLOWEST_HALF:
+        tries.append(_tracked(heard, env, beat_acf, bpm / 2))
+    confidence, bpm, frames = tries[0] if tries[0][0] >= STEADY else max(tries, key=lambda t: t[0])
+    if len(frames) < 4 or confidence < STEADY:
+        return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
