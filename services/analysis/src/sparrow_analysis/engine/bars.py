@@ -3,8 +3,8 @@
 Harmony changes on the bar line, a new bass note lands on it and the downbeat is
 played harder. For each way of grouping the beats (two, three or four to the bar,
 the first downbeat on any of them, so a pickup before bar 1 is allowed) every beat
-is asked how much the harmony of the bar before it differs from the bar after it
-(chroma, a bar's worth each side), and how hard the low end hits there (a kick, a
+is asked how much the harmony before it differs from the harmony after it
+(chroma, two beats each side), and how hard the low end hits there (a kick, a
 new bass note; not the snare, whose backbeat is loud on 2 and 4). Whether the
 bass's pitch class moves was tried and dropped: a walking or root-fifth bass
 moves on every beat, and it made bar 1 worse on the pieces measured. The grouping whose downbeats stand out most from the
@@ -31,6 +31,7 @@ METER_PRIOR = {(4, 2): 0.15, (3, 2): 0.0, (2, 2): -0.2, (4, 3): 0.0, (2, 3): 0.0
 # gets this much (a pickup needs that much more evidence).
 START_BONUS = 0.2
 HARMONY_WEIGHT, ACCENT_WEIGHT = 1.0, 1.0
+CHANGE_SPAN = 2
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,16 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int) -> Bars:
     chroma = _unit(_per_beat(heard.chroma, frames))
     # The low end only: a snare's backbeat is loud too, but on 2 and 4.
     hits = _z(_hit(heard.bass, frames))
+    # The same measure for every grouping (two beats each side), so that they
+    # compare alike: a grouping's own span smooths more the longer it is and
+    # favoured four to the bar.
+    change = _z(_harmony_change(chroma, CHANGE_SPAN))
     meters = (2, 4) if subdivision == 3 else (2, 3, 4)
     best, choice = -np.inf, (4, 0)
     for meter in meters:
         if len(frames) < 2 * meter:
             continue
-        accent = HARMONY_WEIGHT * _z(_harmony_change(chroma, meter)) + ACCENT_WEIGHT * hits
+        accent = HARMONY_WEIGHT * change + ACCENT_WEIGHT * hits
         for first in range(meter):
             score = _contrast(accent, meter, first) + METER_PRIOR[meter, subdivision] + START_BONUS * (first == 0)
             if score > best:
