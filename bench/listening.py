@@ -73,8 +73,15 @@ def song_cases(count: int = 36):
         y = song(tempo, meter, f"{tonic} {mode}", bars=6, sample_rate=RATE, seed=i)
         beat = 60 / tempo
         beats = [k * beat for k in range(6 * meter)]
-        yield (f"song {tempo:.1f} bpm {meter}/4 {tonic} {mode}", y, tempo, f"{meter}/4", beats, beats[::meter],
-               f"{SPELLED.get(tonic, tonic)} {mode}")
+        yield (
+            f"song {tempo:.1f} bpm {meter}/4 {tonic} {mode}",
+            y,
+            tempo,
+            f"{meter}/4",
+            beats,
+            beats[::meter],
+            f"{SPELLED.get(tonic, tonic)} {mode}",
+        )
 
 
 def piece_cases(count: int, seed: int):
@@ -104,9 +111,12 @@ def measure(cases, verbose: bool) -> dict:
         rows.append(row)
         if verbose:
             flags = " ".join(k for k in ("right", "octave", "meter", "null") if row.get(k))
-            print(f"  {name:58s} -> {a.tempo_bpm} bpm {_signature(a)} {a.key} | "
-                  f"beatF {row.get('beat_f', float('nan')):.2f} downF {row.get('downbeat_f', float('nan')):.2f} "
-                  f"key {row.get('key', float('nan')):.1f} {flags}")
+            print(
+                f"  {name:58s} -> {a.tempo_bpm} bpm {_signature(a)} {a.key} | "
+                f"beatF {row.get('beat_f', float('nan')):.2f} "
+                f"downF {row.get('downbeat_f', float('nan')):.2f} "
+                f"key {row.get('key', float('nan')):.1f} {flags}"
+            )
     pulsed = [r for r in rows if r["pulse"]]
     unpulsed = [r for r in rows if not r["pulse"]]
     keyed = [r["key"] for r in rows if "key" in r]
@@ -141,8 +151,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"engine: {sparrow_analysis.__file__}")
     analyze(render(pieces(8, seed=args.seed)[0], RATE)[: 4 * RATE], RATE)  # numba's kernels, compiled once
-    show(f"pieces on sampled instruments ({args.count}, seed {args.seed})",
-         measure(piece_cases(args.count, args.seed), args.verbose))
+    show(
+        f"pieces on sampled instruments ({args.count}, seed {args.seed})",
+        measure(piece_cases(args.count, args.seed), args.verbose),
+    )
     show(f"synthesised songs ({args.songs})", measure(song_cases(args.songs), args.verbose))
 
 

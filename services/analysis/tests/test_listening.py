@@ -32,8 +32,10 @@ def cases(count: int = 36):
 
 @pytest.fixture(scope="module")
 def heard():
-    return [(tempo, meter, key, analyze(song(tempo, meter, key, bars=6, sample_rate=RATE, seed=seed), RATE))
-            for tempo, meter, key, seed in cases()]
+    return [
+        (tempo, meter, key, analyze(song(tempo, meter, key, bars=6, sample_rate=RATE, seed=seed), RATE))
+        for tempo, meter, key, seed in cases()
+    ]
 
 
 def test_tempo_is_within_two_percent_on_nine_songs_of_ten(heard):
@@ -44,8 +46,10 @@ def test_tempo_is_within_two_percent_on_nine_songs_of_ten(heard):
 
 
 def test_the_key_is_right_on_nine_clear_progressions_of_ten(heard):
-    right = sum(a.key == " ".join((SPELLED.get(key.split()[0], key.split()[0]), key.split()[1]))
-                for _, _, key, a in heard)
+    right = sum(
+        a.key == " ".join((SPELLED.get(key.split()[0], key.split()[0]), key.split()[1]))
+        for _, _, key, a in heard
+    )
     print(f"key right: {right}/{len(heard)}")
     assert right >= 0.9 * len(heard)
     assert all(a.key_confidence > 0.7 and a.key_runner_up not in (None, a.key) for *_, a in heard)
@@ -61,7 +65,11 @@ def test_bars_and_meter_are_found(heard):
         bar = meter * 60 / tempo
         # Every downbeat lies on a bar line of the song (which starts on one), within
         # the 70 ms MIREX counts a hit.
-        assert all(abs(t / bar - round(t / bar)) * bar < 0.07 for t in a.downbeats_s), (tempo, meter, a.downbeats_s)
+        assert all(abs(t / bar - round(t / bar)) * bar < 0.07 for t in a.downbeats_s), (
+            tempo,
+            meter,
+            a.downbeats_s,
+        )
 
 
 def noise(seconds: float, seed: int = 1) -> np.ndarray:
@@ -70,8 +78,11 @@ def noise(seconds: float, seed: int = 1) -> np.ndarray:
 
 @pytest.mark.parametrize("clip", ["noise", "drone", "silence"])
 def test_a_clip_with_no_steady_beat_says_so(clip):
-    y = {"noise": noise(10), "drone": (_chord(48, "maj", 10.0, RATE) / 2).astype(np.float32),
-         "silence": np.zeros(5 * RATE, np.float32)}[clip]
+    y = {
+        "noise": noise(10),
+        "drone": (_chord(48, "maj", 10.0, RATE) / 2).astype(np.float32),
+        "silence": np.zeros(5 * RATE, np.float32),
+    }[clip]
     a = analyze(y, RATE)
     assert a.tempo_bpm is None and a.beats_s == [] and a.downbeats_s == [] and a.meter is None
     assert a.time_signature is None and a.tempo_confidence < 0.36
@@ -169,10 +180,18 @@ def test_pieces_on_sampled_instruments_are_heard_right(pieces_heard):
     pulsed = [(p, a) for p, a in pieces_heard if p.has_pulse]
     tempo = sum(a.tempo_bpm is not None and abs(a.tempo_bpm / p.tempo_bpm - 1) <= 0.04 for p, a in pulsed)
     meter = sum(a.time_signature == p.time_signature for p, a in pulsed)
-    downbeat = np.mean([mir_eval.beat.f_measure(np.array(p.downbeats_s), np.array(a.downbeats_s), 0.07)
-                        if a.downbeats_s else 0.0 for p, a in pulsed])
+    downbeat = np.mean(
+        [
+            mir_eval.beat.f_measure(np.array(p.downbeats_s), np.array(a.downbeats_s), 0.07)
+            if a.downbeats_s
+            else 0.0
+            for p, a in pulsed
+        ]
+    )
     keys = np.mean([mir_eval.key.weighted_score(p.key, a.key) if a.key else 0.0 for p, a in pulsed])
-    print(f"tempo {tempo}/{len(pulsed)}, meter {meter}/{len(pulsed)}, downbeat F {downbeat:.2f}, key {keys:.2f}")
+    print(
+        f"tempo {tempo}/{len(pulsed)}, meter {meter}/{len(pulsed)}, downbeat F {downbeat:.2f}, key {keys:.2f}"
+    )
     for p, a in pieces_heard:
         print(f"  {p.name}: {a.tempo_bpm} bpm {a.time_signature} {a.key}")
     # A small sample of bench/listening.py's set (whose figures the README gives):
@@ -200,7 +219,9 @@ POP = [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")]  # I-V-vi-IV
 AEOLIAN = [(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")]  # i-VI-III-VII
 
 
-@pytest.mark.parametrize("mode, progression", [("major", POP), ("minor", AEOLIAN)], ids=["I-V-vi-IV", "i-VI-III-VII"])
+@pytest.mark.parametrize(
+    "mode, progression", [("major", POP), ("minor", AEOLIAN)], ids=["I-V-vi-IV", "i-VI-III-VII"]
+)
 def test_loops_that_share_their_relatives_notes_keep_their_key(mode, progression):
     spelled = {"D#": "Eb", "A#": "Bb", "G#": "Ab"}
     heard = []
@@ -231,7 +252,14 @@ def test_the_path_grid_stands_for_what_is_heard_in_the_path(whole):
     r = seam(parent, take, RATE, analyze(parent, RATE), analyze(take, RATE), corrected)
     assert r.tempo_change_pct == pytest.approx(9.1, abs=1.5) and r.key_match == "same"
     assert r.weakest.startswith("tempo +") and r.unjudged is None
-    other_key = seam(parent, take, RATE, analyze(parent, RATE), analyze(take, RATE), PathGrid(120.0, [i * 0.5 for i in range(32)], "F# major"))
+    other_key = seam(
+        parent,
+        take,
+        RATE,
+        analyze(parent, RATE),
+        analyze(take, RATE),
+        PathGrid(120.0, [i * 0.5 for i in range(32)], "F# major"),
+    )
     assert other_key.key_match == "other" and other_key.weakest == "changes key to A minor"
 
 

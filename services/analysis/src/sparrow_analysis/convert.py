@@ -9,9 +9,15 @@ from sparrow_analysis.domain import Analysis, PathGrid, SeamReport
 
 def analysis_to_pb(a: Analysis) -> analysis_pb2.ClipAnalysis:
     out = analysis_pb2.ClipAnalysis(
-        beats_s=a.beats_s, downbeats_s=a.downbeats_s, meter=a.meter or 0, key=a.key or "",
-        key_confidence=a.key_confidence, duration_s=a.duration_s, tempo_confidence=a.tempo_confidence,
-        time_signature=a.time_signature or "", key_runner_up=a.key_runner_up or "",
+        beats_s=a.beats_s,
+        downbeats_s=a.downbeats_s,
+        meter=a.meter or 0,
+        key=a.key or "",
+        key_confidence=a.key_confidence,
+        duration_s=a.duration_s,
+        tempo_confidence=a.tempo_confidence,
+        time_signature=a.time_signature or "",
+        key_runner_up=a.key_runner_up or "",
     )
     for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
         if getattr(a, name) is not None:
@@ -21,8 +27,13 @@ def analysis_to_pb(a: Analysis) -> analysis_pb2.ClipAnalysis:
 
 def seam_to_pb(r: SeamReport) -> analysis_pb2.SeamReport:
     out = analysis_pb2.SeamReport(
-        key_match=r.key_match or "", spectral_jump_db=r.spectral_jump_db, fades_out=r.fades_out,
-        silent_start=r.silent_start, score=r.score, notes=r.notes, weakest=r.weakest or "",
+        key_match=r.key_match or "",
+        spectral_jump_db=r.spectral_jump_db,
+        fades_out=r.fades_out,
+        silent_start=r.silent_start,
+        score=r.score,
+        notes=r.notes,
+        weakest=r.weakest or "",
         unjudged=r.unjudged or "",
     )
     for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
@@ -38,5 +49,6 @@ def path_grid_from_pb(setup: analysis_pb2.AnalyzeSetup) -> PathGrid | None:
     grid = setup.path_grid
     return PathGrid(
         tempo_bpm=grid.tempo_bpm if grid.HasField("tempo_bpm") and grid.tempo_bpm > 0 else None,
-        beats_s=list(grid.beats_s), key=grid.key or None,
+        beats_s=list(grid.beats_s),
+        key=grid.key or None,
     )

@@ -18,7 +18,10 @@ async def build_server(settings: Settings, engine: Listener | None = None) -> Wo
     kernels in the background; health turns SERVING when they are ready."""
     engine = engine or Listener()
     return await start_worker(
-        settings, engine, "analysis", SERVICE_NAME,
+        settings,
+        engine,
+        "analysis",
+        SERVICE_NAME,
         lambda slots, state, worker: AnalysisServicer(engine, slots, state, worker, settings.max_duration_s),
         analysis_pb2_grpc.add_AnalysisServiceServicer_to_server,
     )

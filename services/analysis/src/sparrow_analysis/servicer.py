@@ -41,7 +41,12 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     async def GetCapacity(self, request, context):
         return analysis_pb2.AnalysisServiceGetCapacityResponse(
             capacity=capacity_to_pb(
-                self.worker, self.slots, self.engine.model_id, self.engine.device, self.state, supports_melody=False
+                self.worker,
+                self.slots,
+                self.engine.model_id,
+                self.engine.device,
+                self.state,
+                supports_melody=False,
             )
         )
 
@@ -58,7 +63,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                     done.seam.CopyFrom(seam_to_pb(report))
                 yield analysis_pb2.AnalyzeResponse(done=done)
             else:
-                yield analysis_pb2.AnalyzeResponse(progress=common_pb2.Progress(step=update.done, total=update.total))
+                yield analysis_pb2.AnalyzeResponse(
+                    progress=common_pb2.Progress(step=update.done, total=update.total)
+                )
 
     async def _read_request(self, request_iterator) -> tuple[np.ndarray, np.ndarray | None, PathGrid | None]:
         # Everything is read before anything is checked, so the caller reads our
@@ -95,8 +102,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         if parts["context_chunk"]:
             # The grid's beats are on the clock of the context as sent: decoded
             # whole, its length says where the kept last seconds start.
-            whole = await self._decode(bytes(parts["context_chunk"]), "context",
-                                       last_s=None if grid is not None else CONTEXT_S)
+            whole = await self._decode(
+                bytes(parts["context_chunk"]), "context", last_s=None if grid is not None else CONTEXT_S
+            )
             keep = int(CONTEXT_S * self.engine.sample_rate)
             if grid is not None and whole.shape[-1] > keep:
                 grid = grid.shifted((whole.shape[-1] - keep) / self.engine.sample_rate)
@@ -106,7 +114,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
 
     async def _decode(self, data: bytes, what: str, last_s: float | None = None) -> np.ndarray:
         try:
-            audio = await asyncio.to_thread(decode, data, self.engine.sample_rate, self.engine.channels, last_s)
+            audio = await asyncio.to_thread(
+                decode, data, self.engine.sample_rate, self.engine.channels, last_s
+            )
         except InvalidArgument as error:
             raise InvalidArgument(f"the {what} can't be read: {error}") from None
         if audio.shape[-1] == 0:

@@ -34,20 +34,56 @@ TICKS = 960  # per MIDI quarter; the file's tempo is fixed at 120 so a second is
 
 # Scale steps (semitones) of the triads used, by Roman numeral.
 CHORDS = {
-    "I": (0, "maj"), "ii": (2, "min"), "iii": (4, "min"), "IV": (5, "maj"), "V": (7, "maj"),
-    "vi": (9, "min"), "V7": (7, "dom7"), "ii7": (2, "min7"), "IVmaj7": (5, "maj7"),
-    "i": (0, "min"), "iio": (2, "dim"), "III": (3, "maj"), "iv": (5, "min"), "v": (7, "min"),
-    "VI": (8, "maj"), "VII": (10, "maj"), "viio": (11, "dim"),
+    "I": (0, "maj"),
+    "ii": (2, "min"),
+    "iii": (4, "min"),
+    "IV": (5, "maj"),
+    "V": (7, "maj"),
+    "vi": (9, "min"),
+    "V7": (7, "dom7"),
+    "ii7": (2, "min7"),
+    "IVmaj7": (5, "maj7"),
+    "i": (0, "min"),
+    "iio": (2, "dim"),
+    "III": (3, "maj"),
+    "iv": (5, "min"),
+    "v": (7, "min"),
+    "VI": (8, "maj"),
+    "VII": (10, "maj"),
+    "viio": (11, "dim"),
 }
-SHAPES = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "dom7": (0, 4, 7, 10),
-          "min7": (0, 3, 7, 10), "maj7": (0, 4, 7, 11)}
+SHAPES = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "dom7": (0, 4, 7, 10),
+    "min7": (0, 3, 7, 10),
+    "maj7": (0, 4, 7, 11),
+}
 PROGRESSIONS = {
-    "major": [["I", "V", "vi", "IV"], ["I", "IV", "V", "I"], ["I", "vi", "IV", "V"], ["I", "IV", "I", "V7"],
-              ["ii7", "V7", "I", "I"], ["I", "iii", "IV", "V"], ["I", "V", "IV", "I"], ["IV", "I", "V", "vi"],
-              ["I", "ii", "V7", "I"], ["I", "vi", "ii", "V"]],
-    "minor": [["i", "VI", "III", "VII"], ["i", "iv", "V", "i"], ["i", "VII", "VI", "V"], ["i", "iv", "VII", "III"],
-              ["i", "iio", "V7", "i"], ["i", "VI", "iv", "V"], ["i", "v", "VI", "V"], ["VI", "VII", "i", "i"],
-              ["i", "III", "iv", "V7"]],
+    "major": [
+        ["I", "V", "vi", "IV"],
+        ["I", "IV", "V", "I"],
+        ["I", "vi", "IV", "V"],
+        ["I", "IV", "I", "V7"],
+        ["ii7", "V7", "I", "I"],
+        ["I", "iii", "IV", "V"],
+        ["I", "V", "IV", "I"],
+        ["IV", "I", "V", "vi"],
+        ["I", "ii", "V7", "I"],
+        ["I", "vi", "ii", "V"],
+    ],
+    "minor": [
+        ["i", "VI", "III", "VII"],
+        ["i", "iv", "V", "i"],
+        ["i", "VII", "VI", "V"],
+        ["i", "iv", "VII", "III"],
+        ["i", "iio", "V7", "i"],
+        ["i", "VI", "iv", "V"],
+        ["i", "v", "VI", "V"],
+        ["VI", "VII", "i", "i"],
+        ["i", "III", "iv", "V7"],
+    ],
 }
 # Chorales change harmony every beat or two; their phrases end on cadences.
 CADENCE = {"major": ["ii", "V7", "I"], "minor": ["iv", "V7", "i"]}
@@ -101,7 +137,9 @@ def _nearest(pc: int, target: float) -> int:
     return min((base + ((pc - base) % 12) + k for k in (-12, 0, 12)), key=lambda n: abs(n - target))
 
 
-def _voicing(pcs: list[int], previous: list[int] | None, rng, lows=(40, 52, 57, 64), highs=(60, 67, 74, 81)) -> list[int]:
+def _voicing(
+    pcs: list[int], previous: list[int] | None, rng, lows=(40, 52, 57, 64), highs=(60, 67, 74, 81)
+) -> list[int]:
     """Four voices (bass, tenor, alto, soprano): the root in the bass (sometimes the
     third), the upper voices each moving to the nearest chord tone."""
     root = pcs[0] if rng.random() > 0.15 else pcs[1]
@@ -198,9 +236,13 @@ def _drums(g: Grid, style: str, out: list[Note]) -> None:
             continue
         eighths = style in ("rock", "pop", "loop") or rng.random() < 0.6
         for b in range(4):
-            for half in ((0, 0.5) if eighths else (0,)):
-                hit(46 if (style == "rock" and half and b == 3 and rng.random() < 0.3) else 42, bar, b + half,
-                    80 if half == 0 else 60)
+            for half in (0, 0.5) if eighths else (0,):
+                hit(
+                    46 if (style == "rock" and half and b == 3 and rng.random() < 0.3) else 42,
+                    bar,
+                    b + half,
+                    80 if half == 0 else 60,
+                )
             if b in (0, 2):
                 hit(36, bar, b, 105 if b == 0 else 95)
             if b in (1, 3):
@@ -250,14 +292,21 @@ def _block(g: Grid, chords, voicing_low: float, pattern: str, out: list[Note], c
             elif pattern == "triplets":  # a 6/8 strum or broken chord: all three eighths
                 hits = [b + k / 3 for b in np.arange(0, length, 1.0) for k in (0, 1, 2)]
             else:
-                hits = [b + h for b in np.arange(0, length, 1.0) for h in (0, 0.5)
-                        if h == 0 or rng.random() < 0.7]
+                hits = [
+                    b + h for b in np.arange(0, length, 1.0) for h in (0, 0.5) if h == 0 or rng.random() < 0.7
+                ]
             for h in hits:
                 t0 = g.at(bar, beat + h)
                 down = pattern != "strum" or abs(h % 1) < 1e-6
                 order = upper if down else upper[::-1]
                 spread = 0.012 if pattern == "strum" else 0.0
-                step = 1.0 / g.sub if pattern in ("compound", "triplets") else 0.5 if pattern in ("strum", "offbeats") else 1.0
+                step = (
+                    1.0 / g.sub
+                    if pattern in ("compound", "triplets")
+                    else 0.5
+                    if pattern in ("strum", "offbeats")
+                    else 1.0
+                )
                 acc = 14 if abs((beat + h) % g.meter) < 1e-6 else (6 if abs(h % 1) < 1e-6 else 0)
                 for i, n in enumerate(order):
                     t = t0 + i * spread
@@ -265,7 +314,9 @@ def _block(g: Grid, chords, voicing_low: float, pattern: str, out: list[Note], c
         else:  # broken chords: arpeggios on eighths (simple) or triplets (compound), or Alberti
             tones = sorted(upper + [upper[0] + 12])
             per = g.sub * (2 if pattern == "sixteenths" else 1)
-            order = {"alberti": [0, 2, 1, 2], "up": [0, 1, 2, 3], "updown": [0, 1, 2, 3, 2, 1]}.get(pattern, [0, 1, 2, 3])
+            order = {"alberti": [0, 2, 1, 2], "up": [0, 1, 2, 3], "updown": [0, 1, 2, 3, 2, 1]}.get(
+                pattern, [0, 1, 2, 3]
+            )
             for i, s in enumerate(np.arange(0, length, 1.0 / per)):
                 n = tones[order[i % len(order)] % len(tones)]
                 t = g.at(bar, beat + s)
@@ -273,16 +324,23 @@ def _block(g: Grid, chords, voicing_low: float, pattern: str, out: list[Note], c
                 out.append(Note(ch, n, t, t + g.beat_s / per * 1.6, _vel(rng, 62, acc)))
 
 
-def _melody(g: Grid, chords, tonic: int, mode: str, low: int, out: list[Note], ch: int = 3, density: float = 1.0) -> None:
+def _melody(
+    g: Grid, chords, tonic: int, mode: str, low: int, out: list[Note], ch: int = 3, density: float = 1.0
+) -> None:
     """A stepwise tune in the key: chord tones on the beats, passing steps between."""
     rng = g.rng
-    scale = [(tonic + s) % 12 for s in ((0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 11))]
+    scale = [
+        (tonic + s) % 12 for s in ((0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 11))
+    ]
     pitch = _nearest(tonic, low + 7)
     for bar, beat, length, pcs in chords:
         s = 0.0
         while s < length - 1e-6:
-            dur = float(rng.choice([1.0, 0.5, 2.0, 1.0], p=[0.45, 0.25 * density, 0.15, 0.15 - 0.0]) if g.sub == 2
-                        else rng.choice([1.0, 1 / 3, 2 / 3, 2.0], p=[0.5, 0.15, 0.2, 0.15]))
+            dur = float(
+                rng.choice([1.0, 0.5, 2.0, 1.0], p=[0.45, 0.25 * density, 0.15, 0.15 - 0.0])
+                if g.sub == 2
+                else rng.choice([1.0, 1 / 3, 2 / 3, 2.0], p=[0.5, 0.15, 0.2, 0.15])
+            )
             dur = min(dur, length - s)
             on_beat = abs((beat + s) % 1) < 1e-6
             candidates = pcs if on_beat else scale
@@ -340,7 +398,9 @@ def _chorale(g: Grid, tonic: int, mode: str, rhythm: float, out: list[Note], cha
             if voice in (1, 2) and length == 1 and rng.random() < 0.12:  # a passing eighth in an inner voice
                 mid = g.at(bar, beat + 0.5)
                 out.append(Note(ch, n, t0, mid - 0.01, _vel(rng, 74, acc)))
-                out.append(Note(ch, n + int(rng.choice([-2, -1, 1, 2])), mid, t0 + g.beat_s * 0.97, _vel(rng, 66)))
+                out.append(
+                    Note(ch, n + int(rng.choice([-2, -1, 1, 2])), mid, t0 + g.beat_s * 0.97, _vel(rng, 66))
+                )
                 continue
             if previous is not None and previous[voice] == n and rng.random() < 0.3:
                 # a common tone held over: extend the last note of this voice instead of striking again
@@ -376,25 +436,30 @@ def _chord_list(g: Grid, tonic: int, mode: str, per_bar: float) -> list[tuple[in
 # Each: (time signatures, tempo range of the beat, drums?, GM programs, how it is played).
 
 STYLES = {
-    "pop":        (["4/4"], (84, 132), True),
-    "rock":       (["4/4"], (100, 168), True),
-    "loop":       (["4/4"], (90, 140), True),
-    "waltz":      (["3/4"], (96, 180), None),
-    "march":      (["2/4"], (100, 126), True),
-    "six-eight":  (["6/8"], (52, 96), None),
-    "shuffle":    (["12/8"], (60, 100), True),
-    "blues":      (["12/8"], (56, 84), True),
-    "ballad":     (["4/4", "3/4"], (60, 84), None),
-    "piano":      (["4/4", "3/4", "6/8"], (66, 140), False),
-    "guitar":     (["4/4", "3/4", "6/8"], (72, 140), False),
-    "strings":    (["4/4", "3/4"], (60, 112), False),
-    "duo":        (["4/4", "3/4", "12/8"], (72, 136), False),
-    "chorale":    (["4/4", "3/4"], (60, 110), False),
-    "flute":      (["4/4", "3/4", "6/8"], (70, 132), False),
+    "pop": (["4/4"], (84, 132), True),
+    "rock": (["4/4"], (100, 168), True),
+    "loop": (["4/4"], (90, 140), True),
+    "waltz": (["3/4"], (96, 180), None),
+    "march": (["2/4"], (100, 126), True),
+    "six-eight": (["6/8"], (52, 96), None),
+    "shuffle": (["12/8"], (60, 100), True),
+    "blues": (["12/8"], (56, 84), True),
+    "ballad": (["4/4", "3/4"], (60, 84), None),
+    "piano": (["4/4", "3/4", "6/8"], (66, 140), False),
+    "guitar": (["4/4", "3/4", "6/8"], (72, 140), False),
+    "strings": (["4/4", "3/4"], (60, 112), False),
+    "duo": (["4/4", "3/4", "12/8"], (72, 136), False),
+    "chorale": (["4/4", "3/4"], (60, 110), False),
+    "flute": (["4/4", "3/4", "6/8"], (70, 132), False),
 }
 CHORALE_INSTRUMENTS = {
-    "organ": [19, 19, 19, 19], "church organ": [19, 20, 19, 19], "strings": [42, 41, 40, 40],
-    "choir": [52, 52, 52, 52], "guitar": [24, 24, 25, 24], "flute": [71, 68, 73, 73], "piano": [0, 0, 0, 0],
+    "organ": [19, 19, 19, 19],
+    "church organ": [19, 20, 19, 19],
+    "strings": [42, 41, 40, 40],
+    "choir": [52, 52, 52, 52],
+    "guitar": [24, 24, 25, 24],
+    "flute": [71, 68, 73, 73],
+    "piano": [0, 0, 0, 0],
     "brass": [58, 61, 56, 56],
 }
 NO_PULSE = ["rubato", "drone", "noise", "silence"]
@@ -433,23 +498,60 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
     chords = _chord_list(g, tonic, mode, per_bar)
 
     if style in ("pop", "rock", "loop", "march", "shuffle", "blues"):
-        guitar = {"pop": [0, 4, 5, 25, 27, 16, 18], "rock": [29, 30, 27, 18], "loop": [0, 4, 88, 89, 81],
-                  "march": [61, 56, 57, 60], "shuffle": [0, 4, 16, 26], "blues": [0, 4, 16, 26, 65]}[style]
-        programs = {1: int(rng.choice([33, 34, 32, 35, 38])), 2: int(rng.choice(guitar)), 3: int(rng.choice([73, 65, 66, 56, 80, 11]))}
-        _bass_line(g, chords, bass_at, "eighths" if style == "rock" else "walk" if style == "blues" else
-                   str(rng.choice(["root", "quarters"])), notes)
-        _block(g, chords, 57 + int(rng.integers(-3, 6)), "compound" if sub == 3 else
-               str(rng.choice(["strum", "beats", "held", "offbeats"])) if style != "rock" else "beats", notes)
+        guitar = {
+            "pop": [0, 4, 5, 25, 27, 16, 18],
+            "rock": [29, 30, 27, 18],
+            "loop": [0, 4, 88, 89, 81],
+            "march": [61, 56, 57, 60],
+            "shuffle": [0, 4, 16, 26],
+            "blues": [0, 4, 16, 26, 65],
+        }[style]
+        programs = {
+            1: int(rng.choice([33, 34, 32, 35, 38])),
+            2: int(rng.choice(guitar)),
+            3: int(rng.choice([73, 65, 66, 56, 80, 11])),
+        }
+        _bass_line(
+            g,
+            chords,
+            bass_at,
+            "eighths"
+            if style == "rock"
+            else "walk"
+            if style == "blues"
+            else str(rng.choice(["root", "quarters"])),
+            notes,
+        )
+        _block(
+            g,
+            chords,
+            57 + int(rng.integers(-3, 6)),
+            "compound"
+            if sub == 3
+            else str(rng.choice(["strum", "beats", "held", "offbeats"]))
+            if style != "rock"
+            else "beats",
+            notes,
+        )
         if rng.random() < 0.6:
             _melody(g, chords, tonic, mode, 67 + int(rng.integers(-5, 5)), notes)
     elif style in ("waltz", "six-eight"):
-        programs = {1: int(rng.choice([32, 43, 0, 70])), 2: int(rng.choice([0, 48, 21, 24, 46])), 3: int(rng.choice([40, 73, 71, 68, 0]))}
+        programs = {
+            1: int(rng.choice([32, 43, 0, 70])),
+            2: int(rng.choice([0, 48, 21, 24, 46])),
+            3: int(rng.choice([40, 73, 71, 68, 0])),
+        }
         # oom-pah-pah: in 3/4 the bass on 1, in 6/8 on both dotted quarters
         _bass_line(g, chords, bass_at, "root" if meter == 3 else "quarters", notes)
         _block(g, chords, 60, "waltz" if meter == 3 else "compound", notes)
         _melody(g, chords, tonic, mode, 69, notes)
     elif style == "ballad":
-        programs = {1: int(rng.choice([32, 33, 42])), 2: int(rng.choice([0, 1, 4])), 3: int(rng.choice([48, 49, 89])), 4: int(rng.choice([73, 40, 0, 65]))}
+        programs = {
+            1: int(rng.choice([32, 33, 42])),
+            2: int(rng.choice([0, 1, 4])),
+            3: int(rng.choice([48, 49, 89])),
+            4: int(rng.choice([73, 40, 0, 65])),
+        }
         _bass_line(g, chords, bass_at, "root", notes)
         _block(g, chords, 57, str(rng.choice(["up", "updown", "alberti"])), notes)
         _block(g, chords, 64, "held", notes, ch=3)
@@ -458,22 +560,36 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
     elif style == "piano":
         programs = {0: int(rng.choice([0, 1, 2])), 1: 0}
         _bass_line(g, chords, bass_at + 12, str(rng.choice(["root", "quarters"])), notes, ch=0)
-        _block(g, chords, 55, str(rng.choice(["alberti", "up", "updown", "beats", "waltz" if meter == 3 else "strum"]))
-               if sub == 2 else "triplets", notes, ch=0)
+        _block(
+            g,
+            chords,
+            55,
+            str(rng.choice(["alberti", "up", "updown", "beats", "waltz" if meter == 3 else "strum"]))
+            if sub == 2
+            else "triplets",
+            notes,
+            ch=0,
+        )
         _melody(g, chords, tonic, mode, 69, notes, ch=1)
     elif style == "guitar":
         programs = {0: int(rng.choice([24, 25, 26])), 1: int(rng.choice([24, 25, 32]))}
         _bass_line(g, chords, bass_at + 12, "root", notes, ch=1)
         _block(g, chords, 55, "strum" if sub == 2 else "triplets", notes, ch=0)
     elif style == "strings":
-        programs = {1: int(rng.choice([42, 43, 32])), 2: int(rng.choice([48, 49, 50, 44, 89])), 3: int(rng.choice([40, 41, 71, 68]))}
+        programs = {
+            1: int(rng.choice([42, 43, 32])),
+            2: int(rng.choice([48, 49, 50, 44, 89])),
+            3: int(rng.choice([40, 41, 71, 68])),
+        }
         _bass_line(g, chords, bass_at, "quarters", notes)
         _block(g, chords, 57, "held", notes)
         _melody(g, chords, tonic, mode, 67, notes)
     elif style == "duo":
         programs = {1: int(rng.choice([32, 33, 35])), 2: int(rng.choice([4, 5, 0, 16, 11]))}
         _bass_line(g, chords, bass_at, "walk" if sub == 2 else "quarters", notes)
-        _block(g, chords, 58, "triplets" if sub == 3 else str(rng.choice(["offbeats", "beats", "strum"])), notes)
+        _block(
+            g, chords, 58, "triplets" if sub == 3 else str(rng.choice(["offbeats", "beats", "strum"])), notes
+        )
     elif style in ("chorale", "flute"):
         choice = "flute" if style == "flute" else str(rng.choice(list(CHORALE_INSTRUMENTS)))
         programs = dict(enumerate(CHORALE_INSTRUMENTS[choice]))
@@ -482,7 +598,9 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
             _bass_line(g, chords, bass_at + 12, "root", notes, ch=0)
             _melody(g, chords, tonic, mode, 72, notes, ch=3)
         else:
-            _chorale(g, tonic, mode, float(rng.choice([1.0, 1.0, 2.0] if meter == 4 else [1.0, 1.0, 3.0])), notes)
+            _chorale(
+                g, tonic, mode, float(rng.choice([1.0, 1.0, 2.0] if meter == 4 else [1.0, 1.0, 3.0])), notes
+            )
         style = f"chorale ({choice})"
     if drums:
         _drums(g, style, notes)
@@ -492,12 +610,32 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
             pitch = _nearest((tonic + (7 if b == 0 else 11)) % 12, 70)
             notes.append(Note(3 if 3 in programs else 0, pitch, t, t + beat_s * 0.9, 78))
         programs.setdefault(3, 73)
-    beats = [round(lead + i * beat_s, 4) for i in range(pickup + bars * meter) if lead + i * beat_s < duration]
-    downbeats = [round(bar1 + i * meter * beat_s, 4) for i in range(bars) if bar1 + i * meter * beat_s < duration]
+    beats = [
+        round(lead + i * beat_s, 4) for i in range(pickup + bars * meter) if lead + i * beat_s < duration
+    ]
+    downbeats = [
+        round(bar1 + i * meter * beat_s, 4) for i in range(bars) if bar1 + i * meter * beat_s < duration
+    ]
     notes = [n for n in notes if n.start_s < duration]
-    name = f"{index:02d} {style} {signature} {tempo:g} bpm {key}" + (" drums" if drums else "") + (" pickup" if pickup else "")
-    return Piece(name, style, tempo, signature, meter, key, beats, downbeats, round(duration, 3), seed,
-                 programs, tuple(notes))
+    name = (
+        f"{index:02d} {style} {signature} {tempo:g} bpm {key}"
+        + (" drums" if drums else "")
+        + (" pickup" if pickup else "")
+    )
+    return Piece(
+        name,
+        style,
+        tempo,
+        signature,
+        meter,
+        key,
+        beats,
+        downbeats,
+        round(duration, 3),
+        seed,
+        programs,
+        tuple(notes),
+    )
 
 
 def _no_pulse(kind: str, index: int, seed: int, seconds: tuple[float, float]) -> Piece:
@@ -527,11 +665,26 @@ def _no_pulse(kind: str, index: int, seed: int, seconds: tuple[float, float]) ->
         for n in (root, root + 7, root + 12):
             notes.append(Note(0, n, 0.0, duration, 70))
     name = f"{index:02d} no pulse: {kind}"
-    return Piece(name, kind, None, None, None, key, [], [], round(duration, 3), seed, programs, tuple(notes),
-                 sound=kind if kind in ("noise", "silence") else "midi")
+    return Piece(
+        name,
+        kind,
+        None,
+        None,
+        None,
+        key,
+        [],
+        [],
+        round(duration, 3),
+        seed,
+        programs,
+        tuple(notes),
+        sound=kind if kind in ("noise", "silence") else "midi",
+    )
 
 
-def pieces(count: int = 48, seed: int = 0, seconds: tuple[float, float] = (20.0, 30.0), no_pulse: int | None = None) -> list[Piece]:
+def pieces(
+    count: int = 48, seed: int = 0, seconds: tuple[float, float] = (20.0, 30.0), no_pulse: int | None = None
+) -> list[Piece]:
     """`count` pieces: every style in turn (four-part chorales four times as often:
     real music without drums leans on them), and about one in eight with no pulse."""
     styles = [s for s in STYLES for _ in range(4 if s == "chorale" else 1)]
@@ -553,7 +706,9 @@ def loop(sample_rate: int = 22050, cache: Path | None = None) -> tuple[np.ndarra
     for bar in range(4):
         for b in range(4):
             for half in (0, 0.5):
-                notes.append(Note(9, 42, g.at(bar, b + half), g.at(bar, b + half) + 0.1, 80 if half == 0 else 60))
+                notes.append(
+                    Note(9, 42, g.at(bar, b + half), g.at(bar, b + half) + 0.1, 80 if half == 0 else 60)
+                )
             if b in (0, 2):
                 notes.append(Note(9, 36, g.at(bar, b), g.at(bar, b) + 0.1, 105))
             if b in (1, 3):
@@ -561,8 +716,20 @@ def loop(sample_rate: int = 22050, cache: Path | None = None) -> tuple[np.ndarra
         chord = [45, 57, 60, 64] if bar % 2 == 0 else [41, 57, 60, 65]
         for n in chord:
             notes.append(Note(0, n, g.beat(bar, 0), g.beat(bar, 4) - 0.02, 85))
-    piece = Piece("two-bar loop", "loop", 120.0, "4/4", 4, "A minor", [i * 0.5 for i in range(16)],
-                  [0.0, 2.0, 4.0, 6.0], 8.0, 7, {0: 0}, tuple(notes))
+    piece = Piece(
+        "two-bar loop",
+        "loop",
+        120.0,
+        "4/4",
+        4,
+        "A minor",
+        [i * 0.5 for i in range(16)],
+        [0.0, 2.0, 4.0, 6.0],
+        8.0,
+        7,
+        {0: 0},
+        tuple(notes),
+    )
     return render(piece, sample_rate, cache), piece
 
 
@@ -576,17 +743,31 @@ def midi_file(piece: Piece):
     per_second = 2 * TICKS
     tracks = {}
     for n in piece.notes:
-        tracks.setdefault(n.channel, []).extend([
-            (int(round(n.start_s * per_second)), 1, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity)),
-            (int(round(n.end_s * per_second)), 0, mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0)),
-        ])
+        tracks.setdefault(n.channel, []).extend(
+            [
+                (
+                    int(round(n.start_s * per_second)),
+                    1,
+                    mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity),
+                ),
+                (
+                    int(round(n.end_s * per_second)),
+                    0,
+                    mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0),
+                ),
+            ]
+        )
     out = mido.MidiFile(type=1, ticks_per_beat=TICKS)
     meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0)])
     out.tracks.append(meta)
     for channel, events in sorted(tracks.items()):
         track = mido.MidiTrack()
         if channel != 9:
-            track.append(mido.Message("program_change", channel=channel, program=piece.programs.get(channel, 0), time=0))
+            track.append(
+                mido.Message(
+                    "program_change", channel=channel, program=piece.programs.get(channel, 0), time=0
+                )
+            )
         now = 0
         for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
             track.append(message.copy(time=tick - now))
@@ -627,14 +808,34 @@ def render(piece: Piece, sample_rate: int = 22050, cache: Path | None = None) ->
         raise RuntimeError("rendering pieces needs Debian's fluidsynth and fluid-soundfont-gm (make tools)")
     folder = cache or _cache_dir()
     mid = midi_file(piece)
-    digest = hashlib.sha1(repr((piece.notes, sorted(piece.programs.items()), sample_rate)).encode()).hexdigest()[:16]
+    digest = hashlib.sha1(
+        repr((piece.notes, sorted(piece.programs.items()), sample_rate)).encode()
+    ).hexdigest()[:16]
     wav = folder / f"{digest}.wav"
     if not wav.exists():
         source = folder / f"{digest}.mid"
         mid.save(str(source))
         partial = folder / f"{digest}.part.wav"
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-T", "wav", "-F", str(partial),
-                        str(SOUNDFONT), str(source)], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-g",
+                "0.6",
+                "-r",
+                str(sample_rate),
+                "-T",
+                "wav",
+                "-F",
+                str(partial),
+                str(SOUNDFONT),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         partial.rename(wav)
     y = _read_wav(wav)[:n]
     if len(y) < n:

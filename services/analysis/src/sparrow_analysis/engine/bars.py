@@ -7,9 +7,10 @@ is asked how much the harmony before it differs from the harmony after it
 (chroma, two beats each side), and how hard the low end hits there (a kick, a
 new bass note; not the snare, whose backbeat is loud on 2 and 4). Whether the
 bass's pitch class moves was tried and dropped: a walking or root-fifth bass
-moves on every beat, and it made bar 1 worse on the pieces measured. The grouping whose downbeats stand out most from the
-other beats wins; four to the bar is the usual reading when two or four fit alike
-in simple time, and bar 1 on the first beat heard when a pickup fits no better.
+moves on every beat, and it made bar 1 worse on the pieces measured. The
+grouping whose downbeats stand out most from the other beats wins; four to the
+bar is the usual reading when two or four fit alike in simple time, and bar 1 on
+the first beat heard when a pickup fits no better.
 
 Whether the beat divides in two or three (heard by the tempo's fit, pulse.py)
 tells 6/8 from 2/4 and 12/8 from 4/4.
@@ -48,7 +49,9 @@ def _z(x: np.ndarray) -> np.ndarray:
 def _per_beat(values: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Mean of each column span between beats: (rows, beats)."""
     edges = np.r_[frames, min(values.shape[1], frames[-1] + int(np.median(np.diff(frames))))]
-    return np.stack([values[:, a:max(b, a + 1)].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    return np.stack(
+        [values[:, a : max(b, a + 1)].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1
+    )
 
 
 def _unit(chroma: np.ndarray) -> np.ndarray:
@@ -60,15 +63,15 @@ def _harmony_change(per_beat: np.ndarray, span: int) -> np.ndarray:
     n = per_beat.shape[1]
     out = np.zeros(n)
     for i in range(1, n):
-        before = per_beat[:, max(0, i - span):i].mean(axis=1)
-        after = per_beat[:, i:min(n, i + span)].mean(axis=1)
+        before = per_beat[:, max(0, i - span) : i].mean(axis=1)
+        after = per_beat[:, i : min(n, i + span)].mean(axis=1)
         out[i] = 1 - float(before @ after / (np.linalg.norm(before) * np.linalg.norm(after) + 1e-9))
     out[0] = np.median(out[1:]) if n > 1 else 0.0
     return out
 
 
 def _hit(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    return np.array([envelope[max(f - 1, 0): f + 2].max() for f in frames])
+    return np.array([envelope[max(f - 1, 0) : f + 2].max() for f in frames])
 
 
 def _contrast(accent: np.ndarray, meter: int, first: int) -> float:
@@ -94,7 +97,9 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int) -> Bars:
             continue
         accent = HARMONY_WEIGHT * change + ACCENT_WEIGHT * hits
         for first in range(meter):
-            score = _contrast(accent, meter, first) + METER_PRIOR[meter, subdivision] + START_BONUS * (first == 0)
+            score = (
+                _contrast(accent, meter, first) + METER_PRIOR[meter, subdivision] + START_BONUS * (first == 0)
+            )
             if score > best:
                 best, choice = score, (meter, first)
     meter, first = choice

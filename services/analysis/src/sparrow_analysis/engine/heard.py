@@ -1,6 +1,7 @@
 """What every other measure reads, computed once per clip: the onsets (a mel
-spectrogram's flux), pitch classes fine in time (a 4096-point STFT) for the bars, and fine in pitch (a constant-Q spectrum, a third of a semitone a bin,
-C1 to B7, whose bass windows last a second) for the key.
+spectrogram's flux), pitch classes fine in time (a 4096-point STFT) for the
+bars, and fine in pitch (a constant-Q spectrum, a third of a semitone a bin, C1
+to B7, whose bass windows last a second) for the key.
 
 - `onsets`: new notes, however soft: librosa's spectral flux on a log-power mel
   spectrogram, whose high bands hear a bow's, a hammer's or a breath's attack
@@ -52,22 +53,43 @@ def _scaled(x: np.ndarray) -> np.ndarray:
 
 def hear(y: np.ndarray, sr: int) -> Heard:
     """The onsets, the pitch classes and the envelopes of a mono clip."""
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=HOP, n_mels=N_MELS),
-                              ref=np.max)
+    mel = librosa.power_to_db(
+        librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=HOP, n_mels=N_MELS), ref=np.max
+    )
     frames = mel.shape[1]
     onsets = librosa.onset.onset_strength(S=mel, sr=sr)
     low = librosa.mel_frequencies(n_mels=N_MELS, fmax=sr / 2) < BASS_HZ
     bass = librosa.onset.onset_strength(S=mel[low], sr=sr)
     # The key's chroma: fine in pitch (constant-Q, long windows in the bass).
-    c = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.midi_to_hz(FMIN_MIDI),
-                           n_bins=OCTAVES * PER_OCTAVE, bins_per_octave=PER_OCTAVE))
-    key_chroma = librosa.feature.chroma_cqt(C=c, sr=sr, hop_length=HOP, bins_per_octave=PER_OCTAVE, n_chroma=12)
+    c = np.abs(
+        librosa.cqt(
+            y,
+            sr=sr,
+            hop_length=HOP,
+            fmin=librosa.midi_to_hz(FMIN_MIDI),
+            n_bins=OCTAVES * PER_OCTAVE,
+            bins_per_octave=PER_OCTAVE,
+        )
+    )
+    key_chroma = librosa.feature.chroma_cqt(
+        C=c, sr=sr, hop_length=HOP, bins_per_octave=PER_OCTAVE, n_chroma=12
+    )
     # The beats' chroma: fine in time (a 186 ms window).
     power = np.abs(librosa.stft(y, n_fft=4096, hop_length=HOP)) ** 2
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=4096, tuning=0.0)
     n = min(frames, c.shape[1], chroma.shape[1])
-    smooth = scipy.ndimage.uniform_filter1d(chroma / (chroma.sum(axis=0, keepdims=True) + 1e-9), size=3, axis=1)
+    smooth = scipy.ndimage.uniform_filter1d(
+        chroma / (chroma.sum(axis=0, keepdims=True) + 1e-9), size=3, axis=1
+    )
     harmony = np.r_[0.0, np.maximum(0.0, smooth[:, 1:] - smooth[:, :-1]).sum(axis=0)]
-    level = 10 * np.log10(np.mean(c ** 2, axis=0) + 1e-12)
-    return Heard(sr, n, onsets[:n], _scaled(harmony[:n]), _scaled(bass[:n]), chroma[:, :n],
-                 level[:n], key_chroma[:, :n])
+    level = 10 * np.log10(np.mean(c**2, axis=0) + 1e-12)
+    return Heard(
+        sr,
+        n,
+        onsets[:n],
+        _scaled(harmony[:n]),
+        _scaled(bass[:n]),
+        chroma[:, :n],
+        level[:n],
+        key_chroma[:, :n],
+    )

@@ -99,9 +99,11 @@ def profile(heard: Heard) -> np.ndarray:
         return np.zeros(12)
     ends = int(ENDS_S * heard.fps)
     first, last = sounding[:ends], sounding[-ends:]
-    return (_share(heard.key_chroma[:, sounding].sum(axis=1))
-            + FIRST_WEIGHT * _share(heard.key_chroma[:, first].sum(axis=1))
-            + LAST_WEIGHT * _share(heard.key_chroma[:, last].sum(axis=1)))
+    return (
+        _share(heard.key_chroma[:, sounding].sum(axis=1))
+        + FIRST_WEIGHT * _share(heard.key_chroma[:, first].sum(axis=1))
+        + LAST_WEIGHT * _share(heard.key_chroma[:, last].sum(axis=1))
+    )
 
 
 def _triad(name: str) -> list[int]:
@@ -131,7 +133,10 @@ def key(heard: Heard) -> Key:
     other = _relative(name)
     other_r = dict((n, v) for v, n in scores)[other]
     opening = _opening(heard)
-    if other_r >= r - RELATIVE_MARGIN and opening[_triad(other)].sum() > OPENS_ON * opening[_triad(name)].sum():
+    if (
+        other_r >= r - RELATIVE_MARGIN
+        and opening[_triad(other)].sum() > OPENS_ON * opening[_triad(name)].sum()
+    ):
         return Key(other, round(max(other_r, 0.0), 3), name)
     return Key(name, round(r, 3), second)
 

@@ -39,11 +39,22 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:
     heard = hear(y, RATE)
     found = pulse(heard)
     heard_key = key(heard)
-    common = dict(key=heard_key.name, key_confidence=heard_key.confidence, key_runner_up=heard_key.runner_up,
-                  tempo_confidence=found.confidence, **loudness)
+    common = dict(
+        key=heard_key.name,
+        key_confidence=heard_key.confidence,
+        key_runner_up=heard_key.runner_up,
+        tempo_confidence=found.confidence,
+        **loudness,
+    )
     if found.tempo_bpm is None:
         return Analysis(tempo_bpm=None, **common)
     grouped = bars(heard, found.beat_frames, found.subdivision)
     downbeats = found.beats_s[grouped.first :: grouped.meter]
-    return Analysis(tempo_bpm=found.tempo_bpm, beats_s=found.beats_s, downbeats_s=downbeats, meter=grouped.meter,
-                    time_signature=grouped.time_signature, **common)
+    return Analysis(
+        tempo_bpm=found.tempo_bpm,
+        beats_s=found.beats_s,
+        downbeats_s=downbeats,
+        meter=grouped.meter,
+        time_signature=grouped.time_signature,
+        **common,
+    )

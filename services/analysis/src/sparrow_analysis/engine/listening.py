@@ -32,7 +32,11 @@ class Listener:
         analyze(clicks, RATE)
 
     def listen(
-        self, clip: np.ndarray, context: np.ndarray | None, grid: PathGrid | None, on_step: StepCallback,
+        self,
+        clip: np.ndarray,
+        context: np.ndarray | None,
+        grid: PathGrid | None,
+        on_step: StepCallback,
         cancel: threading.Event,
     ) -> tuple[Analysis, SeamReport | None]:
         """The clip's analysis and, when `context` (the path before it) is

@@ -191,7 +191,7 @@ def _on_the_beat(heard: Heard, frames: np.ndarray, sub: int) -> np.ndarray:
         shifted = shifted[shifted < len(salience) - 1]
         if len(shifted) < 2:
             continue
-        score = np.mean([salience[max(f - 1, 0): f + 2].max() for f in shifted])
+        score = np.mean([salience[max(f - 1, 0) : f + 2].max() for f in shifted])
         if score > best * 1.05 or k == 0 and best == -np.inf:
             best, chosen = score, shifted
     return chosen
@@ -227,17 +227,20 @@ def _attack(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 def _on_beat_ratio(env: np.ndarray, frames: np.ndarray) -> float:
     """How much more the envelope rises on the beats than anywhere (1: no more)."""
-    near = lambda f: env[max(f - 1, 0): f + 2].max()  # noqa: E731
+    near = lambda f: env[max(f - 1, 0) : f + 2].max()  # noqa: E731
     anywhere = np.mean([near(f) for f in range(2, len(env) - 2, 3)])
     return float(np.mean([near(f) for f in frames]) / (anywhere + 1e-9))
 
 
-def _tracked(heard: Heard, env: np.ndarray, beat_acf: np.ndarray, bpm: float) -> tuple[float, float, np.ndarray]:
+def _tracked(
+    heard: Heard, env: np.ndarray, beat_acf: np.ndarray, bpm: float
+) -> tuple[float, float, np.ndarray]:
     """(confidence, bpm, beat frames) of the beats tracked at `bpm`. Steady: the
     envelope repeats at the beat, and rises on the tracked beats more than
     anywhere else; rubato chords and noise do one a little, never both."""
-    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm,
-                                        tightness=400, trim=True)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm, tightness=400, trim=True
+    )
     if len(frames) < 4:
         return 0.0, bpm, frames
     repeats = max(_at(beat_acf, 60.0 / bpm * heard.fps), 0.0)
@@ -266,4 +269,6 @@ def pulse(heard: Heard) -> Pulse:
     attacks = _steady(_attack(heard.onsets, frames) - LATENCY, whole=False)
     times = (attacks * HOP / heard.sr).clip(0)
     tempo = _refined(bpm, times)
-    return Pulse(round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub)
+    return Pulse(
+        round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub
+    )

@@ -89,8 +89,14 @@ def _unknown(what: str, before: bool | None, after: bool | None) -> str:
     return f"no {what} heard in {' or '.join(sides) or 'either'}"
 
 
-def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after: Analysis,
-         grid: PathGrid | None = None) -> SeamReport:
+def seam(
+    parent: np.ndarray,
+    take: np.ndarray,
+    sr: int,
+    before: Analysis,
+    after: Analysis,
+    grid: PathGrid | None = None,
+) -> SeamReport:
     """The report of `take` continuing `parent` (mono, at `sr`), with the analyses of
     each; `grid` (beats on `parent`'s clock), when given, stands for the path's."""
     path = grid or PathGrid(before.tempo_bpm, before.beats_s, before.key)
@@ -116,7 +122,11 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
         first = [t for t in after.beats_s if t < 4 * period] or after.beats_s[:1]
         offsets = [((t - carried + period / 2) % period) - period / 2 for t in first]
         offset_ms = round(float(np.median(offsets)) * 1000, 1)
-        notes.append("on the beat" if abs(offset_ms) < ON_BEAT_MS else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}")
+        notes.append(
+            "on the beat"
+            if abs(offset_ms) < ON_BEAT_MS
+            else f"{abs(offset_ms):.0f} ms {'late' if offset_ms > 0 else 'early'}"
+        )
         off = max(0.0, abs(offset_ms) - ON_BEAT_MS) / max(period * 500 - ON_BEAT_MS, 1.0)
         factors.append((max(0.0, 1 - off), notes[-1]))
     elif path.tempo_bpm or after.tempo_bpm:
@@ -126,7 +136,11 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     if match is None:
         factors.append((UNKNOWN, _unknown("clear key", bool(path.key), bool(after.key))))
     else:
-        words = {"same": "same key", "relative": f"relative key ({after.key})", "other": f"changes key to {after.key}"}
+        words = {
+            "same": "same key",
+            "relative": f"relative key ({after.key})",
+            "other": f"changes key to {after.key}",
+        }
         notes.append(words[match])
         factors.append((KEY_FACTORS[match], notes[-1]))
 
@@ -157,7 +171,9 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
     levels = _frame_db(take, sr)
     median = float(np.median(levels))
     frames_per_s = sr / 512
-    fades_out = bool(len(levels) > 2 * frames_per_s and levels[-int(frames_per_s):].mean() < median - FADE_DB)
+    fades_out = bool(
+        len(levels) > 2 * frames_per_s and levels[-int(frames_per_s) :].mean() < median - FADE_DB
+    )
     head = levels[: max(1, int(0.3 * frames_per_s))].mean()
     silent_start = bool(head < max(median - SILENT_DB, -60.0))
     for flag, words in ((fades_out, "fades out"), (silent_start, "starts silent")):
@@ -167,9 +183,19 @@ def seam(parent: np.ndarray, take: np.ndarray, sr: int, before: Analysis, after:
 
     score = round(float(np.prod([f for f, _ in factors])), 3)
     worst, worst_words = min(factors, key=lambda f: f[0])
-    return SeamReport(tempo_pct, offset_ms, match, step, jump, fades_out, silent_start, score, notes,
-                      weakest=worst_words if worst < NOTICED else None,
-                      unjudged=_unjudged(len(parent) / sr, len(take) / sr, tempo_pct, match))
+    return SeamReport(
+        tempo_pct,
+        offset_ms,
+        match,
+        step,
+        jump,
+        fades_out,
+        silent_start,
+        score,
+        notes,
+        weakest=worst_words if worst < NOTICED else None,
+        unjudged=_unjudged(len(parent) / sr, len(take) / sr, tempo_pct, match),
+    )
 
 
 def _unjudged(path_s: float, take_s: float, tempo_pct: float | None, match: str | None) -> str | None:
