@@ -46,7 +46,8 @@ STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
 # the prior weighs.
 EIGHTHS_PER_MIN = 240.0
 PRIOR_OCTAVES = 0.8
-# A slow attack's rise: at most 7 frames (160 ms; a flute's takes 100 to 150).
+# A slow attack's rise: at most 7 frames (160 ms; a flute's takes 100 to 150),
+# down to FOOT of its peak.
 ATTACK = 7
 FOOT = 0.25
 # The onset envelope's peak comes a frame after the note (measured on the
@@ -56,8 +57,12 @@ LATENCY = 1
 # (median); else each is placed by its REACH neighbours either side.
 STRAY = 0.06
 REACH = 4
+# Compound time is said when the envelope repeats at a third of the beat past
+# COMPOUND_FLOOR and by COMPOUND_MARGIN more than at a half.
 COMPOUND_MARGIN = 0.05
 COMPOUND_FLOOR = 0.2
+# How the tempo's fit weighs the wrong subdivision, the bar and the prior
+# against the beat's own repeating (1).
 OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
 
 
@@ -65,10 +70,11 @@ OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
 class Pulse:
     tempo_bpm: float | None
     beats_s: list[float]
-    # 0 to 1: how strongly the onsets repeat at the beat.
+    # 0 to 1: how steady and clear the pulse is (STEADY says how it is read).
     confidence: float
-    # Beat frames (for bars.py) and what the tempo's fit says of the bar.
+    # Beat frames, for bars.py.
     beat_frames: np.ndarray
+    # The beat divides in 2 (simple time) or 3 (compound).
     subdivision: int = 2
 
 
