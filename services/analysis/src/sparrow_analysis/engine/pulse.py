@@ -50,6 +50,8 @@ PRIOR_OCTAVES = 0.8
 # down to FOOT of its peak.
 ATTACK = 7
 FOOT = 0.25
+# The harmony's movement (scaled to its 95th percentile) that marks a new note.
+HARMONY_MOVE = 1.0
 # The onset envelope's peak comes a frame after the note (measured on the
 # synthesised songs of sparrow_common.testing.songs, whose beats are exact: 23 ms).
 LATENCY = 1
@@ -216,17 +218,23 @@ def _whole(heard: Heard, frames: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, heard.frames - 1)
 
 
-def _attack(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
+def _attack(env: np.ndarray, frames: np.ndarray, harmony: np.ndarray) -> np.ndarray:
     """A beat sits where its notes begin: the envelope peaks later on a slow
     attack (a flute, a bowed string), so each beat walks back down the rise
     before its peak, up to ATTACK frames, to its foot (where it falls under
     FOOT of the peak: a struck note's rise takes a frame, the walk must not slide
-    down the last note's decay)."""
+    down the last note's decay); or to where the harmony moves most, when that
+    is earlier still (a legato line's new note changes the chroma before its
+    slow attack swells)."""
     out = []
     for f in frames:
         k = f
         while k > 0 and f - k < ATTACK and FOOT * env[f] < env[k - 1] < env[k]:
             k -= 1
+        lo = max(f - ATTACK, 0)
+        moved = lo + int(np.argmax(harmony[lo : f + 1]))
+        if harmony[moved] >= HARMONY_MOVE:
+            k = min(k, moved)
         out.append(k)
     return np.array(out)
 
@@ -272,7 +280,7 @@ def pulse(heard: Heard) -> Pulse:
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
-    attacks = _steady(_attack(heard.onsets, frames) - LATENCY, whole=False)
+    attacks = _steady(_attack(heard.onsets, frames, heard.harmony) - LATENCY, whole=False)
     times = (attacks * HOP / heard.sr).clip(0)
     tempo = _refined(bpm, times)
     return Pulse(
