@@ -17,6 +17,7 @@ temporary folder, never committed.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import math
 import shutil
@@ -777,9 +778,11 @@ def midi_file(piece: Piece):
 
 
 def _cache_dir() -> Path:
+    """One temporary folder per run (process), removed when it ends."""
     global _CACHE
     if _CACHE is None:
         _CACHE = Path(tempfile.mkdtemp(prefix="sparrow-pieces-"))
+        atexit.register(shutil.rmtree, _CACHE, True)
     return _CACHE
 
 
