@@ -196,7 +196,7 @@ def _on_the_beat(heard: Heard, frames: np.ndarray, sub: int) -> np.ndarray:
     best, chosen = -np.inf, frames
     for k in range(sub):
         shifted = np.round(frames + k * period / sub).astype(int)
-        shifted = shifted[shifted < len(salience) - 1]
+        shifted = shifted[(shifted >= 0) & (shifted < len(salience) - 1)]
         if len(shifted) < 2:
             continue
         score = np.mean([salience[max(f - 1, 0) : f + 2].max() for f in shifted])
