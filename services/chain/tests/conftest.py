@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
+
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
 
 from sparrow_chain.domain import GenerationParams, StoredAudio
 from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
+from sparrow_chain.store.engine import _MIGRATIONS
 from sparrow_common.ids import new_id
 
 
@@ -40,6 +47,32 @@ class ChainBuilder:
         return [
             self.store.finish_node(n.id, stored_audio(f"{n.chain_id}/{n.id}.wav", seconds)) for n in nodes
         ]
+
+
+@contextmanager
+def _upgraded_from(database_url: str, revision: str, fill: Callable[[Connection], None]):
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        fill(conn)
+        conn.commit()
+        command.upgrade(config, "head")
+        conn.commit()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def upgraded_from(database_url):
+    """`with upgraded_from(revision, fill) as engine`: an engine on the database
+    migrated to `revision`, filled there by `fill(conn)` (as an older Sparrow
+    left it), then upgraded to the head."""
+    return lambda revision, fill: _upgraded_from(database_url, revision, fill)
 
 
 @pytest.fixture

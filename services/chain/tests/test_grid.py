@@ -184,23 +184,18 @@ def test_a_fork_keeps_the_grid_correction(store, build):
     assert copies[0].grid_correction == GridCorrection(tempo_bpm=100.0)
 
 
-def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(database_url):
+def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(upgraded_from):
     from datetime import UTC, datetime
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    from sparrow_chain.store.engine import _MIGRATIONS, make_engine
-
-    engine = make_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
     moment = datetime.now(UTC)
-    with engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0008")
-        conn.execute(text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"), {"t": moment})
+
+    def fill(conn):
+        conn.execute(
+            text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"),
+            {"t": moment},
+        )
         conn.execute(
             text(
                 "INSERT INTO nodes (id, chain_id, status, committed, error_message, progress, filename, created_at, "
@@ -213,12 +208,10 @@ def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(database_url):
             text("INSERT INTO moves (chain_id, seq, kind, node_id, undone, created_at) VALUES ('c', 1, 'commit', 'r', false, :t)"),
             {"t": moment},
         )
-        conn.commit()
-        command.upgrade(config, "head")
-        conn.commit()
-    store = ChainStore(engine)
-    assert store.get_node("ann", "r").grid_correction is None
-    assert store.history("ann", "c").undo.kind is MoveKind.COMMIT
-    node, history = store.set_grid("ann", "r", GridCorrection(key="G major"))
-    assert node.grid.key == "G major" and history.undo.kind is MoveKind.REGRID
-    engine.dispose()
+
+    with upgraded_from("0008", fill) as engine:
+        store = ChainStore(engine)
+        assert store.get_node("ann", "r").grid_correction is None
+        assert store.history("ann", "c").undo.kind is MoveKind.COMMIT
+        node, history = store.set_grid("ann", "r", GridCorrection(key="G major"))
+        assert node.grid.key == "G major" and history.undo.kind is MoveKind.REGRID

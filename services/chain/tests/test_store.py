@@ -19,23 +19,16 @@ def test_migrations_build_exactly_the_declared_schema(store):
     assert diff == []
 
 
-def test_stems_made_before_models_were_named_are_kept_as_htdemucs(database_url):
+def test_stems_made_before_models_were_named_are_kept_as_htdemucs(upgraded_from):
     from datetime import UTC, datetime
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    from sparrow_chain.store.engine import _MIGRATIONS, make_engine
     from sparrow_chain.store.stems import StemStore
 
-    engine = make_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
     moment = datetime.now(UTC)
-    with engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0006")
+
+    def fill(conn):
         conn.execute(
             text("INSERT INTO stem_sets VALUES (:h, 'ready', 1.0, '', :t, :t)"), {"h": "a" * 64, "t": moment}
         )
@@ -44,13 +37,11 @@ def test_stems_made_before_models_were_named_are_kept_as_htdemucs(database_url):
                 text(f"INSERT INTO stem_files VALUES (:h, '{stem}', 'k/{stem}', 'wav', 'audio/wav', 44100, 2, 1.0, 9)"),
                 {"h": "a" * 64},
             )
-        conn.commit()
-        command.upgrade(config, "head")
-        conn.commit()
-    kept = StemStore(engine).get("a" * 64, "htdemucs")
+
+    with upgraded_from("0006", fill) as engine:
+        kept = StemStore(engine).get("a" * 64, "htdemucs")
     assert kept.status.value == "ready" and list(kept.files) == ["drums", "bass", "other", "vocals"]
     assert kept.files["bass"].key == "k/bass"
-    engine.dispose()
 
 
 def test_a_new_chain_has_a_ready_committed_root_and_one_event(store, build):
