@@ -282,3 +282,15 @@ def test_a_seam_too_short_or_with_nothing_clear_is_unjudged(whole):
     # Unknown figures no longer count as perfect: a noise take after a drone can't
     # score what a measured clean seam does.
     assert report(hum, drone).score < report(whole[cut:], whole[:cut]).score
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("seed, index", [(11, 2), (7, 25)], ids=["choir-3/4-85.9", "choir-4/4-61.3"])
+def test_a_choir_chorale_whose_notes_swell_in_has_its_tempo(seed, index):
+    """Four voices on "choir aahs" (no attack for the onsets to hear, chords
+    changing on the beat): once read no tempo at all. The new pitches heard
+    between windows either side of each frame (heard.change) find the beat."""
+    piece = played._piece("chorale", index, seed, (20.0, 30.0))
+    assert "choir" in piece.name
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04

@@ -9,6 +9,8 @@ to B7, whose bass windows last a second) for the key.
   clearly than a semitone flux does);
 - `harmony`: how far the chroma moves (chord changes, a bass note moving);
 - `bass`: the rise of the mel bands under BASS_HZ: kicks and bass notes;
+- `change`: new pitches, however slowly they swell (a choir, bowed strings, a
+  flute: notes with no attack for the onsets to hear), vibrato ignored;
 - `chroma`: pitch classes per frame, for the bars; `key_chroma` for the key.
 
 One frame is HOP samples at the clip's rate (23 ms at 22.05 kHz).
@@ -40,6 +42,7 @@ class Heard:
     chroma: np.ndarray  # (12, frames), C first, each frame's loudest 1
     level_db: np.ndarray  # per frame, dB
     key_chroma: np.ndarray  # (12, frames), a third of a semitone a bin before folding
+    change: np.ndarray  # new pitches sounding (see `note_change`), scaled to its 95th percentile
 
     @property
     def fps(self) -> float:
@@ -49,6 +52,27 @@ class Heard:
 def _scaled(x: np.ndarray) -> np.ndarray:
     scale = np.percentile(x, 95) if len(x) else 0.0
     return x / scale if scale > 1e-9 else np.zeros_like(x)
+
+
+# The windows `note_change` compares either side of a frame (5 frames: 116 ms, the
+# length of a slow attack), and how far (in constant-Q bins, a third of a semitone
+# each) a pitch may wander and still count as the same note (vibrato).
+CHANGE_FRAMES = 5
+VIBRATO_BINS = 3
+
+
+def note_change(c: np.ndarray) -> np.ndarray:
+    """Where new pitches begin, however slowly they swell: the log constant-Q
+    spectrum's rise from the CHANGE_FRAMES before a frame to the CHANGE_FRAMES
+    after it, each bin against the loudest of its VIBRATO_BINS neighbours before
+    (SuperFlux's maximum filter: a vibrato or a bow's wobble is no new note)."""
+    log = np.log1p(100.0 * c / (c.max() + 1e-12))
+    mean = scipy.ndimage.uniform_filter1d(log, CHANGE_FRAMES, axis=1, mode="nearest")
+    n, half = log.shape[1], CHANGE_FRAMES // 2
+    index = np.arange(n)
+    after = mean[:, np.clip(index + half, 0, n - 1)]
+    before = scipy.ndimage.maximum_filter1d(mean[:, np.clip(index - half - 1, 0, n - 1)], VIBRATO_BINS, axis=0)
+    return np.maximum(0.0, after - before).sum(axis=0)
 
 
 def hear(y: np.ndarray, sr: int) -> Heard:
@@ -92,4 +116,5 @@ def hear(y: np.ndarray, sr: int) -> Heard:
         chroma[:, :n],
         level[:n],
         key_chroma[:, :n],
+        _scaled(note_change(c)[:n]),
     )

@@ -3,7 +3,8 @@
 The pulse is read from one envelope: the onsets of new notes (heard.onsets: a
 piano's hammer, a bow, a choir's consonant, a drum) plus half the harmony's
 movement (heard.harmony: an organ chorale's chords change on the beat even where
-nothing is struck). Its autocorrelation says how strongly it repeats at each lag.
+nothing is struck) plus the new pitches (heard.change: a choir's or a flute's
+notes swell in with no attack). Its autocorrelation says how strongly it repeats at each lag.
 
 The tempo is the beat period whose metrical picture fits best: the envelope
 repeats at the beat, not more at the wrong subdivision (a third of the beat in
@@ -66,6 +67,12 @@ COMPOUND_FLOOR = 0.2
 # How the tempo's fit weighs the wrong subdivision, the bar and the prior
 # against the beat's own repeating (1).
 OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
+# How much the new pitches (heard.change: a choir's or a bowed line's notes,
+# which swell with no attack for the onsets to hear) weigh in the envelope
+# against the onsets (1): on sparrow_common.testing.pieces 0.25 to 0.5 hear slow
+# legato chorales and 6/8 strums alike; more, and a bar's chord change
+# outweighs the beat.
+CHANGE_WEIGHT = 0.35
 
 
 @dataclass(frozen=True)
@@ -105,10 +112,11 @@ def _at(a: np.ndarray, lag: float) -> float:
 
 
 def envelope(heard: Heard) -> np.ndarray:
-    """Onsets and half the harmony's movement, the onsets' square root taken so a
-    bar's one loud chord does not drown the soft notes that keep the beat."""
+    """Onsets, half the harmony's movement and CHANGE_WEIGHT of the new pitches
+    (heard.change), the onsets' square root taken so a bar's one loud chord does
+    not drown the soft notes that keep the beat."""
     onsets = np.sqrt(heard.onsets / (np.percentile(heard.onsets, 95) + 1e-9))
-    return onsets + 0.5 * heard.harmony
+    return onsets + 0.5 * heard.harmony + CHANGE_WEIGHT * heard.change
 
 
 def best_tempo(heard: Heard) -> tuple[float, int, float]:
