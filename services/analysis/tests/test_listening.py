@@ -294,3 +294,16 @@ def test_a_choir_chorale_whose_notes_swell_in_has_its_tempo(seed, index):
     assert "choir" in piece.name
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize(
+    "style, seed, index", [("ballad", 7, 1), ("piano", 11, 16)], ids=["ballad-drums-63.9", "piano-67"]
+)
+def test_a_slow_beat_is_not_read_at_twice_its_tempo(style, seed, index):
+    """A 3/4 ballad with drums at 63.9 bpm once read no tempo (the prior pulled the
+    fit to 86), a solo piano at 67 bpm read 134: the prior on the tempo is wide
+    enough (PRIOR_OCTAVES) that a beat near 60 fits where it is heard."""
+    piece = played._piece(style, index, seed, (20.0, 30.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04

@@ -44,9 +44,10 @@ SLOWEST_HALF = 55.0
 STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
 # Eighths a minute that a listener taps the beat around (a quarter at 120 bpm,
 # a dotted quarter at 80), and how far (in octaves) the tempo may stray before
-# the prior weighs.
+# the prior weighs (at 0.8, ballads and chorales near 64 bpm read double or
+# were pulled to a tempo that did not hold).
 EIGHTHS_PER_MIN = 240.0
-PRIOR_OCTAVES = 0.8
+PRIOR_OCTAVES = 1.0
 # A slow attack's rise: at most 7 frames (160 ms; a flute's takes 100 to 150),
 # down to FOOT of its peak.
 ATTACK = 7
