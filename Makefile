@@ -66,7 +66,7 @@ run: install web
 	$(BIN)/python scripts/run_local.py
 
 test: install lint-protos tools web
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # One at a time: a second busy process slows a model run 4x.
 bench: install
