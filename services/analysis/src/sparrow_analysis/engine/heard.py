@@ -71,7 +71,8 @@ def note_change(c: np.ndarray) -> np.ndarray:
     n, half = log.shape[1], CHANGE_FRAMES // 2
     index = np.arange(n)
     after = mean[:, np.clip(index + half, 0, n - 1)]
-    before = scipy.ndimage.maximum_filter1d(mean[:, np.clip(index - half - 1, 0, n - 1)], VIBRATO_BINS, axis=0)
+    earlier = mean[:, np.clip(index - half - 1, 0, n - 1)]
+    before = scipy.ndimage.maximum_filter1d(earlier, VIBRATO_BINS, axis=0)
     return np.maximum(0.0, after - before).sum(axis=0)
 
 

@@ -74,6 +74,13 @@ OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
 # legato chorales and 6/8 strums alike; more, and a bar's chord change
 # outweighs the beat.
 CHANGE_WEIGHT = 0.35
+# When neither the fit's tempo nor its half holds steady (a legato ballad whose
+# envelope barely repeats fits every tempo alike, and the prior then picks), the
+# fit's next ALTERNATIVES peaks are tracked, and the steadiest said if its
+# confidence passes STEADY by ALTERNATIVE_MARGIN (more tries, more chances for
+# rubato chords to look steady: on sparrow_common.testing.pieces they reach 0.32).
+ALTERNATIVES = 5
+ALTERNATIVE_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,15 @@ def envelope(heard: Heard) -> np.ndarray:
     return onsets + 0.5 * heard.harmony + CHANGE_WEIGHT * heard.change
 
 
-def best_tempo(heard: Heard) -> tuple[float, int, float]:
-    """(bpm, subdivision, confidence) whose metrical picture fits the clip best."""
+def _fit(heard: Heard) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bpm, score, the envelope's autocorrelation): how well each tempo's best
+    metrical picture fits the clip."""
     beat_acf = _acf(envelope(heard))
     bar_acf = _acf(heard.harmony + heard.bass)
     fps = heard.fps
-    best = (-np.inf, 120.0, 2)
-    for bpm in np.exp(np.linspace(np.log(SLOWEST), np.log(FASTEST), 400)):
+    bpms = np.exp(np.linspace(np.log(SLOWEST), np.log(FASTEST), 400))
+    scores = np.full(len(bpms), -np.inf)
+    for i, bpm in enumerate(bpms):
         period = 60.0 / bpm * fps
         beat = _at(beat_acf, period)
         for meter, sub in STRUCTURES:
@@ -137,17 +146,39 @@ def best_tempo(heard: Heard) -> tuple[float, int, float]:
             # own repeating adds nothing (a beat of plain quarters has none).
             wrong = max(0.0, _at(beat_acf, period / other) - _at(beat_acf, period / sub))
             score = beat - OTHER_SUB_WEIGHT * wrong + BAR_WEIGHT * bar - PRIOR_WEIGHT * prior
-            if score > best[0]:
-                best = (score, float(bpm), sub)
-    _, bpm, _ = best
+            scores[i] = max(scores[i], score)
+    return bpms, scores, beat_acf
+
+
+def _subdivision(beat_acf: np.ndarray, bpm: float, fps: float) -> int:
+    """The fit's subdivision may only reflect the prior (a slow beat with nothing
+    between its notes fits either): compound time is said when thirds of the
+    beat repeat clearly (a beat with nothing between its notes is simple time),
+    and more than halves."""
     period = 60.0 / bpm * fps
-    # The fit's subdivision may only reflect the prior (a slow beat with nothing
-    # between its notes fits either): compound time is said when thirds of the
-    # beat repeat clearly (a beat with nothing between its notes is simple time),
-    # and more than halves.
     thirds = _at(beat_acf, period / 3)
-    sub = 3 if thirds > COMPOUND_FLOOR and thirds > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
-    return bpm, sub, float(np.clip(_at(beat_acf, period), 0.0, 1.0))
+    return 3 if thirds > COMPOUND_FLOOR and thirds > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
+
+
+def _candidates(bpms: np.ndarray, scores: np.ndarray) -> list[float]:
+    """The fit's peaks, best first, none within 4% of a better one."""
+    last = len(bpms) - 1
+    peaks = [
+        i for i in range(len(bpms)) if scores[i] >= max(scores[max(i - 1, 0)], scores[min(i + 1, last)])
+    ]
+    out: list[float] = []
+    for i in sorted(peaks, key=lambda i: -scores[i]):
+        if all(abs(bpms[i] / b - 1) > 0.04 for b in out):
+            out.append(float(bpms[i]))
+    return out
+
+
+def best_tempo(heard: Heard) -> tuple[float, int, float]:
+    """(bpm, subdivision, confidence) whose metrical picture fits the clip best."""
+    bpms, scores, beat_acf = _fit(heard)
+    bpm = float(bpms[int(np.argmax(scores))])
+    period = 60.0 / bpm * heard.fps
+    return bpm, _subdivision(beat_acf, bpm, heard.fps), float(np.clip(_at(beat_acf, period), 0.0, 1.0))
 
 
 def _refined(tempo: float, beat_times: np.ndarray) -> float:
@@ -275,15 +306,23 @@ def pulse(heard: Heard) -> Pulse:
     duration = heard.frames / heard.fps
     if duration < 2.0 or heard.onsets.max() < ONSET_FLOOR:
         return NONE
-    bpm, sub, _ = best_tempo(heard)
+    bpms, scores, beat_acf = _fit(heard)
+    candidates = _candidates(bpms, scores)
+    bpm = candidates[0]
     env = envelope(heard)
-    beat_acf = _acf(env)
     # The fit's tempo first; should it not hold steady, its half (a slow piece's
-    # eighths can outweigh its beat) down to SLOWEST_HALF, and the steadier.
+    # eighths can outweigh its beat) down to SLOWEST_HALF, and the steadier; then
+    # the fit's next peaks (ALTERNATIVES).
     tries = [_tracked(heard, env, beat_acf, bpm)]
     if bpm / 2 >= SLOWEST_HALF:
         tries.append(_tracked(heard, env, beat_acf, bpm / 2))
     confidence, bpm, frames = tries[0] if tries[0][0] >= STEADY else max(tries, key=lambda t: t[0])
+    if confidence < STEADY:
+        more = [_tracked(heard, env, beat_acf, b) for b in candidates[1 : 1 + ALTERNATIVES]]
+        steadiest = max(more, key=lambda t: t[0], default=(0.0, bpm, frames))
+        if steadiest[0] >= STEADY + ALTERNATIVE_MARGIN:
+            confidence, bpm, frames = steadiest
+    sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
