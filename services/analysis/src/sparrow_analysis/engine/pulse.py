@@ -81,6 +81,14 @@ CHANGE_WEIGHT = 0.35
 # rubato chords to look steady: on sparrow_common.testing.pieces they reach 0.32).
 ALTERNATIVES = 5
 ALTERNATIVE_MARGIN = 0.1
+# A pulse heard with a confidence under CLEAR must also be SPECIFIC: steadier by
+# this much than the median of the fit's other peaks (up to ALTERNATIVES of them,
+# none a simple ratio of 1, 2 or 3 to the tempo). Rubato chords with slow
+# attacks look a little steady at every tempo alike (on sparrow_common.testing.
+# pieces 0.03 steadier at the tempo said); a slow legato beat is steadier at its
+# own tempo by 0.19 or more.
+CLEAR = 0.6
+SPECIFIC = 0.1
 
 
 @dataclass(frozen=True)
@@ -301,6 +309,24 @@ def _tracked(
     return float(np.clip(repeats + _on_beat_ratio(env, frames) - 1.0, 0.0, 1.0)), bpm, frames
 
 
+def _specific(
+    heard: Heard,
+    env: np.ndarray,
+    beat_acf: np.ndarray,
+    candidates: list[float],
+    bpm: float,
+    confidence: float,
+) -> bool:
+    """Whether the pulse at `bpm` is steadier than at the fit's other peaks
+    (those not 1, 2 or 3 times it or its half or third) by SPECIFIC."""
+    ratios = (1.0, 2.0, 0.5, 1.5, 2 / 3, 3.0, 1 / 3)
+    others = [b for b in candidates if all(abs(b / (bpm * r) - 1) > 0.06 for r in ratios)][:ALTERNATIVES]
+    if not others:
+        return True
+    elsewhere = float(np.median([_tracked(heard, env, beat_acf, b)[0] for b in others]))
+    return confidence - elsewhere >= SPECIFIC
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
@@ -322,6 +348,8 @@ def pulse(heard: Heard) -> Pulse:
         steadiest = max(more, key=lambda t: t[0], default=(0.0, bpm, frames))
         if steadiest[0] >= STEADY + ALTERNATIVE_MARGIN:
             confidence, bpm, frames = steadiest
+    if STEADY <= confidence < CLEAR and not _specific(heard, env, beat_acf, candidates, bpm, confidence):
+        confidence = 0.0
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
