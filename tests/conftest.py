@@ -24,7 +24,7 @@ class Stack:
     gateway: ServiceProcess
     generation_env: dict[str, str] = field(default_factory=dict)
     upload_limit: int = UPLOAD_LIMIT
-    # user -> API key: ann and carol are on the paid tier, bob on the free one.
+    # user -> API key (USERS: who is on which tier).
     keys: dict[str, str] = field(default_factory=dict)
     # Export and stems workers.
     others: list[ServiceProcess] = field(default_factory=list)
@@ -48,17 +48,17 @@ class Stack:
         self.generation.wait_until(check, timeout=120)
         return self.generation
 
-    def wait_for(self, node_id: str, statuses=("ready", "error"), timeout: float = 120.0) -> dict:
-        """Poll a node until its status is one of `statuses`."""
-        return self._poll(node_id, lambda node: node["status"] in statuses, timeout)
+    def wait_for(self, node_id: str, statuses=("ready", "error"), timeout: float = 120.0, user: str = "ann") -> dict:
+        """Poll a node of `user`'s until its status is one of `statuses`."""
+        return self._poll(node_id, lambda node: node["status"] in statuses, timeout, user)
 
     def wait_for_progress(self, node_id: str, timeout: float = 60.0) -> dict:
         """Poll a node until the model is writing it (progress above zero)."""
         return self._poll(node_id, lambda node: node["status"] == "generating" and node["progress"] > 0, timeout)
 
-    def _poll(self, node_id: str, done, timeout: float) -> dict:
+    def _poll(self, node_id: str, done, timeout: float, user: str = "ann") -> dict:
         deadline = time.monotonic() + timeout
-        with self.client() as client:
+        with self.client(user) as client:
             while time.monotonic() < deadline:
                 node = client.get(f"/api/nodes/{node_id}").json()
                 if done(node):
@@ -80,6 +80,11 @@ def _answers(port: str) -> bool:
         )
     return True
 
+
+# Every stack's users. ann and carol are on the paid tier, bob on the free one.
+# A module that needs a user nobody else's tests touch on a shared stack (to
+# count a user's chains, say) has one of its own: dave (free), erin (paid).
+USERS = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID, "dave": Tier.FREE, "erin": Tier.PAID}
 
 # The stems models a stack offers (the tiny_htdemucs folder holds both): four stems by default, or six.
 STEMS_MODELS = "htdemucs,htdemucs_6s"
@@ -103,7 +108,7 @@ def start_stack(
     metrics = {name: free_port() for name in ("chain", "generation", "stems", "export", "analysis", "gateway")}
     if analysis:
         chain_env = {"CHAIN_ANALYSIS_ADDR": f"127.0.0.1:{analysis_port}", **(chain_env or {})}
-    users = {"ann": Tier.PAID, "bob": Tier.FREE, "carol": Tier.PAID}
+    users = USERS
     keys = {user: new_key() for user in users}
     chain = ServiceProcess(
         "chain", "sparrow_chain",
@@ -175,10 +180,29 @@ def start_stack(
     return stack
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, tiny_musicgen):
-    """The whole system on embedded defaults with a tiny random MusicGen."""
-    running = start_stack(tmp_path_factory.mktemp("stack"), tiny_musicgen)
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
+    """Every service, with tiny random MusicGen and HTDemucs models: one for
+    the run, shared by the modules that only look at their own users' chains
+    (users are kept apart by their keys)."""
+    running = start_stack(tmp_path_factory.mktemp("shared"), tiny_musicgen, stems_model=tiny_htdemucs)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(shared_stack):
+    """The whole system on embedded defaults with a tiny random MusicGen (the shared stack)."""
+    return shared_stack
+
+
+@pytest.fixture(scope="session")
+def quiet_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
+    """Every service, for the modules that read what is global to a stack (the
+    generation worker's rows and queue, every stem on disk, the chain
+    service's peak memory): generation flow, observability, stems and export.
+    Each of them leaves it idle, with no stems of its own kept, when it ends."""
+    running = start_stack(tmp_path_factory.mktemp("quiet"), tiny_musicgen, stems_model=tiny_htdemucs)
     yield running
     running.stop()
 
@@ -200,12 +224,10 @@ def start_stack_with(tmp_path):
         running.stop()
 
 
-@pytest.fixture(scope="module")
-def full_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
-    """Every service, with tiny random MusicGen and HTDemucs models."""
-    running = start_stack(tmp_path_factory.mktemp("full"), tiny_musicgen, stems_model=tiny_htdemucs)
-    yield running
-    running.stop()
+@pytest.fixture(scope="session")
+def full_stack(shared_stack):
+    """Every service, with tiny random MusicGen and HTDemucs models (the shared stack)."""
+    return shared_stack
 
 
 @pytest.fixture(scope="session")

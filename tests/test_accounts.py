@@ -47,7 +47,7 @@ def test_no_key_is_401_everywhere(stack, anns):
 
 def test_another_user_gets_404_on_every_route_and_sees_nothing(stack, anns):
     chain, take = anns
-    with stack.client("bob") as client:
+    with stack.client("dave") as client:  # free, like bob, and with no chains of his own on the shared stack
         for method, path, body in routes(chain, take):
             reply = client.request(method, path, json=body)
             assert reply.status_code == 404, (method, path, reply.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 
 from sparrow_common.audio import decode
 from sparrow_common.testing.clips import make_clip, silent_flac
@@ -12,6 +13,13 @@ from sparrow_common.testing.memory import peak_mib, restart_peak
 from sparrow_common.testing.sse import read_events
 
 FRAME_S = 640 / 32000  # one MusicGen frame
+
+
+@pytest.fixture(scope="module")
+def stack(quiet_stack):
+    """The stack whose generation worker only this module's takes use while it
+    runs: its tests read the worker's rows and queue."""
+    return quiet_stack
 
 
 def upload(client, seconds=3.0):

@@ -6,8 +6,17 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.testing.metrics import metric
+
+
+@pytest.fixture(scope="module")
+def stack(quiet_stack):
+    """The stack whose generation worker only this module's takes use while it
+    runs: its tests read the worker's rows and queue."""
+    return quiet_stack
 
 
 def log_lines(stack, service: str) -> list[dict]:

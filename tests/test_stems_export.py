@@ -18,6 +18,13 @@ ROOT_S, TAKE_S = 3.0, 2.0
 
 
 @pytest.fixture(scope="module")
+def full_stack(quiet_stack):
+    """A stack on which no other module makes stems: the last test looks for
+    any stem left on disk."""
+    return quiet_stack
+
+
+@pytest.fixture(scope="module")
 def spine(full_stack):
     """A chain whose spine is the root and two generated takes, all committed."""
     with full_stack.client("ann") as client:
