@@ -135,10 +135,10 @@ def envelope(heard: Heard) -> np.ndarray:
     return onsets + 0.5 * heard.harmony + CHANGE_WEIGHT * heard.change
 
 
-def _fit(heard: Heard) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit(heard: Heard, env: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bpm, score, the envelope's autocorrelation): how well each tempo's best
-    metrical picture fits the clip."""
-    beat_acf = _acf(envelope(heard))
+    metrical picture fits the clip whose envelope is `env`."""
+    beat_acf = _acf(env)
     bar_acf = _acf(heard.harmony + heard.bass)
     fps = heard.fps
     bpms = np.exp(np.linspace(np.log(SLOWEST), np.log(FASTEST), 400))
@@ -179,14 +179,6 @@ def _candidates(bpms: np.ndarray, scores: np.ndarray) -> list[float]:
         if all(abs(bpms[i] / b - 1) > 0.04 for b in out):
             out.append(float(bpms[i]))
     return out
-
-
-def best_tempo(heard: Heard) -> tuple[float, int, float]:
-    """(bpm, subdivision, confidence) whose metrical picture fits the clip best."""
-    bpms, scores, beat_acf = _fit(heard)
-    bpm = float(bpms[int(np.argmax(scores))])
-    period = 60.0 / bpm * heard.fps
-    return bpm, _subdivision(beat_acf, bpm, heard.fps), float(np.clip(_at(beat_acf, period), 0.0, 1.0))
 
 
 def _refined(tempo: float, beat_times: np.ndarray) -> float:
@@ -332,10 +324,10 @@ def pulse(heard: Heard) -> Pulse:
     duration = heard.frames / heard.fps
     if duration < 2.0 or heard.onsets.max() < ONSET_FLOOR:
         return NONE
-    bpms, scores, beat_acf = _fit(heard)
+    env = envelope(heard)
+    bpms, scores, beat_acf = _fit(heard, env)
     candidates = _candidates(bpms, scores)
     bpm = candidates[0]
-    env = envelope(heard)
     # The fit's tempo first; should it not hold steady, its half (a slow piece's
     # eighths can outweigh its beat) down to SLOWEST_HALF, and the steadier; then
     # the fit's next peaks (ALTERNATIVES).
