@@ -91,18 +91,27 @@ def _share(chroma: np.ndarray) -> np.ndarray:
     return chroma / total if total > 1e-12 else chroma
 
 
+def _sounding(heard: Heard) -> np.ndarray:
+    """The frames within 40 dB of the clip's loudest."""
+    return np.flatnonzero(heard.level_db > heard.level_db.max() - 40)
+
+
+def _weights(heard: Heard, frames: np.ndarray) -> np.ndarray:
+    """The pitch classes' shares over `frames`."""
+    return _share(heard.key_chroma[:, frames].sum(axis=1))
+
+
 def profile(heard: Heard) -> np.ndarray:
     """The clip's pitch-class weights: every sounding frame alike, then its first
     and last ENDS_S again."""
-    sounding = np.flatnonzero(heard.level_db > heard.level_db.max() - 40)
+    sounding = _sounding(heard)
     if not len(sounding):
         return np.zeros(12)
     ends = int(ENDS_S * heard.fps)
-    first, last = sounding[:ends], sounding[-ends:]
     return (
-        _share(heard.key_chroma[:, sounding].sum(axis=1))
-        + FIRST_WEIGHT * _share(heard.key_chroma[:, first].sum(axis=1))
-        + LAST_WEIGHT * _share(heard.key_chroma[:, last].sum(axis=1))
+        _weights(heard, sounding)
+        + FIRST_WEIGHT * _weights(heard, sounding[:ends])
+        + LAST_WEIGHT * _weights(heard, sounding[-ends:])
     )
 
 
@@ -142,8 +151,8 @@ def key(heard: Heard) -> Key:
 
 
 def _opening(heard: Heard) -> np.ndarray:
-    sounding = np.flatnonzero(heard.level_db > heard.level_db.max() - 40)
-    return _share(heard.key_chroma[:, sounding[: int(ENDS_S * heard.fps)]].sum(axis=1))
+    """The pitch-class weights of the clip's first ENDS_S of sound."""
+    return _weights(heard, _sounding(heard)[: int(ENDS_S * heard.fps)])
 
 
 def relation(a: str | None, b: str | None) -> str | None:
