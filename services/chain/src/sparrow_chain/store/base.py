@@ -52,13 +52,14 @@ class Store:
         self.engine = engine
         self.analyze = analyze
 
-    def _analysis_asked(self, conn: Connection, chain_id: str, node_id: str) -> dict:
+    def _analysis_asked(self, conn: Connection, chain_id: str, node_id: str, heard: dict | None = None) -> dict:
         """Queue the node's analysis (when analysis is on); the column values
-        that say so, for the caller's update of the node."""
+        that say so, for the caller's update of the node. A node heard again
+        keeps the clip `heard` before until the new one lands."""
         if not self.analyze:
             return {}
         self._queue_job(conn, chain_id, ANALYZE, node_id=node_id)
-        return {"analysis": {"status": "pending", "clip": None, "seam": None, "error_message": ""}}
+        return {"analysis": {"status": "pending", "clip": heard, "seam": None, "error_message": ""}}
 
     # -- transactions ---------------------------------------------------------
 

@@ -147,10 +147,8 @@ class Moves(Store):
             ).all()
             for take in takes:
                 conn.execute(delete(jobs).where(jobs.c.kind == ANALYZE, jobs.c.node_id == take.id, jobs.c.state == "queued"))
-                self._queue_job(conn, row.chain_id, ANALYZE, node_id=take.id)
                 heard = NodeAnalysis.from_json(take.analysis)
-                again = {"status": "pending", "clip": heard.clip if heard else None, "seam": None, "error_message": ""}
-                self._set_node(conn, take.id, analysis=again)
+                self._set_node(conn, take.id, **self._analysis_asked(conn, row.chain_id, take.id, heard and heard.clip))
         return node
 
     def _commit(self, conn: Connection, row) -> Node:
