@@ -34,7 +34,8 @@ def part_name(node: Node, index: int) -> str:
     else:
         prompt = node.params.prompt.strip() if node.params else ""
         name = f"Part {index + 1}: {prompt}" if prompt else f"Part {index + 1}"
-    grid = node.grid.describe() if node.grid is not None else ""
+    heard = node.grid
+    grid = heard.describe() if heard is not None else ""
     # The grid is kept whole: a long name gives way to it.
     if grid:
         return f"{name[: 200 - len(grid) - 3]} · {grid}"
