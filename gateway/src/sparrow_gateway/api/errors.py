@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import typing
 
 import grpc
 from fastapi import HTTPException, Request
@@ -61,16 +62,29 @@ async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> J
 
 def _as_validation_error(request: Request, message: str) -> dict:
     """A 422 from a service in the shape of FastAPI's own (the one the API
-    documents): its `loc` names the query or path parameter the message starts
-    with, else the body."""
+    documents): its `loc` names the query or path parameter, or the field of
+    the route's body, that the message starts with; else the body."""
     first = message.split(" ", 1)[0]
     if first in request.query_params:
         loc = ["query", first]
     elif first in request.path_params:
         loc = ["path", first]
+    elif first in _body_fields(request):
+        loc = ["body", first]
     else:
         loc = ["body"]
     return _validation_error(loc, message)
+
+
+def _body_fields(request: Request) -> set[str]:
+    """The field names of the body model of the route that took the request
+    (FastAPI puts the route in the scope); none for a route without one."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    if body is None:
+        return set()
+    annotation = body.field_info.annotation
+    models = typing.get_args(annotation) or (annotation,)  # `Model | None` for an optional body
+    return {name for model in models for name in getattr(model, "model_fields", {})}
 
 
 def _validation_error(loc: list[str], message: str) -> dict:

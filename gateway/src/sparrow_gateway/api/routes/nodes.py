@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-import grpc
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import schemas
@@ -14,7 +13,6 @@ from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
-from sparrow_gateway.api.errors import unprocessable
 from sparrow_gateway.api.responses import audio_file, errors
 from sparrow_gateway.ranking import ranked
 
@@ -121,14 +119,7 @@ async def set_grid(node_id: UUID, body: schemas.GridRequest, chain: Chain):
     markers) uses the corrected one. A move: undone and redone like the others.
     409 for a node without audio or in the bin; 422 for a value out of range
     (bar one past the part's end too)."""
-    try:
-        return await chain.set_grid(str(node_id), body)
-    except grpc.aio.AioRpcError as error:
-        # The service names the field it refuses first: the 422 points at it.
-        field = (error.details() or "").split(" ", 1)[0]
-        if error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in schemas.GridRequest.model_fields:
-            raise unprocessable(["body", field], error.details()) from None
-        raise
+    return await chain.set_grid(str(node_id), body)
 
 
 @router.get("/{node_id}", response_model=schemas.Node, responses=errors(401, 404, 503))
