@@ -42,7 +42,7 @@ def main() -> None:
     heard = analyze(minutes, 44100)
     whole = timed(lambda: analyze(minutes, 44100))
     path, take = minutes[None, : 60 * 44100], minutes[None, 60 * 44100 : 90 * 44100]
-    seam = timed(lambda: listener.listen(mono(take, 44100)[None], mono(path, 44100)[None], None,
+    seam = timed(lambda: listener.hear(mono(take, 44100)[None], mono(path, 44100)[None], None,
                                           lambda *_: None, threading.Event()))
     print(f"a {seconds:.0f} s song at 44.1 kHz: heard as {heard.tempo_bpm} bpm, {heard.time_signature}, {heard.key}, "
           f"{heard.loudness_lufs} LUFS")

@@ -36,7 +36,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         self.worker = worker
         self.max_duration_s = max_duration_s
         # One thread per slot: each analysis runs on one core.
-        self.executor = ThreadPoolExecutor(max_workers=max(slots.slots, 1), thread_name_prefix="listen")
+        self.executor = ThreadPoolExecutor(max_workers=max(slots.slots, 1), thread_name_prefix="hear")
 
     async def GetCapacity(self, request, context):
         return analysis_pb2.AnalysisServiceGetCapacityResponse(
@@ -55,7 +55,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         self.state.check()
         async for position in wait_for_slot(self.slots):
             yield analysis_pb2.AnalyzeResponse(queued=common_pb2.Queued(position=position))
-        async for update in run_blocking(self.executor, self.slots, self.engine.listen, clip, before, grid):
+        async for update in run_blocking(self.executor, self.slots, self.engine.hear, clip, before, grid):
             if isinstance(update, Finished):
                 heard, report = update.value
                 done = analysis_pb2.AnalyzeDone(analysis=analysis_to_pb(heard))

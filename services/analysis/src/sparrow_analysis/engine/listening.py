@@ -31,7 +31,7 @@ class Listener:
         clicks = (np.sin(2 * np.pi * 220 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)
         analyze(clicks, RATE)
 
-    def listen(
+    def hear(
         self,
         clip: np.ndarray,
         context: np.ndarray | None,
