@@ -152,32 +152,32 @@ async def test_read_audio_by_range(stub):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_branch_commit_discard_over_grpc(server, stub):
+async def test_a_take_commit_discard_over_grpc(server, stub):
     created = await stub.CreateChain(upload(make_clip("wav")), timeout=30)
-    branch = await stub.CreateBranch(
-        chain_pb2.CreateBranchRequest(
-            parent_id=created.root.id, params=common_pb2.GenerationParams(prompt="lofi", duration_s=4)
+    (take,) = (await stub.CreateTakes(
+        chain_pb2.CreateTakesRequest(
+            parent_id=created.root.id, params=common_pb2.GenerationParams(prompt="lofi", duration_s=4), count=1
         ),
         timeout=5,
-    )
-    assert branch.node.status == chain_pb2.NODE_STATUS_PENDING
-    assert branch.node.params.prompt == "lofi" and branch.node.params.duration_s == 4
+    )).nodes
+    assert take.status == chain_pb2.NODE_STATUS_PENDING
+    assert take.params.prompt == "lofi" and take.params.duration_s == 4
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=branch.node.id), timeout=5)
+        await stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=take.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=created.root.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=branch.node.id), timeout=5)
+    await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=take.id), timeout=5)
     # In the bin: still there, saying since when, and off the chain.
-    binned = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=branch.node.id), timeout=5)).node
+    binned = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=take.id), timeout=5)).node
     assert binned.HasField("bin_time")
     listed = await stub.GetChain(chain_pb2.GetChainRequest(chain_id=created.chain.id), timeout=5)
     assert [n.id for n in listed.nodes] == [created.root.id]
     assert listed.history.undo.kind == chain_pb2.MOVE_KIND_DISCARD
     await stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=created.chain.id), timeout=5)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetNode(chain_pb2.GetNodeRequest(node_id=branch.node.id), timeout=5)
+        await stub.GetNode(chain_pb2.GetNodeRequest(node_id=take.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -192,7 +192,7 @@ async def test_watch_resumes_after_a_seq_and_sees_new_events(stub):
     assert [e.seq for e in seen] == [2, 3]
     assert {e.kind for e in seen} == {chain_pb2.EVENT_KIND_NODE_CREATED}
     # a write after the watcher caught up arrives without waiting for a poll
-    await stub.CreateBranch(chain_pb2.CreateBranchRequest(parent_id=created.root.id), timeout=5)
+    await stub.CreateTakes(chain_pb2.CreateTakesRequest(parent_id=created.root.id, count=1), timeout=5)
     live = await asyncio.wait_for(call.read(), timeout=5)
     assert live.event.seq == 4
     await stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=5)

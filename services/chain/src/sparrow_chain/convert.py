@@ -47,14 +47,14 @@ def audio_to_pb(audio: StoredAudio) -> common_pb2.AudioInfo:
     )
 
 
-def melody_from_pb(request: chain_pb2.CreateBranchRequest | chain_pb2.CreateTakesRequest) -> Melody | None:
-    """The melody a branch or takes request names, or None when it names none."""
+def melody_from_pb(request: chain_pb2.CreateTakesRequest) -> Melody | None:
+    """The melody a takes request names, or None when it names none."""
     if not request.HasField("melody"):
         return None
     return Melody(parse_id(request.melody.node_id, "melody node id"), request.melody.stem or None)
 
 
-def limits_from_pb(request: chain_pb2.CreateBranchRequest | chain_pb2.CreateTakesRequest) -> TakeLimits:
+def limits_from_pb(request: chain_pb2.CreateTakesRequest) -> TakeLimits:
     """The caller's limits the gateway sent (none when unset); negative is no limit too."""
     if not request.HasField("limits"):
         return TakeLimits()

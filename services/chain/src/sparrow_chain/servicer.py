@@ -198,13 +198,6 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         nodes = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
         return chain_pb2.GetSpineResponse(nodes=[node_to_pb(n) for n in nodes])
 
-    async def CreateBranch(self, request, context):
-        nodes = await self._create_takes(
-            context, request.parent_id, request.params, 1, melody_from_pb(request), limits_from_pb(request),
-            request.from_s if request.HasField("from_s") else None,
-        )
-        return chain_pb2.CreateBranchResponse(node=nodes[0])
-
     async def CreateTakes(self, request, context):
         nodes = await self._create_takes(
             context, request.parent_id, request.params, request.count, melody_from_pb(request),
