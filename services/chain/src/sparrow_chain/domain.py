@@ -1,5 +1,31 @@
 """Chains, nodes and events as plain data, and the rules on generation parameters.
-No gRPC and no SQL here."""
+No gRPC and no SQL here.
+
+Words, one meaning each, as the editor says them and the code names them:
+
+- **chain**: one song being written, a tree of nodes from one root.
+- **node**: one clip in a chain and what made it (its knobs, its parent, where
+  it starts in its parent). Stores only its own new audio, never its parent's.
+- **root**: the chain's first node, the musician's upload; always committed.
+- **take**: a node the model wrote, continuing its parent; takes asked for
+  together are siblings the musician auditions side by side.
+- **part**: a node of the spine, as the spine plays it (from its in point to
+  its out point).
+- **spine**: the committed path from the root, one part after another; what
+  export renders. Committing a take makes it the spine's next part.
+- **out point** (`out_s`): where a part stops playing, the `from_s` of its
+  committed child; None plays it whole. **in point**: where a part starts
+  playing in its own audio (zero today).
+- **from here** (`from_s`): the second of the parent a take continues from;
+  None continues from its end.
+- **Hear** (`prompt_source`): what of the music so far the model hears, the
+  mix or one stem alone; "heard" is also what the analysis found in a clip
+  (its grid, key, seam), its correction being the musician's word.
+- **grid**: tempo, beats, bars, meter and key of a part (grid.py).
+- **bin**: where discarded nodes wait, restorable, before their audio goes.
+- **listen**: only PostgreSQL's LISTEN (listen.py), how replicas hear each
+  other's events; audio is *heard*, never listened to, in code.
+"""
 
 from __future__ import annotations
 
