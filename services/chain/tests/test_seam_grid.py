@@ -12,7 +12,7 @@ import pytest
 from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 
 from sparrow_chain.config import Settings
-from sparrow_chain.kinds import SEAM_CONTEXT_S
+from sparrow_chain.kinds.analysis import SEAM_CONTEXT_S
 from sparrow_chain.server import build_server
 from sparrow_common.audio import encode_wav
 from sparrow_common.testing.chain import upload

@@ -1,15 +1,20 @@
 """The dispatcher: one loop that turns queued jobs of every kind into work.
 
-It claims a job with a lease (store/queue.py), hands it to its kind's adapter
-(kinds.py: takes, stems), which streams what the job needs to its worker with a
-deadline (workers.py) and keeps what comes back; the dispatcher writes progress
+It claims a job with a lease (store/queue.py) and hands it to its kind (job.py's
+`Kind`, one home each under kinds/: takes, stems, analysis), which streams what
+the job needs to its worker with a deadline and keeps what comes back, asking
+this loop (job.py's `Dispatch`) for the rest: the dispatcher writes progress
 and the time left (throttled) to the job's work and the event log, stores the
 results and ends the job, or fails it with a readable message. It renews the
 lease while the work runs and cancels the call the moment the job is gone (its
 takes discarded), which stops the model. A worker that is full
 (RESOURCE_EXHAUSTED) makes it back off and retry; a worker that died or can't be
 reached is retried a few times before the job ends in error. A job whose
-dispatcher died is claimed again when its lease runs out.
+dispatcher died is claimed again when its lease runs out. A job that needs
+others done first (Waits) goes back to the queue waiting on them.
+
+The dispatcher knows no kind by name: server.py builds the kinds and their
+workers and hands them over.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,10 +33,10 @@ from sparrow_chain import blobs as blob_store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
-from sparrow_chain.kinds import AnalysisWork, Kind, StemsWork, TakesWork, Waits
+from sparrow_chain.job import Kind, Read, Waits
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
-from sparrow_chain.workers import AnalysisWorker, Chunk, Done, GenerationWorker, Progress, StemsWorker, Worker
+from sparrow_chain.workers import Chunk, Done, Progress, Received, Worker
 from sparrow_common import request_id
 from sparrow_common.errors import MODEL_LOADING
 from sparrow_common.ids import new_id
@@ -43,65 +47,18 @@ log = logging.getLogger(__name__)
 _FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 
 
-class Received:
-    """What a worker streams back, one file per take or stem, written to the
-    blob store's incoming folder as the chunks arrive (never held whole in
-    memory); files not moved into the store by the end are deleted."""
-
-    def __init__(self, blobs):
-        self.blobs = blobs
-        self._files: dict = {}
-
-    def write(self, key, data: bytes) -> None:
-        if key not in self._files:
-            self._files[key] = open(self.blobs.incoming(), "wb")  # noqa: SIM115 - closed in path() or __exit__
-        self._files[key].write(data)
-
-    def keys(self):
-        return self._files.keys()
-
-    def path(self, key) -> Path:
-        """The finished file of `key` (closed for writing)."""
-        self._files[key].close()
-        return Path(self._files[key].name)
-
-    def __enter__(self) -> Received:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for file in self._files.values():
-            file.close()
-            Path(file.name).unlink(missing_ok=True)
-
-
 class JobGone(Exception):
     """Every take of the job was discarded, or another dispatcher took it over."""
 
 
 class Dispatcher:
-    def __init__(
-        self,
-        jobs: JobQueue,
-        blobs: BlobStore,
-        settings: Settings,
-        on_change: Callable[[str], None],
-        audio: AudioWork | None = None,
-    ):
-        self.audio = audio or AudioWork(settings.audio_threads)
+    def __init__(self, jobs: JobQueue, kinds: list[Kind], blobs: BlobStore, audio: AudioWork, settings: Settings):
         self.jobs = jobs
+        self.kinds: dict[str, Kind] = {kind.name: kind for kind in kinds}
         self.blobs = blobs
+        self.audio = audio
         self.settings = settings
-        self.on_change = on_change
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
-        self.generation = GenerationWorker(settings.generation_addr)
-        self.stems = StemsWorker(settings.stems_addr)
-        # The generation worker's stub, for the chain servicer's capacity checks.
-        self.stub = self.generation.stub
-        kinds: list[Kind] = [TakesWork(self.generation, jobs.takes, jobs.stems, on_change), StemsWork(self.stems, on_change)]
-        self.analysis = AnalysisWorker(settings.analysis_addr) if settings.analysis_addr else None
-        if self.analysis is not None:
-            kinds.append(AnalysisWork(self.analysis, jobs.takes, on_change))
-        self.kinds: dict[str, Kind] = {kind.kind: kind for kind in kinds}
         self.free = asyncio.Semaphore(settings.dispatch_slots)
         self.active: dict[str, asyncio.Task] = {}
         self._pulse = asyncio.Event()
@@ -134,7 +91,7 @@ class Dispatcher:
             await self.free.acquire()
             queued = self._queued
             try:
-                job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s)
+                job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s, tuple(self.kinds))
             except Exception:  # noqa: BLE001 - the database may be away for a moment
                 log.exception("claiming a job failed")
                 job = None
@@ -159,9 +116,6 @@ class Dispatcher:
         for task in list(self.active.values()):
             task.cancel()
         await asyncio.gather(*self.active.values(), return_exceptions=True)
-        for worker in (self.generation, self.stems, self.analysis):
-            if worker is not None:
-                await worker.close()
 
     # -- one job --------------------------------------------------------------
 
@@ -178,6 +132,7 @@ class Dispatcher:
         except Waits:
             outcome = "waits"
             await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
+            self.job_queued()  # what it waits on may just have been asked for
         except asyncio.CancelledError:
             outcome = "handed_back"
             await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))
@@ -210,7 +165,7 @@ class Dispatcher:
         await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{what} failed after {job.attempts} attempts: {details}")
         return "error"
 
-    # -- what the kinds' work uses ----------------------------------------------
+    # -- what a kind's run asks of it (job.py's Dispatch) ----------------------
 
     @contextmanager
     def receiving(self):
@@ -218,17 +173,21 @@ class Dispatcher:
         with Received(self.blobs) as received:
             yield received
 
-    async def follow(self, job: Claimed, kind: Kind, call, received: Received | None = None) -> Done | None:
-        """Read a worker's replies while keeping the job's lease: progress is
-        recorded at most every progress_interval_s, chunks (from a worker that
-        sends files) are written to `received` by their key. Returns the call's
-        Done (None if it never came)."""
+    async def follow(self, job: Claimed, call, read: Read, received: Received | None = None) -> Done | None:
+        """Read a worker's replies (each through `read`) while keeping the job's
+        lease: progress is recorded at most every progress_interval_s, chunks
+        (from a worker that sends files) are written to `received` by their key.
+        Returns the call's Done (None if it never came)."""
+        kind = self.kinds[job.kind]
         gone = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(job, call, gone))
         done = None
         written_at = 0.0
         try:
-            async for reply in kind.worker.replies(call):
+            async for message in call:
+                reply = read(message)
+                if reply is None:
+                    continue
                 if isinstance(reply, Progress):
                     if time.monotonic() - written_at >= self.settings.progress_interval_s or reply.step >= reply.total:
                         written_at = time.monotonic()
@@ -239,7 +198,7 @@ class Dispatcher:
                     if received is None:
                         raise RuntimeError(f"the {kind.worker.service} worker sent audio where none was asked for")
                     received.write(reply.key, reply.data)
-                else:
+                elif isinstance(reply, Done):
                     done = reply
         except asyncio.CancelledError:
             if gone.is_set():

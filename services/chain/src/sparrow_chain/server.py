@@ -1,4 +1,5 @@
-"""Builds and runs the chain service: database, blobs, gRPC server."""
+"""Builds and runs the chain service: database, blobs, the workers and the
+kinds of job, the dispatcher, gRPC server."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sparrow.v1 import chain_pb2, chain_pb2_grpc
+from sparrow.v1 import analysis_pb2_grpc, chain_pb2, chain_pb2_grpc, generation_pb2_grpc, stems_pb2_grpc
 
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bell import EventBell
 from sparrow_chain.blobs import LocalBlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.dispatcher import Dispatcher
+from sparrow_chain.job import Kind
+from sparrow_chain.kinds.analysis import Analysis
+from sparrow_chain.kinds.stems import Stems
+from sparrow_chain.kinds.takes import Takes
 from sparrow_chain.listen import listen
 from sparrow_chain.metrics import watch_jobs
 from sparrow_chain.servicer import ChainServicer
 from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
+from sparrow_chain.workers import Worker
 from sparrow_common.metrics import serve_metrics
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
@@ -33,6 +39,8 @@ class ChainServer:
     running: RunningServer
     store: ChainStore
     blobs: LocalBlobStore
+    audio: AudioWork
+    workers: list[Worker]
     dispatcher: Dispatcher
     dispatching: asyncio.Task
     listening: asyncio.Task
@@ -43,11 +51,13 @@ class ChainServer:
             task.cancel()
         await asyncio.gather(self.dispatching, self.listening, self.sweeping, return_exceptions=True)
         await self.dispatcher.stop()
+        for worker in self.workers:
+            await worker.close()
 
     async def close(self, grace_s: float = 0) -> None:
         await self.stop_dispatching()
         await self.running.server.stop(grace_s)
-        self.dispatcher.audio.close()
+        self.audio.close()
         self.blobs.close()
         self.store.engine.dispose()
 
@@ -92,14 +102,25 @@ async def build_server(settings: Settings) -> ChainServer:
     analyze = bool(settings.analysis_addr)
     queue = JobQueue(engine, analyze)
     audio = AudioWork(settings.audio_threads)
-    dispatcher = Dispatcher(queue, blobs, settings, on_change=bell.ring, audio=audio)
+    generation = Worker("generation", settings.generation_addr, generation_pb2_grpc.GenerationServiceStub)
+    stems = Worker("stems", settings.stems_addr, stems_pb2_grpc.StemsServiceStub)
+    workers = [generation, stems]
+    kinds: list[Kind] = [
+        Takes(generation, queue.takes, queue.stems, blobs, audio, settings, on_change=bell.ring),
+        Stems(stems, blobs, settings, on_change=bell.ring),
+    ]
+    if analyze:
+        analysis = Worker("analysis", settings.analysis_addr, analysis_pb2_grpc.AnalysisServiceStub)
+        workers.append(analysis)
+        kinds.append(Analysis(analysis, queue.takes, blobs, audio, settings, on_change=bell.ring))
+    dispatcher = Dispatcher(queue, kinds, blobs, audio, settings)
 
     def changed(chain_id: str) -> None:
         bell.ring(chain_id)
         dispatcher.poke()
 
     servicer = ChainServicer(
-        store, blobs, settings, bell, on_change=changed, stems=queue.stems, generation=dispatcher.stub, audio=audio
+        store, blobs, settings, bell, on_change=changed, stems=queue.stems, generation=generation.stub, audio=audio
     )
     running = await start_server(
         host=settings.host,
@@ -116,8 +137,8 @@ async def build_server(settings: Settings) -> ChainServer:
         name="listener",
     )
     sweeping = asyncio.create_task(empty_old_bins(servicer, settings.bin_ttl_s), name="bin sweeper")
-    watch_jobs(dispatcher.jobs)
-    return ChainServer(running, store, blobs, dispatcher, dispatching, listening, sweeping)
+    watch_jobs(queue)
+    return ChainServer(running, store, blobs, audio, workers, dispatcher, dispatching, listening, sweeping)
 
 
 async def serve(settings: Settings) -> None:

@@ -1,24 +1,15 @@
-"""Calls to the workers (GenerationService, StemsService), the only part of the
-chain service's dispatcher that speaks their protocol: requests built from the
-job's data, and replies read into one shape, whichever worker sent them
-(`queued`, `progress`, `chunk`, `done` are named alike in both protocols)."""
+"""What every worker service (generation, stems, analysis) is to the chain:
+a long-lived channel and a stub, and its replies read into one shape
+(`queued`, `progress`, `chunk`, `done` are named alike in every protocol).
+What each kind sends and reads is its own (kinds/)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import grpc
-from google.protobuf.json_format import MessageToDict
-from sparrow.v1 import analysis_pb2, analysis_pb2_grpc, common_pb2, generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
-
-from sparrow_chain.domain import GenerationParams
-from sparrow_chain.grid import PathGrid
-from sparrow_common import request_id
-from sparrow_common.audio import split
 from sparrow_common.channels import open_channel
-from sparrow_common.convert import params_to_pb
 
 
 @dataclass(frozen=True)
@@ -43,8 +34,13 @@ class Done:
     result: Any = None
 
 
+def progress_of(progress) -> Progress:
+    """A worker's `progress` reply (alike in every protocol)."""
+    return Progress(progress.step, max(progress.total, 1), progress.eta_s or None)
+
+
 class Worker:
-    """One worker service: its long-lived channel and its calls."""
+    """One worker service: its long-lived channel and stub."""
 
     def __init__(self, service: str, address: str, stub_class):
         self.service = service
@@ -55,120 +51,33 @@ class Worker:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def replies(self, call) -> AsyncIterator[Progress | Chunk | Done]:
-        """The call's replies as Progress, Chunk and Done (a wait in line is not passed on)."""
-        async for reply in call:
-            part = reply.WhichOneof("part")
-            if part == "progress":
-                yield Progress(reply.progress.step, max(reply.progress.total, 1), reply.progress.eta_s or None)
-            elif part == "chunk":
-                yield Chunk(self.file_of(reply.chunk), reply.chunk.data)
-            elif part == "done":
-                yield Done(self.files_in(reply.done), self.result_of(reply.done))
 
-    def file_of(self, chunk) -> Any:
-        """Which file a chunk belongs to."""
-        raise NotImplementedError
+class Received:
+    """What a worker streams back, one file per take or stem, written to the
+    blob store's incoming folder as the chunks arrive (never held whole in
+    memory); files not moved into the store by the end are deleted."""
 
-    def files_in(self, done) -> list:
-        """Every file the call's `done` lists."""
-        return []
+    def __init__(self, blobs):
+        self.blobs = blobs
+        self._files: dict = {}
 
-    def result_of(self, done) -> Any:
-        """What `done` says besides files."""
-        return None
+    def write(self, key, data: bytes) -> None:
+        if key not in self._files:
+            self._files[key] = open(self.blobs.incoming(), "wb")  # noqa: SIM115 - closed in path() or __exit__
+        self._files[key].write(data)
 
+    def keys(self):
+        return self._files.keys()
 
-class GenerationWorker(Worker):
-    def __init__(self, address: str):
-        super().__init__("generation", address, generation_pb2_grpc.GenerationServiceStub)
+    def path(self, key) -> Path:
+        """The finished file of `key` (closed for writing)."""
+        self._files[key].close()
+        return Path(self._files[key].name)
 
-    def file_of(self, chunk) -> int:
-        return chunk.take
+    def __enter__(self) -> Received:
+        return self
 
-    def files_in(self, done) -> list[int]:
-        return [take.take for take in done.takes]
-
-    def generate(
-        self, params: GenerationParams, seeds: list[int], context: bytes, melody: bytes | None, deadline_s: float
-    ) -> grpc.aio.StreamStreamCall:
-        """Takes continuing `context` (a WAV), one per seed, following `melody` (a WAV) when given."""
-
-        async def requests():
-            yield generation_pb2.GenerateRequest(
-                setup=generation_pb2.GenerateSetup(params=params_to_pb(params), seeds=seeds, output_format="wav")
-            )
-            for chunk in split(context):
-                yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
-            for chunk in split(melody or b""):
-                yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
-
-        return self.stub.Generate(requests(), timeout=deadline_s, metadata=request_id.metadata())
-
-
-class StemsWorker(Worker):
-    def __init__(self, address: str):
-        super().__init__("stems", address, stems_pb2_grpc.StemsServiceStub)
-
-    def file_of(self, chunk) -> str:
-        return chunk.stem
-
-    def files_in(self, done) -> list[str]:
-        return list(done.stems)
-
-    def separate(self, audio: AsyncIterator[bytes], model: str, deadline_s: float) -> grpc.aio.StreamStreamCall:
-        """The stems by `model` of the audio file whose bytes `audio` yields, as WAVs."""
-
-        async def requests():
-            yield stems_pb2.SeparateRequest(setup=stems_pb2.SeparateSetup(output_format="wav", model=model))
-            async for data in audio:
-                yield stems_pb2.SeparateRequest(chunk=common_pb2.AudioChunk(data=data))
-
-        return self.stub.Separate(requests(), timeout=deadline_s, metadata=request_id.metadata())
-
-
-class AnalysisWorker(Worker):
-    def __init__(self, address: str):
-        super().__init__("analysis", address, analysis_pb2_grpc.AnalysisServiceStub)
-
-    def analyze(
-        self, clip: AsyncIterator[bytes], context: bytes | None, deadline_s: float, path_grid: PathGrid | None = None
-    ) -> grpc.aio.StreamStreamCall:
-        """What the analysis worker hears in the clip (an audio file whose bytes
-        `clip` yields) and, with `context` (the path it continues, a WAV), at its
-        seam, measured against `path_grid` (the path's grid on the context's
-        clock) when given."""
-        setup = analysis_pb2.AnalyzeSetup()
-        if path_grid is not None:
-            setup.path_grid.CopyFrom(analysis_pb2.PathGrid(beats_s=path_grid.beats_s, key=path_grid.key))
-            if path_grid.tempo_bpm is not None:
-                setup.path_grid.tempo_bpm = path_grid.tempo_bpm
-
-        async def requests():
-            yield analysis_pb2.AnalyzeRequest(setup=setup)
-            async for data in clip:
-                yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=data))
-            for chunk in split(context or b""):
-                yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
-
-        return self.stub.Analyze(requests(), timeout=deadline_s, metadata=request_id.metadata())
-
-    def result_of(self, done) -> dict:
-        """{"clip": {...}, "seam": {...} or None}, every field named as in the protocol."""
-
-        def plain(message) -> dict:
-            return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-
-        clip = plain(done.analysis)
-        for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
-            clip.setdefault(name, None)
-        for name in ("meter", "key", "time_signature", "key_runner_up"):
-            clip[name] = clip[name] or None
-        seam = None
-        if done.HasField("seam"):
-            seam = plain(done.seam)
-            for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
-                seam.setdefault(name, None)
-            for name in ("key_match", "weakest", "unjudged"):
-                seam[name] = seam[name] or None
-        return {"clip": clip, "seam": seam}
+    def __exit__(self, *exc) -> None:
+        for file in self._files.values():
+            file.close()
+            Path(file.name).unlink(missing_ok=True)

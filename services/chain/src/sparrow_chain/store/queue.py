@@ -11,7 +11,7 @@ job and its owner, and does nothing once the job is gone (its work discarded) or
 another claimer took it over after the lease ran out: a late claimer can never
 undo what the current one did. That holds for every kind alike.
 
-What is a kind's own is its adapter's (`Kind`): which of its jobs comes next
+What is a kind's own is its adapter's (`Adapter`): which of its jobs comes next
 (takes: in turns across users; stems and analyses: the oldest), what claiming starts, and
 where progress, results, a retry and a failure land. Kinds are tried in order,
 takes first.
@@ -33,9 +33,9 @@ from sparrow_chain.store.takes import ClaimedJob, Takes
 Claimed = ClaimedJob | ClaimedStems | ClaimedAnalysis
 
 
-class Kind(Protocol):
-    """What one kind of job adds to the queue; every method runs in the
-    queue's write transaction, `conn`."""
+class Adapter(Protocol):
+    """What one kind of job adds to the queue (store/takes.py, store/stems.py,
+    store/analyses.py); every method runs in the queue's write transaction, `conn`."""
 
     name: str
 
@@ -67,7 +67,7 @@ class JobQueue(Store):
         self.takes = Takes(engine, analyze)
         self.stems = StemStore(engine)
         self.analyses = Analyses(engine)
-        self.kinds: dict[str, Kind] = {kind.name: kind for kind in (self.takes, self.stems, self.analyses)}
+        self.kinds: dict[str, Adapter] = {kind.name: kind for kind in (self.takes, self.stems, self.analyses)}
 
     def claim(self, owner: str, lease_s: float, kinds: tuple[str, ...] | None = None) -> Claimed | None:
         """The next claimable job (of `kinds`, or any; takes first), now leased to
@@ -96,7 +96,7 @@ class JobQueue(Store):
                     return claimed
         return None
 
-    def _owned(self, conn: Connection, job_id: str, owner: str) -> Kind | None:
+    def _owned(self, conn: Connection, job_id: str, owner: str) -> Adapter | None:
         """The job's kind while `owner` holds its lease; None otherwise."""
         name = conn.execute(
             select(jobs.c.kind).where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
@@ -167,4 +167,4 @@ class JobQueue(Store):
         return {(kind, state): n for kind, state, n in by_state}, {kind: n for kind, n in waiting}
 
 
-__all__ = ["Claimed", "JobQueue", "Kind"]
+__all__ = ["Adapter", "Claimed", "JobQueue"]

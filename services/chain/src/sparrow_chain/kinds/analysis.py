@@ -1,0 +1,120 @@
+"""Analysis: a node's audio (and, for a take, the last seconds of the path it
+continues, with that path's grid) to the analysis worker, what it heard onto
+the node (store/analyses.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from google.protobuf.json_format import MessageToDict
+from sparrow.v1 import analysis_pb2, common_pb2
+
+from sparrow_chain.audio_work import AudioWork
+from sparrow_chain.config import Settings
+from sparrow_chain.grid import PathGrid, path_grid
+from sparrow_chain.job import Dispatch, Waits
+from sparrow_chain.kinds.paths import heard_soon, tail
+from sparrow_chain.store import Takes
+from sparrow_chain.store.analyses import ClaimedAnalysis
+from sparrow_chain.store.base import ANALYZE
+from sparrow_chain.workers import Done, Worker, progress_of
+from sparrow_common import request_id
+from sparrow_common.audio import chunks_in_thread, split
+
+# A take's seam is heard against this much of the path before it.
+SEAM_CONTEXT_S = 12.0
+
+
+def _plain(message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def heard(done) -> dict:
+    """{"clip": {...}, "seam": {...} or None}, every field named as in the protocol."""
+    clip = _plain(done.analysis)
+    for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
+        clip.setdefault(name, None)
+    for name in ("meter", "key", "time_signature", "key_runner_up"):
+        clip[name] = clip[name] or None
+    seam = None
+    if done.HasField("seam"):
+        seam = _plain(done.seam)
+        for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
+            seam.setdefault(name, None)
+        for name in ("key_match", "weakest", "unjudged"):
+            seam[name] = seam[name] or None
+    return {"clip": clip, "seam": seam}
+
+
+def read(reply) -> object:
+    """One AnalyzeResponse: progress, or done (what was heard, as plain data)."""
+    part = reply.WhichOneof("part")
+    if part == "progress":
+        return progress_of(reply.progress)
+    if part == "done":
+        return Done([], heard(reply.done))
+    return None
+
+
+class Analysis:
+    """The analysis kind: a node's audio (and, for a take, the path before it)
+    to the analysis worker, what it heard onto the node."""
+
+    name = ANALYZE
+    what = "analysis"
+
+    def __init__(self, worker: Worker, takes: Takes, blobs, audio: AudioWork, settings: Settings, on_change):
+        self.worker = worker
+        self.takes = takes
+        self.blobs = blobs
+        self.audio = audio
+        self.settings = settings
+        self.on_change = on_change
+
+    def changed(self, job: ClaimedAnalysis) -> None:
+        self.on_change(job.chain_id)
+
+    async def run(self, job: ClaimedAnalysis, dispatch: Dispatch) -> None:
+        context, grid = None, None
+        if job.parent_id is not None:
+            path = await asyncio.to_thread(self.takes.context_path, job.parent_id, SEAM_CONTEXT_S, job.from_s)
+            if not path:
+                raise RuntimeError("the parent has no audio")
+            if heard_soon(path[-1].node):
+                raise Waits([])
+            parts = [(heard.node.audio, heard.end_s) for heard in path]
+            context = await self.audio.run(tail, self.blobs, parts, SEAM_CONTEXT_S)
+            # The seam is measured against the path's grid as the chain uses it (corrections included).
+            grid = path_grid(
+                [(heard.node.grid, heard.end_s if heard.end_s is not None else heard.node.audio.duration_s) for heard in path],
+                SEAM_CONTEXT_S,
+            )
+        await dispatch.wait_for_worker(job, self.worker)
+        call = self.analyze(chunks_in_thread(self.blobs.read(job.audio_key)), context, grid)
+        done = await dispatch.follow(job, call, read)
+        if done is None:
+            raise RuntimeError("the analysis worker ended the call without an answer")
+        await dispatch.end(job, {"analysis": done.result})
+
+    def analyze(self, clip: AsyncIterator[bytes], context: bytes | None, grid: PathGrid | None = None):
+        """The analysis worker's call: what it hears in the clip (an audio file
+        whose bytes `clip` yields) and, with `context` (the path it continues, a
+        WAV), at its seam, measured against `grid` (the path's grid on the
+        context's clock) when given."""
+        setup = analysis_pb2.AnalyzeSetup()
+        if grid is not None:
+            setup.path_grid.CopyFrom(analysis_pb2.PathGrid(beats_s=grid.beats_s, key=grid.key))
+            if grid.tempo_bpm is not None:
+                setup.path_grid.tempo_bpm = grid.tempo_bpm
+
+        async def requests():
+            yield analysis_pb2.AnalyzeRequest(setup=setup)
+            async for data in clip:
+                yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=data))
+            for chunk in split(context or b""):
+                yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+
+        return self.worker.stub.Analyze(
+            requests(), timeout=self.settings.analysis_deadline_s, metadata=request_id.metadata()
+        )
