@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine.musicgen import MusicGenEngine
 from sparrow_generation.engine.tiny import build_random_musicgen
@@ -73,7 +73,7 @@ def through_worker(folder: Path, root: Path, duration: float) -> None:
 
     async def take(stub, seed: int) -> None:
         def messages():
-            params = common_pb2.GenerationParams(duration_s=duration, **PARAMS)
+            params = common_pb2.Knobs(duration_s=duration, **PARAMS)
             yield generation_pb2.GenerateRequest(setup=generation_pb2.GenerateSetup(params=params, seeds=[seed]))
             for chunk in split(wav):
                 yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
@@ -110,7 +110,7 @@ def through_worker(folder: Path, root: Path, duration: float) -> None:
 def concurrent_takes(engine: MusicGenEngine, requests: int, duration: float, first_seed: int = 0) -> float:
     """N one-take requests at once, each from its own thread as the worker runs
     them; the wall time until the last take is decoded."""
-    params = GenerationParams(duration_s=duration, **PARAMS)
+    params = Knobs(duration_s=duration, **PARAMS)
     audio = context()
     with ThreadPoolExecutor(requests) as pool:
         started = time.perf_counter()
@@ -178,7 +178,7 @@ def checks(root: Path) -> None:
     tiny = build_random_musicgen(root / "tiny")
     stereo = build_random_musicgen(root / "tiny-stereo", stereo=True)
     melody = build_random_musicgen(root / "tiny-melody", melody=True)
-    params = GenerationParams(duration_s=2.0, prompt_duration_s=1.0, prompt="warm", top_k=20)
+    params = Knobs(duration_s=2.0, prompt_duration_s=1.0, prompt="warm", top_k=20)
     audio = context(2.0)
     for folder in (tiny, stereo, melody):
         for dtype in ("auto", "float16", "bfloat16", "float32"):

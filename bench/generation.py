@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from sparrow_common.audio import decode
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 from sparrow_common.processes import ServiceProcess, free_port, grpc_serving, http_ok
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.testing.sse import read_events
@@ -49,14 +49,14 @@ KEY = new_key()
 
 
 
-def timed_takes(engine: MusicGenEngine, context: np.ndarray, params: GenerationParams, seeds) -> float:
+def timed_takes(engine: MusicGenEngine, context: np.ndarray, params: Knobs, seeds) -> float:
     request = Continuation(context, params, tuple(seeds))
     started = time.perf_counter()
     engine.generate(request, lambda *_: None, threading.Event())
     return time.perf_counter() - started
 
 
-def one_and_four(engine: MusicGenEngine, context: np.ndarray, params: GenerationParams) -> tuple[float, float]:
+def one_and_four(engine: MusicGenEngine, context: np.ndarray, params: Knobs) -> tuple[float, float]:
     """Median wall time of 1 take and of 4 takes, run in turn after a warm-up, so
     that the machine's drift over the run falls on both alike."""
     timed_takes(engine, context, params, [1])
@@ -134,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     sizes = json.loads(args.model_sizes.read_text())
-    params = GenerationParams(prompt="lofi piano", duration_s=args.duration, prompt_duration_s=3.0, cfg_coef=3.0, seed=1)
+    params = Knobs(prompt="lofi piano", duration_s=args.duration, prompt_duration_s=3.0, cfg_coef=3.0, seed=1)
     body = {"prompt": params.prompt, "duration_s": params.duration_s, "prompt_duration_s": 3.0, "cfg_coef": 3.0, "seed": 1}
     clip = make_clip("wav", seconds=5.0, sample_rate=32000)
     context = decode(clip, 32000, 1)[:, -3 * 32000 :]

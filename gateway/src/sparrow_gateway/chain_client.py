@@ -16,8 +16,8 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 from sparrow_common import request_id
 from sparrow_common.audio import CHUNK_BYTES
 from sparrow_common.channels import open_channel
-from sparrow_common.convert import params_to_pb
-from sparrow_common.params import GenerationParams
+from sparrow_common.convert import knobs_to_pb
+from sparrow_common.params import MIX, Knobs
 from sparrow_gateway import convert, schemas
 from sparrow_gateway.config import Settings
 
@@ -173,12 +173,16 @@ class ChainClient:
         return convert.node(reply.node)
 
     async def create_takes(
-        self, parent_id: str, params: GenerationParams, count: int, melody: schemas.Melody | None = None,
-        from_s: float | None = None,
+        self, parent_id: str, knobs: Knobs, count: int, *, align: str = "seconds", prompt_source: str = MIX,
+        melody: schemas.Melody | None = None, from_s: float | None = None,
     ):
-        """`count` takes of the parent, all conditioned on `melody` when given,
-        continuing from `from_s` into the parent when given."""
-        request = chain_pb2.CreateTakesRequest(parent_id=parent_id, params=params_to_pb(params), count=count)
+        """`count` takes of the parent with `knobs`, their prompt placed by
+        `align` and heard from `prompt_source` of the path, all conditioned on
+        `melody` when given, continuing from `from_s` into the parent when given."""
+        request = chain_pb2.CreateTakesRequest(
+            parent_id=parent_id, knobs=knobs_to_pb(knobs), count=count, align=convert.align_to_pb(align),
+            prompt_source=prompt_source,
+        )
         if from_s is not None:
             request.from_s = from_s
         if melody is not None:

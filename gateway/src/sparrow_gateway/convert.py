@@ -8,7 +8,8 @@ from typing import TypeVar
 
 from sparrow.v1 import chain_pb2
 
-from sparrow_common.convert import params_from_pb
+from sparrow_common.convert import knobs_from_pb
+from sparrow_common.params import MIX
 from sparrow_gateway import schemas
 
 ChainSchema = TypeVar("ChainSchema", bound=schemas.Chain)
@@ -56,7 +57,11 @@ def stems(msg: chain_pb2.StemSet) -> schemas.StemSet:
 
 def node(msg: chain_pb2.Node) -> schemas.Node:
     stored = audio(msg.audio) if msg.HasField("audio") else None
-    params = schemas.Params(**asdict(params_from_pb(msg.params))) if msg.HasField("params") else None
+    params = None
+    if msg.HasField("knobs"):
+        params = schemas.Params(
+            **asdict(knobs_from_pb(msg.knobs)), align=align(msg.align), prompt_source=msg.prompt_source or MIX
+        )
     return schemas.Node(
         id=msg.id,
         chain_id=msg.chain_id,
@@ -84,6 +89,15 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
         updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
     )
+
+
+def align(value: int) -> str:
+    """ALIGN_BARS -> bars; unset is seconds, as the chain takes it."""
+    return chain_pb2.Align.Name(value or chain_pb2.ALIGN_SECONDS).removeprefix("ALIGN_").lower()
+
+
+def align_to_pb(word: str) -> int:
+    return chain_pb2.Align.Value(f"ALIGN_{word.upper()}")
 
 
 def grid(msg: chain_pb2.Grid) -> schemas.Grid:

@@ -1,26 +1,47 @@
-"""The REST API's bodies. Bounds and choices come from sparrow_common.params so
-the OpenAPI schema documents exactly what the services accept."""
+"""The REST API's bodies. The knobs' fields (their descriptions, bounds,
+choices and examples) are built from sparrow_common.params, where each knob is
+written once, so the OpenAPI schema documents exactly what the services accept."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from sparrow_common.params import MAX_PROMPT_CHARS, MAX_TAKES, MIX, RANGES, STEM_NAME, GenerationParams
+from sparrow_common import params
+from sparrow_common.params import KNOBS, MAX_TAKES, MIX, STEM_NAME
 
-_DEFAULTS = GenerationParams()
 # A stem as its model names it.
 StemName = Annotated[
     str, Field(pattern=f"^{STEM_NAME.pattern}$", description="As the model names it: drums, bass, other, vocals, guitar, piano...")
 ]
 
 
-def _number(name: str, description: str):
-    low, high = RANGES[name]
-    return Field(getattr(_DEFAULTS, name), ge=low, le=high, description=description)
+def _knobs(name: str, checked: bool, doc: str) -> type[BaseModel]:
+    """The knobs as a pydantic model, one field per knob: with its bounds and
+    choices when `checked` (what a request may ask), as plain values otherwise
+    (what a node says it was made with)."""
+    types = get_type_hints(params.Knobs)
+    defaults = params.Knobs()
+    fields: dict[str, Any] = {}
+    for knob_name, knob in KNOBS.items():
+        kind = types[knob_name]
+        rules: dict[str, Any] = {}
+        if checked:
+            if knob.choices:
+                kind = Literal[knob.choices]
+            rules = {"ge": knob.low, "le": knob.high, "max_length": knob.max_chars}
+            rules = {rule: value for rule, value in rules.items() if value is not None}
+        if knob.example is not None:
+            rules["examples"] = [knob.example]
+        fields[knob_name] = (kind, Field(getattr(defaults, knob_name), description=knob.doc, **rules))
+    return create_model(name, __doc__=doc, **fields)
+
+
+Knobs = _knobs("Knobs", True, "What the model hears for a take; every knob is optional.")
+KnobsUsed = _knobs("KnobsUsed", False, "The knobs a take was made with.")
 
 
 class Melody(BaseModel):
@@ -33,24 +54,15 @@ class Melody(BaseModel):
     stem: StemName | None = Field(None, description="One of the node's ready stems; absent for the node's mix.")
 
 
-class BranchRequest(BaseModel):
-    """How to continue from a parent node. Every field is optional."""
+class BranchRequest(Knobs):
+    """How to continue from a parent node: the knobs the model hears, and how the
+    chain places the prompt, what of the path it hears, from where and on which
+    melody. Every field is optional."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="Free text describing the music.")
-    energy: Literal["low", "medium", "high"] = Field(_DEFAULTS.energy, description="How much drive the continuation has.")
-    tempo_feel: Literal["slower", "same", "faster"] = Field(_DEFAULTS.tempo_feel, description="How the tempo should feel against the context.")
-    density: Literal["sparse", "medium", "dense"] = Field(_DEFAULTS.density, description="How busy the arrangement is.")
-    cfg_coef: float = _number("cfg_coef", "Guidance: how closely the take follows the text (1 to 10).")
-    prompt_duration_s: float = _number("prompt_duration_s", "Seconds of the path so far the model hears (1 to 30).")
-    duration_s: float = _number("duration_s", "Seconds of new audio (1 to 120).")
-    seed: int | None = Field(None, ge=RANGES["seed"][0], le=RANGES["seed"][1], description="Same seed and parameters give the same take; random when absent.")
-    top_k: int = _number("top_k", "Sample from the k most likely tokens (0 turns it off).")
-    top_p: float = _number("top_p", "Nucleus sampling mass (0 turns it off).")
-    temperature: float = _number("temperature", "Sampling temperature (0.05 to 5).")
     align: Literal["seconds", "bars"] = Field(
-        _DEFAULTS.align,
+        "seconds",
         description='"bars": the prompt starts on a downbeat of the path (whole bars, the nearest to '
         "prompt_duration_s) and the take lasts whole bars at the parent's tempo; without a detected tempo it "
         "keeps to seconds and the node's `note` says so.",
@@ -75,8 +87,9 @@ class BranchRequest(BaseModel):
         "(`supports_melody` in /api/gpu); 422 when the generation model can't.",
     )
 
-    def to_params(self) -> GenerationParams:
-        return GenerationParams(**self.model_dump(exclude={"count", "melody", "from_s", "like"}))
+    def knobs(self) -> params.Knobs:
+        """What the model is to hear, of this body."""
+        return params.Knobs(**self.model_dump(include=set(KNOBS)))
 
 
 class TakesRequest(BranchRequest):
@@ -85,18 +98,10 @@ class TakesRequest(BranchRequest):
     count: int = Field(2, ge=1, le=MAX_TAKES, description=f"Number of takes (1 to {MAX_TAKES}).")
 
 
-class Params(BaseModel):
-    prompt: str
-    energy: str
-    tempo_feel: str
-    density: str
-    cfg_coef: float
-    prompt_duration_s: float
-    duration_s: float
-    seed: int | None
-    top_k: int
-    top_p: float
-    temperature: float
+class Params(KnobsUsed):
+    """What a take was made with: its knobs, and how the chain was asked to
+    place its prompt and what of the path it heard."""
+
     align: str
     prompt_source: str
 

@@ -117,7 +117,7 @@ async def chain_server(tmp_path, generation_addr: str, **overrides):
 
 def takes_request(parent_id: str, node_id: str, stem: str = "", count: int = 1):
     return chain_pb2.CreateTakesRequest(
-        parent_id=parent_id, count=count, params=common_pb2.GenerationParams(duration_s=1.0, prompt_duration_s=1.0),
+        parent_id=parent_id, count=count, knobs=common_pb2.Knobs(duration_s=1.0, prompt_duration_s=1.0),
         melody=chain_pb2.Melody(node_id=node_id, stem=stem),
     )
 
@@ -214,16 +214,16 @@ async def test_the_dispatcher_sends_the_melody_the_takes_were_asked_with(tmp_pat
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
             stub = chain_pb2_grpc.ChainServiceStub(channel)
             created = await stub.CreateChain(upload(make_clip("wav", seconds=2.0)), timeout=30)
-            params = common_pb2.GenerationParams(duration_s=1.0, prompt_duration_s=1.0, seed=5)
+            knobs = common_pb2.Knobs(duration_s=1.0, prompt_duration_s=1.0, seed=5)
             plain = (await stub.CreateTakes(
-                chain_pb2.CreateTakesRequest(parent_id=created.root.id, params=params, count=1), timeout=5
+                chain_pb2.CreateTakesRequest(parent_id=created.root.id, knobs=knobs, count=1), timeout=5
             )).nodes[0]
             plain_audio = await _finished(stub, plain.id)
             heard = {}
             for melody in (created.root.id, plain.id):
                 (node,) = (await stub.CreateTakes(
                     chain_pb2.CreateTakesRequest(
-                        parent_id=created.root.id, params=params, count=1, melody=chain_pb2.Melody(node_id=melody)
+                        parent_id=created.root.id, knobs=knobs, count=1, melody=chain_pb2.Melody(node_id=melody)
                     ),
                     timeout=5,
                 )).nodes

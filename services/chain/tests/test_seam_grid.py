@@ -82,8 +82,8 @@ async def test_a_takes_seam_is_heard_against_the_corrected_grid_and_again_after_
             root = await _heard(stub, created.root.id)
             said = chain_pb2.GridCorrection(tempo_bpm=100.0, time_signature="3/4", bar_one_s=0.5, key="A minor")
             corrected = (await stub.SetGrid(chain_pb2.SetGridRequest(node_id=root.id, correction=said), timeout=10)).node
-            params = common_pb2.GenerationParams(duration_s=1.0, prompt_duration_s=1.0, seed=1)
-            (take,) = (await stub.CreateTakes(chain_pb2.CreateTakesRequest(parent_id=root.id, params=params, count=1), timeout=5)).nodes
+            knobs = common_pb2.Knobs(duration_s=1.0, prompt_duration_s=1.0, seed=1)
+            (take,) = (await stub.CreateTakes(chain_pb2.CreateTakesRequest(parent_id=root.id, knobs=knobs, count=1), timeout=5)).nodes
             await _heard(stub, take.id)
 
             # The root was heard alone; the take against the path's grid, on the context's clock.

@@ -156,12 +156,12 @@ async def test_a_take_commit_discard_over_grpc(server, stub):
     created = await stub.CreateChain(upload(make_clip("wav")), timeout=30)
     (take,) = (await stub.CreateTakes(
         chain_pb2.CreateTakesRequest(
-            parent_id=created.root.id, params=common_pb2.GenerationParams(prompt="lofi", duration_s=4), count=1
+            parent_id=created.root.id, knobs=common_pb2.Knobs(prompt="lofi", duration_s=4), count=1
         ),
         timeout=5,
     )).nodes
     assert take.status == chain_pb2.NODE_STATUS_PENDING
-    assert take.params.prompt == "lofi" and take.params.duration_s == 4
+    assert take.knobs.prompt == "lofi" and take.knobs.duration_s == 4
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=take.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -179,6 +179,26 @@ async def test_a_take_commit_discard_over_grpc(server, stub):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetNode(chain_pb2.GetNodeRequest(node_id=take.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_takes_keep_their_recipe_beside_the_knobs(stub):
+    created = await stub.CreateChain(upload(make_clip("wav")), timeout=30)
+    (take,) = (await stub.CreateTakes(
+        chain_pb2.CreateTakesRequest(
+            parent_id=created.root.id, knobs=common_pb2.Knobs(prompt="brushes", energy=common_pb2.ENERGY_HIGH),
+            align=chain_pb2.ALIGN_BARS, prompt_source="drums", count=1,
+        ),
+        timeout=5,
+    )).nodes
+    assert (take.knobs.prompt, take.knobs.energy) == ("brushes", common_pb2.ENERGY_HIGH)
+    assert (take.align, take.prompt_source) == (chain_pb2.ALIGN_BARS, "drums")
+    (plain,) = (await stub.CreateTakes(chain_pb2.CreateTakesRequest(parent_id=created.root.id, count=1), timeout=5)).nodes
+    assert (plain.align, plain.prompt_source) == (chain_pb2.ALIGN_SECONDS, "mix")  # unset: as asked, the mix
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateTakes(
+            chain_pb2.CreateTakesRequest(parent_id=created.root.id, prompt_source="Drums!", count=1), timeout=5
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and caught.value.details().startswith("prompt_source")
 
 
 async def test_watch_resumes_after_a_seq_and_sees_new_events(stub):

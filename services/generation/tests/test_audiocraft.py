@@ -16,7 +16,7 @@ import yaml
 from transformers import AutoTokenizer, MusicgenForConditionalGeneration, T5EncoderModel
 
 from sparrow_common.engine import ModelUnavailable
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.audio import decode
 from sparrow_generation.domain import Continuation
@@ -473,9 +473,9 @@ def test_the_worker_writes_a_take_from_a_fine_tune_folder(mono, monkeypatch):
     engine.load()
     assert (engine.sample_rate, engine.channels, engine.num_codebooks) == (32000, 1, 4)
     context = decode(make_clip("wav", seconds=1.0, sample_rate=44100, channels=1), engine.sample_rate, 1)
-    params = GenerationParams(duration_s=0.5, prompt_duration_s=0.5, prompt="warm lofi")
+    knobs = Knobs(duration_s=0.5, prompt_duration_s=0.5, prompt="warm lofi")
     takes = engine.generate(
-        Continuation(context, params, (1, 2)), lambda step, total: None, threading.Event()
+        Continuation(context, knobs, (1, 2)), lambda step, total: None, threading.Event()
     )
     assert [t.audio.shape for t in takes] == [(1, 16000)] * 2
     assert np.isfinite(takes[0].audio).all() and not np.array_equal(takes[0].audio, takes[1].audio)

@@ -3,26 +3,26 @@
 import numpy as np
 import pytest
 
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 from sparrow_generation.domain import Continuation, describe
 from sparrow_generation.engine.musicgen import MusicGenEngine, Segment
 
 
 @pytest.mark.parametrize(
-    "params, text",
+    "knobs, text",
     [
-        (GenerationParams(prompt="warm rhodes, lazy swing"), "warm rhodes, lazy swing"),
-        (GenerationParams(prompt=" dusty drums ", energy="high"), "dusty drums, high energy, driving"),
-        (GenerationParams(tempo_feel="slower", density="sparse"), "slower tempo, sparse, minimal arrangement"),
+        (Knobs(prompt="warm rhodes, lazy swing"), "warm rhodes, lazy swing"),
+        (Knobs(prompt=" dusty drums ", energy="high"), "dusty drums, high energy, driving"),
+        (Knobs(tempo_feel="slower", density="sparse"), "slower tempo, sparse, minimal arrangement"),
         (
-            GenerationParams(prompt="synth pad,", energy="low", tempo_feel="faster", density="dense"),
+            Knobs(prompt="synth pad,", energy="low", tempo_feel="faster", density="dense"),
             "synth pad, low energy, calm, faster tempo, dense, full arrangement",
         ),
-        (GenerationParams(), ""),
+        (Knobs(), ""),
     ],
 )
-def test_description_from_prompt_and_knobs(params, text):
-    assert describe(params) == text
+def test_description_from_prompt_and_knobs(knobs, text):
+    assert describe(knobs) == text
 
 
 def engine_with(window_s, stride_s):
@@ -32,7 +32,7 @@ def engine_with(window_s, stride_s):
 
 
 def request(duration_s, prompt_s):
-    return Continuation(np.zeros((1, 0)), GenerationParams(duration_s=duration_s, prompt_duration_s=prompt_s), (1,))
+    return Continuation(np.zeros((1, 0)), Knobs(duration_s=duration_s, prompt_duration_s=prompt_s), (1,))
 
 
 def test_a_take_that_fits_the_window_is_one_call():

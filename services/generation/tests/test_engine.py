@@ -13,11 +13,11 @@ from transformers import LogitsProcessor
 
 from sparrow_common.audio import decode
 from sparrow_common.errors import InvalidArgument
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 from sparrow_common.testing.clips import make_clip, tone
 from sparrow_generation.domain import Continuation
 from sparrow_generation.engine.musicgen import MusicGenEngine
-from sparrow_generation.engine.sampling import Knobs, draw
+from sparrow_generation.engine.sampling import Sampling, draw
 from sparrow_generation.engine.tiny import build_random_musicgen
 
 
@@ -32,11 +32,11 @@ def engine_for(folder, **options) -> MusicGenEngine:
     return engine
 
 
-def continuation(engine, seeds, seconds=1.0, prompt_s=1.0, **params) -> Continuation:
+def continuation(engine, seeds, seconds=1.0, prompt_s=1.0, **knobs) -> Continuation:
     clip = make_clip("wav", seconds=2.0, sample_rate=44100, channels=2)
     context = decode(clip, engine.sample_rate, engine.channels)
-    params = GenerationParams(duration_s=seconds, prompt_duration_s=prompt_s, prompt="warm lofi", **params)
-    return Continuation(context, params, tuple(seeds))
+    knobs = Knobs(duration_s=seconds, prompt_duration_s=prompt_s, prompt="warm lofi", **knobs)
+    return Continuation(context, knobs, tuple(seeds))
 
 
 class ForcedBySampling(LogitsProcessor):
@@ -44,16 +44,16 @@ class ForcedBySampling(LogitsProcessor):
     (greedy over logits where only the drawn token is possible), step after
     step, as the engine did before it had its own loop."""
 
-    def __init__(self, seeds, num_codebooks, params):
-        self.knobs = Knobs.for_takes(list(seeds), params.cfg_coef, params.temperature, params.top_k, params.top_p)
-        self.num_codebooks, self.guided, self.step = num_codebooks, params.cfg_coef > 1.0, 0
+    def __init__(self, seeds, num_codebooks, knobs):
+        self.sampling = Sampling.for_takes(list(seeds), knobs.cfg_coef, knobs.temperature, knobs.top_k, knobs.top_p)
+        self.num_codebooks, self.guided, self.step = num_codebooks, knobs.cfg_coef > 1.0, 0
 
     def __call__(self, input_ids, scores):
         logits = scores.view(-1, self.num_codebooks, scores.shape[-1])
         cond, uncond = logits.chunk(2) if self.guided else (logits, logits)
         steps = torch.full((cond.shape[0],), self.step)
         self.step += 1
-        chosen = draw(cond, uncond, self.knobs, steps).reshape(-1)
+        chosen = draw(cond, uncond, self.sampling, steps).reshape(-1)
         forced = torch.full_like(scores, -1e4)
         half = forced[: chosen.shape[0]]
         half.scatter_(-1, chosen.unsqueeze(-1), 0.0)
@@ -67,8 +67,8 @@ def codes_from_generate(engine: MusicGenEngine, request: Continuation) -> torch.
     MusicGen hears the prompt as audio (`input_values`); MusicGen melody, whose
     generate() takes no audio, as its EnCodec codes (`decoder_input_ids`), and
     the melody as chroma (`input_features`)."""
-    model, params = engine.model, request.params
-    frames = round(params.prompt_duration_s * engine.frame_rate)
+    model, knobs = engine.model, request.knobs
+    frames = round(knobs.prompt_duration_s * engine.frame_rate)
     prompt = request.context[:, request.context.shape[-1] - frames * engine.hop :]
     takes = len(request.seeds)
     text = engine.conditioner.tokenizer([request.description] * takes, padding=True, return_tensors="pt")
@@ -86,13 +86,13 @@ def codes_from_generate(engine: MusicGenEngine, request: Continuation) -> torch.
         seen.append(codes)
         return decode_codes(codes, *args, **kwargs)
 
-    new = round(params.duration_s * engine.frame_rate)
+    new = round(knobs.duration_s * engine.frame_rate)
     model.audio_encoder.decode = recording
     try:
         model.generate(
             **text, **heard, do_sample=False,
-            guidance_scale=params.cfg_coef, max_new_tokens=engine.pattern.steps(new),
-            logits_processor=[ForcedBySampling(request.seeds, engine.num_codebooks, params)],
+            guidance_scale=knobs.cfg_coef, max_new_tokens=engine.pattern.steps(new),
+            logits_processor=[ForcedBySampling(request.seeds, engine.num_codebooks, knobs)],
         )
     finally:
         model.audio_encoder.decode = decode_codes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sparrow_generation.engine.sampling import Knobs, draw
+from sparrow_generation.engine.sampling import Sampling, draw
 
 
 class Takes:
@@ -20,8 +20,8 @@ class Takes:
         cond, uncond = logits.chunk(2) if self.guided else (logits, logits)
         steps = torch.full((self.takes,), self.step)
         self.step += 1
-        knobs = Knobs.for_takes(*self.asked, device=scores.device)
-        return draw(cond, uncond, knobs, steps.to(scores.device)).reshape(-1)
+        sampling = Sampling.for_takes(*self.asked, device=scores.device)
+        return draw(cond, uncond, sampling, steps.to(scores.device)).reshape(-1)
 
 LOGITS = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
 DRAWS = 40000
@@ -84,13 +84,13 @@ def test_takes_of_different_requests_draw_together_as_they_draw_apart():
     asked = [([1, 2], 3.0, 1.0, 0, 1.0, 7), ([3], 1.0, 0.6, 5, 1.0, 0), ([4], 2.0, 1.3, 0, 0.8, 40)]
     parts, separately = [], []
     for seeds, guidance, temperature, top_k, top_p, step in asked:
-        knobs = Knobs.for_takes(seeds, guidance, temperature, top_k, top_p)
+        sampling = Sampling.for_takes(seeds, guidance, temperature, top_k, top_p)
         cond, uncond = torch.randn(2, len(seeds), codebooks, vocab, generator=generator)
         steps = torch.full((len(seeds),), step)
-        separately.append(draw(cond, uncond, knobs, steps))
-        parts.append((knobs, cond, uncond, steps))
+        separately.append(draw(cond, uncond, sampling, steps))
+        parts.append((sampling, cond, uncond, steps))
     together = draw(
         torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts]),
-        Knobs.join([p[0] for p in parts]), torch.cat([p[3] for p in parts]),
+        Sampling.join([p[0] for p in parts]), torch.cat([p[3] for p in parts]),
     )
     assert torch.equal(together, torch.cat(separately))

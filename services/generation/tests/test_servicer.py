@@ -33,11 +33,11 @@ async def worker(tiny_musicgen):
     await server.close()
 
 
-def generate_request(seeds, duration_s=2.0, prompt_s=1.0, context=None, **params):
+def generate_request(seeds, duration_s=2.0, prompt_s=1.0, context=None, **knobs):
     context = context if context is not None else make_clip("wav", seconds=1.5, sample_rate=44100, channels=2)
     yield generation_pb2.GenerateRequest(
         setup=generation_pb2.GenerateSetup(
-            params=common_pb2.GenerationParams(duration_s=duration_s, prompt_duration_s=prompt_s, **params),
+            params=common_pb2.Knobs(duration_s=duration_s, prompt_duration_s=prompt_s, **knobs),
             seeds=seeds,
         )
     )
@@ -119,13 +119,13 @@ async def test_half_precision_weights_run_through_the_worker(tiny_musicgen):
 
 
 @pytest.mark.parametrize(
-    "seeds, params, words",
+    "seeds, knobs, words",
     [([], {}, "1 to 8 takes"), ([1] * 9, {}, "1 to 8 takes"), ([1], {"duration_s": 500}, "duration_s")],
 )
-async def test_bad_requests_are_invalid_argument(worker, seeds, params, words):
+async def test_bad_requests_are_invalid_argument(worker, seeds, knobs, words):
     _, stub, _ = worker
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await collect(stub.Generate(generate_request(seeds, **params), timeout=30))
+        await collect(stub.Generate(generate_request(seeds, **knobs), timeout=30))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in caught.value.details()
 
 

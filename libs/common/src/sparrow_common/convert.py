@@ -1,45 +1,54 @@
-"""Shared values to and from their sparrow.v1 messages: generation parameters
-and a worker's capacity."""
+"""Shared values to and from their sparrow.v1 messages: a take's knobs and a
+worker's capacity."""
 
 from __future__ import annotations
 
 from sparrow.v1 import common_pb2
 
 from sparrow_common.model import ModelState
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import KNOBS, Knobs
 from sparrow_common.slots import Slots
 
-_ENUMS = {
-    "energy": {1: "low", 2: "medium", 3: "high"},
-    "tempo_feel": {1: "slower", 2: "same", 3: "faster"},
-    "density": {1: "sparse", 2: "medium", 3: "dense"},
-    "align": {1: "seconds", 2: "bars"},
-}
 _OPTIONAL = ("seed", "top_k", "top_p", "temperature")
 _ZERO_IS_DEFAULT = ("cfg_coef", "prompt_duration_s", "duration_s")
+_DEFAULTS = Knobs()
 
 
-def params_from_pb(msg: common_pb2.GenerationParams) -> GenerationParams:
+def _words(name: str) -> dict[int, str]:
+    """A word knob's enum (tempo_feel: TempoFeel, TEMPO_FEEL_SLOWER...) by number: each of its choices."""
+    enum = getattr(common_pb2, name.title().replace("_", ""))
+    return {enum.Value(f"{name.upper()}_{choice.upper()}"): choice for choice in KNOBS[name].choices}
+
+
+# 0 (unset) is none of them: the default.
+_WORDS = {name: _words(name) for name, knob in KNOBS.items() if knob.choices}
+
+
+def knobs_from_pb(msg: common_pb2.Knobs) -> Knobs:
     """Unset enums and zero or unset numbers take the defaults; ranges are checked later."""
-    defaults = GenerationParams()
-    values = {"prompt": msg.prompt, "prompt_source": msg.prompt_source or defaults.prompt_source}
-    for name, table in _ENUMS.items():
-        values[name] = table.get(getattr(msg, name), getattr(defaults, name))
+    values = {"prompt": msg.prompt}
+    for name, words in _WORDS.items():
+        values[name] = words.get(getattr(msg, name), getattr(_DEFAULTS, name))
     for name in _ZERO_IS_DEFAULT:
-        values[name] = getattr(msg, name) or getattr(defaults, name)
+        values[name] = getattr(msg, name) or getattr(_DEFAULTS, name)
     for name in _OPTIONAL:
-        values[name] = getattr(msg, name) if msg.HasField(name) else getattr(defaults, name)
-    return GenerationParams(**values)
+        values[name] = getattr(msg, name) if msg.HasField(name) else getattr(_DEFAULTS, name)
+    return Knobs(**values)
 
 
-def params_to_pb(params: GenerationParams) -> common_pb2.GenerationParams:
-    msg = common_pb2.GenerationParams(prompt=params.prompt, prompt_source=params.prompt_source)
-    for name, table in _ENUMS.items():
-        setattr(msg, name, next(k for k, v in table.items() if v == getattr(params, name)))
+def knobs_to_pb(knobs: Knobs) -> common_pb2.Knobs:
+    """The knobs alone: whatever else the object holds (a chain's recipe) stays behind."""
+    msg = common_pb2.Knobs(prompt=knobs.prompt)
+    for name, words in _WORDS.items():
+        setattr(msg, name, next(number for number, word in words.items() if word == getattr(knobs, name)))
     for name in (*_ZERO_IS_DEFAULT, *_OPTIONAL):
-        if getattr(params, name) is not None:
-            setattr(msg, name, getattr(params, name))
+        if getattr(knobs, name) is not None:
+            setattr(msg, name, getattr(knobs, name))
     return msg
+
+
+# What the chain's dispatcher calls until it sends knobs by their name.
+params_to_pb = knobs_to_pb
 
 
 def capacity_to_pb(

@@ -23,10 +23,10 @@ from sparrow_chain.domain import (
     TakeLimits,
     Usage,
 )
-from sparrow_common.convert import params_from_pb, params_to_pb
+from sparrow_chain.domain import MIX, GenerationParams
+from sparrow_common.convert import knobs_from_pb, knobs_to_pb
 from sparrow_common.ids import parse_id
 
-__all__ = ["params_from_pb", "params_to_pb"]
 
 def _status_pb(status: NodeStatus) -> int:
     return chain_pb2.NodeStatus.Value(f"NODE_STATUS_{status.name}")
@@ -52,6 +52,19 @@ def melody_from_pb(request: chain_pb2.CreateTakesRequest) -> Melody | None:
     if not request.HasField("melody"):
         return None
     return Melody(parse_id(request.melody.node_id, "melody node id"), request.melody.stem or None)
+
+
+_ALIGN = {chain_pb2.ALIGN_SECONDS: "seconds", chain_pb2.ALIGN_BARS: "bars"}
+
+
+def recipe_from_pb(request: chain_pb2.CreateTakesRequest) -> GenerationParams:
+    """The takes' knobs with how the chain is to place their prompt and what of
+    the path it sends; unset: the defaults (seconds, the mix)."""
+    return GenerationParams(
+        **vars(knobs_from_pb(request.knobs)),
+        align=_ALIGN.get(request.align, "seconds"),
+        prompt_source=request.prompt_source or MIX,
+    )
 
 
 def limits_from_pb(request: chain_pb2.CreateTakesRequest) -> TakeLimits:
@@ -83,7 +96,9 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
     if node.melody is not None:
         msg.melody.CopyFrom(chain_pb2.Melody(node_id=node.melody.node_id, stem=node.melody.stem or ""))
     if node.params is not None:
-        msg.params.CopyFrom(params_to_pb(node.params))
+        msg.knobs.CopyFrom(knobs_to_pb(node.params))
+        msg.align = next(number for number, word in _ALIGN.items() if word == node.params.align)
+        msg.prompt_source = node.params.prompt_source
     if node.audio is not None:
         msg.audio.CopyFrom(audio_to_pb(node.audio))
     if node.analysis is not None:

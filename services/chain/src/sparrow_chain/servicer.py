@@ -26,12 +26,14 @@ from sparrow_chain.convert import (
     melody_from_pb,
     move_to_pb,
     node_to_pb,
-    params_from_pb,
+    recipe_from_pb,
     stems_to_pb,
     usage_to_pb,
 )
 from sparrow_chain import splits
-from sparrow_chain.domain import EventKind, Melody, StemsStatus, StoredAudio, TakeLimits, check_stem_name
+from sparrow_chain.domain import (
+    EventKind, GenerationParams, Melody, StemsStatus, StoredAudio, TakeLimits, check_stem_name,
+)
 from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
 from sparrow_chain.store import ChainStore, StemStore
@@ -200,7 +202,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def CreateTakes(self, request, context):
         nodes = await self._create_takes(
-            context, request.parent_id, request.params, request.count, melody_from_pb(request),
+            context, request.parent_id, recipe_from_pb(request), request.count, melody_from_pb(request),
             limits_from_pb(request), request.from_s if request.HasField("from_s") else None,
         )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
@@ -212,7 +214,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self,
         context,
         parent_id: str,
-        params: common_pb2.GenerationParams,
+        params: GenerationParams,
         count: int,
         melody: Melody | None,
         limits: TakeLimits,
@@ -222,7 +224,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, params_from_pb(params), count, melody, limits, from_s
+            self.store.create_takes, caller(context), parent, params, count, melody, limits, from_s
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]

@@ -6,21 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sparrow_common.params import GenerationParams
+from sparrow_common.params import Knobs
 
 _ENERGY = {"low": "low energy, calm", "medium": "", "high": "high energy, driving"}
 _TEMPO = {"slower": "slower tempo", "same": "", "faster": "faster tempo"}
 _DENSITY = {"sparse": "sparse, minimal arrangement", "medium": "", "dense": "dense, full arrangement"}
 
 
-def describe(params: GenerationParams) -> str:
+def describe(knobs: Knobs) -> str:
     """The text MusicGen hears: the musician's prompt, then the knobs that move
     away from the middle, in words the model was trained on."""
     parts = [
-        params.prompt.strip().rstrip(","),
-        _ENERGY[params.energy],
-        _TEMPO[params.tempo_feel],
-        _DENSITY[params.density],
+        knobs.prompt.strip().rstrip(","),
+        _ENERGY[knobs.energy],
+        _TEMPO[knobs.tempo_feel],
+        _DENSITY[knobs.density],
     ]
     return ", ".join(p for p in parts if p)
 
@@ -31,7 +31,7 @@ class Continuation:
 
     # (channels, samples) float32 at the model's sample rate: what the takes continue.
     context: np.ndarray
-    params: GenerationParams
+    knobs: Knobs
     seeds: tuple[int, ...]
     # (channels, samples) float32 at the model's sample rate, or None: a melody
     # whose chroma steers every take (melody checkpoints only).
@@ -39,13 +39,13 @@ class Continuation:
 
     @property
     def description(self) -> str:
-        return describe(self.params)
+        return describe(self.knobs)
 
     @property
     def rows(self) -> int:
         """Decoder rows the takes occupy while they are written: one each, two
         with guidance (its unconditional copy)."""
-        return len(self.seeds) * (2 if self.params.cfg_coef > 1.0 else 1)
+        return len(self.seeds) * (2 if self.knobs.cfg_coef > 1.0 else 1)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_common.convert import capacity_to_pb, params_from_pb
+from sparrow_common.convert import capacity_to_pb, knobs_from_pb
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.model import MELODY_CHECKPOINTS, ModelState
 from sparrow_common.pace import Pace
@@ -93,7 +93,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         setup = first.setup
         if not 1 <= len(setup.seeds) <= MAX_TAKES:
             raise InvalidArgument(f"ask for 1 to {MAX_TAKES} takes (one seed each)")
-        params = params_from_pb(setup.params).validated()
+        knobs = knobs_from_pb(setup.params).validated()
         if not context:
             raise InvalidArgument("the context holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
@@ -104,7 +104,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
             )
         return Continuation(
             context=await self._decode(context, "context"),
-            params=params,
+            knobs=knobs,
             seeds=tuple(setup.seeds),
             melody=await self._decode(melody, "melody") if melody else None,
         )
@@ -130,7 +130,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 )
         elapsed = time.monotonic() - started
         log.info(
-            "generated %d take(s) of %.1fs in %.1fs", len(takes), request.params.duration_s, elapsed
+            "generated %d take(s) of %.1fs in %.1fs", len(takes), request.knobs.duration_s, elapsed
         )
         results = []
         for index, take in enumerate(takes):

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import schemas
-from sparrow_common.params import MIX, GenerationParams
+from sparrow_common.params import KNOBS, MIX, Knobs
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
@@ -21,27 +21,36 @@ router = APIRouter(prefix="/api/nodes", tags=["nodes"], route_class=BodyRoute)
 
 @dataclass(frozen=True)
 class Asked:
-    """What the takes are made with: the body's knobs, or those of the take
-    they are more like."""
+    """What the takes are made with: the body's knobs and recipe, or those of
+    the take they are more like."""
 
-    params: GenerationParams
+    knobs: Knobs
+    align: str
+    prompt_source: str
     melody: schemas.Melody | None
     from_s: float | None
 
 
 async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -> Asked:
     if body.like is None:
-        asked = Asked(body.to_params(), body.melody, body.from_s)
+        asked = Asked(body.knobs(), body.align, body.prompt_source, body.melody, body.from_s)
     else:
         like = await chain.get_node(str(body.like))
         if like.parent_id != str(parent_id) or like.params is None:
             raise HTTPException(422, f"`like` must be a take of node {parent_id}; node {body.like} is not one.")
-        knobs = like.params.model_dump()
-        asked = Asked(replace(GenerationParams(**knobs), seed=None), like.melody, like.from_s)
+        knobs = Knobs(**like.params.model_dump(include=set(KNOBS)))
+        asked = Asked(replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s)
     # A take prompted by one stem makes stems: the paid tier's, as stems are.
-    if asked.params.prompt_source != MIX:
+    if asked.prompt_source != MIX:
         paid_account(account)
     return asked
+
+
+async def _create(chain, parent_id: UUID, asked: Asked, count: int) -> list[schemas.Node]:
+    return await chain.create_takes(
+        str(parent_id), asked.knobs, count, align=asked.align, prompt_source=asked.prompt_source,
+        melody=asked.melody, from_s=asked.from_s,
+    )
 
 
 @router.post(
@@ -52,9 +61,8 @@ async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -
 async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Chain, account: CurrentAccount):
     """Continue from a parent node. Answers at once with the node `pending`;
     its progress and status arrive on the chain's event stream."""
-    asked = await _asked(parent_id, body, chain, account)
-    nodes = await chain.create_takes(str(parent_id), asked.params, 1, asked.melody, asked.from_s)
-    return nodes[0]
+    (node,) = await _create(chain, parent_id, await _asked(parent_id, body, chain, account), 1)
+    return node
 
 
 @router.post(
@@ -68,8 +76,7 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
     with `from_s`, the path up to that second of the parent; with `like`, the
     knobs of that take (more like this)."""
     asked = await _asked(parent_id, body, chain, account)
-    nodes = await chain.create_takes(str(parent_id), asked.params, body.count, asked.melody, asked.from_s)
-    return schemas.Takes(nodes=nodes)
+    return schemas.Takes(nodes=await _create(chain, parent_id, asked, body.count))
 
 
 @router.post("/{node_id}/commit", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))

@@ -36,7 +36,7 @@ from sparrow_generation.engine.codec import LEFT_CONTEXT_FRAMES, Codec, join
 from sparrow_generation.engine.conditioning import Conditioner
 from sparrow_generation.engine.loading import Precision, apply_precision, load_checkpoint, resolve_device
 from sparrow_generation.engine.pattern import DelayPattern
-from sparrow_generation.engine.sampling import Knobs
+from sparrow_generation.engine.sampling import Sampling
 from sparrow_generation.engine.scheduler import Scheduler, Window
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,11 @@ class MusicGenEngine:
     # -- planning -------------------------------------------------------------
 
     def plan(self, context_frames: int, request: Continuation) -> list[Segment]:
-        """The windows that write request.params.duration_s seconds."""
+        """The windows that write request.knobs.duration_s seconds."""
         window = int(self.window_s * self.frame_rate)
         stride = int(self.stride_s * self.frame_rate)
-        remaining = math.ceil(request.params.duration_s * self.frame_rate)
-        wanted = round(request.params.prompt_duration_s * self.frame_rate)
+        remaining = math.ceil(request.knobs.duration_s * self.frame_rate)
+        wanted = round(request.knobs.prompt_duration_s * self.frame_rate)
         available = context_frames
         segments: list[Segment] = []
         while remaining > 0:
@@ -163,14 +163,14 @@ class MusicGenEngine:
         self, request: Continuation, on_step: StepCallback, cancel: threading.Event
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(the prompt's codes (1, K, P), every take's new codes (takes, K, N))."""
-        params = request.params
+        knobs = request.knobs
         context = np.asarray(request.context, dtype=np.float32)
         segments = self.plan(context.shape[-1] // self.hop, request)
         total = sum(self.pattern.steps(s.new_frames) for s in segments)
         takes = len(request.seeds)
-        guided = params.cfg_coef > 1.0
-        knobs = Knobs.for_takes(
-            list(request.seeds), params.cfg_coef, params.temperature, params.top_k, params.top_p, self.device
+        guided = knobs.cfg_coef > 1.0
+        sampling = Sampling.for_takes(
+            list(request.seeds), knobs.cfg_coef, knobs.temperature, knobs.top_k, knobs.top_p, self.device
         )
         conditioning = self._conditioning(request, guided, 0)
         first = segments[0].prompt_frames
@@ -190,7 +190,7 @@ class MusicGenEngine:
                     conditioning = self._conditioning(request, guided, history.shape[-1] - segment.prompt_frames)
                 heard = conditioning.repeat(takes) if takes > 1 else conditioning
             window = Window(
-                window_prompt, segment.new_frames, heard, knobs, guided, first_step=done,
+                window_prompt, segment.new_frames, heard, sampling, guided, first_step=done,
                 on_step=lambda step, offset=done: on_step(offset + step, total), cancel=cancel,
             )
             new = self.scheduler.submit(window).result()
@@ -215,7 +215,7 @@ class MusicGenEngine:
         takes = new.shape[0]
         left = min(LEFT_CONTEXT_FRAMES, prompt.shape[-1])
         audio = self.codec.decode(torch.cat([prompt[:, :, prompt.shape[-1] - left :].expand(takes, -1, -1), new], -1))
-        length = round(request.params.duration_s * self.sample_rate)
+        length = round(request.knobs.duration_s * self.sample_rate)
         start = left * self.hop
         results = []
         for seed, decoded in zip(request.seeds, audio, strict=True):

@@ -52,7 +52,7 @@ def uniforms(keys: torch.Tensor, steps: torch.Tensor, num_codebooks: int, vocab:
 
 
 @dataclass(frozen=True)
-class Knobs:
+class Sampling:
     """Each take's sampling knobs, one entry per take, on the device: takes of
     different requests, with their own knobs, draw in one call."""
 
@@ -69,7 +69,7 @@ class Knobs:
     @classmethod
     def for_takes(
         cls, seeds: list[int], guidance: float, temperature: float, top_k: int, top_p: float, device="cpu"
-    ) -> Knobs:
+    ) -> Sampling:
         """The knobs of one request's takes (every take shares them)."""
         takes = len(seeds)
 
@@ -88,7 +88,7 @@ class Knobs:
         )
 
     @classmethod
-    def join(cls, parts: list[Knobs]) -> Knobs:
+    def join(cls, parts: list[Sampling]) -> Sampling:
         """The takes of several requests, in order."""
         if len(parts) == 1:
             return parts[0]
@@ -100,7 +100,7 @@ class Knobs:
         )
 
 
-def draw(cond: torch.Tensor, uncond: torch.Tensor, knobs: Knobs, steps: torch.Tensor) -> torch.Tensor:
+def draw(cond: torch.Tensor, uncond: torch.Tensor, sampling: Sampling, steps: torch.Tensor) -> torch.Tensor:
     """One token per take and codebook: (takes, K, vocab) conditional logits and
     the unconditional ones (the same rows for a take without guidance), each
     take at its own step ((takes,) int64) -> (takes, K) tokens, on the logits'
@@ -108,23 +108,23 @@ def draw(cond: torch.Tensor, uncond: torch.Tensor, knobs: Knobs, steps: torch.Te
     whatever else is drawn with it."""
     cond = cond.float()
     mixed = uncond.float()
-    mixed = mixed + (cond - mixed) * knobs.guidance
-    logits = torch.where(knobs.guided, mixed, cond)
-    logits = logits / knobs.temperature
+    mixed = mixed + (cond - mixed) * sampling.guidance
+    logits = torch.where(sampling.guided, mixed, cond)
+    logits = logits / sampling.temperature
     vocab = logits.shape[-1]
-    if knobs.max_top_k > 0:
+    if sampling.max_top_k > 0:
         # The k-th largest of each take's own k (topk's values are sorted), none where k is 0.
-        largest = torch.topk(logits, min(knobs.max_top_k, vocab), dim=-1).values
-        index = (knobs.top_k.clamp(1, largest.shape[-1]) - 1).expand(*logits.shape[:-1], 1)
+        largest = torch.topk(logits, min(sampling.max_top_k, vocab), dim=-1).values
+        index = (sampling.top_k.clamp(1, largest.shape[-1]) - 1).expand(*logits.shape[:-1], 1)
         kth = largest.gather(-1, index)
-        kth = torch.where(knobs.top_k > 0, kth, torch.full_like(kth, float("-inf")))
+        kth = torch.where(sampling.top_k > 0, kth, torch.full_like(kth, float("-inf")))
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    if knobs.any_top_p:
+    if sampling.any_top_p:
         ordered, order = torch.sort(logits, descending=True, dim=-1)
         cumulative = ordered.softmax(-1).cumsum(-1)
-        top_p = torch.where((knobs.top_p > 0.0) & (knobs.top_p < 1.0), knobs.top_p, torch.full_like(knobs.top_p, 2.0))
+        top_p = torch.where((sampling.top_p > 0.0) & (sampling.top_p < 1.0), sampling.top_p, torch.full_like(sampling.top_p, 2.0))
         drop = cumulative - ordered.softmax(-1) > top_p  # keep the token that crosses top_p
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-    noise = uniforms(knobs.keys, steps, logits.shape[1], vocab)
+    noise = uniforms(sampling.keys, steps, logits.shape[1], vocab)
     gumbel = -torch.log(-torch.log(noise))
     return (logits + gumbel).argmax(dim=-1)

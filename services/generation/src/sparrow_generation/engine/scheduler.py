@@ -43,7 +43,7 @@ from sparrow_common.engine import Cancelled
 from sparrow_generation.engine.decoding import Conditioning, Prefill
 from sparrow_generation.engine.pattern import DelayPattern
 from sparrow_generation.engine.rows import Rows, upload
-from sparrow_generation.engine.sampling import Knobs, draw
+from sparrow_generation.engine.sampling import Sampling, draw
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Window:
     # One row per prefill row: [cond] or [cond, uncond] for a shared prompt,
     # [cond x takes, uncond x takes] for the takes' own.
     conditioning: Conditioning
-    knobs: Knobs
+    sampling: Sampling
     guided: bool
     # The takes' random streams are at this step when the window starts.
     first_step: int
@@ -79,7 +79,7 @@ class Window:
 
     @property
     def takes(self) -> int:
-        return self.knobs.keys.shape[0]
+        return self.sampling.keys.shape[0]
 
     @property
     def slots(self) -> list[int]:
@@ -200,7 +200,7 @@ class Scheduler:
             return
         batch = self._batch = self._batch or _Batch.of(self.active, pattern, rows.device)
         steps = upload([w.step for w in self.active for _ in range(w.takes)], rows.device)
-        drawn = draw(rows.pending[batch.cond], rows.pending[batch.uncond], batch.knobs, batch.first_step + steps)
+        drawn = draw(rows.pending[batch.cond], rows.pending[batch.uncond], batch.sampling, batch.first_step + steps)
         kept = pattern.keep(drawn, batch.forced, steps, batch.ends)
         rows.history[batch.cond, :, steps] = kept
         rows.tokens[batch.cond] = kept
@@ -241,7 +241,7 @@ class _Batch:
 
     cond: torch.Tensor  # (takes,) each take's conditional row
     uncond: torch.Tensor  # (takes,) its unconditional row, or its conditional one without guidance
-    knobs: Knobs
+    sampling: Sampling
     forced: torch.Tensor  # (takes, K, max_delay + 1)
     ends: torch.Tensor  # (takes, K): from which step each codebook pads
     first_step: torch.Tensor  # (takes,): the random stream's step at the window's start
@@ -254,7 +254,7 @@ class _Batch:
         return cls(
             cond=upload([slot for w in windows for slot in w.cond], device),
             uncond=upload([slot for w in windows for slot in (w.uncond or w.cond)], device),
-            knobs=Knobs.join([w.knobs for w in windows]),
+            sampling=Sampling.join([w.sampling for w in windows]),
             forced=torch.cat([w.forced for w in windows]),
             ends=upload(per_take(lambda w: pattern.ends(w.new_frames)), device),
             first_step=upload(per_take(lambda w: w.first_step), device),
