@@ -1,5 +1,5 @@
 """Wakes chain watchers in this process the moment a write lands, here or (by
-PostgreSQL NOTIFY, see `listen`) on another replica, instead of waiting for
+PostgreSQL NOTIFY, see `notices`) on another replica, instead of waiting for
 their next poll."""
 
 from __future__ import annotations

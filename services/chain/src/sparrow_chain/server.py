@@ -19,7 +19,7 @@ from sparrow_chain.job import Kind
 from sparrow_chain.kinds.analysis import Analysis
 from sparrow_chain.kinds.stems import Stems
 from sparrow_chain.kinds.takes import Takes
-from sparrow_chain.listen import listen
+from sparrow_chain.notices import follow_notices
 from sparrow_chain.metrics import watch_jobs
 from sparrow_chain.servicer import ChainServicer
 from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
@@ -43,13 +43,13 @@ class ChainServer:
     workers: list[Worker]
     dispatcher: Dispatcher
     dispatching: asyncio.Task
-    listening: asyncio.Task
+    following: asyncio.Task
     sweeping: asyncio.Task
 
     async def stop_dispatching(self) -> None:
-        for task in (self.dispatching, self.listening, self.sweeping):
+        for task in (self.dispatching, self.following, self.sweeping):
             task.cancel()
-        await asyncio.gather(self.dispatching, self.listening, self.sweeping, return_exceptions=True)
+        await asyncio.gather(self.dispatching, self.following, self.sweeping, return_exceptions=True)
         await self.dispatcher.stop()
         for worker in self.workers:
             await worker.close()
@@ -132,13 +132,13 @@ async def build_server(settings: Settings) -> ChainServer:
     dispatching = asyncio.create_task(
         dispatcher.run() if settings.dispatch_slots > 0 else asyncio.sleep(0), name="dispatcher"
     )
-    listening = asyncio.create_task(
-        listen(settings.database_url, on_event=bell.ring, on_job=dispatcher.job_queued, on_reconnect=bell.ring_all),
-        name="listener",
+    following = asyncio.create_task(
+        follow_notices(settings.database_url, on_event=bell.ring, on_job=dispatcher.job_queued, on_reconnect=bell.ring_all),
+        name="notices",
     )
     sweeping = asyncio.create_task(empty_old_bins(servicer, settings.bin_ttl_s), name="bin sweeper")
     watch_jobs(queue)
-    return ChainServer(running, store, blobs, audio, workers, dispatcher, dispatching, listening, sweeping)
+    return ChainServer(running, store, blobs, audio, workers, dispatcher, dispatching, following, sweeping)
 
 
 async def serve(settings: Settings) -> None:

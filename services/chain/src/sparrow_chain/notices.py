@@ -30,7 +30,7 @@ def conninfo(database_url: str) -> str | None:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen(
+async def follow_notices(
     database_url: str,
     on_event: Callable[[str], None],
     on_job: Callable[[], None],
@@ -47,7 +47,7 @@ async def listen(
             async with await psycopg.AsyncConnection.connect(info, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
                 await conn.execute(f"LISTEN {JOBS_CHANNEL}")
-                log.info("listening for other replicas' writes")
+                log.info("following other replicas' writes")
                 on_reconnect()
                 async for note in conn.notifies():
                     if note.channel == EVENTS_CHANNEL:
