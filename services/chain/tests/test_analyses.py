@@ -3,16 +3,16 @@ worker heard written back onto the node, with an event."""
 
 from __future__ import annotations
 
-from sparrow_chain.domain import AnalysisStatus, EventKind
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, NodeAnalysis
 from sparrow_chain.store import ChainStore, JobQueue
 from sparrow_common.ids import new_id
 from sparrow_common.params import GenerationParams
 
-HEARD = {
-    "clip": {"tempo_bpm": 120.0, "beats_s": [0.5, 1.0], "downbeats_s": [0.5], "meter": 4, "key": "A minor",
-             "key_confidence": 0.9, "loudness_lufs": -14.0, "peak_dbfs": -1.0, "duration_s": 2.0},
-    "seam": None,
-}
+HEARD = NodeAnalysis(
+    AnalysisStatus.READY,
+    ClipAnalysis(tempo_bpm=120.0, beats_s=(0.5, 1.0), downbeats_s=(0.5,), meter=4, key="A minor",
+                 key_confidence=0.9, loudness_lufs=-14.0, peak_dbfs=-1.0, duration_s=2.0),
+)
 
 
 def test_a_stored_node_is_analysed_and_hears_of_it(store, build):
@@ -27,9 +27,9 @@ def test_a_stored_node_is_analysed_and_hears_of_it(store, build):
     assert listening.get_node("ann", root.id).analysis.status is AnalysisStatus.ANALYZING
     assert queue.finish(job.id, "me", {"analysis": HEARD}) == []
     analysed = listening.get_node("ann", root.id).analysis
-    assert analysed.status is AnalysisStatus.READY and analysed.clip["key"] == "A minor" and analysed.seam is None
+    assert analysed.status is AnalysisStatus.READY and analysed.clip.key == "A minor" and analysed.seam is None
     last = listening.events_after(chain.id, 0)[-1]
-    assert last.kind is EventKind.NODE_UPDATED and last.node.analysis.clip["tempo_bpm"] == 120.0
+    assert last.kind is EventKind.NODE_UPDATED and last.node.analysis.clip.tempo_bpm == 120.0
 
 
 def test_a_take_is_analysed_once_it_is_ready_and_a_failure_says_why(store, build):
@@ -61,7 +61,7 @@ def test_without_analysis_nodes_carry_none_and_no_job_is_queued(store, build):
 from sparrow_chain.bars import to_bars  # noqa: E402
 from sparrow_chain.grid import GridCorrection, grid_of  # noqa: E402
 
-CLIP = {"tempo_bpm": 120.0, "meter": 4, "downbeats_s": [0.3 + 2 * k for k in range(8)]}
+CLIP = ClipAnalysis(tempo_bpm=120.0, meter=4, downbeats_s=tuple(0.3 + 2 * k for k in range(8)))
 GRID = grid_of(CLIP, None, 16.8)
 
 
@@ -89,6 +89,6 @@ def test_bars_follow_the_musicians_tempo_meter_and_bar_one():
 
 def test_without_a_tempo_bars_keep_to_seconds_and_say_why():
     asked = GenerationParams(prompt_duration_s=3.1, duration_s=3.5)
-    for clip, words in ((None, "not analysed"), ({"tempo_bpm": None, "meter": None, "downbeats_s": []}, "no steady beat")):
+    for clip, words in ((None, "not analysed"), (ClipAnalysis(), "no steady beat")):
         kept = to_bars(asked, grid_of(clip, None, 10.0), 10.0)
         assert kept.params == asked and words in kept.note

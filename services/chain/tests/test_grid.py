@@ -3,29 +3,31 @@ setting it as a move in the store, undone and redone, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from sparrow_chain.domain import AnalysisStatus, EventKind, MoveKind, root_note
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, MoveKind, root_note
 from sparrow_chain.grid import Grid, GridCorrection, PathGrid, grid_of, path_grid
 from sparrow_chain.store import ChainStore, JobQueue
 from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.ids import new_id
 
 # Heard: 120 bpm in 4/4 (a beat 0.5 s, a bar 2 s), the first downbeat at 0.25 s, in A minor.
-HEARD = {
-    "tempo_bpm": 120.0, "beats_s": [0.25 + 0.5 * k for k in range(16)],
-    "downbeats_s": [0.25 + 2 * k for k in range(4)], "meter": 4, "time_signature": "4/4", "key": "A minor",
-}
+HEARD = ClipAnalysis(
+    tempo_bpm=120.0, beats_s=tuple(0.25 + 0.5 * k for k in range(16)),
+    downbeats_s=tuple(0.25 + 2 * k for k in range(4)), meter=4, time_signature="4/4", key="A minor",
+)
 LENGTH_S = 8.0
 
 
 def test_what_was_heard_is_the_grid_until_the_musician_says_otherwise():
     grid = grid_of(HEARD, None, LENGTH_S)
-    assert grid == Grid(120.0, tuple(HEARD["beats_s"]), tuple(HEARD["downbeats_s"]), 4, "4/4", "A minor", ())
+    assert grid == Grid(120.0, HEARD.beats_s, HEARD.downbeats_s, 4, "4/4", "A minor", ())
     assert grid_of(None, None, LENGTH_S) is None
     assert grid_of(None, GridCorrection(), LENGTH_S) is None
     # An analysis from before time signatures were named: its meter says it.
-    older = {key: value for key, value in HEARD.items() if key != "time_signature"}
+    older = replace(HEARD, time_signature="")
     assert grid_of(older, None, LENGTH_S).time_signature == "4/4"
 
 
@@ -41,11 +43,11 @@ def test_a_tempo_lays_the_beats_evenly_across_the_part_from_the_first_downbeat()
 
 def test_a_time_signature_counts_bars_from_bar_one_and_six_eight_counts_dotted_quarters():
     waltz = grid_of(HEARD, GridCorrection(time_signature="3/4"), LENGTH_S)
-    assert waltz.beats_s == tuple(HEARD["beats_s"])  # the beats heard stay
+    assert waltz.beats_s == HEARD.beats_s  # the beats heard stay
     assert waltz.downbeats_s == pytest.approx([0.25, 1.75, 3.25, 4.75, 6.25, 7.75])
     assert (waltz.meter, waltz.corrected) == (3, ("time_signature",))
     compound = grid_of(HEARD, GridCorrection(time_signature="6/8"), LENGTH_S)
-    assert compound.meter == 2 and compound.downbeats_s == pytest.approx(HEARD["beats_s"][::2])
+    assert compound.meter == 2 and compound.downbeats_s == pytest.approx(HEARD.beats_s[::2])
     assert grid_of(HEARD, GridCorrection(time_signature="12/8"), LENGTH_S).meter == 4
 
 
@@ -65,11 +67,11 @@ def test_bar_one_moves_the_bars_and_carries_the_beats_before_it_back_as_a_pickup
 def test_a_key_replaces_the_key_and_nothing_else():
     grid = grid_of(HEARD, GridCorrection(key="C major"), LENGTH_S)
     assert grid.key == "C major" and grid.corrected == ("key",)
-    assert grid.beats_s == tuple(HEARD["beats_s"]) and grid.downbeats_s == tuple(HEARD["downbeats_s"])
+    assert grid.beats_s == HEARD.beats_s and grid.downbeats_s == HEARD.downbeats_s
 
 
 def test_a_tempo_typed_where_nothing_was_heard_gives_a_grid_counted_in_four():
-    silent = {"tempo_bpm": None, "beats_s": [], "downbeats_s": [], "meter": None, "key": None}
+    silent = ClipAnalysis(duration_s=LENGTH_S)
     assert grid_of(silent, None, LENGTH_S).tempo_bpm is None
     for heard in (silent, None):
         grid = grid_of(heard, GridCorrection(tempo_bpm=120.0), LENGTH_S)
@@ -162,8 +164,8 @@ def test_a_regrid_hears_the_parts_takes_again_against_the_new_grid(store, build)
     queue = JobQueue(store.engine, analyze=True)
     chain, root = build.chain(seconds=8.0)
     (take,) = build.takes(root)
-    clip = {**HEARD, "duration_s": 3.0}
-    analysed = {"status": "ready", "clip": clip, "seam": {"score": 0.7}, "error_message": ""}
+    clip = replace(HEARD, duration_s=3.0)
+    analysed = {"status": "ready", "clip": clip.to_json(), "seam": {"score": 0.7}, "error_message": ""}
     with store.engine.begin() as conn:
         from sparrow_chain.store.tables import nodes
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from google.protobuf.json_format import ParseDict
-from sparrow.v1 import chain_pb2, common_pb2
+from sparrow.v1 import analysis_pb2, chain_pb2, common_pb2
 
 from sparrow_chain.domain import (
+    MIX,
     AnalysisStatus,
     Chain,
+    ClipAnalysis,
     Event,
     EventKind,
+    GenerationParams,
     Grid,
     GridCorrection,
     History,
@@ -18,12 +20,12 @@ from sparrow_chain.domain import (
     Node,
     NodeAnalysis,
     NodeStatus,
+    SeamReport,
     StemSet,
     StoredAudio,
     TakeLimits,
     Usage,
 )
-from sparrow_chain.domain import MIX, GenerationParams
 from sparrow_common.convert import knobs_from_pb, knobs_to_pb
 from sparrow_common.ids import parse_id
 
@@ -165,17 +167,54 @@ _ANALYSIS_STATUS = {
 }
 
 
-def _present(data: dict) -> dict:
-    """The fields that have a value (unset optional ones are None in the store)."""
-    return {k: v for k, v in data.items() if v is not None}
+def _optional(msg, name: str):
+    return getattr(msg, name) if msg.HasField(name) else None
+
+
+def _message(value, kind):
+    """`value` (a ClipAnalysis or SeamReport) as its message `kind`, field by
+    field of the same name; None leaves an optional field unset."""
+    msg = kind()
+    for name, field_value in vars(value).items():
+        if isinstance(field_value, tuple):
+            getattr(msg, name).extend(field_value)
+        elif field_value is not None:
+            setattr(msg, name, field_value)
+    return msg
+
+
+def clip_from_pb(msg: analysis_pb2.ClipAnalysis) -> ClipAnalysis:
+    return ClipAnalysis(
+        duration_s=msg.duration_s, tempo_bpm=_optional(msg, "tempo_bpm"), tempo_confidence=msg.tempo_confidence,
+        beats_s=tuple(msg.beats_s), downbeats_s=tuple(msg.downbeats_s), meter=msg.meter,
+        time_signature=msg.time_signature, key=msg.key, key_confidence=msg.key_confidence,
+        key_runner_up=msg.key_runner_up, loudness_lufs=_optional(msg, "loudness_lufs"),
+        peak_dbfs=_optional(msg, "peak_dbfs"),
+    )
+
+
+def seam_from_pb(msg: analysis_pb2.SeamReport) -> SeamReport:
+    return SeamReport(
+        score=msg.score, tempo_change_pct=_optional(msg, "tempo_change_pct"),
+        beat_offset_ms=_optional(msg, "beat_offset_ms"), key_match=msg.key_match,
+        loudness_step_db=_optional(msg, "loudness_step_db"), spectral_jump_db=msg.spectral_jump_db,
+        fades_out=msg.fades_out, silent_start=msg.silent_start, notes=tuple(msg.notes), weakest=msg.weakest,
+        unjudged=msg.unjudged,
+    )
+
+
+def heard_from_pb(done: analysis_pb2.AnalyzeDone) -> NodeAnalysis:
+    """What the analysis worker heard, ready: the clip, and the seam when it reported one."""
+    seam = seam_from_pb(done.seam) if done.HasField("seam") else None
+    return NodeAnalysis(AnalysisStatus.READY, clip_from_pb(done.analysis), seam)
 
 
 def analysis_to_pb(analysis: NodeAnalysis) -> chain_pb2.NodeAnalysis:
     msg = chain_pb2.NodeAnalysis(status=_ANALYSIS_STATUS[analysis.status], error_message=analysis.error_message)
     if analysis.clip is not None:
-        ParseDict(_present(analysis.clip), msg.clip, ignore_unknown_fields=True)
+        msg.clip.CopyFrom(_message(analysis.clip, analysis_pb2.ClipAnalysis))
     if analysis.seam is not None:
-        ParseDict(_present(analysis.seam), msg.seam, ignore_unknown_fields=True)
+        msg.seam.CopyFrom(_message(analysis.seam, analysis_pb2.SeamReport))
     return msg
 
 

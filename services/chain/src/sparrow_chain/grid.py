@@ -24,8 +24,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sparrow_common.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from sparrow_chain.domain import ClipAnalysis
 
 # Beats to the bar of each time signature the grid knows.
 METERS = {"2/4": 2, "3/4": 3, "4/4": 4, "6/8": 2, "12/8": 4}
@@ -131,22 +135,22 @@ def _bars(beats: list[float], anchor: float, meter: int) -> list[float]:
     return [beats[i] for i in range(one % meter, len(beats), meter)]
 
 
-def grid_of(clip: dict | None, correction: GridCorrection | None, length_s: float) -> Grid | None:
+def grid_of(clip: ClipAnalysis | None, correction: GridCorrection | None, length_s: float) -> Grid | None:
     """The grid of a part `length_s` long from what was heard in it (`clip`, the
     analysis worker's figures; None when not heard) with the musician's
     `correction` over it; None when there is neither."""
     if clip is None and (correction is None or correction.empty):
         return None
     said = correction or GridCorrection()
-    heard = clip or {}
-    heard_tempo = heard.get("tempo_bpm") or None
-    heard_beats = list(heard.get("beats_s") or [])
-    heard_downbeats = list(heard.get("downbeats_s") or [])
-    heard_signature = heard.get("time_signature") or time_signature_of(heard.get("meter"))
+    heard_tempo = (clip.tempo_bpm or None) if clip else None
+    heard_beats = list(clip.beats_s) if clip else []
+    heard_downbeats = list(clip.downbeats_s) if clip else []
+    heard_meter = clip.meter if clip else 0
+    heard_signature = (clip.time_signature if clip else "") or time_signature_of(heard_meter)
     heard_signature = heard_signature if heard_signature in METERS else ""
     signature = said.time_signature or heard_signature
-    meter = METERS.get(signature) or heard.get("meter") or 0
-    key = said.key or heard.get("key") or ""
+    meter = METERS.get(signature) or heard_meter
+    key = said.key or (clip.key if clip else "")
     tempo = said.tempo_bpm or heard_tempo
     if not tempo:
         return Grid(None, meter=meter, time_signature=signature, key=key, corrected=said.corrected)

@@ -78,9 +78,11 @@ class Analyses(Store):
         return []  # seconds of work: a node shows its analysis when it lands
 
     def finish(self, conn: Connection, job_id: str, results: dict) -> list[str]:
-        """`results["analysis"]`: {"clip": ..., "seam": ...} as the worker heard them."""
+        """`results["analysis"]`: what the worker heard, a ready NodeAnalysis."""
         heard = results["analysis"]
-        self._set(conn, self._node_of(conn, job_id), NodeAnalysis(AnalysisStatus.READY, heard["clip"], heard["seam"]))
+        if isinstance(heard, dict):  # the kind's reply, until it reads the worker's typed message
+            heard = NodeAnalysis.from_json({"status": AnalysisStatus.READY.value, **heard})
+        self._set(conn, self._node_of(conn, job_id), heard)
         return []
 
     def requeue(self, conn: Connection, job_id: str) -> None:
