@@ -1,8 +1,8 @@
 // One chain as data: its nodes by id, the tree they make, the spine (the
 // committed path, root first), the takes after a node, each node's stem set,
 // what is in its bin, what undo and redo would do, and the names a musician
-// reads ("your clip", "part 2", "take 1"). Kept current from the API's replies
-// and the chain's events. No DOM, no fetch.
+// reads ("your clip", "part 2", "take 1"). Written only by the command layer
+// (commands.js), from the API's replies and the chain's events. No DOM, no fetch.
 
 // As the API lists them: a batch's takes keep the order they were asked in.
 const oldestFirst = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
@@ -16,6 +16,9 @@ export class Chain {
     this.children = new Map(); // parent id (null above the root) -> ids, first seen first
     this.gone = new Set(); // discarded: a late event must not bring one back, a restore does
     this.binned = new Map(); // id -> a node known to be in the bin (named as it would be back)
+    // What the bin lists: the top of each discard (what went with it is under
+    // it), newest first, as GET /api/chains/{id}/bin answers.
+    this.bin = [];
     this.stemSets = new Map(); // node id -> its stem set, from the event stream
     this.history = chain.history || { undo: null, redo: null };
     // The grid changes made here, in words ("tempo change"), as undo and redo
@@ -65,14 +68,50 @@ export class Chain {
   restore(node) {
     this.gone.delete(node.id);
     this.binned.delete(node.id);
+    this.bin = this.bin.filter((n) => n.id !== node.id);
     return this.upsert({ ...node, binned_at: null });
   }
 
   /** What GET /api/chains/{id}/bin lists: the nodes discarded, each with what went under it. */
   setBin(nodes) {
+    this.bin = nodes;
     for (const node of nodes) {
       if (!this.nodes.has(node.id)) this.binned.set(node.id, node);
     }
+  }
+
+  /** Send node `id` and what grew from it to the bin, `id` listed on top (a
+   *  discard made here, or a commit's sibling): `at`, when (ISO). The ids moved. */
+  toBin(id, at) {
+    const ids = this.subtree(id);
+    const top = this.nodes.get(id) || this.binned.get(id);
+    for (const each of ids) this.remove(each);
+    if (top) this.bin = [{ ...top, binned_at: at }, ...this.bin.filter((n) => n.id !== id)];
+    return ids;
+  }
+
+  /** The bin was emptied: what was in it is gone for good. */
+  emptyBin() {
+    this.bin = [];
+    this.binned.clear();
+  }
+
+  /** Node `id` and the nodes under it that are in the chain, `id` first. */
+  subtree(id) {
+    const ids = this.nodes.has(id) ? [id] : [];
+    for (let at = 0; at < ids.length; at++) ids.push(...(this.children.get(ids[at]) || []));
+    return ids;
+  }
+
+  /** Whether a node (its id, known here, or the node itself, as an event
+   *  brings it) is node `above` or under it, in the chain or the bin. */
+  within(nodeOrId, above) {
+    const find = (id) => this.nodes.get(id) || this.binned.get(id);
+    for (let node = typeof nodeOrId === "string" ? find(nodeOrId) : nodeOrId; node; ) {
+      if (node.id === above) return true;
+      node = find(node.parent_id);
+    }
+    return false;
   }
 
   /** What undo and redo would do: {undo: {kind, node_id} | null, redo: ...}. */

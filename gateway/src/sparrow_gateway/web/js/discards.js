@@ -5,17 +5,15 @@
 // the take from the bin. Undo, Ctrl+Z and the bin panel still bring it back
 // after the toast has gone, or a reload.
 
-import { api } from "./api.js";
 import { showError, toast } from "./toast.js";
 
 export class Discards {
-  // `chain`: the Chain (its history says what undo would do). `does`:
-  // removed(id) (gone from the chain: drop it from the views), moved(move) (a
-  // new move was made), undo() (undo the chain's latest move), restore(id)
-  // (bring it back from the bin), back(id) (it is back: focus it); undo and
-  // restore answer promises.
-  constructor(chain, does) {
+  // `chain`: the Chain (its history says what undo would do). `commands`: its
+  // ChainCommands. `does`: undo() (undo the chain's latest move, a promise),
+  // back(id) (it is back: focus it).
+  constructor(chain, commands, does) {
     this.chain = chain;
+    this.commands = commands;
     this.does = does;
     this.sending = new Set(); // ids whose DELETE is on its way
   }
@@ -30,7 +28,7 @@ export class Discards {
     if (this.sending.has(id)) return;
     this.sending.add(id);
     try {
-      await api.discard(id);
+      await this.commands.discard(id);
     } catch (error) {
       // 404: gone already (another tab's move, or its event came first).
       if (error.status !== 404) showError(error);
@@ -38,8 +36,6 @@ export class Discards {
     } finally {
       this.sending.delete(id);
     }
-    this.does.removed(id);
-    this.does.moved({ kind: "discard", node_id: id });
     toast(`Discarded ${name}: it is in the bin.`, { actionLabel: "Undo", action: () => this.undo(id) });
   }
 
@@ -48,7 +44,7 @@ export class Discards {
     const latest = this.chain.history.undo;
     try {
       if (latest?.kind === "discard" && latest.node_id === id) await this.does.undo();
-      else await this.does.restore(id);
+      else await this.commands.restore(id);
       this.does.back(id);
     } catch (error) {
       showError(error);

@@ -4,18 +4,19 @@
 // A/B of two takes across their seam; each part's grid, corrected by the
 // musician (grid_editor.js); stems; export. Live from the chain's SSE.
 // This controller holds what is selected and in focus, and wires the chain's
-// model (chain.js) to its views, the transport, the keys and the API.
+// model (chain.js) to its views, the transport and the keys. What the
+// musician asks of Sparrow goes through the command layer (commands.js), the
+// one writer of the model with the chain's events; this reads the model.
 
 import { ABCompare } from "./ab.js";
-import { api } from "./api.js";
 import { loadBuffer } from "./audio.js";
-import { Chain } from "./chain.js";
+import { ChainCommands, openChain } from "./commands.js";
 import { Discards } from "./discards.js";
 import { ContinuePoint } from "./continue_point.js";
 import { clear, fmt, h } from "./dom.js";
 import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
-import { changeWords, correctionOf, snapPoint } from "./grid.js";
+import { correctionOf, snapPoint } from "./grid.js";
 import { GridEditor } from "./grid_editor.js";
 import { HelpPanel } from "./help.js";
 import { keyboard } from "./keys.js";
@@ -39,6 +40,7 @@ export class Editor {
     this.account = account;
     this.schema = schema;
     this.chain = null; // the Chain, once loaded
+    this.commands = null; // its ChainCommands
     this.selected = null; // the spine node whose takes are shown
     this.focus = null; // the take the keyboard acts on
     this.renderQueued = false;
@@ -64,13 +66,23 @@ export class Editor {
   }
 
   async start() {
-    this.chain = new Chain(await api.chain(this.chainId));
+    this.chain = await openChain(this.chainId);
+    this.commands = new ChainCommands(this.chain, {
+      changed: () => this.queueRender(),
+      removed: (id) => this.removed(id),
+      placed: (node, follow) => this.placed(node, follow),
+      deleted: () => {
+        toast("This chain was deleted.", { kind: "error" });
+        location.hash = "#/";
+      },
+      stems: (set) => this.stems.update(set),
+      failed: showError,
+    });
     this.layout();
     this.selected = this.chain.tip().id;
     this.render();
-    this.moves.read();
     this.closeEvents = watchChain(this.chainId, {
-      onEvent: (kind, event) => this.event(kind, event),
+      onEvent: (kind, event) => this.commands.event(kind, event),
       onStatus: (status) => {
         this.liveStatus.textContent = { live: "live", reconnecting: "reconnecting…", closed: "offline" }[status];
         this.liveStatus.dataset.status = status;
@@ -82,7 +94,7 @@ export class Editor {
 
   stop() {
     playing.stop();
-    this.moves?.stop();
+    this.commands?.stop();
     this.closeEvents?.();
     this.untick?.();
     document.removeEventListener("keydown", this.onKey);
@@ -110,14 +122,10 @@ export class Editor {
     this.stems.open(node, this.chain.label(node));
   }
 
-  // -- events ------------------------------------------------------------------
+  // -- what the commands changed in the model ------------------------------------------
 
-  upsert(node) {
-    if (this.chain.upsert(node)) this.queueRender();
-  }
-
-  remove(id) {
-    this.chain.remove(id);
+  // Node `id` left the chain: the views let it go.
+  removed(id) {
     this.spineView.forget(id);
     this.takesView.forget(id);
     if (this.focus === id) this.focus = null;
@@ -126,23 +134,13 @@ export class Editor {
     this.queueRender();
   }
 
-  event(kind, event) {
-    if (this.moves.event(kind, event)) return;
-    if (kind === "chain.deleted") {
-      toast("This chain was deleted.", { kind: "error" });
-      location.hash = "#/";
-    } else if (kind === "node.discarded") {
-      this.remove(event.node_id);
-    } else if (kind === "stems.updated") {
-      if (event.stems) this.chain.setStems(event.stems);
-      this.stems.update(event.stems);
-      this.queueRender();
-    } else if (event.node) {
-      const was = this.chain.get(event.node.id)?.grid_correction ?? null;
-      this.upsert(event.node);
-      // A grid changed elsewhere (another tab) is a move: what undo would do is read again.
-      if (JSON.stringify(was) !== JSON.stringify(this.chain.get(event.node.id)?.grid_correction ?? null)) this.moves.readSoon();
-    }
+  // A node after a move. With `follow`, the takes shown follow the spine's tip
+  // as it moves: a part uncommitted shows its parent's takes, a part committed its own.
+  placed(node, follow) {
+    const shown = this.selected;
+    if (follow && !node.committed && shown === node.id) this.select(node.parent_id);
+    else if (follow && node.committed && shown === node.parent_id) this.select(node.id);
+    else this.queueRender();
   }
 
   // -- layout and rendering -------------------------------------------------------
@@ -162,18 +160,10 @@ export class Editor {
     this.help = new HelpPanel();
     this.gridEditor = new GridEditor(this.chain, { save: (id, correction) => this.regrid(id, correction), labelOf: name });
     this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
-    this.moves = new Moves(this.chain, {
-      remove: (id) => this.remove(id),
-      select: (id) => this.select(id),
-      selected: () => this.selected,
-      changed: () => this.queueRender(),
-      count: () => Number(document.getElementById("knob-count")?.value) || 2,
-    });
-    this.discards = new Discards(this.chain, {
-      removed: (id) => this.remove(id),
-      moved: (move) => this.moves.moved(move),
+    this.form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point);
+    this.moves = new Moves(this.chain, this.commands, this.form);
+    this.discards = new Discards(this.chain, this.commands, {
       undo: () => this.moves.undo(),
-      restore: (id) => this.moves.restore(id),
       back: (id) => this.setFocus(id),
     });
     this.transport = new Transport({
@@ -214,7 +204,6 @@ export class Editor {
     this.duration = h("span", { class: "muted", id: "spine-duration" });
     this.liveStatus = h("span", { class: "live", id: "live-status", dataset: { status: "connecting" } }, "connecting…");
     this.askTitle = h("h2", {});
-    const form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point);
     this.root.append(
       h("div", { class: "editor-head" },
         h("a", { href: "#/", class: "back" }, "← Chains"), this.moves.title.el, this.duration, this.liveStatus,
@@ -225,7 +214,7 @@ export class Editor {
       this.moves.part.el,
       this.treeMap.el,
       h("section", { class: "takes-area" }, this.takesView.title, this.takesView.verdict, this.takesView.el, this.ab.el),
-      h("section", { class: "ask panel" }, this.askTitle, form),
+      h("section", { class: "ask panel" }, this.askTitle, this.form.el),
       this.stems.el,
       exportPanel(this.chainId, showError),
       this.moves.bin.el,
@@ -317,12 +306,8 @@ export class Editor {
   }
 
   async again(id) {
-    const node = this.chain.get(id);
     try {
-      const reply = await api.takes(node.parent_id, {
-        ...node.params, count: 1, melody: node.melody || undefined, from_s: node.from_s ?? undefined,
-      });
-      for (const created of reply.nodes) this.upsert(created);
+      await this.commands.again(id);
       this.render();
     } catch (error) {
       showError(error);
@@ -332,22 +317,18 @@ export class Editor {
   reuse(id) {
     const params = this.chain.get(id)?.params;
     if (!params) return;
-    for (const [name, value] of Object.entries(params)) {
-      const input = document.getElementById(`knob-${name}`);
-      if (input) input.value = value ?? "";
-    }
+    this.form.fill(params);
     this.melody.choose(this.chain.get(id).melody);
     const { parent_id: parent, from_s: from } = this.chain.get(id);
     if (from != null) this.point.continueFrom({ nodeId: parent, seconds: from });
     else this.point.clear();
-    document.getElementById("takes-form").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    this.form.reveal();
     toast(`The form holds ${this.chain.label(this.chain.get(id))}'s knobs and seed: the same take comes back, or change one.`);
   }
 
   async ask(body) {
-    const reply = await api.takes(this.selected, body);
-    for (const node of reply.nodes) this.upsert(node);
-    this.focus = reply.nodes[0]?.id || this.focus;
+    const nodes = await this.commands.ask(this.selected, body);
+    this.focus = nodes[0]?.id || this.focus;
     this.render();
   }
 
@@ -355,12 +336,10 @@ export class Editor {
     const fading = seamOf(this.chain.get(id) || {})?.fades_out;
     if (fading && !window.confirm("This take fades out at its end: the next take would continue from near silence. Commit it anyway?")) return;
     try {
-      const node = await api.commit(id);
+      const node = await this.commands.commit(id);
       if (playing.isPlaying()) playing.stop();
-      this.chain.upsert(node);
       this.selected = node.id;
       this.focus = null;
-      this.moves.moved({ kind: "commit", node_id: id });
       this.render();
       toast(`Committed ${this.chain.label(node)} to the spine.`);
     } catch (error) {
@@ -451,14 +430,9 @@ export class Editor {
    *  grid (the ruler and its bars follow), and undo can take it back. Rejects
    *  with why not. */
   async regrid(id, correction) {
-    const words = changeWords(correctionOf(this.chain.get(id)), correction);
-    const reply = await api.setGrid(id, correction);
-    this.chain.upsert(reply.node);
-    this.chain.regridded(id, words);
-    this.chain.setHistory(reply.history);
-    this.moves.moved();
+    const { node, words } = await this.commands.regrid(id, correction);
     this.render();
-    toast(`${words[0].toUpperCase()}${words.slice(1)} on ${this.chain.label(reply.node)}: ${describeClip(reply.node)}.`,
+    toast(`${words[0].toUpperCase()}${words.slice(1)} on ${this.chain.label(node)}: ${describeClip(node)}.`,
       { action: () => this.moves.undo(), actionLabel: "Undo" });
   }
 

@@ -1,7 +1,7 @@
 // Export the spine as one file (format, crossfade at the seams, loudness), or
 // as a zip of the mix and each stem joined alike (paid tier).
 
-import { api } from "./api.js";
+import { exportSpine } from "./commands.js";
 import { h } from "./dom.js";
 
 export function exportPanel(chainId, onError) {
@@ -20,7 +20,7 @@ export function exportPanel(chainId, onError) {
     // Parts without stems are split first: that takes a while.
     status.textContent = stems.checked ? "Splitting the parts and rendering each stem…" : "Rendering…";
     try {
-      const response = await api.exportSpine(chainId, {
+      const response = await exportSpine(chainId, {
         format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
         match_parts: matchParts.checked, stems: stems.checked,
       });

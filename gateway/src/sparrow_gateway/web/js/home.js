@@ -1,6 +1,6 @@
 // The start page: drop a clip to start a chain, or reopen one.
 
-import { api } from "./api.js";
+import { deleteChain, listChains, upload } from "./commands.js";
 import { clear, fmt, h } from "./dom.js";
 import { showError, toast } from "./toast.js";
 
@@ -20,7 +20,7 @@ export async function home(root) {
     status.classList.remove("error-text");
     zone.classList.add("busy");
     try {
-      const chain = await api.upload(file, title.value.trim());
+      const chain = await upload(file, title.value.trim());
       location.hash = `#/chain/${chain.id}`;
     } catch (error) {
       // Why it was refused stays on the drop zone (a clip too short to continue, not audio...).
@@ -43,7 +43,7 @@ export async function home(root) {
   const list = h("ul", { class: "chains", id: "chains" }, h("li", { class: "muted" }, "Loading your chains…"));
   root.append(h("section", { class: "home" }, zone, title, input, h("h2", {}, "Your chains"), list));
   try {
-    const chains = await api.chains();
+    const chains = await listChains();
     clear(list);
     if (!chains.length) list.append(h("li", { class: "muted" }, "None yet: drop a clip above."));
     for (const chain of chains) {
@@ -53,7 +53,7 @@ export async function home(root) {
         h("button", { class: "small danger", onclick: async () => {
           if (!confirm(`Delete "${chain.title}" with all its takes? This can't be undone.`)) return;
           try {
-            await api.deleteChain(chain.id);
+            await deleteChain(chain.id);
             item.remove();
             toast(`Deleted "${chain.title}".`);
           } catch (error) {

@@ -1,7 +1,7 @@
 // Sparrow in the browser: sign in with an API key, then the chain list or one
 // chain's editor, chosen by the address's #fragment.
 
-import { api, forgetKey, signIn, signOut, storedKey } from "./api.js";
+import { apiSchema, forgetKey, gpuCapacity, me, signIn, signOut, storedKey } from "./commands.js";
 import { clear, h } from "./dom.js";
 import { Editor } from "./editor.js";
 import { home } from "./home.js";
@@ -50,7 +50,7 @@ function describe(workers, name, unit = "busy") {
 
 async function pollGpu() {
   try {
-    const capacity = await api.gpu();
+    const capacity = await gpuCapacity();
     gpuSeen = capacity;
     editor?.capacity(capacity);
     const chip = (id, workers, name, unit) => {
@@ -72,7 +72,7 @@ async function route() {
   if (match) {
     try {
       // Only the editor's form needs the API's schema: fetched once, when first opened.
-      schema ||= await api.schema();
+      schema ||= await apiSchema();
       editor = new Editor(main, match[1], account, schema);
       if (gpuSeen) editor.capacity(gpuSeen);
       await editor.start();
@@ -110,7 +110,7 @@ async function boot() {
   }
   if (!storedKey()) return signInPage();
   try {
-    account = await api.me();
+    account = await me();
     await started();
   } catch (error) {
     if (error.status === 401) forgetKey();

@@ -2,7 +2,7 @@
 // piano), ask for them (paid tier), watch them being made, then play them
 // together with solo and mute per stem, and download each.
 
-import { api } from "./api.js";
+import { gpuCapacity, separate, stemsOf } from "./commands.js";
 import { loadBuffer } from "./audio.js";
 import { clear, h } from "./dom.js";
 import * as player from "./player.js";
@@ -19,7 +19,7 @@ const FOUR = ["drums", "bass", "other", "vocals"];
 // writes: [{ name, stems }]. Asked once; four stems by htdemucs when unknown.
 let offered = null;
 export function stemModels() {
-  offered ??= api.gpu().then(
+  offered ??= gpuCapacity().then(
     (gpu) => gpu.stems.find((worker) => worker.models?.length)?.models || [{ name: "", stems: FOUR }],
     () => [{ name: "", stems: FOUR }],
   );
@@ -63,7 +63,7 @@ export class StemsPanel {
 
   async load() {
     try {
-      this.set = await api.stems(this.node.id, this.model);
+      this.set = await stemsOf(this.node.id, this.model);
     } catch (error) {
       showError(error);
     }
@@ -96,7 +96,7 @@ export class StemsPanel {
 
   async separate() {
     try {
-      this.set = await api.separate(this.node.id, this.model);
+      this.set = await separate(this.node.id, this.model);
     } catch (error) {
       showError(error);
     }

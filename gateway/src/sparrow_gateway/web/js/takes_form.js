@@ -106,6 +106,8 @@ function melodyOf(value) {
 }
 
 // `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
+// The form's object: `el`; count(), how many takes it asks for; fill(params),
+// a take's knobs back in its fields; reveal(), scroll it into view.
 export function takesForm(schema, onAsk, melody = null, from = null) {
   const props = schema.components.schemas.TakesRequest.properties;
   const button = h("button", { type: "submit", class: "primary", id: "ask-takes" }, "Ask for takes");
@@ -143,5 +145,15 @@ export function takesForm(schema, onAsk, melody = null, from = null) {
       button.disabled = false;
     }
   });
-  return form;
+  return {
+    el: form,
+    count: () => Number(form.elements.count?.value) || 2,
+    fill(params) {
+      for (const [name, value] of Object.entries(params)) {
+        const input = form.elements.namedItem(name);
+        if (input) input.value = value ?? "";
+      }
+    },
+    reveal: () => form.scrollIntoView({ behavior: "smooth", block: "nearest" }),
+  };
 }

@@ -1,0 +1,83 @@
+"""The editor's command layer in a real browser (issue 23): a move made here
+reads neither the chain nor its bin again, since its reply and the chain's
+events say all it changed; a move made elsewhere (another tab, the API) is
+read once, since the events carry no history."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from sparrow_common.testing.browser import card, drop_clip
+from sparrow_common.testing.clips import make_clip
+
+TAKE_S = 1  # seconds per take: the moves, not the music, are under test
+
+# What a move made here used to read again: the whole chain (for its title and
+# history) and its bin.
+CHAIN_READ = re.compile(r"/api/chains/[0-9a-f-]{36}(/bin)?$")
+
+
+def chain_reads(page) -> list[str]:
+    """The GETs of a whole chain or its bin the page makes from now on, as they happen."""
+    seen: list[str] = []
+    page.on("request", lambda request: request.method == "GET" and CHAIN_READ.search(request.url) and seen.append(request.url))
+    return seen
+
+
+def test_moves_made_here_read_nothing_again_and_one_made_elsewhere_is_read_once(open_page, full_stack):
+    page = open_page("ann")
+    reads = chain_reads(page)
+    drop_clip(page, make_clip("wav", seconds=2.0), "no refetch.wav")
+    expect(page).to_have_url(re.compile(r"#/chain/[0-9a-f-]{36}$"))
+    expect(page.locator("#live-status")).to_have_text("live")
+    chain_id = page.url.rsplit("/", 1)[1]
+    # Opening the chain reads it, and its bin, once each.
+    assert sorted(reads) == sorted(f"{full_stack.base_url}/api/chains/{chain_id}{tail}" for tail in ("", "/bin"))
+    reads.clear()
+
+    page.fill("#knob-count", "2")
+    page.fill("#knob-duration_s", str(TAKE_S))
+    page.click("#ask-takes")
+    for index in range(2):
+        expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=60_000)
+    takes = [card(page, i).get_attribute("data-node-id") for i in range(2)]
+    bin_count = page.locator("#bin summary")
+
+    # A commit: the sibling goes to the bin and undo offers it, from the reply.
+    card(page, 0).get_by_role("button", name="Commit").click()
+    expect(page.locator("#spine .block")).to_have_count(2)
+    expect(page.locator("#takes .card")).to_have_count(0)
+    expect(page.locator("#undo")).to_have_text("Undo commit of part 2")
+    expect(bin_count).to_contain_text("(1)")
+
+    # Its undo: the take and its sibling are back, and redo offers the commit.
+    page.locator("#undo").click()
+    expect(page.locator("#spine .block")).to_have_count(1)
+    expect(page.locator("#takes .card")).to_have_count(2)
+    expect(page.locator("#redo")).to_have_text(re.compile(r"^Redo commit of take \d"))
+    expect(page.locator("#undo")).to_be_disabled()
+    expect(bin_count).to_contain_text("(empty)")
+
+    # A discard: in the bin, and undo offers it.
+    page.locator(f"#takes .card[data-node-id='{takes[0]}']").get_by_role("button", name="Discard").click()
+    expect(page.locator("#takes .card")).to_have_count(1)
+    expect(page.locator("#undo")).to_have_text("Undo discard of take 1 after your clip")
+    expect(bin_count).to_contain_text("(1)")
+
+    # The discard's toast goes after 6 s of the page's own clock, long after
+    # the 150 ms a burst of events waits before a read: none was made.
+    expect(page.locator(".toast").filter(has_text="Discarded take 1")).to_have_count(0, timeout=20_000)
+    assert reads == []
+
+    # A discard made elsewhere: its events say the take went, never what undo
+    # does now, so the chain and its bin are read, once.
+    with page.expect_request(lambda r: r.url.endswith(f"/api/chains/{chain_id}/bin")):
+        with full_stack.client("ann") as client:
+            assert client.delete(f"/api/nodes/{takes[1]}").status_code == 204
+    expect(page.locator("#takes .card")).to_have_count(0)
+    expect(page.locator("#undo")).to_have_text(re.compile(r"^Undo discard of take \d after your clip$"))
+    expect(bin_count).to_contain_text("(2)")
+    assert sorted(reads) == sorted(f"{full_stack.base_url}/api/chains/{chain_id}{tail}" for tail in ("", "/bin"))
+    assert page.errors == []
