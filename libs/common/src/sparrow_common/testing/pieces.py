@@ -419,14 +419,16 @@ def _chord_list(g: Grid, tonic: int, mode: str, per_bar: float) -> list[tuple[in
     the last bar is the tonic."""
     rng = g.rng
     if per_bar >= 1:
-        length = g.meter / per_bar
-        slots = [(bar, b * length) for bar in range(g.bars) for b in range(int(per_bar))]
+        # Chords change on beats: two a bar in 3/4 fall on 1 and 3 (on 1 and the
+        # "and" of 2 the bar plays two dotted quarters, as 6/8 does).
+        starts = [math.ceil(g.meter * b / per_bar) for b in range(int(per_bar))]
+        spans = [(s, e - s) for s, e in zip(starts, [*starts[1:], g.meter])]
+        slots = [(bar, float(s), float(n)) for bar in range(g.bars) for s, n in spans]
     else:
-        length = 2.0 * g.meter
-        slots = [(bar, 0.0) for bar in range(0, g.bars, 2)]
+        slots = [(bar, 0.0, 2.0 * g.meter) for bar in range(0, g.bars, 2)]
     names = _progression(rng, mode, len(slots))
     out = []
-    for i, ((bar, beat), name) in enumerate(zip(slots, names)):
+    for i, ((bar, beat, length), name) in enumerate(zip(slots, names)):
         if i == len(slots) - 1 and rng.random() < 0.6:
             name = "I" if mode == "major" else "i"
         out.append((bar, beat, min(length, (g.bars - bar) * g.meter - beat), _chord_pcs(tonic, name)))
