@@ -62,9 +62,14 @@ LATENCY = 1
 STRAY = 0.06
 REACH = 4
 # Compound time is said when the envelope repeats at a third of the beat past
-# COMPOUND_FLOOR and by COMPOUND_MARGIN more than at a half.
+# COMPOUND_FLOOR and by COMPOUND_MARGIN more than at a half; or, more faintly (past
+# FAINT_FLOOR), when it repeats at the third and shuns the half by FAINT_MARGIN (a
+# 6/8 whose kit and oom-pah-pah blur the eighths: on sparrow_common.testing.pieces
+# thirds 0.18 against halves -0.1 to -0.28; in simple time the two never part by
+# more than 0.23 with the thirds past 0.1).
 COMPOUND_MARGIN = 0.05
 COMPOUND_FLOOR = 0.2
+FAINT_FLOOR, FAINT_MARGIN = 0.1, 0.25
 # How the tempo's fit weighs the wrong subdivision, the bar and the prior
 # against the beat's own repeating (1).
 OTHER_SUB_WEIGHT, BAR_WEIGHT, PRIOR_WEIGHT = 1.0, 0.5, 0.5
@@ -164,8 +169,10 @@ def _subdivision(beat_acf: np.ndarray, bpm: float, fps: float) -> int:
     beat repeat clearly (a beat with nothing between its notes is simple time),
     and more than halves."""
     period = 60.0 / bpm * fps
-    thirds = _at(beat_acf, period / 3)
-    return 3 if thirds > COMPOUND_FLOOR and thirds > _at(beat_acf, period / 2) + COMPOUND_MARGIN else 2
+    thirds, halves = _at(beat_acf, period / 3), _at(beat_acf, period / 2)
+    clear = thirds > COMPOUND_FLOOR and thirds > halves + COMPOUND_MARGIN
+    faint = thirds > FAINT_FLOOR and thirds > halves + FAINT_MARGIN
+    return 3 if clear or faint else 2
 
 
 def _candidates(bpms: np.ndarray, scores: np.ndarray) -> list[float]:
