@@ -1,12 +1,18 @@
-"""The editor's command layer in a real browser (issue 23): a move made here
-reads neither the chain nor its bin again, since its reply and the chain's
-events say all it changed; a move made elsewhere (another tab, the API) is
-read once, since the events carry no history."""
+"""The editor's command layer (issue 23): a move made here reads neither the
+chain nor its bin again, since its reply and the chain's events say all it
+changed; a move made elsewhere (another tab, the API) is read once, since the
+events carry no history. In a real browser, and, for the orders of replies and
+events a browser can't be made to show, under Node's test runner
+(tests/js/commands.test.mjs)."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from sparrow_common.testing.browser import card, drop_clip
@@ -19,11 +25,32 @@ TAKE_S = 1  # seconds per take: the moves, not the music, are under test
 CHAIN_READ = re.compile(r"/api/chains/[0-9a-f-]{36}(/bin)?$")
 
 
+def test_the_command_layer_under_node():
+    """tests/js/: the commands against an API answered in the test, on the test's clock."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is needed (make test installs the protocol's linter with npm)")
+    ran = subprocess.run(
+        [node, "--test", str(Path(__file__).parent / "js")], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+
+
 def chain_reads(page) -> list[str]:
     """The GETs of a whole chain or its bin the page makes from now on, as they happen."""
     seen: list[str] = []
-    page.on("request", lambda request: request.method == "GET" and CHAIN_READ.search(request.url) and seen.append(request.url))
+
+    def heard(request) -> None:
+        if request.method == "GET" and CHAIN_READ.search(request.url):
+            seen.append(request.url)
+
+    page.on("request", heard)
     return seen
+
+
+def whole_and_bin(stack, chain_id: str) -> list[str]:
+    """One read of the chain and one of its bin, as the page asks for them."""
+    return sorted(f"{stack.base_url}/api/chains/{chain_id}{tail}" for tail in ("", "/bin"))
 
 
 def test_moves_made_here_read_nothing_again_and_one_made_elsewhere_is_read_once(open_page, full_stack):
@@ -34,7 +61,7 @@ def test_moves_made_here_read_nothing_again_and_one_made_elsewhere_is_read_once(
     expect(page.locator("#live-status")).to_have_text("live")
     chain_id = page.url.rsplit("/", 1)[1]
     # Opening the chain reads it, and its bin, once each.
-    assert sorted(reads) == sorted(f"{full_stack.base_url}/api/chains/{chain_id}{tail}" for tail in ("", "/bin"))
+    assert sorted(reads) == whole_and_bin(full_stack, chain_id)
     reads.clear()
 
     page.fill("#knob-count", "2")
@@ -79,5 +106,5 @@ def test_moves_made_here_read_nothing_again_and_one_made_elsewhere_is_read_once(
     expect(page.locator("#takes .card")).to_have_count(0)
     expect(page.locator("#undo")).to_have_text(re.compile(r"^Undo discard of take \d after your clip$"))
     expect(bin_count).to_contain_text("(2)")
-    assert sorted(reads) == sorted(f"{full_stack.base_url}/api/chains/{chain_id}{tail}" for tail in ("", "/bin"))
+    assert sorted(reads) == whole_and_bin(full_stack, chain_id)
     assert page.errors == []

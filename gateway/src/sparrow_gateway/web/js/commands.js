@@ -8,7 +8,7 @@
 // A move's reply says what the move changed, so nothing is read again after
 // one made here: undo, redo and a regrid answer with the history; any other
 // move is the chain's latest with nothing left to redo, as the store records
-// every new move (services/chain/.../store/moves.py); the bin and the title
+// every new move (the chain service's store/moves.py); the bin and the title
 // follow from the reply. The chain's events carry nodes, never the history,
 // so a move made elsewhere (another tab) is read once, after its burst of
 // events: the history, the title and the bin. The events a move made here
@@ -82,8 +82,6 @@ class Claim {
     const chain = commands.chain;
     const node = chain.get(nodeId) || chain.binned.get(nodeId);
     this.commands = commands;
-    this.kind = kind;
-    this.nodeId = nodeId;
     this.seen = false; // its own event has come
     this.answered = false;
     this.timer = null;
@@ -178,10 +176,11 @@ export class ChainCommands {
     if (move && !ours) this.readSoon();
   }
 
-  // A node left the chain (to the bin, or deleted).
+  // A node left the chain (to the bin, or deleted); the views hear of it once.
   drop(id) {
+    const held = this.chain.has(id);
     this.chain.remove(id);
-    this.on.removed(id);
+    if (held) this.on.removed(id);
   }
 
   // A node after a move: in the chain again (or still), or in the bin.
@@ -348,14 +347,17 @@ export class ChainCommands {
       const kind = way === "undo" ? UNDONE_BY[move.kind] : move.kind;
       const { reply, claim } = await this.move(kind, move.node_id, () => api[way](this.chain.id));
       this.made++;
-      if (reply.move.kind !== move.kind || reply.move.node_id !== move.node_id) {
-        claim.close(); // another tab's move came first: its events are not ours
+      // Another tab's move since the history was read: the one walked is not
+      // the one claimed, and what went with it is for a read to say.
+      const expected = reply.move.kind === move.kind && reply.move.node_id === move.node_id;
+      if (!expected) {
+        claim.close();
         this.readSoon();
       }
       this.chain.walked(reply.move, way);
       // The node moved shows at once; what moved with it follows on the events.
       this.place(await api.node(reply.move.node_id), { follow: true });
-      for (const sibling of claim.siblings) this.bin(sibling);
+      if (expected) for (const sibling of claim.siblings) this.bin(sibling);
       this.chain.setHistory(reply.history);
       return words;
     } catch (error) {
