@@ -110,6 +110,7 @@ class Dispatcher:
     def _done(self, job_id: str) -> None:
         self.active.pop(job_id, None)
         self.free.release()
+        self.job_queued()  # its end may have released jobs waiting on it
 
     async def stop(self) -> None:
         """Stop claiming and hand running jobs back to the queue for another replica."""
@@ -129,9 +130,11 @@ class Dispatcher:
         except JobGone:
             outcome = "gone"
             log.info("job %s stopped: it is gone", job.id)
-        except Waits:
+        except Waits as waits:
             outcome = "waits"
-            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, self.settings.retry_base_s, False)
+            await asyncio.to_thread(
+                self.jobs.wait, job.id, self.owner, waits.on, waits.fails_as, self.settings.retry_base_s
+            )
             self.job_queued()  # what it waits on may just have been asked for
         except asyncio.CancelledError:
             outcome = "handed_back"

@@ -17,12 +17,15 @@ from sparrow_chain.workers import Chunk, Done, Progress, Received, Worker
 
 class Waits(Exception):
     """The job needs other jobs done first (stems, an analysis): it goes back to
-    the queue waiting on them (`on`, their ids), its attempts untouched, and is
-    not claimed again until they are done."""
+    the queue waiting on them (`on`, their ids), its attempt not counted, and is
+    not claimed again until they are done (store/queue.py). When one of them
+    fails the job fails too, saying `fails_as` and why; with `fails_as` None it
+    goes on without."""
 
-    def __init__(self, on: list[str]):
+    def __init__(self, on: list[str], fails_as: str | None):
         super().__init__(f"waits on {len(on)} job(s)")
         self.on = on
+        self.fails_as = fails_as
 
 
 # One reply of a worker's stream read into one shape; None for what is not passed on.

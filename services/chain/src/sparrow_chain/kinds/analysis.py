@@ -82,7 +82,9 @@ class Analysis:
             if not path:
                 raise RuntimeError("the parent has no audio")
             if heard_soon(path[-1].node):
-                raise Waits([])
+                # The seam is measured against the parent's grid; without it (it failed), against none.
+                parent_job = await asyncio.to_thread(self.takes.analysis_job, path[-1].node.id)
+                raise Waits([parent_job] if parent_job else [], None)
             parts = [(heard.node.audio, heard.end_s) for heard in path]
             context = await self.audio.run(tail, self.blobs, parts, SEAM_CONTEXT_S)
             # The seam is measured against the path's grid as the chain uses it (corrections included).

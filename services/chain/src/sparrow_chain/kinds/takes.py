@@ -74,7 +74,7 @@ class Takes:
 
     async def run(self, job: store.ClaimedJob, dispatch: Dispatch) -> None:
         params = job.nodes[0].params
-        if params.align == "bars":
+        if params.align == "bars" and not job.resolved:
             params = await self._to_bars(job, params)
         heard = await self._heard(job, params)
         await dispatch.wait_for_worker(job, self.worker)
@@ -135,8 +135,10 @@ class Takes:
         failed = next((s for s in sets if s.status is StemsStatus.ERROR), None)
         if failed is not None:
             raise RuntimeError(f"the {stem} stem of the path could not be made: {failed.error_message}")
-        if any(s.status is not StemsStatus.READY for s in sets):
-            raise Waits([])
+        pending = [s for s in sets if s.status is not StemsStatus.READY]
+        if pending:
+            jobs = [await asyncio.to_thread(self.stems.job_of, s.content_hash, s.model) for s in pending]
+            raise Waits([job for job in jobs if job], f"the {stem} stem of the path could not be made")
         missing = next((s for s in sets if stem not in s.files), None)
         if missing is not None:
             raise RuntimeError(f"the {model} stems have no {stem}: they are {', '.join(missing.files)}")
@@ -151,11 +153,13 @@ class Takes:
         if parent is None or parent.audio is None:
             raise RuntimeError("the parent has no audio")
         if heard_soon(parent):
-            raise Waits([])
+            # Without it (it failed) they keep to seconds, and say so.
+            analysing = await asyncio.to_thread(self.takes.analysis_job, parent.id)
+            raise Waits([analysing] if analysing else [], None)
         # The path ends where the takes continue from: the parent's end, or their from_s.
         end_s = job.nodes[0].from_s if job.nodes[0].from_s is not None else parent.audio.duration_s
         aligned = to_bars(params, parent.grid, end_s)
-        await asyncio.to_thread(self.takes.align, job.id, aligned.params, aligned.note)
+        await asyncio.to_thread(self.takes.resolve, job.id, aligned.params, aligned.note)
         return aligned.params
 
     def _melody(self, melody: Melody, seconds: float) -> bytes:

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sparrow_chain.domain import EventKind, Node, StemSet
 from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
 from sparrow_chain.store.engine import WRITE
-from sparrow_chain.store.tables import chains, events, jobs, nodes
+from sparrow_chain.store.tables import chains, events, job_waits, jobs, nodes
 from sparrow_common import request_id
 from sparrow_common.ids import new_id
 
@@ -32,10 +32,14 @@ def upsert(conn: Connection, table):
 
 
 def claimable(moment: datetime):
-    """Jobs that may be claimed at `moment`: queued and not held back, or
-    running under a lease that ran out (its claimer died)."""
+    """Jobs that may be claimed at `moment`: queued, not held back and waiting on
+    no other job, or running under a lease that ran out (its claimer died)."""
     return or_(
-        and_(jobs.c.state == "queued", or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= moment)),
+        and_(
+            jobs.c.state == "queued",
+            or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= moment),
+            ~exists().where(job_waits.c.job_id == jobs.c.id),
+        ),
         and_(jobs.c.state == "running", jobs.c.lease_expires_at <= moment),
     )
 

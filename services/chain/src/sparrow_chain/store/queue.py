@@ -11,6 +11,20 @@ job and its owner, and does nothing once the job is gone (its work discarded) or
 another claimer took it over after the lease ran out: a late claimer can never
 undo what the current one did. That holds for every kind alike.
 
+A job may wait on other jobs (`wait`: takes on the stems or the analysis they
+need): a row of `job_waits` for each, and while any is left it is not
+claimable (`claimable`), so it is neither claimed nor given back meanwhile.
+The awaited job's finish releases its waiters in the same transaction; its
+failure fails them with its reason, or releases those that go on without it
+(`fails_as` NULL); any other end of it (its work discarded, its chain deleted)
+releases them by the foreign key's cascade, to look again at what they need.
+On PostgreSQL `wait` holds the awaited rows FOR SHARE while it writes, and
+every change after the claim locks its job's row before anything else, so a
+wait and the end of what it waits on commit one after the other (and always
+lock the awaited job before the chains they write to): the wait on a job ended
+meanwhile is not written, and the job is claimable again after a short hold
+(its run finds what it needs ready, or fails with why).
+
 What is a kind's own is its adapter's (`Adapter`): which of its jobs comes next
 (takes: in turns across users; stems and analyses: the oldest), what claiming starts, and
 where progress, results, a retry and a failure land. Kinds are tried in order,
@@ -22,12 +36,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from sparrow_chain.store.analyses import Analyses, ClaimedAnalysis
-from sparrow_chain.store.base import Store, claimable, now
+from sparrow_chain.store.base import JOBS_CHANNEL, Store, claimable, now
 from sparrow_chain.store.stems import ClaimedStems, StemStore
-from sparrow_chain.store.tables import jobs
+from sparrow_chain.store.tables import job_waits, jobs
 from sparrow_chain.store.takes import ClaimedJob, Takes
 
 Claimed = ClaimedJob | ClaimedStems | ClaimedAnalysis
@@ -97,9 +111,12 @@ class JobQueue(Store):
         return None
 
     def _owned(self, conn: Connection, job_id: str, owner: str) -> Adapter | None:
-        """The job's kind while `owner` holds its lease; None otherwise."""
+        """The job's kind while `owner` holds its lease, its row locked first
+        (before anything its kind writes); None otherwise."""
         name = conn.execute(
-            select(jobs.c.kind).where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+            select(jobs.c.kind)
+            .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
+            .with_for_update()
         ).scalar()
         return self.kinds.get(name) if name else None
 
@@ -130,6 +147,7 @@ class JobQueue(Store):
             if kind is None:
                 return list(results)
             orphans = kind.finish(conn, job_id, results)
+            self._release(conn, job_id)
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
             return orphans
 
@@ -145,14 +163,74 @@ class JobQueue(Store):
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=now(), **values))
             kind.requeue(conn, job_id)
 
-    def fail(self, job_id: str, owner: str, message: str) -> None:
-        """End the job with `message`: its work in error."""
+    def wait(self, job_id: str, owner: str, on: list[str], fails_as: str | None, hold_s: float) -> None:
+        """Give the job back to the queue waiting on the jobs `on` (their ids),
+        its attempt not counted: claimable once they are done. When one fails,
+        the job fails too, its message `fails_as` and their reason (None: it is
+        released and goes on without). Those ended meanwhile are not waited on;
+        when none is left the job is claimable after `hold_s`, to look again."""
         with self._write() as conn:
             kind = self._owned(conn, job_id, owner)
             if kind is None:
                 return
-            kind.end(conn, job_id, message)
-            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+            moment = now()
+            awaited = conn.execute(
+                select(jobs.c.id).where(jobs.c.id.in_(on), jobs.c.id != job_id).with_for_update(read=True)
+            ).scalars().all()
+            for awaited_id in awaited:
+                conn.execute(
+                    insert(job_waits).values(job_id=job_id, on_job_id=awaited_id, fails_as=fails_as)
+                )
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    state="queued", lease_owner=None, attempts=jobs.c.attempts - 1, updated_at=moment,
+                    lease_expires_at=None if awaited else moment + timedelta(seconds=hold_s),
+                )
+            )
+            kind.requeue(conn, job_id)
+
+    def waits_on(self, job_id: str) -> list[str]:
+        """The ids of the jobs `job_id` waits on."""
+        with self._read() as conn:
+            return list(conn.execute(select(job_waits.c.on_job_id).where(job_waits.c.job_id == job_id)).scalars())
+
+    def _release(self, conn: Connection, job_id: str) -> None:
+        """The job is done: those waiting on it no longer do (claimable once
+        nothing else holds them), and every replica hears so."""
+        waiting = conn.execute(
+            select(jobs.c.kind).join(job_waits, job_waits.c.job_id == jobs.c.id)
+            .where(job_waits.c.on_job_id == job_id).distinct()
+        ).scalars().all()
+        conn.execute(delete(job_waits).where(job_waits.c.on_job_id == job_id))
+        for kind in waiting:
+            self._notify(conn, JOBS_CHANNEL, kind)
+
+    def fail(self, job_id: str, owner: str, message: str) -> None:
+        """End the job with `message`: its work in error, and that of the jobs
+        that can't go on without it."""
+        with self._write() as conn:
+            kind = self._owned(conn, job_id, owner)
+            if kind is None:
+                return
+            self._end(conn, job_id, kind, message)
+
+    def _end(self, conn: Connection, job_id: str, kind: Adapter, message: str) -> None:
+        """End the job with `message`, and the jobs waiting on it that need it
+        with theirs (each `fails_as` and `message`); release the others."""
+        conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
+        kind.end(conn, job_id, message)
+        waiters = conn.execute(
+            select(job_waits.c.job_id, job_waits.c.fails_as, jobs.c.kind)
+            .join(jobs, jobs.c.id == job_waits.c.job_id)
+            .where(job_waits.c.on_job_id == job_id, job_waits.c.fails_as.is_not(None))
+        ).all()
+        for waiter in waiters:
+            self._end(conn, waiter.job_id, self.kinds[waiter.kind], f"{waiter.fails_as}: {message}")
+        self._release(conn, job_id)
+        conn.execute(delete(job_waits).where(job_waits.c.job_id == job_id))
+        conn.execute(delete(jobs).where(jobs.c.id == job_id))
 
     def counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
         """Jobs of every kind and state across all replicas, and how many of each

@@ -72,6 +72,15 @@ class StemStore(Store):
         with self._read() as conn:
             return conn.execute(select(nodes.c.audio_sha256).where(nodes.c.id == node_id)).scalar()
 
+    def job_of(self, content_hash: str, model: str) -> str | None:
+        """The id of the job making the set, while it is queued or running."""
+        with self._read() as conn:
+            return conn.execute(
+                select(jobs.c.id)
+                .where(jobs.c.kind == STEMS, jobs.c.stem_hash == content_hash, jobs.c.stem_model == model)
+                .limit(1)
+            ).scalar()
+
     def remember_hash(self, node_id: str, content_hash: str) -> None:
         with self._write() as conn:
             conn.execute(update(nodes).where(nodes.c.id == node_id).values(audio_sha256=content_hash))

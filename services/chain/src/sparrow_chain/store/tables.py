@@ -53,7 +53,21 @@ jobs = Table(
     Column("node_id", String(36), nullable=True),
     # The request that asked for the job: its logs, on every service, carry it.
     Column("request_id", String(128), nullable=False, server_default=""),
+    # A takes job's params were resolved (set to bars) on a claim before: a retry keeps them.
+    Column("resolved", Boolean, nullable=False, server_default=text("false")),
     Index("ix_jobs_state_created", "state", "created_at"),
+)
+
+# What a job waits on: it is not claimable while any row names it (store/queue.py).
+# The awaited job's end releases it; its failure fails the waiter too, saying
+# `fails_as` and the reason, unless `fails_as` is NULL (the waiter goes on without).
+job_waits = Table(
+    "job_waits",
+    metadata,
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("on_job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("fails_as", Text, nullable=True),
+    PrimaryKeyConstraint("job_id", "on_job_id"),
 )
 
 # When each user's generation job was last claimed. Claims take turns across

@@ -5,7 +5,10 @@ served least recently (the `turns` table keeps when each user's last job was
 claimed), so a user who queues fifty takes holds another's one take behind one
 of theirs, not fifty. Claiming sets the takes `generating`; progress, results,
 a retry and a failure land on them. The lease itself is the queue's
-(store/queue.py), as for every kind.
+(store/queue.py), as for every kind, and so are its waits: a takes job waiting
+on its parent's analysis or on stems is not claimed until they are done.
+A job's params are resolved (set to bars) once, with the job marked `resolved`
+in the same transaction, so a retry makes its takes with the same params.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, func, literal, select, update
 
 from sparrow_chain.domain import GenerationParams, Melody, Node, NodeStatus, StemsStatus, StoredAudio
-from sparrow_chain.store.base import Store, claimable, upsert
+from sparrow_chain.store.base import ANALYZE, Store, claimable, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
 from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
 
@@ -36,6 +39,8 @@ class ClaimedJob:
     # The takes to write, oldest first; all siblings of one parent.
     nodes: list[Node]
     request_id: str = ""
+    # Its params were resolved on a claim before (kept as they are).
+    resolved: bool = False
 
     @property
     def parent_id(self) -> str:
@@ -52,7 +57,7 @@ class Takes(Store):
         first, then their oldest."""
         turn = select(turns.c.last_claimed_at).where(turns.c.owner_id == chains.c.owner_id)
         return conn.execute(
-            select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id, chains.c.owner_id)
+            select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id, jobs.c.resolved, chains.c.owner_id)
             .join_from(jobs, chains, chains.c.id == jobs.c.chain_id)
             .where(jobs.c.kind == GENERATE, claimable(moment))
             .order_by(func.coalesce(turn.scalar_subquery(), NEVER), jobs.c.created_at)
@@ -72,7 +77,7 @@ class Takes(Store):
             self._set_node(conn, n.id, status=NodeStatus.GENERATING.value, progress=0.0, eta_s=None, error_message="")
             for n in members
         ]
-        return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id)
+        return ClaimedJob(row.id, row.chain_id, row.attempts + 1, started, row.request_id, row.resolved)
 
     def _take_turn(self, conn: Connection, owner_id: str, moment: datetime) -> None:
         conn.execute(
@@ -140,13 +145,22 @@ class Takes(Store):
             row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
         return node_from_row(row) if row is not None else None
 
-    def align(self, job_id: str, params: GenerationParams, note: str) -> None:
+    def resolve(self, job_id: str, params: GenerationParams, note: str) -> None:
         """The job's takes are made with `params` (their prompt and length set
-        to bars) and say how in `note`; each seed stays its own."""
+        to bars) and say how in `note`; each seed stays its own. The job is
+        resolved: a later claim keeps them."""
         with self._write() as conn:
             for member in self._members(conn, job_id):
                 made = replace(params, seed=member.params.seed)
                 self._set_node(conn, member.id, params=asdict(made), note=note)
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(resolved=True))
+
+    def analysis_job(self, node_id: str) -> str | None:
+        """The id of the node's analysis job, while it is queued or running."""
+        with self._read() as conn:
+            return conn.execute(
+                select(jobs.c.id).where(jobs.c.kind == ANALYZE, jobs.c.node_id == node_id).limit(1)
+            ).scalar()
 
     def context_path(self, parent_id: str, seconds: float, from_s: float | None = None) -> list[Heard]:
         """What the last `seconds` of the path ending at `parent_id` (at `from_s`

@@ -1,0 +1,238 @@
+"""Jobs that wait on other jobs, on SQLite and on the real PostgreSQL server:
+takes that need stems or their parent's analysis are not claimed until those
+are done, and fail with their reason when they fail (or go on without them)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+
+import pytest
+
+from sparrow_chain.config import Settings
+from sparrow_chain.domain import NodeStatus
+from sparrow_chain.job import Waits
+from sparrow_chain.kinds.analysis import Analysis
+from sparrow_chain.kinds.takes import Takes
+from sparrow_chain.store import ChainStore, JobQueue
+from sparrow_common.ids import new_id
+from sparrow_common.params import GenerationParams
+
+DRUMS_FAIL = "the drums stem of the path could not be made"
+
+
+def stems_job(queue: JobQueue, node) -> str:
+    """A stems job for `node`'s audio (its hash remembered, as splits.ask does), by id."""
+    content_hash = f"{node.id:0<64}"[:64]
+    queue.stems.remember_hash(node.id, content_hash)
+    queue.stems.request(node, content_hash, "htdemucs")
+    return queue.stems.job_of(content_hash, "htdemucs")
+
+
+def separate(queue: JobQueue, build, job_id: str) -> None:
+    """Claim the stems job `job_id` and finish it with one stem, as the dispatcher would."""
+    job = queue.claim("splitter", 30, kinds=("stems",))
+    assert job.id == job_id
+    queue.finish(job.id, "splitter", {"drums": build.audio(f"stems/{job.content_hash}/drums.wav")})
+
+
+def statuses(store: ChainStore, nodes) -> set[NodeStatus]:
+    return {store.get_node("ann", n.id).status for n in nodes}
+
+
+def test_a_takes_job_waiting_on_stems_is_not_claimed_until_they_are_done(store, build, queue):
+    _, root = build.chain()
+    takes = build.takes(root, count=2, ready=False)
+    stems = stems_job(queue, root)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "me", [stems], DRUMS_FAIL, hold_s=0)
+
+    assert queue.waits_on(job.id) == [stems]
+    assert queue.claim("me", 30, kinds=("generate",)) is None
+    assert statuses(store, takes) == {NodeStatus.PENDING}  # shown queued, not generating
+    assert queue.counts()[1].get("generate", 0) == 0  # nor counted as claimable
+
+    separate(queue, build, stems)
+    assert queue.waits_on(job.id) == []
+    again = queue.claim("me", 30, kinds=("generate",))
+    assert again.id == job.id and again.attempts == 1  # waiting was no attempt
+    assert statuses(store, takes) == {NodeStatus.GENERATING}
+
+
+def test_a_job_waiting_on_two_is_held_until_both_are_done(store, build, queue):
+    _, root = build.chain()
+    (parent,) = build.takes(root, ready=False)
+    making = queue.claim("me", 30)
+    queue.finish(making.id, "me", {parent.id: build.audio(f"{parent.chain_id}/{parent.id}.wav")})
+    takes = build.takes(parent, ready=False)
+    first, second = stems_job(queue, root), stems_job(queue, parent)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "me", [first, second], DRUMS_FAIL, hold_s=0)
+
+    separate(queue, build, first)
+    assert queue.claim("me", 30, kinds=("generate",)) is None
+    separate(queue, build, second)
+    assert queue.claim("me", 30, kinds=("generate",)).id == job.id
+    assert statuses(store, takes) == {NodeStatus.GENERATING}
+
+
+def test_takes_that_need_stems_fail_with_the_reason_the_stems_failed(store, build, queue):
+    _, root = build.chain()
+    takes = build.takes(root, count=2, ready=False)
+    stems = stems_job(queue, root)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "me", [stems], DRUMS_FAIL, hold_s=0)
+
+    splitting = queue.claim("splitter", 30, kinds=("stems",))
+    queue.fail(splitting.id, "splitter", "stem separation failed: the model ran out of memory")
+
+    for take in takes:
+        failed = store.get_node("ann", take.id)
+        assert failed.status is NodeStatus.ERROR
+        assert failed.error_message == f"{DRUMS_FAIL}: stem separation failed: the model ran out of memory"
+    assert queue.claim("me", 30) is None  # the takes' job went with them
+    assert queue.counts()[0] == {}
+
+
+def test_takes_waiting_on_their_parents_analysis_go_on_without_it_when_it_fails(store, build):
+    listening = ChainStore(store.engine, analyze=True)
+    queue = JobQueue(store.engine, analyze=True)
+    chain_id, root_id = new_id(), new_id()
+    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+    takes = listening.create_takes("ann", root.id, GenerationParams(align="bars"), 1)
+    analysis = queue.takes.analysis_job(root.id)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "me", [analysis], None, hold_s=0)
+    assert queue.claim("me", 30, kinds=("generate",)) is None
+
+    analysing = queue.claim("ear", 30, kinds=("analyze",))
+    queue.fail(analysing.id, "ear", "analysis failed: the worker can't be reached")
+    again = queue.claim("me", 30, kinds=("generate",))
+    assert again.id == job.id  # released: the takes keep to seconds, and say why
+    assert statuses(listening, takes) == {NodeStatus.GENERATING}
+
+
+def test_a_wait_on_jobs_already_ended_only_holds_the_job_back(store, build, queue):
+    _, root = build.chain()
+    build.takes(root, ready=False)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "me", [new_id()], DRUMS_FAIL, hold_s=3600)
+    assert queue.waits_on(job.id) == []
+    assert queue.claim("me", 30) is None  # held back, to look again later
+
+    build.takes(root, ready=False)
+    second = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(second.id, "me", [new_id()], DRUMS_FAIL, hold_s=0)
+    assert queue.claim("me", 30, kinds=("generate",)).id == second.id
+
+
+def test_a_wait_by_a_claimer_that_lost_the_job_is_ignored(store, build, queue):
+    _, root = build.chain()
+    build.takes(root, ready=False)
+    stems = stems_job(queue, root)
+    job = queue.claim("me", 30, kinds=("generate",))
+    queue.wait(job.id, "someone else", [stems], DRUMS_FAIL, hold_s=0)
+    assert queue.waits_on(job.id) == [] and queue.renew(job.id, "me", 30)
+
+
+def test_resolved_params_are_kept_when_the_job_is_claimed_again(store, build, queue):
+    _, root = build.chain()
+    takes = build.takes(root, count=2, ready=False)
+    job = queue.claim("me", 30)
+    assert not job.resolved
+    bars = replace(job.nodes[0].params, prompt_duration_s=4.0, duration_s=8.0)
+    queue.takes.resolve(job.id, bars, "on the bar line: 4 bars of 4/4 at 120.0 bpm")
+    queue.retry(job.id, "me", 0)
+
+    again = queue.claim("me", 30)
+    assert again.id == job.id and again.resolved
+    assert [(n.params.duration_s, n.params.prompt_duration_s) for n in again.nodes] == [(8.0, 4.0)] * 2
+    assert [n.params.seed for n in again.nodes] == [n.params.seed for n in takes]  # each keeps its own
+
+
+def test_a_wait_and_the_failure_of_what_it_waits_on_at_once_never_strand_the_takes(store, build, queue):
+    """Whichever commits first, the takes end failed or claimable, never waiting on a job that is gone."""
+    for _ in range(5):
+        _, root = build.chain()
+        takes = build.takes(root, ready=False)
+        stems = stems_job(queue, root)
+        job = queue.claim("me", 30, kinds=("generate",))
+        splitting = queue.claim("splitter", 30, kinds=("stems",))
+        barrier = threading.Barrier(2)
+
+        def waiting():
+            barrier.wait()
+            queue.wait(job.id, "me", [stems], DRUMS_FAIL, hold_s=0)
+
+        def failing():
+            barrier.wait()
+            queue.fail(splitting.id, "splitter", "stem separation failed: boom")
+
+        threads = [threading.Thread(target=waiting), threading.Thread(target=failing)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert queue.waits_on(job.id) == []
+        status = store.get_node("ann", takes[0].id).status
+        if status is NodeStatus.PENDING:
+            # The wait came second: nothing to wait on, the job is claimable to find the failure.
+            assert queue.claim("me", 30, kinds=("generate",)).id == job.id
+            queue.fail(job.id, "me", "cleared")
+        else:
+            assert status is NodeStatus.ERROR
+            assert store.get_node("ann", takes[0].id).error_message == f"{DRUMS_FAIL}: stem separation failed: boom"
+
+
+# -- the kinds say what they wait on --------------------------------------------
+
+
+def settings() -> Settings:
+    return Settings(stems_models="htdemucs")
+
+
+def test_takes_aligned_to_bars_wait_on_their_parents_analysis(store, build):
+    listening = ChainStore(store.engine, analyze=True)
+    queue = JobQueue(store.engine, analyze=True)
+    chain_id, root_id = new_id(), new_id()
+    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+    listening.create_takes("ann", root.id, GenerationParams(align="bars"), 1)
+    kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
+    job = queue.claim("me", 30, kinds=("generate",))
+
+    with pytest.raises(Waits) as waits:
+        asyncio.run(kind.run(job, None))
+    assert waits.value.on == [queue.takes.analysis_job(root.id)] and waits.value.fails_as is None
+
+
+def test_takes_prompted_by_a_stem_wait_on_the_stems_of_the_path(store, build, queue):
+    _, root = build.chain()
+    queue.stems.remember_hash(root.id, "a" * 64)  # splits.ask hashes the audio once; here it is known
+    store.create_takes("ann", root.id, GenerationParams(prompt_source="drums"), 1)
+    kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
+    job = queue.claim("me", 30, kinds=("generate",))
+
+    with pytest.raises(Waits) as waits:
+        asyncio.run(kind.run(job, None))
+    assert waits.value.on == [queue.stems.job_of("a" * 64, "htdemucs")]
+    assert waits.value.fails_as == DRUMS_FAIL
+
+
+def test_a_takes_analysis_waits_on_its_parents(store, build):
+    listening = ChainStore(store.engine, analyze=True)
+    queue = JobQueue(store.engine, analyze=True)
+    chain_id, root_id = new_id(), new_id()
+    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+    take = listening.create_takes("ann", root.id, GenerationParams(), 1)[0]
+    making = queue.claim("me", 30, kinds=("generate",))
+    queue.finish(making.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})  # its analysis is asked
+    kind = Analysis(None, queue.takes, None, None, settings(), on_change=lambda _: None)
+    parents = queue.takes.analysis_job(root.id)
+    queue.claim("ear", 30, kinds=("analyze",))  # the root's, on its way
+    job = queue.claim("me", 30, kinds=("analyze",))
+    assert job.node_id == take.id
+
+    with pytest.raises(Waits) as waits:
+        asyncio.run(kind.run(job, None))
+    assert waits.value.on == [parents] and waits.value.fails_as is None
