@@ -74,7 +74,7 @@ def through_worker(folder: Path, root: Path, duration: float) -> None:
     async def take(stub, seed: int) -> None:
         def messages():
             params = common_pb2.Knobs(duration_s=duration, **PARAMS)
-            yield generation_pb2.GenerateRequest(setup=generation_pb2.GenerateSetup(params=params, seeds=[seed]))
+            yield generation_pb2.GenerateRequest(setup=generation_pb2.GenerateSetup(knobs=params, seeds=[seed]))
             for chunk in split(wav):
                 yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
 

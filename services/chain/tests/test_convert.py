@@ -1,12 +1,34 @@
-"""What the analysis worker heard, typed from its message to the store and back
-out on the chain's node, and the analyses an older Sparrow stored."""
+"""A take's recipe: only its knobs go to the worker; what the analysis worker
+heard, typed from its message to the store and back out on the chain's node,
+and the analyses an older Sparrow stored."""
 
 from __future__ import annotations
 
+import pytest
 from sparrow.v1 import analysis_pb2
 
 from sparrow_chain.convert import analysis_to_pb, heard_from_pb
-from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, NodeAnalysis, SeamReport
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, NodeAnalysis, Recipe, SeamReport
+from sparrow_common.convert import knobs_from_pb, knobs_to_pb
+from sparrow_common.errors import InvalidArgument
+from sparrow_common.params import Knobs
+
+def test_only_the_knobs_of_a_recipe_go_to_the_worker():
+    recipe = Recipe(prompt="brushed drums", seed=7, align="bars", prompt_source="drums")
+    assert recipe.knobs == Knobs(prompt="brushed drums", seed=7)
+    assert knobs_from_pb(knobs_to_pb(recipe.knobs)) == recipe.knobs
+    assert set(knobs_to_pb(recipe.knobs).DESCRIPTOR.fields_by_name).isdisjoint({"align", "prompt_source"})
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [({"align": "beats"}, "align"), ({"prompt_source": "Drums!"}, "prompt_source"), ({"duration_s": 500}, "duration_s")],
+)
+def test_a_recipe_checks_what_the_chain_works_out_and_its_knobs(change, field):
+    assert Recipe().validated() == Recipe()
+    with pytest.raises(InvalidArgument, match=f"^{field}"):
+        Recipe(**change).validated()
+
 
 CLIP = analysis_pb2.ClipAnalysis(
     tempo_bpm=96.0, beats_s=[0.4, 1.025], downbeats_s=[0.4], meter=3, key="F# minor", key_confidence=0.7,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from sparrow_chain.domain import NodeStatus
+from sparrow_chain.domain import NodeStatus, Recipe
 from sparrow_chain.store import JobQueue
 
-from sparrow_common.params import GenerationParams
 
 
 def claim_all_at_once(queue: JobQueue, claimers: int) -> list[str]:
@@ -124,7 +123,7 @@ def test_a_path_through_a_take_from_a_point_hears_its_parent_up_to_that_point(st
 
 def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):
     _, root = build.chain()
-    store.create_takes("ann", root.id, GenerationParams(prompt="tape hiss", seed=5), 2)
+    store.create_takes("ann", root.id, Recipe(prompt="tape hiss", seed=5), 2)
     job = queue.claim("me", 30)
     assert [n.params.seed for n in job.nodes] == [5, 6] and job.nodes[0].params.prompt == "tape hiss"
 

@@ -11,7 +11,7 @@ import pytest
 from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2
 
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import EventKind, GenerationParams, Melody, NodeStatus
+from sparrow_chain.domain import EventKind, Melody, NodeStatus, Recipe
 from sparrow_chain.server import build_server
 from sparrow_chain.store import JobQueue, StemStore
 from sparrow_common.errors import Conflict, InvalidArgument
@@ -40,9 +40,9 @@ def test_takes_keep_their_melody_and_the_job_finds_its_audio(store, build):
     chain, root = build.chain()
     part = build.takes(root)[0]
     vocals = separate(store, build, part)["vocals"]
-    of_root = store.create_takes("ann", root.id, GenerationParams(), 2, Melody(root.id))
-    of_stem = store.create_takes("ann", part.id, GenerationParams(), 1, Melody(part.id, "vocals"))
-    plain = store.create_takes("ann", root.id, GenerationParams(), 1)
+    of_root = store.create_takes("ann", root.id, Recipe(), 2, Melody(root.id))
+    of_stem = store.create_takes("ann", part.id, Recipe(), 1, Melody(part.id, "vocals"))
+    plain = store.create_takes("ann", root.id, Recipe(), 1)
 
     assert [n.melody for n in of_root] == [Melody(root.id, None)] * 2
     assert store.get_node("ann", of_stem[0].id).melody == Melody(part.id, "vocals")
@@ -82,7 +82,7 @@ def test_a_melody_that_cannot_be_heard_is_refused_and_nothing_is_written(store, 
     before = len(store.get_chain("ann", chain.id)[1])
     for melody, error, words in refused:
         with pytest.raises(error, match=words):
-            store.create_takes("ann", root.id, GenerationParams(), 1, melody)
+            store.create_takes("ann", root.id, Recipe(), 1, melody)
     assert len(store.get_chain("ann", chain.id)[1]) == before
 
 

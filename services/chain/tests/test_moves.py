@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sparrow_chain.domain import EventKind, GenerationParams, MoveKind, NodeStatus
+from sparrow_chain.domain import EventKind, MoveKind, NodeStatus, Recipe
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -42,7 +42,7 @@ def test_a_take_from_a_point_sets_its_parents_out_point_when_committed(store, bu
 def test_a_point_outside_the_parents_audio_is_refused_and_nothing_is_written(store, build, from_s, error, words):
     chain, root = build.chain(seconds=4.0)
     with pytest.raises(error, match=words):
-        store.create_takes("ann", root.id, GenerationParams(), 2, from_s=from_s)
+        store.create_takes("ann", root.id, Recipe(), 2, from_s=from_s)
     assert [n.id for n in store.get_chain("ann", chain.id)[1]] == [root.id]
 
 

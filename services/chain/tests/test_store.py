@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sparrow_chain.domain import EventKind, GenerationParams, NodeStatus, TakeLimits
+from sparrow_chain.domain import EventKind, NodeStatus, Recipe, TakeLimits
 from sparrow_chain.store.tables import metadata
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, OverLimit
 
@@ -72,7 +72,7 @@ def test_takes_are_pending_siblings_with_distinct_seeds(store, build):
     assert {t.status for t in takes} == {NodeStatus.PENDING}
     assert {t.parent_id for t in takes} == {root.id}
     assert len({t.params.seed for t in takes}) == 4
-    seeded = store.create_takes("ann", root.id, GenerationParams(seed=42), 3)
+    seeded = store.create_takes("ann", root.id, Recipe(seed=42), 3)
     assert [t.params.seed for t in seeded] == [42, 43, 44]
 
 
@@ -80,16 +80,16 @@ def test_takes_are_pending_siblings_with_distinct_seeds(store, build):
 def test_take_count_out_of_range_is_refused(store, build, count):
     _, root = build.chain()
     with pytest.raises(InvalidArgument, match="between 1 and 8"):
-        store.create_takes("ann", root.id, GenerationParams(), count)
+        store.create_takes("ann", root.id, Recipe(), count)
 
 
 @pytest.mark.parametrize(
     "params, message",
     [
-        (GenerationParams(duration_s=10_000), "duration_s"),
-        (GenerationParams(cfg_coef=-1), "cfg_coef"),
-        (GenerationParams(energy="loud"), "energy"),
-        (GenerationParams(temperature=0), "temperature"),
+        (Recipe(duration_s=10_000), "duration_s"),
+        (Recipe(cfg_coef=-1), "cfg_coef"),
+        (Recipe(energy="loud"), "energy"),
+        (Recipe(temperature=0), "temperature"),
     ],
 )
 def test_absurd_parameters_are_refused_and_nothing_is_written(store, build, params, message):
@@ -103,7 +103,7 @@ def test_branch_from_a_parent_without_audio_conflicts(store, build):
     _, root = build.chain()
     pending = build.takes(root, ready=False)[0]
     with pytest.raises(Conflict, match="no audio"):
-        store.create_takes("ann", pending.id, GenerationParams(), 1)
+        store.create_takes("ann", pending.id, Recipe(), 1)
 
 
 def test_commit_sends_uncommitted_siblings_and_their_subtrees_to_the_bin(store, build):
@@ -209,7 +209,7 @@ def test_another_owner_sees_nothing(store, build):
     with pytest.raises(NotFound):
         store.get_node("bob", root.id)
     with pytest.raises(NotFound):
-        store.create_takes("bob", root.id, GenerationParams(), 1)
+        store.create_takes("bob", root.id, Recipe(), 1)
     with pytest.raises(NotFound):
         store.delete_chain("bob", chain.id)
     assert store.list_chains("bob", 10, 0) == []
@@ -238,19 +238,19 @@ def test_list_chains_pages_newest_first(store, build):
 def test_a_users_takes_are_held_to_their_limits(store, build):
     _, root = build.chain("bob")
     limits = TakeLimits(max_waiting=3, per_day=5)
-    store.create_takes("bob", root.id, GenerationParams(), 2, limits=limits)
+    store.create_takes("bob", root.id, Recipe(), 2, limits=limits)
     with pytest.raises(OverLimit, match="3 takes waiting") as refused:
-        store.create_takes("bob", root.id, GenerationParams(), 2, limits=limits)
+        store.create_takes("bob", root.id, Recipe(), 2, limits=limits)
     assert refused.value.retry_after_s > 0
     assert store.usage("bob").takes_waiting == 2 and store.usage("bob").takes_today == 2
     # Takes discarded still count against the day; waiting ones are freed.
     for node in store.get_chain("bob", root.chain_id)[1][1:]:
         store.discard("bob", node.id)
-    store.create_takes("bob", root.id, GenerationParams(), 3, limits=limits)
+    store.create_takes("bob", root.id, Recipe(), 3, limits=limits)
     with pytest.raises(OverLimit, match="5 takes per day and 0 are left") as refused:
-        store.create_takes("bob", root.id, GenerationParams(), 1, limits=limits)
+        store.create_takes("bob", root.id, Recipe(), 1, limits=limits)
     assert 0 < refused.value.retry_after_s <= 24 * 3600
     # Another user's count is their own.
     _, ann_root = build.chain("ann")
-    store.create_takes("ann", ann_root.id, GenerationParams(), 3, limits=limits)
+    store.create_takes("ann", ann_root.id, Recipe(), 3, limits=limits)
     assert store.usage("ann").takes_today == 3

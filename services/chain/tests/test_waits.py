@@ -11,13 +11,12 @@ from dataclasses import replace
 import pytest
 
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import NodeStatus
+from sparrow_chain.domain import NodeStatus, Recipe
 from sparrow_chain.job import Waits
 from sparrow_chain.kinds.analysis import Analysis
 from sparrow_chain.kinds.takes import Takes
 from sparrow_chain.store import ChainStore, JobQueue
 from sparrow_common.ids import new_id
-from sparrow_common.params import GenerationParams
 
 DRUMS_FAIL = "the drums stem of the path could not be made"
 
@@ -100,7 +99,7 @@ def test_takes_waiting_on_their_parents_analysis_go_on_without_it_when_it_fails(
     queue = JobQueue(store.engine, analyze=True)
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    takes = listening.create_takes("ann", root.id, GenerationParams(align="bars"), 1)
+    takes = listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
     analysis = queue.takes.analysis_job(root.id)
     job = queue.claim("me", 30, kinds=("generate",))
     queue.wait(job.id, "me", [analysis], None, hold_s=0)
@@ -197,7 +196,7 @@ def test_takes_aligned_to_bars_wait_on_their_parents_analysis(store, build):
     queue = JobQueue(store.engine, analyze=True)
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    listening.create_takes("ann", root.id, GenerationParams(align="bars"), 1)
+    listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
     kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
     job = queue.claim("me", 30, kinds=("generate",))
 
@@ -209,7 +208,7 @@ def test_takes_aligned_to_bars_wait_on_their_parents_analysis(store, build):
 def test_takes_prompted_by_a_stem_wait_on_the_stems_of_the_path(store, build, queue):
     _, root = build.chain()
     queue.stems.remember_hash(root.id, "a" * 64)  # splits.ask hashes the audio once; here it is known
-    store.create_takes("ann", root.id, GenerationParams(prompt_source="drums"), 1)
+    store.create_takes("ann", root.id, Recipe(prompt_source="drums"), 1)
     kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
     job = queue.claim("me", 30, kinds=("generate",))
 
@@ -224,7 +223,7 @@ def test_a_takes_analysis_waits_on_its_parents(store, build):
     queue = JobQueue(store.engine, analyze=True)
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    take = listening.create_takes("ann", root.id, GenerationParams(), 1)[0]
+    take = listening.create_takes("ann", root.id, Recipe(), 1)[0]
     making = queue.claim("me", 30, kinds=("generate",))
     queue.finish(making.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})  # its analysis is asked
     kind = Analysis(None, queue.takes, None, None, settings(), on_change=lambda _: None)

@@ -37,7 +37,7 @@ def generate_request(seeds, duration_s=2.0, prompt_s=1.0, context=None, **knobs)
     context = context if context is not None else make_clip("wav", seconds=1.5, sample_rate=44100, channels=2)
     yield generation_pb2.GenerateRequest(
         setup=generation_pb2.GenerateSetup(
-            params=common_pb2.Knobs(duration_s=duration_s, prompt_duration_s=prompt_s, **knobs),
+            knobs=common_pb2.Knobs(duration_s=duration_s, prompt_duration_s=prompt_s, **knobs),
             seeds=seeds,
         )
     )

@@ -47,10 +47,6 @@ def knobs_to_pb(knobs: Knobs) -> common_pb2.Knobs:
     return msg
 
 
-# What the chain's dispatcher calls until it sends knobs by their name.
-params_to_pb = knobs_to_pb
-
-
 def capacity_to_pb(
     worker: str,
     slots: Slots,

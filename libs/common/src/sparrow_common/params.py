@@ -101,28 +101,3 @@ class Knobs:
 KNOBS: dict[str, Knob] = {f.name: f.metadata["knob"] for f in fields(Knobs)}
 # Inclusive bounds of every number.
 RANGES: dict[str, tuple[float, float]] = {n: (k.low, k.high) for n, k in KNOBS.items() if k.low is not None}
-
-
-@dataclass(frozen=True)
-class GenerationParams(Knobs):
-    """A take's knobs with what the chain works out from them before it asks
-    the worker. (Moving to the chain service, whose recipe this is.)"""
-
-    # "bars": the prompt starts on a downbeat of the path and the take lasts
-    # whole bars at the parent's tempo (the chain service sets both from the
-    # parent's analysis, or says why it kept to seconds).
-    align: str = "seconds"
-    # What the model hears of the path: "mix", or one stem's name (the chain
-    # sends that stem of the path, split first when it has no stems yet).
-    prompt_source: str = MIX
-
-    def validated(self) -> GenerationParams:
-        super().validated()
-        if self.align not in ALIGNS:
-            raise InvalidArgument(f"align must be one of {', '.join(ALIGNS)}")
-        if self.prompt_source != MIX:
-            check_stem_name(self.prompt_source, 'prompt_source ("mix" or a stem)')
-        return self
-
-
-ALIGNS = ("seconds", "bars")

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sparrow_chain.domain import GenerationParams
 from sparrow_chain.grid import Grid
-from sparrow_common.params import RANGES
+from sparrow_common.params import RANGES, Knobs
 
 
 @dataclass(frozen=True)
 class Aligned:
-    params: GenerationParams
+    # The knobs as asked, the prompt and the length set to bars (a Recipe stays one).
+    params: Knobs
     # In words, for the node.
     note: str
 
 
-def to_bars(params: GenerationParams, grid: Grid | None, parent_s: float) -> Aligned:
+def to_bars(params: Knobs, grid: Grid | None, parent_s: float) -> Aligned:
     """`params` with the prompt set to start on a downbeat of the path (the
     one whose distance to the parent's end is nearest the asked prompt) and the
     length to whole bars (the nearest number to the asked length, at least one),

@@ -11,7 +11,6 @@ from sparrow_chain.domain import (
     ClipAnalysis,
     Event,
     EventKind,
-    GenerationParams,
     Grid,
     GridCorrection,
     History,
@@ -20,6 +19,7 @@ from sparrow_chain.domain import (
     Node,
     NodeAnalysis,
     NodeStatus,
+    Recipe,
     SeamReport,
     StemSet,
     StoredAudio,
@@ -59,10 +59,10 @@ def melody_from_pb(request: chain_pb2.CreateTakesRequest) -> Melody | None:
 _ALIGN = {chain_pb2.ALIGN_SECONDS: "seconds", chain_pb2.ALIGN_BARS: "bars"}
 
 
-def recipe_from_pb(request: chain_pb2.CreateTakesRequest) -> GenerationParams:
+def recipe_from_pb(request: chain_pb2.CreateTakesRequest) -> Recipe:
     """The takes' knobs with how the chain is to place their prompt and what of
     the path it sends; unset: the defaults (seconds, the mix)."""
-    return GenerationParams(
+    return Recipe(
         **vars(knobs_from_pb(request.knobs)),
         align=_ALIGN.get(request.align, "seconds"),
         prompt_source=request.prompt_source or MIX,

@@ -35,9 +35,45 @@ from enum import StrEnum
 
 from sparrow_chain.grid import Grid, GridCorrection, grid_of
 from sparrow_common.errors import InvalidArgument
-from sparrow_common.params import MAX_TAKES, MIX, GenerationParams, check_stem_name
+from sparrow_common.params import KNOBS, MAX_TAKES, MIX, Knobs, check_stem_name
 
-__all__ = ["MAX_TAKES", "MIX", "GenerationParams", "Grid", "GridCorrection", "check_stem_name"]
+__all__ = ["MAX_TAKES", "MIX", "Grid", "GridCorrection", "Knobs", "check_stem_name"]
+
+# How a take's prompt is placed: as asked in seconds, or on the bar line.
+ALIGNS = ("seconds", "bars")
+
+
+@dataclass(frozen=True)
+class Recipe(Knobs):
+    """How the chain makes a take: the knobs the model hears, and what the
+    chain works out from them before it asks the worker, which no worker
+    receives (with the take's `from_s` and `melody`, kept on the node)."""
+
+    # "bars": the prompt starts on a downbeat of the path and the take lasts
+    # whole bars at the parent's tempo (bars.py, from the parent's grid, or
+    # kept to seconds with the reason in the take's note).
+    align: str = "seconds"
+    # What the model hears of the path: "mix", or one stem's name (the chain
+    # sends that stem of the path, split first when it has no stems yet).
+    prompt_source: str = MIX
+
+    @property
+    def knobs(self) -> Knobs:
+        """What the model hears of it."""
+        return Knobs(**{name: getattr(self, name) for name in KNOBS})
+
+    def validated(self) -> Recipe:
+        """Self, or InvalidArgument naming the first value out of range."""
+        super().validated()
+        if self.align not in ALIGNS:
+            raise InvalidArgument(f"align must be one of {', '.join(ALIGNS)}")
+        if self.prompt_source != MIX:
+            check_stem_name(self.prompt_source, 'prompt_source ("mix" or a stem)')
+        return self
+
+
+# The name the dispatcher's takes kind reads it by, until it says Recipe.
+GenerationParams = Recipe
 
 
 # The shortest clip a chain can start from: a blip gives the model nothing to continue.
@@ -54,7 +90,7 @@ def root_note(duration_s: float) -> str:
             f"the clip is {duration_s:.2f} s long, and a chain starts from at least {MIN_CLIP_S:g} s of audio "
             "(a blip gives the model nothing to continue)"
         )
-    usual = GenerationParams().prompt_duration_s
+    usual = Knobs().prompt_duration_s
     if duration_s < usual:
         return f"a {duration_s:.1f} s clip: takes will hear all of it, less than the {usual:g} s they usually hear"
     return ""
@@ -129,7 +165,8 @@ class Node:
     parent_id: str | None
     status: NodeStatus
     committed: bool
-    params: GenerationParams | None
+    # How it was made; None for the root.
+    params: Recipe | None
     audio: StoredAudio | None
     error_message: str
     progress: float

@@ -32,7 +32,7 @@ from sparrow_chain.convert import (
 )
 from sparrow_chain import splits
 from sparrow_chain.domain import (
-    EventKind, GenerationParams, Melody, StemsStatus, StoredAudio, TakeLimits, check_stem_name,
+    EventKind, Melody, Recipe, StemsStatus, StoredAudio, TakeLimits, check_stem_name,
 )
 from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
@@ -214,7 +214,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self,
         context,
         parent_id: str,
-        params: GenerationParams,
+        params: Recipe,
         count: int,
         melody: Melody | None,
         limits: TakeLimits,

@@ -93,7 +93,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         setup = first.setup
         if not 1 <= len(setup.seeds) <= MAX_TAKES:
             raise InvalidArgument(f"ask for 1 to {MAX_TAKES} takes (one seed each)")
-        knobs = knobs_from_pb(setup.params).validated()
+        knobs = knobs_from_pb(setup.knobs).validated()
         if not context:
             raise InvalidArgument("the context holds no audio")
         self.state.check()  # the model gives the sample rate to decode to

@@ -19,14 +19,14 @@ from sparrow_chain import splits, store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bars import to_bars
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import MIX, GenerationParams, Melody, StemsStatus
+from sparrow_chain.domain import MIX, GenerationParams, Knobs, Melody, StemsStatus
 from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import heard_soon, path_tail, tail
 from sparrow_chain.store.takes import GENERATE
 from sparrow_chain.workers import Chunk, Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, split
-from sparrow_common.convert import params_to_pb
+from sparrow_common.convert import knobs_to_pb
 from sparrow_common.ids import new_id
 
 
@@ -90,13 +90,15 @@ class Takes:
             }
             await dispatch.finish(job, files)
 
-    def generate(self, params: GenerationParams, seeds: list[int], heard: Heard):
+    def generate(self, knobs: Knobs, seeds: list[int], heard: Heard):
         """The generation worker's call: takes continuing the context, one per
-        seed, following the melody when there is one."""
+        seed, following the melody when there is one. The worker hears the
+        knobs alone: how the chain placed the prompt and chose what of the path
+        is heard is done by then, in the context sent."""
 
         async def requests():
             yield generation_pb2.GenerateRequest(
-                setup=generation_pb2.GenerateSetup(params=params_to_pb(params), seeds=seeds, output_format="wav")
+                setup=generation_pb2.GenerateSetup(knobs=knobs_to_pb(knobs), seeds=seeds, output_format="wav")
             )
             for chunk in split(heard.context):
                 yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))

@@ -8,12 +8,12 @@ from typing import Any
 
 from sparrow_chain.domain import (
     Chain,
-    GenerationParams,
     GridCorrection,
     Melody,
     Node,
     NodeAnalysis,
     NodeStatus,
+    Recipe,
     StemSet,
     StemsStatus,
     StoredAudio,
@@ -25,14 +25,15 @@ def utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-_PARAM_NAMES = frozenset(f.name for f in dataclasses.fields(GenerationParams))
+_PARAM_NAMES = frozenset(f.name for f in dataclasses.fields(Recipe))
 
 
-def params_from_json(data: dict | None) -> GenerationParams | None:
-    """Parameters as stored; keys from a newer schema are ignored."""
+def params_from_json(data: dict | None) -> Recipe | None:
+    """A take's recipe as stored (its knobs, align and prompt_source side by
+    side); keys from a newer schema are ignored."""
     if data is None:
         return None
-    return GenerationParams(**{k: v for k, v in data.items() if k in _PARAM_NAMES})
+    return Recipe(**{k: v for k, v in data.items() if k in _PARAM_NAMES})
 
 
 def node_from_row(row: Any) -> Node:
