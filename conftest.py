@@ -41,6 +41,13 @@ def postgres_module_url():
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_session_url():
+    """A fresh, empty schema on the real PostgreSQL server for the whole run."""
+    with _fresh_schema() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """Each test using this runs twice: on SQLite and on PostgreSQL."""

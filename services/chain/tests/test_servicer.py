@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 
 @pytest.fixture
-async def server(tmp_path, database_url):
+async def server(tmp_path, migrated_url):
     settings = Settings(
-        host="127.0.0.1", port=0, database_url=database_url, blob_dir=str(tmp_path / "blobs"),
+        host="127.0.0.1", port=0, database_url=migrated_url, blob_dir=str(tmp_path / "blobs"),
         max_upload_bytes=2_000_000, watch_poll_s=0.2, dispatch_slots=0,  # jobs stay queued here
     )
     running = await build_server(settings)
