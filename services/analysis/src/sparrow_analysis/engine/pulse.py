@@ -94,6 +94,14 @@ ALTERNATIVE_MARGIN = 0.1
 # own tempo by 0.19 or more.
 CLEAR = 0.6
 SPECIFIC = 0.1
+# A legato chorale whose chords change every second beat, its tune's notes
+# swelling in with no attack, can be steady only at the chords' rate (25 to 55 a
+# minute: too slow for a beat). When no beat is heard, a pulse that slow, as
+# steady as SLOW_STEADY, is taken for the chords' and the beat is its half (its
+# third when the envelope repeats more there). On sparrow_common.testing.pieces
+# such chorales read 0.74 and 1; rubato chords and drones at most 0.62.
+SLOWEST_CHORDS = 25.0
+SLOW_STEADY = 0.7
 
 
 @dataclass(frozen=True)
@@ -326,6 +334,24 @@ def _specific(
     return confidence - elsewhere >= SPECIFIC
 
 
+def _chords_rate(heard: Heard, env: np.ndarray, beat_acf: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(confidence, bpm, beat frames) of the beat read as a division of the
+    steadiest slow pulse (SLOWEST_CHORDS to SLOWEST_HALF a minute), or no
+    confidence when that pulse is not SLOW_STEADY."""
+    fps = heard.fps
+    lo, hi = int(60.0 / SLOWEST_HALF * fps), int(60.0 / SLOWEST_CHORDS * fps)
+    if hi >= len(beat_acf):
+        return 0.0, 0.0, NONE.beat_frames
+    lag = lo + int(np.argmax(beat_acf[lo:hi]))
+    confidence, bpm, frames = _tracked(heard, env, beat_acf, 60.0 * fps / lag)
+    if confidence < SLOW_STEADY or len(frames) < 4:
+        return 0.0, 0.0, NONE.beat_frames
+    split = 3 if _at(beat_acf, lag / 3) > _at(beat_acf, lag / 2) else 2
+    steps = np.arange(split) / split
+    beats = (frames[:-1, None] + np.diff(frames)[:, None] * steps).ravel()
+    return confidence, bpm * split, np.round(np.r_[beats, frames[-1]]).astype(int)
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
@@ -349,6 +375,8 @@ def pulse(heard: Heard) -> Pulse:
             confidence, bpm, frames = steadiest
     if STEADY <= confidence < CLEAR and not _specific(heard, env, beat_acf, candidates, bpm, confidence):
         confidence = 0.0
+    if confidence < STEADY:
+        confidence, bpm, frames = max((confidence, bpm, frames), _chords_rate(heard, env, beat_acf))
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
