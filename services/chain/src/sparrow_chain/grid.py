@@ -24,12 +24,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from sparrow_chain.heard import ClipAnalysis
 from sparrow_common.errors import InvalidArgument
-
-if TYPE_CHECKING:
-    from sparrow_chain.domain import ClipAnalysis
 
 # Beats to the bar of each time signature the grid knows.
 METERS = {"2/4": 2, "3/4": 3, "4/4": 4, "6/8": 2, "12/8": 4}
