@@ -59,8 +59,8 @@ def test_every_service_serves_its_metrics(stack):
     chain = stack.metrics_ports["chain"]
     assert metric(chain, "sparrow_rpc_handled_total", method="/sparrow.v1.ChainService/CreateTakes", code="OK") >= 1
     assert metric(chain, "sparrow_rpc_duration_seconds_count", method="/sparrow.v1.ChainService/GetChain") >= 1
-    assert metric(chain, "sparrow_jobs_ended_total", kind="generate", outcome="done") >= 1
-    assert metric(chain, "sparrow_queue_depth", kind="generate") == 0  # nothing left waiting
+    assert metric(chain, "sparrow_jobs_ended_total", kind="takes", outcome="done") >= 1
+    assert metric(chain, "sparrow_queue_depth", kind="takes") == 0  # nothing left waiting
     worker = stack.metrics_ports["generation"]
     # A generation worker's slots are its decoder rows (GENERATION_MAX_ROWS).
     assert metric(worker, "sparrow_worker_slots") == metric(worker, "sparrow_generation_rows_max") == 64

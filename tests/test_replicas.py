@@ -199,7 +199,7 @@ def node_status(client: httpx.Client, node_id: str) -> dict | None:
 
 def test_takes_are_spread_over_both_workers_once_each_and_the_other_gateway_hears_everything(cluster):
     before_takes = [w.metrics("sparrow_generation_takes_total") for w in cluster.workers]
-    before_jobs = [c.metrics("sparrow_jobs_ended_total", kind="generate") for c in cluster.chains]
+    before_jobs = [c.metrics("sparrow_jobs_ended_total", kind="takes") for c in cluster.chains]
     with cluster.client(0) as client:
         chain_id, root_id = upload(client)
         listener = Listener(cluster, 1, chain_id)
@@ -213,8 +213,8 @@ def test_takes_are_spread_over_both_workers_once_each_and_the_other_gateway_hear
     made = [w.metrics("sparrow_generation_takes_total") - b for w, b in zip(cluster.workers, before_takes)]
     assert sum(made) == ASKS * TAKES_PER_ASK, f"takes generated per worker: {made}"
     assert all(n > 0 for n in made), f"one worker did everything: {made}"
-    ended = [c.metrics("sparrow_jobs_ended_total", kind="generate") - b for c, b in zip(cluster.chains, before_jobs)]
-    done = [c.metrics("sparrow_jobs_ended_total", kind="generate", outcome="done") for c in cluster.chains]
+    ended = [c.metrics("sparrow_jobs_ended_total", kind="takes") - b for c, b in zip(cluster.chains, before_jobs)]
+    done = [c.metrics("sparrow_jobs_ended_total", kind="takes", outcome="done") for c in cluster.chains]
     # No job was claimed twice or retried; both replicas ran some (the SSE
     # client, watching through one of them, heard the other's through NOTIFY).
     assert sum(ended) == ASKS and sum(done) == ASKS, f"jobs ended per replica: {ended}"

@@ -21,7 +21,7 @@ def test_a_stored_node_is_analysed_and_hears_of_it(store, build):
     chain, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
     assert root.analysis.status is AnalysisStatus.PENDING
 
-    job = queue.claim("me", 30, kinds=("analyze",))
+    job = queue.claim("me", 30, kinds=("analysis",))
     assert (job.node_id, job.parent_id, job.audio_key) == (root.id, None, root.audio.key)
     assert listening.get_node("ann", root.id).analysis.status is AnalysisStatus.ANALYZING
     assert queue.finish(job.id, "me", {"analysis": HEARD}) == []
@@ -36,13 +36,13 @@ def test_a_take_is_analysed_once_it_is_ready_and_a_failure_says_why(store, build
     queue = JobQueue(store.engine, analyze=True)
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    queue.finish(queue.claim("me", 30, kinds=("analyze",)).id, "me", {"analysis": HEARD})
+    queue.finish(queue.claim("me", 30, kinds=("analysis",)).id, "me", {"analysis": HEARD})
     (take,) = listening.create_takes("ann", root.id, Recipe(), 1)
     assert take.analysis is None  # nothing to hear before its audio
-    generating = queue.claim("me", 30, kinds=("generate",))
+    generating = queue.claim("me", 30, kinds=("takes",))
     queue.finish(generating.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})
     assert listening.get_node("ann", take.id).analysis.status is AnalysisStatus.PENDING
-    job = queue.claim("me", 30, kinds=("analyze",))
+    job = queue.claim("me", 30, kinds=("analysis",))
     assert (job.node_id, job.parent_id) == (take.id, root.id)  # its seam is heard against the parent's path
     queue.fail(job.id, "me", "analysis failed: the worker can't be reached")
     failed = listening.get_node("ann", take.id).analysis
@@ -52,7 +52,7 @@ def test_a_take_is_analysed_once_it_is_ready_and_a_failure_says_why(store, build
 def test_without_analysis_nodes_carry_none_and_no_job_is_queued(store, build):
     _, root = build.chain()
     assert root.analysis is None
-    assert JobQueue(store.engine).claim("me", 30, kinds=("analyze",)) is None
+    assert JobQueue(store.engine).claim("me", 30, kinds=("analysis",)) is None
 
 
 # -- continuing on the bar line -------------------------------------------------

@@ -174,7 +174,7 @@ def test_a_regrid_hears_the_parts_takes_again_against_the_new_grid(store, build)
     again = listening.get_node("ann", take.id).analysis
     # Heard again: the seam goes until it lands; the take's own clip (its grid) stands meanwhile.
     assert again.status is AnalysisStatus.PENDING and again.seam is None and again.clip == clip
-    job = queue.claim("me", 30, kinds=("analyze",))
+    job = queue.claim("me", 30, kinds=("analysis",))
     assert (job.node_id, job.parent_id) == (take.id, root.id)
     assert listening.get_node("ann", take.id).analysis.clip == clip
 

@@ -66,8 +66,8 @@ async def test_a_job_keeps_the_request_id_and_the_calls_are_counted(replicas, po
         assert conn.execute(select(jobs.c.request_id)).scalars().all() == ["take-42"]
     engine.dispose()
     assert REGISTRY.get_sample_value("sparrow_rpc_handled_total", {"method": method, "code": "OK"}) == before + 1
-    assert REGISTRY.get_sample_value("sparrow_jobs", {"kind": "generate", "state": "queued"}) == 1
-    assert REGISTRY.get_sample_value("sparrow_queue_depth", {"kind": "generate"}) == 1
+    assert REGISTRY.get_sample_value("sparrow_jobs", {"kind": "takes", "state": "queued"}) == 1
+    assert REGISTRY.get_sample_value("sparrow_queue_depth", {"kind": "takes"}) == 1
     with pytest.raises(grpc.aio.AioRpcError):
         await one.GetChain(chain_pb2.GetChainRequest(chain_id="not-an-id"), timeout=5)
     assert REGISTRY.get_sample_value(

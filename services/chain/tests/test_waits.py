@@ -44,17 +44,17 @@ def test_a_takes_job_waiting_on_stems_is_not_claimed_until_they_are_done(store, 
     _, root = build.chain()
     takes = build.takes(root, count=2, ready=False)
     stems = stems_job(queue, root)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "me", [stems], DRUMS_FAIL, hold_s=0)
 
     assert queue.waits_on(job.id) == [stems]
-    assert queue.claim("me", 30, kinds=("generate",)) is None
+    assert queue.claim("me", 30, kinds=("takes",)) is None
     assert statuses(store, takes) == {NodeStatus.PENDING}  # shown queued, not generating
-    assert queue.counts()[1].get("generate", 0) == 0  # nor counted as claimable
+    assert queue.counts()[1].get("takes", 0) == 0  # nor counted as claimable
 
     separate(queue, build, stems)
     assert queue.waits_on(job.id) == []
-    again = queue.claim("me", 30, kinds=("generate",))
+    again = queue.claim("me", 30, kinds=("takes",))
     assert again.id == job.id and again.attempts == 1  # waiting was no attempt
     assert statuses(store, takes) == {NodeStatus.GENERATING}
 
@@ -66,13 +66,13 @@ def test_a_job_waiting_on_two_is_held_until_both_are_done(store, build, queue):
     queue.finish(making.id, "me", {parent.id: build.audio(f"{parent.chain_id}/{parent.id}.wav")})
     takes = build.takes(parent, ready=False)
     first, second = stems_job(queue, root), stems_job(queue, parent)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "me", [first, second], DRUMS_FAIL, hold_s=0)
 
     separate(queue, build, first)
-    assert queue.claim("me", 30, kinds=("generate",)) is None
+    assert queue.claim("me", 30, kinds=("takes",)) is None
     separate(queue, build, second)
-    assert queue.claim("me", 30, kinds=("generate",)).id == job.id
+    assert queue.claim("me", 30, kinds=("takes",)).id == job.id
     assert statuses(store, takes) == {NodeStatus.GENERATING}
 
 
@@ -80,7 +80,7 @@ def test_takes_that_need_stems_fail_with_the_reason_the_stems_failed(store, buil
     _, root = build.chain()
     takes = build.takes(root, count=2, ready=False)
     stems = stems_job(queue, root)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "me", [stems], DRUMS_FAIL, hold_s=0)
 
     splitting = queue.claim("splitter", 30, kinds=("stems",))
@@ -101,13 +101,13 @@ def test_takes_waiting_on_their_parents_analysis_go_on_without_it_when_it_fails(
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
     takes = listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
     analysis = queue.takes.analysis_job(root.id)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "me", [analysis], None, hold_s=0)
-    assert queue.claim("me", 30, kinds=("generate",)) is None
+    assert queue.claim("me", 30, kinds=("takes",)) is None
 
-    analysing = queue.claim("ear", 30, kinds=("analyze",))
+    analysing = queue.claim("ear", 30, kinds=("analysis",))
     queue.fail(analysing.id, "ear", "analysis failed: the worker can't be reached")
-    again = queue.claim("me", 30, kinds=("generate",))
+    again = queue.claim("me", 30, kinds=("takes",))
     assert again.id == job.id  # released: the takes keep to seconds, and say why
     assert statuses(listening, takes) == {NodeStatus.GENERATING}
 
@@ -115,22 +115,22 @@ def test_takes_waiting_on_their_parents_analysis_go_on_without_it_when_it_fails(
 def test_a_wait_on_jobs_already_ended_only_holds_the_job_back(store, build, queue):
     _, root = build.chain()
     build.takes(root, ready=False)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "me", [new_id()], DRUMS_FAIL, hold_s=3600)
     assert queue.waits_on(job.id) == []
     assert queue.claim("me", 30) is None  # held back, to look again later
 
     build.takes(root, ready=False)
-    second = queue.claim("me", 30, kinds=("generate",))
+    second = queue.claim("me", 30, kinds=("takes",))
     queue.wait(second.id, "me", [new_id()], DRUMS_FAIL, hold_s=0)
-    assert queue.claim("me", 30, kinds=("generate",)).id == second.id
+    assert queue.claim("me", 30, kinds=("takes",)).id == second.id
 
 
 def test_a_wait_by_a_claimer_that_lost_the_job_is_ignored(store, build, queue):
     _, root = build.chain()
     build.takes(root, ready=False)
     stems = stems_job(queue, root)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
     queue.wait(job.id, "someone else", [stems], DRUMS_FAIL, hold_s=0)
     assert queue.waits_on(job.id) == [] and queue.renew(job.id, "me", 30)
 
@@ -156,7 +156,7 @@ def test_a_wait_and_the_failure_of_what_it_waits_on_at_once_never_strand_the_tak
         _, root = build.chain()
         takes = build.takes(root, ready=False)
         stems = stems_job(queue, root)
-        job = queue.claim("me", 30, kinds=("generate",))
+        job = queue.claim("me", 30, kinds=("takes",))
         splitting = queue.claim("splitter", 30, kinds=("stems",))
         barrier = threading.Barrier(2)
 
@@ -177,7 +177,7 @@ def test_a_wait_and_the_failure_of_what_it_waits_on_at_once_never_strand_the_tak
         status = store.get_node("ann", takes[0].id).status
         if status is NodeStatus.PENDING:
             # The wait came second: nothing to wait on, the job is claimable to find the failure.
-            assert queue.claim("me", 30, kinds=("generate",)).id == job.id
+            assert queue.claim("me", 30, kinds=("takes",)).id == job.id
             queue.fail(job.id, "me", "cleared")
         else:
             assert status is NodeStatus.ERROR
@@ -198,7 +198,7 @@ def test_takes_aligned_to_bars_wait_on_their_parents_analysis(store, build):
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
     listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
     kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
 
     with pytest.raises(Waits) as waits:
         asyncio.run(kind.run(job, None))
@@ -210,7 +210,7 @@ def test_takes_prompted_by_a_stem_wait_on_the_stems_of_the_path(store, build, qu
     queue.stems.remember_hash(root.id, "a" * 64)  # splits.ask hashes the audio once; here it is known
     store.create_takes("ann", root.id, Recipe(prompt_source="drums"), 1)
     kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
-    job = queue.claim("me", 30, kinds=("generate",))
+    job = queue.claim("me", 30, kinds=("takes",))
 
     with pytest.raises(Waits) as waits:
         asyncio.run(kind.run(job, None))
@@ -224,14 +224,58 @@ def test_a_takes_analysis_waits_on_its_parents(store, build):
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
     take = listening.create_takes("ann", root.id, Recipe(), 1)[0]
-    making = queue.claim("me", 30, kinds=("generate",))
+    making = queue.claim("me", 30, kinds=("takes",))
     queue.finish(making.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})  # its analysis is asked
     kind = Analysis(None, queue.takes, None, None, settings(), on_change=lambda _: None)
     parents = queue.takes.analysis_job(root.id)
-    queue.claim("ear", 30, kinds=("analyze",))  # the root's, on its way
-    job = queue.claim("me", 30, kinds=("analyze",))
+    queue.claim("ear", 30, kinds=("analysis",))  # the root's, on its way
+    job = queue.claim("me", 30, kinds=("analysis",))
     assert job.node_id == take.id
 
     with pytest.raises(Waits) as waits:
         asyncio.run(kind.run(job, None))
     assert waits.value.on == [parents] and waits.value.fails_as is None
+
+
+def test_jobs_queued_under_the_kinds_old_names_are_claimed_by_their_one_name(upgraded_from):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    moment = datetime.now(UTC)
+
+    def fill(conn):
+        conn.execute(
+            text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"),
+            {"t": moment},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO nodes (id, chain_id, status, committed, error_message, progress, filename, created_at, "
+                "updated_at, audio_key, audio_format, content_type, sample_rate, channels, duration_s, size_bytes, note) "
+                "VALUES ('r', 'c', 'ready', true, '', 1, 'a.wav', :t, :t, 'c/r.wav', 'wav', 'audio/wav', 32000, 1, 4.0, 9, '')"
+            ),
+            {"t": moment},
+        )
+        for job_id, kind in (("g", "generate"), ("a", "analyze")):
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, chain_id, kind, state, attempts, created_at, updated_at, node_id) "
+                    "VALUES (:id, 'c', :kind, 'queued', 0, :t, :t, 'r')"
+                ),
+                {"id": job_id, "kind": kind, "t": moment},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO nodes (id, chain_id, parent_id, job_id, status, committed, error_message, progress, "
+                "filename, created_at, updated_at, note, params) "
+                "VALUES ('t', 'c', 'r', 'g', 'pending', false, '', 0, '', :t, :t, '', :params)"
+            ),
+            {"t": moment, "params": '{"seed": 7}'},
+        )
+
+    with upgraded_from("0010", fill) as engine:
+        queue = JobQueue(engine, analyze=True)
+        takes = queue.claim("me", 30, kinds=("takes",))
+        assert takes.id == "g" and [n.id for n in takes.nodes] == ["t"]
+        assert queue.claim("me", 30, kinds=("analysis",)).id == "a"

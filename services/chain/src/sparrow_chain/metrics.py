@@ -11,12 +11,13 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sparrow_chain.store import JobQueue
-from sparrow_chain.store.takes import GENERATE
+from sparrow_chain.store.base import ANALYSIS
 from sparrow_chain.store.stems import STEMS
+from sparrow_chain.store.takes import TAKES
 
 log = logging.getLogger(__name__)
 
-KINDS = (GENERATE, STEMS)
+KINDS = (TAKES, STEMS, ANALYSIS)
 STATES = ("queued", "running")
 
 JOBS_ENDED = Counter(

@@ -17,7 +17,7 @@ from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import heard_soon, tail
 from sparrow_chain.store import Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
-from sparrow_chain.store.base import ANALYZE
+from sparrow_chain.store.base import ANALYSIS
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import chunks_in_thread, split
@@ -61,7 +61,7 @@ class Analysis:
     """The analysis kind: a node's audio (and, for a take, the path before it)
     to the analysis worker, what it heard onto the node."""
 
-    name = ANALYZE
+    name = ANALYSIS
     what = "analysis"
 
     def __init__(self, worker: Worker, takes: Takes, blobs, audio: AudioWork, settings: Settings, on_change):

@@ -22,7 +22,7 @@ from sparrow_chain.config import Settings
 from sparrow_chain.domain import MIX, GenerationParams, Knobs, Melody, StemsStatus
 from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import heard_soon, path_tail, tail
-from sparrow_chain.store.takes import GENERATE
+from sparrow_chain.store.takes import TAKES
 from sparrow_chain.workers import Chunk, Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, split
@@ -54,7 +54,7 @@ class Heard:
 class Takes:
     """The takes kind: the context (and melody) to the generation worker, its takes to the nodes."""
 
-    name = GENERATE
+    name = TAKES
     what = "generation"
 
     def __init__(

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from sparrow_chain.domain import AnalysisStatus, NodeAnalysis
-from sparrow_chain.store.base import ANALYZE, Store, claimable
+from sparrow_chain.store.base import ANALYSIS, Store, claimable
 from sparrow_chain.store.tables import jobs, nodes
 
 
@@ -21,7 +21,7 @@ from sparrow_chain.store.tables import jobs, nodes
 class ClaimedAnalysis:
     """An analysis job, claimed."""
 
-    kind = ANALYZE
+    kind = ANALYSIS
     id: str
     chain_id: str
     attempts: int
@@ -37,12 +37,12 @@ class ClaimedAnalysis:
 class Analyses(Store):
     """The analysis kind of job (its adapter for the queue)."""
 
-    name = ANALYZE
+    name = ANALYSIS
 
     def next(self, conn: Connection, moment: datetime):
         return conn.execute(
             select(jobs.c.id, jobs.c.chain_id, jobs.c.node_id, jobs.c.attempts, jobs.c.request_id)
-            .where(jobs.c.kind == ANALYZE, claimable(moment))
+            .where(jobs.c.kind == ANALYSIS, claimable(moment))
             .order_by(jobs.c.created_at)
             .limit(1)
             .with_for_update(skip_locked=True)

@@ -45,7 +45,7 @@ def claimable(moment: datetime):
 
 
 # The analysis job's kind (store/analyses.py).
-ANALYZE = "analyze"
+ANALYSIS = "analysis"
 
 
 class Store:
@@ -62,7 +62,7 @@ class Store:
         keeps the clip `heard` before until the new one lands."""
         if not self.analyze:
             return {}
-        self._queue_job(conn, chain_id, ANALYZE, node_id=node_id)
+        self._queue_job(conn, chain_id, ANALYSIS, node_id=node_id)
         return {"analysis": {"status": "pending", "clip": heard, "seam": None, "error_message": ""}}
 
     # -- transactions ---------------------------------------------------------

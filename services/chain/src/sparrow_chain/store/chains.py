@@ -54,7 +54,7 @@ from sparrow_chain.store.convert import (
 )
 from sparrow_chain.store import limits as take_limits
 from sparrow_chain.store.base import now as _now
-from sparrow_chain.store.takes import GENERATE, ready_stem
+from sparrow_chain.store.takes import TAKES, ready_stem
 from sparrow_chain.store.moves import Moves
 from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument
@@ -318,7 +318,7 @@ class ChainStore(Moves):
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
             take_limits.take(conn, owner, count, limits, now)
-            job_id = self._queue_job(conn, parent.chain_id, GENERATE)
+            job_id = self._queue_job(conn, parent.chain_id, TAKES)
             created = []
             for index, seed in enumerate(seeds):
                 node_id = new_id()

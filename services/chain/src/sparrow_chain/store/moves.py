@@ -28,7 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
 from sparrow_chain.domain import EventKind, GridCorrection, History, Move, MoveKind, Node, NodeAnalysis, NodeStatus
-from sparrow_chain.store.base import ANALYZE, Store, now
+from sparrow_chain.store.base import ANALYSIS, Store, now
 from sparrow_chain.store.convert import node_from_row
 from sparrow_chain.store.tables import chains, jobs, moves, nodes
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
@@ -146,7 +146,7 @@ class Moves(Store):
                 ).order_by(nodes.c.created_at, nodes.c.id)
             ).all()
             for take in takes:
-                conn.execute(delete(jobs).where(jobs.c.kind == ANALYZE, jobs.c.node_id == take.id, jobs.c.state == "queued"))
+                conn.execute(delete(jobs).where(jobs.c.kind == ANALYSIS, jobs.c.node_id == take.id, jobs.c.state == "queued"))
                 heard = NodeAnalysis.from_json(take.analysis)
                 clip = heard.clip.to_json() if heard and heard.clip else None
                 self._set_node(conn, take.id, **self._analysis_asked(conn, row.chain_id, take.id, clip))

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, func, literal, select, update
 
 from sparrow_chain.domain import GenerationParams, Melody, Node, NodeStatus, StemsStatus, StoredAudio
-from sparrow_chain.store.base import ANALYZE, Store, claimable, upsert
+from sparrow_chain.store.base import ANALYSIS, Store, claimable, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
 from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
 
-GENERATE = "generate"
+TAKES = "takes"
 # A user whose job was never claimed comes before everyone served since.
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 class ClaimedJob:
     """A takes job, claimed."""
 
-    kind = GENERATE
+    kind = TAKES
     id: str
     chain_id: str
     attempts: int
@@ -50,7 +50,7 @@ class ClaimedJob:
 class Takes(Store):
     """The takes kind of job (its adapter for the queue), and what its work reads."""
 
-    name = GENERATE
+    name = TAKES
 
     def next(self, conn: Connection, moment: datetime):
         """Its next claimable job, locked: the user served longest ago (or never)
@@ -59,7 +59,7 @@ class Takes(Store):
         return conn.execute(
             select(jobs.c.id, jobs.c.chain_id, jobs.c.attempts, jobs.c.request_id, jobs.c.resolved, chains.c.owner_id)
             .join_from(jobs, chains, chains.c.id == jobs.c.chain_id)
-            .where(jobs.c.kind == GENERATE, claimable(moment))
+            .where(jobs.c.kind == TAKES, claimable(moment))
             .order_by(func.coalesce(turn.scalar_subquery(), NEVER), jobs.c.created_at)
             .limit(1)
             .with_for_update(skip_locked=True, of=jobs)
@@ -159,7 +159,7 @@ class Takes(Store):
         """The id of the node's analysis job, while it is queued or running."""
         with self._read() as conn:
             return conn.execute(
-                select(jobs.c.id).where(jobs.c.kind == ANALYZE, jobs.c.node_id == node_id).limit(1)
+                select(jobs.c.id).where(jobs.c.kind == ANALYSIS, jobs.c.node_id == node_id).limit(1)
             ).scalar()
 
     def context_path(self, parent_id: str, seconds: float, from_s: float | None = None) -> list[Heard]:
