@@ -77,7 +77,7 @@ class Recipe(Knobs):
         return self
 
 
-# The name the dispatcher's takes kind reads it by, until it says Recipe.
+# Its old name, still read by services/chain/tests/conftest.py (the suite's); to go.
 GenerationParams = Recipe
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from google.protobuf.json_format import MessageToDict
 from sparrow.v1 import analysis_pb2, common_pb2
 
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.config import Settings
+from sparrow_chain.convert import heard_from_pb
 from sparrow_chain.grid import PathGrid, path_grid
 from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import heard_soon, tail
@@ -26,34 +26,13 @@ from sparrow_common.audio import chunks_in_thread, split
 SEAM_CONTEXT_S = 12.0
 
 
-def _plain(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-
-
-def heard(done) -> dict:
-    """{"clip": {...}, "seam": {...} or None}, every field named as in the protocol."""
-    clip = _plain(done.analysis)
-    for name in ("tempo_bpm", "loudness_lufs", "peak_dbfs"):
-        clip.setdefault(name, None)
-    for name in ("meter", "key", "time_signature", "key_runner_up"):
-        clip[name] = clip[name] or None
-    seam = None
-    if done.HasField("seam"):
-        seam = _plain(done.seam)
-        for name in ("tempo_change_pct", "beat_offset_ms", "loudness_step_db"):
-            seam.setdefault(name, None)
-        for name in ("key_match", "weakest", "unjudged"):
-            seam[name] = seam[name] or None
-    return {"clip": clip, "seam": seam}
-
-
 def read(reply) -> object:
-    """One AnalyzeResponse: progress, or done (what was heard, as plain data)."""
+    """One AnalyzeResponse: progress, or done (what was heard: a ready NodeAnalysis)."""
     part = reply.WhichOneof("part")
     if part == "progress":
         return progress_of(reply.progress)
     if part == "done":
-        return Done([], heard(reply.done))
+        return Done([], heard_from_pb(reply.done))
     return None
 
 

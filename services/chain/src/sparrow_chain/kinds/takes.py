@@ -19,7 +19,7 @@ from sparrow_chain import splits, store
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bars import to_bars
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import MIX, GenerationParams, Knobs, Melody, StemsStatus
+from sparrow_chain.domain import MIX, Knobs, Melody, Recipe, StemsStatus
 from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import heard_soon, path_tail, tail
 from sparrow_chain.store.takes import TAKES
@@ -78,7 +78,7 @@ class Takes:
             params = await self._to_bars(job, params)
         heard = await self._heard(job, params)
         await dispatch.wait_for_worker(job, self.worker)
-        call = self.generate(params, [n.params.seed for n in job.nodes], heard)
+        call = self.generate(params.knobs, [n.params.seed for n in job.nodes], heard)
         with dispatch.receiving() as takes:
             done = await dispatch.follow(job, call, read, takes)
             if done is None or len(done.keys) != len(job.nodes):
@@ -109,7 +109,7 @@ class Takes:
             requests(), timeout=self.settings.generate_deadline_s, metadata=request_id.metadata()
         )
 
-    async def _heard(self, job: store.ClaimedJob, params: GenerationParams) -> Heard:
+    async def _heard(self, job: store.ClaimedJob, params: Recipe) -> Heard:
         """The prompt (the mix or one stem of the path) and the melody."""
         if params.prompt_source == MIX:
             context = await self.audio.run(
@@ -124,7 +124,7 @@ class Takes:
             melody = await self.audio.run(self._melody, job.nodes[0].melody, seconds)
         return Heard(context, melody)
 
-    async def _stem_tail(self, job: store.ClaimedJob, params: GenerationParams) -> bytes:
+    async def _stem_tail(self, job: store.ClaimedJob, params: Recipe) -> bytes:
         """The last seconds of one stem of the path: the stems of every part the
         prompt reaches into (by the default stems model), asked for when missing
         while the takes wait."""
@@ -147,7 +147,7 @@ class Takes:
         parts = [(s.files[stem], heard.end_s) for s, heard in zip(sets, path, strict=True)]
         return await self.audio.run(tail, self.blobs, parts, seconds)
 
-    async def _to_bars(self, job: store.ClaimedJob, params: GenerationParams) -> GenerationParams:
+    async def _to_bars(self, job: store.ClaimedJob, params: Recipe) -> Recipe:
         """The job's prompt and length set to bars from the parent's grid (what
         was heard, waiting for it while it is on its way, with the musician's
         corrections), written to its takes with a note."""

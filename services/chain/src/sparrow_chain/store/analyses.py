@@ -79,10 +79,7 @@ class Analyses(Store):
 
     def finish(self, conn: Connection, job_id: str, results: dict) -> list[str]:
         """`results["analysis"]`: what the worker heard, a ready NodeAnalysis."""
-        heard = results["analysis"]
-        if isinstance(heard, dict):  # the kind's reply, until it reads the worker's typed message
-            heard = NodeAnalysis.from_json({"status": AnalysisStatus.READY.value, **heard})
-        self._set(conn, self._node_of(conn, job_id), heard)
+        self._set(conn, self._node_of(conn, job_id), results["analysis"])
         return []
 
     def requeue(self, conn: Connection, job_id: str) -> None:

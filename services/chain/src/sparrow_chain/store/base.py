@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, sele
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from sparrow_chain.domain import EventKind, Node, StemSet
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, Node, NodeAnalysis, StemSet
 from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
 from sparrow_chain.store.engine import WRITE
 from sparrow_chain.store.tables import chains, events, job_waits, jobs, nodes
@@ -56,14 +56,16 @@ class Store:
         self.engine = engine
         self.analyze = analyze
 
-    def _analysis_asked(self, conn: Connection, chain_id: str, node_id: str, heard: dict | None = None) -> dict:
+    def _analysis_asked(
+        self, conn: Connection, chain_id: str, node_id: str, heard: ClipAnalysis | None = None
+    ) -> dict:
         """Queue the node's analysis (when analysis is on); the column values
         that say so, for the caller's update of the node. A node heard again
         keeps the clip `heard` before until the new one lands."""
         if not self.analyze:
             return {}
         self._queue_job(conn, chain_id, ANALYSIS, node_id=node_id)
-        return {"analysis": {"status": "pending", "clip": heard, "seam": None, "error_message": ""}}
+        return {"analysis": NodeAnalysis(AnalysisStatus.PENDING, heard).to_json()}
 
     # -- transactions ---------------------------------------------------------
 

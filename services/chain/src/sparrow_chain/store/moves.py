@@ -148,8 +148,7 @@ class Moves(Store):
             for take in takes:
                 conn.execute(delete(jobs).where(jobs.c.kind == ANALYSIS, jobs.c.node_id == take.id, jobs.c.state == "queued"))
                 heard = NodeAnalysis.from_json(take.analysis)
-                clip = heard.clip.to_json() if heard and heard.clip else None
-                self._set_node(conn, take.id, **self._analysis_asked(conn, row.chain_id, take.id, clip))
+                self._set_node(conn, take.id, **self._analysis_asked(conn, row.chain_id, take.id, heard and heard.clip))
         return node
 
     def _commit(self, conn: Connection, row) -> Node:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, func, literal, select, update
 
-from sparrow_chain.domain import GenerationParams, Melody, Node, NodeStatus, StemsStatus, StoredAudio
+from sparrow_chain.domain import Melody, Node, NodeStatus, Recipe, StemsStatus, StoredAudio
 from sparrow_chain.store.base import ANALYSIS, Store, claimable, upsert
 from sparrow_chain.store.convert import audio_columns, node_from_row
 from sparrow_chain.store.tables import chains, jobs, nodes, stem_files, stem_sets, turns
@@ -145,7 +145,7 @@ class Takes(Store):
             row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
         return node_from_row(row) if row is not None else None
 
-    def resolve(self, job_id: str, params: GenerationParams, note: str) -> None:
+    def resolve(self, job_id: str, params: Recipe, note: str) -> None:
         """The job's takes are made with `params` (their prompt and length set
         to bars) and say how in `note`; each seed stays its own. The job is
         resolved: a later claim keeps them."""
