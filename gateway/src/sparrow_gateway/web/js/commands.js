@@ -1,9 +1,9 @@
 // The command layer: everything the musician does that Sparrow must hear of
 // (upload, ask for takes, commit, discard, undo, regrid, stems, export...)
-// goes through here, and nothing else calls the API (api.js). With the
-// chain's events (ChainCommands.event) it is also the one writer of the
-// chain's model (chain.js): views call commands and read the model; they
-// never fetch, and never write the model themselves. No DOM.
+// goes through here, and nothing else calls the API (api.js) or follows a
+// chain's events (events.js). With those events (ChainCommands.event) it is
+// the one writer of the chain's model (chain.js): views call commands and read
+// the model; they never fetch, and never write the model themselves. No DOM.
 //
 // A move's reply says what the move changed, so nothing is read again after
 // one made here: undo, redo and a regrid answer with the history; any other
@@ -16,6 +16,7 @@
 
 import { api, forgetKey, signIn, signOut, storedKey } from "./api.js";
 import { Chain } from "./chain.js";
+import { watchChain } from "./events.js";
 import { changeWords, correctionOf } from "./grid.js";
 
 export { forgetKey, signIn, signOut, storedKey };
@@ -144,6 +145,12 @@ export class ChainCommands {
   }
 
   // -- the chain's events: the model's other writer ---------------------------------------
+
+  /** Follow the chain's events; `onStatus` hears "live", "reconnecting" or
+   *  "closed". Returns what stops following. */
+  watch(onStatus) {
+    return watchChain(this.chain.id, { onEvent: (kind, event) => this.event(kind, event), onStatus });
+  }
 
   /** Take in one of the chain's events (events.js). */
   event(kind, event) {

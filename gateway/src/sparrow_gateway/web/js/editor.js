@@ -14,7 +14,6 @@ import { ChainCommands, openChain } from "./commands.js";
 import { Discards } from "./discards.js";
 import { ContinuePoint } from "./continue_point.js";
 import { clear, fmt, h } from "./dom.js";
-import { watchChain } from "./events.js";
 import { exportPanel } from "./export.js";
 import { correctionOf, snapPoint } from "./grid.js";
 import { GridEditor } from "./grid_editor.js";
@@ -81,12 +80,9 @@ export class Editor {
     this.layout();
     this.selected = this.chain.tip().id;
     this.render();
-    this.closeEvents = watchChain(this.chainId, {
-      onEvent: (kind, event) => this.commands.event(kind, event),
-      onStatus: (status) => {
-        this.liveStatus.textContent = { live: "live", reconnecting: "reconnecting…", closed: "offline" }[status];
-        this.liveStatus.dataset.status = status;
-      },
+    this.closeEvents = this.commands.watch((status) => {
+      this.liveStatus.textContent = { live: "live", reconnecting: "reconnecting…", closed: "offline" }[status];
+      this.liveStatus.dataset.status = status;
     });
     this.untick = playing.onTick((state) => this.tick(state));
     document.addEventListener("keydown", this.onKey);
