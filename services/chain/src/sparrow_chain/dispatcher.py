@@ -52,6 +52,10 @@ class JobGone(Exception):
 
 
 class Dispatcher:
+    """Claims the jobs of `kinds` (by their names, takes first) and runs each
+    through its kind, up to `settings.dispatch_slots` at once; job.py's
+    `Dispatch` is what a kind's run may ask of it."""
+
     def __init__(self, jobs: JobQueue, kinds: list[Kind], blobs: BlobStore, audio: AudioWork, settings: Settings):
         self.jobs = jobs
         self.kinds: dict[str, Kind] = {kind.name: kind for kind in kinds}
