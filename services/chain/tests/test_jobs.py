@@ -125,7 +125,7 @@ def test_takes_keep_the_parameters_they_were_asked_with(store, build, queue):
     _, root = build.chain()
     store.create_takes("ann", root.id, Recipe(prompt="tape hiss", seed=5), 2)
     job = queue.claim("me", 30)
-    assert [n.params.seed for n in job.nodes] == [5, 6] and job.nodes[0].params.prompt == "tape hiss"
+    assert [n.recipe.seed for n in job.nodes] == [5, 6] and job.nodes[0].recipe.prompt == "tape hiss"
 
 
 def test_stems_are_shared_by_content_and_forgotten_with_the_last_node_holding_it(store, build):

@@ -71,9 +71,9 @@ def test_takes_are_pending_siblings_with_distinct_seeds(store, build):
     takes = build.takes(root, count=4, ready=False)
     assert {t.status for t in takes} == {NodeStatus.PENDING}
     assert {t.parent_id for t in takes} == {root.id}
-    assert len({t.params.seed for t in takes}) == 4
+    assert len({t.recipe.seed for t in takes}) == 4
     seeded = store.create_takes("ann", root.id, Recipe(seed=42), 3)
-    assert [t.params.seed for t in seeded] == [42, 43, 44]
+    assert [t.recipe.seed for t in seeded] == [42, 43, 44]
 
 
 @pytest.mark.parametrize("count", [0, 9, -1])

@@ -140,14 +140,14 @@ def test_resolved_params_are_kept_when_the_job_is_claimed_again(store, build, qu
     takes = build.takes(root, count=2, ready=False)
     job = queue.claim("me", 30)
     assert not job.resolved
-    bars = replace(job.nodes[0].params, prompt_duration_s=4.0, duration_s=8.0)
+    bars = replace(job.nodes[0].recipe, prompt_duration_s=4.0, duration_s=8.0)
     queue.takes.resolve(job.id, bars, "on the bar line: 4 bars of 4/4 at 120.0 bpm")
     queue.retry(job.id, "me", 0)
 
     again = queue.claim("me", 30)
     assert again.id == job.id and again.resolved
-    assert [(n.params.duration_s, n.params.prompt_duration_s) for n in again.nodes] == [(8.0, 4.0)] * 2
-    assert [n.params.seed for n in again.nodes] == [n.params.seed for n in takes]  # each keeps its own
+    assert [(n.recipe.duration_s, n.recipe.prompt_duration_s) for n in again.nodes] == [(8.0, 4.0)] * 2
+    assert [n.recipe.seed for n in again.nodes] == [n.recipe.seed for n in takes]  # each keeps its own
 
 
 def test_a_wait_and_the_failure_of_what_it_waits_on_at_once_never_strand_the_takes(store, build, queue):

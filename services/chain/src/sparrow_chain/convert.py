@@ -97,10 +97,10 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
     )
     if node.melody is not None:
         msg.melody.CopyFrom(chain_pb2.Melody(node_id=node.melody.node_id, stem=node.melody.stem or ""))
-    if node.params is not None:
-        msg.knobs.CopyFrom(knobs_to_pb(node.params))
-        msg.align = next(number for number, word in _ALIGN.items() if word == node.params.align)
-        msg.prompt_source = node.params.prompt_source
+    if node.recipe is not None:
+        msg.knobs.CopyFrom(knobs_to_pb(node.recipe.knobs))
+        msg.align = next(number for number, word in _ALIGN.items() if word == node.recipe.align)
+        msg.prompt_source = node.recipe.prompt_source
     if node.audio is not None:
         msg.audio.CopyFrom(audio_to_pb(node.audio))
     if node.analysis is not None:

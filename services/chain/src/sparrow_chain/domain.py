@@ -171,7 +171,7 @@ class Node:
     status: NodeStatus
     committed: bool
     # How it was made; None for the root.
-    params: Recipe | None
+    recipe: Recipe | None
     audio: StoredAudio | None
     error_message: str
     progress: float

@@ -32,7 +32,7 @@ def part_name(node: Node, index: int) -> str:
     if node.is_root:
         name = PurePath(node.filename).stem or "Your clip"
     else:
-        prompt = node.params.prompt.strip() if node.params else ""
+        prompt = node.recipe.prompt.strip() if node.recipe else ""
         name = f"Part {index + 1}: {prompt}" if prompt else f"Part {index + 1}"
     heard = node.grid
     grid = heard.describe() if heard is not None else ""

@@ -214,7 +214,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self,
         context,
         parent_id: str,
-        params: Recipe,
+        recipe: Recipe,
         count: int,
         melody: Melody | None,
         limits: TakeLimits,
@@ -224,7 +224,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, params, count, melody, limits, from_s
+            self.store.create_takes, caller(context), parent, recipe, count, melody, limits, from_s
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]

@@ -73,12 +73,12 @@ class Takes:
         self.on_change(job.chain_id)
 
     async def run(self, job: store.ClaimedJob, dispatch: Dispatch) -> None:
-        params = job.nodes[0].params
-        if params.align == "bars" and not job.resolved:
-            params = await self._to_bars(job, params)
-        heard = await self._heard(job, params)
+        recipe = job.nodes[0].recipe
+        if recipe.align == "bars" and not job.resolved:
+            recipe = await self._to_bars(job, recipe)
+        heard = await self._heard(job, recipe)
         await dispatch.wait_for_worker(job, self.worker)
-        call = self.generate(params.knobs, [n.params.seed for n in job.nodes], heard)
+        call = self.generate(recipe.knobs, [n.recipe.seed for n in job.nodes], heard)
         with dispatch.receiving() as takes:
             done = await dispatch.follow(job, call, read, takes)
             if done is None or len(done.keys) != len(job.nodes):
@@ -109,26 +109,26 @@ class Takes:
             requests(), timeout=self.settings.generate_deadline_s, metadata=request_id.metadata()
         )
 
-    async def _heard(self, job: store.ClaimedJob, params: Recipe) -> Heard:
+    async def _heard(self, job: store.ClaimedJob, recipe: Recipe) -> Heard:
         """The prompt (the mix or one stem of the path) and the melody."""
-        if params.prompt_source == MIX:
+        if recipe.prompt_source == MIX:
             context = await self.audio.run(
-                path_tail, self.takes, self.blobs, job.parent_id, params.prompt_duration_s, job.nodes[0].from_s
+                path_tail, self.takes, self.blobs, job.parent_id, recipe.prompt_duration_s, job.nodes[0].from_s
             )
         else:
-            context = await self._stem_tail(job, params)
+            context = await self._stem_tail(job, recipe)
         melody = None
         if job.nodes[0].melody is not None:
             # The melody's time 0 is where the prompt starts: it covers prompt and take.
-            seconds = params.prompt_duration_s + params.duration_s
+            seconds = recipe.prompt_duration_s + recipe.duration_s
             melody = await self.audio.run(self._melody, job.nodes[0].melody, seconds)
         return Heard(context, melody)
 
-    async def _stem_tail(self, job: store.ClaimedJob, params: Recipe) -> bytes:
+    async def _stem_tail(self, job: store.ClaimedJob, recipe: Recipe) -> bytes:
         """The last seconds of one stem of the path: the stems of every part the
         prompt reaches into (by the default stems model), asked for when missing
         while the takes wait."""
-        stem, seconds = params.prompt_source, params.prompt_duration_s
+        stem, seconds = recipe.prompt_source, recipe.prompt_duration_s
         path = await asyncio.to_thread(self.takes.context_path, job.parent_id, seconds, job.nodes[0].from_s)
         if not path:
             raise RuntimeError("the parent has no audio")
@@ -147,7 +147,7 @@ class Takes:
         parts = [(s.files[stem], heard.end_s) for s, heard in zip(sets, path, strict=True)]
         return await self.audio.run(tail, self.blobs, parts, seconds)
 
-    async def _to_bars(self, job: store.ClaimedJob, params: Recipe) -> Recipe:
+    async def _to_bars(self, job: store.ClaimedJob, recipe: Recipe) -> Recipe:
         """The job's prompt and length set to bars from the parent's grid (what
         was heard, waiting for it while it is on its way, with the musician's
         corrections), written to its takes with a note."""
@@ -160,7 +160,7 @@ class Takes:
             raise Waits([analysing] if analysing else [], None)
         # The path ends where the takes continue from: the parent's end, or their from_s.
         end_s = job.nodes[0].from_s if job.nodes[0].from_s is not None else parent.audio.duration_s
-        aligned = to_bars(params, parent.grid, end_s)
+        aligned = to_bars(recipe, parent.grid, end_s)
         await asyncio.to_thread(self.takes.resolve, job.id, aligned.params, aligned.note)
         return aligned.params
 

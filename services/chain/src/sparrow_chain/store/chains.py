@@ -283,7 +283,7 @@ class ChainStore(Moves):
         self,
         owner: str,
         parent_id: str,
-        params: Recipe,
+        recipe: Recipe,
         count: int,
         melody: Melody | None = None,
         limits: TakeLimits = TakeLimits(),
@@ -296,12 +296,12 @@ class ChainStore(Moves):
         end otherwise). OverLimit when they would take `owner` past `limits`."""
         if from_s is not None and not (math.isfinite(from_s) and from_s > 0):
             raise InvalidArgument("from_s must be a time inside the parent's audio, in seconds above 0")
-        params.validated()
+        recipe.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
         # A random seed stays below 2**53, so a browser's JSON numbers hold it
         # exactly and the musician can ask for the same take again.
-        first = params.seed if params.seed is not None else random.randrange(2**53 - MAX_TAKES)
+        first = recipe.seed if recipe.seed is not None else random.randrange(2**53 - MAX_TAKES)
         seeds = [(first + i) % 2**63 for i in range(count)]
         now = _now()
         with self._write() as conn:
@@ -330,7 +330,7 @@ class ChainStore(Moves):
                         job_id=job_id,
                         status=NodeStatus.PENDING.value,
                         committed=False,
-                        params=dataclasses.asdict(params.with_seed(seed)),
+                        params=dataclasses.asdict(recipe.with_seed(seed)),
                         error_message="",
                         progress=0.0,
                         filename="",

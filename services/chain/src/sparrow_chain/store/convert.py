@@ -28,7 +28,7 @@ def utc(value: datetime) -> datetime:
 _PARAM_NAMES = frozenset(f.name for f in dataclasses.fields(Recipe))
 
 
-def params_from_json(data: dict | None) -> Recipe | None:
+def recipe_from_json(data: dict | None) -> Recipe | None:
     """A take's recipe as stored (its knobs, align and prompt_source side by
     side); keys from a newer schema are ignored."""
     if data is None:
@@ -54,7 +54,7 @@ def node_from_row(row: Any) -> Node:
         parent_id=row.parent_id,
         status=NodeStatus(row.status),
         committed=bool(row.committed),
-        params=params_from_json(row.params),
+        recipe=recipe_from_json(row.params),
         audio=audio,
         error_message=row.error_message,
         progress=row.progress,
@@ -124,7 +124,8 @@ def node_from_json(data: dict[str, Any]) -> Node:
         parent_id=data["parent_id"],
         status=NodeStatus(data["status"]),
         committed=data["committed"],
-        params=params_from_json(data.get("params")),
+        # Logged before a node said `recipe`, it said `params`.
+        recipe=recipe_from_json(data.get("recipe", data.get("params"))),
         audio=StoredAudio(**audio) if audio else None,
         error_message=data["error_message"],
         progress=data["progress"],

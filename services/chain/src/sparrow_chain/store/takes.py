@@ -145,13 +145,13 @@ class Takes(Store):
             row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
         return node_from_row(row) if row is not None else None
 
-    def resolve(self, job_id: str, params: Recipe, note: str) -> None:
-        """The job's takes are made with `params` (their prompt and length set
+    def resolve(self, job_id: str, recipe: Recipe, note: str) -> None:
+        """The job's takes are made with `recipe` (their prompt and length set
         to bars) and say how in `note`; each seed stays its own. The job is
         resolved: a later claim keeps them."""
         with self._write() as conn:
             for member in self._members(conn, job_id):
-                made = replace(params, seed=member.params.seed)
+                made = replace(recipe, seed=member.recipe.seed)
                 self._set_node(conn, member.id, params=asdict(made), note=note)
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(resolved=True))
 
