@@ -1,14 +1,17 @@
-"""A take's recipe: only its knobs go to the worker; what the analysis worker
-heard, typed from its message to the store and back out on the chain's node,
-and the analyses an older Sparrow stored."""
+"""A take's recipe: only its knobs go to the worker, and it reads back from the
+event log; what the analysis worker heard, typed from its message to the store
+and back out on the chain's node, and the analyses an older Sparrow stored."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 from sparrow.v1 import analysis_pb2
 
 from sparrow_chain.convert import analysis_to_pb, heard_from_pb
-from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, NodeAnalysis, Recipe, SeamReport
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, Node, NodeAnalysis, NodeStatus, Recipe, SeamReport
+from sparrow_chain.store.convert import node_from_json, node_to_json
 from sparrow_common.convert import knobs_from_pb, knobs_to_pb
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import Knobs
@@ -74,3 +77,15 @@ def test_an_analysis_stored_by_an_older_sparrow_reads_as_the_same_figures():
         ClipAnalysis(duration_s=4.0, loudness_lufs=-20.0, peak_dbfs=-3.0),
         SeamReport(score=0.4, loudness_step_db=-1.0, spectral_jump_db=2.0, notes=("quieter",)),
     )
+
+
+def test_a_node_logged_before_it_said_recipe_reads_its_recipe_back():
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    take = Node(
+        "t", "c", "r", NodeStatus.PENDING, False, Recipe(prompt="organ", seed=3, align="bars"), None, "", 0.0, "",
+        now, now,
+    )
+    logged = node_to_json(take)
+    assert node_from_json(logged) == take
+    older = {("params" if key == "recipe" else key): value for key, value in logged.items()}
+    assert node_from_json(older).recipe == take.recipe
