@@ -102,6 +102,11 @@ SPECIFIC = 0.1
 # such chorales read 0.74 and 1; rubato chords and drones at most 0.62.
 SLOWEST_CHORDS = 25.0
 SLOW_STEADY = 0.7
+# A choir's notes swell in with no attack: the onsets' noise can hide the beat
+# that the new pitches alone (heard.change, with half the harmony's movement)
+# keep. When no beat is heard, the fit's best tempo on those alone is said if it
+# is CLEAR there (on sparrow_common.testing.pieces a choir chorale reads 1;
+# rubato chords, drones and noise at most 0.48).
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,15 @@ def _chords_rate(heard: Heard, env: np.ndarray, beat_acf: np.ndarray) -> tuple[f
     return confidence, bpm * split, np.round(np.r_[beats, frames[-1]]).astype(int)
 
 
+def _legato(heard: Heard) -> tuple[float, float, np.ndarray]:
+    """(confidence, bpm, beat frames) of the beat of the new pitches alone (and
+    half the harmony's movement), or no confidence when it is not CLEAR."""
+    env = heard.change + 0.5 * heard.harmony
+    bpms, scores, beat_acf = _fit(heard, env)
+    confidence, bpm, frames = _tracked(heard, env, beat_acf, _candidates(bpms, scores)[0])
+    return (confidence, bpm, frames) if confidence >= CLEAR else (0.0, 0.0, NONE.beat_frames)
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
@@ -376,7 +390,9 @@ def pulse(heard: Heard) -> Pulse:
     if STEADY <= confidence < CLEAR and not _specific(heard, env, beat_acf, candidates, bpm, confidence):
         confidence = 0.0
     if confidence < STEADY:
-        confidence, bpm, frames = max((confidence, bpm, frames), _chords_rate(heard, env, beat_acf))
+        confidence, bpm, frames = max(
+            (confidence, bpm, frames), _chords_rate(heard, env, beat_acf), _legato(heard), key=lambda t: t[0]
+        )
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
