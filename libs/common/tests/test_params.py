@@ -55,3 +55,15 @@ def test_an_empty_message_means_the_defaults_and_no_seed():
 
 def test_a_word_the_protocol_does_not_know_means_the_default():
     assert knobs_from_pb(common_pb2.Knobs(energy=99)).energy == Knobs().energy
+
+
+def test_the_protocol_carries_every_knob_and_nothing_else():
+    assert list(common_pb2.Knobs.DESCRIPTOR.fields_by_name) == list(KNOBS)
+
+
+def test_a_number_the_protocol_cannot_leave_unset_never_allows_zero():
+    # Such a number reads 0 as "unset, take the default"; a knob that allowed 0 would lose it.
+    for field in common_pb2.Knobs.DESCRIPTOR.fields:
+        knob = KNOBS[field.name]
+        if not field.has_presence and knob.low is not None:
+            assert knob.low > 0, field.name

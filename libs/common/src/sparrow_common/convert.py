@@ -9,9 +9,8 @@ from sparrow_common.model import ModelState
 from sparrow_common.params import KNOBS, Knobs
 from sparrow_common.slots import Slots
 
-_OPTIONAL = ("seed", "top_k", "top_p", "temperature")
-_ZERO_IS_DEFAULT = ("cfg_coef", "prompt_duration_s", "duration_s")
 _DEFAULTS = Knobs()
+_FIELDS = common_pb2.Knobs.DESCRIPTOR.fields_by_name
 
 
 def _words(name: str) -> dict[int, str]:
@@ -22,6 +21,10 @@ def _words(name: str) -> dict[int, str]:
 
 # 0 (unset) is none of them: the default.
 _WORDS = {name: _words(name) for name, knob in KNOBS.items() if knob.choices}
+# The message says which numbers can be unset (optional: seed, sampling); the
+# others read 0 as unset, none of them allowing 0.
+_OPTIONAL = tuple(name for name in KNOBS if _FIELDS[name].has_presence)
+_ZERO_IS_DEFAULT = tuple(name for name in KNOBS if name not in _WORDS and name not in _OPTIONAL and name != "prompt")
 
 
 def knobs_from_pb(msg: common_pb2.Knobs) -> Knobs:
