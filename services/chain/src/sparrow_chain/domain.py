@@ -1,5 +1,5 @@
-"""Chains, nodes and events as plain data, and the rules on generation parameters.
-No gRPC and no SQL here.
+"""Chains, nodes and events as plain data, and a take's recipe (the knobs the
+model hears, with what the chain works out before it asks). No gRPC, no SQL.
 
 Words, one meaning each, as the editor says them and the code names them:
 
