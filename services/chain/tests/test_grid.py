@@ -126,8 +126,9 @@ def test_a_regrid_is_a_move_undone_and_redone_with_its_events(store, build):
     assert node.grid_correction == GridCorrection(tempo_bpm=90.0, key="E minor")
     assert node.grid.tempo_bpm == 90.0 and node.grid.corrected == ("tempo", "key")
     assert history.undo.kind is MoveKind.REGRID and history.redo is None
-    last = store.events_after(chain.id, 0)[-1]
+    last, logged = store.events_after(chain.id, 0)[-2:]
     assert last.kind is EventKind.NODE_UPDATED and last.node.grid_correction == node.grid_correction
+    assert logged.kind is EventKind.HISTORY_CHANGED and logged.history == history
 
     # The whole correction each time: what it leaves out is as heard again.
     node, _ = store.set_grid("ann", root.id, GridCorrection(bar_one_s=1.0))
@@ -138,7 +139,7 @@ def test_a_regrid_is_a_move_undone_and_redone_with_its_events(store, build):
     assert store.get_node("ann", root.id).grid_correction == GridCorrection(tempo_bpm=90.0, key="E minor")
     _, history = store.undo("ann", chain.id)
     assert store.get_node("ann", root.id).grid_correction is None and history.undo is None
-    assert store.events_after(chain.id, 0)[-1].node.grid_correction is None
+    assert store.events_after(chain.id, 0)[-2].node.grid_correction is None
     move, _ = store.redo("ann", chain.id)
     assert move.kind is MoveKind.REGRID
     assert store.get_node("ann", root.id).grid_correction.tempo_bpm == 90.0

@@ -168,14 +168,21 @@ async def test_a_take_commit_discard_over_grpc(server, stub):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=created.root.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=take.id), timeout=5)
+    discarded = await stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=take.id), timeout=5)
     # In the bin: still there, saying since when, and off the chain.
     binned = (await stub.GetNode(chain_pb2.GetNodeRequest(node_id=take.id), timeout=5)).node
     assert binned.HasField("bin_time")
     listed = await stub.GetChain(chain_pb2.GetChainRequest(chain_id=created.chain.id), timeout=5)
     assert [n.id for n in listed.nodes] == [created.root.id]
-    assert listed.history.undo.kind == chain_pb2.MOVE_KIND_DISCARD
-    await stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=created.chain.id), timeout=5)
+    assert listed.history.undo.kind == chain_pb2.MOVE_KIND_DISCARD and listed.history == discarded.history
+    emptied = await stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=created.chain.id), timeout=5)
+    # The discard went with what it discarded; its history event says so too.
+    assert not emptied.history.HasField("undo") and emptied.history.seq > discarded.history.seq
+    async for reply in stub.WatchChain(
+        chain_pb2.WatchChainRequest(chain_id=created.chain.id, after_seq=emptied.history.seq - 1), timeout=5
+    ):
+        assert reply.event.kind == chain_pb2.EVENT_KIND_HISTORY_CHANGED and reply.event.history == emptied.history
+        break
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetNode(chain_pb2.GetNodeRequest(node_id=take.id), timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND

@@ -110,13 +110,13 @@ def test_commit_sends_uncommitted_siblings_and_their_subtrees_to_the_bin(store, 
     chain, root = build.chain()
     keep, drop = build.takes(root, count=2)
     grandchild = build.takes(drop)[0]
-    node = store.commit("ann", keep.id)
+    node, _ = store.commit("ann", keep.id)
     assert node.committed
     assert [n.id for n in store.get_chain("ann", chain.id)[1]] == [root.id, keep.id]
     assert [n.id for n in store.bin("ann", chain.id)] == [drop.id]  # with its grandchild under it
     assert store.get_node("ann", grandchild.id).binned_at is not None
     kinds = [e.kind for e in store.events_after(chain.id, 0)]
-    assert kinds.count(EventKind.NODE_DISCARDED) == 2 and kinds[-1] is EventKind.NODE_COMMITTED
+    assert kinds.count(EventKind.NODE_DISCARDED) == 2 and kinds[-2:] == [EventKind.NODE_COMMITTED, EventKind.HISTORY_CHANGED]
 
 
 def test_only_ready_nodes_can_be_committed(store, build):
@@ -143,7 +143,7 @@ def test_committing_off_the_spine_tip_is_refused(store, build):
     with pytest.raises(Conflict, match="would fork"):
         store.commit("ann", late.id)
     # committing what is already committed is a no-op, not an error
-    assert store.commit("ann", a.id).committed
+    assert store.commit("ann", a.id)[0].committed
 
 
 def test_discard_rules(store, build):
@@ -159,7 +159,7 @@ def test_discard_rules(store, build):
     store.commit("ann", a.id)
     with pytest.raises(Conflict, match="Committed"):
         store.discard("ann", a.id)
-    removed = store.empty_bin("ann", chain.id)
+    removed, _ = store.empty_bin("ann", chain.id)
     assert {r.node_id for r in removed} == {b.id, child.id} and all(r.audio_key for r in removed)
     with pytest.raises(NotFound):
         store.get_node("ann", b.id)

@@ -156,7 +156,7 @@ def move_to_pb(move: Move | None) -> chain_pb2.Move | None:
 
 
 def history_to_pb(history: History) -> chain_pb2.History:
-    return chain_pb2.History(undo=move_to_pb(history.undo), redo=move_to_pb(history.redo))
+    return chain_pb2.History(undo=move_to_pb(history.undo), redo=move_to_pb(history.redo), seq=history.seq)
 
 
 _ANALYSIS_STATUS = {
@@ -242,6 +242,10 @@ def event_to_pb(event: Event) -> chain_pb2.ChainEvent:
         msg.node.CopyFrom(node_to_pb(event.node))
     if event.stems is not None:
         msg.stems.CopyFrom(stems_to_pb(event.node_id or "", event.stems))
+    if event.history is not None:
+        msg.history.CopyFrom(history_to_pb(event.history))
+    if event.title is not None:
+        msg.title = event.title
     msg.create_time.FromDatetime(event.created_at)
     return msg
 

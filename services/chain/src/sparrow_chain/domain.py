@@ -122,6 +122,8 @@ class EventKind(StrEnum):
     # Back from the bin.
     NODE_RESTORED = "node.restored"
     CHAIN_RENAMED = "chain.renamed"
+    # What undo and redo would do next changed; written in the move's transaction.
+    HISTORY_CHANGED = "history.changed"
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ class History:
 
     undo: Move | None = None
     redo: Move | None = None
+    # The chain's event seq when it was so (its history.changed event's): the
+    # largest tells, whichever of a reply or an event comes first.
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -298,3 +303,6 @@ class Event:
     node: Node | None
     created_at: datetime
     stems: StemSet | None = None
+    history: History | None = None
+    # For chain.renamed: the new title.
+    title: str | None = None

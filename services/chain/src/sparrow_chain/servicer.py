@@ -251,27 +251,27 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             )
 
     async def CommitNode(self, request, context):
-        node = await asyncio.to_thread(self.store.commit, caller(context), parse_id(request.node_id, "node id"))
+        node, history = await asyncio.to_thread(self.store.commit, caller(context), parse_id(request.node_id, "node id"))
         self.changed(node.chain_id)
-        return chain_pb2.CommitNodeResponse(node=node_to_pb(node))
+        return chain_pb2.CommitNodeResponse(node=node_to_pb(node), history=history_to_pb(history))
 
     async def DiscardNode(self, request, context):
         node_id = parse_id(request.node_id, "node id")
         owner = caller(context)
         chain_id = (await asyncio.to_thread(self.store.get_node, owner, node_id)).chain_id
-        await asyncio.to_thread(self.store.discard, owner, node_id)
+        history = await asyncio.to_thread(self.store.discard, owner, node_id)
         self.changed(chain_id)
-        return chain_pb2.DiscardNodeResponse()
+        return chain_pb2.DiscardNodeResponse(history=history_to_pb(history))
 
     async def UncommitNode(self, request, context):
-        node = await asyncio.to_thread(self.store.uncommit, caller(context), parse_id(request.node_id, "node id"))
+        node, history = await asyncio.to_thread(self.store.uncommit, caller(context), parse_id(request.node_id, "node id"))
         self.changed(node.chain_id)
-        return chain_pb2.UncommitNodeResponse(node=node_to_pb(node))
+        return chain_pb2.UncommitNodeResponse(node=node_to_pb(node), history=history_to_pb(history))
 
     async def RestoreNode(self, request, context):
-        node = await asyncio.to_thread(self.store.restore, caller(context), parse_id(request.node_id, "node id"))
+        node, history = await asyncio.to_thread(self.store.restore, caller(context), parse_id(request.node_id, "node id"))
         self.changed(node.chain_id)
-        return chain_pb2.RestoreNodeResponse(node=node_to_pb(node))
+        return chain_pb2.RestoreNodeResponse(node=node_to_pb(node), history=history_to_pb(history))
 
     async def SetGrid(self, request, context):
         node, history = await asyncio.to_thread(
@@ -287,10 +287,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def EmptyBin(self, request, context):
         chain_id = parse_id(request.chain_id, "chain id")
-        removed = await asyncio.to_thread(self.store.empty_bin, caller(context), chain_id)
+        removed, history = await asyncio.to_thread(self.store.empty_bin, caller(context), chain_id)
         await self._drop_blobs(removed)
         self.changed(chain_id)
-        return chain_pb2.EmptyBinResponse(deleted=len(removed))
+        return chain_pb2.EmptyBinResponse(deleted=len(removed), history=history_to_pb(history))
 
     async def Undo(self, request, context):
         chain_id = parse_id(request.chain_id, "chain id")

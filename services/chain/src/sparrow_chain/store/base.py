@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, sele
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, Node, NodeAnalysis, StemSet
-from sparrow_chain.store.convert import node_from_row, node_to_json, stems_to_json
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, History, Node, NodeAnalysis, StemSet
+from sparrow_chain.store.convert import history_to_json, node_from_row, node_to_json, stems_to_json
 from sparrow_chain.store.engine import WRITE
 from sparrow_chain.store.tables import chains, events, job_waits, jobs, nodes
 from sparrow_common import request_id
@@ -108,6 +108,8 @@ class Store:
         node: Node | None = None,
         node_id: str | None = None,
         stems: StemSet | None = None,
+        history: History | None = None,
+        title: str | None = None,
     ) -> int:
         seq = conn.execute(
             update(chains)
@@ -124,6 +126,9 @@ class Store:
                 payload={
                     "node": node_to_json(node) if node else None,
                     "stems": stems_to_json(stems) if stems else None,
+                    # Only history and rename events have these.
+                    **({"history": history_to_json(history)} if history else {}),
+                    **({"title": title} if title is not None else {}),
                 },
                 created_at=now(),
             )

@@ -46,6 +46,7 @@ from sparrow_chain.domain import (
 from sparrow_chain.store.convert import (
     audio_columns,
     chain_from_row,
+    history_from_json,
     melody_columns,
     node_from_json,
     stems_from_json,
@@ -192,7 +193,7 @@ class ChainStore(Moves):
         with self._write() as conn:
             self._chain_row(conn, owner, chain_id, lock=True)
             conn.execute(update(chains).where(chains.c.id == chain_id).values(title=title))
-            self._append_event(conn, chain_id, EventKind.CHAIN_RENAMED)
+            self._append_event(conn, chain_id, EventKind.CHAIN_RENAMED, title=title)
             return self._chain(conn, self._chain_row(conn, owner, chain_id))
 
     def fork(self, owner: str, node_id: str, chain_id: str, title: str | None = None) -> tuple[Chain, list[Node]]:
@@ -401,6 +402,8 @@ class ChainStore(Moves):
                 node=node_from_json(r.payload["node"]) if r.payload.get("node") else None,
                 created_at=utc(r.created_at),
                 stems=stems_from_json(r.payload["stems"]) if r.payload.get("stems") else None,
+                history=history_from_json(r.payload["history"], r.seq) if r.payload.get("history") else None,
+                title=r.payload.get("title"),
             )
             for r in rows
         ]

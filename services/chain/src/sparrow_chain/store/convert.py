@@ -9,7 +9,10 @@ from typing import Any
 from sparrow_chain.domain import (
     Chain,
     GridCorrection,
+    History,
     Melody,
+    Move,
+    MoveKind,
     Node,
     NodeAnalysis,
     NodeStatus,
@@ -164,3 +167,18 @@ def stems_from_json(data: dict[str, Any]) -> StemSet:
         files={name: StoredAudio(**audio) for name, audio in data["files"].items()},
         model=data.get("model", ""),
     )
+
+
+def history_to_json(history: History) -> dict[str, Any]:
+    """What undo and redo would do, for a history event (its seq is the event's)."""
+    return {
+        way: {"kind": move.kind.value, "node_id": move.node_id} if move else None
+        for way, move in (("undo", history.undo), ("redo", history.redo))
+    }
+
+
+def history_from_json(data: dict[str, Any], seq: int) -> History:
+    undo, redo = (
+        Move(MoveKind(data[way]["kind"]), data[way]["node_id"]) if data.get(way) else None for way in ("undo", "redo")
+    )
+    return History(undo=undo, redo=redo, seq=seq)

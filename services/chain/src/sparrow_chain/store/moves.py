@@ -14,6 +14,9 @@ Undo applies the inverse of the latest move not undone (commit <-> uncommit,
 discard <-> restore; a regrid puts back the correction before it) and marks it
 undone; redo applies the earliest undone move again (a regrid, the correction
 after it). A new move forgets the undone ones, as every editor's redo does.
+Each of these (and an emptied bin, which forgets the moves on what it held)
+answers what undo and redo would do next, and logs it as a history.changed
+event in its transaction: an editor, this one's or another's, needs no read.
 
 A regrid changes the grid the part's takes were heard against: each of its
 takes with audio (not those in the bin) is heard again (an analysis job, queued in the same
@@ -22,7 +25,7 @@ transaction), so its seam report measures against the corrected grid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, exists, func, insert, select, update
@@ -79,46 +82,44 @@ class Moves(Store):
 
     # -- the moves ---------------------------------------------------------------
 
-    def commit(self, owner: str, node_id: str) -> Node:
+    def commit(self, owner: str, node_id: str) -> tuple[Node, History]:
         """Put a ready node on the spine; its uncommitted siblings go to the bin.
 
         Committing is only possible at the spine's tip: the node's parent must be
         committed and must not already continue with another committed child.
         When the take continues from a point of its parent (`from_s`), the parent
         stops there on the spine (its out point). Committing a node already
-        committed changes nothing."""
+        committed changes nothing. The node, and what undo and redo do next
+        (as every move below)."""
         with self._write() as conn:
             row = self._locked_node(conn, owner, node_id)
             if row.committed:
-                return node_from_row(row)
+                return node_from_row(row), self._history(conn, row.chain_id)
             node = self._commit(conn, row)
-            self._record(conn, row.chain_id, MoveKind.COMMIT, node_id)
-            return node
+            return node, self._record(conn, row.chain_id, MoveKind.COMMIT, node_id)
 
-    def uncommit(self, owner: str, node_id: str) -> Node:
+    def uncommit(self, owner: str, node_id: str) -> tuple[Node, History]:
         """Take the spine's tip off it: it is a take again, its parent plays to
         its end, and the siblings its commit sent to the bin come back."""
         with self._write() as conn:
             row = self._locked_node(conn, owner, node_id)
             node = self._uncommit(conn, row)
-            self._record(conn, row.chain_id, MoveKind.UNCOMMIT, node_id)
-            return node
+            return node, self._record(conn, row.chain_id, MoveKind.UNCOMMIT, node_id)
 
-    def discard(self, owner: str, node_id: str) -> None:
+    def discard(self, owner: str, node_id: str) -> History:
         """Send a node that is neither the root nor committed, with its subtree,
         to the chain's bin; a take still being made stops."""
         with self._write() as conn:
             row = self._locked_node(conn, owner, node_id)
             self._discard(conn, row)
-            self._record(conn, row.chain_id, MoveKind.DISCARD, node_id)
+            return self._record(conn, row.chain_id, MoveKind.DISCARD, node_id)
 
-    def restore(self, owner: str, node_id: str) -> Node:
+    def restore(self, owner: str, node_id: str) -> tuple[Node, History]:
         """Bring a node (with the subtree binned with it) back from the bin."""
         with self._write() as conn:
             row = self._locked_node(conn, owner, node_id)
             node = self._restore(conn, row)
-            self._record(conn, row.chain_id, MoveKind.RESTORE, node_id)
-            return node
+            return node, self._record(conn, row.chain_id, MoveKind.RESTORE, node_id)
 
     def set_grid(self, owner: str, node_id: str, correction: GridCorrection) -> tuple[Node, History]:
         """The musician's word on a part's grid: the whole correction (what it
@@ -127,8 +128,7 @@ class Moves(Store):
             row = self._locked_node(conn, owner, node_id)
             before = GridCorrection.from_json(row.grid_correction)
             node = self._regrid(conn, row, correction)
-            self._record(conn, row.chain_id, MoveKind.REGRID, node_id, before, node.grid_correction)
-            return node, self._history(conn, row.chain_id)
+            return node, self._record(conn, row.chain_id, MoveKind.REGRID, node_id, before, node.grid_correction)
 
     def _regrid(self, conn: Connection, row, correction: GridCorrection | None) -> Node:
         if row.binned_at is not None:
@@ -234,7 +234,11 @@ class Moves(Store):
         tree = tree.union_all(
             select(nodes.c.id).join(tree, nodes.c.parent_id == tree.c.id).where(nodes.c.binned_at.is_(None))
         )
-        rows = conn.execute(select(nodes).join(tree, tree.c.id == nodes.c.id)).all()
+        # Parents before children (a child is made after its parent), so a
+        # listener meets the top first, still under a node in the chain.
+        rows = conn.execute(
+            select(nodes).join(tree, tree.c.id == nodes.c.id).order_by(nodes.c.created_at, nodes.c.id)
+        ).all()
         ids = [r.id for r in rows]
         moment = now()
         conn.execute(
@@ -252,8 +256,9 @@ class Moves(Store):
         if job_ids:
             conn.execute(update(nodes).where(nodes.c.id.in_(ids)).values(job_id=None))
             conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids), ~exists().where(nodes.c.job_id == jobs.c.id)))
+        # Each with the node as it is in the bin, so a listener keeps the bin's list without reading it.
         for node_id in ids:
-            self._append_event(conn, top.chain_id, EventKind.NODE_DISCARDED, node_id=node_id)
+            self._append_event(conn, top.chain_id, EventKind.NODE_DISCARDED, self._node(conn, node_id))
 
     def _unbin(self, conn: Connection, top) -> Node:
         ids = conn.execute(select(nodes.c.id).where(nodes.c.bin_top == top.id)).scalars().all()
@@ -280,11 +285,14 @@ class Moves(Store):
             ).all()
         return [node_from_row(r) for r in rows]
 
-    def empty_bin(self, owner: str, chain_id: str) -> list[Removed]:
-        """Delete what is in the chain's bin, for good; returns the blobs left."""
+    def empty_bin(self, owner: str, chain_id: str) -> tuple[list[Removed], History]:
+        """Delete what is in the chain's bin, for good; the blobs left, and what
+        undo and redo do next (the moves on what went are forgotten)."""
         with self._write() as conn:
             self._chain_row(conn, owner, chain_id, lock=True)
-            return self._delete_binned(conn, nodes.c.chain_id == chain_id)
+            removed = self._delete_binned(conn, nodes.c.chain_id == chain_id)
+            history = self._history_changed(conn, chain_id) if removed else self._history(conn, chain_id)
+            return removed, history
 
     def sweep_bin(self, older_than: datetime) -> list[Removed]:
         """Delete, in every chain, what went to the bin before `older_than`."""
@@ -298,7 +306,10 @@ class Moves(Store):
                 old_tops = select(nodes.c.id).where(
                     nodes.c.chain_id == chain_id, nodes.c.bin_top == nodes.c.id, nodes.c.binned_at < older_than
                 )
-                removed += self._delete_binned(conn, nodes.c.bin_top.in_(old_tops.scalar_subquery()))
+                swept = self._delete_binned(conn, nodes.c.bin_top.in_(old_tops.scalar_subquery()))
+                if swept:
+                    self._history_changed(conn, chain_id)
+                removed += swept
             return removed
 
     def _delete_binned(self, conn: Connection, which) -> list[Removed]:
@@ -320,9 +331,10 @@ class Moves(Store):
     def _record(
         self, conn: Connection, chain_id: str, kind: MoveKind, node_id: str,
         grid_before: GridCorrection | None = None, grid_after: GridCorrection | None = None,
-    ) -> None:
+    ) -> History:
         """A new move: what was undone can't be redone any more. A regrid keeps
-        the part's correction before and after it."""
+        the part's correction before and after it. What undo and redo do now,
+        logged."""
         conn.execute(delete(moves).where(moves.c.chain_id == chain_id, moves.c.undone))
         last = conn.execute(select(func.max(moves.c.seq)).where(moves.c.chain_id == chain_id)).scalar() or 0
         conn.execute(
@@ -332,14 +344,22 @@ class Moves(Store):
                 grid_after=grid_after.to_json() if grid_after else None,
             )
         )
+        return self._history_changed(conn, chain_id)
 
     def history(self, owner: str, chain_id: str) -> History:
         with self._read() as conn:
             self._chain_row(conn, owner, chain_id)
             return self._history(conn, chain_id)
 
+    def _history_changed(self, conn: Connection, chain_id: str) -> History:
+        """Log what undo and redo do now (a history.changed event, in the
+        caller's transaction); the history, with the event's seq."""
+        history = self._history(conn, chain_id)
+        return replace(history, seq=self._append_event(conn, chain_id, EventKind.HISTORY_CHANGED, history=history))
+
     @staticmethod
     def _history(conn: Connection, chain_id: str) -> History:
+        """What undo and redo do now, as of the chain's latest event."""
         undo = conn.execute(
             select(moves).where(moves.c.chain_id == chain_id, ~moves.c.undone).order_by(moves.c.seq.desc()).limit(1)
         ).first()
@@ -349,6 +369,7 @@ class Moves(Store):
         return History(
             undo=Move(MoveKind(undo.kind), undo.node_id) if undo else None,
             redo=Move(MoveKind(redo.kind), redo.node_id) if redo else None,
+            seq=conn.execute(select(chains.c.event_seq).where(chains.c.id == chain_id)).scalar_one(),
         )
 
     def undo(self, owner: str, chain_id: str) -> tuple[Move, History]:
@@ -363,7 +384,7 @@ class Moves(Store):
             move = Move(MoveKind(latest.kind), latest.node_id)
             self._apply(conn, move.kind.undone_by, move.node_id, GridCorrection.from_json(latest.grid_before))
             conn.execute(update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == latest.seq).values(undone=True))
-            return move, self._history(conn, chain_id)
+            return move, self._history_changed(conn, chain_id)
 
     def redo(self, owner: str, chain_id: str) -> tuple[Move, History]:
         """Do again the move undone last; returns it and what undo and redo do next."""
@@ -379,7 +400,7 @@ class Moves(Store):
             conn.execute(
                 update(moves).where(moves.c.chain_id == chain_id, moves.c.seq == earliest.seq).values(undone=False)
             )
-            return move, self._history(conn, chain_id)
+            return move, self._history_changed(conn, chain_id)
 
     def _apply(self, conn: Connection, kind: MoveKind, node_id: str, grid: GridCorrection | None = None) -> None:
         """Do `kind` to the node (a regrid sets its correction to `grid`)."""
