@@ -9,6 +9,7 @@ import wave
 import grpc
 import numpy as np
 import pytest
+import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sparrow.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
@@ -25,7 +26,12 @@ async def start(model, **overrides):
     return server
 
 
-@pytest.fixture
+# One worker (and one event loop) for the module: loading the model again for
+# each test cost 0.4-3 s a test. Every test leaves the worker idle.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def worker(tiny_musicgen):
     server = await start(tiny_musicgen, window_s=4.0, stride_s=2.4)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.running.port}") as channel:
