@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from sparrow_chain.config import Settings
-from sparrow_chain.domain import NodeStatus, Recipe
+from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, NodeAnalysis, NodeStatus, Recipe
+from sparrow_chain.grid import GridCorrection
 from sparrow_chain.job import Waits
 from sparrow_chain.kinds.analysis import Analysis
 from sparrow_chain.kinds.takes import Takes
@@ -19,6 +20,9 @@ from sparrow_chain.store import ChainStore, JobQueue
 from sparrow_common.ids import new_id
 
 DRUMS_FAIL = "the drums stem of the path could not be made"
+HEARD = NodeAnalysis(
+    AnalysisStatus.READY, ClipAnalysis(tempo_bpm=120.0, beats_s=(0.5, 1.0), downbeats_s=(0.5,), meter=4, duration_s=2.0)
+)
 
 
 def stems_job(queue: JobQueue, node) -> str:
@@ -94,22 +98,70 @@ def test_takes_that_need_stems_fail_with_the_reason_the_stems_failed(store, buil
     assert queue.counts()[0] == {}
 
 
-def test_takes_waiting_on_their_parents_analysis_go_on_without_it_when_it_fails(store, build):
+def listening_chain(store, build):
+    """(store, queue, root) with analysis on: the root's first analysis is on its way."""
     listening = ChainStore(store.engine, analyze=True)
     queue = JobQueue(store.engine, analyze=True)
     chain_id, root_id = new_id(), new_id()
     _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    takes = listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
-    analysis = queue.takes.analysis_job(root.id)
+    return listening, queue, root
+
+
+def made(queue: JobQueue, build, take) -> None:
+    """Claim the takes job of `take` and finish it with audio (its analysis is asked)."""
+    job = queue.claim("maker", 30, kinds=("takes",))
+    assert job.nodes[0].id == take.id
+    queue.finish(job.id, "maker", {take.id: build.audio(f"{take.chain_id}/{take.id}.wav")})
+
+
+def test_takes_on_the_bar_line_wait_from_the_start_for_their_parents_first_hearing(store, build):
+    listening, queue, root = listening_chain(store, build)
+    takes = listening.create_takes("ann", root.id, Recipe(align="bars"), 2)
+    hearing = queue.takes.analysis_job(root.id)
+
+    assert queue.claim("me", 30, kinds=("takes",)) is None  # never claimed meanwhile
+    assert statuses(listening, takes) == {NodeStatus.PENDING}
+    analysing = queue.claim("ear", 30, kinds=("analysis",))
+    assert analysing.id == hearing
+    queue.finish(hearing, "ear", {"analysis": HEARD})
     job = queue.claim("me", 30, kinds=("takes",))
-    queue.wait(job.id, "me", [analysis], None, hold_s=0)
+    assert [n.id for n in job.nodes] == [t.id for t in takes] and job.attempts == 1
+
+
+def test_takes_on_the_bar_line_go_on_without_their_parents_hearing_when_it_fails(store, build):
+    listening, queue, root = listening_chain(store, build)
+    takes = listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
     assert queue.claim("me", 30, kinds=("takes",)) is None
 
     analysing = queue.claim("ear", 30, kinds=("analysis",))
     queue.fail(analysing.id, "ear", "analysis failed: the worker can't be reached")
-    again = queue.claim("me", 30, kinds=("takes",))
-    assert again.id == job.id  # released: the takes keep to seconds, and say why
+    job = queue.claim("me", 30, kinds=("takes",))
+    assert job.nodes[0].id == takes[0].id  # released: the takes keep to seconds, and say why
     assert statuses(listening, takes) == {NodeStatus.GENERATING}
+
+
+def test_takes_in_seconds_or_after_the_hearing_wait_on_nothing(store, build):
+    listening, queue, root = listening_chain(store, build)
+    listening.create_takes("ann", root.id, Recipe(), 1)
+    assert queue.claim("me", 30, kinds=("takes",)) is not None  # seconds need no grid
+
+    queue.finish(queue.claim("ear", 30, kinds=("analysis",)).id, "ear", {"analysis": HEARD})
+    listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
+    assert queue.claim("me", 30, kinds=("takes",)) is not None  # the grid is there
+
+
+def test_a_takes_seam_waits_from_the_start_for_its_parents_first_hearing(store, build):
+    listening, queue, root = listening_chain(store, build)
+    take = listening.create_takes("ann", root.id, Recipe(), 1)[0]
+    made(queue, build, take)
+    parents = queue.takes.analysis_job(root.id)
+    takes = queue.takes.analysis_job(take.id)
+    assert queue.waits_on(takes) == [parents]
+
+    first = queue.claim("ear", 30, kinds=("analysis",))
+    assert first.id == parents and queue.claim("ear", 30, kinds=("analysis",)) is None
+    queue.finish(parents, "ear", {"analysis": HEARD})
+    assert queue.claim("ear", 30, kinds=("analysis",)).id == takes
 
 
 def test_a_wait_on_jobs_already_ended_only_holds_the_job_back(store, build, queue):
@@ -191,18 +243,31 @@ def settings() -> Settings:
     return Settings(stems_models="htdemucs")
 
 
-def test_takes_aligned_to_bars_wait_on_their_parents_analysis(store, build):
-    listening = ChainStore(store.engine, analyze=True)
-    queue = JobQueue(store.engine, analyze=True)
-    chain_id, root_id = new_id(), new_id()
-    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
-    listening.create_takes("ann", root.id, Recipe(align="bars"), 1)
+def heard_again_before_heard(store, build):
+    """(store, queue, take, bars): a take whose first hearing is on its way, and
+    takes on its bar line; then a regrid of the part before it hears the take
+    again under a new job, which frees the bars takes from the job they waited
+    on. Their run finds the hearing still on its way, and waits on the new job."""
+    listening, queue, root = listening_chain(store, build)
+    queue.finish(queue.claim("ear", 30, kinds=("analysis",)).id, "ear", {"analysis": HEARD})
+    take = listening.create_takes("ann", root.id, Recipe(), 1)[0]
+    made(queue, build, take)
+    bars = listening.create_takes("ann", take.id, Recipe(align="bars"), 1)
+    assert queue.waits_on(queue.takes.analysis_job(take.id)) == []
+    assert queue.claim("me", 30, kinds=("takes",)) is None
+    listening.set_grid("ann", root.id, GridCorrection(tempo_bpm=100.0))
+    return listening, queue, take, bars
+
+
+def test_takes_aligned_to_bars_whose_wait_was_replaced_wait_on_the_new_hearing(store, build):
+    _, queue, take, bars = heard_again_before_heard(store, build)
     kind = Takes(None, queue.takes, queue.stems, None, None, settings(), on_change=lambda _: None)
     job = queue.claim("me", 30, kinds=("takes",))
+    assert job.nodes[0].id == bars[0].id
 
     with pytest.raises(Waits) as waits:
         asyncio.run(kind.run(job, None))
-    assert waits.value.on == [queue.takes.analysis_job(root.id)] and waits.value.fails_as is None
+    assert waits.value.on == [queue.takes.analysis_job(take.id)] and waits.value.fails_as is None
 
 
 def test_takes_prompted_by_a_stem_wait_on_the_stems_of_the_path(store, build, queue):
@@ -218,23 +283,26 @@ def test_takes_prompted_by_a_stem_wait_on_the_stems_of_the_path(store, build, qu
     assert waits.value.fails_as == DRUMS_FAIL
 
 
-def test_a_takes_analysis_waits_on_its_parents(store, build):
-    listening = ChainStore(store.engine, analyze=True)
-    queue = JobQueue(store.engine, analyze=True)
-    chain_id, root_id = new_id(), new_id()
-    _, root = listening.create_chain("ann", chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))
+def test_a_takes_seam_whose_wait_was_replaced_waits_on_the_new_hearing(store, build):
+    listening, queue, root = listening_chain(store, build)
+    queue.finish(queue.claim("ear", 30, kinds=("analysis",)).id, "ear", {"analysis": HEARD})
     take = listening.create_takes("ann", root.id, Recipe(), 1)[0]
-    making = queue.claim("me", 30, kinds=("takes",))
-    queue.finish(making.id, "me", {take.id: build.audio(f"{chain_id}/{take.id}.wav")})  # its analysis is asked
+    made(queue, build, take)  # its first hearing is on its way
+    child = listening.create_takes("ann", take.id, Recipe(), 1)[0]
+    made(queue, build, child)
+    first = queue.takes.analysis_job(take.id)
+    assert queue.waits_on(queue.takes.analysis_job(child.id)) == [first]
+    # A regrid of the root hears its take anew, under a new job: the child's wait is freed.
+    listening.set_grid("ann", root.id, GridCorrection(tempo_bpm=100.0))
     kind = Analysis(None, queue.takes, None, None, settings(), on_change=lambda _: None)
-    parents = queue.takes.analysis_job(root.id)
-    queue.claim("ear", 30, kinds=("analysis",))  # the root's, on its way
     job = queue.claim("me", 30, kinds=("analysis",))
-    assert job.node_id == take.id
+    while job.node_id != child.id:  # the take's new hearing may come first
+        job = queue.claim("me", 30, kinds=("analysis",))
 
     with pytest.raises(Waits) as waits:
         asyncio.run(kind.run(job, None))
-    assert waits.value.on == [parents] and waits.value.fails_as is None
+    anew = queue.takes.analysis_job(take.id)
+    assert waits.value.on == [anew] and anew != first and waits.value.fails_as is None
 
 
 def test_jobs_queued_under_the_kinds_old_names_are_claimed_by_their_one_name(upgraded_from):

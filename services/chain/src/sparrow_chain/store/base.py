@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -64,8 +64,22 @@ class Store:
         keeps the clip `heard` before until the new one lands."""
         if not self.analyze:
             return {}
-        self._queue_job(conn, chain_id, ANALYSIS, node_id=node_id)
+        # A take's seam is measured against its parent's grid: it waits for the parent's first hearing.
+        parent_id = conn.execute(select(nodes.c.parent_id).where(nodes.c.id == node_id)).scalar()
+        after = self._first_hearing(conn, parent_id) if parent_id is not None else []
+        self._queue_job(conn, chain_id, ANALYSIS, after=after, node_id=node_id)
         return {"analysis": NodeAnalysis(AnalysisStatus.PENDING, heard).to_json()}
+
+    def _first_hearing(self, conn: Connection, node_id: str) -> list[str]:
+        """The node's analysis job while its first analysis is on its way
+        (nothing heard in it yet): what takes aligned to its bars, and its
+        takes' seams, wait on. Empty once it was heard, or with analysis off."""
+        analysis = NodeAnalysis.from_json(conn.execute(select(nodes.c.analysis).where(nodes.c.id == node_id)).scalar())
+        if analysis is None or analysis.clip is not None:
+            return []
+        return list(
+            conn.execute(select(jobs.c.id).where(jobs.c.kind == ANALYSIS, jobs.c.node_id == node_id)).scalars()
+        )
 
     # -- transactions ---------------------------------------------------------
 
@@ -87,8 +101,10 @@ class Store:
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_notify(channel, payload)))
 
-    def _queue_job(self, conn: Connection, chain_id: str, kind: str, **values) -> str:
-        """A new queued job, remembering the request that asked for it."""
+    def _queue_job(self, conn: Connection, chain_id: str, kind: str, after: Iterable[str] = (), **values) -> str:
+        """A new queued job, remembering the request that asked for it; not
+        claimable until the jobs `after` are done (it goes on without those that
+        fail: store/queue.py)."""
         moment = now()
         job_id = new_id()
         conn.execute(
@@ -97,6 +113,13 @@ class Store:
                 request_id=request_id.current(), created_at=moment, updated_at=moment, **values,
             )
         )
+        if after:
+            # Those ended meanwhile are not waited on; the rest can't end before this commits.
+            held = conn.execute(
+                select(jobs.c.id).where(jobs.c.id.in_(list(after))).with_for_update(read=True, key_share=True)
+            ).scalars()
+            for awaited in held:
+                conn.execute(insert(job_waits).values(job_id=job_id, on_job_id=awaited, fails_as=None))
         self._notify(conn, JOBS_CHANNEL, kind)
         return job_id
 

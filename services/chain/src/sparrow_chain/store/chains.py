@@ -319,7 +319,9 @@ class ChainStore(Moves):
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
             take_limits.take(conn, owner, count, limits, now)
-            job_id = self._queue_job(conn, parent.chain_id, TAKES)
+            # Takes on the bar line wait for their parent's first hearing: its grid places them.
+            after = self._first_hearing(conn, parent.id) if recipe.align == "bars" else []
+            job_id = self._queue_job(conn, parent.chain_id, TAKES, after=after)
             created = []
             for index, seed in enumerate(seeds):
                 node_id = new_id()

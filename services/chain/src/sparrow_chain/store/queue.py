@@ -11,19 +11,27 @@ job and its owner, and does nothing once the job is gone (its work discarded) or
 another claimer took it over after the lease ran out: a late claimer can never
 undo what the current one did. That holds for every kind alike.
 
-A job may wait on other jobs (`wait`: takes on the stems or the analysis they
-need): a row of `job_waits` for each, and while any is left it is not
-claimable (`claimable`), so it is neither claimed nor given back meanwhile.
+A job may wait on other jobs: a row of `job_waits` for each, and while any is
+left it is not claimable (`claimable`), so it is neither claimed nor given back
+meanwhile. Waits known when a job is queued are written with it (base.py's
+`_queue_job`: takes on the bar line, and a take's analysis, on the parent's
+first analysis); those its run finds (takes prompted by a stem, on the stems it
+just asked for) by `wait`, which gives the claimed job back waiting.
 The awaited job's finish releases its waiters in the same transaction; its
 failure fails them with its reason, or releases those that go on without it
 (`fails_as` NULL); any other end of it (its work discarded, its chain deleted)
 releases them by the foreign key's cascade, to look again at what they need.
 On PostgreSQL `wait` holds the awaited rows FOR SHARE while it writes, and
-every change after the claim locks its job's row before anything else, so a
-wait and the end of what it waits on commit one after the other (and always
-lock the awaited job before the chains they write to): the wait on a job ended
-meanwhile is not written, and the job is claimable again after a short hold
-(its run finds what it needs ready, or fails with why).
+every change after the claim locks its job's row (FOR NO KEY UPDATE) before
+anything else, so a wait and the end of what it waits on commit one after the
+other (and always lock the awaited job before the chains they write to): the
+wait on a job ended meanwhile is not written, and the job is claimable again
+after a short hold (its run finds what it needs ready, or fails with why). A
+job queued with its waits (under its chain's row lock, or its maker's job's)
+holds the rows it waits on FOR KEY SHARE, which that lock leaves free; their
+end's DELETE, which it does hold back, comes after the chain's row, so neither
+waits on the other in a circle, and a wait on a row deleted meanwhile is not
+written.
 
 What is a kind's own is its adapter's (`Adapter`): which of its jobs comes next
 (takes: in turns across users; stems and analyses: the oldest), what claiming starts, and
@@ -116,7 +124,7 @@ class JobQueue(Store):
         name = conn.execute(
             select(jobs.c.kind)
             .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == "running")
-            .with_for_update()
+            .with_for_update(key_share=True)
         ).scalar()
         return self.kinds.get(name) if name else None
 
@@ -219,7 +227,7 @@ class JobQueue(Store):
     def _end(self, conn: Connection, job_id: str, kind: Adapter, message: str) -> None:
         """End the job with `message`, and the jobs waiting on it that need it
         with theirs (each `fails_as` and `message`); release the others."""
-        conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
+        conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update(key_share=True))
         kind.end(conn, job_id, message)
         waiters = conn.execute(
             select(job_waits.c.job_id, job_waits.c.fails_as, jobs.c.kind)
