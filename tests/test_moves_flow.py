@@ -61,12 +61,16 @@ def test_every_move_through_the_services_and_undo_survives_a_restart(stack):
         assert not_a_sibling.status_code == 422 and "must be a take of node" in not_a_sibling.text
         ready(stack, client, like)
 
-        # The bin: discard, restore, discard again.
-        assert client.delete(f"/api/nodes/{like[0]['id']}").status_code == 204
+        # The bin: discard, restore, discard again; each answers what undo and redo do next.
+        discarded = client.delete(f"/api/nodes/{like[0]['id']}")
+        assert discarded.status_code == 200 and discarded.json()["history"]["undo"] == {"kind": "discard", "node_id": like[0]["id"]}
         assert like[0]["id"] in {n["id"] for n in client.get(f"/api/chains/{chain_id}/bin").json()["nodes"]}
         restored = client.post(f"/api/nodes/{like[0]['id']}/restore")
         assert restored.status_code == 200 and restored.json()["binned_at"] is None
-        assert client.delete(f"/api/nodes/{like[0]['id']}").status_code == 204
+        assert restored.json()["history"]["undo"] == {"kind": "restore", "node_id": like[0]["id"]}
+        assert restored.json()["history"]["seq"] > discarded.json()["history"]["seq"]
+        discarded = client.delete(f"/api/nodes/{like[0]['id']}")
+        assert discarded.status_code == 200
 
         # Rename, and the titles a chain can't have.
         assert client.patch(f"/api/chains/{chain_id}", json={"title": " Night Drive "}).json()["title"] == "Night Drive"
@@ -96,7 +100,8 @@ def test_every_move_through_the_services_and_undo_survives_a_restart(stack):
         reread = client.get(f"/api/chains/{chain_id}")
         assert reread.status_code == 200, reread.text
         history = reread.json()["history"]
-        assert history == {"undo": {"kind": "discard", "node_id": like[0]["id"]}, "redo": None}
+        assert history == {"undo": {"kind": "discard", "node_id": like[0]["id"]}, "redo": None, "seq": history["seq"]}
+        assert history["seq"] >= discarded.json()["history"]["seq"]  # a rename and a fork came after it
         undone = client.post(f"/api/chains/{chain_id}/undo").json()  # the last discard
         assert undone["move"]["kind"] == "discard"
         assert client.get(f"/api/nodes/{like[0]['id']}").json()["binned_at"] is None

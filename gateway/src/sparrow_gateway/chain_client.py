@@ -135,7 +135,7 @@ class ChainClient:
 
     async def empty_bin(self, chain_id: str) -> schemas.BinEmptied:
         reply = await self.stub.EmptyBin(chain_pb2.EmptyBinRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
-        return schemas.BinEmptied(deleted=reply.deleted)
+        return schemas.BinEmptied(deleted=reply.deleted, history=convert.history(reply.history))
 
     async def undo(self, chain_id: str) -> schemas.Undone:
         reply = await self.stub.Undo(chain_pb2.UndoRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
@@ -153,13 +153,13 @@ class ChainClient:
         )
         return schemas.Regridded(node=convert.node(reply.node), history=convert.history(reply.history))
 
-    async def uncommit(self, node_id: str) -> schemas.Node:
+    async def uncommit(self, node_id: str) -> schemas.Moved:
         reply = await self.stub.UncommitNode(chain_pb2.UncommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
-        return convert.node(reply.node)
+        return convert.moved(reply)
 
-    async def restore(self, node_id: str) -> schemas.Node:
+    async def restore(self, node_id: str) -> schemas.Moved:
         reply = await self.stub.RestoreNode(chain_pb2.RestoreNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
-        return convert.node(reply.node)
+        return convert.moved(reply)
 
     async def delete_chain(self, chain_id: str) -> None:
         await self.stub.DeleteChain(chain_pb2.DeleteChainRequest(chain_id=chain_id), timeout=self._timeout, metadata=self.metadata)
@@ -199,12 +199,13 @@ class ChainClient:
             await self.stub.GetUsage(chain_pb2.GetUsageRequest(), timeout=self._timeout, metadata=self.metadata)
         )
 
-    async def commit(self, node_id: str) -> schemas.Node:
+    async def commit(self, node_id: str) -> schemas.Moved:
         reply = await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
-        return convert.node(reply.node)
+        return convert.moved(reply)
 
-    async def discard(self, node_id: str) -> None:
-        await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+    async def discard(self, node_id: str) -> schemas.Discarded:
+        reply = await self.stub.DiscardNode(chain_pb2.DiscardNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
+        return schemas.Discarded(history=convert.history(reply.history))
 
     async def read_audio(self, node_id: str, offset: int, length: int) -> Download:
         """`length` bytes of the node's audio from `offset`."""

@@ -91,6 +91,11 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
     )
 
 
+def moved(reply) -> schemas.Moved:
+    """A move's reply (CommitNode, UncommitNode, RestoreNode): the node, with the history."""
+    return schemas.Moved(**dict(node(reply.node)), history=history(reply.history))
+
+
 def align(value: int) -> str:
     """ALIGN_BARS -> bars; unset is seconds, as the chain takes it."""
     return chain_pb2.Align.Name(value or chain_pb2.ALIGN_SECONDS).removeprefix("ALIGN_").lower()
@@ -133,6 +138,7 @@ def history(msg: chain_pb2.History) -> schemas.History:
     return schemas.History(
         undo=move(msg.undo) if msg.HasField("undo") else None,
         redo=move(msg.redo) if msg.HasField("redo") else None,
+        seq=msg.seq,
     )
 
 
@@ -201,5 +207,7 @@ def event(msg: chain_pb2.ChainEvent) -> schemas.Event:
         status=converted.status if converted else None,
         node=converted,
         stems=stems(msg.stems) if msg.HasField("stems") else None,
+        history=history(msg.history) if msg.HasField("history") else None,
+        title=msg.title or None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
     )

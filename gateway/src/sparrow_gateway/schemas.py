@@ -282,11 +282,25 @@ class History(BaseModel):
 
     undo: Move | None = Field(description="The latest move, undone by POST /undo; null for none.")
     redo: Move | None = Field(description="The move undone last, done again by POST /redo; null for none.")
+    seq: int = Field(
+        0, description="The chain's event seq when it was so (its `history.changed` event's id): of the histories "
+        "a client hears, in replies and events, the one with the largest seq tells."
+    )
 
 
 class ChainWithNodes(Chain):
     nodes: list[Node]
     history: History | None = None
+
+
+class Moved(Node):
+    """A node after a move (commit, uncommit, restore), and what undo and redo do next."""
+
+    history: History
+
+
+class Discarded(BaseModel):
+    history: History = Field(description="What undo and redo do next: the discard is the latest move.")
 
 
 class Regridded(BaseModel):
@@ -305,6 +319,9 @@ class Bin(BaseModel):
 
 class BinEmptied(BaseModel):
     deleted: int = Field(description="Nodes deleted for good, with their audio.")
+    history: History | None = Field(
+        None, description="What undo and redo do next: the moves on what was deleted are forgotten."
+    )
 
 
 class RenameRequest(BaseModel):
@@ -382,6 +399,8 @@ class Event(BaseModel):
     status: str | None
     node: Node | None
     stems: StemSet | None = None
+    history: History | None = Field(None, description="For `history.changed`: what undo and redo do next.")
+    title: str | None = Field(None, description="For `chain.renamed`: the new title.")
     created_at: datetime
 
 

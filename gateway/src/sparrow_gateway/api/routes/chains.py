@@ -104,5 +104,6 @@ async def get_bin(chain_id: UUID, chain: Chain):
 
 @router.delete("/{chain_id}/bin", response_model=schemas.BinEmptied, responses=errors(401, 404, 503))
 async def empty_bin(chain_id: UUID, chain: Chain):
-    """Delete what is in the bin, and its audio, for good."""
+    """Delete what is in the bin, and its audio, for good: how many nodes went,
+    and the chain's `history` (the moves on them can't be undone any more)."""
     return await chain.empty_bin(str(chain_id))

@@ -79,33 +79,35 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
     return schemas.Takes(nodes=await _create(chain, parent_id, asked, body.count))
 
 
-@router.post("/{node_id}/commit", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
+@router.post("/{node_id}/commit", response_model=schemas.Moved, responses=errors(401, 404, 409, 413, 503))
 async def commit_node(node_id: UUID, chain: Chain):
     """Put a ready node on the spine; its uncommitted siblings are discarded.
-    Only the spine's tip can be continued this way: 409 otherwise."""
+    Only the spine's tip can be continued this way: 409 otherwise. The node,
+    with the chain's `history` (what undo and redo do next)."""
     return await chain.commit(str(node_id))
 
 
-@router.delete("/{node_id}", status_code=204, responses=errors(401, 404, 409, 503))
-async def delete_node(node_id: UUID, chain: Chain) -> Response:
+@router.delete("/{node_id}", response_model=schemas.Discarded, responses=errors(401, 404, 409, 503))
+async def delete_node(node_id: UUID, chain: Chain):
     """Discard a node that is neither the root nor committed, with everything
-    under it: to the chain's bin, restorable until the bin is emptied."""
-    await chain.discard(str(node_id))
-    return Response(status_code=204)
+    under it: to the chain's bin, restorable until the bin is emptied. The
+    chain's `history` (the discard is its latest move)."""
+    return await chain.discard(str(node_id))
 
 
-@router.post("/{node_id}/uncommit", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
+@router.post("/{node_id}/uncommit", response_model=schemas.Moved, responses=errors(401, 404, 409, 413, 503))
 async def uncommit_node(node_id: UUID, chain: Chain):
     """Take the spine's tip off the spine: it is a take again, its parent plays
     to its end, and the takes its commit sent to the bin come back. 409 for any
-    node but the tip."""
+    node but the tip. The node, with the chain's `history`."""
     return await chain.uncommit(str(node_id))
 
 
-@router.post("/{node_id}/restore", response_model=schemas.Node, responses=errors(401, 404, 409, 413, 503))
+@router.post("/{node_id}/restore", response_model=schemas.Moved, responses=errors(401, 404, 409, 413, 503))
 async def restore_node(node_id: UUID, chain: Chain):
     """Bring a node back from the bin, with what went there with it. 409 when its
-    parent is in the bin (restore that first) or gone."""
+    parent is in the bin (restore that first) or gone. The node, with the
+    chain's `history`."""
     return await chain.restore(str(node_id))
 
 

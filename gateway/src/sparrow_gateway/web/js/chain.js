@@ -62,6 +62,8 @@ export class Chain {
     if (node) this.children.get(node.parent_id)?.delete(id);
     this.nodes.delete(id);
     if (binned || node) this.binned.set(id, binned || node);
+    // Listed on top of the bin already (by a reply): as the server has it.
+    if (binned) this.bin = this.bin.map((n) => (n.id === id ? binned : n));
   }
 
   /** Take in a node back from the bin (a restore, an uncommit, an undo). */
@@ -114,9 +116,13 @@ export class Chain {
     return false;
   }
 
-  /** What undo and redo would do: {undo: {kind, node_id} | null, redo: ...}. */
+  /** What undo and redo would do: {undo: {kind, node_id} | null, redo: ..., seq}.
+   *  A reply and the event of one move say the same, in either order, and
+   *  another tab's move may come between: the one with the larger seq (the
+   *  chain's event it was written with) tells, an earlier one is let go. */
   setHistory(history) {
-    this.history = history || { undo: null, redo: null };
+    if (!history || (history.seq ?? 0) < (this.history.seq ?? 0)) return;
+    this.history = history;
     if (!this.history.redo) this.regrids.redo = [];
   }
 

@@ -5,14 +5,15 @@
 // the one writer of the chain's model (chain.js): views call commands and read
 // the model; they never fetch, and never write the model themselves. No DOM.
 //
-// A move's reply says what the move changed, so nothing is read again after
-// one made here: undo, redo and a regrid answer with the history; any other
-// move is the chain's latest with nothing left to redo, as the store records
-// every new move (the chain service's store/moves.py); the bin and the title
-// follow from the reply. The chain's events carry nodes, never the history,
-// so a move made elsewhere (another tab) is read once, after its burst of
-// events: the history, the title and the bin. The events a move made here
-// causes are told apart by the nodes they touch (see Claim).
+// Nothing is read again after a move, made here or elsewhere (another tab, the
+// API): a move's reply says what it changed, with the history (what undo and
+// redo do next), and the chain's events say the same of every move, whoever
+// made it: the nodes moved (those sent to the bin as they are there, so the
+// bin's list keeps), a rename's title, and the history (history.changed,
+// written in the move's transaction: the chain service's store/moves.py). A
+// history carries the seq of its event, so whichever of a reply and an event
+// comes last, the model keeps the later history (Chain.setHistory); the events
+// of a move made here need not be told from another tab's.
 
 import { api, forgetKey, signIn, signOut, storedKey } from "./api.js";
 import { Chain } from "./chain.js";
@@ -44,25 +45,13 @@ export const exportSpine = (chainId, body) => api.exportSpine(chainId, body);
 
 // -- one chain ---------------------------------------------------------------------------
 
-// A burst of events (a commit sends its siblings to the bin one event each) is read once.
-const READ_AFTER_MS = 150;
-// How long after its reply a move made here still claims the events it
-// touches when its own event has not come yet: they were written in its
-// transaction, and a chain replica's watch sees another's writes within its
-// poll (CHAIN_WATCH_POLL_S, 1 s by default).
-const CLAIM_FOR_MS = 2000;
-
-// What undoes each kind of move (as the store's MoveKind.undone_by says).
-const UNDONE_BY = { commit: "uncommit", uncommit: "commit", discard: "restore", restore: "discard", regrid: "regrid" };
-// Each kind's own event, on the node moved.
-const OWN_EVENT = {
-  commit: "node.committed", uncommit: "node.uncommitted", discard: "node.discarded", restore: "node.restored",
-  regrid: "node.updated", rename: "chain.renamed",
-};
-// Events that place a node after a move (a discard's carries no node).
+// Events that place a node after a move.
 const PLACING = new Set(["node.committed", "node.uncommitted", "node.restored"]);
 
 const nowIso = () => new Date().toISOString();
+
+// A reply of a move on one node (commit, uncommit, restore): the node, and the history.
+const split = ({ history, ...node }) => ({ node, history });
 
 /** Open chain `id`: its model, with what its bin holds. */
 export async function openChain(id) {
@@ -70,54 +59,6 @@ export async function openChain(id) {
   const chain = new Chain(whole);
   chain.setBin(bin.nodes);
   return chain;
-}
-
-// A move made here, claiming the events it causes: its own on the node moved,
-// and those of what moved with it (a commit's siblings to the bin, an
-// uncommit's back, a discarded or restored node's subtree). Open from the
-// moment it is asked until a moment after its reply; another tab's move on
-// the same nodes meanwhile would be taken for ours (its history then reads
-// one move late, until the next read).
-class Claim {
-  constructor(commands, kind, nodeId) {
-    const chain = commands.chain;
-    const node = chain.get(nodeId) || chain.binned.get(nodeId);
-    this.commands = commands;
-    this.seen = false; // its own event has come
-    this.answered = false;
-    this.timer = null;
-    // What a commit sends to the bin, known before it is asked: the events may come first.
-    this.siblings = kind === "commit" && node
-      ? chain.childrenOf(node.parent_id).filter((n) => n.id !== nodeId).map((n) => n.id) : [];
-    const spread = { commit: ["node.discarded", node?.parent_id], uncommit: ["node.restored", node?.parent_id],
-      discard: ["node.discarded", nodeId], restore: ["node.restored", nodeId] }[kind];
-    this.fits = (eventKind, event) => {
-      if (eventKind === OWN_EVENT[kind] && (kind === "rename" || event.node_id === nodeId)) {
-        this.seen = true;
-        if (this.answered) this.closeIn(READ_AFTER_MS);
-        return true;
-      }
-      return Boolean(spread && spread[1] && eventKind === spread[0] && chain.within(event.node || event.node_id, spread[1]));
-    };
-    commands.claims.add(this);
-  }
-
-  /** The reply came (or the request failed: `failed`, and no event will). */
-  done(failed = false) {
-    this.answered = true;
-    this.closeIn(failed ? 0 : this.seen ? READ_AFTER_MS : CLAIM_FOR_MS);
-  }
-
-  closeIn(ms) {
-    clearTimeout(this.timer);
-    // The events written with the move's own come in the same burst.
-    this.timer = setTimeout(() => this.close(), ms);
-  }
-
-  close() {
-    clearTimeout(this.timer);
-    this.commands.claims.delete(this);
-  }
 }
 
 export class ChainCommands {
@@ -129,19 +70,13 @@ export class ChainCommands {
   constructor(chain, on) {
     this.chain = chain;
     this.on = on;
-    this.claims = new Set(); // the moves made here whose events may still come
     this.busy = false; // an undo or redo on its way
     this.walks = Promise.resolve(); // the undos and redos asked, one after another
-    this.timer = null;
-    this.reads = 0; // a read of the history, title and bin, numbered: the latest tells
-    this.made = 0; // the moves made here: one since a read started makes it stale
     this.stopped = false;
   }
 
   stop() {
     this.stopped = true;
-    clearTimeout(this.timer);
-    for (const claim of this.claims) claim.close();
   }
 
   // -- the chain's events: the model's other writer ---------------------------------------
@@ -161,89 +96,62 @@ export class ChainCommands {
     if (kind === "stems.updated") {
       if (event.stems) this.chain.setStems(event.stems);
       this.on.stems(event.stems);
-      this.on.changed();
-      return;
-    }
-    // Asked before the model takes the event in: a claim looks at where the node was.
-    // Every claim hears it: each notes its own event.
-    const ours = [...this.claims].map((claim) => claim.fits(kind, event)).some(Boolean);
-    let move = kind === "node.discarded" || kind === "chain.renamed";
-    if (kind === "node.discarded") {
-      this.drop(event.node_id);
+    } else if (kind === "history.changed") {
+      this.chain.setHistory(event.history);
+    } else if (kind === "chain.renamed") {
+      // Logged before renames said their title, one says nothing.
+      if (event.title) this.chain.title = event.title;
+    } else if (kind === "node.discarded") {
+      // Logged before discards carried the node, one carries only its id.
+      if (event.node) this.discarded(event.node);
+      else this.drop(event.node_id);
     } else if (event.node && PLACING.has(kind)) {
       this.place(event.node, { follow: kind !== "node.restored" });
-      move = true;
     } else if (event.node) {
-      const gridOf = () => JSON.stringify(this.chain.get(event.node.id)?.grid_correction ?? null);
-      const was = gridOf();
-      if (this.chain.upsert(event.node)) this.on.changed();
-      // A grid changed is a move (a regrid, or its undo).
-      move = was !== gridOf();
+      if (!this.chain.upsert(event.node)) return;
+    } else {
+      return;
     }
-    if (move && !ours) this.readSoon();
+    this.on.changed();
+  }
+
+  // A node went to the bin, as it is there (a discard's event, a commit's
+  // sibling): on top of the bin when its parent stays in the chain, else under
+  // what went before it (its parent's event comes first).
+  discarded(node) {
+    if (this.chain.has(node.id) && this.chain.has(node.parent_id)) this.bin(node.id, node.binned_at);
+    else this.drop(node.id, node);
   }
 
   // A node left the chain (to the bin, or deleted); the views hear of it once.
-  drop(id) {
+  // `binned`: the node as it is in the bin, when known.
+  drop(id, binned = undefined) {
     const held = this.chain.has(id);
-    this.chain.remove(id);
+    this.chain.remove(id, binned);
     if (held) this.on.removed(id);
   }
 
   // A node after a move: in the chain again (or still), or in the bin.
   place(node, { follow = false } = {}) {
     if (node.binned_at) {
-      for (const id of this.chain.toBin(node.id, node.binned_at)) this.on.removed(id);
+      this.discarded(node);
       return;
     }
     this.chain.restore(node);
     this.on.placed(node, follow);
   }
 
-  // Node `id` and what grew from it went to the bin, listed on top.
-  bin(id) {
-    const moved = this.chain.toBin(id, nowIso());
-    for (const gone of moved) this.on.removed(gone);
+  // Node `id` and what grew from it went to the bin, listed on top (`at`: when, ISO).
+  bin(id, at = nowIso()) {
+    for (const gone of this.chain.toBin(id, at)) this.on.removed(gone);
   }
 
-  // A new move made here: the chain's latest, with nothing left to redo.
-  latest(kind, nodeId) {
-    this.made++;
-    this.chain.setHistory({ undo: { kind, node_id: nodeId }, redo: null });
-  }
-
-  // Run `ask` (the request) as a move of `kind` on node `nodeId`, claiming its events.
-  async move(kind, nodeId, ask) {
-    const claim = new Claim(this, kind, nodeId);
+  /** The bin was opened: read what it holds (a bin emptied elsewhere, or after
+   *  its time, moves no node, so no event says what went). */
+  async readBin() {
     try {
-      const reply = await ask();
-      claim.done();
-      return { reply, claim };
-    } catch (error) {
-      claim.done(true);
-      throw error;
-    }
-  }
-
-  readSoon() {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.read().catch((error) => this.on.failed(error)), READ_AFTER_MS);
-  }
-
-  /** Read the history, the title and the bin again (a move made elsewhere, or the bin opened). */
-  async read() {
-    const asked = ++this.reads;
-    const made = this.made;
-    try {
-      const [chain, bin] = await Promise.all([api.chain(this.chain.id), api.bin(this.chain.id)]);
-      if (asked !== this.reads || this.stopped) return; // a later read tells
-      if (made !== this.made) {
-        this.readSoon(); // a move made here since: this may be from before it
-        return;
-      }
-      this.chain.setHistory(chain.history);
-      this.chain.title = chain.title;
+      const bin = await api.bin(this.chain.id);
+      if (this.stopped) return;
       this.chain.setBin(bin.nodes);
       this.on.changed();
     } catch (error) {
@@ -277,39 +185,44 @@ export class ChainCommands {
   }
 
   // -- the moves ----------------------------------------------------------------------------
+  // Each writes what its reply says; its events, which may come before or
+  // after it, say the same again and change nothing more.
 
   /** Put take `id` on the spine; its siblings go to the bin. The node committed. */
   async commit(id) {
-    const { reply: node, claim } = await this.move("commit", id, () => api.commit(id));
+    const parent = this.chain.get(id)?.parent_id;
+    const siblings = parent === undefined ? [] : this.chain.childrenOf(parent).filter((n) => n.id !== id);
+    const { node, history } = split(await api.commit(id));
     this.chain.upsert(node);
-    for (const sibling of claim.siblings) this.bin(sibling);
-    this.latest("commit", id);
+    // Those its events have not sent to the bin yet.
+    for (const sibling of siblings) if (this.chain.has(sibling.id)) this.bin(sibling.id);
+    this.chain.setHistory(history);
     this.on.changed();
     return node;
   }
 
   /** Send take `id`, with what grew from it, to the bin. */
   async discard(id) {
-    await this.move("discard", id, () => api.discard(id));
-    this.bin(id);
-    this.latest("discard", id);
+    const { history } = await api.discard(id);
+    if (this.chain.has(id)) this.bin(id);
+    this.chain.setHistory(history);
     this.on.changed();
   }
 
   /** Bring node `id` back from the bin (rejects with why not). */
   async restore(id) {
-    const { reply: node } = await this.move("restore", id, () => api.restore(id));
+    const { node, history } = split(await api.restore(id));
     this.place(node);
-    this.latest("restore", id);
+    this.chain.setHistory(history);
     this.on.changed();
     return node;
   }
 
   /** Take the spine's tip `id` off it: a take again, its siblings back from the bin (on the events). */
   async uncommit(id) {
-    const { reply: node } = await this.move("uncommit", id, () => api.uncommit(id));
+    const { node, history } = split(await api.uncommit(id));
     this.place(node, { follow: true });
-    this.latest("uncommit", id);
+    this.chain.setHistory(history);
     this.on.changed();
     return node;
   }
@@ -317,8 +230,7 @@ export class ChainCommands {
   /** Node `id`'s whole grid `correction`; its words ("tempo change") and the node. */
   async regrid(id, correction) {
     const words = changeWords(correctionOf(this.chain.get(id)), correction);
-    const { reply } = await this.move("regrid", id, () => api.setGrid(id, correction));
-    this.made++;
+    const reply = await api.setGrid(id, correction);
     this.chain.upsert(reply.node);
     this.chain.regridded(id, words);
     this.chain.setHistory(reply.history);
@@ -351,25 +263,14 @@ export class ChainCommands {
     this.busy = true;
     this.on.changed();
     try {
-      const kind = way === "undo" ? UNDONE_BY[move.kind] : move.kind;
-      const { reply, claim } = await this.move(kind, move.node_id, () => api[way](this.chain.id));
-      this.made++;
-      // Another tab's move since the history was read: the one walked is not
-      // the one claimed, and what went with it is for a read to say.
-      const expected = reply.move.kind === move.kind && reply.move.node_id === move.node_id;
-      if (!expected) {
-        claim.close();
-        this.readSoon();
-      }
+      // Another tab's move since the history came may be the one walked: the
+      // reply names it, and the events carry what went with it.
+      const reply = await api[way](this.chain.id);
       this.chain.walked(reply.move, way);
-      // The node moved shows at once; what moved with it follows on the events.
+      // The node moved shows at once.
       this.place(await api.node(reply.move.node_id), { follow: true });
-      if (expected) for (const sibling of claim.siblings) this.bin(sibling);
       this.chain.setHistory(reply.history);
       return words;
-    } catch (error) {
-      this.readSoon(); // the history may not be what we thought
-      throw error;
     } finally {
       this.busy = false;
       this.on.changed();
@@ -378,20 +279,17 @@ export class ChainCommands {
 
   /** Delete what is in the bin for good; how many nodes went. */
   async emptyBin() {
-    const { deleted } = await api.emptyBin(this.chain.id);
-    this.made++;
+    const { deleted, history } = await api.emptyBin(this.chain.id);
     this.chain.emptyBin();
-    // The moves on what was deleted can't be undone any more: when the history
-    // names one, what undo and redo do now is the server's to say.
-    const { undo, redo } = this.chain.history;
-    if ([undo, redo].some((m) => m && !this.chain.has(m.node_id))) this.readSoon();
+    // The moves on what was deleted can't be undone any more.
+    this.chain.setHistory(history);
     this.on.changed();
     return deleted;
   }
 
   /** A new title; the title kept (trimmed). */
   async rename(title) {
-    const { reply: chain } = await this.move("rename", null, () => api.rename(this.chain.id, title));
+    const chain = await api.rename(this.chain.id, title);
     this.chain.title = chain.title;
     this.on.changed();
     return chain.title;

@@ -25,7 +25,7 @@ export function watchChain(chainId, { onEvent, onStatus }) {
       onEvent(message.type, JSON.parse(message.data));
     };
     for (const kind of ["chain.created", "node.created", "node.updated", "node.committed", "node.discarded", "stems.updated",
-      "chain.deleted", "node.uncommitted", "node.restored", "chain.renamed"]) {
+      "chain.deleted", "node.uncommitted", "node.restored", "chain.renamed", "history.changed"]) {
       source.addEventListener(kind, handle);
     }
   };

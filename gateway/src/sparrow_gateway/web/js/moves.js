@@ -23,7 +23,7 @@ export class Moves {
     this.history = new HistoryButtons({ undo: () => this.undo(), redo: () => this.redo() });
     this.bin = new BinPanel({
       restore: (id) => this.restore(id), empty: () => this.emptyBin(),
-      opened: () => this.commands.read().catch(showError),
+      opened: () => this.commands.readBin().catch(showError),
     });
     this.part = new PartMoves({ fork: (id) => this.fork(id), uncommit: (id) => this.uncommit(id) });
     this.title = new TitleEditor(chain.title, (title) => this.commands.rename(title));
