@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,21 +214,48 @@ def quiet_stack(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
     running.stop()
 
 
-@pytest.fixture
-def start_stack_with(tmp_path):
-    """Start a stack of one's own (stopped after the test): start_stack_with(model, ...)."""
+@pytest.fixture(scope="session")
+def unloadable_stack(tmp_path_factory):
+    """A stack whose generation worker can't load its model (the folder is
+    missing, as before the weights are downloaded): one for the run, shared by
+    the tests of what a musician sees then, each as a user of its own."""
+    root = tmp_path_factory.mktemp("unloadable")
+    running = start_stack(root, root / "musicgen-small-not-downloaded", wait_serving=False)
+    yield running
+    running.stop()
+
+
+@contextmanager
+def _stacks(folder: Path):
+    """start(model, ...) -> a stack in a folder of its own under `folder`; each stops at the end."""
     started: list[Stack] = []
 
     def start(model, **kwargs) -> Stack:
-        root = tmp_path / f"stack{len(started)}"
+        root = folder / f"stack{len(started)}"
         root.mkdir()
         running = start_stack(root, model, **kwargs)
         started.append(running)
         return running
 
-    yield start
-    for running in started:
-        running.stop()
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+
+
+@pytest.fixture
+def start_stack_with(tmp_path):
+    """Start a stack of one's own (stopped after the test): start_stack_with(model, ...)."""
+    with _stacks(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_stack(tmp_path_factory):
+    """start_stack_with for a module's fixtures: its stacks stop when the module's tests end."""
+    with _stacks(tmp_path_factory.mktemp("module")) as start:
+        yield start
 
 
 @pytest.fixture(scope="session")

@@ -220,10 +220,10 @@ def test_the_live_stream_reconnects_by_itself_and_the_chain_list_reopens_a_chain
     assert page.errors == []
 
 
-def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, start_stack_with, tmp_path):
-    missing = tmp_path / "musicgen-small-not-downloaded"
-    stack = start_stack_with(missing, wait_serving=False)
-    context, page = open_editor(browser, stack, "ann")
+def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, unloadable_stack):
+    stack = unloadable_stack  # as carol: test_generation_faults.py's failing take is ann's
+    missing = stack.generation_env["GENERATION_MODEL"]
+    context, page = open_editor(browser, stack, "carol")
     try:
         expect(page.locator("#gpu-generation")).to_have_class(re.compile("warn"))
         expect(page.locator("#gpu-generation")).to_have_attribute("title", re.compile("could not load MusicGen model"))
