@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     watch_poll_s: float = 1.0
     # The generation workers (a headless Service name balances over every pod).
     generation_addr: str = "127.0.0.1:50052"
-    # Generation jobs this replica runs at once (each a batch of takes); 0 makes
-    # a replica that serves the API but leaves the jobs to others.
+    # Jobs of every kind this replica runs at once (a batch of takes, a split,
+    # an analysis); 0 makes a replica that serves the API but leaves the jobs to others.
     dispatch_slots: int = 4
     # A job's lease; renewed every third of it while the job runs.
     lease_s: float = 30.0
@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     # First retry after this long, doubling each time.
     retry_base_s: float = 2.0
-    # How long a job waits for a generation worker to be reachable before its
-    # takes end in error (a restarting pod is back well within this).
+    # How long a job waits for its worker to be reachable before it ends in
+    # error (a restarting pod is back well within this).
     worker_wait_s: float = 120.0
     generate_deadline_s: float = 3600.0
     # Progress is written at most this often.

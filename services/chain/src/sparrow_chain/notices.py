@@ -1,9 +1,9 @@
-"""Hears what other chain replicas write, through PostgreSQL LISTEN/NOTIFY.
+"""Learns what other chain replicas write, through PostgreSQL LISTEN/NOTIFY.
 
 Every event a replica logs is NOTIFYed with its chain's id, and every job it
-queues on a channel of its own (see `store.base`). This replica's watchers of
+queues or releases from its wait on a channel of its own (see `store.base`). This replica's watchers of
 that chain wake at once, and its dispatcher looks for the new job, instead of
-waiting for their next poll. SQLite is one process: there is nothing to hear.
+waiting for their next poll. SQLite is one process: there is nothing to learn.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ async def follow_notices(
 ) -> None:
     """Call `on_event(chain_id)` for every chain's new event and `on_job()` for
     every new job, until cancelled. After a lost connection, `on_reconnect()`
-    says that some notifications may have gone unheard."""
+    says that some notifications may have been missed."""
     info = conninfo(database_url)
     if info is None:
         return

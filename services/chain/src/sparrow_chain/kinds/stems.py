@@ -45,7 +45,7 @@ class Stems:
 
     def changed(self, job: store.ClaimedStems) -> None:
         # Stems events land in every chain holding the audio: the one that asked
-        # hears at once, the others at their watchers' next poll.
+        # wakes at once, the others at their watchers' next poll.
         if job.chain_id:
             self.on_change(job.chain_id)
 

@@ -4,7 +4,7 @@ path's last seconds (the mix or one stem of it), and a melody when asked with on
 Takes aligned to bars wait for their parent's analysis, and takes prompted by a
 stem for the stems of every part their prompt reaches into (asked for here,
 by the default stems model): the queue holds them back until those jobs are done
-(store/queue.py). Their params are resolved once, on the first claim with
+(store/queue.py). Their recipe is resolved once, on the first claim with
 nothing left to wait for, and written to the takes with a note.
 """
 

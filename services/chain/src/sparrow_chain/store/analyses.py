@@ -1,7 +1,8 @@
 """The analysis kind of job: a node's audio to the analysis worker, what it
 heard back onto the node (its `analysis` column, with an event, as every node
 change). A job is queued in the transaction that stores the node's audio (the
-root's at upload, a take's when it is ready) when analysis is on. The lease is
+root's at upload, a take's when it is ready) when analysis is on, and for a
+part's takes again in a regrid's transaction (store/moves.py). The lease is
 the queue's (store/queue.py), as for every kind; jobs are claimed oldest first.
 """
 

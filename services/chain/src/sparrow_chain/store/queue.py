@@ -206,7 +206,7 @@ class JobQueue(Store):
 
     def _release(self, conn: Connection, job_id: str) -> None:
         """The job is done: those waiting on it no longer do (claimable once
-        nothing else holds them), and every replica hears so."""
+        nothing else holds them), and every replica is told so."""
         waiting = conn.execute(
             select(jobs.c.kind).join(job_waits, job_waits.c.job_id == jobs.c.id)
             .where(job_waits.c.on_job_id == job_id).distinct()

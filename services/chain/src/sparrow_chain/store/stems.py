@@ -1,8 +1,8 @@
 """Stems: cached by the content of the audio they came from and the model that
-splits it, made by stems jobs on the same durable queue as generation
+splits it, made by stems jobs on the same durable queue as takes and analyses
 (store/queue.py). Claiming a stems job sets its set `separating`; progress,
 results, a retry and a failure land on the set, and every chain holding its
-audio hears of each change."""
+audio is told of each change."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ jobs = Table(
     Column("node_id", String(36), nullable=True),
     # The request that asked for the job: its logs, on every service, carry it.
     Column("request_id", String(128), nullable=False, server_default=""),
-    # A takes job's params were resolved (set to bars) on a claim before: a retry keeps them.
+    # A takes job's recipe was resolved (set to bars) on a claim before: a retry keeps it.
     Column("resolved", Boolean, nullable=False, server_default=text("false")),
     Index("ix_jobs_state_created", "state", "created_at"),
 )
@@ -70,7 +70,7 @@ job_waits = Table(
     PrimaryKeyConstraint("job_id", "on_job_id"),
 )
 
-# When each user's generation job was last claimed. Claims take turns across
+# When each user's last takes job was claimed. Claims take turns across
 # users, the least recently served first, so one user's long queue can't hold
 # everyone else's takes behind it.
 turns = Table(
@@ -100,6 +100,7 @@ nodes = Table(
     Column("job_id", String(36), ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True),
     Column("status", String(16), nullable=False),
     Column("committed", Boolean, nullable=False),
+    # The node's recipe (domain.Recipe; the column keeps its first name); None for a root.
     Column("params", JSON, nullable=True),
     Column("audio_key", String(255), nullable=True),
     Column("audio_format", String(16), nullable=True),

@@ -7,8 +7,8 @@ of theirs, not fifty. Claiming sets the takes `generating`; progress, results,
 a retry and a failure land on them. The lease itself is the queue's
 (store/queue.py), as for every kind, and so are its waits: a takes job waiting
 on its parent's analysis or on stems is not claimed until they are done.
-A job's params are resolved (set to bars) once, with the job marked `resolved`
-in the same transaction, so a retry makes its takes with the same params.
+A job's recipe is resolved (set to bars) once, with the job marked `resolved`
+in the same transaction, so a retry makes its takes with the same recipe.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class ClaimedJob:
     # The takes to write, oldest first; all siblings of one parent.
     nodes: list[Node]
     request_id: str = ""
-    # Its params were resolved on a claim before (kept as they are).
+    # Its recipe was resolved on a claim before (kept as it is).
     resolved: bool = False
 
     @property
