@@ -86,7 +86,8 @@ def test_the_whole_flow_with_events_resumed_by_last_event_id(stack):
         binned = {n["id"] for n in client.get(f"/api/chains/{chain_id}/bin").json()["nodes"]}
         assert binned == {take_ids[0], take_ids[2], branch.json()["id"]}
         assert {n["id"] for n in client.get(f"/api/chains/{chain_id}").json()["nodes"]} == {root_id, take_ids[1]}
-        assert client.delete(f"/api/chains/{chain_id}/bin").json() == {"deleted": 3}
+        emptied = client.delete(f"/api/chains/{chain_id}/bin").json()
+        assert emptied["deleted"] == 3 and emptied["history"]["undo"] == {"kind": "commit", "node_id": take_ids[1]}
         for gone in binned:
             assert client.get(f"/api/nodes/{gone}").status_code == 404
         stored = {p.name.split(".")[0] for p in (stack.blob_dir / chain_id).iterdir()}
