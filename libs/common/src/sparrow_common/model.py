@@ -1,4 +1,4 @@
-"""A GPU worker's model lifecycle, shared by generation and stems: load once in
+"""A worker's model lifecycle, shared by generation, stems and analysis: load once in
 the background, say why when it can't, and let calls know where it stands."""
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ its allowed values and its meaning in words, written once here.
 
 Everything else reads these fields: the gateway builds its request schema from
 them (descriptions, bounds, choices and examples), sparrow_common.convert
-carries them in the protocol's Knobs message, the chain stores them with each
-take, and the generation worker hears nothing else. What the chain works out
+carries them in the protocol's Knobs message, the chain keeps them in each
+take's recipe, and the generation worker hears nothing else. What the chain works out
 before it asks (where the prompt starts, which stem of the path is heard,
 from which second, on which melody) is the chain's, and never reaches a worker.
 """

@@ -200,7 +200,7 @@ async def start_server(
     await server.start()
     running = RunningServer(server, health_servicer, bound, names)
     await running.set_serving(False)
-    log.info("listening on %s:%d", host, bound)
+    log.info("serving on %s:%d", host, bound)
     return running
 
 

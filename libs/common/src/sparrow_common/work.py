@@ -1,5 +1,5 @@
 """Running a model's blocking work off the event loop, with its progress
-streamed back and a cancel flag it checks, for every GPU worker."""
+streamed back and a cancel flag it checks, for every worker."""
 
 from __future__ import annotations
 
