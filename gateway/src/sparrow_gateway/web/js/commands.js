@@ -1,4 +1,4 @@
-// The command layer: everything the musician does that Sparrow must hear of
+// The command layer: everything the musician does that Sparrow must know of
 // (upload, ask for takes, commit, discard, undo, regrid, stems, export...)
 // goes through here, and nothing else calls the API (api.js) or follows a
 // chain's events (events.js). With those events (ChainCommands.event) it is

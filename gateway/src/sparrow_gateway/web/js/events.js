@@ -1,6 +1,6 @@
 // A chain's live events (SSE). EventSource reconnects by itself and resumes
 // with Last-Event-ID; when the server refuses the stream outright, we open a
-// new one from the last event seen after a pause. onStatus hears "live",
+// new one from the last event seen after a pause. onStatus is told "live",
 // "reconnecting" or "closed".
 
 export function watchChain(chainId, { onEvent, onStatus }) {

@@ -1,7 +1,7 @@
 // One transport for the whole page: a node, the spine from any point through its
 // seams (each clip scheduled sample-exact after the last, up to its end), a
 // looped stretch of the spine, a looped seam for A/B, or a node's stems
-// together. Listeners hear {what, position} every frame.
+// together. Those on onTick are told {what, position} every frame.
 
 import { audioContext, seam } from "./audio.js";
 

@@ -1,5 +1,5 @@
 // A map of the whole chain: every node still in it (not those in the bin, nor
-// those waiting out their undo) as a tree laid left to right, the spine along
+// those whose discard is on its way) as a tree laid left to right, the spine along
 // its top row. A circle is a part of the spine (numbered), a square a take; the
 // colour says how it stands (ready, on its way, failed). Clicking one shows it:
 // a part, its takes; a take, its parent's takes with it in focus.
