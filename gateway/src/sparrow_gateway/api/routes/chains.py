@@ -1,4 +1,5 @@
-"""Chains: upload a root clip, list, read, delete, and the spine."""
+"""Chains: upload a root clip, list, read, rename, delete, the spine, undo and
+redo, and the bin."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Nodes: branch, takes, commit, discard, read, and the audio itself."""
+"""Nodes: branch, takes, commit, uncommit, discard, restore, fork, the grid,
+read, the takes ranked, and the audio itself."""
 
 from __future__ import annotations
 
