@@ -1,6 +1,7 @@
 // The REST API. Every change carries the key in X-API-Key; GETs for <audio>,
 // fetch of audio and EventSource ride on the HttpOnly cookie POST /api/session sets.
 // Errors come back as ApiError with a sentence a musician can read.
+// Only the command layer (commands.js) calls it; audio.js fetches the audio itself.
 
 const KEY = "sparrow.key";
 
