@@ -4,7 +4,7 @@ model hears, with what the chain works out before it asks). No gRPC, no SQL.
 Words, one meaning each, as the editor says them and the code names them:
 
 - **chain**: one song being written, a tree of nodes from one root.
-- **node**: one clip in a chain and what made it (its knobs, its parent, where
+- **node**: one clip in a chain and what made it (its recipe, its parent, where
   it starts in its parent). Stores only its own new audio, never its parent's.
 - **root**: the chain's first node, the musician's upload; always committed.
 - **take**: a node the model wrote, continuing its parent; takes asked for
