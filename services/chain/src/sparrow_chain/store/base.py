@@ -96,8 +96,9 @@ class Store:
                 yield conn
 
     def _notify(self, conn: Connection, channel: str, payload: str) -> None:
-        """Tell every replica listening (PostgreSQL delivers it on commit, once
-        per payload per transaction). SQLite has one process: nothing to tell."""
+        """Tell every replica following the notices (notices.py; PostgreSQL
+        delivers them on commit, once per payload per transaction). SQLite has
+        one process: nothing to tell."""
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_notify(channel, payload)))
 

@@ -235,7 +235,7 @@ class Moves(Store):
             select(nodes.c.id).join(tree, nodes.c.parent_id == tree.c.id).where(nodes.c.binned_at.is_(None))
         )
         # Parents before children (a child is made after its parent), so a
-        # listener meets the top first, still under a node in the chain.
+        # watcher meets the top first, still under a node in the chain.
         rows = conn.execute(
             select(nodes).join(tree, tree.c.id == nodes.c.id).order_by(nodes.c.created_at, nodes.c.id)
         ).all()
@@ -256,7 +256,7 @@ class Moves(Store):
         if job_ids:
             conn.execute(update(nodes).where(nodes.c.id.in_(ids)).values(job_id=None))
             conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids), ~exists().where(nodes.c.job_id == jobs.c.id)))
-        # Each with the node as it is in the bin, so a listener keeps the bin's list without reading it.
+        # Each with the node as it is in the bin, so a watcher keeps the bin's list without reading it.
         for node_id in ids:
             self._append_event(conn, top.chain_id, EventKind.NODE_DISCARDED, self._node(conn, node_id))
 
@@ -266,7 +266,7 @@ class Moves(Store):
             update(nodes).where(nodes.c.id.in_(ids))
             .values(binned_at=None, bin_top=None, binned_by=None, updated_at=now())
         )
-        # Parents before children, so a listener can place each under its parent.
+        # Parents before children, so a watcher can place each under its parent.
         for row in conn.execute(select(nodes).where(nodes.c.id.in_(ids)).order_by(nodes.c.created_at, nodes.c.id)):
             self._append_event(conn, top.chain_id, EventKind.NODE_RESTORED, node_from_row(row))
         return self._node(conn, top.id)
