@@ -3,7 +3,8 @@
 // goes through here, and nothing else calls the API (api.js) or follows a
 // chain's events (events.js). With those events (ChainCommands.event) it is
 // the one writer of the chain's model (chain.js): views call commands and read
-// the model; they never fetch, and never write the model themselves. No DOM.
+// the model; they fetch nothing but audio (audio.js), and never write the
+// model themselves. No DOM.
 //
 // Nothing is read again after a move, made here or elsewhere (another tab, the
 // API): a move's reply says what it changed, with the history (what undo and
