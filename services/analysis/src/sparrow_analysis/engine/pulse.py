@@ -105,8 +105,10 @@ SLOW_STEADY = 0.7
 # A choir's notes swell in with no attack: the onsets' noise can hide the beat
 # that the new pitches alone (heard.change, with half the harmony's movement)
 # keep. When no beat is heard, the fit's best tempo on those alone is said if it
-# is CLEAR there (on sparrow_common.testing.pieces a choir chorale reads 1;
-# rubato chords, drones and noise at most 0.48).
+# is as steady as LEGATO_STEADY there (on sparrow_common.testing.pieces a choir
+# chorale reads 1; rubato chords, drones and noise of 20 to 30 s at most 0.48, a
+# drone of 12 to 16 s 0.62).
+LEGATO_STEADY = 0.8
 
 
 @dataclass(frozen=True)
@@ -359,11 +361,11 @@ def _chords_rate(heard: Heard, env: np.ndarray, beat_acf: np.ndarray) -> tuple[f
 
 def _legato(heard: Heard) -> tuple[float, float, np.ndarray]:
     """(confidence, bpm, beat frames) of the beat of the new pitches alone (and
-    half the harmony's movement), or no confidence when it is not CLEAR."""
+    half the harmony's movement), or no confidence when it is not LEGATO_STEADY."""
     env = heard.change + 0.5 * heard.harmony
     bpms, scores, beat_acf = _fit(heard, env)
     confidence, bpm, frames = _tracked(heard, env, beat_acf, _candidates(bpms, scores)[0])
-    return (confidence, bpm, frames) if confidence >= CLEAR else (0.0, 0.0, NONE.beat_frames)
+    return (confidence, bpm, frames) if confidence >= LEGATO_STEADY else (0.0, 0.0, NONE.beat_frames)
 
 
 def pulse(heard: Heard) -> Pulse:
