@@ -285,15 +285,40 @@ def test_a_seam_too_short_or_with_nothing_clear_is_unjudged(whole):
 
 
 @needs_fluidsynth
-@pytest.mark.parametrize("seed, index", [(11, 2), (7, 25)], ids=["choir-3/4-85.9", "choir-4/4-61.3"])
+@pytest.mark.parametrize(
+    "seed, index", [(11, 2), (7, 25), (2, 30)], ids=["choir-3/4-85.9", "choir-4/4-61.3", "choir-4/4-68.2"]
+)
 def test_a_choir_chorale_whose_notes_swell_in_has_its_tempo(seed, index):
     """Four voices on "choir aahs" (no attack for the onsets to hear, chords
     changing on the beat): once read no tempo at all. The new pitches heard
-    between windows either side of each frame (heard.change) find the beat."""
+    between windows either side of each frame (heard.change) find the beat; where
+    the onsets' noise still hides it (68.2 bpm), the new pitches alone do."""
     piece = played._piece("chorale", index, seed, (20.0, 30.0))
     assert "choir" in piece.name
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize(
+    "style, seed, index", [("flute", 7, 10), ("chorale", 7, 24)], ids=["flute-4/4-75.7", "strings-4/4-61"]
+)
+def test_a_legato_chorale_steady_only_at_its_chords_rate_has_its_beat(style, seed, index):
+    """Flute and string chorales whose chords change every second beat, the tune's
+    notes swelling in between: steady only at the chords' rate (31 to 38 a
+    minute, too slow for a beat), they once read no tempo. The beat is that
+    pulse's half."""
+    piece = played._piece(style, index, seed, (20.0, 30.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+
+
+def test_two_chords_a_bar_in_three_four_change_on_beats():
+    """Two chords a bar in 3/4 once changed on 1 and the "and" of 2, two dotted
+    quarters: 6/8 labelled 3/4. They change on beats 1 and 3."""
+    g = played.Grid(0.5, 3, 2, 0.0, 4, np.random.default_rng(0))
+    chords = played._chord_list(g, 0, "major", 2.0)
+    assert [(beat, length) for _, beat, length, _ in chords[:2]] == [(0.0, 2.0), (2.0, 1.0)]
 
 
 @needs_fluidsynth
