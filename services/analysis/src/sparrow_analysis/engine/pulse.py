@@ -16,7 +16,10 @@ and the tempo refined by a line through them.
 
 No tempo is said when nothing starts (the envelope never rises past ONSET_FLOOR),
 or when the `confidence` is under STEADY: the envelope neither repeats at the
-chosen beat nor rises on the tracked beats (noise, drones, rubato chords).
+chosen beat nor rises on the tracked beats (noise, drones, rubato chords). Before
+saying none, two readings of legato music are tried, each held to a higher
+steadiness than STEADY: the chords' rate, too slow for a beat, halved
+(`_chords_rate`), and the beat of the new pitches alone (`_legato`).
 """
 
 from __future__ import annotations
