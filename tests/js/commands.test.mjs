@@ -37,7 +37,7 @@ const history = (seq, undo = null, redo = null) => ({ undo, redo, seq });
 const move = (kind, id) => ({ kind, node_id: id });
 // A node as the bin holds it, and its event.
 const binned = (n, at = "2026-03-01T00:00:00Z") => ({ ...n, binned_at: at, updated_at: at });
-const discardedEvent = (n, at) => ({ node_id: n.id, node: binned(n, at), status: n.status });
+const discardedEvent = (n, at, extra = {}) => ({ node_id: n.id, node: { ...binned(n, at), ...extra }, status: n.status });
 
 // A later answer: resolve(body) gives it.
 function later() {
@@ -166,7 +166,8 @@ test("a move made elsewhere is followed from its events alone: the nodes, the bi
   const a = node("a", "root");
   const { chain, commands } = await open(t, [root, a, node("a1", "a"), node("b", "root")]);
 
-  commands.event("node.discarded", discardedEvent(a, "2026-02-01T00:00:00Z"));
+  // a was still being made: it goes to the bin cancelled.
+  commands.event("node.discarded", discardedEvent(a, "2026-02-01T00:00:00Z", { status: "cancelled" }));
   commands.event("node.discarded", discardedEvent(node("a1", "a"), "2026-02-01T00:00:00Z"));
   commands.event("history.changed", { node_id: null, history: history(8, move("discard", "a")) });
   commands.event("chain.renamed", { node_id: null, title: "renamed too" });
@@ -176,7 +177,7 @@ test("a move made elsewhere is followed from its events alone: the nodes, the bi
   assert.deepEqual(asked, []);
   assert.deepEqual(chain.history, history(8, move("discard", "a")));
   assert.equal(chain.title, "renamed too");
-  assert.deepEqual(chain.bin.map((n) => [n.id, n.binned_at]), [["a", "2026-02-01T00:00:00Z"]]);
+  assert.deepEqual(chain.bin.map((n) => [n.id, n.binned_at, n.status]), [["a", "2026-02-01T00:00:00Z", "cancelled"]]);
   assert.deepEqual(chain.takesOf("root").map((n) => n.id), ["b"]);
   assert.deepEqual(heard.removed.sort(), ["a", "a1"]);
   // Its restore, made elsewhere too: back from the bin.

@@ -118,10 +118,11 @@ export class ChainCommands {
 
   // A node went to the bin, as it is there (a discard's event, a commit's
   // sibling): on top of the bin when its parent stays in the chain, else under
-  // what went before it (its parent's event comes first).
+  // what went before it (its parent's event comes first). The bin keeps it as
+  // the event has it (a take being made comes back cancelled).
   discarded(node) {
     if (this.chain.has(node.id) && this.chain.has(node.parent_id)) this.bin(node.id, node.binned_at);
-    else this.drop(node.id, node);
+    this.drop(node.id, node);
   }
 
   // A node left the chain (to the bin, or deleted); the views hear of it once.
