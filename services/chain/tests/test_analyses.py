@@ -67,27 +67,27 @@ GRID = grid_of(CLIP, None, 16.8)
 def test_bars_start_the_prompt_on_a_downbeat_and_make_whole_bars():
     # A 16.8 s parent at 120 bpm in 4/4 (a bar is 2 s), its first downbeat at 0.3 s.
     aligned = to_bars(Recipe(prompt_duration_s=3.1, duration_s=3.5), GRID, 16.8)
-    assert aligned.params.prompt_duration_s == 2.5  # from the downbeat at 14.3 s
-    assert aligned.params.duration_s == 4.0  # two bars
+    assert aligned.recipe.prompt_duration_s == 2.5  # from the downbeat at 14.3 s
+    assert aligned.recipe.duration_s == 4.0  # two bars
     assert "2 bars of 4/4 at 120.0 bpm" in aligned.note
     # A prompt longer than the parent reaches back on the same grid.
     longer = to_bars(Recipe(prompt_duration_s=20.0, duration_s=1.0), GRID, 16.8)
-    assert longer.params.prompt_duration_s == 20.5 and longer.params.duration_s == 2.0
+    assert longer.recipe.prompt_duration_s == 20.5 and longer.recipe.duration_s == 2.0
 
 
 def test_bars_follow_the_musicians_tempo_meter_and_bar_one():
     # Heard at 120 bpm in 4/4; the musician says 90 bpm in 3/4 from 0.5 s: a bar is 2 s.
     corrected = grid_of(CLIP, GridCorrection(tempo_bpm=90.0, time_signature="3/4", bar_one_s=0.5), 16.8)
     aligned = to_bars(Recipe(prompt_duration_s=3.1, duration_s=3.5), corrected, 16.8)
-    assert aligned.params.prompt_duration_s == 2.3  # from the downbeat at 14.5 s
-    assert aligned.params.duration_s == 4.0 and "2 bars of 3/4 at 90.0 bpm" in aligned.note
+    assert aligned.recipe.prompt_duration_s == 2.3  # from the downbeat at 14.5 s
+    assert aligned.recipe.duration_s == 4.0 and "2 bars of 3/4 at 90.0 bpm" in aligned.note
     # A tempo typed where nothing was heard is enough (counted in four).
     typed = to_bars(Recipe(duration_s=3.5), grid_of(None, GridCorrection(tempo_bpm=60.0), 10.0), 10.0)
-    assert typed.params.duration_s == 4.0 and "1 bar of 4/4 at 60.0 bpm" in typed.note
+    assert typed.recipe.duration_s == 4.0 and "1 bar of 4/4 at 60.0 bpm" in typed.note
 
 
 def test_without_a_tempo_bars_keep_to_seconds_and_say_why():
     asked = Recipe(prompt_duration_s=3.1, duration_s=3.5)
     for clip, words in ((None, "not analysed"), (ClipAnalysis(), "no steady beat")):
         kept = to_bars(asked, grid_of(clip, None, 10.0), 10.0)
-        assert kept.params == asked and words in kept.note
+        assert kept.recipe == asked and words in kept.note

@@ -6,31 +6,36 @@ corrections over it: grid.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from sparrow_chain.grid import Grid
 from sparrow_common.params import RANGES, Knobs
 
 
+# A take's recipe, or the knobs alone: what comes back is what went in.
+K = TypeVar("K", bound=Knobs)
+
+
 @dataclass(frozen=True)
-class Aligned:
-    # The knobs as asked, the prompt and the length set to bars (a Recipe stays one).
-    params: Knobs
+class Aligned(Generic[K]):
+    # As asked, the prompt and the length set to bars.
+    recipe: K
     # In words, for the node.
     note: str
 
 
-def to_bars(params: Knobs, grid: Grid | None, parent_s: float) -> Aligned:
-    """`params` with the prompt set to start on a downbeat of the path (the
+def to_bars(recipe: K, grid: Grid | None, parent_s: float) -> Aligned[K]:
+    """`recipe` with the prompt set to start on a downbeat of the path (the
     one whose distance to the parent's end is nearest the asked prompt) and the
     length to whole bars (the nearest number to the asked length, at least one),
     from the parent's `grid` (None: neither heard nor corrected); as asked, with
     the reason, without a tempo. Downbeats before the parent's first are carried
     back a bar at a time: the path before it is heard at the same tempo."""
     if grid is None:
-        return Aligned(params, "kept to seconds: the parent was not analysed")
+        return Aligned(recipe, "kept to seconds: the parent was not analysed")
     tempo, meter, downbeats = grid.tempo_bpm, grid.meter, list(grid.downbeats_s)
     if not tempo or not meter or not downbeats:
-        return Aligned(params, "kept to seconds: the parent has no steady beat")
+        return Aligned(recipe, "kept to seconds: the parent has no steady beat")
     bar = 60.0 / tempo * meter
     low, high = RANGES["prompt_duration_s"]
     starts = [d for d in downbeats if d < parent_s]
@@ -40,11 +45,11 @@ def to_bars(params: Knobs, grid: Grid | None, parent_s: float) -> Aligned:
         earlier -= bar
     prompts = [parent_s - s for s in starts if low <= parent_s - s <= high]
     if not prompts:
-        return Aligned(params, "kept to seconds: no downbeat lies within a prompt's reach")
-    prompt = min(prompts, key=lambda p: abs(p - params.prompt_duration_s))
+        return Aligned(recipe, "kept to seconds: no downbeat lies within a prompt's reach")
+    prompt = min(prompts, key=lambda p: abs(p - recipe.prompt_duration_s))
     longest = int(RANGES["duration_s"][1] // bar)
-    bars = min(max(1, round(params.duration_s / bar)), longest)
-    aligned = replace(params, prompt_duration_s=round(prompt, 3), duration_s=round(bars * bar, 3))
+    bars = min(max(1, round(recipe.duration_s / bar)), longest)
+    aligned = replace(recipe, prompt_duration_s=round(prompt, 3), duration_s=round(bars * bar, 3))
     note = (
         f"on the bar line: {bars} bar{'s' if bars > 1 else ''} of {grid.time_signature or meter} at {tempo:.1f} bpm, "
         f"heard from a downbeat {prompt:.2f} s before the end"

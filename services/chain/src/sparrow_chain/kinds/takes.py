@@ -161,8 +161,8 @@ class Takes:
         # The path ends where the takes continue from: the parent's end, or their from_s.
         end_s = job.nodes[0].from_s if job.nodes[0].from_s is not None else parent.audio.duration_s
         aligned = to_bars(recipe, parent.grid, end_s)
-        await asyncio.to_thread(self.takes.resolve, job.id, aligned.params, aligned.note)
-        return aligned.params
+        await asyncio.to_thread(self.takes.resolve, job.id, aligned.recipe, aligned.note)
+        return aligned.recipe
 
     def _melody(self, melody: Melody, seconds: float) -> bytes:
         """The first `seconds` of the melody's audio (its node's mix or stem), as

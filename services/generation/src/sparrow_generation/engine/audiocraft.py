@@ -103,8 +103,8 @@ def load_audiocraft(
 
     try:
         package = _read(folder / LM_FILE)
-        recipe = Recipe.from_package(package)
-        codec_name = _codec_name(folder, recipe.cfg)
+        architecture = Architecture.from_package(package)
+        codec_name = _codec_name(folder, architecture.cfg)
     except _Refusal as refusal:
         raise refuse(str(refusal)) from None
     state = package["best_state"]
@@ -113,19 +113,19 @@ def load_audiocraft(
     state = dict(state)
 
     try:
-        text_folder, codec_folder = locate(recipe.text_encoder), locate(codec_name)
+        text_folder, codec_folder = locate(architecture.text_encoder), locate(codec_name)
         text_config = AutoConfig.from_pretrained(text_folder)
         tokenizer = AutoTokenizer.from_pretrained(text_folder)
         codec = EncodecModel.from_pretrained(codec_folder, dtype=torch.float32)
-        recipe.check_codec(codec.config, codec_name)
-        weights = _decoder_weights(state, recipe, text_config.d_model)
-        weights.update(_text_weights(state, recipe, text_folder))
+        architecture.check_codec(codec.config, codec_name)
+        weights = _decoder_weights(state, architecture, text_config.d_model)
+        weights.update(_text_weights(state, architecture, text_folder))
         weights.update({f"audio_encoder.{k}": v for k, v in codec.state_dict().items()})
         if state:
             shown = ", ".join(sorted(state)[:3])
             raise _Refusal(f"its state holds weights transformers' MusicGen has no place for ({shown}, ...)")
         config = MusicgenConfig(
-            text_encoder=text_config, audio_encoder=codec.config, decoder=recipe.decoder_config()
+            text_encoder=text_config, audio_encoder=codec.config, decoder=architecture.decoder_config()
         )
         with no_init_weights():  # every weight is loaded just below
             model = MusicgenForConditionalGeneration(config)
@@ -143,17 +143,17 @@ def load_audiocraft(
         raise refuse(
             "transformers built its decoder without an attention implementation (it would not be causal)"
         )
-    recipe.configure_generation(model)
+    architecture.configure_generation(model)
     log.info(
         "converted audiocraft %s checkpoint %s: %d layers of width %d, %d codebooks, %d channel(s), "
         "T5 %s, codec %s",
         package.get("version", "?"),
         folder,
-        recipe.num_layers,
-        recipe.dim,
-        recipe.n_q,
-        recipe.channels,
-        recipe.text_encoder,
+        architecture.num_layers,
+        architecture.dim,
+        architecture.n_q,
+        architecture.channels,
+        architecture.text_encoder,
         codec_name,
     )
     return model.float().eval(), tokenizer
@@ -208,7 +208,7 @@ def _lookup(cfg: dict, path: str, default=_MISSING, _depth: int = 0):
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Architecture:
     """What the xp.cfg says the LM is, once checked to be something transformers'
     MusicGen runs."""
 
@@ -230,7 +230,7 @@ class Recipe:
     codec_n_q: int | None
 
     @classmethod
-    def from_package(cls, package: dict) -> Recipe:
+    def from_package(cls, package: dict) -> Architecture:
         if "best_state" not in package or "xp.cfg" not in package:
             raise _Refusal(
                 f"{LM_FILE} lacks 'best_state' or 'xp.cfg'; export it with audiocraft.utils.export.export_lm"
@@ -245,7 +245,7 @@ class Recipe:
         return cls.from_cfg(cfg)
 
     @classmethod
-    def from_cfg(cls, cfg: dict) -> Recipe:
+    def from_cfg(cls, cfg: dict) -> Architecture:
         def lm(key: str):
             return _lookup(cfg, f"transformer_lm.{key}", _LM_DEFAULTS.get(key, _MISSING))
 
@@ -499,20 +499,20 @@ def _take(state: dict, *names: str) -> torch.Tensor:
     raise _Refusal(f"its state has no {names[0]}")
 
 
-def _decoder_weights(state: dict, recipe: Recipe, text_width: int) -> dict[str, torch.Tensor]:
+def _decoder_weights(state: dict, architecture: Architecture, text_width: int) -> dict[str, torch.Tensor]:
     """The LM's weights under transformers' names, popped from `state`."""
     out: dict[str, torch.Tensor] = {}
     decoder = "decoder.model.decoder"
-    projection_key = f"condition_provider.conditioners.{recipe.text_key}.output_proj"
+    projection_key = f"condition_provider.conditioners.{architecture.text_key}.output_proj"
     projection = _take(state, f"{projection_key}.weight")
     projection_bias = _take(state, f"{projection_key}.bias")
-    if tuple(projection.shape) != (recipe.dim, text_width):
+    if tuple(projection.shape) != (architecture.dim, text_width):
         raise _Refusal(
-            f"its description projection is {tuple(projection.shape)}, not ({recipe.dim}, {text_width})"
+            f"its description projection is {tuple(projection.shape)}, not ({architecture.dim}, {text_width})"
         )
     # transformers has no text projection when T5 is as wide as the decoder: fold
     # it into the cross-attention's keys and values, which have no bias to take its own.
-    fold = text_width == recipe.dim
+    fold = text_width == architecture.dim
     if fold and torch.count_nonzero(projection_bias):
         raise _Refusal(
             f"T5 is as wide as the decoder ({text_width}), so transformers has no text projection, and this "
@@ -520,16 +520,16 @@ def _decoder_weights(state: dict, recipe: Recipe, text_width: int) -> dict[str, 
         )
     if not fold:
         out["enc_to_dec_proj.weight"], out["enc_to_dec_proj.bias"] = projection, projection_bias
-    for k in range(recipe.n_q):
+    for k in range(architecture.n_q):
         out[f"{decoder}.embed_tokens.{k}.weight"] = _take(state, f"emb.{k}.weight")
         out[f"decoder.lm_heads.{k}.weight"] = _take(state, f"linears.{k}.weight")
-    for i in range(recipe.num_layers):
+    for i in range(architecture.num_layers):
         ours, theirs = f"{decoder}.layers.{i}", f"transformer.layers.{i}"
         for attention, target in (("self_attn", "self_attn"), ("cross_attention", "encoder_attn")):
             packed = _take(
                 state, f"{theirs}.{attention}.in_proj_weight", f"{theirs}.{attention}.mha.in_proj_weight"
             )
-            if tuple(packed.shape) != (3 * recipe.dim, recipe.dim):
+            if tuple(packed.shape) != (3 * architecture.dim, architecture.dim):
                 raise _Refusal(f"{theirs}.{attention}.in_proj_weight is {tuple(packed.shape)}")
             q, k, v = packed.chunk(3)
             if attention == "cross_attention" and fold:
@@ -570,10 +570,10 @@ def _check_shapes(model: MusicgenForConditionalGeneration, weights: dict[str, to
             )
 
 
-def _text_weights(state: dict, recipe: Recipe, text_folder: str) -> dict[str, torch.Tensor]:
+def _text_weights(state: dict, architecture: Architecture, text_folder: str) -> dict[str, torch.Tensor]:
     """T5's weights: the fine-tuned ones when the state holds them, else the
     pretrained T5 named in xp.cfg."""
-    prefix = f"condition_provider.conditioners.{recipe.text_key}.t5."
+    prefix = f"condition_provider.conditioners.{architecture.text_key}.t5."
     tuned = {
         key[len(prefix) :]: state.pop(key).to(torch.float32)
         for key in [k for k in state if k.startswith(prefix)]
