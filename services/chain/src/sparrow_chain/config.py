@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # analysis, nodes carry none.
     analysis_addr: str = ""
     analysis_deadline_s: float = 600.0
+    # At most this many of a user's analyses in the queue: an upload past it is
+    # stored as ever, its analysis held its turn (store/analyses.py), none dropped.
+    analysis_queue_per_user: int = 20
     # The export workers.
     export_addr: str = "127.0.0.1:50054"
     export_deadline_s: float = 600.0

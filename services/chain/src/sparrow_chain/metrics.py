@@ -18,7 +18,7 @@ from sparrow_chain.store.takes import TAKES
 log = logging.getLogger(__name__)
 
 KINDS = (TAKES, STEMS, ANALYSIS)
-STATES = ("queued", "running")
+STATES = ("queued", "running", "held")
 
 JOBS_ENDED = Counter(
     "sparrow_jobs_ended", "Jobs this replica's dispatcher ended, by kind and outcome", ["kind", "outcome"]

@@ -93,14 +93,14 @@ async def build_server(settings: Settings) -> ChainServer:
     """Migrate the database, sweep orphaned blobs and start serving (SERVING)."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(migrate, engine)
-    store = ChainStore(engine, analyze=bool(settings.analysis_addr))
+    store = ChainStore(engine, bool(settings.analysis_addr), settings.analysis_queue_per_user)
     blobs = LocalBlobStore(settings.blob_dir)
     swept = await asyncio.to_thread(sweep_orphans, store, blobs)
     if swept:
         log.info("removed %d orphaned blobs", swept)
     bell = EventBell()
     analyze = bool(settings.analysis_addr)
-    queue = JobQueue(engine, analyze)
+    queue = JobQueue(engine, analyze, settings.analysis_queue_per_user)
     audio = AudioWork(settings.audio_threads)
     generation = Worker("generation", settings.generation_addr, generation_pb2_grpc.GenerationServiceStub)
     stems = Worker("stems", settings.stems_addr, stems_pb2_grpc.StemsServiceStub)

@@ -34,9 +34,12 @@ waits on the other in a circle, and a wait on a row deleted meanwhile is not
 written.
 
 What is a kind's own is its adapter's (`Adapter`): which of its jobs comes next
-(takes: in turns across users; stems and analyses: the oldest), what claiming starts, and
-where progress, results, a retry and a failure land. Kinds are tried in order,
-takes first.
+(takes: in turns across users; analyses: a take's seam before uploads, then in
+turns across users; stems: the oldest), what claiming starts, and where
+progress, results, a retry and a failure land. Kinds are tried in order, takes
+first. An upload's analysis past its user's bound is queued `held` (neither
+claimable nor counted in the depth) and let in, its user's oldest first, by
+the claims that follow (store/analyses.py).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from sparrow_chain.store.analyses import Analyses, ClaimedAnalysis
-from sparrow_chain.store.base import JOBS_CHANNEL, Store, claimable, now
+from sparrow_chain.store.base import ANALYSES_PER_USER, JOBS_CHANNEL, Store, claimable, now
 from sparrow_chain.store.stems import ClaimedStems, StemStore
 from sparrow_chain.store.tables import job_waits, jobs
 from sparrow_chain.store.takes import ClaimedJob, Takes
@@ -84,11 +87,11 @@ class JobQueue(Store):
     """Claim, renew, progress, finish, retry and fail jobs of any kind, by job
     id and owner."""
 
-    def __init__(self, engine: Engine, analyze: bool = False):
-        super().__init__(engine, analyze)
-        self.takes = Takes(engine, analyze)
+    def __init__(self, engine: Engine, analyze: bool = False, analyses_per_user: int = ANALYSES_PER_USER):
+        super().__init__(engine, analyze, analyses_per_user)
+        self.takes = Takes(engine, analyze, analyses_per_user)
         self.stems = StemStore(engine)
-        self.analyses = Analyses(engine)
+        self.analyses = Analyses(engine, analyses_per_user)
         self.kinds: dict[str, Adapter] = {kind.name: kind for kind in (self.takes, self.stems, self.analyses)}
 
     def claim(self, owner: str, lease_s: float, kinds: tuple[str, ...] | None = None) -> Claimed | None:
@@ -98,6 +101,8 @@ class JobQueue(Store):
         for kind in self.kinds.values():
             if kinds is not None and kind.name not in kinds:
                 continue
+            if kind is self.analyses:
+                self.analyses.let_in()
             while True:
                 with self._write() as conn:
                     moment = now()

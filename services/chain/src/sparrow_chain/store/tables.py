@@ -80,6 +80,15 @@ turns = Table(
     Column("last_claimed_at", DateTime(timezone=True), nullable=False),
 )
 
+# When each user's last analysis was claimed: analyses take turns across users
+# as takes do, on a clock of their own (store/analyses.py).
+analysis_turns = Table(
+    "analysis_turns",
+    metadata,
+    Column("owner_id", String(64), primary_key=True),
+    Column("last_claimed_at", DateTime(timezone=True), nullable=False),
+)
+
 # Takes each user asked each day (UTC): the per-day limit counts here, so
 # discarding takes does not give them back.
 usage = Table(
