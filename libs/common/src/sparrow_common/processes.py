@@ -1,8 +1,9 @@
 """Start Sparrow's services as real processes: `make run`, the end-to-end tests
-and the benchmarks all use this."""
+and the benchmarks all use this. `keep_running` is `make run`'s supervisor."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -11,8 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 
 _handed_out: set[int] = set()
 
@@ -54,12 +57,18 @@ class ServiceProcess:
         self.env = {**os.environ, **env}
         self.log_path = log_dir / f"{name}.log" if log_dir else None
         self.process: subprocess.Popen | None = None
+        self.started_at = 0.0  # time.monotonic() at the last start
 
     def start(self) -> ServiceProcess:
         output = open(self.log_path, "ab") if self.log_path else None
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=self.env, stdout=output, stderr=subprocess.STDOUT
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module], env=self.env, stdout=output, stderr=subprocess.STDOUT
+            )
+        finally:
+            if output is not None:
+                output.close()  # the child has its own copy; a service started again opens it anew
+        self.started_at = time.monotonic()
         return self
 
     def wait_until(self, ready: Callable[[], bool], timeout: float = 60.0) -> ServiceProcess:
@@ -100,6 +109,58 @@ class ServiceProcess:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def how_it_ended(returncode: int) -> str:
+    """"exit code 1", or "signal 9 (SIGKILL)" for a process a signal ended
+    (Popen gives that as a negative return code)."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "unknown"
+    return f"signal {-returncode} ({name})"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long `keep_running` waits before starting again a service that exited:
+    `first`, doubled each time it exits again, up to `longest`; back to `first`
+    once it had stayed up `settled` seconds (it was serving, not failing to start).
+    The chain waits 120 s (CHAIN_WORKER_WAIT_S) for a worker before a take ends in
+    error; a 30 s ceiling still tries a worker four times within that wait, however
+    long it has been dying."""
+
+    first: float = 0.5
+    longest: float = 30.0
+    settled: float = 60.0
+
+
+def keep_running(services: list[ServiceProcess], stopping: Callable[[], bool], backoff: Backoff = Backoff()) -> None:
+    """Until `stopping()` is true, start again each service that exits, after
+    `backoff`, and log which one, how it ended and when it starts again. The
+    services must have been started; stopping them is the caller's."""
+    waits = {service.name: backoff.first for service in services}
+    due: dict[str, float] = {}  # name -> when it starts again
+    while not stopping():
+        now = time.monotonic()
+        for service in services:
+            if service.name in due:
+                if now >= due[service.name]:
+                    del due[service.name]
+                    service.start()
+                    log.info("%s started again (pid %d)", service.name, service.process.pid)
+            elif service.process.poll() is not None:
+                up = now - service.started_at
+                wait = backoff.first if up >= backoff.settled else waits[service.name]
+                waits[service.name] = min(wait * 2, backoff.longest)
+                due[service.name] = now + wait
+                log.warning(
+                    "%s exited with %s after %.1fs up; starting it again in %gs",
+                    service.name, how_it_ended(service.process.returncode), up, wait,
+                )
+        time.sleep(0.1)
 
 
 def stop_all(services: Iterable[ServiceProcess | None]) -> None:
