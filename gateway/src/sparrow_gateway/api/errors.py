@@ -42,17 +42,23 @@ def http_status(error: grpc.aio.AioRpcError) -> int:
 
 async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
     status = http_status(error)
+    trailers = dict(error.trailing_metadata() or ())
+    # A service that is up but can't serve (its database away) says why in
+    # words and when to ask again; a channel that can't reach it says neither.
+    said_unavailable = error.code() == grpc.StatusCode.UNAVAILABLE and "retry-after" in trailers
     if error.code() in _READABLE:
         detail = error.details()
+    elif said_unavailable:
+        detail = error.details()[:1].upper() + error.details()[1:] + "."
     elif error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         detail = "The chain service is not answering right now; try again shortly."
     else:
         detail = "The chain service failed; its log has the details."
-    if status >= 500:
+    if status >= 500 and not said_unavailable:
+        # The service logged its own outage once; a line a request would drown it.
         log.warning("%s %s -> %s: %s", request.method, request.url.path, error.code().name, error.details())
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = {"Retry-After": trailers.get("retry-after", "5")} if status == 503 else None
     if status == 429:
-        trailers = dict(error.trailing_metadata() or ())
         headers = {"Retry-After": trailers.get("retry-after", "30")}
         detail = detail[:1].upper() + detail[1:] + "."
     if status == 422:

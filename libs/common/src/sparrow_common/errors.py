@@ -51,9 +51,17 @@ class OverLimit(SparrowError):
 
 
 class Unavailable(SparrowError):
-    """A model or a downstream service can't serve right now; the message says why."""
+    """A model or a downstream service can't serve right now; the message says why.
+    With `retry_after_s` (sent as the "retry-after" trailer) the message is meant
+    for users and says when asking again should succeed."""
 
     code_name = "UNAVAILABLE"
+    retry_after_s: int | None = None
+
+    def __init__(self, message: str, retry_after_s: int | None = None):
+        super().__init__(message)
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
 
 
 def from_downstream(code_name: str, details: str, service: str) -> SparrowError:

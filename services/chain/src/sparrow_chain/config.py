@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     port: int = 50051
     # SQLite (WAL) by default; postgresql+psycopg://user@host/db in production.
     database_url: str = "sqlite:///./data/sparrow.db"
+    # Seconds PostgreSQL has to accept a connection (and the pool to free one)
+    # before requests are answered 503, the database away.
+    database_timeout_s: int = 5
     blob_dir: str = "./data/blobs"
     max_upload_bytes: int = 100 * 1024 * 1024
     # The longest clip an upload may decode to (20 minutes), whatever its size

@@ -13,6 +13,12 @@ reached is retried a few times before the job ends in error. A job whose
 dispatcher died is claimed again when its lease runs out. A job that needs
 others done first (Waits) goes back to the queue waiting on them.
 
+While the database is away (the store raises Unavailable and has logged it
+once), the loop backs off and tries again, and a running job is left to its
+lease: nothing can be written about it, and once the lease runs out it is
+claimed again, here or by another replica. No task it starts ends with an
+error nobody reads.
+
 The dispatcher knows no kind by name: server.py builds the kinds and their
 workers and hands them over.
 """
@@ -38,11 +44,13 @@ from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
 from sparrow_chain.workers import Chunk, Done, Progress, Received, Worker
 from sparrow_common import request_id
-from sparrow_common.errors import MODEL_LOADING
+from sparrow_common.errors import MODEL_LOADING, Unavailable
 from sparrow_common.ids import new_id
 
 log = logging.getLogger(__name__)
 
+# Claims stop at most this long while the database is away (the poll doubling up to it).
+AWAY_BACKOFF_MAX_S = 5.0
 # These mean the request can't succeed however often it is tried.
 _FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 
@@ -91,20 +99,29 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Claim and start jobs until cancelled."""
+        pause = self.settings.job_poll_s
         while True:
             await self.free.acquire()
             queued = self._queued
             try:
                 job = await asyncio.to_thread(self.jobs.claim, self.owner, self.settings.lease_s, tuple(self.kinds))
-            except Exception:  # noqa: BLE001 - the database may be away for a moment
+                pause = self.settings.job_poll_s
+            except Unavailable:  # the store said so; back off while the database is away
+                job = None
+                pause = min(pause * 2, max(AWAY_BACKOFF_MAX_S, self.settings.job_poll_s))
+            except Exception:  # noqa: BLE001 - the loop goes on; the log has why
                 log.exception("claiming a job failed")
                 job = None
             if job is None:
                 self.free.release()
                 try:
-                    await asyncio.wait_for(queued.wait(), self.settings.job_poll_s)
+                    await asyncio.wait_for(queued.wait(), pause)
                 except TimeoutError:
                     pass
+                continue
+            if job.id in self.active:
+                # Its lease ran out while the database was away, and the work goes on here.
+                self.free.release()
                 continue
             self.kinds[job.kind].changed(job)
             task = asyncio.create_task(self._work(job), name=f"job {job.id}")
@@ -130,6 +147,26 @@ class Dispatcher:
         kind = self.kinds[job.kind]
         outcome = "done"
         try:
+            outcome = await self._outcome(job, kind)
+        except asyncio.CancelledError:
+            outcome = "handed_back"
+            raise
+        except Unavailable as error:
+            # Whether in the work or in saying how it ended: nothing can be written
+            # now, so the job is left to its lease (claimed again once it runs out).
+            outcome = "left_to_lease"
+            log.info("job %s is left to its lease: %s", job.id, error)
+        except Exception:  # noqa: BLE001 - a job's task never ends with an error nobody reads
+            outcome = "error"
+            log.exception("job %s could not be ended; its lease hands it back", job.id)
+        finally:
+            JOBS_ENDED.labels(job.kind, outcome).inc()
+            kind.changed(job)
+
+    async def _outcome(self, job: Claimed, kind: Kind) -> str:
+        """Run the job through its kind and end, retry or hand it back; says which."""
+        outcome = "done"
+        try:
             await kind.run(job, self)
         except JobGone:
             outcome = "gone"
@@ -141,18 +178,25 @@ class Dispatcher:
             )
             self.job_queued()  # what it waits on may just have been asked for
         except asyncio.CancelledError:
-            outcome = "handed_back"
-            await asyncio.shield(asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False))
+            await asyncio.shield(self._hand_back(job))
             raise
         except grpc.aio.AioRpcError as error:
             outcome = await self._after_failed_call(job, error, kind.what)
+        except Unavailable:
+            raise
         except Exception as error:  # noqa: BLE001 - becomes the work's error
             outcome = "error"
             log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
             await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{kind.what} failed: {error}")
-        finally:
-            JOBS_ENDED.labels(job.kind, outcome).inc()
-            kind.changed(job)
+        return outcome
+
+    async def _hand_back(self, job: Claimed) -> None:
+        """Give a job this dispatcher stops running back to the queue at once;
+        while the database is away, its lease does that later."""
+        try:
+            await asyncio.to_thread(self.jobs.retry, job.id, self.owner, 0.0, False)
+        except Unavailable as error:
+            log.info("job %s is left to its lease: %s", job.id, error)
 
     async def _after_failed_call(self, job: Claimed, error: grpc.aio.AioRpcError, what: str) -> str:
         """Retry, wait or fail the job after its call failed; says which."""
@@ -199,7 +243,10 @@ class Dispatcher:
                     if time.monotonic() - written_at >= self.settings.progress_interval_s or reply.step >= reply.total:
                         written_at = time.monotonic()
                         fraction = min(reply.step / reply.total, 0.99)
-                        await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, reply.eta_s)
+                        try:
+                            await asyncio.to_thread(self.jobs.progress, job.id, self.owner, fraction, reply.eta_s)
+                        except Unavailable:  # the work goes on; the next step is written when it can be
+                            continue
                         kind.changed(job)
                 elif isinstance(reply, Chunk):
                     if received is None:
@@ -251,7 +298,11 @@ class Dispatcher:
                         f"the {worker.service} service at {worker.address} can't be reached "
                         f"(waited {self.settings.worker_wait_s:.0f}s)"
                     )
-                if not await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s):
+                try:
+                    alive = await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s)
+                except Unavailable:  # the store said so; try again at the next beat
+                    continue
+                if not alive:
                     raise JobGone()
         finally:
             ready.cancel()
@@ -262,6 +313,8 @@ class Dispatcher:
             await self._wait_for_pulse(self.settings.lease_s / 3)
             try:
                 alive = await asyncio.to_thread(self.jobs.renew, job.id, self.owner, self.settings.lease_s)
+            except Unavailable:  # the store said so; try again at the next beat
+                continue
             except Exception:  # noqa: BLE001 - try again at the next beat
                 log.exception("renewing job %s failed", job.id)
                 continue

@@ -19,7 +19,10 @@ from sparrow_chain.store.base import EVENTS_CHANNEL, JOBS_CHANNEL
 
 log = logging.getLogger(__name__)
 
+# After a lost connection: again after RETRY_S, doubling up to RETRY_MAX_S
+# while the database stays away (the log says so once, not each try).
 RETRY_S = 1.0
+RETRY_MAX_S = 10.0
 
 
 def conninfo(database_url: str) -> str | None:
@@ -42,12 +45,14 @@ async def follow_notices(
     info = conninfo(database_url)
     if info is None:
         return
+    pause, lost = RETRY_S, False
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(info, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
                 await conn.execute(f"LISTEN {JOBS_CHANNEL}")
                 log.info("following other replicas' writes")
+                pause, lost = RETRY_S, False
                 on_reconnect()
                 async for note in conn.notifies():
                     if note.channel == EVENTS_CHANNEL:
@@ -57,5 +62,10 @@ async def follow_notices(
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - the database may be away for a while
-            log.warning("lost the database's notifications (%s); again in %.0fs", error, RETRY_S)
-            await asyncio.sleep(RETRY_S)
+            if not lost:
+                log.warning("lost the database's notifications (%s); trying again until it is back", error)
+            else:
+                log.debug("the database's notifications are still away (%s); again in %.0fs", error, pause)
+            lost = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)

@@ -24,6 +24,7 @@ from sparrow_chain.metrics import watch_jobs
 from sparrow_chain.servicer import ChainServicer
 from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
 from sparrow_chain.workers import Worker
+from sparrow_common.errors import Unavailable
 from sparrow_common.metrics import serve_metrics
 from sparrow_common.server import RunningServer, start_server, wait_for_shutdown
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = chain_pb2.DESCRIPTOR.services_by_name["ChainService"].full_name
 # Another replica may be between writing a blob and its row; leave young blobs be.
 ORPHAN_AGE_S = 600.0
+# The bin sweeper looks again this soon after the database was away.
+DATABASE_AWAY_RETRY_S = 60.0
 
 
 @dataclass
@@ -77,21 +80,26 @@ def sweep_orphans(store: ChainStore, blobs: LocalBlobStore, older_than_s: float 
 
 async def empty_old_bins(servicer: ChainServicer, ttl_s: float) -> None:
     """Delete what has been in a bin longer than `ttl_s`, looking every tenth
-    of it (at most hourly), until cancelled."""
+    of it (at most hourly), until cancelled; sooner again after the database
+    was away (the store has said so in the log)."""
+    interval = min(ttl_s / 10, 3600.0)
     while True:
+        wait = interval
         try:
             deleted = await servicer.sweep_bin(ttl_s)
-        except Exception:  # noqa: BLE001 - the database may be away for a moment
+        except Unavailable:
+            wait = min(interval, DATABASE_AWAY_RETRY_S)
+        except Exception:  # noqa: BLE001 - the sweeper goes on; the log has why
             log.exception("emptying old bins failed")
         else:
             if deleted:
                 log.info("deleted %d nodes that were in a bin for over %.0f s", deleted, ttl_s)
-        await asyncio.sleep(min(ttl_s / 10, 3600.0))
+        await asyncio.sleep(wait)
 
 
 async def build_server(settings: Settings) -> ChainServer:
     """Migrate the database, sweep orphaned blobs and start serving (SERVING)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.database_timeout_s)
     await asyncio.to_thread(migrate, engine)
     store = ChainStore(engine, bool(settings.analysis_addr), settings.analysis_queue_per_user)
     blobs = LocalBlobStore(settings.blob_dir)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, EventKind, History, Node, NodeAnalysis, StemSet
 from sparrow_chain.store.convert import history_to_json, node_from_row, node_to_json, stems_to_json
-from sparrow_chain.store.engine import WRITE
+from sparrow_chain.store.engine import WRITE, answering
 from sparrow_chain.store.tables import chains, events, job_waits, jobs, nodes
 from sparrow_common import request_id
 from sparrow_common.ids import new_id
@@ -106,14 +106,16 @@ class Store:
 
     # -- transactions ---------------------------------------------------------
 
+    # Both raise Unavailable while PostgreSQL is away (engine.answering).
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with answering(self.engine), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with answering(self.engine), self.engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn

@@ -1,25 +1,54 @@
-"""Engines for SQLite (WAL, immediate write transactions) and PostgreSQL, and
-running the Alembic migrations."""
+"""Engines for SQLite (WAL, immediate write transactions) and PostgreSQL,
+running the Alembic migrations, and PostgreSQL being away.
+
+While PostgreSQL is down or can't be reached, every transaction (`answering`)
+raises `Unavailable` with words for users and a retry-after, which the
+interceptor answers as UNAVAILABLE and the gateway as 503; the log says so once
+when it stops answering and once when it is back, not once a request (an
+outage under load logged 965 tracebacks before). SQLite has no server to lose:
+its errors, "database is locked" among them, pass through as they are."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
+
+from sparrow_common.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 WRITE = "sparrow_write"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
+# PostgreSQL restarting took 2.7 s when tried; a client asking again after this finds it back.
+RETRY_AFTER_S = 5
+AWAY = "the database that keeps your songs is not answering; try again in a few seconds"
+# SQLSTATE classes of a lost server: connection exceptions (08) and the
+# operator's intervention (57P: shutting down, starting up). Others, a deadlock
+# (40P01) or a cancelled statement (57014), are the query's own trouble.
+_LOST_STATES = ("08", "57P")
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, connect_timeout_s: int = 5) -> Engine:
     """An engine for `url`. SQLite gets WAL, foreign keys, a busy timeout, and
-    BEGIN IMMEDIATE for write transactions so two writers never deadlock."""
+    BEGIN IMMEDIATE for write transactions so two writers never deadlock.
+    PostgreSQL gets `connect_timeout_s` to answer a new connection, and as long
+    for a free one from the pool, before the database counts as away."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=connect_timeout_s,
+            connect_args={"connect_timeout": connect_timeout_s},
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -60,3 +89,70 @@ def migrate(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(7305)"))
                 conn.commit()
+
+
+class _Outage:
+    """Whether an engine's database is away, so that its log says so once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.away = False
+
+    def lost(self, error: Exception) -> None:
+        with self.lock:
+            if self.away:
+                return
+            self.away = True
+        log.warning("the database is not answering (%s); answering 503 until it is back", _first_line(error))
+
+    def answered(self) -> None:
+        if not self.away:
+            return
+        with self.lock:
+            if not self.away:
+                return
+            self.away = False
+        log.warning("the database is answering again")
+
+
+_outages: weakref.WeakKeyDictionary[Engine, _Outage] = weakref.WeakKeyDictionary()
+_outages_lock = threading.Lock()
+
+
+def _outage(engine: Engine) -> _Outage:
+    with _outages_lock:
+        return _outages.setdefault(engine, _Outage())
+
+
+def _first_line(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+
+
+def is_lost(error: Exception) -> bool:
+    """Whether `error` says the PostgreSQL server is away (down, restarting,
+    unreachable, its pool of connections stuck), not that a query went wrong."""
+    if isinstance(error, exc.TimeoutError):  # no connection came free of the pool in time
+        return True
+    if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+        return False
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    return state is None or state.startswith(_LOST_STATES)
+
+
+@contextmanager
+def answering(engine: Engine) -> Iterator[None]:
+    """Around one transaction: the PostgreSQL server being away, on connecting
+    or at any query or the commit, becomes Unavailable (see the module's note);
+    a transaction that commits says it is back."""
+    outage = _outage(engine)
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+        if engine.dialect.name == "sqlite" or not is_lost(error):
+            raise
+        outage.lost(error)
+        raise Unavailable(AWAY, retry_after_s=RETRY_AFTER_S) from error
+    outage.answered()
