@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -33,14 +34,48 @@ GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
-# Servers close each connection after a few minutes (calls in flight finish
-# first, for up to an hour), so clients resolve a headless Service again and
-# find the pods an autoscaler added.
-SERVER_OPTIONS = [
-    *GRPC_OPTIONS,
-    ("grpc.max_connection_age_ms", 5 * 60 * 1000),
-    ("grpc.max_connection_age_grace_ms", 60 * 60 * 1000),
-]
+# How often a client pings a quiet connection, in seconds: the one number both
+# ends read, so what servers allow is what clients send (every service and
+# the gateway, from the same variable).
+KEEPALIVE_ENV = "SPARROW_KEEPALIVE_S"
+DEFAULT_KEEPALIVE_S = 30.0
+
+
+def keepalive_s() -> float:
+    """Seconds between a client's pings on a quiet connection (SPARROW_KEEPALIVE_S)."""
+    raw = os.environ.get(KEEPALIVE_ENV, "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_KEEPALIVE_S
+    except ValueError:
+        raise ValueError(f"{KEEPALIVE_ENV} must be a number of seconds, not {raw!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"{KEEPALIVE_ENV} must be above 0 seconds, not {raw!r}")
+    return seconds
+
+
+def server_options() -> list[tuple[str, int]]:
+    """What every server is built with. Servers close each connection after a
+    few minutes (calls in flight finish first, for up to an hour), so clients
+    resolve a headless Service again and find the pods an autoscaler added.
+
+    Pings: gRPC's default server takes a ping more often than every 5 minutes
+    on a connection that sends nothing as a strike, and after two strikes
+    answers GOAWAY "too_many_pings" and closes the connection with every call
+    on it (an idle event watch broke after 151 s, an export hung 210 s). So
+    servers allow pings at half the clients' interval (timers drift; a ping
+    that comes early is still welcome), on connections without calls too.
+    gRPC core's keepalive doc names the limit GRPC_ARG_HTTP2_MIN_RECV_PING_
+    INTERVAL_WITHOUT_DATA_MS; its string is the one below (a server given
+    "grpc.http2.min_recv_ping_interval_without_data_ms" still sent GOAWAY
+    after 3 s of pings a second: grpcio 1.85, measured)."""
+    keepalive_ms = int(keepalive_s() * 1000)
+    return [
+        *GRPC_OPTIONS,
+        ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+        ("grpc.max_connection_age_grace_ms", 60 * 60 * 1000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", keepalive_ms // 2),
+    ]
 
 
 def _status_code(error: SparrowError) -> grpc.StatusCode:
@@ -185,7 +220,7 @@ async def start_server(
     """Build and start a grpc.aio server; `port` 0 binds a free port (read it back
     from the result). Health starts NOT_SERVING."""
     server = grpc.aio.server(
-        interceptors=[*interceptors, DomainErrorInterceptor()], options=SERVER_OPTIONS
+        interceptors=[*interceptors, DomainErrorInterceptor()], options=server_options()
     )
     register(server)
     health_servicer = health.aio.HealthServicer()
