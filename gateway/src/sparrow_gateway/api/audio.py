@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
@@ -20,11 +20,13 @@ async def audio_response(
 ) -> StreamingResponse:
     """Answer 200 with the whole file or 206 with the asked range.
 
-    The stream is opened before the response starts, so a missing blob is
-    still a clean HTTP error, not a cut body."""
+    The stream is opened, and its first chunk read, before the response
+    starts, so a file that is gone (or can't be read) is a clean HTTP error in
+    words, not headers and then a cut body."""
     byte_range = parse_range(request.headers.get("range"), size)
     first, last = byte_range if byte_range else (0, size - 1)
     download = await open_stream(first, last - first + 1)
+    opening = await anext(download.chunks, None)
 
     headers = {
         "Accept-Ranges": "bytes",
@@ -34,4 +36,18 @@ async def audio_response(
     }
     if byte_range:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return StreamingResponse(download.chunks, status_code=206 if byte_range else 200, media_type=content_type, headers=headers)
+    return StreamingResponse(
+        _resumed(opening, download.chunks), status_code=206 if byte_range else 200, media_type=content_type,
+        headers=headers,
+    )
+
+
+async def _resumed(first: bytes | None, rest) -> AsyncIterator[bytes]:
+    """`first`, then the rest of the download; the call ends with the body."""
+    try:
+        if first is not None:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()

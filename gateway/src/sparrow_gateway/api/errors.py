@@ -36,11 +36,19 @@ _READABLE = {
 }
 
 
+# Faults a service names in its "reason" trailer, where the status code alone
+# can't tell them apart (a full disk and a tier's limit are both
+# RESOURCE_EXHAUSTED): their HTTP status. Their words are meant for users.
+REASON_STATUS = {"storage-full": 507, "storage-unavailable": 503}
+
+
 def http_status(error: grpc.aio.AioRpcError) -> int:
     return HTTP_STATUS.get(error.code(), 502)
 
 
 async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
+    if (named := _named_fault(error)) is not None:
+        return named
     status = http_status(error)
     trailers = dict(error.trailing_metadata() or ())
     # A service that is up but can't serve (its database away) says why in
@@ -64,6 +72,21 @@ async def grpc_error_handler(request: Request, error: grpc.aio.AioRpcError) -> J
     if status == 422:
         return JSONResponse({"detail": [_as_validation_error(request, detail)]}, status_code=422)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _named_fault(error: grpc.aio.AioRpcError) -> JSONResponse | None:
+    """The answer to a fault the service named (REASON_STATUS): its status, its
+    words as a sentence, and Retry-After as the service said; None for others."""
+    trailers = dict(error.trailing_metadata() or ())
+    status = REASON_STATUS.get(trailers.get("reason", ""))
+    if status is None:
+        return None
+    words = error.details() or ""
+    return JSONResponse(
+        {"detail": words[:1].upper() + words[1:] + "."},
+        status_code=status,
+        headers={"Retry-After": trailers.get("retry-after", "30")},
+    )
 
 
 def _as_validation_error(request: Request, message: str) -> dict:

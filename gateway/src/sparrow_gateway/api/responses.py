@@ -19,7 +19,8 @@ DESCRIPTIONS = {
     415: "The file can't be used as audio; the reason says why.",
     416: "The range starts past the end of the file.",
     429: "Past the tier's limits on takes; Retry-After says when to ask again.",
-    503: "The chain service is away; Retry-After says when to try again.",
+    503: "The chain service is away, or can't store audio right now; Retry-After says when to try again.",
+    507: "The server's storage for audio is full; Retry-After says when to try again.",
 }
 
 

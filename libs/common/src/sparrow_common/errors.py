@@ -7,6 +7,9 @@ class SparrowError(Exception):
     """Base of the errors a caller is meant to read. The message is shown to users."""
 
     code_name = "INTERNAL"
+    # Set where the status code alone can't say which fault it is (sent as the
+    # call's "reason" trailer): the gateway answers it with a status of its own.
+    reason: str | None = None
 
 
 class NotFound(SparrowError):
@@ -37,6 +40,24 @@ class Busy(SparrowError):
     """A worker's slots and queue are full; try again later."""
 
     code_name = "RESOURCE_EXHAUSTED"
+
+
+class StorageFull(SparrowError):
+    """The disk (or quota) that holds the audio has no room left: nothing new
+    can be stored until someone frees space."""
+
+    code_name = "RESOURCE_EXHAUSTED"
+    reason = "storage-full"
+    retry_after_s = 60
+
+
+class StorageUnavailable(SparrowError):
+    """The audio's storage can't be written to or read (read-only, unmounted,
+    its folders gone) while the service itself is up."""
+
+    code_name = "UNAVAILABLE"
+    reason = "storage-unavailable"
+    retry_after_s = 30
 
 
 class OverLimit(SparrowError):

@@ -84,9 +84,14 @@ def _status_code(error: SparrowError) -> grpc.StatusCode:
 
 async def _abort_for(error: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
     if isinstance(error, SparrowError):
+        trailers = []
         retry_after = getattr(error, "retry_after_s", None)
         if retry_after is not None:
-            context.set_trailing_metadata((("retry-after", str(int(retry_after))),))
+            trailers.append(("retry-after", str(int(retry_after))))
+        if error.reason:
+            trailers.append(("reason", error.reason))
+        if trailers:
+            context.set_trailing_metadata(tuple(trailers))
         await context.abort(_status_code(error), str(error))
     log.exception("unhandled error in %s", method, exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")

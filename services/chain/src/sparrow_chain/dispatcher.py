@@ -44,7 +44,7 @@ from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
 from sparrow_chain.workers import Chunk, Done, Progress, Received, Worker
 from sparrow_common import request_id
-from sparrow_common.errors import MODEL_LOADING, Unavailable
+from sparrow_common.errors import MODEL_LOADING, SparrowError, Unavailable
 from sparrow_common.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,16 @@ log = logging.getLogger(__name__)
 AWAY_BACKOFF_MAX_S = 5.0
 # These mean the request can't succeed however often it is tried.
 _FINAL = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
+
+
+def readable(error: Exception) -> str:
+    """What a node's error says of a failed job: a domain error's words and the
+    kinds' own RuntimeErrors (written for musicians) as they are; anything else
+    (an OSError with the server's paths, a library's errno) as a plain
+    sentence, its detail left to the log."""
+    if isinstance(error, SparrowError) or type(error) is RuntimeError:
+        return str(error)
+    return "something went wrong on the server (its log has the details); try again"
 
 
 class JobGone(Exception):
@@ -187,7 +197,7 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - becomes the work's error
             outcome = "error"
             log.warning("job %s failed: %s", job.id, error, exc_info=not isinstance(error, RuntimeError))
-            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{kind.what} failed: {error}")
+            await asyncio.to_thread(self.jobs.fail, job.id, self.owner, f"{kind.what} failed: {readable(error)}")
         return outcome
 
     async def _hand_back(self, job: Claimed) -> None:

@@ -14,7 +14,7 @@ from sparrow.v1 import chain_pb2, chain_pb2_grpc, common_pb2, generation_pb2, ge
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.bell import EventBell
 from sparrow_chain import blobs
-from sparrow_chain.blobs import BlobStore
+from sparrow_chain.blobs import BlobStore, Incoming
 from sparrow_chain.config import Settings
 from sparrow_chain.convert import (
     audio_to_pb,
@@ -114,14 +114,14 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         # A file's name stands in for the title, cut to fit.
         title = title or Path(first.header.filename).stem.strip()[:MAX_TITLE_CHARS].strip() or "Untitled"
         filename = Path(first.header.filename).name[:255]
-        incoming = self.blobs.incoming()
+        incoming = await asyncio.to_thread(self.blobs.receive)
         key = None
         try:
             await self._receive(request_iterator, incoming)
             chain_id, root_id = new_id(), new_id()
             key = f"{chain_id}/{root_id}.{{ext}}"
             limits = AudioLimits(max_duration_s=self.settings.max_audio_s)
-            audio = await self.audio.run(blobs.store, self.blobs, incoming, key, limits)
+            audio = await self.audio.run(blobs.store, self.blobs, incoming.path, key, limits)
             chain, root = await asyncio.to_thread(
                 self.store.create_chain, owner, chain_id, root_id, title, filename, audio
             )
@@ -131,22 +131,22 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 await asyncio.to_thread(self.blobs.delete_prefix, key.split("/")[0])
             raise
         finally:
-            incoming.unlink(missing_ok=True)
+            incoming.path.unlink(missing_ok=True)
         self.changed(chain.id)
         log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, audio.format, audio.duration_s)
         return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))
 
-    async def _receive(self, request_iterator, target: Path) -> None:
+    async def _receive(self, request_iterator, target: Incoming) -> None:
         limit = self.settings.max_upload_bytes
         received = 0
-        with open(target, "wb") as f:
+        with target:
             async for message in request_iterator:
                 if message.WhichOneof("part") != "chunk":
                     raise InvalidArgument("only audio chunks may follow the header")
                 received += len(message.chunk.data)
                 if received > limit:
                     raise TooLarge(f"the upload is larger than the limit of {limit} bytes")
-                f.write(message.chunk.data)
+                target.write(message.chunk.data)
 
     async def GetChain(self, request, context):
         owner, chain_id = caller(context), parse_id(request.chain_id, "chain id")
@@ -323,8 +323,11 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             raise InvalidArgument("offset and length must not be negative")
         if offset > audio.size_bytes:
             raise InvalidArgument(f"offset {offset} is past the end ({audio.size_bytes} bytes)")
+        # Opened before the info goes: a file that is gone is NOT_FOUND before
+        # the gateway has answered anything, not a cut download.
+        chunks = await asyncio.to_thread(self.blobs.read, audio.key, offset, length)
         yield audio_to_pb(audio), None
-        async for data in chunks_in_thread(self.blobs.read(audio.key, offset, length)):
+        async for data in chunks_in_thread(chunks):
             yield None, common_pb2.AudioChunk(data=data)
 
     # -- stems ----------------------------------------------------------------

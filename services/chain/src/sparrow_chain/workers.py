@@ -63,7 +63,7 @@ class Received:
 
     def write(self, key, data: bytes) -> None:
         if key not in self._files:
-            self._files[key] = open(self.blobs.incoming(), "wb")  # noqa: SIM115 - closed in path() or __exit__
+            self._files[key] = self.blobs.receive()  # closed in path() or __exit__
         self._files[key].write(data)
 
     def keys(self):

@@ -18,7 +18,7 @@ from sparrow_gateway.api.responses import errors
 router = APIRouter(prefix="/api/chains", tags=["chains"], route_class=BodyRoute)
 
 
-@router.post("", status_code=201, response_model=schemas.ChainCreated, responses=errors(401, 413, 415, 503))
+@router.post("", status_code=201, response_model=schemas.ChainCreated, responses=errors(401, 413, 415, 503, 507))
 async def create_chain(
     chain: Chain,
     settings: AppSettings,
@@ -26,7 +26,8 @@ async def create_chain(
     title: Annotated[str, Form(max_length=200, description="Defaults to the file's name.")] = "",
 ):
     """Start a chain from an uploaded clip. The file is kept as received; its
-    format is read from its content, not its name. Undecodable audio is 415."""
+    format is read from its content, not its name. Undecodable audio is 415;
+    storage that is full is 507, and storage that can't be written 503."""
     if file.size is not None and file.size > settings.max_upload_bytes:
         raise HTTPException(413, f"The upload is larger than the limit of {settings.max_upload_bytes // (1024 * 1024)} MB.")
 

@@ -6,6 +6,11 @@ long as the process lives. At start-up a service removes every instance folder
 whose lock it can take: a crash's half-received files go at the next start,
 however young, while the uploads a live replica on the same volume is receiving
 stay.
+
+Every write goes through `faults.storage_faults`: a full or unwritable folder
+is a domain error in words, never the OS's message with our paths. Reads open
+the file before they return, so a blob that is gone is NotFound before a
+caller has sent anything of it.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 from sparrow_common.audio import read_chunks
-from sparrow_common.errors import InvalidArgument
+from sparrow_common.errors import InvalidArgument, NotFound
 from sparrow_common.ids import new_id
+
+from sparrow_chain.blobs.faults import storage_error, storage_faults
 
 _INCOMING = ".incoming"
 _LOCK = ".lock"
@@ -52,13 +60,24 @@ class LocalBlobStore:
     def incoming(self) -> Path:
         return self._mine / new_id()
 
+    def receive(self) -> IncomingFile:
+        return IncomingFile(self.incoming())
+
     def put(self, key: str, source: Path) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        with storage_faults():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
 
     def read(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
-        return read_chunks(self._path(key), offset, length)
+        chunks = read_chunks(self._path(key), offset, length)
+        try:
+            first = next(chunks, None)  # opens the file: one that is gone fails here, not mid-answer
+        except FileNotFoundError:
+            raise NotFound("the audio file is gone from the server's storage") from None
+        except OSError as error:
+            raise storage_error(error) from None
+        return _resumed(first, chunks)
 
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
@@ -88,6 +107,42 @@ class LocalBlobStore:
                     shutil.rmtree(path, ignore_errors=True)
             elif path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)
+
+
+class IncomingFile:
+    """A file being received into this instance's uploads folder, written
+    unbuffered so that a full disk says so at the write that found it (not at
+    a later flush), as StorageFull or StorageUnavailable."""
+
+    def __init__(self, path: Path):
+        self.name = str(path)
+        self.path = path
+        with storage_faults():
+            self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with storage_faults():
+            while view:
+                view = view[self._file.write(view):]
+
+    def close(self) -> None:
+        with storage_faults():
+            self._file.close()
+
+    def __enter__(self) -> IncomingFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _resumed(first: bytes | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`first`, then the rest of `chunks`; closes them at the end or when the caller stops."""
+    with closing(chunks):
+        if first is not None:
+            yield first
+        yield from chunks
 
 
 def _abandoned(folder: Path) -> bool:

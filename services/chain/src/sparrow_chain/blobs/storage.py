@@ -11,17 +11,33 @@ from sparrow_common.audio import AudioLimits, probe
 from sparrow_chain.domain import StoredAudio
 
 
+class Incoming(Protocol):
+    """A file being received before it becomes a blob; a full or unwritable
+    store raises StorageFull or StorageUnavailable from any of these."""
+
+    path: Path
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class BlobStore(Protocol):
     """Immutable audio files by key ("<chain_id>/<node_id>.<ext>")."""
 
     def incoming(self) -> Path:
         """A fresh path to receive an upload into before it becomes a blob."""
 
+    def receive(self) -> Incoming:
+        """A fresh file in the incoming folder, open for writing."""
+
     def put(self, key: str, source: Path) -> None:
-        """Move a received file in place under `key`, atomically."""
+        """Move a received file in place under `key`, atomically (StorageFull or
+        StorageUnavailable when the store can't take it)."""
 
     def read(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
-        """The blob's bytes from `offset`, `length` of them (0: to the end), in chunks."""
+        """The blob's bytes from `offset`, `length` of them (0: to the end), in
+        chunks. The file is opened before this returns: NotFound when it is gone."""
 
     def size(self, key: str) -> int:
         """The blob's size in bytes."""
