@@ -122,3 +122,18 @@ async def test_idle_calls_stay_open_where_servers_allow_the_clients_pings(defaul
     assert isinstance(refused, grpc.aio.AioRpcError), refused
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
     assert "too many pings" in (refused.details() or "").lower()
+
+
+def test_an_export_whose_part_lost_its_audio_says_which_at_once(pinging):
+    """A part's audio file gone from the blob folder: the export answers 409
+    naming the part (the chain is there, its audio is not), not a hang."""
+    with pinging.client("ann") as client:
+        chain = client.post("/api/chains", files={"file": ("lost-riff.wav", make_clip("wav"))}).json()
+        for path in (pinging.blob_dir / chain["id"]).iterdir():
+            path.unlink()
+        # A hang would raise the client's ReadTimeout (10 s).
+        reply = client.post(f"/api/chains/{chain['id']}/export", json={"format": "wav"}, timeout=10)
+    assert reply.status_code == 409, reply.text
+    detail = reply.json()["detail"]
+    assert "lost-riff" in detail and "missing" in detail
+    assert str(pinging.blob_dir) not in detail

@@ -1,8 +1,12 @@
-"""Client channels: made once per address, long-lived, with keepalive."""
+"""Client channels: made once per address, long-lived, with keepalive; and
+request streams whose failure is the call's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -40,3 +44,36 @@ def open_channel(address: str) -> grpc.aio.Channel:
             ("grpc.max_reconnect_backoff_ms", 5_000),
         ],
     )
+
+
+class Requests:
+    """A call's request stream that keeps the error raised while making it.
+
+    gRPC cancels a call whose request iterator raises, and says why only in a
+    DEBUG log: the caller's reply loop ends with a bare CancelledError (an
+    export of a part whose audio was gone answered nothing for minutes).
+    Read the replies inside `its_error_raised(requests)` to raise the error instead."""
+
+    def __init__(self, requests: AsyncIterable):
+        self._requests = requests
+        self.error: Exception | None = None
+
+    async def __aiter__(self) -> AsyncIterator:
+        try:
+            async for request in self._requests:
+                yield request
+        except Exception as error:
+            self.error = error
+            raise
+
+
+@contextmanager
+def its_error_raised(requests: Requests) -> Iterator[None]:
+    """Around a call's reply loop: when the call ended because `requests`
+    raised, that error comes out of it, not the cancellation."""
+    try:
+        yield
+    except (asyncio.CancelledError, grpc.aio.AioRpcError):
+        if requests.error is not None:
+            raise requests.error from None
+        raise

@@ -3,6 +3,7 @@ stream to ExportService.Render and the file streams back to the caller."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import PurePath
 
@@ -14,8 +15,10 @@ from sparrow_chain.config import Settings
 from sparrow_chain.domain import Node, StemSet
 from sparrow_common import request_id
 from sparrow_common.audio import chunks_in_thread
-from sparrow_common.channels import open_channel
-from sparrow_common.errors import Conflict, InvalidArgument, from_downstream
+from sparrow_common.channels import Requests, its_error_raised, open_channel
+from sparrow_common.errors import Conflict, InvalidArgument, NotFound, from_downstream
+
+log = logging.getLogger(__name__)
 
 _FORMATS = {
     chain_pb2.EXPORT_FORMAT_WAV: export_pb2.RENDER_FORMAT_WAV,
@@ -73,19 +76,18 @@ class Exporter:
                     raise Conflict(
                         f"part {index + 1}'s stems ({', '.join(stem_set.files)}) are not part 1's ({', '.join(names)})"
                     )
-        call = self.stub.Render(
-            self._requests(spine, request, names, stems),
-            timeout=self.settings.export_deadline_s, metadata=request_id.metadata(),
-        )
+        requests = Requests(self._requests(spine, request, names, stems))
+        call = self.stub.Render(requests, timeout=self.settings.export_deadline_s, metadata=request_id.metadata())
         try:
-            async for reply in call:
-                part = reply.WhichOneof("part")
-                if part == "progress":
-                    yield chain_pb2.ExportChainResponse(progress=reply.progress)
-                elif part == "info":
-                    yield chain_pb2.ExportChainResponse(info=reply.info)
-                elif part == "chunk":
-                    yield chain_pb2.ExportChainResponse(chunk=reply.chunk)
+            with its_error_raised(requests):
+                async for reply in call:
+                    part = reply.WhichOneof("part")
+                    if part == "progress":
+                        yield chain_pb2.ExportChainResponse(progress=reply.progress)
+                    elif part == "info":
+                        yield chain_pb2.ExportChainResponse(info=reply.info)
+                    elif part == "chunk":
+                        yield chain_pb2.ExportChainResponse(chunk=reply.chunk)
         except grpc.aio.AioRpcError as error:
             raise from_downstream(error.code().name, error.details() or "", "export") from None
 
@@ -112,8 +114,25 @@ class Exporter:
             if stems is not None:
                 files += [(name, stems[index].files[name].key) for name in names]
             for stem, key in files:
-                async for data in chunks_in_thread(self.blobs.read(key)):
-                    yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, stem=stem, data=data))
+                try:
+                    async for data in chunks_in_thread(self.blobs.read(key)):
+                        yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, stem=stem, data=data))
+                except (OSError, NotFound) as error:
+                    log.warning("export: reading %s of part %d failed: %s", key, index + 1, error)
+                    raise Conflict(_missing(node, index, stem)) from None
+
+
+def _missing(node: Node, index: int, stem: str) -> str:
+    """What a musician reads when a part's audio (or one of its stems) can't be
+    read from storage: which part, and what can be done."""
+    name = part_name(node, index)
+    if node.is_root:
+        name = f"part 1, {name}"
+    what = f"the {stem} stem of" if stem else "the audio of"
+    return (
+        f"{what} {name!r} is missing from the server's storage, so the chain can't be "
+        "exported; take that part out of the spine and export again"
+    )
 
     async def close(self) -> None:
         await self.channel.close()
