@@ -137,3 +137,17 @@ def test_an_export_whose_part_lost_its_audio_says_which_at_once(pinging):
     detail = reply.json()["detail"]
     assert "lost-riff" in detail and "missing" in detail
     assert str(pinging.blob_dir) not in detail
+
+
+def test_a_take_whose_context_lost_its_audio_fails_naming_the_part(pinging):
+    """The takes' prompt is read from the path's audio before any worker is
+    asked: the root's file gone fails the takes with words naming it, not a hang."""
+    with pinging.client("ann") as client:
+        chain = client.post("/api/chains", files={"file": ("lost-groove.wav", make_clip("wav"))}).json()
+        for path in (pinging.blob_dir / chain["id"]).iterdir():
+            path.unlink()
+        takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 1, "duration_s": 1}).json()
+    node = pinging.wait_for(takes["nodes"][0]["id"], timeout=30)
+    assert node["status"] == "error"
+    assert "lost-groove" in node["error_msg"] and "missing" in node["error_msg"]
+    assert str(pinging.blob_dir) not in node["error_msg"]

@@ -3,11 +3,17 @@ last seconds, reaching back into ancestors when the parent is shorter."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import PurePath
+
 import numpy as np
 
 from sparrow_chain.domain import AnalysisStatus, Node, StoredAudio
 from sparrow_chain.store import Takes
 from sparrow_common.audio import decode, encode_wav
+from sparrow_common.errors import Conflict, NotFound
+
+log = logging.getLogger(__name__)
 
 
 def path_tail(takes: Takes, blobs, parent_id: str, seconds: float, from_s: float | None = None) -> bytes:
@@ -17,13 +23,25 @@ def path_tail(takes: Takes, blobs, parent_id: str, seconds: float, from_s: float
     path = takes.context_path(parent_id, seconds, from_s)
     if not path:
         raise RuntimeError("the parent has no audio")
-    return tail(blobs, [(heard.node.audio, heard.end_s) for heard in path], seconds)
+    names = [part_called(heard.node) for heard in path]
+    return tail(blobs, [(heard.node.audio, heard.end_s) for heard in path], seconds, names)
 
 
-def tail(blobs, parts: list[tuple[StoredAudio, float | None]], seconds: float) -> bytes:
+def part_called(node: Node) -> str:
+    """A part as a musician knows it: the file they uploaded, or a take by its prompt."""
+    if node.is_root:
+        return f"your clip {PurePath(node.filename).stem or 'upload'!r}"
+    prompt = node.recipe.prompt.strip() if node.recipe else ""
+    return f"the take {prompt[:80]!r}" if prompt else "a take of the path"
+
+
+def tail(
+    blobs, parts: list[tuple[StoredAudio, float | None]], seconds: float, names: list[str] | None = None
+) -> bytes:
     """The last `seconds` of `parts` joined, oldest first, each heard up to its
     end (None: all of it), as one WAV at the last part's sample rate (and its
-    channels, two at most)."""
+    channels, two at most). A part whose audio can't be read is a Conflict
+    naming it (by `names`, when given), never the OS's words with our paths."""
     rate = parts[-1][0].sample_rate
     channels = min(parts[-1][0].channels, 2)
     decoded = []
@@ -31,10 +49,19 @@ def tail(blobs, parts: list[tuple[StoredAudio, float | None]], seconds: float) -
         # No part gives more than `seconds` before its end: a long root is
         # decoded from near there.
         cut_s = max(audio.duration_s - end_s, 0.0) if end_s is not None else 0.0
-        samples = decode(b"".join(blobs.read(audio.key)), rate, channels, last_s=seconds + cut_s)
+        name = names[len(decoded)] if names else "a part of the path"
+        samples = decode(_read(blobs, audio.key, name), rate, channels, last_s=seconds + cut_s)
         decoded.append(samples[:, : max(samples.shape[-1] - int(round(cut_s * rate)), 0)])
     audio = np.concatenate(decoded, axis=-1)
     return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+
+
+def _read(blobs, key: str, name: str) -> bytes:
+    try:
+        return b"".join(blobs.read(key))
+    except (OSError, NotFound) as error:
+        log.warning("reading %s failed: %s", key, error)
+        raise Conflict(f"the audio of {name} is missing from the server's storage, so it can't be heard") from None
 
 
 def heard_soon(node: Node) -> bool:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
 
 from sparrow.v1 import common_pb2, stems_pb2
 
@@ -15,7 +16,11 @@ from sparrow_chain.store.stems import STEMS
 from sparrow_chain.workers import Chunk, Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import chunks_in_thread
+from sparrow_common.channels import Requests, its_error_raised
+from sparrow_common.errors import Conflict, NotFound
 from sparrow_common.ids import new_id
+
+log = logging.getLogger(__name__)
 
 
 def read(reply) -> object:
@@ -51,9 +56,11 @@ class Stems:
 
     async def run(self, job: store.ClaimedStems, dispatch: Dispatch) -> None:
         await dispatch.wait_for_worker(job, self.worker)
-        call = self.separate(chunks_in_thread(self.blobs.read(job.source_key)), job.model)
+        audio = Requests(source(self.blobs, job.source_key))
+        call = self.separate(audio, job.model)
         with dispatch.receiving() as stems:
-            done = await dispatch.follow(job, call, read, stems)
+            with its_error_raised(audio):  # a source gone mid-call fails the job in words
+                done = await dispatch.follow(job, call, read, stems)
             if done is None or not done.keys or set(stems.keys()) != set(done.keys):
                 raise RuntimeError("the stems worker ended the call without every stem it named")
             for name in done.keys:
@@ -65,7 +72,7 @@ class Stems:
             }
             await dispatch.finish(job, files)
 
-    def separate(self, audio: AsyncIterator[bytes], model: str):
+    def separate(self, audio: AsyncIterable[bytes], model: str):
         """The stems worker's call: the stems by `model` of the audio file whose
         bytes `audio` yields, as WAVs."""
 
@@ -77,3 +84,17 @@ class Stems:
         return self.worker.stub.Separate(
             requests(), timeout=self.settings.stems_deadline_s, metadata=request_id.metadata()
         )
+
+
+async def source(blobs, key: str) -> AsyncIterator[bytes]:
+    """The bytes of the audio being split; one gone from storage or unreadable
+    is a Conflict in words (the log keeps the OS's)."""
+    try:
+        async for data in chunks_in_thread(blobs.read(key)):
+            yield data
+    except (OSError, NotFound) as error:
+        log.warning("stems: reading %s failed: %s", key, error)
+        raise Conflict(
+            "the audio of the part to split is missing from the server's storage, so its stems can't be made"
+        ) from None
+
