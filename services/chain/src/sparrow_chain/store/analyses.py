@@ -79,14 +79,15 @@ class Analyses(Store):
         """Held jobs into the queue: each user's oldest while they have fewer
         than `analyses_per_user` there, and any a take waits on. Its own
         transaction, before a claim's (which locks jobs, then chains): it locks
-        nothing but the held jobs. Two at once let in the same oldest, once."""
+        nothing but the held jobs, one at a time, by user and age, so two at
+        once (other replicas) lock them in the same order and let each in once."""
         with self._read() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.state == HELD).limit(1)).first() is None:
                 return
         with self._write() as conn:
             owners = conn.execute(
                 select(chains.c.owner_id).join(jobs, jobs.c.chain_id == chains.c.id)
-                .where(jobs.c.state == HELD).distinct()
+                .where(jobs.c.state == HELD).distinct().order_by(chains.c.owner_id)
             ).scalars().all()
             for owner in owners:
                 held = (
@@ -95,12 +96,11 @@ class Analyses(Store):
                 )
                 awaited = held.where(exists().where(job_waits.c.on_job_id == jobs.c.id))
                 room = self.analyses_per_user - self._queued_analyses(conn, owner)
-                oldest = held.order_by(jobs.c.created_at).limit(max(room, 0))
+                oldest = held.order_by(jobs.c.created_at, jobs.c.id).limit(max(room, 0))
                 chosen = {*conn.execute(awaited).scalars(), *conn.execute(oldest).scalars()}
-                if chosen:
-                    conn.execute(
-                        update(jobs).where(jobs.c.id.in_(chosen), jobs.c.state == HELD).values(state="queued")
-                    )
+                in_order = select(jobs.c.id).where(jobs.c.id.in_(chosen)).order_by(jobs.c.created_at, jobs.c.id)
+                for job_id in conn.execute(in_order).scalars().all():
+                    conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == HELD).values(state="queued"))
 
     def _set(self, conn: Connection, node_id: str, analysis: NodeAnalysis) -> bool:
         """A node heard again (its parent's grid changed) keeps the clip heard
