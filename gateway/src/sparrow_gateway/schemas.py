@@ -140,7 +140,13 @@ class NodeAnalysis(BaseModel):
     first `ready`; while a take is heard again (its parent's grid changed) the
     figures heard before stay and its `seam` is null."""
 
-    status: Literal["pending", "analyzing", "ready", "error"]
+    status: Literal["pending", "analyzing", "ready", "error"] = Field(
+        description=(
+            "pending: waiting its turn for the analysis worker (a take's seam report goes before uploads, users"
+            " take turns, and a user's uploads past the queue's bound wait behind their earlier ones); analyzing:"
+            " being heard now; ready: heard; error: not heard (error_msg says why)."
+        )
+    )
     tempo_bpm: float | None = Field(None, description="Beats per minute; null when the clip has no steady beat.")
     tempo_confidence: float | None = Field(None, description="0 to 1: how steady and clear the pulse is; 0 without one.")
     beats_s: list[float] = Field(default_factory=list)

@@ -11,13 +11,16 @@ export const BEST_FLOOR = 0.5;
 const yours = (grid, field, words) => (isCorrected(grid, field) ? `${words} (yours)` : words);
 
 /** "120 bpm · 4/4 · A minor" (with "(yours)" after what the musician set), or
- *  what is missing; null while it is on its way. Reads node.grid, the grid the
- *  chain uses, and node.analysis for whether it was heard. */
+ *  what is missing, or where its hearing is: "waiting its turn" (queued behind
+ *  other analyses: a take's seam goes before uploads, users take turns) or
+ *  "listening…" (being heard); null when nothing is asked. Reads node.grid, the
+ *  grid the chain uses, and node.analysis for whether it was heard. */
 export function describeClip(node) {
   const analysis = node?.analysis;
   const grid = node?.grid;
   if (!analysis && !grid) return null;
   if (!grid && analysis?.status === "error") return "not analysed";
+  if (!grid && analysis?.status === "pending") return "waiting its turn";
   if (!grid && analysis?.status !== "ready") return "listening…";
   const pulse = gridOf(node)
     ? `${yours(grid, "tempo_bpm", `${Math.round(grid.tempo_bpm * 10) / 10} bpm`)} · ${yours(grid, "time_signature", grid.time_signature || `${grid.meter}/4`)}`
