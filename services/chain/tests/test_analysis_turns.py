@@ -5,6 +5,8 @@ held their turn and none lost."""
 
 from __future__ import annotations
 
+import threading
+
 from sparrow_chain.domain import AnalysisStatus, ClipAnalysis, NodeAnalysis, Recipe
 from sparrow_chain.store import ChainStore, JobQueue
 from sparrow_common.ids import new_id
@@ -18,12 +20,12 @@ def upload(listening: ChainStore, build, owner: str):
     return listening.create_chain(owner, chain_id, root_id, "song", "song.wav", build.audio(f"{chain_id}/{root_id}.wav"))[1]
 
 
-def hear_next(queue: JobQueue) -> str | None:
+def hear_next(queue: JobQueue, replica: str = "me") -> str | None:
     """Claim the next analysis and finish it, as the dispatcher would: its node's id."""
-    job = queue.claim("me", 30, kinds=("analysis",))
+    job = queue.claim(replica, 30, kinds=("analysis",))
     if job is None:
         return None
-    queue.finish(job.id, "me", {"analysis": HEARD})
+    queue.finish(job.id, replica, {"analysis": HEARD})
     return job.node_id
 
 
@@ -99,3 +101,22 @@ def test_a_held_upload_that_a_take_waits_on_is_heard_first(store, build):
 
     assert [hear_next(queue), hear_next(queue)] == [held.id, take]
     assert hear_next(queue) == first.id
+
+
+def test_replicas_claiming_at_once_hear_every_held_upload_once(store, build):
+    listening = ChainStore(store.engine, analyze=True, analyses_per_user=1)
+    uploads = [upload(listening, build, owner).id for owner in ("ann", "bob", "carol") for _ in range(4)]
+    replicas = [JobQueue(store.engine, analyze=True, analyses_per_user=1) for _ in range(3)]
+    heard: list[str] = []
+
+    def replica(queue: JobQueue, name: str) -> None:
+        while (node_id := hear_next(queue, name)) is not None:
+            heard.append(node_id)
+
+    threads = [threading.Thread(target=replica, args=(queue, f"replica{i}")) for i, queue in enumerate(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(heard) == sorted(uploads)  # each once, none left held
+    assert JobQueue(store.engine).counts()[0] == {}
