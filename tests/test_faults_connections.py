@@ -151,3 +151,4 @@ def test_a_take_whose_context_lost_its_audio_fails_naming_the_part(pinging):
     assert node["status"] == "error"
     assert "lost-groove" in node["error_msg"] and "missing" in node["error_msg"]
     assert str(pinging.blob_dir) not in node["error_msg"]
+

@@ -5,7 +5,7 @@ the node (store/analyses.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 
 from sparrow.v1 import analysis_pb2, common_pb2
 
@@ -14,13 +14,14 @@ from sparrow_chain.config import Settings
 from sparrow_chain.convert import heard_from_pb
 from sparrow_chain.grid import PathGrid, path_grid
 from sparrow_chain.job import Dispatch, Waits
-from sparrow_chain.kinds.paths import heard_soon, tail
+from sparrow_chain.kinds.paths import audio_of, heard_soon, part_called, tail
 from sparrow_chain.store import Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYSIS
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
-from sparrow_common.audio import chunks_in_thread, split
+from sparrow_common.audio import split
+from sparrow_common.channels import Requests, its_error_raised
 
 # A take's seam is heard against this much of the path before it.
 SEAM_CONTEXT_S = 12.0
@@ -65,20 +66,23 @@ class Analysis:
                 parent_job = await asyncio.to_thread(self.takes.analysis_job, path[-1].node.id)
                 raise Waits([parent_job] if parent_job else [], None)
             parts = [(heard.node.audio, heard.end_s) for heard in path]
-            context = await self.audio.run(tail, self.blobs, parts, SEAM_CONTEXT_S)
+            names = [part_called(heard.node) for heard in path]
+            context = await self.audio.run(tail, self.blobs, parts, SEAM_CONTEXT_S, names)
             # The seam is measured against the path's grid as the chain uses it (corrections included).
             grid = path_grid(
                 [(heard.node.grid, heard.end_s if heard.end_s is not None else heard.node.audio.duration_s) for heard in path],
                 SEAM_CONTEXT_S,
             )
         await dispatch.wait_for_worker(job, self.worker)
-        call = self.analyze(chunks_in_thread(self.blobs.read(job.audio_key)), context, grid)
-        done = await dispatch.follow(job, call, read)
+        clip = Requests(audio_of(self.blobs, job.audio_key, "the part to hear"))
+        call = self.analyze(clip, context, grid)
+        with its_error_raised(clip):  # a clip gone mid-call fails the job in words
+            done = await dispatch.follow(job, call, read)
         if done is None:
             raise RuntimeError("the analysis worker ended the call without an answer")
         await dispatch.end(job, {"analysis": done.result})
 
-    def analyze(self, clip: AsyncIterator[bytes], context: bytes | None, grid: PathGrid | None = None):
+    def analyze(self, clip: AsyncIterable[bytes], context: bytes | None, grid: PathGrid | None = None):
         """The analysis worker's call: what it hears in the clip (an audio file
         whose bytes `clip` yields) and, with `context` (the path it continues, a
         WAV), at its seam, measured against `grid` (the path's grid on the

@@ -4,13 +4,14 @@ last seconds, reaching back into ancestors when the parent is shorter."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import PurePath
 
 import numpy as np
 
 from sparrow_chain.domain import AnalysisStatus, Node, StoredAudio
 from sparrow_chain.store import Takes
-from sparrow_common.audio import decode, encode_wav
+from sparrow_common.audio import chunks_in_thread, decode, encode_wav
 from sparrow_common.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,19 @@ def _read(blobs, key: str, name: str) -> bytes:
     except (OSError, NotFound) as error:
         log.warning("reading %s failed: %s", key, error)
         raise Conflict(f"the audio of {name} is missing from the server's storage, so it can't be heard") from None
+
+
+async def audio_of(blobs, key: str, name: str) -> AsyncIterator[bytes]:
+    """A stored file's bytes for a worker's request stream: one gone from
+    storage or unreadable is a Conflict naming `name` (the log keeps the OS's
+    words). Feed a call with it through channels.Requests, so the error ends
+    the job rather than cancelling the call without a word."""
+    try:
+        async for data in chunks_in_thread(blobs.read(key)):
+            yield data
+    except (OSError, NotFound) as error:
+        log.warning("reading %s failed: %s", key, error)
+        raise Conflict(f"the audio of {name} is missing from the server's storage") from None
 
 
 def heard_soon(node: Node) -> bool:

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 
 from sparrow.v1 import common_pb2, stems_pb2
 
@@ -12,15 +11,12 @@ from sparrow_chain import store
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import check_stem_name
 from sparrow_chain.job import Dispatch
+from sparrow_chain.kinds.paths import audio_of
 from sparrow_chain.store.stems import STEMS
 from sparrow_chain.workers import Chunk, Done, Worker, progress_of
 from sparrow_common import request_id
-from sparrow_common.audio import chunks_in_thread
 from sparrow_common.channels import Requests, its_error_raised
-from sparrow_common.errors import Conflict, NotFound
 from sparrow_common.ids import new_id
-
-log = logging.getLogger(__name__)
 
 
 def read(reply) -> object:
@@ -56,7 +52,7 @@ class Stems:
 
     async def run(self, job: store.ClaimedStems, dispatch: Dispatch) -> None:
         await dispatch.wait_for_worker(job, self.worker)
-        audio = Requests(source(self.blobs, job.source_key))
+        audio = Requests(audio_of(self.blobs, job.source_key, "the part to split"))
         call = self.separate(audio, job.model)
         with dispatch.receiving() as stems:
             with its_error_raised(audio):  # a source gone mid-call fails the job in words
@@ -84,17 +80,4 @@ class Stems:
         return self.worker.stub.Separate(
             requests(), timeout=self.settings.stems_deadline_s, metadata=request_id.metadata()
         )
-
-
-async def source(blobs, key: str) -> AsyncIterator[bytes]:
-    """The bytes of the audio being split; one gone from storage or unreadable
-    is a Conflict in words (the log keeps the OS's)."""
-    try:
-        async for data in chunks_in_thread(blobs.read(key)):
-            yield data
-    except (OSError, NotFound) as error:
-        log.warning("stems: reading %s failed: %s", key, error)
-        raise Conflict(
-            "the audio of the part to split is missing from the server's storage, so its stems can't be made"
-        ) from None
 
