@@ -3,6 +3,7 @@
 import uvicorn
 
 from sparrow_common.logs import setup_logging
+from sparrow_common.settings import say_unread
 from sparrow_common.metrics import serve_metrics
 from sparrow_gateway.config import Settings
 from sparrow_gateway.main import create_app
@@ -11,6 +12,7 @@ from sparrow_gateway.main import create_app
 def main() -> None:
     settings = Settings()
     setup_logging(settings.log_level, service="gateway")
+    say_unread(Settings)
     serve_metrics(settings.host, settings.metrics_port)
     uvicorn.run(
         create_app(settings),

@@ -4,6 +4,7 @@ import asyncio
 
 from sparrow_common.heap import one_arena
 from sparrow_common.logs import setup_logging
+from sparrow_common.settings import say_unread
 
 from sparrow_generation.config import Settings
 from sparrow_generation.server import serve
@@ -13,6 +14,7 @@ def main() -> None:
     one_arena()  # before any thread: the model's thread shares the main heap
     settings = Settings()
     setup_logging(settings.log_level, service="generation")
+    say_unread(Settings)
     asyncio.run(serve(settings))
 
 
