@@ -38,7 +38,8 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     root's sample rate and channels, joined with an equal-power crossfade, and
     loudness-matched to the root when asked. With `stems`, a zip of the mix and
     each stem joined alike (parts without stems are split first, which can take
-    a while). Answers as a download."""
+    a while). Answers as a download; 409 names a part whose audio is missing
+    from storage, before any of the file is sent."""
     if body.stems:
         paid_account(account)
     title = (await chain.get_chain(str(chain_id))).title
