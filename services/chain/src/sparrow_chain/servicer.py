@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -131,7 +132,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 await asyncio.to_thread(self.blobs.delete_prefix, key.split("/")[0])
             raise
         finally:
-            incoming.path.unlink(missing_ok=True)
+            # Storage broken under a running upload (its folder swapped for a file, say)
+            # fails the removal too: that must not hide how the upload ended (503 or 507).
+            with suppress(OSError):
+                incoming.path.unlink(missing_ok=True)
         self.changed(chain.id)
         log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, audio.format, audio.duration_s)
         return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))

@@ -5,6 +5,7 @@ What each kind sends and reads is its own (kinds/)."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,4 +81,6 @@ class Received:
     def __exit__(self, *exc) -> None:
         for file in self._files.values():
             file.close()
-            Path(file.name).unlink(missing_ok=True)
+            # As for an upload: a failed removal must not hide how the job ended.
+            with suppress(OSError):
+                Path(file.name).unlink(missing_ok=True)

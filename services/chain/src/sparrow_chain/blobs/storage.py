@@ -8,6 +8,7 @@ from typing import Protocol
 
 from sparrow_common.audio import AudioLimits, probe
 
+from sparrow_chain.blobs.faults import storage_faults
 from sparrow_chain.domain import StoredAudio
 
 
@@ -56,6 +57,10 @@ def store(blobs: BlobStore, incoming: Path, key: str, limits: AudioLimits | None
     """A received file (in the incoming folder), checked to be audio within
     `limits` and moved in place under `key`, where `{ext}` stands for the file's
     own extension. Blocking: run it off the event loop."""
+    with storage_faults():
+        # A file received whole but lost with its folder (swapped for a file under
+        # load, when tried) is the storage failing, not the audio: 503, not a 502.
+        incoming.stat()
     info = probe(incoming, limits) if limits is not None else probe(incoming)
     key = key.format(ext=info.extension)
     blobs.put(key, incoming)
