@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import grpc
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from sparrow_gateway.chain_client import Download
 from sparrow_gateway.ranges import parse_range
+
+log = logging.getLogger(__name__)
 
 
 async def audio_response(
@@ -37,17 +41,29 @@ async def audio_response(
     if byte_range:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     return StreamingResponse(
-        _resumed(opening, download.chunks), status_code=206 if byte_range else 200, media_type=content_type,
-        headers=headers,
+        _resumed(opening, download.chunks, last - first + 1),
+        status_code=206 if byte_range else 200, media_type=content_type, headers=headers,
     )
 
 
-async def _resumed(first: bytes | None, rest) -> AsyncIterator[bytes]:
-    """`first`, then the rest of the download; the call ends with the body."""
+async def _resumed(first: bytes | None, rest, length: int) -> AsyncIterator[bytes]:
+    """`first`, then the rest of the download; the call ends with the body.
+
+    A call that fails once all `length` bytes are sent (the chain service
+    killed between the file's last chunk and its status, as tried under load)
+    leaves the answer whole: raising then made the server close the connection,
+    and the client's next request on it got no answer at all."""
+    sent = 0
     try:
         if first is not None:
+            sent += len(first)
             yield first
         async for chunk in rest:
+            sent += len(chunk)
             yield chunk
+    except grpc.aio.AioRpcError as error:
+        if sent < length:
+            raise  # the body is cut: closing the connection is all that is left to say so
+        log.warning("the audio was sent whole, but its stream then ended in %s", error.code().name)
     finally:
         await rest.aclose()
