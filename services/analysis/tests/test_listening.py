@@ -7,9 +7,6 @@ seam report (the path's grid, its weakest figure, when it can't judge)."""
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-
 import mir_eval
 import numpy as np
 import pytest
@@ -33,27 +30,12 @@ def cases(count: int = 36):
         yield float(rng.uniform(70, 160)), 3 if i % 3 == 0 else 4, f"{tonic} {mode}", i
 
 
-def both_cores(work, items: list) -> list:
-    """`work` on each item, on two processes at once: the sets below are real
-    analysis work, a quarter minute alone on one core. Forked, so each child has
-    librosa's kernels compiled already (compiling them again costs more than the work)."""
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(work, items))
-
-
-def _hear_song(case):
-    tempo, meter, key, seed = case
-    return tempo, meter, key, analyze(song(tempo, meter, key, bars=6, sample_rate=RATE, seed=seed), RATE)
-
-
-def _hear_piece(piece):
-    return piece, analyze(played.render(piece, RATE), RATE)
-
-
 @pytest.fixture(scope="module")
 def heard():
-    analyze(song(120.0, 4, "C major", bars=2, sample_rate=RATE, seed=0), RATE)  # compiled once, before the fork
-    return both_cores(_hear_song, list(cases()))
+    return [
+        (tempo, meter, key, analyze(song(tempo, meter, key, bars=6, sample_rate=RATE, seed=seed), RATE))
+        for tempo, meter, key, seed in cases()
+    ]
 
 
 def test_tempo_is_within_two_percent_on_nine_songs_of_ten(heard):
@@ -190,7 +172,7 @@ def pieces_heard():
     """Sixteen seeded pieces of 12 to 16 s (every style's turn, chorales the most,
     two with no pulse), rendered once for the module."""
     chosen = played.pieces(16, seed=11, seconds=(12.0, 16.0), no_pulse=2)
-    return both_cores(_hear_piece, chosen)
+    return [(p, analyze(played.render(p, RATE), RATE)) for p in chosen]
 
 
 @needs_fluidsynth
