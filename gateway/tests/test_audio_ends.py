@@ -1,5 +1,5 @@
-"""An audio answer whose chain stream fails after its last byte is whole, and
-its connection stays up (issue 29's load run: the chain killed between a file's
+"""An audio answer (or export, through the same `whole`) whose chain stream
+fails after its last byte is whole, and its connection stays up (issue 29's load run: the chain killed between a file's
 last chunk and its status closed the connection under the client's next request)."""
 
 from __future__ import annotations

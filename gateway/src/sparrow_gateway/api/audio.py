@@ -41,13 +41,13 @@ async def audio_response(
     if byte_range:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     return StreamingResponse(
-        _resumed(opening, download.chunks, last - first + 1),
+        whole(download.chunks, last - first + 1, opening),
         status_code=206 if byte_range else 200, media_type=content_type, headers=headers,
     )
 
 
-async def _resumed(first: bytes | None, rest, length: int) -> AsyncIterator[bytes]:
-    """`first`, then the rest of the download; the call ends with the body.
+async def whole(chunks, length: int, first: bytes | None = None) -> AsyncIterator[bytes]:
+    """`first`, then the rest of a download of `length` bytes; the call ends with the body.
 
     A call that fails once all `length` bytes are sent (the chain service
     killed between the file's last chunk and its status, as tried under load)
@@ -58,12 +58,12 @@ async def _resumed(first: bytes | None, rest, length: int) -> AsyncIterator[byte
         if first is not None:
             sent += len(first)
             yield first
-        async for chunk in rest:
+        async for chunk in chunks:
             sent += len(chunk)
             yield chunk
     except grpc.aio.AioRpcError as error:
         if sent < length:
             raise  # the body is cut: closing the connection is all that is left to say so
-        log.warning("the audio was sent whole, but its stream then ended in %s", error.code().name)
+        log.warning("the file was sent whole, but its stream then ended in %s", error.code().name)
     finally:
-        await rest.aclose()
+        await chunks.aclose()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from sparrow_gateway import schemas
+from sparrow_gateway.api.audio import whole
 from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
 from sparrow_gateway.api.deps import Chain
@@ -46,7 +47,7 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     download = await chain.export(str(chain_id), body)
     extension = "zip" if body.stems else body.format
     return StreamingResponse(
-        download.chunks,
+        whole(download.chunks, download.size_bytes),
         media_type=download.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{_filename(title, extension)}"',
