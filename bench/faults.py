@@ -32,9 +32,10 @@ deadlock) written during each phase are listed too, without failing the run.
 
     .venv/bin/python bench/faults.py [--seconds 90] [--clients 40] [--no-analysis] [--stems]
 
-`--seconds 20` runs in about three minutes on a two-core machine. Counts are the
-point, not timings; the slowest answer depends on what else the machine runs
-("bench lag" is the longest the bench's own clients were kept from running).
+`--seconds 20` took 4 to 6 minutes on two cores shared with a test run: each
+phase is its 20 s of load and 12 to 26 s of looking for what it made. Counts
+are the point, not timings; the slowest answer depends on what else the machine
+runs ("bench lag" is the longest the bench's own clients were kept from running).
 Mounting the tmpfs needs root.
 """
 
