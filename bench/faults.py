@@ -301,6 +301,7 @@ class Bench:
         after a quarter of it (`prepare()` first, before the clients); then
         what was made is looked for."""
         print(f"phase {name}...", file=sys.stderr, flush=True)
+        logs = {p.name: p.log_path.stat().st_size for p in self.services()}  # its preparation's errors count too
         self.tally = tally = Tally()
         if prepare is not None:
             try:
@@ -310,7 +311,6 @@ class Bench:
                 fault = None
         tally.started = time.monotonic()
         stop = threading.Event()
-        logs = {p.name: p.log_path.stat().st_size for p in self.services()}
 
         def play(musician: Musician) -> None:
             while not stop.is_set():
