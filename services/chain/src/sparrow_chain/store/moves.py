@@ -55,10 +55,22 @@ class Moves(Store):
 
     # -- lookups (ChainStore's too) ------------------------------------------------
 
+    def _lock_chain(self, conn: Connection, chain_id: str) -> None:
+        """Lock a chain for a move: its jobs' rows first (FOR NO KEY UPDATE, in
+        id order), then its own. A job's progress and results lock the job's row
+        and then its chain's (store/queue.py); a move that took the chain first
+        and then deleted a binned take's job deadlocked with them on PostgreSQL
+        (bench/faults.py: a commit's 502 and a take failed). NO KEY UPDATE leaves
+        the FOR KEY SHARE of a job queued to wait on these free."""
+        conn.execute(
+            select(jobs.c.id).where(jobs.c.chain_id == chain_id).order_by(jobs.c.id).with_for_update(key_share=True)
+        )
+        conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
+
     def _chain_row(self, conn: Connection, owner: str, chain_id: str, lock: bool = False):
-        query = select(chains).where(chains.c.id == chain_id, chains.c.owner_id == owner)
         if lock:
-            query = query.with_for_update()
+            self._lock_chain(conn, chain_id)
+        query = select(chains).where(chains.c.id == chain_id, chains.c.owner_id == owner)
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"chain {chain_id} not found")
@@ -301,8 +313,8 @@ class Moves(Store):
                 select(nodes.c.chain_id).where(nodes.c.binned_at < older_than).distinct()
             ).scalars().all()
             removed: list[Removed] = []
-            for chain_id in chain_ids:
-                conn.execute(select(chains.c.id).where(chains.c.id == chain_id).with_for_update())
+            for chain_id in sorted(chain_ids):  # in one order, as every writer of two chains must
+                self._lock_chain(conn, chain_id)
                 old_tops = select(nodes.c.id).where(
                     nodes.c.chain_id == chain_id, nodes.c.bin_top == nodes.c.id, nodes.c.binned_at < older_than
                 )
