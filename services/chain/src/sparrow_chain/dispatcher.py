@@ -42,6 +42,7 @@ from sparrow_chain.config import Settings
 from sparrow_chain.job import Kind, Read, Waits
 from sparrow_chain.metrics import JOBS_ENDED
 from sparrow_chain.store import Claimed, JobQueue
+from sparrow_chain.store.engine import again_when_chosen
 from sparrow_chain.workers import Chunk, Done, Progress, Received, Worker
 from sparrow_common import request_id
 from sparrow_common.errors import MODEL_LOADING, SparrowError, Unavailable
@@ -290,7 +291,7 @@ class Dispatcher:
 
     async def end(self, job: Claimed, results: dict) -> list[str]:
         """End the job with its results; the names of those left without a home."""
-        orphans = await asyncio.to_thread(self.jobs.finish, job.id, self.owner, results)
+        orphans = await asyncio.to_thread(again_when_chosen, self.jobs.finish, job.id, self.owner, results)
         log.info("job %s (%s) done: %d result(s)", job.id, job.kind, len(results) - len(orphans))
         return orphans
 

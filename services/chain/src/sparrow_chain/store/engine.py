@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WRITE = "sparrow_write"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 # PostgreSQL restarting took 2.7 s when tried; a client asking again after this finds it back.
 RETRY_AFTER_S = 5
@@ -156,3 +159,24 @@ def answering(engine: Engine) -> Iterator[None]:
         outage.lost(error)
         raise Unavailable(AWAY, retry_after_s=RETRY_AFTER_S) from error
     outage.answered()
+
+
+# A deadlock's victim (40P01) and a serialization failure (40001): PostgreSQL
+# rolled the whole transaction back and advises running it again.
+_TRY_AGAIN_STATES = ("40P01", "40001")
+
+
+def again_when_chosen(call: Callable[..., T], *args, tries: int = 3, pause_s: float = 0.05) -> T:
+    """`call(*args)`, one whole transaction, run again (up to `tries` in all)
+    when PostgreSQL chose it as a deadlock's victim. A job's result landing while
+    a move on its chain locks the same rows lost that way under load (bench/faults.py),
+    and its take ended in error though nothing was wrong with it."""
+    for attempt in range(1, tries + 1):
+        try:
+            return call(*args)
+        except exc.OperationalError as error:
+            if attempt == tries or getattr(error.orig, "sqlstate", None) not in _TRY_AGAIN_STATES:
+                raise
+            log.info("transaction chosen as a deadlock's victim, run again (%d of %d)", attempt + 1, tries)
+            time.sleep(pause_s * attempt)
+    raise AssertionError("unreachable")
