@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
-from sparrow_chain.domain import GenerationParams, StoredAudio
+from sparrow_chain.domain import Recipe, StoredAudio
 from sparrow_chain.store import ChainStore, JobQueue, make_engine, migrate
 from sparrow_chain.store.engine import _MIGRATIONS
 from sparrow_common.ids import new_id
@@ -43,7 +43,7 @@ class ChainBuilder:
         self, parent, count: int = 1, owner: str = "ann", ready: bool = True, seconds: float = 3.0,
         from_s: float | None = None,
     ):
-        nodes = self.store.create_takes(owner, parent.id, GenerationParams(), count, from_s=from_s)
+        nodes = self.store.create_takes(owner, parent.id, Recipe(), count, from_s=from_s)
         if not ready:
             return nodes
         return [
@@ -75,6 +75,28 @@ def upgraded_from(database_url):
     migrated to `revision`, filled there by `fill(conn)` (as an older Sparrow
     left it), then upgraded to the head."""
     return lambda revision, fill: _upgraded_from(database_url, revision, fill)
+
+
+@pytest.fixture
+def old_root():
+    """`old_root(conn, moment)`: ann's chain 'c' with a ready root 'r', written
+    as plain SQL into the tables an older Sparrow left (for `upgraded_from`)."""
+
+    def write(conn, moment):
+        conn.execute(
+            text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"),
+            {"t": moment},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO nodes (id, chain_id, status, committed, error_message, progress, filename, created_at, "
+                "updated_at, audio_key, audio_format, content_type, sample_rate, channels, duration_s, size_bytes, note) "
+                "VALUES ('r', 'c', 'ready', true, '', 1, 'a.wav', :t, :t, 'c/r.wav', 'wav', 'audio/wav', 32000, 1, 4.0, 9, '')"
+            ),
+            {"t": moment},
+        )
+
+    return write
 
 
 @pytest.fixture(scope="session")

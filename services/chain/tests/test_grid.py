@@ -187,7 +187,7 @@ def test_a_fork_keeps_the_grid_correction(store, build):
     assert copies[0].grid_correction == GridCorrection(tempo_bpm=100.0)
 
 
-def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(upgraded_from):
+def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(upgraded_from, old_root):
     from datetime import UTC, datetime
 
     from sqlalchemy import text
@@ -195,18 +195,7 @@ def test_migration_0009_keeps_earlier_nodes_and_moves_as_heard(upgraded_from):
     moment = datetime.now(UTC)
 
     def fill(conn):
-        conn.execute(
-            text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"),
-            {"t": moment},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO nodes (id, chain_id, status, committed, error_message, progress, filename, created_at, "
-                "updated_at, audio_key, audio_format, content_type, sample_rate, channels, duration_s, size_bytes, note) "
-                "VALUES ('r', 'c', 'ready', true, '', 1, 'a.wav', :t, :t, 'c/r.wav', 'wav', 'audio/wav', 32000, 1, 4.0, 9, '')"
-            ),
-            {"t": moment},
-        )
+        old_root(conn, moment)
         conn.execute(
             text("INSERT INTO moves (chain_id, seq, kind, node_id, undone, created_at) VALUES ('c', 1, 'commit', 'r', false, :t)"),
             {"t": moment},

@@ -305,7 +305,7 @@ def test_a_takes_seam_whose_wait_was_replaced_waits_on_the_new_hearing(store, bu
     assert waits.value.on == [anew] and anew != first and waits.value.fails_as is None
 
 
-def test_jobs_queued_under_the_kinds_old_names_are_claimed_by_their_one_name(upgraded_from):
+def test_jobs_queued_under_the_kinds_old_names_are_claimed_by_their_one_name(upgraded_from, old_root):
     from datetime import UTC, datetime
 
     from sqlalchemy import text
@@ -313,18 +313,7 @@ def test_jobs_queued_under_the_kinds_old_names_are_claimed_by_their_one_name(upg
     moment = datetime.now(UTC)
 
     def fill(conn):
-        conn.execute(
-            text("INSERT INTO chains (id, title, owner_id, created_at, event_seq) VALUES ('c', 't', 'ann', :t, 0)"),
-            {"t": moment},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO nodes (id, chain_id, status, committed, error_message, progress, filename, created_at, "
-                "updated_at, audio_key, audio_format, content_type, sample_rate, channels, duration_s, size_bytes, note) "
-                "VALUES ('r', 'c', 'ready', true, '', 1, 'a.wav', :t, :t, 'c/r.wav', 'wav', 'audio/wav', 32000, 1, 4.0, 9, '')"
-            ),
-            {"t": moment},
-        )
+        old_root(conn, moment)
         for job_id, kind in (("g", "generate"), ("a", "analyze")):
             conn.execute(
                 text(

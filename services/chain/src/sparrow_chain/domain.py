@@ -77,9 +77,6 @@ class Recipe(Knobs):
         return self
 
 
-# Its old name, still read by services/chain/tests/conftest.py (the suite's); to go.
-GenerationParams = Recipe
-
 
 # The shortest clip a chain can start from: a blip gives the model nothing to continue.
 MIN_CLIP_S = 1.0
