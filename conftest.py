@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: databases (SQLite and the real PostgreSQL)."""
+"""Fixtures every test folder shares: databases (SQLite and the real PostgreSQL),
+the tiny models; and how `make test` spreads modules over its parallel workers."""
 
 from __future__ import annotations
 
@@ -76,3 +77,39 @@ def tiny_htdemucs(tmp_path_factory):
     folder = build_random_htdemucs(tmp_path_factory.mktemp("models") / "tiny-htdemucs")
     # And a six-stem one beside it, by the name of Meta's (htdemucs_6s).
     return build_random_htdemucs(folder, name="htdemucs_6s", sources=SIX_STEMS, seed=6)
+
+
+# The session's stacks of real processes (tests/conftest.py) that a worker
+# starts for itself when one of its modules asks for one. The modules that
+# share a stack run on one worker, so each of these starts once in a run; the
+# shared stack, which nearly every end-to-end module uses, starts once a worker.
+ONE_WORKER_STACKS = ("listening", "quiet_stack", "unloadable_stack")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup` (pytest-xdist), every module is a group of its own,
+    or one with the modules it shares a one-worker stack with: a module's tests
+    stay together (module fixtures start once, and Playwright's event loop is
+    never open beside an asyncio test), and each such stack starts once."""
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+        return
+    modules: dict[str, set[str]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], set()).update(
+            name for name in ONE_WORKER_STACKS if name in item.fixturenames
+        )
+    # Modules joined through the stacks they share (union-find over modules).
+    joined = {module: module for module in modules}
+
+    def group(module: str) -> str:
+        while joined[module] != module:
+            module = joined[module]
+        return module
+
+    first_user: dict[str, str] = {}
+    for module, stacks in modules.items():
+        for stack in stacks:
+            joined[group(module)] = group(first_user.setdefault(stack, module))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item.nodeid.split("::")[0])))

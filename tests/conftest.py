@@ -273,9 +273,12 @@ def listening(tmp_path_factory, tiny_musicgen):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium for the editor's tests (sparrow_common.testing.browser)."""
+    """Headless Chromium for the editor's tests (sparrow_common.testing.browser),
+    one per module: Playwright's sync API holds an event loop running in its
+    thread while it is open, and the asyncio tests a test worker runs after a
+    browser module need none running."""
     from sparrow_common.testing.browser import chromium
 
     try:

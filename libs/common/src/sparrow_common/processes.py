@@ -28,13 +28,26 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
+def _slice(first: int, last: int) -> tuple[int, int]:
+    """This process's own part of [first, last) when parallel test workers hand
+    out ports side by side (pytest-xdist names them gw0, gw1, ...), so that no
+    two of them give one port to two services starting at once; else all of it."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1):
+        return first, last
+    width = (last - first) // int(count)
+    start = first + width * (int(worker[2:]) % int(count))
+    return start, start + width
+
+
 def free_port() -> int:
     """A port free now on 127.0.0.1 that no outgoing connection can take before a
     service binds it: it lies below the kernel's ephemeral range (the source ports
     of outgoing connections) and is never handed out twice by this process."""
     low = _ephemeral_floor()
+    first, last = _slice(max(1024, low - 12000), low)
     for _ in range(200):
-        port = random.randrange(max(1024, low - 12000), low)
+        port = random.randrange(first, last)
         if port in _handed_out:
             continue
         with socket.socket() as s:
