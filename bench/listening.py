@@ -14,7 +14,11 @@ Figures, per set:
 - null: pieces with no pulse that are said to have no tempo;
 - seconds of analysis per minute of audio.
 
-    .venv/bin/python bench/listening.py [--count 48] [--seed 0] [--verbose]
+    .venv/bin/python bench/listening.py [--count 48] [--seed 0 [2 ...]] [--verbose]
+
+While tuning: `--only six-eight` measures only the pieces whose name holds that
+(style, signature, "drums"...), `--songs 0` skips the songs, and `--cache DIR`
+keeps the rendered audio between runs (fluidsynth's renders are most of a run).
 
 To measure another checkout's engine (today's, say), put its src first:
 
@@ -28,6 +32,7 @@ import argparse
 import statistics
 import time
 import warnings
+from pathlib import Path
 
 import mir_eval
 import numpy as np
@@ -84,9 +89,13 @@ def song_cases(count: int = 36):
         )
 
 
-def piece_cases(count: int, seed: int):
-    for p in pieces(count, seed=seed):
-        yield p.name, render(p, RATE), p.tempo_bpm, p.time_signature, p.beats_s, p.downbeats_s, p.key
+def piece_cases(count: int, seeds: list[int], only: str | None = None, cache: Path | None = None):
+    for seed in seeds:
+        for p in pieces(count, seed=seed):
+            if only is None or only in p.name:
+                name = p.name if len(seeds) == 1 else f"s{seed} {p.name}"
+                y = render(p, RATE, cache)
+                yield name, y, p.tempo_bpm, p.time_signature, p.beats_s, p.downbeats_s, p.key
 
 
 def measure(cases, verbose: bool) -> dict:
@@ -145,15 +154,21 @@ def show(title: str, figures: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=48)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0])
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--songs", type=int, default=36)
+    parser.add_argument("--only", help="only the pieces whose name holds this")
+    parser.add_argument("--cache", type=Path, help="a folder keeping the rendered pieces between runs")
     args = parser.parse_args()
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
     print(f"engine: {sparrow_analysis.__file__}")
-    analyze(render(pieces(8, seed=args.seed)[0], RATE)[: 4 * RATE], RATE)  # numba's kernels, compiled once
+    first = render(pieces(8, seed=0)[0], RATE, args.cache)
+    analyze(first[: 4 * RATE], RATE)  # numba's kernels, compiled once
+    seeds = " ".join(map(str, args.seed))
     show(
-        f"pieces on sampled instruments ({args.count}, seed {args.seed})",
-        measure(piece_cases(args.count, args.seed), args.verbose),
+        f"pieces on sampled instruments ({args.count} a seed, seed {seeds})",
+        measure(piece_cases(args.count, args.seed, args.only, args.cache), args.verbose),
     )
     show(f"synthesised songs ({args.songs})", measure(song_cases(args.songs), args.verbose))
 

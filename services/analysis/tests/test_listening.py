@@ -321,6 +321,21 @@ def test_two_chords_a_bar_in_three_four_change_on_beats():
     assert [(beat, length) for _, beat, length, _ in chords[:2]] == [(0.0, 2.0), (2.0, 1.0)]
 
 
+def test_each_meter_is_played_as_its_music_plays_it():
+    """2/4 marches and 6/8 pieces once held a chord over two bars, and 4/4 pop
+    and 12/8 shuffles changed it twice a bar: the same sound labelled two ways.
+    A march or a 6/8 changes chord every bar, a shuffle or a pop song at most
+    once a bar, and a march's bass plays on every beat (oom-pah)."""
+    for drawn in (0.5, 1.0, 2.0):
+        assert played._harmonic_rhythm("march", "2/4", drawn) == 1.0
+        assert played._harmonic_rhythm("six-eight", "6/8", drawn) == 1.0
+        assert played._harmonic_rhythm("shuffle", "12/8", drawn) <= 1.0
+        assert played._harmonic_rhythm("pop", "4/4", drawn) <= 1.0
+    march = next(p for p in played.pieces(48, seed=0) if p.style == "march")
+    bass = sorted(n.start_s for n in march.notes if n.channel == 1)
+    assert abs(np.median(np.diff(bass)) * march.tempo_bpm / 60 - 1) < 0.05
+    assert played.pieces(0) == []
+
 @needs_fluidsynth
 @pytest.mark.parametrize(
     "style, seed, index", [("ballad", 7, 1), ("piano", 11, 16)], ids=["ballad-drums-63.9", "piano-67"]

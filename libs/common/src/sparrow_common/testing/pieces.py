@@ -260,9 +260,11 @@ def _bass_line(g: Grid, chords, tonic_bass: int, pattern: str, out: list[Note], 
             t = g.at(bar, beat)
             out.append(Note(ch, root, t, t + length * g.beat_s * 0.95, _vel(rng, 95, 10 if beat == 0 else 0)))
             continue
-        steps = np.arange(0, length, 1.0 if pattern == "quarters" else 0.5 if g.sub == 2 else 1.0)
+        steps = np.arange(0, length, 1.0 if pattern in ("quarters", "oompah") else 0.5 if g.sub == 2 else 1.0)
         for i, s in enumerate(steps):
             pitch = root if i % 4 != 2 or pattern == "eighths" else _nearest(pcs[2], root + 5)
+            if pattern == "oompah":  # a march's or a polka's bass: the root on 1, the fifth below on 2
+                pitch = root if i % 2 == 0 else _nearest(pcs[2], root - 5)
             if pattern == "walk" and i == len(steps) - 1:
                 pitch = root + int(rng.choice([-1, 2, 5]))
             t = g.at(bar, beat + s)
@@ -468,6 +470,20 @@ CHORALE_INSTRUMENTS = {
 NO_PULSE = ["rubato", "drone", "noise", "silence"]
 
 
+def _harmonic_rhythm(style: str, signature: str, per_bar: float) -> float:
+    """The chords a bar that let the meter be heard, as real music plays it: a
+    2/4 march or a 6/8 jig changes chord with each short bar (held over two, it
+    plays 4/4 or 12/8); a 12/8 shuffle or slow blues, and 4/4 pop, rock and loops
+    over a kit, hold a chord a whole bar of four beats or more (two a bar, with
+    the kick on 1 and 3 and the snare on 2 and 4, they play 2/4 or 6/8). Pieces
+    without a kit keep whatever was drawn: their accents mark the bar."""
+    if signature in ("2/4", "6/8"):
+        return 1.0
+    if signature == "12/8" or style in ("pop", "rock", "loop"):
+        return min(per_bar, 1.0)
+    return per_bar
+
+
 def _time(signature: str) -> tuple[int, int]:
     """(beats to the bar, subdivisions of the beat): 6/8 is two dotted quarters."""
     return {"2/4": (2, 2), "3/4": (3, 2), "4/4": (4, 2), "6/8": (2, 3), "12/8": (4, 3)}[signature]
@@ -498,6 +514,7 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
     programs: dict[int, int] = {}
     bass_at = 36 + tonic if tonic < 8 else 24 + tonic
     per_bar = float(rng.choice([1, 1, 1, 2, 0.5])) if meter >= 3 else float(rng.choice([1, 1, 0.5]))
+    per_bar = _harmonic_rhythm(style, signature, per_bar)
     chords = _chord_list(g, tonic, mode, per_bar)
 
     if style in ("pop", "rock", "loop", "march", "shuffle", "blues"):
@@ -514,28 +531,17 @@ def _piece(style: str, index: int, seed: int, seconds: tuple[float, float]) -> P
             2: int(rng.choice(guitar)),
             3: int(rng.choice([73, 65, 66, 56, 80, 11])),
         }
-        _bass_line(
-            g,
-            chords,
-            bass_at,
-            "eighths"
-            if style == "rock"
-            else "walk"
-            if style == "blues"
-            else str(rng.choice(["root", "quarters"])),
-            notes,
-        )
-        _block(
-            g,
-            chords,
-            57 + int(rng.integers(-3, 6)),
-            "compound"
-            if sub == 3
-            else str(rng.choice(["strum", "beats", "held", "offbeats"]))
-            if style != "rock"
-            else "beats",
-            notes,
-        )
+        # Drawn as before (a march's too), so that the other styles' pieces stay as they were.
+        bass = str(rng.choice(["root", "quarters"])) if style not in ("rock", "blues") else ""
+        bass = {"rock": "eighths", "blues": "walk", "march": "oompah"}.get(style, bass)
+        _bass_line(g, chords, bass_at, bass, notes)
+        low = 57 + int(rng.integers(-3, 6))
+        comping = ""
+        if sub == 2 and style != "rock":
+            comping = str(rng.choice(["strum", "beats", "held", "offbeats"]))
+        if style == "march" and comping in ("held", "strum"):
+            comping = "offbeats"  # oom-pah: the bass on the beats, the band's chords after them
+        _block(g, chords, low, "compound" if sub == 3 else comping or "beats", notes)
         if rng.random() < 0.6:
             _melody(g, chords, tonic, mode, 67 + int(rng.integers(-5, 5)), notes)
     elif style in ("waltz", "six-eight"):
@@ -691,7 +697,7 @@ def pieces(
     """`count` pieces: every style in turn (four-part chorales four times as often:
     real music without drums leans on them), and about one in eight with no pulse."""
     styles = [s for s in STYLES for _ in range(4 if s == "chorale" else 1)]
-    quiet = max(1, count // 8) if no_pulse is None else no_pulse
+    quiet = min(count, max(1, count // 8)) if no_pulse is None else no_pulse
     out = []
     for i in range(count - quiet):
         out.append(_piece(styles[(i + seed) % len(styles)], i, seed, seconds))
