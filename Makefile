@@ -21,12 +21,9 @@ $(GEN)/.stamp: $(PROTOS) $(BIN)/python
 gen: $(GEN)/.stamp
 
 $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml services/stems/requirements-nodeps.txt
-	# --no-compile: Python compiles what is imported, when first imported, and
-	# nothing else; compiling every file of torch and its neighbours up front
-	# was 40 of a fresh install's 90 s.
-	$(BIN)/pip install --quiet --no-compile $(PACKAGES) -r requirements-dev.txt
+	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
 	# demucs goes in without its declared dependencies (the file says why).
-	$(BIN)/pip install --quiet --no-compile --no-deps -r services/stems/requirements-nodeps.txt
+	$(BIN)/pip install --quiet --no-deps -r services/stems/requirements-nodeps.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -72,7 +69,12 @@ run: install web
 # answering; two keep two cores busy without starting more stacks than that saves.
 TEST_WORKERS ?= 2
 
+# Sparrow's own sources are compiled first: where PYTHONDONTWRITEBYTECODE is set
+# (these machines set it), every service process compiles them again at each start.
+SOURCES := protos/gen libs/common/src services/chain/src services/generation/src services/export/src services/stems/src services/analysis/src gateway/src
+
 test: install lint-protos tools web
+	$(BIN)/python -m compileall -q $(SOURCES) > /dev/null
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 
 # One at a time: a second busy process slows a model run 4x.
