@@ -21,9 +21,14 @@ $(GEN)/.stamp: $(PROTOS) $(BIN)/python
 gen: $(GEN)/.stamp
 
 $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml services/stems/requirements-nodeps.txt
-	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-compile $(PACKAGES) -r requirements-dev.txt
 	# demucs goes in without its declared dependencies (the file says why).
-	$(BIN)/pip install --quiet --no-deps -r services/stems/requirements-nodeps.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps -r services/stems/requirements-nodeps.txt
+	# Compiled here on every core, not file by file by pip: where
+	# PYTHONDONTWRITEBYTECODE is set (these machines set it) nothing else ever
+	# compiles them, and every process would compile torch at each start. A few
+	# packages ship files that are not Python 3 (pip skips them as well).
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $@
 
 install: $(VENV)/.installed
@@ -66,8 +71,8 @@ run: install web
 	$(BIN)/python scripts/run_local.py
 
 # Test processes side by side: most of a test's time is services starting and
-# answering; two keep two cores busy without starting more stacks than that saves.
-TEST_WORKERS ?= 2
+# answering (waiting on them), so three keep two cores busy.
+TEST_WORKERS ?= 3
 
 # Sparrow's own sources are compiled first: where PYTHONDONTWRITEBYTECODE is set
 # (these machines set it), every service process compiles them again at each start.

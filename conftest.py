@@ -8,6 +8,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL = os.environ.get("SPARROW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -81,9 +82,12 @@ def tiny_htdemucs(tmp_path_factory):
 
 # The session's stacks of real processes (tests/conftest.py) that a worker
 # starts for itself when one of its modules asks for one. The modules that
-# share a stack run on one worker, so each of these starts once in a run; the
-# shared stack, which nearly every end-to-end module uses, starts once a worker.
-ONE_WORKER_STACKS = ("listening", "quiet_stack", "unloadable_stack")
+# share one of these run on one worker, so it starts once in a run: the
+# listening stack (with the analysis worker, the dearest) and the quiet one
+# (whose modules read what is global to it). The shared stack, which nearly
+# every end-to-end module uses, and the cheap unloadable one start once a
+# worker that asks: joining all their modules would leave one worker the run.
+ONE_WORKER_STACKS = ("listening", "quiet_stack")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -92,7 +96,8 @@ def pytest_collection_modifyitems(config, items):
     or one with the modules it shares a one-worker stack with: a module's tests
     stay together (module fixtures start once, and Playwright's event loop is
     never open beside an asyncio test), and each such stack starts once."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+    # A worker is told `loadgroup` (its own `dist` is "no"): xdist's remote.py.
+    if not getattr(config.option, "loadgroup", False):
         return
     modules: dict[str, set[str]] = {}
     for item in items:
@@ -112,4 +117,9 @@ def pytest_collection_modifyitems(config, items):
         for stack in stacks:
             joined[group(module)] = group(first_user.setdefault(stack, module))
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item.nodeid.split("::")[0])))
+        name = group(item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(name))
+        # xdist 3.8 puts the group in the test's id through `_nodeid`, which pytest 9
+        # no longer reads (it keeps the id in `_id`): the scheduler saw no groups and
+        # spread a module's tests over both workers. So the id says it here.
+        item._id = coerce_node_id(f"{item.nodeid}@{name}")
