@@ -28,11 +28,11 @@ $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/p
 	# PYTHONDONTWRITEBYTECODE is set (these machines set it) nothing else ever
 	# compiles them, and every process would compile torch at each start. A few
 	# packages ship files that are not Python 3 (pip skips them as well).
-	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
-	# librosa's numba kernels, compiled once into their cache (some 18 s) by
-	# the analysis engine's own warm-up, not by every process that first hears
-	# a clip at once (a fresh clone's suite took a minute longer).
-	$(BIN)/python -c "from sparrow_analysis.engine.listening import Listener; Listener().load()"
+	# Beside it, librosa's numba kernels are compiled once into their cache (34 s)
+	# by the analysis engine's own warm-up, not by every process that first
+	# hears a clip at once (a fresh clone's suite took a minute longer).
+	($(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true) & \
+	$(BIN)/python -c "from sparrow_analysis.engine.listening import Listener; Listener().load()" && wait
 	touch $@
 
 install: $(VENV)/.installed
