@@ -8,7 +8,6 @@ strikes) would break here within about three seconds."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -97,7 +96,7 @@ async def _idle_watch(chain_port: str, chain_id: str, idle_s: float, touch) -> s
         await channel.close()
 
 
-def test_idle_calls_stay_open_where_servers_allow_the_clients_pings(default_export, pinging, monkeypatch):
+async def test_idle_calls_stay_open_where_servers_allow_the_clients_pings(default_export, pinging, monkeypatch):
     """An idle watch and an idle export on servers that allow a ping a second
     stay open and answer; an idle export on an export worker left on the
     default policy (today's mismatch, shortened: as a client pinging every 30 s
@@ -111,18 +110,12 @@ def test_idle_calls_stay_open_where_servers_allow_the_clients_pings(default_expo
         def touch():
             assert client.patch(f"/api/chains/{chain['id']}", json={"title": "Riff, renamed"}).status_code == 200
 
-        async def idle_calls():
-            return await asyncio.gather(
-                _idle_watch(_chain_port(pinging), chain["id"], IDLE_S, touch),
-                _idle_render(_export_addr(pinging), IDLE_S),
-                _idle_render(mismatched, IDLE_S),
-                return_exceptions=True,
-            )
-
-        # A loop on a thread of its own: after the editor's browser tests, Playwright
-        # keeps an event loop running on this one for the rest of the session.
-        with ThreadPoolExecutor(max_workers=1) as thread:
-            watched, rendered, refused = thread.submit(asyncio.run, idle_calls()).result()
+        watched, rendered, refused = await asyncio.gather(
+            _idle_watch(_chain_port(pinging), chain["id"], IDLE_S, touch),
+            _idle_render(_export_addr(pinging), IDLE_S),
+            _idle_render(mismatched, IDLE_S),
+            return_exceptions=True,
+        )
     # The same calls answer: no GOAWAY closed them (that ends a call UNAVAILABLE).
     assert watched == "Riff, renamed"
     assert isinstance(rendered, list) and "info" in rendered and rendered[-1] == "chunk", rendered
