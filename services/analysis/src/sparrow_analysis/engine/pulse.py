@@ -41,7 +41,9 @@ STEADY = 0.36
 ONSET_FLOOR = 1.0
 SLOWEST, FASTEST = 40.0, 240.0
 # Rubato chords a few seconds apart hold "steady" at a crawl: a halved tempo
-# is only tried down to this.
+# is only tried down to this. A beat in simple time slower than this is taken
+# for the half note, and the beat is its half (a chorale at 100 whose chords
+# change every second beat, the tune's slow notes between them, fits 50 best).
 SLOWEST_HALF = 55.0
 # (beats to the bar, subdivisions of the beat): 2/4, 3/4, 4/4, 6/8, 12/8.
 STRUCTURES = ((2, 2), (3, 2), (4, 2), (2, 3), (4, 3))
@@ -401,6 +403,12 @@ def pulse(heard: Heard) -> Pulse:
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
+    if sub == 2 and bpm < SLOWEST_HALF:
+        # A beat in simple time this slow is the half note: a chorale whose chords
+        # change every second beat, its tune moving on the beat between.
+        frames = np.asarray(frames)
+        middles = np.round(frames[:-1] + np.diff(frames) / 2).astype(int)
+        frames, bpm = np.sort(np.r_[frames, middles]), 2 * bpm
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
