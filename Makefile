@@ -20,18 +20,22 @@ $(GEN)/.stamp: $(PROTOS) $(BIN)/python
 
 gen: $(GEN)/.stamp
 
+NOT_IMPORTED := /tests?/|/transformers/models/(?!auto/|musicgen|encodec/|encoder_decoder/|t5/)[a-z0-9_]+/
+
 $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml services/stems/requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-compile $(PACKAGES) -r requirements-dev.txt
 	# demucs goes in without its declared dependencies (the file says why).
 	$(BIN)/pip install --quiet --no-compile --no-deps -r services/stems/requirements-nodeps.txt
 	# Compiled here on every core, not file by file by pip: where
 	# PYTHONDONTWRITEBYTECODE is set (these machines set it) nothing else ever
-	# compiles them, and every process would compile torch at each start. A few
-	# packages ship files that are not Python 3 (pip skips them as well).
+	# compiles them, and every process would compile torch at each start. Not
+	# the packages' own tests nor transformers' other models, which nothing
+	# imports: 25 CPU-s rather than 37. A few packages ship files that are not Python 3
+	# (pip skips them as well).
 	# Beside it, librosa's numba kernels are compiled once into their cache (34 s)
 	# by the analysis engine's own warm-up, not by every process that first
 	# hears a clip at once (a fresh clone's suite took a minute longer).
-	($(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true) & \
+	($(BIN)/python -m compileall -q -j 0 -x '$(NOT_IMPORTED)' $(VENV)/lib > /dev/null || true) & \
 	$(BIN)/python -c "from sparrow_analysis.engine.listening import Listener; Listener().load()" && wait
 	touch $@
 
@@ -82,7 +86,9 @@ TEST_WORKERS ?= 3
 # (these machines set it), every service process compiles them again at each start.
 SOURCES := protos/gen libs/common/src services/chain/src services/generation/src services/export/src services/stems/src services/analysis/src gateway/src
 
-test: install lint-protos tools web
+# The set-up steps side by side: Debian's packages download while pip installs.
+test:
+	$(MAKE) --no-print-directory -j4 install lint-protos tools web
 	$(BIN)/python -m compileall -q $(SOURCES) > /dev/null
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 

@@ -11,6 +11,14 @@ import pytest
 from _pytest.nodeid import coerce_node_id
 from sqlalchemy import create_engine, text
 
+# One thread each for numpy's OpenBLAS, OpenMP (torch), MKL and numba, here and in
+# every process the tests start (they inherit it; the parallel workers are started
+# after this file is read). The tests run several processes on two cores, and a
+# library's spare threads spin waiting for work: the listening tests alone took
+# 46 CPU-s with them and 29 without, in the same 28 s.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
 POSTGRES_URL = os.environ.get("SPARROW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -89,13 +97,28 @@ def tiny_htdemucs(tmp_path_factory):
 # worker that asks: joining all their modules would leave one worker the run.
 ONE_WORKER_STACKS = ("listening", "quiet_stack")
 
+# Seconds the longest modules took on a test worker (three runs of 2026-12-07,
+# rounded). The scheduler hands the groups out in the order they are collected;
+# longest first, none is left to start when the others are nearly done (the
+# stems and listening tests, collected last, kept one worker busy half a minute
+# after the others had finished).
+LONG_MODULES = {
+    "tests/test_editor.py": 75, "tests/test_generation_faults.py": 65, "services/stems/tests/test_servicer.py": 50,
+    "services/analysis/tests/test_listening.py": 45, "tests/test_replicas.py": 45, "tests/test_contract.py": 45,
+    "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 30, "tests/test_editor_timeline.py": 25,
+    "tests/test_run_local.py": 25, "tests/test_analysis_turns_flow.py": 25, "tests/test_editor_grid.py": 25,
+    "services/generation/tests/test_servicer.py": 20, "tests/test_chain_flow.py": 20, "tests/test_accounts.py": 20,
+    "tests/test_faults_storage.py": 20, "tests/test_editor_commands.py": 17, "tests/test_faults_connections.py": 14,
+}
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under `--dist loadgroup` (pytest-xdist), every module is a group of its own,
     or one with the modules it shares a one-worker stack with: a module's tests
     stay together (module fixtures start once, and Playwright's event loop is
-    never open beside an asyncio test), and each such stack starts once."""
+    never open beside an asyncio test), and each such stack starts once. The
+    longest groups come first."""
     # A worker is told `loadgroup` (its own `dist` is "no"): xdist's remote.py.
     if not getattr(config.option, "loadgroup", False):
         return
@@ -116,6 +139,10 @@ def pytest_collection_modifyitems(config, items):
     for module, stacks in modules.items():
         for stack in stacks:
             joined[group(module)] = group(first_user.setdefault(stack, module))
+    length: dict[str, int] = {}
+    for module in modules:
+        length[group(module)] = length.get(group(module), 0) + LONG_MODULES.get(module, 1)
+    items.sort(key=lambda item: -length[group(item.nodeid.split("::")[0])])  # stable: in order within
     for item in items:
         name = group(item.nodeid.split("::")[0])
         item.add_marker(pytest.mark.xdist_group(name))

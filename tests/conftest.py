@@ -65,12 +65,14 @@ class Stack:
 
     def _poll(self, node_id: str, done, timeout: float, user: str = "ann") -> dict:
         deadline = time.monotonic() + timeout
+        pause = 0.05  # growing to 0.25 s: a poll costs the services 3 ms, and takes last seconds
         with self.client(user) as client:
             while time.monotonic() < deadline:
                 node = client.get(f"/api/nodes/{node_id}").json()
                 if done(node):
                     return node
-                time.sleep(0.05)
+                time.sleep(pause)
+                pause = min(0.25, pause * 1.5)
         raise TimeoutError(f"node {node_id} still {node['status']} after {timeout}s")
 
     def stop(self) -> None:
