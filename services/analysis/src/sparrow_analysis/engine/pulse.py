@@ -19,7 +19,9 @@ or when the `confidence` is under STEADY: the envelope neither repeats at the
 chosen beat nor rises on the tracked beats (noise, drones, rubato chords). Before
 saying none, two readings of legato music are tried, each held to a higher
 steadiness than STEADY: the chords' rate, too slow for a beat, halved
-(`_chords_rate`), and the beat of the new pitches alone (`_legato`).
+(`_chords_rate`), the beat of the new pitches alone (`_legato`), and the beat
+of the bass with the new pitches (`_bass_line`: bowed strings and choirs whose
+bass moves on the beat), held too to a chord's changing on its beats.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
+from sparrow_analysis.engine.bars import _harmony_change, _per_beat, _unit
 from sparrow_analysis.engine.heard import HOP, Heard
 
 # The confidence (the envelope's autocorrelation at the beat, plus how much more
@@ -114,6 +117,21 @@ SLOW_STEADY = 0.7
 # chorale reads 1; rubato chords, drones and noise of 20 to 30 s at most 0.48, a
 # drone of 12 to 16 s 0.62).
 LEGATO_STEADY = 0.8
+# Bowed strings and a choir over a bass that moves on the beat: the low end's
+# rise (heard.bass: a cello's or a bass voice's new note) with the new pitches
+# keeps the beat where the onsets hear none. When no beat is heard, the fit's
+# best tempo on those two is said if it is as steady as BASS_STEADY there, the
+# bass alone fits the same tempo (within 4%) and is as steady as BASS_ALONE (on
+# sparrow_common.testing.pieces legato strings, choirs and ballads read 0.89 to
+# 1 and 0.86 to 1; rubato chords and drones whose two tempi agree at most 0.77).
+# It must also be specific (SPECIFIC: rubato chords over a held bass read as
+# steady at every tempo alike), and a chord must change on one of its beats by
+# CHORD_CHANGE (1 - the cosine of the chroma of the beat before and the beat
+# after): a drone's partials beat as steadily as a bass line, its chroma never
+# moves (at most 0.16 on sparrow_common.testing.pieces, the pieces 0.44 to 0.76).
+BASS_STEADY = 0.85
+BASS_ALONE = 0.8
+CHORD_CHANGE = 0.3
 
 
 @dataclass(frozen=True)
@@ -373,6 +391,27 @@ def _legato(heard: Heard) -> tuple[float, float, np.ndarray]:
     return (confidence, bpm, frames) if confidence >= LEGATO_STEADY else (0.0, 0.0, NONE.beat_frames)
 
 
+def _bass_line(heard: Heard) -> tuple[float, float, np.ndarray]:
+    """(confidence, bpm, beat frames) of the beat of the bass and the new pitches,
+    or no confidence when it is not BASS_STEADY or the bass alone does not agree."""
+    env = heard.bass + heard.change
+    bpms, scores, beat_acf = _fit(heard, env)
+    confidence, bpm, frames = _tracked(heard, env, beat_acf, _candidates(bpms, scores)[0])
+    if confidence < BASS_STEADY:
+        return 0.0, 0.0, NONE.beat_frames
+    alone_bpms, alone_scores, alone_acf = _fit(heard, heard.bass)
+    alone_bpm = _candidates(alone_bpms, alone_scores)[0]
+    alone = _tracked(heard, heard.bass, alone_acf, alone_bpm)[0]
+    if abs(alone_bpm / bpm - 1) > 0.04 or alone < BASS_ALONE or len(frames) < 4:
+        return 0.0, 0.0, NONE.beat_frames
+    chroma = _unit(_per_beat(heard.chroma, np.minimum(frames, heard.frames - 1)))
+    if _harmony_change(chroma, 1).max() < CHORD_CHANGE:
+        return 0.0, 0.0, NONE.beat_frames
+    if not _specific(heard, env, beat_acf, _candidates(bpms, scores), bpm, confidence):
+        return 0.0, 0.0, NONE.beat_frames
+    return confidence, bpm, frames
+
+
 def pulse(heard: Heard) -> Pulse:
     """The pulse of a clip."""
     duration = heard.frames / heard.fps
@@ -398,7 +437,11 @@ def pulse(heard: Heard) -> Pulse:
         confidence = 0.0
     if confidence < STEADY:
         confidence, bpm, frames = max(
-            (confidence, bpm, frames), _chords_rate(heard, env, beat_acf), _legato(heard), key=lambda t: t[0]
+            (confidence, bpm, frames),
+            _chords_rate(heard, env, beat_acf),
+            _legato(heard),
+            _bass_line(heard),
+            key=lambda t: t[0],
         )
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
