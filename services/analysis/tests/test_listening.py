@@ -243,6 +243,25 @@ def test_rubato_chords_and_drones_on_instruments_have_no_tempo(kind):
     assert a.tempo_bpm is None and a.beats_s == [] and a.time_signature is None
 
 
+@needs_fluidsynth
+@pytest.mark.parametrize(
+    "seed, index, name",
+    [
+        (43, 22, "22 strings 3/4 87 bpm F major"),
+        (40, 27, "27 chorale (choir) 3/4 95.6 bpm G minor"),
+        (40, 11, "11 chorale (strings) 4/4 99.1 bpm F minor pickup"),
+    ],
+)
+def test_legato_strings_and_choirs_keep_their_beat(seed, index, name):
+    """Bowed strings over a bass moving on the beat and an unaccompanied choir,
+    whose notes swell in with no attack, once read no tempo at all; a chorale at
+    99 bpm whose chords change every second beat read half its tempo."""
+    piece = played.pieces(48, seed=seed)[index]
+    assert piece.name == name
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm == pytest.approx(piece.tempo_bpm, rel=0.04)
+
+
 def test_the_path_grid_stands_for_what_is_heard_in_the_path(whole):
     """The musician's grid wins: a path heard at 120 bpm but corrected to 110 makes
     a 120 bpm take read 9% fast, its beats measured against the grid's."""
