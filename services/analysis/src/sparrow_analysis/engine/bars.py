@@ -96,8 +96,10 @@ def _contrast(accent: np.ndarray, meter: int, first: int) -> float:
     return float(accent[on].mean() - accent[~on].mean())
 
 
-def bars(heard: Heard, frames: np.ndarray, subdivision: int) -> Bars:
-    """The meter and bar 1 of beats at `frames` (of `heard`), the beat divided in `subdivision`."""
+def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False) -> Bars:
+    """The meter and bar 1 of beats at `frames` (of `heard`), the beat divided in
+    `subdivision`; `split`: the beats are half notes split in two (pulse.Pulse),
+    whose bar is four, as a slow piece's."""
     frames = np.minimum(np.asarray(frames), heard.frames - 1)
     chroma = _unit(_per_beat(heard.chroma, frames))
     # The low end only: a snare's backbeat is loud too, but on 2 and 4.
@@ -122,7 +124,7 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int) -> Bars:
     meter, first = choice
     if meter in (2, 4) and len(frames) >= 8:
         bpm = 60.0 * heard.fps / float(np.median(np.diff(frames)))
-        brisk = subdivision == 3 or bpm >= SLOWEST_TWO
+        brisk = (subdivision == 3 or bpm >= SLOWEST_TWO) and not split
         meter, first = _two_or_four(accent, change, first % 2, HALVES if brisk else 0.0)
     return Bars(meter, SIGNATURES[(meter, subdivision)], first)
 

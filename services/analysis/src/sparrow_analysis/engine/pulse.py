@@ -144,6 +144,9 @@ class Pulse:
     beat_frames: np.ndarray
     # The beat divides in 2 (simple time) or 3 (compound).
     subdivision: int = 2
+    # The beat was heard as half notes and split (SLOWEST_HALF): chords that
+    # change every second beat, a bar of four, not a march's two.
+    split: bool = False
 
 
 NONE = Pulse(None, [], 0.0, np.zeros(0, dtype=int))
@@ -446,12 +449,13 @@ def pulse(heard: Heard) -> Pulse:
     sub = _subdivision(beat_acf, bpm, heard.fps)
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
+    split = False
     if sub == 2 and bpm < SLOWEST_HALF:
         # A beat in simple time this slow is the half note: a chorale whose chords
         # change every second beat, its tune moving on the beat between.
         frames = np.asarray(frames)
         middles = np.round(frames[:-1] + np.diff(frames) / 2).astype(int)
-        frames, bpm = np.sort(np.r_[frames, middles]), 2 * bpm
+        frames, bpm, split = np.sort(np.r_[frames, middles]), 2 * bpm, True
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
@@ -459,5 +463,5 @@ def pulse(heard: Heard) -> Pulse:
     times = (attacks * HOP / heard.sr).clip(0)
     tempo = _refined(bpm, times)
     return Pulse(
-        round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub
+        round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub, split
     )
