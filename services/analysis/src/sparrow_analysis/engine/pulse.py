@@ -11,7 +11,7 @@ repeats at the beat, not more at the wrong subdivision (a third of the beat in
 simple time, a half in compound time) than at the right one, and the harmony and
 the bass repeat at the bar. A prior on the subdivision's rate (eighths near 240 a minute,
 so a quarter near 120 bpm, a dotted quarter near 80) picks between levels that
-fit alike. Beats are then tracked at that tempo (librosa's dynamic programme),
+fit alike. Beats are then tracked at that tempo (librosa's dynamic programme, as engine/beats.py runs it),
 and the tempo refined by a line through them.
 
 No tempo is said when nothing starts (the envelope never rises past ONSET_FLOOR),
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 
 from sparrow_analysis.engine.bars import _harmony_change, _per_beat, _unit
+from sparrow_analysis.engine.beats import beat_frames
 from sparrow_analysis.engine.heard import HOP, Heard
 
 # The confidence (the envelope's autocorrelation at the beat, plus how much more
@@ -340,9 +340,7 @@ def _tracked(
     """(confidence, bpm, beat frames) of the beats tracked at `bpm`. Steady: the
     envelope repeats at the beat, and rises on the tracked beats more than
     anywhere else; rubato chords and noise do one a little, never both."""
-    _, frames = librosa.beat.beat_track(
-        onset_envelope=env, sr=heard.sr, hop_length=HOP, bpm=bpm, tightness=400, trim=True
-    )
+    frames = beat_frames(env, heard.fps, bpm, tightness=400)
     if len(frames) < 4:
         return 0.0, bpm, frames
     repeats = max(_at(beat_acf, 60.0 / bpm * heard.fps), 0.0)
