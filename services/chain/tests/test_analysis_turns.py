@@ -120,3 +120,37 @@ def test_replicas_claiming_at_once_hear_every_held_upload_once(store, build):
         thread.join()
     assert sorted(heard) == sorted(uploads)  # each once, none left held
     assert JobQueue(store.engine).counts()[0] == {}
+
+
+def test_two_uploads_racing_for_a_users_last_place_in_the_queue_take_it_once(store, build):
+    """Each upload counts its user's queued analyses and waits (up to a second)
+    for the other to have counted too before writing its job: without a lock
+    both counted one place left and both took it."""
+    bound = 2
+    listening = ChainStore(store.engine, analyze=True, analyses_per_user=bound)
+    upload(listening, build, "ann")  # one place left
+    both_counted = threading.Barrier(2)
+
+    def racing() -> ChainStore:
+        replica = ChainStore(store.engine, analyze=True, analyses_per_user=bound)
+        counted = replica._queued_analyses
+
+        def count_then_wait(conn, owner):
+            n = counted(conn, owner)
+            try:
+                both_counted.wait(timeout=1.0)
+            except threading.BrokenBarrierError:
+                pass  # the other is waiting its turn to count: as it should
+            return n
+
+        replica._queued_analyses = count_then_wait
+        return replica
+
+    replicas = [racing(), racing()]
+    threads = [threading.Thread(target=upload, args=(replica, build, "ann")) for replica in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    by_state = JobQueue(store.engine).counts()[0]
+    assert by_state[("analysis", "queued")] == bound and by_state[("analysis", "held")] == 1

@@ -53,6 +53,9 @@ HELD = "held"
 # (CHAIN_ANALYSIS_QUEUE_PER_USER): a burst of 1,074 uploads in 60 s had queued
 # 1,110 analyses, and every take's seam report waited behind them.
 ANALYSES_PER_USER = 20
+# The advisory locks' class for counting a user's analyses (store/engine.py's
+# migration lock is a single 64-bit key: another key space).
+ANALYSES_LOCK = 7306
 
 
 class Store:
@@ -81,10 +84,22 @@ class Store:
         state = "queued"
         if parent_id is None:
             owner = conn.execute(select(chains.c.owner_id).where(chains.c.id == chain_id)).scalar_one()
+            self._counting_analyses(conn, owner)
             if self._queued_analyses(conn, owner) >= self.analyses_per_user:
                 state = HELD
         self._queue_job(conn, chain_id, ANALYSIS, after=after, node_id=node_id, state=state)
         return {"analysis": NodeAnalysis(AnalysisStatus.PENDING, heard).to_json()}
+
+    def _counting_analyses(self, conn: Connection, owner: str) -> None:
+        """Hold `owner`'s analyses count till this transaction ends. On PostgreSQL
+        two uploads of one user (or an upload and a claim letting held ones in)
+        would each count before the other's job is written, and both take the
+        last place in the queue; a transaction-scoped advisory lock per user
+        makes the second count after the first commits. It is the only lock taken
+        between counting and writing, and `let_in` takes users' in one order, so
+        it waits on nothing that waits on it. SQLite writes one at a time."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(ANALYSES_LOCK, func.hashtext(owner))))
 
     def _queued_analyses(self, conn: Connection, owner: str) -> int:
         """How many analyses `owner` has in the queue (waiting or being heard), held ones aside."""
