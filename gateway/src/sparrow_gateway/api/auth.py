@@ -39,11 +39,15 @@ def current_account(
     _bearer: Annotated[object, Security(BEARER)] = None,
     _cookie: Annotated[str | None, Security(SESSION)] = None,
 ) -> Account:
-    account = request.app.state.accounts.find(presented_key(request))
+    key = presented_key(request)
+    account = request.app.state.accounts.find(key)
     if account is None:
         raise HTTPException(
             401,
-            "An API key is needed: send it in the X-API-Key header.",
+            # A key that was given but is not known is a different mistake from none.
+            "That API key is not one Sparrow knows: check it, or ask for a new one."
+            if key
+            else "An API key is needed: send it in the X-API-Key header.",
             headers={"WWW-Authenticate": 'Bearer realm="sparrow"'},
         )
     request.state.account = account
