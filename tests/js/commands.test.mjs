@@ -262,3 +262,12 @@ test("a request refused leaves the model as it was", async (t) => {
   assert.deepEqual(chain.history, NOTHING);
   assert.deepEqual(chain.spine().map((n) => n.id), ["root"]);
 });
+
+test("takes in the bin are each named as they would be back, never two alike", async (t) => {
+  const root = node("root", null);
+  const [a, b, c] = [node("a", "root"), node("b", "root"), node("c", "root")];
+  const { chain } = await open(t, [root, a], { bin: [binned(c), binned(b)] });
+  const names = chain.bin.map((n) => chain.fullName(n));
+  assert.deepEqual(names, ["take 3 after your clip", "take 2 after your clip"]);
+  assert.equal(chain.label(a), "take 1");
+});

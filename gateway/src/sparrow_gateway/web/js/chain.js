@@ -179,14 +179,18 @@ export class Chain {
   }
 
   /** "your clip", "part 2" on the spine, "take 1" after its parent; `spine` when the caller has it.
-   *  A take in the bin is named as it would be back: "take 2" among its parent's takes. */
+   *  A take in the bin is named as it would be back: "take 2" among its parent's
+   *  takes, those in the bin with it counted too (two binned takes were both "take 1"). */
   label(node, spine = this.spine()) {
     if (!node) return "";
     if (node.parent_id === null) return "your clip";
     const at = spine.findIndex((n) => n.id === node.id);
     if (at >= 0) return `part ${at + 1}`;
     const takes = this.takesOf(node.parent_id);
-    if (!this.nodes.has(node.id)) takes.push(node);
+    if (!this.nodes.has(node.id)) {
+      const siblings = [...this.binned.values(), node].filter((n) => n.parent_id === node.parent_id && !n.committed);
+      for (const sibling of siblings) if (!takes.some((n) => n.id === sibling.id)) takes.push(sibling);
+    }
     return `take ${takes.sort(oldestFirst).findIndex((n) => n.id === node.id) + 1}`;
   }
 
