@@ -226,6 +226,7 @@ def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, unl
     context, page = open_editor(browser, stack, "carol")
     try:
         expect(page.locator("#gpu-generation")).to_have_class(re.compile("warn"))
+        expect(page.locator("#gpu-generation")).to_contain_text("MusicGen: failed")
         expect(page.locator("#gpu-generation")).to_have_attribute("title", re.compile("could not load MusicGen model"))
         page.set_input_files("#clip-input", files=[{"name": "idea.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
         page.fill("#knob-count", "1")

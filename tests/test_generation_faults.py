@@ -52,7 +52,7 @@ def test_a_model_that_cannot_load_says_why_and_the_take_errors(unloadable_stack)
     missing = stack.generation_env["GENERATION_MODEL"]
     with stack.client() as client:
         (worker,) = client.get("/api/gpu").json()["generation"]
-        assert worker["reachable"] and not worker["ready"]
+        assert worker["reachable"] and not worker["ready"] and worker["state"] == "failed"
         root = upload(client)["root"]
         node = client.post(f"/api/nodes/{root['id']}/branch", json={}).json()
         failed = stack.wait_for(node["id"], timeout=60)

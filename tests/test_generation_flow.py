@@ -109,7 +109,7 @@ def test_discarding_a_generating_node_stops_the_model(stack):
 def test_gpu_capacity_lists_the_worker(stack):
     with stack.client() as client:
         (worker,) = client.get("/api/gpu").json()["generation"]
-    assert worker["reachable"] and worker["ready"] and worker["reason"] is None
+    assert worker["reachable"] and worker["ready"] and worker["reason"] is None and worker["state"] == "ready"
     assert worker["slots"] == 64 and worker["device"] == "cpu" and worker["model"].endswith("tiny-musicgen")
     assert worker["queued"] == 0 and worker["queue_limit"] >= 1
     # Earlier tests of this module ran takes: the pace of the latest steps is known.

@@ -25,3 +25,4 @@ async def test_not_ready_and_503_when_the_chain_service_is_down():
             assert "not answering" in reply.json()["detail"]
             (worker,) = (await client.get("/api/gpu")).json()["generation"]
             assert not worker["reachable"] and "unreachable" in worker["reason"]
+            assert worker["state"] == "starting"  # never answered, the gateway just started

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import grpc
 from sparrow.v1 import generation_pb2, generation_pb2_grpc, stems_pb2, stems_pb2_grpc
 
 from sparrow_common.channels import open_channel
+from sparrow_common.errors import MODEL_LOADING
 from sparrow_gateway.config import Settings
 
 TIMEOUT_S = 2.0
+# A worker not answered yet this long after the gateway started is taken to be
+# starting, not down: `make run` starts them side by side, and a generation
+# worker imports for some seconds before it listens.
+STARTING_S = 120.0
 
 
 def _expand(address: str) -> list[str]:
@@ -35,11 +41,23 @@ def _stem_models(reply) -> dict:
     return {"models": [{"name": m.name, "stems": list(m.stems), "reason": m.reason or None} for m in reply.models]}
 
 
+def state(reachable: bool, ready: bool, reason: str | None, seen: bool, starting: bool) -> str:
+    """What a musician is told of a worker: "ready", "loading" (its model),
+    "starting" (not answering yet, never answered, and the gateway itself just
+    started), "failed" (it answers, and says why it can't work) or "unreachable"."""
+    if reachable:
+        return "ready" if ready else "loading" if reason == MODEL_LOADING else "failed"
+    return "starting" if starting and not seen else "unreachable"
+
+
 class CapacityClient:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, clock=time.monotonic):
         self.generation_addrs = _addresses(settings.generation_addrs)
         self.stems_addrs = _addresses(settings.stems_addrs)
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._clock = clock
+        self._started = clock()
+        self._seen: set[str] = set()  # the addresses that have answered once
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         if address not in self._channels:
@@ -72,10 +90,17 @@ class CapacityClient:
         try:
             reply = await ask(address)
         except grpc.aio.AioRpcError as error:
-            return {"address": address, "reachable": False, "ready": False, "reason": f"unreachable ({error.code().name})"}
+            starting = self._clock() - self._started < STARTING_S
+            return {
+                "address": address, "reachable": False, "ready": False,
+                "state": state(False, False, None, address in self._seen, starting),
+                "reason": f"unreachable ({error.code().name})",
+            }
+        self._seen.add(address)
         c = reply.capacity
         return {
-            "address": address, "reachable": True, "ready": c.ready, "reason": c.reason or None,
+            "address": address, "reachable": True, "ready": c.ready,
+            "state": state(True, c.ready, c.reason or None, True, False), "reason": c.reason or None,
             "worker": c.worker, "slots": c.slots, "busy": c.busy, "queued": c.queued,
             "queue_limit": c.queue_limit, "model": c.model, "device": c.device,
             "supports_melody": c.supports_melody,

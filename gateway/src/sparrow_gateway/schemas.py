@@ -414,6 +414,10 @@ class WorkerCapacity(BaseModel):
     address: str
     reachable: bool
     ready: bool
+    state: Literal["ready", "loading", "starting", "failed", "unreachable"] = Field(
+        description="ready; loading its model; starting (not answering yet, just after the gateway started); "
+        "failed (it answers, and `reason` says why it can't work); unreachable."
+    )
     reason: str | None = Field(None, description="Why the worker can't take work, in words.")
     worker: str | None = None
     slots: int | None = Field(

@@ -41,7 +41,13 @@ function signInPage(message = "") {
 function describe(workers, name, unit = "busy") {
   if (!workers.length) return `${name}: no worker configured`;
   const ready = workers.filter((w) => w.ready);
-  if (!ready.length) return `${name}: not ready (${workers.map((w) => w.reason || "unreachable").join("; ")})`;
+  if (!ready.length) {
+    // A worker starting or loading its model is a normal start, said so; "failed" only for a failure.
+    if (workers.some((w) => w.state === "loading" || w.state === "starting")) return `${name}: loading…`;
+    const failed = workers.filter((w) => w.state === "failed");
+    if (failed.length) return `${name}: failed (${failed.map((w) => w.reason).join("; ")})`;
+    return `${name}: can't be reached (${workers.map((w) => w.reason || "unreachable").join("; ")})`;
+  }
   const slots = ready.reduce((s, w) => s + (w.slots || 0), 0);
   const busy = ready.reduce((s, w) => s + (w.busy || 0), 0);
   const queued = ready.reduce((s, w) => s + (w.queued || 0), 0);
@@ -55,9 +61,9 @@ async function pollGpu() {
     editor?.capacity(capacity);
     const chip = (id, workers, name, unit) => {
       const text = describe(workers, name, unit);
-      const ready = workers.some((w) => w.ready);
+      const fine = workers.some((w) => w.ready || w.state === "loading" || w.state === "starting");
       // The whole reason is on hover; the chip shows as much as fits.
-      return h("span", { class: ready ? "chip" : "chip warn", id, title: text }, text);
+      return h("span", { class: fine ? "chip" : "chip warn", id, title: text }, text);
     };
     clear(gpu).append(chip("gpu-generation", capacity.generation, "MusicGen", "rows"), chip("gpu-stems", capacity.stems, "Stems"));
   } catch {
