@@ -29,6 +29,10 @@ async def test_the_page_and_everything_it_loads_come_from_the_gateway():
         for imported in re.findall(r"""from\s+["']([^"']+)["']""", script.read_text()):
             assert imported.startswith("."), f"{script.name} imports {imported} from outside"
     assert (await get("/app/vendor/wavesurfer.esm.js")).status_code == 200
+    # Its icon too: a browser asks /favicon.ico (a 404 on every load) unless the page names one.
+    (icon,) = re.findall(r'<link rel="icon" href="([^"]+)"', page.text)
+    served = await get(icon)
+    assert served.status_code == 200 and served.headers["content-type"].startswith("image/svg+xml")
 
 
 async def test_without_the_built_scripts_the_page_says_how_to_build_them(monkeypatch, tmp_path):
