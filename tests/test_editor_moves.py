@@ -1,7 +1,9 @@
 """The editing moves in a real browser (issue 15): undo and redo that survive a
 reload, discards to the bin and back, emptying the bin, uncommitting the tip,
-forking a chain from a part, renaming the chain, and more takes like one. Each
-state the musician sees is saved as a screenshot under tests/screenshots/."""
+forking a chain from a part, renaming the chain, more takes like one, and a
+seed past what a browser's numbers hold kept exact (a form's error gone with its
+cause). Each state the musician sees is saved as a screenshot under
+tests/screenshots/."""
 
 from __future__ import annotations
 
@@ -262,4 +264,32 @@ def test_more_like_this_makes_takes_with_the_same_knobs_and_new_seeds(open_page)
     seeds = [card(page, i).locator(".seed").inner_text() for i in range(3)]
     assert seeds[0] == seed and len(set(seeds)) == 3, seeds
     shot(page, "40-more-like-this")
+    assert page.errors == []
+
+
+def test_a_seed_past_what_a_browser_number_holds_makes_the_take_it_names_and_an_error_goes_with_its_cause(
+    open_page, full_stack
+):
+    page = open_page("ann")
+    chain_id = start_chain(page, "seeds")
+    error = page.locator("#takes-form .form-error")
+    page.fill("#knob-count", "1")
+    page.fill("#knob-duration_s", str(TAKE_S))
+    page.fill("#knob-seed", "9223372036854775808")  # one past the largest
+    page.click("#ask-takes")
+    expect(error).to_contain_text("seed")
+    page.fill("#knob-seed", "")  # its cause gone: so is the error
+    expect(error).to_have_text("")
+    # The largest seed, which a JavaScript number rounds to one past it.
+    page.fill("#knob-seed", "9223372036854775807")
+    page.click("#ask-takes")
+    expect(card(page, 0)).to_have_attribute("data-status", "ready", timeout=60_000)
+    expect(card(page, 0).locator(".seed")).to_have_text("seed 9223372036854775807")
+    shot(page, "moves-14-the-largest-seed")
+    with full_stack.client("ann") as client:
+        (take,) = [n for n in client.get(f"/api/chains/{chain_id}").json()["nodes"] if n["parent_id"]]
+    assert take["params"]["seed"] == 2**63 - 1
+    # Its knobs back in the form, the seed exact: the same take can be asked again.
+    card(page, 0).locator(".reuse").click()
+    expect(page.locator("#knob-seed")).to_have_value("9223372036854775807")
     assert page.errors == []

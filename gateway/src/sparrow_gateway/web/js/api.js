@@ -20,6 +20,22 @@ export function forgetKey() {
   localStorage.removeItem(KEY);
 }
 
+// A seed is an integer up to 2^63 - 1, past what a JavaScript number holds
+// exactly (2^53): one past that is read as its digits and written back as them,
+// so a take's seed is the one the musician typed. (JSON.parse's source text and
+// JSON.rawJSON: Chromium has both; where either is missing the number stands.)
+export function parseJSON(text) {
+  return JSON.parse(text, (key, value, context) =>
+    key === "seed" && typeof value === "number" && !Number.isSafeInteger(value) && context?.source
+      ? context.source : value);
+}
+
+export function toJSON(body) {
+  return JSON.stringify(body, (key, value) =>
+    key === "seed" && typeof value === "string" && /^\d+$/.test(value)
+      ? (JSON.rawJSON ? JSON.rawJSON(value) : Number(value)) : value);
+}
+
 function headers(extra = {}) {
   const key = storedKey();
   return key ? { "X-API-Key": key, ...extra } : extra;
@@ -59,7 +75,7 @@ export async function request(method, path, { json, form, raw = false, keepalive
   const init = { method, headers: headers(), keepalive };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
+    init.body = toJSON(json);
   } else if (form) {
     init.body = form;
   }
@@ -72,7 +88,7 @@ export async function request(method, path, { json, form, raw = false, keepalive
   if (!response.ok) throw await explain(response);
   if (raw) return response;
   if (response.status === 204 || response.status === 202 && response.headers.get("content-length") === "0") return null;
-  return response.json();
+  return parseJSON(await response.text());
 }
 
 export async function signIn(key) {

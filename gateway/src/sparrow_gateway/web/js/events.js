@@ -3,6 +3,8 @@
 // new one from the last event seen after a pause. onStatus is told "live",
 // "reconnecting" or "closed".
 
+import { parseJSON } from "./api.js";
+
 export function watchChain(chainId, { onEvent, onStatus }) {
   let source = null;
   let last = 0;
@@ -22,7 +24,7 @@ export function watchChain(chainId, { onEvent, onStatus }) {
       const seq = Number(message.lastEventId);
       if (seq && seq <= last) return;
       last = seq || last;
-      onEvent(message.type, JSON.parse(message.data));
+      onEvent(message.type, parseJSON(message.data));
     };
     for (const kind of ["chain.created", "node.created", "node.updated", "node.committed", "node.discarded", "stems.updated",
       "chain.deleted", "node.uncommitted", "node.restored", "chain.renamed", "history.changed"]) {

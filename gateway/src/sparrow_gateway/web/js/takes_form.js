@@ -118,6 +118,8 @@ export function takesForm(schema, onAsk, melody = null, from = null) {
     h("details", {}, h("summary", {}, "Sampling"),
       h("div", { class: "knobs" }, ADVANCED.filter((n) => props[n]).map((n) => field(n, props[n])))),
     h("div", { class: "form-actions" }, button, h("span", { class: "form-error", role: "alert" })));
+  // An error said of what was asked goes once anything in the form changes.
+  form.addEventListener("input", () => { form.querySelector(".form-error").textContent = ""; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!form.checkValidity()) {
@@ -131,6 +133,8 @@ export function takesForm(schema, onAsk, melody = null, from = null) {
       if (!el.name || el.disabled) continue;
       if (el.value === "") continue;
       if (el.name === "melody") body.melody = melodyOf(el.value);
+      // A seed's digits as typed (api.js writes them as a number): Number() rounds past 2^53.
+      else if (el.name === "seed" && /^\d+$/.test(el.value)) body.seed = el.value;
       else body[el.name] = el.type === "number" ? Number(el.value) : el.value;
     }
     if (from?.seconds() !== undefined) body.from_s = from.seconds();
