@@ -241,10 +241,13 @@ async def test_progress_says_how_long_is_left_and_the_estimate_falls(worker):
     etas = [eta for _, step, total, eta in updates[1:] if step < total]
     assert all(eta > 0 for eta in etas)
     assert etas[-1] < etas[0] / 4  # it falls as the take nears its end
-    # Halfway, the estimate is near the time the rest really took.
-    last = updates[-1][0]
-    when, _, _, eta = next(u for u in updates if u[1] >= u[2] / 2)
-    assert 0.3 < eta / (last - when) < 3.0
+    # Halfway, the estimate is the pace kept so far carried over the steps left...
+    first_when, first_step = updates[0][0], updates[0][1]
+    when, step, total, eta = next(u for u in updates if u[1] >= u[2] / 2)
+    assert 0.5 < eta / ((total - step) * (when - first_when) / (step - first_step)) < 2.0
+    # ...and so near the time the rest really took, on a machine whose load may
+    # change meanwhile (a fresh clone's run saw the rest go 3.2 times faster).
+    assert 0.2 < eta / (updates[-1][0] - when) < 5.0
 
 
 def _builds_melody_models() -> bool:
