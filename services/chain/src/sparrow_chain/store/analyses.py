@@ -79,7 +79,7 @@ class Analyses(Store):
         """Held jobs into the queue: each user's oldest while they have fewer
         than `analyses_per_user` there, and any a take waits on. Its own
         transaction, before a claim's (which locks jobs, then chains): it locks
-        nothing but each user's count (`_counting_analyses`, as an upload does)
+        nothing but each user's count (`_queued_analyses`, as an upload does)
         and the held jobs, one at a time, by user and age, so two at once (other
         replicas) lock them in the same order and let each in once."""
         with self._read() as conn:
@@ -96,7 +96,6 @@ class Analyses(Store):
                     .where(jobs.c.state == HELD, chains.c.owner_id == owner)
                 )
                 awaited = held.where(exists().where(job_waits.c.on_job_id == jobs.c.id))
-                self._counting_analyses(conn, owner)
                 room = self.analyses_per_user - self._queued_analyses(conn, owner)
                 oldest = held.order_by(jobs.c.created_at, jobs.c.id).limit(max(room, 0))
                 chosen = {*conn.execute(awaited).scalars(), *conn.execute(oldest).scalars()}

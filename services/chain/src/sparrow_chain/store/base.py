@@ -84,25 +84,22 @@ class Store:
         state = "queued"
         if parent_id is None:
             owner = conn.execute(select(chains.c.owner_id).where(chains.c.id == chain_id)).scalar_one()
-            self._counting_analyses(conn, owner)
             if self._queued_analyses(conn, owner) >= self.analyses_per_user:
                 state = HELD
         self._queue_job(conn, chain_id, ANALYSIS, after=after, node_id=node_id, state=state)
         return {"analysis": NodeAnalysis(AnalysisStatus.PENDING, heard).to_json()}
 
-    def _counting_analyses(self, conn: Connection, owner: str) -> None:
-        """Hold `owner`'s analyses count till this transaction ends. On PostgreSQL
-        two uploads of one user (or an upload and a claim letting held ones in)
-        would each count before the other's job is written, and both take the
-        last place in the queue; a transaction-scoped advisory lock per user
-        makes the second count after the first commits. It is the only lock taken
-        between counting and writing, and `let_in` takes users' in one order, so
-        it waits on nothing that waits on it. SQLite writes one at a time."""
+    def _queued_analyses(self, conn: Connection, owner: str) -> int:
+        """How many analyses `owner` has in the queue (waiting or being heard),
+        held ones aside, the count held till this write transaction ends. On
+        PostgreSQL two uploads of one user (or an upload and a claim letting held
+        ones in) would each count before the other's job is written, and both
+        take the last place in the queue; a transaction-scoped advisory lock per
+        user makes the second count after the first commits. It is the only lock
+        taken between counting and writing, and `let_in` takes users' in one
+        order, so it waits on nothing that waits on it. SQLite writes one at a time."""
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ANALYSES_LOCK, func.hashtext(owner))))
-
-    def _queued_analyses(self, conn: Connection, owner: str) -> int:
-        """How many analyses `owner` has in the queue (waiting or being heard), held ones aside."""
         return conn.execute(
             select(func.count()).select_from(jobs).join(chains, chains.c.id == jobs.c.chain_id)
             .where(jobs.c.kind == ANALYSIS, jobs.c.state != HELD, chains.c.owner_id == owner)
