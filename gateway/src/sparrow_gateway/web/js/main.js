@@ -37,13 +37,15 @@ function signInPage(message = "") {
   key.focus();
 }
 
+// A worker starting or loading its model is a normal start, said so; "failed" only for a failure.
+const coming = (w) => w.state === "loading" || w.state === "starting";
+
 // A generation worker's slots are decoder rows (a take is one, two with guidance).
 function describe(workers, name, unit = "busy") {
   if (!workers.length) return `${name}: no worker configured`;
   const ready = workers.filter((w) => w.ready);
   if (!ready.length) {
-    // A worker starting or loading its model is a normal start, said so; "failed" only for a failure.
-    if (workers.some((w) => w.state === "loading" || w.state === "starting")) return `${name}: loading…`;
+    if (workers.some(coming)) return `${name}: loading…`;
     const failed = workers.filter((w) => w.state === "failed");
     if (failed.length) return `${name}: failed (${failed.map((w) => w.reason).join("; ")})`;
     return `${name}: can't be reached (${workers.map((w) => w.reason || "unreachable").join("; ")})`;
@@ -61,7 +63,7 @@ async function pollGpu() {
     editor?.capacity(capacity);
     const chip = (id, workers, name, unit) => {
       const text = describe(workers, name, unit);
-      const fine = workers.some((w) => w.ready || w.state === "loading" || w.state === "starting");
+      const fine = workers.some((w) => w.ready || coming(w));
       // The whole reason is on hover; the chip shows as much as fits.
       return h("span", { class: fine ? "chip" : "chip warn", id, title: text }, text);
     };

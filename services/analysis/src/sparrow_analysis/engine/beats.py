@@ -10,6 +10,7 @@ kernel is cached, so the install's warm-up (`Listener.load`) compiles them once.
 
 from __future__ import annotations
 
+import librosa
 import numba
 import numpy as np
 
@@ -75,10 +76,7 @@ def _best_paths(score, period, tightness):
 
 def _last_beat(cumulative: np.ndarray) -> int:
     """The last local peak of the cumulative score at least half the peaks' median."""
-    peaks = np.zeros(len(cumulative), dtype=bool)
-    peaks[1:-1] = (cumulative[1:-1] > cumulative[:-2]) & (cumulative[1:-1] >= cumulative[2:])
-    if len(cumulative) > 1:  # the first frame is never a peak, the last one may be
-        peaks[-1] = cumulative[-1] > cumulative[-2]
+    peaks = librosa.util.localmax(cumulative)
     if not peaks.any():
         return len(cumulative) - 1
     threshold = 0.5 * np.median(cumulative[peaks])

@@ -86,11 +86,12 @@ def rejoin(
     margin = max(2 * side, CONTEXT_S)
     lo = max(min(candidates) - margin, from_s)
     hi = min(max(candidates) + margin, latest + side)
-    a, b = int(lo * sr), int(hi * sr)
-    heard_part = hear(part[a:b], sr)
-    heard_take = hear(take[a - int(from_s * sr) : b - int(from_s * sr)], sr)
-    bands_part, bands_take = _bands(part[a:b], sr), _bands(take[a - int(from_s * sr) : b - int(from_s * sr)], sr)
+    a, b, cut = int(lo * sr), int(hi * sr), int(from_s * sr)
+    part_there, take_there = part[a:b], take[a - cut : b - cut]
+    heard_part, heard_take = hear(part_there, sr), hear(take_there, sr)
+    bands_part, bands_take = _bands(part_there, sr), _bands(take_there, sr)
     fps = sr / HOP
+    half = side / 2  # the beat offset is looked for within half a beat either way
     best = None
     for t in candidates:
         f0, f1 = int((t - crossfade / 2 - lo) * fps), int((t + side - lo) * fps)
@@ -100,7 +101,6 @@ def rejoin(
         harmony = _cosine(heard_part.chroma[:, f0:n].mean(axis=1), heard_take.chroma[:, f0:n].mean(axis=1))
         level = float(abs(heard_part.level_db[f0:n].mean() - heard_take.level_db[f0:n].mean()))
         spectrum = float(np.abs(bands_part[:, f0:n].mean(axis=1) - bands_take[:, f0:n].mean(axis=1)).mean())
-        half = (beat_s if beat_s else MATCH_S) / 2
         offset = _offset_ms(heard_part.onsets, heard_take.onsets, (t - lo) * fps, side * fps, half * fps, fps)
         match = (
             max(harmony, 0.0)
