@@ -30,8 +30,8 @@ $(VENV)/.installed: $(GEN)/.stamp requirements-dev.txt */pyproject.toml libs/*/p
 	# PYTHONDONTWRITEBYTECODE is set (these machines set it) nothing else ever
 	# compiles them, and every process would compile torch at each start. Not
 	# the packages' own tests nor transformers' other models, which nothing
-	# imports: 25 CPU-s rather than 37. A few packages ship files that are not Python 3
-	# (pip skips them as well).
+	# imports: 25 CPU-s rather than 37. A few packages ship files that are not
+	# Python 3 (pip skips them as well).
 	# Beside it, librosa's numba kernels are compiled once into their cache (34 s)
 	# by the analysis engine's own warm-up, not by every process that first
 	# hears a clip at once (a fresh clone's suite took a minute longer).
