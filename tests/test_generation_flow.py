@@ -96,9 +96,17 @@ def test_discarding_a_generating_node_stops_the_model(stack):
         chain = upload(client)
         node = client.post(f"/api/nodes/{chain['root']['id']}/branch", json={"duration_s": 120}).json()
         stack.wait_for_progress(node["id"])
-        (worker,) = client.get("/api/gpu").json()["generation"]
-        # busy counts decoder rows: the take and its unconditional copy
-        assert worker["busy"] == 2 and worker["rows_in_flight"] == 2
+        # busy counts decoder rows: the take and its unconditional copy. The model
+        # steps them while a window is written, none between two windows (the
+        # last one decoded, the next one's prompt made), so it is read till then.
+        deadline = time.monotonic() + 10
+        while True:
+            (worker,) = client.get("/api/gpu").json()["generation"]
+            assert worker["busy"] == 2
+            if worker["rows_in_flight"] == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert worker["rows_in_flight"] == 2
         assert client.delete(f"/api/nodes/{node['id']}").status_code == 200
         deadline = time.monotonic() + 10
         while client.get("/api/gpu").json()["generation"][0]["busy"] != 0:
