@@ -35,6 +35,11 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield
+
+
 async def _download(call) -> Download:
     """A file the call streams (ReadNodeAudio, ReadStemAudio, ExportChain):
     whatever comes before the file's info (an export's progress) is read past,
@@ -91,12 +96,15 @@ class ChainClient:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
-    async def create_chain(self, title: str, filename: str, chunks: AsyncIterator[bytes]):
+    async def create_chain(self, title: str, filename: str, chunks: AsyncIterator[bytes] | None):
+        """A chain from an uploaded clip's `chunks`, or from words (None): its
+        root is then the beginning, with no audio."""
+
         async def requests():
             yield chain_pb2.CreateChainRequest(
-                header=chain_pb2.CreateChainHeader(title=title, filename=filename)
+                header=chain_pb2.CreateChainHeader(title=title, filename=filename, from_words=chunks is None)
             )
-            async for data in chunks:
+            async for data in chunks or _nothing():
                 yield chain_pb2.CreateChainRequest(chunk=common_pb2.AudioChunk(data=data))
 
         reply = await self.stub.CreateChain(requests(), timeout=self.settings.upload_timeout_s, metadata=self.metadata)

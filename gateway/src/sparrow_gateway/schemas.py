@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_type_hints
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sparrow_common import params
 from sparrow_common.params import KNOBS, MAX_TAKES, MIX, STEM_NAME
@@ -344,6 +344,32 @@ class ForkRequest(BaseModel):
 
 class ChainCreated(ChainWithNodes):
     root: Node
+    takes: list[Node] = Field(
+        default_factory=list, description="A chain started from words: its first takes, pending; none for an upload."
+    )
+
+
+class ChainFromWords(Knobs):
+    """A chain started from words, with no clip: its root is the beginning (a
+    part with no audio) and `count` takes are made from the knobs alone;
+    committing one starts the spine."""
+
+    # The prompt's default (none) is checked too: words are what this starts from.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    title: str = Field("", max_length=200, description="Defaults to the prompt's first words.")
+    count: int = Field(2, ge=1, le=MAX_TAKES, description=f"Number of takes (1 to {MAX_TAKES}).")
+
+    @field_validator("prompt")
+    @classmethod
+    def _says_something(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("a chain started from words needs a prompt: say what the takes are to play")
+        return prompt
+
+    def knobs(self) -> params.Knobs:
+        """What the model is to hear, of this body."""
+        return params.Knobs(**self.model_dump(include=set(KNOBS)))
 
 
 class ChainPage(BaseModel):

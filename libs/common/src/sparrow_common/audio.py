@@ -268,6 +268,12 @@ def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def wav_frames(data: bytes) -> int:
+    """How many frames (samples per channel) a WAV of encode_wav's holds."""
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return wav.getnframes()
+
+
 def split(data: bytes, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
     """`data` in chunks for a stream."""
     for start in range(0, len(data), chunk_bytes):

@@ -82,6 +82,10 @@ class Recipe(Knobs):
 MIN_CLIP_S = 1.0
 
 
+# What the root of a chain started from words says of itself: it has no audio.
+BEGINNING_NOTE = "the beginning: takes start from the words alone"
+
+
 def root_note(duration_s: float) -> str:
     """What a root of `duration_s` seconds says of itself in words ("" when
     nothing needs saying); InvalidArgument for a clip shorter than MIN_CLIP_S.

@@ -42,7 +42,7 @@ from sparrow_chain.store import Removed
 from sparrow_chain.store.chains import MAX_TITLE_CHARS
 from sparrow_common import numbers, request_id
 from sparrow_common.audio import AudioLimits, chunks_in_thread
-from sparrow_common.errors import InvalidArgument, NotFound, TooLarge
+from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
 
@@ -112,19 +112,29 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         title = first.header.title.strip()
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidArgument(f"title is longer than {MAX_TITLE_CHARS} characters")
+        from_words = first.header.from_words
+        if from_words and first.header.filename:
+            raise InvalidArgument("a chain started from words has no file")
         # A file's name stands in for the title, cut to fit.
         title = title or Path(first.header.filename).stem.strip()[:MAX_TITLE_CHARS].strip() or "Untitled"
         filename = Path(first.header.filename).name[:255]
         incoming = await asyncio.to_thread(self.blobs.receive)
         key = None
         try:
-            await self._receive(request_iterator, incoming)
+            if from_words:
+                if await anext(aiter(request_iterator), None) is not None:
+                    raise InvalidArgument("a chain started from words takes no audio")
+            else:
+                await self._receive(request_iterator, incoming)
             chain_id, root_id = new_id(), new_id()
             key = f"{chain_id}/{root_id}.{{ext}}"
-            limits = AudioLimits(max_duration_s=self.settings.max_audio_s)
-            audio = await self.audio.run(blobs.store, self.blobs, incoming.path, key, limits)
+            if from_words:
+                audio = await asyncio.to_thread(blobs.store_beginning, self.blobs, incoming, key)
+            else:
+                limits = AudioLimits(max_duration_s=self.settings.max_audio_s)
+                audio = await self.audio.run(blobs.store, self.blobs, incoming.path, key, limits)
             chain, root = await asyncio.to_thread(
-                self.store.create_chain, owner, chain_id, root_id, title, filename, audio
+                self.store.create_chain, owner, chain_id, root_id, title, filename, audio, from_words
             )
         except BaseException:
             # Nothing half-written: no blob without its row.
@@ -137,7 +147,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             with suppress(OSError):
                 incoming.path.unlink(missing_ok=True)
         self.changed(chain.id)
-        log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, audio.format, audio.duration_s)
+        if from_words:
+            log.info("chain %s started from words", chain.id)
+        else:
+            log.info("chain %s created from %s (%s, %.1fs)", chain.id, filename, audio.format, audio.duration_s)
         return chain_pb2.CreateChainResponse(chain=chain_to_pb(chain), root=node_to_pb(root))
 
     async def _receive(self, request_iterator, target: Incoming) -> None:
@@ -365,6 +378,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
     async def ExportChain(self, request, context) -> AsyncIterator[chain_pb2.ExportChainResponse]:
         spine = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
         self.exporter.check(request)
+        # A chain started from words begins with a part that has no audio.
+        spine = [node for node in spine if node.audio is not None and node.audio.duration_s > 0]
+        if not spine:
+            raise Conflict("the spine has no audio yet: commit a take of the beginning first")
         stems = None
         if request.stems:
             model = stems_model(self.settings, request.stems_model)

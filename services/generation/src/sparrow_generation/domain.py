@@ -29,7 +29,8 @@ def describe(knobs: Knobs) -> str:
 class Continuation:
     """One batch of takes continuing the same context."""
 
-    # (channels, samples) float32 at the model's sample rate: what the takes continue.
+    # (channels, samples) float32 at the model's sample rate: what the takes continue
+    # ((channels, 0) for takes from the words alone).
     context: np.ndarray
     knobs: Knobs
     seeds: tuple[int, ...]

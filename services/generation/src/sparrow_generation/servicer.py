@@ -94,7 +94,9 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         if not 1 <= len(setup.seeds) <= MAX_TAKES:
             raise InvalidArgument(f"ask for 1 to {MAX_TAKES} takes (one seed each)")
         knobs = knobs_from_pb(setup.knobs).validated()
-        if not context:
+        if setup.from_words and context:
+            raise InvalidArgument("takes from words alone take no context")
+        if not context and not setup.from_words:
             raise InvalidArgument("the context holds no audio")
         self.state.check()  # the model gives the sample rate to decode to
         if melody and not self.engine.supports_melody:
@@ -103,7 +105,10 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 f"only a MusicGen melody checkpoint can ({MELODY_CHECKPOINTS})"
             )
         return Continuation(
-            context=await self._decode(context, "context"),
+            context=(
+                np.zeros((self.engine.channels, 0), dtype=np.float32) if setup.from_words
+                else await self._decode(context, "context")
+            ),
             knobs=knobs,
             seeds=tuple(setup.seeds),
             melody=await self._decode(melody, "melody") if melody else None,

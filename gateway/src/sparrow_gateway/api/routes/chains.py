@@ -3,31 +3,83 @@ redo, and the bin."""
 
 from __future__ import annotations
 
+import json
+from contextlib import suppress
 from typing import Annotated
 from uuid import UUID
 
 import grpc
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from sparrow_common.audio import CHUNK_BYTES
 from sparrow_gateway import schemas
 from sparrow_gateway.api.bodies import BodyRoute
+from sparrow_gateway.api.auth import CurrentAccount
 from sparrow_gateway.api.deps import AppSettings, Chain
+from sparrow_gateway.api.errors import unprocessable
 from sparrow_gateway.api.responses import errors
 
 router = APIRouter(prefix="/api/chains", tags=["chains"], route_class=BodyRoute)
 
 
-@router.post("", status_code=201, response_model=schemas.ChainCreated, responses=errors(401, 413, 415, 503, 507))
-async def create_chain(
-    chain: Chain,
-    settings: AppSettings,
-    file: Annotated[UploadFile, File(description="The root clip: WAV, MP3, FLAC, OGG, M4A or AIFF.")],
-    title: Annotated[str, Form(max_length=200, description="Defaults to the file's name.")] = "",
-):
-    """Start a chain from an uploaded clip. The file is kept as received; its
-    format is read from its content, not its name. Undecodable audio is 415;
-    storage that is full is 507, and storage that can't be written 503."""
+# The two bodies POST /api/chains takes, as its documentation says them.
+_CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string", "format": "binary",
+                            "description": "The root clip: WAV, MP3, FLAC, OGG, M4A or AIFF.",
+                        },
+                        "title": {"type": "string", "maxLength": 200, "description": "Defaults to the file's name."},
+                    },
+                }
+            },
+            "application/json": {"schema": schemas.ChainFromWords.model_json_schema()},
+        },
+    }
+}
+
+# The 422 FastAPI documents for a route whose parameters it reads itself (it
+# reads this one's body in the route).
+_UNPROCESSABLE = {
+    422: {
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+    }
+}
+
+
+@router.post(
+    "", status_code=201, response_model=schemas.ChainCreated,
+    responses={**errors(401, 413, 415, 429, 503, 507), **_UNPROCESSABLE}, openapi_extra=_CREATE_BODY,
+)
+async def create_chain(request: Request, chain: Chain, settings: AppSettings, account: CurrentAccount):
+    """Start a chain from an uploaded clip (multipart: `file`, `title`), or from
+    words (JSON: the knobs with a `prompt`, `title`, `count`): the root is then
+    the beginning, a part with no audio, and `count` takes are made from the
+    words alone, pending in `takes`; committing one starts the spine. An
+    uploaded file is kept as received; its format is read from its content, not
+    its name. Undecodable audio is 415; storage that is full is 507, and storage
+    that can't be written 503."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        return await _from_words(await _body(request, schemas.ChainFromWords), chain, account)
+    form = await request.form()
+    file, title = form.get("file"), form.get("title", "")
+    if not isinstance(file, StarletteUpload):
+        raise unprocessable(
+            ["body", "file"], "Field required: the clip as a multipart file, or a JSON body to start from words."
+        )
+    if not isinstance(title, str) or len(title) > 200:
+        raise unprocessable(["body", "title"], "The title is text of at most 200 characters.")
     if file.size is not None and file.size > settings.max_upload_bytes:
         raise HTTPException(413, f"The upload is larger than the limit of {settings.max_upload_bytes // (1024 * 1024)} MB.")
 
@@ -41,6 +93,34 @@ async def create_chain(
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
             raise HTTPException(415, f"Can't use this file: {error.details()}.") from None
         raise
+
+
+async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The JSON body as `model`; every way it can be wrong is a 422 saying so."""
+    try:
+        data = await request.json()
+    except json.JSONDecodeError as error:
+        raise unprocessable(["body", str(error.pos)], f"JSON decode error: {error.msg}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from None
+
+
+async def _from_words(body: schemas.ChainFromWords, chain, account) -> schemas.ChainCreated:
+    """A chain whose root is the beginning, and its first takes from the words;
+    when the takes can't be asked (a limit reached), the chain goes too."""
+    title = body.title.strip() or " ".join(body.prompt.split()[:8])[:200]
+    created = await chain.create_chain(title, "", None)
+    try:
+        takes = await chain.create_takes(created.root.id, body.knobs(), body.count)
+    except BaseException:
+        with suppress(Exception):
+            await chain.delete_chain(created.id)
+        raise
+    return created.model_copy(update={"takes": takes, "nodes": [created.root, *takes]})
 
 
 @router.get("", response_model=list[schemas.Chain], responses=errors(401, 503))

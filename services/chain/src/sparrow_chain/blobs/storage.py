@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from sparrow_common.audio import AudioLimits, probe
+import numpy as np
+
+from sparrow_common.audio import AudioLimits, encode_wav, probe
 
 from sparrow_chain.blobs.faults import storage_faults
 from sparrow_chain.domain import StoredAudio
@@ -67,3 +69,20 @@ def store(blobs: BlobStore, incoming: Path, key: str, limits: AudioLimits | None
     return StoredAudio(
         key, info.format, info.content_type, info.sample_rate, info.channels, info.duration_s, info.size_bytes
     )
+
+
+# The rate of a beginning's (empty) audio: MusicGen's, so the path its takes
+# continue is at the rate they are written at.
+BEGINNING_RATE = 32000
+
+
+def store_beginning(blobs: BlobStore, incoming: Incoming, key: str) -> StoredAudio:
+    """The audio of a chain started from words: a WAV with no samples, written
+    into `incoming` and moved in place under `key` (`{ext}` is "wav").
+    Blocking: run it off the event loop."""
+    data = encode_wav(np.zeros((1, 0), dtype=np.float32), BEGINNING_RATE)
+    with incoming:
+        incoming.write(data)
+    key = key.format(ext="wav")
+    blobs.put(key, incoming.path)
+    return StoredAudio(key, "wav", "audio/wav", BEGINNING_RATE, 1, 0.0, len(data))

@@ -25,7 +25,7 @@ from sparrow_chain.kinds.paths import heard_soon, path_tail, tail
 from sparrow_chain.store.takes import TAKES
 from sparrow_chain.workers import Chunk, Done, Worker, progress_of
 from sparrow_common import request_id
-from sparrow_common.audio import decode, encode_wav, split
+from sparrow_common.audio import decode, encode_wav, split, wav_frames
 from sparrow_common.convert import knobs_to_pb
 from sparrow_common.ids import new_id
 
@@ -45,9 +45,10 @@ def read(reply) -> object:
 
 @dataclass(frozen=True)
 class Heard:
-    """What the generation worker hears for one job: the prompt and the melody, as WAVs."""
+    """What the generation worker hears for one job: the prompt and the melody,
+    as WAVs; no prompt (None) for takes of a chain's beginning, from the words alone."""
 
-    context: bytes
+    context: bytes | None
     melody: bytes | None
 
 
@@ -98,9 +99,11 @@ class Takes:
 
         async def requests():
             yield generation_pb2.GenerateRequest(
-                setup=generation_pb2.GenerateSetup(knobs=knobs_to_pb(knobs), seeds=seeds, output_format="wav")
+                setup=generation_pb2.GenerateSetup(
+                    knobs=knobs_to_pb(knobs), seeds=seeds, output_format="wav", from_words=heard.context is None
+                )
             )
-            for chunk in split(heard.context):
+            for chunk in split(heard.context or b""):
                 yield generation_pb2.GenerateRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
             for chunk in split(heard.melody or b""):
                 yield generation_pb2.GenerateRequest(melody_chunk=common_pb2.AudioChunk(data=chunk))
@@ -118,6 +121,8 @@ class Takes:
         else:
             context = await self._stem_tail(job, recipe)
         melody = None
+        if wav_frames(context) == 0:  # a chain's beginning: nothing to hear yet
+            context = None
         if job.nodes[0].melody is not None:
             # The melody's time 0 is where the prompt starts: it covers prompt and take.
             seconds = recipe.prompt_duration_s + recipe.duration_s

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from sparrow_chain.domain import (
+    BEGINNING_NOTE,
     MAX_TAKES,
     Chain,
     Event,
@@ -99,11 +100,14 @@ class ChainStore(Moves):
     # -- chains ---------------------------------------------------------------
 
     def create_chain(
-        self, owner: str, chain_id: str, root_id: str, title: str, filename: str, audio: StoredAudio
+        self, owner: str, chain_id: str, root_id: str, title: str, filename: str, audio: StoredAudio,
+        from_words: bool = False,
     ) -> tuple[Chain, Node]:
         """Write a chain and its root node (ready, committed) in one transaction;
-        InvalidArgument for a clip too short to continue (domain.root_note)."""
-        note = root_note(audio.duration_s)
+        InvalidArgument for a clip too short to continue (domain.root_note).
+        `from_words`: the root is the beginning (domain.BEGINNING_NOTE), with no
+        audio to hear, so no analysis is asked."""
+        note = BEGINNING_NOTE if from_words else root_note(audio.duration_s)
         now = _now()
         with self._write() as conn:
             conn.execute(
@@ -124,7 +128,7 @@ class ChainStore(Moves):
                     created_at=now,
                     updated_at=now,
                     **audio_columns(audio),
-                    **self._analysis_asked(conn, chain_id, root_id),
+                    **({} if from_words else self._analysis_asked(conn, chain_id, root_id)),
                 )
             )
             root = self._node(conn, root_id)
