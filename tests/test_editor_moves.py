@@ -293,3 +293,32 @@ def test_a_seed_past_what_a_browser_number_holds_makes_the_take_it_names_and_an_
     card(page, 0).locator(".reuse").click()
     expect(page.locator("#knob-seed")).to_have_value("9223372036854775807")
     assert page.errors == []
+
+
+def test_a_chain_started_from_words_plays_its_takes_and_a_commit_starts_the_spine(open_page):
+    page = open_page("ann")
+    page.click("#words-start")  # no words yet: said beside the button, nothing sent
+    expect(page.locator(".words-status")).to_have_text("Say what the takes are to play.")
+    page.fill("#words-prompt", "slow organ chords")
+    expect(page.locator(".words-status")).to_have_text("")
+    page.fill("#words-count", "2")
+    page.fill("#words-seconds", str(TAKE_S))
+    shot(page, "words-01-form")
+    page.click("#words-start")
+    expect(page).to_have_url(re.compile(r"#/chain/[0-9a-f-]{36}$"))
+    expect(page.locator(".editor-head h1")).to_have_text("slow organ chords")
+    expect(page.locator("#takes .card")).to_have_count(2)
+    for index in range(2):
+        expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=60_000)
+    expect(card(page, 0).locator(".knobs-summary")).to_contain_text("“slow organ chords”")
+    shot(page, "words-02-takes")
+    commit(page, 1, parts=2)
+    beginning = page.locator("#spine .block").first
+    expect(beginning.locator(".block-name")).to_have_text("the beginning")
+    expect(beginning.locator(".play-part")).to_be_hidden()  # nothing to play, nothing loaded
+    expect(beginning.locator(".error-text")).to_have_count(0)
+    # The spine now plays the take: the beginning has no audio of its own.
+    expect(page.locator("#spine-duration")).to_have_text(f"2 parts · 0:0{TAKE_S}.0")
+    page.click("#play-spine")
+    expect(page.locator("#now-playing")).to_contain_text("Playing")
+    shot(page, "words-03-committed")

@@ -271,3 +271,10 @@ test("takes in the bin are each named as they would be back, never two alike", a
   assert.deepEqual(names, ["take 3 after your clip", "take 2 after your clip"]);
   assert.equal(chain.label(a), "take 1");
 });
+
+test("a chain started from words begins with the beginning, and its takes follow it", async (t) => {
+  const root = node("root", null, { duration_s: 0 });
+  const { chain } = await open(t, [root, node("a", "root")]);
+  assert.equal(chain.label(root), "the beginning");
+  assert.equal(chain.fullName(chain.get("a")), "take 1 after the beginning");
+});

@@ -120,6 +120,8 @@ export const api = {
     if (title) form.append("title", title);
     return request("POST", "/api/chains", { form });
   },
+  // A chain from words: its root the beginning (no audio), its first takes pending.
+  fromWords: (body) => request("POST", "/api/chains", { json: body }),
   node: (id) => request("GET", `/api/nodes/${id}`),
   takes: (parentId, body) => request("POST", `/api/nodes/${parentId}/takes`, { json: body }),
   commit: (id) => request("POST", `/api/nodes/${id}/commit`),

@@ -183,7 +183,8 @@ export class Chain {
    *  takes, those in the bin with it counted too (two binned takes were both "take 1"). */
   label(node, spine = this.spine()) {
     if (!node) return "";
-    if (node.parent_id === null) return "your clip";
+    // A chain started from words begins with a part that has no audio.
+    if (node.parent_id === null) return node.duration_s === 0 ? "the beginning" : "your clip";
     const at = spine.findIndex((n) => n.id === node.id);
     if (at >= 0) return `part ${at + 1}`;
     const takes = this.takesOf(node.parent_id);

@@ -19,6 +19,10 @@ let marked = null; // {nodeId, seconds, button: a function making the mark's but
 export function showWave(item, node, { height, color, onSeek, labelFrom = true }) {
   if (labelFrom) showFrom(item, node);
   if (item.waveFor === node.id || node.status !== "ready" || !node.audio_url) return;
+  if (node.duration_s === 0) { // the beginning of a chain started from words: no audio
+    clear(item.waveHolder);
+    return;
+  }
   item.waveFor = node.id;
   item.nodeId = node.id;
   const holder = item.waveHolder;

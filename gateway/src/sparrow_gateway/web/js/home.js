@@ -1,6 +1,6 @@
-// The start page: drop a clip to start a chain, or reopen one.
+// The start page: drop a clip to start a chain, start one from words, or reopen one.
 
-import { deleteChain, listChains, upload } from "./commands.js";
+import { deleteChain, listChains, startFromWords, upload } from "./commands.js";
 import { clear, fmt, h } from "./dom.js";
 import { showError, toast } from "./toast.js";
 
@@ -41,7 +41,9 @@ export async function home(root) {
   });
   zone.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") input.click(); });
   const list = h("ul", { class: "chains", id: "chains" }, h("li", { class: "muted" }, "Loading your chains…"));
-  root.append(h("section", { class: "home" }, zone, title, input, h("h2", {}, "Your chains"), list));
+  root.append(h("section", { class: "home" },
+    h("div", { class: "starts" }, h("div", { class: "start-clip" }, zone, title, input), words()),
+    h("h2", {}, "Your chains"), list));
   try {
     const chains = await listChains();
     clear(list);
@@ -65,4 +67,46 @@ export async function home(root) {
   } catch (error) {
     clear(list).append(h("li", { class: "error-text" }, error.message));
   }
+}
+
+// Start from words: takes from a prompt alone, the chain's root the beginning
+// (no audio); committing one starts the spine.
+function words() {
+  const prompt = h("textarea", {
+    id: "words-prompt", rows: 3, maxlength: 500,
+    placeholder: "What should it play? e.g. warm rhodes chords over brushed drums, 80 bpm",
+  });
+  const count = h("input", { id: "words-count", type: "number", min: 1, max: 8, value: 2, "aria-label": "Takes" });
+  const seconds = h("input", { id: "words-seconds", type: "number", min: 1, max: 120, value: 10, "aria-label": "Seconds" });
+  const status = h("p", { class: "words-status", role: "status" });
+  const button = h("button", { type: "submit", id: "words-start" }, "Start from words");
+  const form = h("form", { class: "words", id: "words" },
+    h("p", { class: "drop-big" }, "Or start from words"),
+    prompt,
+    h("p", { class: "muted" }, h("label", {}, count, " takes of "), h("label", {}, seconds, " s")),
+    button, status);
+  prompt.addEventListener("input", () => { status.textContent = ""; status.classList.remove("error-text"); });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!prompt.value.trim()) {
+      status.textContent = "Say what the takes are to play.";
+      status.classList.add("error-text");
+      return;
+    }
+    button.disabled = true;
+    status.textContent = "Starting…";
+    try {
+      const chain = await startFromWords({
+        prompt: prompt.value.trim(), count: Number(count.value), duration_s: Number(seconds.value),
+      });
+      location.hash = `#/chain/${chain.id}`;
+    } catch (error) {
+      status.textContent = `Not started: ${error.message}`;
+      status.classList.add("error-text");
+      showError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
 }

@@ -37,7 +37,9 @@ export class SpinePlayer {
     this.anchor = from;
     const spine = this.chain.spine();
     try {
-      const clips = await Promise.all(spine.map(async (node) => ({ buffer: await loadBuffer(node.audio_url), end: node.out_s })));
+      // The beginning of a chain started from words has no audio to play.
+      const sounding = spine.filter((node) => node.duration_s > 0);
+      const clips = await Promise.all(sounding.map(async (node) => ({ buffer: await loadBuffer(node.audio_url), end: node.out_s })));
       const region = this.region && clamped(this.region, spineLength(spine));
       if (region && from >= region.from && from < region.to) playing.loopSpine(clips, region.from, region.to, from);
       else playing.playSpine(clips, from);

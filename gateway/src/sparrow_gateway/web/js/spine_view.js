@@ -137,9 +137,10 @@ export class SpineView {
         lengthText,
         from,
         facts,
-        h("button", { class: "small play-part", title: "Play this part alone",
+        // The beginning (a chain started from words) has nothing to play or split.
+        h("button", { class: "small play-part", title: "Play this part alone", hidden: node.duration_s === 0,
           onclick: () => this.does.play(node.id) }, "▶"),
-        h("button", { class: "small", title: "Stems of this part",
+        h("button", { class: "small", title: "Stems of this part", hidden: node.duration_s === 0,
           onclick: () => this.does.stems(node.id) }, "Stems")),
       note,
       h("div", { class: "block-wave" }, waveHolder, out));
