@@ -248,7 +248,8 @@ class ChainClient:
         )
 
     async def export(self, chain_id: str, body: schemas.ExportRequest) -> Download:
-        """The spine rendered as one file (or, with `stems`, one zip of the mix and its stems)."""
+        """The spine rendered as one file (or, with `stems`, one zip of the mix and
+        its stems; with `loop`, that stretch alone, made to repeat)."""
         return await _download(
             self.stub.ExportChain(
                 chain_pb2.ExportChainRequest(
@@ -259,6 +260,7 @@ class ChainClient:
                     match_parts=body.match_parts,
                     stems=body.stems,
                     stems_model=body.stems_model or "",
+                    loop=common_pb2.Stretch(from_s=body.loop.from_s, until_s=body.loop.until_s) if body.loop else None,
                 ),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,

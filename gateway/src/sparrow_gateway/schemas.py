@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_type_hints
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from sparrow_common import params
 from sparrow_common.params import KNOBS, MAX_TAKES, MIX, STEM_NAME
@@ -492,6 +492,21 @@ class Me(Usage):
     takes_left_today: int | None = Field(description="Takes you may still ask today; null for no limit.")
 
 
+class Stretch(BaseModel):
+    """A stretch of the spine, in seconds of the spine as it plays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_s: float = Field(ge=0, le=86400, description="Where it starts.")
+    until_s: float = Field(gt=0, le=86400, description="Where it ends: after `from_s`.")
+
+    @model_validator(mode="after")
+    def _forwards(self) -> "Stretch":
+        if self.until_s <= self.from_s:
+            raise ValueError("a stretch ends after it starts: `until_s` must be past `from_s`")
+        return self
+
+
 class ExportRequest(BaseModel):
     """How to render the spine as one file."""
 
@@ -512,3 +527,17 @@ class ExportRequest(BaseModel):
     stems_model: str | None = Field(
         None, max_length=64, description="The stems model (`models` in /api/gpu); the first when absent."
     )
+    loop: Stretch | None = Field(
+        None,
+        description="Export a loop of this stretch of the spine instead (seconds of the spine as it plays): each "
+        "end moved to the nearest bar line where the parts have a grid (whole bars), the stretch moved within 5 ms "
+        "to where the wave moves least, and its last 20 ms crossfaded with what leads into its start, so "
+        "it repeats with no click. A WAV carries the loop in a `smpl` chunk, as samplers and DAWs read it. Not "
+        "with `stems`.",
+    )
+
+    @model_validator(mode="after")
+    def _loop_alone(self) -> "ExportRequest":
+        if self.loop is not None and self.stems:
+            raise ValueError("a loop is exported as the mix alone: ask without `stems`")
+        return self

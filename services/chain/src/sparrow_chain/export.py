@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import PurePath
 
 import grpc
-from sparrow.v1 import chain_pb2, export_pb2, export_pb2_grpc
+from sparrow.v1 import chain_pb2, common_pb2, export_pb2, export_pb2_grpc
 
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
@@ -62,11 +62,13 @@ class Exporter:
             raise InvalidArgument(f"crossfade_ms must be between 0 and {MAX_CROSSFADE_MS}")
 
     async def render(
-        self, spine: list[Node], request: chain_pb2.ExportChainRequest, stems: list[StemSet] | None = None
+        self, spine: list[Node], request: chain_pb2.ExportChainRequest, stems: list[StemSet] | None = None,
+        loop: tuple[float, float] | None = None,
     ) -> AsyncIterator[chain_pb2.ExportChainResponse]:
         """Progress, the file's info, then its bytes: one file of the spine, or
         with `stems` (each part's ready set, in spine order) one zip of the mix
-        and every stem."""
+        and every stem; with `loop` (spine seconds, snapped: loops.py), that
+        stretch alone, made to repeat."""
         self.check(request)
         names: list[str] = []
         if stems is not None:
@@ -76,7 +78,7 @@ class Exporter:
                     raise Conflict(
                         f"part {index + 1}'s stems ({', '.join(stem_set.files)}) are not part 1's ({', '.join(names)})"
                     )
-        requests = Requests(self._requests(spine, request, names, stems))
+        requests = Requests(self._requests(spine, request, names, stems, loop))
         call = self.stub.Render(requests, timeout=self.settings.export_deadline_s, metadata=request_id.metadata())
         try:
             with its_error_raised(requests):
@@ -93,10 +95,11 @@ class Exporter:
 
     async def _requests(
         self, spine: list[Node], request: chain_pb2.ExportChainRequest, names: list[str],
-        stems: list[StemSet] | None,
+        stems: list[StemSet] | None, loop: tuple[float, float] | None = None,
     ):
         yield export_pb2.RenderRequest(
             setup=export_pb2.RenderSetup(
+                loop=common_pb2.Stretch(from_s=loop[0], until_s=loop[1]) if loop else None,
                 format=_FORMATS[request.format],
                 clip_count=len(spine),
                 crossfade_ms=request.crossfade_ms,

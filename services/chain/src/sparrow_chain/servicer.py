@@ -37,6 +37,7 @@ from sparrow_chain.domain import (
 )
 from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
+from sparrow_chain.loops import loop_stretch
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store import Removed
 from sparrow_chain.store.chains import MAX_TITLE_CHARS
@@ -382,6 +383,11 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         spine = [node for node in spine if node.audio is not None and node.audio.duration_s > 0]
         if not spine:
             raise Conflict("the spine has no audio yet: commit a take of the beginning first")
+        loop = None
+        if request.HasField("loop"):
+            if request.stems:
+                raise InvalidArgument("a loop is exported as the mix alone, without stems")
+            loop = loop_stretch(spine, request.loop.from_s, request.loop.until_s)
         stems = None
         if request.stems:
             model = stems_model(self.settings, request.stems_model)
@@ -391,7 +397,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             async for ready, stems in waiting:
                 # Parts with their stems ready, of all: the stems of the rest are being made.
                 yield chain_pb2.ExportChainResponse(progress=common_pb2.Progress(step=ready, total=len(spine)))
-        async for reply in self.exporter.render(spine, request, stems):
+        async for reply in self.exporter.render(spine, request, stems, loop):
             yield reply
 
     # -- events ---------------------------------------------------------------

@@ -56,6 +56,9 @@ class RenderJob:
     # Each clip's out point in seconds (the spine plays it up to there); 0, or
     # no entry: the whole clip.
     clip_ends_s: tuple[float, ...] = ()
+    # A loop of this stretch of the spine (from_s, until_s) instead of the whole
+    # (sparrow_export.loop); None for the whole spine.
+    loop: tuple[float, float] | None = None
 
     def name_of(self, index: int) -> str:
         return self.clip_names[index] if index < len(self.clip_names) and self.clip_names[index] else f"Part {index + 1}"
@@ -106,6 +109,30 @@ def check_ends(clip_count: int, ends: list[float]) -> None:
                 f"{clip_name(index, clip_count)} ends at {end:.2f} s: an end is a second within the clip, "
                 "or 0 for the whole clip"
             )
+
+
+# The longest loop: a stretch is held in memory whole (ten minutes of stereo at
+# 48 kHz is 230 MB of float32); and the shortest, under which a loop is a buzz.
+MAX_LOOP_S = 600.0
+MIN_LOOP_S = 0.25
+
+
+def check_loop(loop: tuple[float, float] | None, stems: list[str]) -> None:
+    """Raise InvalidArgument unless `loop` (from_s, until_s) is a stretch a loop
+    can be cut from. (Whether it lies within the spine is known once its clips
+    are decoded: render checks that.)"""
+    if loop is None:
+        return
+    if stems:
+        raise InvalidArgument("a loop is exported as the mix alone, without stems")
+    start, end = loop
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
+        raise InvalidArgument("a loop runs from a second of the spine to a later one")
+    if not MIN_LOOP_S <= end - start <= MAX_LOOP_S:
+        raise InvalidArgument(
+            f"a loop lasts {MIN_LOOP_S:g} s to {MAX_LOOP_S / 60:g} minutes; "
+            f"{start:.2f} s to {end:.2f} s is {end - start:.2f} s"
+        )
 
 
 MAX_STEMS = 16

@@ -46,6 +46,7 @@ from sparrow_export.blocks import (
     wav_blocks,
 )
 from sparrow_export.domain import MIX, RenderFormat, RenderJob, Rendered, Step, clip_name, track_name
+from sparrow_export.loop import CROSSFADE_MS, SEARCH_MS, add_loop, gather, joined_at, seamless
 
 log = logging.getLogger(__name__)
 
@@ -403,19 +404,42 @@ def levels(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob) -> Le
 
 
 def write_track(
-    clips: Sequence[DecodedClip], shared: Levels, sample_rate: int, format: RenderFormat, path: Path
+    clips: Sequence[DecodedClip], shared: Levels, sample_rate: int, format: RenderFormat, path: Path,
+    loop: tuple[float, float] | None = None,
 ) -> int:
     """One track's decoded clips (the mix's or a stem's, each as long as the
     mix's) joined at the `shared` seams and gains and encoded into `path` with
-    its markers, block by block. -> samples per channel, at the file's rate."""
+    its markers, block by block; with `loop`, that stretch of the spine alone,
+    made to repeat (sparrow_export.loop). -> samples per channel, at the file's rate."""
     blocks = joined_blocks(_scaled(clips, shared.clip_gains), shared.seams)
     if shared.gain is not None:
         blocks = (block * shared.gain for block in blocks)
-    samples = encode_blocks(blocks, sample_rate, clips[0].channels, format, path, shared.marks)
-    if format is RenderFormat.WAV:
-        add_cues(path, shared.marks)
+    if loop is not None:
+        audio = _loop(blocks, [clip.length for clip in clips], shared.seams, sample_rate, loop)
+        samples = encode_blocks([audio], sample_rate, clips[0].channels, format, path)
+        if format is RenderFormat.WAV:
+            add_loop(path, samples, sample_rate)
+    else:
+        samples = encode_blocks(blocks, sample_rate, clips[0].channels, format, path, shared.marks)
+        if format is RenderFormat.WAV:
+            add_cues(path, shared.marks)
     rate = encoded_rate(format, sample_rate)
     return samples if rate == sample_rate else round(samples * rate / sample_rate)
+
+
+def _loop(
+    blocks: Iterable[np.ndarray], lengths: Sequence[int], seams: Sequence[int], sample_rate: int,
+    loop: tuple[float, float],
+) -> np.ndarray:
+    """The stretch `loop` of the spine, cut from its joined `blocks` and made
+    seamless; InvalidArgument when it ends past the spine's end."""
+    spine_s = sum(lengths) / sample_rate
+    if loop[1] > spine_s + 0.01:
+        raise InvalidArgument(f"the loop ends at {loop[1]:.2f} s, past the spine's end at {spine_s:.2f} s")
+    a, b = (joined_at(min(t, spine_s), sample_rate, lengths, seams) for t in loop)
+    margin = round((CROSSFADE_MS + SEARCH_MS) * sample_rate / 1000) + 2
+    window, start = gather(blocks, a - margin, b + margin)
+    return seamless(window, a - start, b - start, sample_rate)
 
 
 def _zip_compression(format: RenderFormat) -> tuple[int, int | None]:
@@ -479,7 +503,9 @@ async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
                         shared = await asyncio.to_thread(levels, decoded, rate, job)
                         lengths = [clip.length for clip in decoded]
                     track = working / f"{stem or MIX}.{job.format.value}"
-                    written = await asyncio.to_thread(write_track, decoded, shared, rate, job.format, track)
+                    written = await asyncio.to_thread(
+                        write_track, decoded, shared, rate, job.format, track, None if stem else job.loop
+                    )
                     samples = samples if stem else written
                 finally:
                     for clip in decoded:

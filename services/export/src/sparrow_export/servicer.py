@@ -16,6 +16,7 @@ from sparrow_export.domain import (
     Rendered,
     check_clips,
     check_ends,
+    check_loop,
     check_names,
     check_setup,
     check_stem_clips,
@@ -125,6 +126,8 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         check_ends(setup.clip_count, list(setup.clip_ends_s))
         check_clips(setup.clip_count, {index: len(data) for (index, stem), data in clips.items() if not stem})
         check_stem_clips(setup.clip_count, stems, {key: len(data) for key, data in clips.items()})
+        loop = (setup.loop.from_s, setup.loop.until_s) if setup.HasField("loop") else None
+        check_loop(loop, stems)
 
         def track(stem: str) -> tuple[bytes, ...]:
             # popped as copied, so the request's bytes are never all held twice
@@ -140,6 +143,7 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
             stems=tuple(stems),
             stem_clips=tuple(track(stem) for stem in stems),
             clip_ends_s=tuple(setup.clip_ends_s),
+            loop=loop,
         )
 
 

@@ -39,13 +39,17 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     root's sample rate and channels, joined with an equal-power crossfade, and
     loudness-matched to the root when asked. With `stems`, a zip of the mix and
     each stem joined alike (parts without stems are split first, which can take
-    a while). Answers as a download; 409 names a part whose audio is missing
+    a while). With `loop`, a stretch of the spine alone, on whole bars where
+    the parts have a grid, made to repeat with no click (a WAV says so in its
+    `smpl` chunk). Answers as a download; 409 names a part whose audio is missing
     from storage, before any of the file is sent."""
     if body.stems:
         paid_account(account)
     title = (await chain.get_chain(str(chain_id))).title
     download = await chain.export(str(chain_id), body)
     extension = "zip" if body.stems else body.format
+    if body.loop is not None:
+        title = f"{title} loop"
     return StreamingResponse(
         whole(download.chunks, download.size_bytes),
         media_type=download.content_type,

@@ -7,6 +7,9 @@ to B7, whose bass windows last a second) for the key.
   spectrogram, whose high bands hear a bow's, a hammer's or a breath's attack
   (on the pieces of sparrow_common.testing.pieces it repeats at the beat more
   clearly than a semitone flux does);
+- `fine_onsets`: the same flux through a window half as long (46 ms), which
+  hears the short breath between a wind player's repeated notes (an oboe's
+  eighths on one chord) that the 93 ms window blurs: how the beat divides;
 - `harmony`: how far the chroma moves (chord changes, a bass note moving);
 - `bass`: the rise of the mel bands under BASS_HZ: kicks and bass notes;
 - `change`: new pitches, however slowly they swell (a choir, bowed strings, a
@@ -43,6 +46,7 @@ class Heard:
     level_db: np.ndarray  # per frame, dB
     key_chroma: np.ndarray  # (12, frames), a third of a semitone a bin before folding
     change: np.ndarray  # new pitches sounding (see `note_change`), scaled to its 95th percentile
+    fine_onsets: np.ndarray  # librosa's onset strength through a 1024-point window
 
     @property
     def fps(self) -> float:
@@ -83,6 +87,10 @@ def hear(y: np.ndarray, sr: int) -> Heard:
     )
     frames = mel.shape[1]
     onsets = librosa.onset.onset_strength(S=mel, sr=sr)
+    fine = librosa.power_to_db(
+        librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=HOP, n_mels=N_MELS), ref=np.max
+    )
+    fine_onsets = librosa.onset.onset_strength(S=fine, sr=sr)
     low = librosa.mel_frequencies(n_mels=N_MELS, fmax=sr / 2) < BASS_HZ
     bass = librosa.onset.onset_strength(S=mel[low], sr=sr)
     # The key's chroma: fine in pitch (constant-Q, long windows in the bass).
@@ -118,4 +126,5 @@ def hear(y: np.ndarray, sr: int) -> Heard:
         level[:n],
         key_chroma[:, :n],
         _scaled(note_change(c)[:n]),
+        fine_onsets[:n],
     )
