@@ -7,11 +7,12 @@ random models and the analysis worker; screenshots under tests/screenshots/."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from sparrow_common.audio import encode_wav
+from sparrow_common.audio import decode, encode_wav
 from sparrow_common.testing.browser import card, drop_clip, open_editor, shot
 from sparrow_common.testing.clips import make_clip
 from sparrow_common.testing.songs import song
@@ -140,6 +141,18 @@ def test_a_stretch_of_the_spine_loops_until_stopped_and_the_loop_clears(page):
     expect(now_playing).to_have_text("Stopped")
     page.keyboard.press("Space")  # the spine plays its loop again
     expect(now_playing).to_contain_text("Looping 0:01.0")
+
+    # The loop exports alone, to repeat: a WAV that says so in its smpl chunk.
+    page.locator("#export summary").click()
+    page.check("#export-loop")
+    expect(page.locator("#export-stems")).to_be_disabled()
+    with page.expect_download() as download:
+        page.click("#export-button")
+    data = Path(download.value.path()).read_bytes()
+    assert b"smpl" in data and download.value.suggested_filename.endswith("loop.wav")
+    assert abs(decode(data, 32000, 1).shape[-1] / 32000 - 2.0) <= 0.01  # no grid: the stretch as selected
+    page.uncheck("#export-loop")
+    page.locator("#export summary").click()
 
     # Cleared, the spine plays on from where it was, to its end.
     page.click("#loop-clear")

@@ -387,3 +387,17 @@ def test_rubato_chords_steady_at_every_tempo_alike_have_no_tempo():
     piece = played._no_pulse("rubato", 46, 7, (20.0, 30.0))
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is None and a.beats_s == [] and a.time_signature is None
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("seed, index", [(2, 15), (7, 28)], ids=["flute-6/8-67.9", "flute-6/8-66.5"])
+def test_a_wind_chorale_whose_eighths_repeat_one_chord_is_in_six_eight(seed, index):
+    """An oboe's eighths repeating the chord under a flute's tune, a clarinet's
+    bass on the beat: too soft to repeat in the whole clip's autocorrelation,
+    they read 4/4. Through a window half as long (heard.fine_onsets) the breath
+    between them falls on the same thirds of every beat."""
+    piece = played._piece("flute", index, seed, (20.0, 30.0))
+    assert piece.time_signature == "6/8"
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+    assert a.time_signature == "6/8"

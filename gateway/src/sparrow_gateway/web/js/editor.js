@@ -212,7 +212,7 @@ export class Editor {
       h("section", { class: "takes-area" }, this.takesView.title, this.takesView.verdict, this.takesView.el, this.ab.el),
       h("section", { class: "ask panel" }, this.askTitle, this.form.el),
       this.stems.el,
-      exportPanel(this.chainId, showError),
+      exportPanel(this.chainId, showError, () => this.spinePlayer.region),
       this.moves.bin.el,
       this.help.el);
   }

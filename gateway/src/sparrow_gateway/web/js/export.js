@@ -1,10 +1,12 @@
 // Export the spine as one file (format, crossfade at the seams, loudness), or
-// as a zip of the mix and each stem joined alike (paid tier).
+// as a zip of the mix and each stem joined alike (paid tier), or the loop
+// selected on the ruler alone, made to repeat (on whole bars where there is a grid).
 
 import { exportSpine } from "./commands.js";
 import { h } from "./dom.js";
 
-export function exportPanel(chainId, onError) {
+/** `loopNow()`: the loop region selected on the ruler ({from, to}, spine seconds), or null. */
+export function exportPanel(chainId, onError, loopNow = () => null) {
   const format = h("select", { id: "export-format", name: "format" },
     ["wav", "mp3", "flac"].map((f) => h("option", { value: f }, f.toUpperCase())));
   const crossfadeValue = h("output", { for: "export-crossfade" }, "0 ms");
@@ -13,9 +15,17 @@ export function exportPanel(chainId, onError) {
   const normalize = h("input", { id: "export-normalize", type: "checkbox" });
   const matchParts = h("input", { id: "export-match-parts", type: "checkbox" });
   const stems = h("input", { id: "export-stems", type: "checkbox" });
+  const loop = h("input", { id: "export-loop", type: "checkbox" });
+  // A loop is the mix alone.
+  loop.addEventListener("change", () => { stems.disabled = loop.checked; if (loop.checked) stems.checked = false; });
   const status = h("span", { class: "export-status", role: "status" });
   const button = h("button", { class: "primary", id: "export-button" }, "Export");
   button.addEventListener("click", async () => {
+    const region = loop.checked ? loopNow() : null;
+    if (loop.checked && !region) {
+      status.textContent = "Select a stretch to loop first: drag on the ruler.";
+      return;
+    }
     button.disabled = true;
     // Parts without stems are split first: that takes a while.
     status.textContent = stems.checked ? "Splitting the parts and rendering each stem…" : "Rendering…";
@@ -23,6 +33,7 @@ export function exportPanel(chainId, onError) {
       const response = await exportSpine(chainId, {
         format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
         match_parts: matchParts.checked, stems: stems.checked,
+        ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
       });
       const disposition = response.headers.get("content-disposition") || "";
       const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `sparrow.${format.value}`;
@@ -48,5 +59,6 @@ export function exportPanel(chainId, onError) {
       h("label", {}, normalize, " Match loudness to the first clip (EBU R128)"),
       h("label", {}, matchParts, " Bring every part to the first clip's loudness (no jump at a seam)"),
       h("label", {}, stems, " The stems too: a zip of the mix and each stem, joined alike (paid tier)"),
+      h("label", {}, loop, " Only the loop selected on the ruler, on whole bars where there is a grid, to repeat with no click"),
       button, status));
 }
