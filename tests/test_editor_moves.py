@@ -322,3 +322,19 @@ def test_a_chain_started_from_words_plays_its_takes_and_a_commit_starts_the_spin
     page.click("#play-spine")
     expect(page.locator("#now-playing")).to_contain_text("Playing")
     shot(page, "words-03-committed")
+
+
+def test_stems_of_a_spine_part_come_into_sight_with_their_split_button(open_page):
+    page = open_page("ann")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    start_chain(page, "in sight")
+    page.locator("#spine .block").first.get_by_role("button", name="Stems").click()
+    expect(page.locator("#split-stems")).to_be_visible()
+    # The model and Split are on screen, not only the panel's title at the foot of it.
+    page.wait_for_function(
+        """() => ["#stems-model", "#split-stems"].every((id) => {
+             const box = document.querySelector(id).getBoundingClientRect();
+             return box.top >= 0 && box.bottom <= innerHeight; })""",
+        timeout=5_000,
+    )
+    shot(page, "stems-in-sight")

@@ -51,14 +51,21 @@ export class StemsPanel {
     this.solo.clear();
     this.muted.clear();
     this.el.hidden = false;
-    this.el.scrollIntoView({ behavior: "smooth", block: "nearest" });
     if (!this.account.stems_allowed) {
       this.render();
+      this.reveal();
       return;
     }
     this.models = await stemModels();
     if (!this.models.some((m) => m.name === this.model)) this.model = this.models[0].name;
     await this.load();
+    this.reveal();
+  }
+
+  // Scrolled to once it holds what it offers (the model, Split or the stems):
+  // scrolled to while empty, only its title came into sight, at the page's foot.
+  reveal() {
+    this.el.scrollIntoView({ behavior: "instant", block: "nearest" });
   }
 
   async load() {
