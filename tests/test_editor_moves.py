@@ -338,3 +338,33 @@ def test_stems_of_a_spine_part_come_into_sight_with_their_split_button(open_page
         timeout=5_000,
     )
     shot(page, "stems-in-sight")
+
+
+def test_toasts_never_stand_between_the_musician_and_a_takes_buttons(open_page):
+    page = open_page("ann")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    start_chain(page, "toasted")
+    ask(page, 3)
+    for _ in range(2):  # four moves, four toasts
+        commit(page, 1, parts=2)
+        page.click("#undo")
+        expect(page.locator("#takes .card")).to_have_count(3)
+    expect(page.locator("#toasts .toast")).to_have_count(2)  # the newest two
+    # The cards' buttons at the foot of the screen, where the toasts are.
+    button = card(page, 2).get_by_role("button", name="Commit")
+    button.evaluate("b => window.scrollBy(0, b.getBoundingClientRect().bottom - innerHeight + 24)")
+    shot(page, "toasts-over-cards")
+    covered = page.evaluate(
+        """() => [...document.querySelectorAll("#takes .card button")].filter((b) => {
+             const box = b.getBoundingClientRect();
+             if (box.bottom < 0 || box.top > innerHeight || !box.width) return false;
+             const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+             return !b.contains(hit); }).map((b) => b.textContent)"""
+    )
+    assert covered == [], covered
+    # Reaching for a card, the toasts fade: what is under them shows.
+    card(page, 2).hover()
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#toasts')).opacity < 0.5")
+    shot(page, "toasts-faded")
+    card(page, 2).get_by_role("button", name="Commit").click(timeout=3_000)  # clicked, not hidden
+    expect(page.locator("#spine .block")).to_have_count(2)
