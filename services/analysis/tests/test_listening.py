@@ -401,3 +401,16 @@ def test_a_wind_chorale_whose_eighths_repeat_one_chord_is_in_six_eight(seed, ind
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
     assert a.time_signature == "6/8"
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("seed, index", [(11, 40), (3, 28)], ids=["organ-3/4-85.6", "choir-3/4-64.6"])
+def test_a_legato_chorale_in_three_is_heard_in_three(seed, index):
+    """Organ and choir chorales in 3/4, a chord on every beat: no kick and no
+    attack mark bar 1, and they read 4/4. The voices' new pitches (heard.change)
+    enter together and harder on the downbeat."""
+    piece = played._piece("chorale", index, seed, (20.0, 30.0))
+    assert piece.time_signature == "3/4"
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+    assert a.time_signature == "3/4"
