@@ -368,3 +368,43 @@ def test_toasts_never_stand_between_the_musician_and_a_takes_buttons(open_page):
     shot(page, "toasts-faded")
     card(page, 2).get_by_role("button", name="Commit").click(timeout=3_000)  # clicked, not hidden
     expect(page.locator("#spine .block")).to_have_count(2)
+
+
+def test_an_undone_commit_leaves_no_take_pressed_and_a_chain_keeps_its_knobs_and_export_settings(open_page):
+    page = open_page("ann")
+    start_chain(page, "kept")
+    ask(page, 2, prompt="dusty tape chords")
+    card(page, 0).locator("button.ab-a").click()
+    card(page, 1).locator("button.ab-b").click()
+    expect(page.locator("#ab")).to_be_visible()
+    commit(page, 0, parts=2)
+    page.click("#undo")
+    expect(page.locator("#takes .card")).to_have_count(2)
+    # The comparison ended with the commit: back as takes, neither is A or B.
+    expect(page.locator("#takes .card button.ab-a[aria-pressed=true]")).to_have_count(0)
+    expect(page.locator("#takes .card button.ab-b[aria-pressed=true]")).to_have_count(0)
+    expect(page.locator("#ab")).to_be_hidden()
+
+    page.locator("#export summary").click()
+    page.select_option("#export-format", "flac")
+    page.locator("#export-crossfade").fill("300")
+    page.check("#export-normalize")
+    with page.expect_download():
+        page.click("#export-button")
+    shot(page, "kept-01-before-reload")
+
+    # Opened again, the chain shows what it was last asked with.
+    page.reload()
+    expect(page.locator("#live-status")).to_have_text("live")
+    expect(page.locator("#knob-prompt")).to_have_value("dusty tape chords")
+    expect(page.locator("#knob-duration_s")).to_have_value(str(TAKE_S))
+    expect(page.locator("#knob-seed")).to_have_value("")  # a seed belongs to its takes
+    expect(page.locator("#export-format")).to_have_value("flac")
+    expect(page.locator("#export-crossfade")).to_have_value("300")
+    expect(page.locator("#export-normalize")).to_be_checked()
+    shot(page, "kept-02-reopened")
+    # Another chain starts from the defaults.
+    page.get_by_role("link", name="← Chains").click()
+    start_chain(page, "fresh")
+    expect(page.locator("#knob-prompt")).to_have_value("")
+    expect(page.locator("#export-format")).to_have_value("wav")

@@ -34,6 +34,15 @@ export class ABCompare {
     if (this.b === id) this.b = null;
   }
 
+  /** Only takes among `ids` (those shown) stay A or B: a take committed, or
+   *  gone to the bin with its siblings, ends the comparison, and comes back
+   *  (an undo) as a take like any other, not pressed. */
+  keep(ids) {
+    for (const side of ["a", "b"]) {
+      if (this[side] && !ids.includes(this[side])) this[side] = null;
+    }
+  }
+
   /** "A" or "B": the side take `id` plays as, in a looped seam. */
   sideOf(id) {
     return id === this.a ? "A" : "B";

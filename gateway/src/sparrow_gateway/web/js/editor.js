@@ -156,7 +156,7 @@ export class Editor {
     this.help = new HelpPanel();
     this.gridEditor = new GridEditor(this.chain, { save: (id, correction) => this.regrid(id, correction), labelOf: name });
     this.treeMap = new TreeMap(this.chain, { pick: (id) => this.pick(id) });
-    this.form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point);
+    this.form = takesForm(this.schema, (body) => this.ask(body), this.melody, this.point, this.chainId);
     this.moves = new Moves(this.chain, this.commands, this.form);
     this.discards = new Discards(this.chain, this.commands, {
       undo: () => this.moves.undo(),
@@ -238,6 +238,7 @@ export class Editor {
     this.melody.offer(this.chain.melodyChoices(spine, this.discards), this.melodyAllowed);
     const takes = this.takes();
     if (this.focus && !takes.some((n) => n.id === this.focus)) this.focus = null;
+    this.ab.keep(takes.map((n) => n.id));
     this.takesView.render(parent, takes, { spine, focus: this.focus, ab: this.ab });
     this.ab.render();
     this.gridEditor.render();

@@ -4,6 +4,7 @@
 
 import { exportSpine } from "./commands.js";
 import { h } from "./dom.js";
+import { recall, remember } from "./remembered.js";
 
 /** `loopNow()`: the loop region selected on the ruler ({from, to}, spine seconds), or null. */
 export function exportPanel(chainId, onError, loopNow = () => null) {
@@ -18,6 +19,16 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
   const loop = h("input", { id: "export-loop", type: "checkbox" });
   // A loop is the mix alone.
   loop.addEventListener("change", () => { stems.disabled = loop.checked; if (loop.checked) stems.checked = false; });
+  // The chain's last export settings (remembered.js), as they were.
+  const kept = recall(chainId, "export");
+  if (kept) {
+    if (["wav", "mp3", "flac"].includes(kept.format)) format.value = kept.format;
+    crossfade.value = Number(kept.crossfade_ms) || 0;
+    crossfadeValue.textContent = `${crossfade.value} ms`;
+    normalize.checked = Boolean(kept.normalize);
+    matchParts.checked = Boolean(kept.match_parts);
+    stems.checked = Boolean(kept.stems);
+  }
   const status = h("span", { class: "export-status", role: "status" });
   const button = h("button", { class: "primary", id: "export-button" }, "Export");
   button.addEventListener("click", async () => {
@@ -29,11 +40,14 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
     button.disabled = true;
     // Parts without stems are split first: that takes a while.
     status.textContent = stems.checked ? "Splitting the parts and rendering each stem…" : "Rendering…";
+    const settings = {
+      format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
+      match_parts: matchParts.checked, stems: stems.checked,
+    };
+    remember(chainId, "export", settings);
     try {
       const response = await exportSpine(chainId, {
-        format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
-        match_parts: matchParts.checked, stems: stems.checked,
-        ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
+        ...settings, ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
       });
       const disposition = response.headers.get("content-disposition") || "";
       const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `sparrow.${format.value}`;

@@ -3,6 +3,7 @@
 // where the takes continue from, when not the end, above its knobs.
 
 import { clear, h } from "./dom.js";
+import { recall, remember } from "./remembered.js";
 import { stemModels } from "./stems.js";
 
 const LABELS = {
@@ -106,9 +107,12 @@ function melodyOf(value) {
 }
 
 // `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
+// `chainId`: the knobs last asked with on that chain are kept (remembered.js)
+// and are in the fields when it is opened again (not the seed, the melody or
+// the point: they belong to those takes).
 // The form's object: `el`; count(), how many takes it asks for; fill(params),
 // a take's knobs back in its fields; reveal(), scroll it into view.
-export function takesForm(schema, onAsk, melody = null, from = null) {
+export function takesForm(schema, onAsk, melody = null, from = null, chainId = null) {
   const props = schema.components.schemas.TakesRequest.properties;
   const button = h("button", { type: "submit", class: "primary", id: "ask-takes" }, "Ask for takes");
   const form = h("form", { class: "takes-form", id: "takes-form", novalidate: false },
@@ -143,21 +147,27 @@ export function takesForm(schema, onAsk, melody = null, from = null) {
     button.disabled = true;
     try {
       await onAsk(body);
+      if (chainId) {
+        const { seed, melody: _, from_s, ...knobs } = body;
+        remember(chainId, "knobs", knobs);
+      }
     } catch (failure) {
       error.textContent = failure.message;
     } finally {
       button.disabled = false;
     }
   });
+  const fill = (params) => {
+    for (const [name, value] of Object.entries(params)) {
+      const input = form.elements.namedItem(name);
+      if (input) input.value = value ?? "";
+    }
+  };
+  if (chainId) fill(recall(chainId, "knobs") || {});
   return {
     el: form,
     count: () => Number(form.elements.count?.value) || 2,
-    fill(params) {
-      for (const [name, value] of Object.entries(params)) {
-        const input = form.elements.namedItem(name);
-        if (input) input.value = value ?? "";
-      }
-    },
+    fill,
     reveal: () => form.scrollIntoView({ behavior: "smooth", block: "nearest" }),
   };
 }
