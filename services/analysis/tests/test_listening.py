@@ -414,3 +414,16 @@ def test_a_legato_chorale_in_three_is_heard_in_three(seed, index):
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
     assert a.time_signature == "3/4"
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("seed, index", [(7, 33), (41, 35)], ids=["march-2/4-116", "march-2/4-106.5"])
+def test_a_march_whose_chords_change_every_bar_is_in_two(seed, index):
+    """Marches with a new chord every bar, every other change between two near
+    chords (two notes shared): the chroma two beats either side of each beat
+    blurred those changes into the beats between, and they read as a chord a
+    bar of four. Beat by beat, the chord changes on every bar line."""
+    piece = played._piece("march", index, seed, (20.0, 30.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+    assert a.time_signature == "2/4"

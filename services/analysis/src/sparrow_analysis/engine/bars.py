@@ -135,7 +135,12 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False
     if meter in (2, 4) and len(frames) >= 8:
         bpm = 60.0 * heard.fps / float(np.median(np.diff(frames)))
         brisk = (subdivision == 3 or bpm >= SLOWEST_TWO) and not split
-        meter, first = _two_or_four(accent, change, first % 2, HALVES if brisk else 0.0)
+        # Whether the chord changes on a beat, beat by beat (one beat each side): two
+        # each side blur a change between two near chords (a march's minor tonic
+        # to its sixth, two notes shared) into the beats between, and a march
+        # whose chords change every bar read as a chord a bar of four.
+        moved = _z(_harmony_change(chroma, 1))
+        meter, first = _two_or_four(accent, moved, first % 2, HALVES if brisk else 0.0)
     return Bars(meter, SIGNATURES[(meter, subdivision)], first)
 
 
@@ -144,8 +149,8 @@ def _two_or_four(accent: np.ndarray, change: np.ndarray, first: int, halves: flo
     `first` (0 or 1). Four, bar 1 on the stronger of each two strong beats, when
     it stands out over the other by `halves` of how much both stand out over the
     beats between, or when the harmony changes on it and no more on the other
-    than between (a chord a bar of four, its third beat kicked as hard as the
-    first). A contrast of downbeats against the rest cannot tell: any
+    than between (`change`: a chord a bar of four, its third beat kicked as hard
+    as the first). A contrast of downbeats against the rest cannot tell: any
     difference between the strong beats favours the longer bar."""
 
     def means(x: np.ndarray, at: int) -> tuple[float, float, float]:
