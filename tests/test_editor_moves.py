@@ -167,9 +167,8 @@ def test_the_tip_is_uncommitted_and_its_siblings_come_back(open_page):
     page = open_page("ann")
     start_chain(page, "uncommit me")
     ask(page, 2)
-    # The root is where the chain starts: it can be forked from, never uncommitted.
-    expect(page.locator("#part-moves")).to_contain_text("Your clip:")
-    expect(page.locator("#uncommit-part")).to_be_hidden()
+    # The clip alone, untouched: no move offered on it (never an uncommit, no fork of a bare clip).
+    expect(page.locator("#part-moves")).to_be_hidden()
     commit(page, 0, parts=2)
 
     moves = page.locator("#part-moves")
@@ -253,7 +252,7 @@ def test_more_like_this_makes_takes_with_the_same_knobs_and_new_seeds(open_page)
     page = open_page("ann")
     start_chain(page, "more")
     ask(page, 1, prompt="dusty tape")
-    seed = card(page, 0).locator(".seed").inner_text()
+    seed = card(page, 0).locator(".seed").get_attribute("data-seed")
 
     page.fill("#knob-count", "2")
     card(page, 0).get_by_role("button", name="More like this").click()
@@ -261,7 +260,7 @@ def test_more_like_this_makes_takes_with_the_same_knobs_and_new_seeds(open_page)
     for index in range(3):
         expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=60_000)
         expect(card(page, index).locator(".knobs-summary")).to_contain_text("“dusty tape”")
-    seeds = [card(page, i).locator(".seed").inner_text() for i in range(3)]
+    seeds = [card(page, i).locator(".seed").get_attribute("data-seed") for i in range(3)]
     assert seeds[0] == seed and len(set(seeds)) == 3, seeds
     shot(page, "40-more-like-this")
     assert page.errors == []
@@ -284,7 +283,8 @@ def test_a_seed_past_what_a_browser_number_holds_makes_the_take_it_names_and_an_
     page.fill("#knob-seed", "9223372036854775807")
     page.click("#ask-takes")
     expect(card(page, 0)).to_have_attribute("data-status", "ready", timeout=60_000)
-    expect(card(page, 0).locator(".seed")).to_have_text("seed 9223372036854775807")
+    expect(card(page, 0).locator(".seed")).to_have_attribute("data-seed", "9223372036854775807")
+    expect(card(page, 0).locator(".seed")).to_have_text("seed …5807")
     shot(page, "moves-14-the-largest-seed")
     with full_stack.client("ann") as client:
         (take,) = [n for n in client.get(f"/api/chains/{chain_id}").json()["nodes"] if n["parent_id"]]
@@ -408,3 +408,20 @@ def test_an_undone_commit_leaves_no_take_pressed_and_a_chain_keeps_its_knobs_and
     start_chain(page, "fresh")
     expect(page.locator("#knob-prompt")).to_have_value("")
     expect(page.locator("#export-format")).to_have_value("wav")
+
+
+def test_the_page_speaks_a_musicians_words_and_keeps_the_terms_on_hover(open_page):
+    page = open_page("ann")
+    start_chain(page, "words")
+    names = page.locator("#takes-form .knob-name").all_inner_texts()
+    for term in ("Top-k", "Top-p", "Temperature", "Prompt window", "Guidance", "Prompt"):
+        assert not any(name.split(" (")[0] == term for name in names), (term, names)
+    for knob, term in (("top_k", "top-k"), ("top_p", "top-p"), ("temperature", "temperature"),
+                       ("prompt_duration_s", "prompt window"), ("cfg_coef", "guidance")):
+        expect(page.locator(f"label[for=knob-{knob}] .hint")).to_contain_text(term)
+    expect(page.locator("label", has=page.locator("#export-normalize"))).to_have_attribute("title", re.compile("EBU R128"))
+    page.get_by_role("link", name="← Chains").click()
+    item = page.locator(".chain-item", has_text="words")
+    expect(item).to_contain_text("1 clip ·")
+    expect(item.locator("span.muted")).to_have_attribute("title", "1 nodes: the clip and every take")
+    shot(page, "words-in-a-musicians-words")

@@ -70,8 +70,8 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
     h("div", { class: "export-body" },
       h("label", {}, "Format ", format),
       h("label", {}, "Crossfade at each seam ", crossfade, " ", crossfadeValue),
-      h("label", {}, normalize, " Match loudness to the first clip (EBU R128)"),
-      h("label", {}, matchParts, " Bring every part to the first clip's loudness (no jump at a seam)"),
+      h("label", { title: "EBU R128 integrated loudness" }, normalize, " As loud as the first clip, overall"),
+      h("label", { title: "EBU R128 integrated loudness, part by part" }, matchParts, " Every part as loud as the first clip (no jump at a seam)"),
       h("label", {}, stems, " The stems too: a zip of the mix and each stem, joined alike (paid tier)"),
       h("label", {}, loop, " Only the loop selected on the ruler, on whole bars where there is a grid, to repeat with no click"),
       button, status));

@@ -51,7 +51,8 @@ export async function home(root) {
     for (const chain of chains) {
       const item = h("li", { class: "chain-item", dataset: { chainId: chain.id } },
         h("a", { href: `#/chain/${chain.id}` }, chain.title),
-        h("span", { class: "muted" }, ` ${fmt(chain.spine_duration_s)} · ${chain.node_count} node${chain.node_count === 1 ? "" : "s"} · ${new Date(chain.created_at).toLocaleString()}`),
+        h("span", { class: "muted", title: `${chain.node_count} nodes: the clip and every take` },
+          ` ${fmt(chain.spine_duration_s)} · ${chain.node_count} clip${chain.node_count === 1 ? "" : "s"} · ${new Date(chain.created_at).toLocaleString()}`),
         h("button", { class: "small danger", onclick: async () => {
           if (!confirm(`Delete "${chain.title}" with all its takes? This can't be undone.`)) return;
           try {

@@ -40,7 +40,17 @@ function signInPage(message = "") {
 // A worker starting or loading its model is a normal start, said so; "failed" only for a failure.
 const coming = (w) => w.state === "loading" || w.state === "starting";
 
-// A generation worker's slots are decoder rows (a take is one, two with guidance).
+// How busy the workers are, in words: free, busy, and how many wait.
+function inWords(workers, name) {
+  const ready = workers.filter((w) => w.ready);
+  if (!ready.length) return describe(workers, name);
+  const busy = ready.some((w) => (w.busy || 0) > 0);
+  const queued = ready.reduce((s, w) => s + (w.queued || 0), 0);
+  return `${name}: ${busy ? "busy" : "free"}${queued ? ` · ${queued} waiting` : ""}`;
+}
+
+// The figures, on hover: a generation worker's slots are decoder rows (a take
+// is one, two with guidance).
 function describe(workers, name, unit = "busy") {
   if (!workers.length) return `${name}: no worker configured`;
   const ready = workers.filter((w) => w.ready);
@@ -62,10 +72,9 @@ async function pollGpu() {
     gpuSeen = capacity;
     editor?.capacity(capacity);
     const chip = (id, workers, name, unit) => {
-      const text = describe(workers, name, unit);
       const fine = workers.some((w) => w.ready || coming(w));
-      // The whole reason is on hover; the chip shows as much as fits.
-      return h("span", { class: fine ? "chip" : "chip warn", id, title: text }, text);
+      // The figures and the whole reason are on hover; the chip says it in words.
+      return h("span", { class: fine ? "chip" : "chip warn", id, title: describe(workers, name, unit) }, inWords(workers, name));
     };
     clear(gpu).append(chip("gpu-generation", capacity.generation, "MusicGen", "rows"), chip("gpu-stems", capacity.stems, "Stems"));
   } catch {

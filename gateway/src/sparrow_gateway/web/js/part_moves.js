@@ -1,7 +1,8 @@
 // The moves of the part shown (the spine's part whose takes are listed), in a
 // row under the spine: fork a new chain whose spine is this one up to here
 // (sharing its audio), and, on the spine's tip, uncommit it: it is a take
-// again, and the takes its commit sent to the bin come back.
+// again, and the takes its commit sent to the bin come back. The clip alone
+// on the spine, untouched, has neither.
 
 import { h } from "./dom.js";
 
@@ -35,5 +36,7 @@ export class PartMoves {
       if (this[el].textContent !== text) this[el].textContent = text;
     }
     this.uncommit.hidden = !tip || root;
+    // The clip untouched (nothing after it yet): no move to offer.
+    this.el.hidden = root && spine.length === 1;
   }
 }

@@ -30,6 +30,13 @@ function inWords(names) {
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
 }
 
+// A stems model as a musician picks it: what it splits into (its name, htdemucs_6s, on hover).
+function modelInWords(model) {
+  if (model.reason) return `${model.name}: unavailable`;
+  if (!model.stems.length) return `${model.name}: loading`;
+  return `${model.stems.length} stems: ${model.stems.join(", ")}`;
+}
+
 export class StemsPanel {
   constructor(account) {
     this.account = account;
@@ -123,8 +130,7 @@ export class StemsPanel {
     if (this.models.length > 1) {
       const select = h("select", { id: "stems-model", onchange: () => this.pick(select.value) },
         this.models.map((m) => h("option", { value: m.name, selected: m.name === this.model, disabled: Boolean(m.reason),
-          title: m.reason || "" },
-          `${m.name}: ${m.reason ? "unavailable" : m.stems.length ? `${m.stems.length} stems` : "loading"}`)));
+          title: m.reason || m.name }, modelInWords(m))));
       this.el.append(h("label", { class: "stems-model" }, "Model ", select));
     }
     const set = this.set;

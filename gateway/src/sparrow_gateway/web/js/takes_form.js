@@ -7,18 +7,18 @@ import { recall, remember } from "./remembered.js";
 import { stemModels } from "./stems.js";
 
 const LABELS = {
-  prompt: ["Prompt", "What the continuation should sound like"],
+  prompt: ["Describe it", "What the new music should sound like (the prompt)"],
   energy: ["Energy", ""],
   tempo_feel: ["Tempo feel", ""],
   density: ["Density", ""],
-  cfg_coef: ["Guidance", "How closely the take follows the prompt"],
-  prompt_duration_s: ["Prompt window (s)", "Seconds of the music so far the model hears"],
+  cfg_coef: ["Follows the words", "How closely the take follows the description (guidance)"],
+  prompt_duration_s: ["Listens back (s)", "Seconds of the music so far the model hears (the prompt window)"],
   duration_s: ["Duration (s)", "Seconds of new music per take"],
   seed: ["Seed", "Empty: a new random seed. The same seed and knobs give the same take."],
   count: ["Takes", "How many takes to make side by side"],
-  top_k: ["Top-k", "0 turns it off"],
-  top_p: ["Top-p", "0 turns it off"],
-  temperature: ["Temperature", ""],
+  top_k: ["Choices per step", "How many of the likeliest next sounds it picks among (top-k); 0: all"],
+  top_p: ["Share of choices", "It picks among the likeliest sounds making up this share (top-p); 0: off"],
+  temperature: ["Adventure", "Higher is wilder, lower is safer (temperature)"],
   align: ["Align", "bars: start the prompt on a downbeat and make whole bars (from the parent's tempo)"],
   prompt_source: ["Hear", "What of the music so far the model hears: the mix, or one stem alone (paid tier)"],
 };

@@ -131,7 +131,13 @@ export class TakesView {
     card.el.dataset.status = node.status;
     card.el.classList.toggle("focused", focus === node.id);
     card.name.textContent = this.chain.label(node, spine);
-    card.el.querySelector(".seed").textContent = node.params?.seed != null ? `seed ${node.params.seed}` : "";
+    // Sixteen digits on every card say nothing to the ear: the last four tell
+    // takes apart, the whole seed is on hover (and in "use these knobs").
+    const seed = card.el.querySelector(".seed");
+    const whole = node.params?.seed != null ? String(node.params.seed) : "";
+    seed.textContent = whole ? `seed …${whole.slice(-4)}` : "";
+    seed.title = whole ? `seed ${whole}: the same seed and knobs give the same take` : "";
+    seed.dataset.seed = whole;
     const p = node.params;
     card.knobs.textContent = p
       ? `${p.prompt ? `“${p.prompt}”` : "no prompt"} · ${p.energy} energy · ${p.tempo_feel} tempo · ${p.density} · guidance ${p.cfg_coef}`
