@@ -85,7 +85,13 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     expect(now_playing).to_contain_text("Looping the seam · A")
     page.click("#ab-switch")
     expect(now_playing).to_contain_text("Looping the seam · B")
+    # Past the seam, B's own playhead moves on its card.
+    expect(card(page, 1).locator(".playhead")).to_be_visible(timeout=10_000)
+    expect(card(page, 0).locator(".playhead")).to_be_hidden()
     shot(page, "06-ab")
+    page.keyboard.press("x")  # the key flips A and B at the same point
+    expect(now_playing).to_contain_text("Looping the seam · A")
+    expect(card(page, 0).locator(".playhead")).to_be_visible(timeout=10_000)
     page.keyboard.press("Escape")
 
     # Discard from the keyboard (to the bin), and the toast's Undo brings it back.
@@ -135,6 +141,12 @@ def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(
     expect(drums.get_by_role("link", name="Download")).to_have_attribute("href", re.compile(r"/stems/drums/audio\?model=htdemucs$"))
     page.click("#play-stems")
     expect(now_playing).to_contain_text("Playing stems")
+    # A playhead on every stem while they play, and a level per stem, as on a mixer.
+    expect(page.locator("#stems .stem .playhead").first).to_be_visible()
+    start = page.locator("#stems .stem[data-stem=bass] .playhead").evaluate("el => el.style.left")
+    expect(page.locator("#stems .stem[data-stem=bass] .playhead")).not_to_have_attribute("style", re.compile(f"left: {re.escape(start)}"))
+    page.locator("#stems .stem[data-stem=drums] .stem-level").fill("50")
+    expect(page.locator("#stems .stem .stem-level")).to_have_count(4)
     shot(page, "09-stems")
     assert page.errors == []
 

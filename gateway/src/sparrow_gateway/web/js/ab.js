@@ -43,6 +43,11 @@ export class ABCompare {
     }
   }
 
+  /** Whether both sides are chosen. */
+  ready() {
+    return Boolean(this.a && this.b);
+  }
+
   /** "A" or "B": the side take `id` plays as, in a looped seam. */
   sideOf(id) {
     return id === this.a ? "A" : "B";
@@ -60,7 +65,7 @@ export class ABCompare {
       h("strong", {}, "A/B"),
       h("span", {}, ` ${name(a)} against ${name(b)}, looping about ${SEAM_S} s either side of the seam `),
       h("button", { id: "ab-loop", class: "primary", onclick: () => this.loop(a) }, "Loop A"),
-      h("button", { id: "ab-switch", onclick: () => this.switch() }, "Switch A ⇄ B"),
+      h("button", { id: "ab-switch", title: "Key: X", onclick: () => this.switch() }, "Switch A ⇄ B"),
       h("button", { onclick: () => playing.stop() }, "Stop"),
       this.range);
   }

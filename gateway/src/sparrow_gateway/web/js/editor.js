@@ -59,6 +59,7 @@ export class Editor {
       help: () => this.help.toggle(),
       grid: () => this.toggleGrid(),
       tap: (seconds) => this.tapTempo(seconds),
+      switchAB: () => this.ab.ready() && (this.ab.switch(), true),
       undo: () => this.moves.undo(),
       redo: () => this.moves.redo(),
     });

@@ -2,7 +2,7 @@
 // commits the take in focus, delete (or backspace) discards it, escape stops;
 // the timeline's: + and - zoom, [ ] and L loop, F continues from a point;
 // the grid's: G opens the grid of the part shown, T taps its tempo;
-// ctrl+Z (⌘Z on a Mac) undoes the chain's latest move, ctrl+shift+Z redoes it;
+// X switches A and B; ctrl+Z (⌘Z on a Mac) undoes the chain's latest move, ctrl+shift+Z redoes it;
 // ? lists them all (HELP).
 // Keys typed into the form, and space or enter on a button or link, are theirs.
 
@@ -19,6 +19,7 @@ export const HELP = [
   ["Ctrl+Z (⌘Z)", "Undo the chain's latest move (a commit, uncommit, discard, restore or grid change), after a reload too"],
   ["Ctrl+Shift+Z (⌘⇧Z), Ctrl+Y", "Redo the move undone last"],
   ["Escape", "Stop playing"],
+  ["X", "Switch A ⇄ B at the same point against the seam, once two takes are A and B"],
   ["Click a waveform", "Play from there, and mark the point: it snaps to a bar line within a few pixels, else to the nearest beat"],
   ["Alt + click or drag", "Place a point, a loop or bar 1 freely, not snapped to the grid"],
   ["F", "Ask for takes that continue from the point marked"],
@@ -68,6 +69,8 @@ const MOVES = {
   l: (moves, event) => alone(event) && moves.toggleLoop(),
   L: (moves, event) => alone(event) && moves.toggleLoop(),
   "?": (moves) => moves.help(),
+  x: (moves, event) => alone(event) && moves.switchAB(),
+  X: (moves, event) => alone(event) && moves.switchAB(),
   g: (moves, event) => alone(event) && moves.grid(),
   G: (moves, event) => alone(event) && moves.grid(),
   t: (moves, event) => alone(event) && moves.tap(event.timeStamp / 1000),
@@ -80,7 +83,7 @@ const MOVES = {
 /** A keydown listener calling `moves`: playOrStop(), stepTake(±1),
  *  commitFocused(), discardFocused(), zoom(±1 or 0), continueFromPoint(),
  *  loopEdge("from" or "to"), toggleLoop(), help(), grid() (the grid
- *  editor), tap(seconds) (a tap of the beat) (each true when it applied),
+ *  editor), tap(seconds) (a tap of the beat), switchAB() (each true when it applied),
  *  stopPlaying(), undo(), redo(). */
 export function keyboard(moves) {
   return (event) => {

@@ -48,6 +48,8 @@ export class StemsPanel {
     this.gains = null;
     this.solo = new Set();
     this.muted = new Set();
+    this.levels = new Map(); // stem -> gain, while the stems play
+    this.waves = new Map(); // stem -> its waveform, whose playhead moves as they play
     this.el = h("section", { class: "stems panel", id: "stems", hidden: true });
   }
 
@@ -57,6 +59,7 @@ export class StemsPanel {
     this.set = null;
     this.solo.clear();
     this.muted.clear();
+    this.levels.clear();
     this.el.hidden = false;
     if (!this.account.stems_allowed) {
       this.render();
@@ -90,6 +93,7 @@ export class StemsPanel {
     this.set = null;
     this.solo.clear();
     this.muted.clear();
+    this.levels.clear();
     await this.load();
   }
 
@@ -150,6 +154,8 @@ export class StemsPanel {
       player.isPlaying(what) ? "Stop" : "Play stems");
     this.el.append(playButton);
     const list = h("div", { class: "stem-list" });
+    for (const wave of this.waves.values()) wave.destroy?.();
+    this.waves.clear();
     this.el.append(list);
     for (const stem of set.stems) {
       const row = h("div", { class: "stem", dataset: { stem: stem.name } });
@@ -157,12 +163,19 @@ export class StemsPanel {
         onclick: () => this.flip(this.solo, stem.name, solo) }, "Solo");
       const mute = h("button", { class: "toggle", "aria-pressed": String(this.muted.has(stem.name)),
         onclick: () => this.flip(this.muted, stem.name, mute) }, "Mute");
+      // Its level in the mix while the stems play (a mixer's fader), 0 to 150%.
+      const level = h("input", { type: "range", class: "stem-level", min: 0, max: 150, step: 5,
+        value: Math.round((this.levels.get(stem.name) ?? 1) * 100), "aria-label": `Level of the ${stem.name}`,
+        title: `Level of the ${stem.name}`,
+        oninput: () => { this.levels.set(stem.name, Number(level.value) / 100); this.applyGains(); } });
       const holder = h("div", { class: "stem-wave" }, h("span", { class: "muted" }, "loading…"));
-      row.append(h("span", { class: "stem-name" }, stem.name), holder, solo, mute,
+      row.append(h("span", { class: "stem-name" }, stem.name), holder, level, solo, mute,
         h("a", { class: "button", href: stem.audio_url, download: `${this.label}-${stem.name}.wav` }, "Download"));
       list.append(row);
       loadBuffer(stem.audio_url).then((buffer) => {
-        clear(holder).append(waveform(buffer, { height: 36, color: COLORS[stem.name] || FALLBACK_COLOR }).el);
+        const wave = waveform(buffer, { height: 36, color: COLORS[stem.name] || FALLBACK_COLOR });
+        this.waves.set(stem.name, wave);
+        clear(holder).append(wave.el);
       }, (error) => { clear(holder).append(h("span", { class: "error-text" }, error.message)); });
     }
   }
@@ -179,7 +192,7 @@ export class StemsPanel {
     for (const [name, gain] of Object.entries(this.gains)) {
       // Muted is silent even when soloed; with any solo on, only the soloed play.
       const audible = !this.muted.has(name) && (!this.solo.size || this.solo.has(name));
-      gain.gain.value = audible ? 1 : 0;
+      gain.gain.value = audible ? this.levels.get(name) ?? 1 : 0;
     }
   }
 
@@ -197,7 +210,9 @@ export class StemsPanel {
       this.applyGains();
       button.textContent = "Stop";
       const off = player.onTick((state) => {
-        if (!state || state.what !== what) {
+        const here = state && state.what === what;
+        for (const wave of this.waves.values()) wave.show(here ? state.position : null);
+        if (!here) {
           button.textContent = "Play stems";
           off();
         }

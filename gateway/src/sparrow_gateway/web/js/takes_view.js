@@ -31,6 +31,19 @@ function seamWords(heard, node, { rank, best }) {
   return `${best ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`;
 }
 
+// Where take `id` is while it plays: alone, or looped across its seam (A/B:
+// past the seam, the take's own time; before it, the parent plays).
+function playheadOf(id, state) {
+  const what = state?.what;
+  if (what?.nodeId !== id) return null;
+  if (what.kind === "clip") return state.position;
+  if (what.kind === "seam") {
+    const into = state.position - state.seamAt;
+    return into >= 0 ? into : null;
+  }
+  return null;
+}
+
 export class TakesView {
   // `does`, each given the take's id: play (or stop), compare(side, id) ("a" or
   // "b"), commit, stems, moreLike (takes with its knobs, new seeds), again,
@@ -210,7 +223,7 @@ export class TakesView {
         card.play.setAttribute("aria-pressed", String(on));
       }
     }
-    for (const [id, card] of this.cards) card.wave?.show(playingAlone(id) ? state.position : null);
+    for (const [id, card] of this.cards) card.wave?.show(playheadOf(id, state));
   }
 
   /** Drop take `id`'s card (discarded). */
