@@ -427,3 +427,14 @@ def test_a_march_whose_chords_change_every_bar_is_in_two(seed, index):
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
     assert a.time_signature == "2/4"
+
+
+@needs_fluidsynth
+def test_a_six_eight_heard_a_bar_to_the_beat_keeps_its_eighths():
+    """A 6/8 at 95.3 whose tracked beat is the bar (47.6 a minute): split in two
+    as a slow half note is, it read 4/4. Its eighths fall on the thirds of the
+    split beats: two dotted quarters to the bar."""
+    piece = played._piece("six-eight", 35, 42, (20.0, 30.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+    assert a.time_signature == "6/8"

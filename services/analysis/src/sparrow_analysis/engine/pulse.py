@@ -83,9 +83,9 @@ FAINT_FLOOR, FAINT_MARGIN = 0.1, 0.25
 # THIRDS: an oboe's eighths repeating one chord under a flute, too soft to
 # repeat in the whole clip's autocorrelation, fall on the same thirds of every
 # beat. On sparrow_common.testing.pieces (ten seeds) such 6/8 chorales read
-# 0.19 to 0.31; simple time, its beats right, at most 0.09. Not asked of a beat
-# slower than SLOWEST_HALF: a half note, whose quarters and eighths fall where
-# a 6/8 bar's do.
+# 0.19 to 0.31; simple time, its beats right, at most 0.09. Asked of the beat
+# once a half note is split (SLOWEST_HALF): a 6/8 bar heard as one slow beat
+# is split into its two dotted quarters, whose eighths then fall on the thirds.
 THIRDS = 0.14
 # How the tempo's fit weighs the wrong subdivision, the bar and the prior
 # against the beat's own repeating (1).
@@ -471,8 +471,6 @@ def pulse(heard: Heard) -> Pulse:
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
     sub = _subdivision(beat_acf, bpm, heard.fps)
-    if sub == 2 and bpm >= SLOWEST_HALF and _thirds(heard, frames) >= THIRDS:
-        sub = 3
     split = False
     if sub == 2 and bpm < SLOWEST_HALF:
         # A beat in simple time this slow is the half note: a chorale whose chords
@@ -480,6 +478,9 @@ def pulse(heard: Heard) -> Pulse:
         frames = np.asarray(frames)
         middles = np.round(frames[:-1] + np.diff(frames) / 2).astype(int)
         frames, bpm, split = np.sort(np.r_[frames, middles]), 2 * bpm, True
+    if sub == 2 and _thirds(heard, frames) >= THIRDS:
+        # Its halves may be a 6/8 bar's two dotted quarters: in two, not split.
+        sub, split = 3, False
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
