@@ -189,6 +189,14 @@ def test_a_musician_continues_the_drums_alone_splits_six_stems_and_downloads_the
         page.click("#export-button")
     assert download.value.suggested_filename == "groove.zip"
     expect(page.locator(".export-status")).to_contain_text("Saved groove.zip")
+
+    # Everything but the drums: one file of the other stems (the zip then off).
+    page.select_option("#export-without", "drums")
+    expect(page.locator("#export-stems")).to_be_disabled()
+    with page.expect_download() as download:
+        page.click("#export-button")
+    assert download.value.suggested_filename == "groove-without-drums.wav"
+    shot(page, "18-without-drums")
     assert page.errors == []
 
 

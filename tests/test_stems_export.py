@@ -8,6 +8,7 @@ import time
 import zipfile
 
 import av
+import numpy as np
 import pytest
 
 from sparrow_common.audio import decode
@@ -194,10 +195,34 @@ def test_the_spines_stems_download_as_a_zip_of_the_spines_length(full_stack, spi
         assert abs(audio).max() > 0.001, name
 
 
+def test_everything_but_the_drums_exports_as_one_file_of_the_other_stems(full_stack, spine):
+    chain, _ = spine
+    body = {"format": "wav", "crossfade_ms": 250}
+    with full_stack.client("ann") as client:
+        reply = client.post(f"/api/chains/{chain['id']}/export", json={**body, "without": ["drums"]})
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-type"] == "audio/wav"
+        assert reply.headers["content-disposition"] == 'attachment; filename="Night-Drive-without-drums.wav"'
+        plain = client.post(f"/api/chains/{chain['id']}/export", json=body).content
+        zipped = client.post(f"/api/chains/{chain['id']}/export", json={**body, "stems": True}).content
+        for wrong in ({"without": ["drums"], "stems": True}, {"without": ["kazoo"]}, {"without": SIX[:4]}):
+            refused = client.post(f"/api/chains/{chain['id']}/export", json={**body, **wrong})
+            assert refused.status_code == 422, (wrong, refused.text)
+    without, mix = decode(reply.content, 44100, 2), decode(plain, 44100, 2)
+    assert abs(without.shape[-1] - mix.shape[-1]) <= 2  # as long as the mix
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        others = sum(decode(archive.read(f"{name}.wav"), 44100, 2) for name in SIX[1:4])
+    n = min(without.shape[-1], others.shape[-1])
+    # A file's samples stop at full scale (the tiny random model's stems add up past it).
+    np.testing.assert_allclose(without[:, :n], np.clip(others[:, :n], -1, 1), atol=3e-3)
+
+
 def test_the_spines_stems_are_the_paid_tiers(full_stack, spine):
     chain, _ = spine
     with full_stack.client("bob") as client:
         refused = client.post(f"/api/chains/{chain['id']}/export", json={"stems": True})
+        assert refused.status_code == 403 and "paid tier" in refused.text
+        refused = client.post(f"/api/chains/{chain['id']}/export", json={"without": ["drums"]})
         assert refused.status_code == 403 and "paid tier" in refused.text
     with full_stack.client("ann") as client:
         unknown = client.post(f"/api/chains/{chain['id']}/export", json={"stems": True, "stems_model": "mdx_extra"})

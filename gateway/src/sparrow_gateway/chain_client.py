@@ -261,6 +261,7 @@ class ChainClient:
                     stems=body.stems,
                     stems_model=body.stems_model or "",
                     loop=common_pb2.Stretch(from_s=body.loop.from_s, until_s=body.loop.until_s) if body.loop else None,
+                    without=body.without,
                 ),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,

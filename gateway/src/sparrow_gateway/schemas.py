@@ -536,8 +536,17 @@ class ExportRequest(BaseModel):
         "with `stems`.",
     )
 
+    without: list[StemName] = Field(
+        default_factory=list, max_length=16,
+        description='Leave these stems out ("everything but the drums"): one file, every part\'s other stems '
+        "(of `stems_model`) summed and joined as the mix is; parts without stems are split first. Paid tier; "
+        "not with `stems`.",
+    )
+
     @model_validator(mode="after")
-    def _loop_alone(self) -> "ExportRequest":
+    def _one_file_or_every_stem(self) -> "ExportRequest":
         if self.loop is not None and self.stems:
             raise ValueError("a loop is exported as the mix alone: ask without `stems`")
+        if self.without and self.stems:
+            raise ValueError("leave stems out of one file, or export every stem (`stems`): not both")
         return self

@@ -229,3 +229,29 @@ async def test_bad_stems_requests_are_refused_in_words(stub, messages, message, 
         await render(stub, messages())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in caught.value.details()
+
+
+async def test_everything_but_the_drums_is_one_file_of_the_other_stems_joined_as_the_mix(stub, render):
+    """The zip's bass and vocals, added up, are what the export without the
+    drums answers: one WAV, not a zip, as long as the mix."""
+    _, _, zipped = await render(stub, requests(crossfade_ms=150))
+    _, info, data = await render(stub, requests(crossfade_ms=150, without=["drums"]))
+    assert (info.format, info.content_type) == ("wav", "audio/wav")
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        stems = {stem: decode(archive.read(f"{stem}.wav"), ROOT_RATE, 2) for stem in STEMS}
+    without = decode(data, ROOT_RATE, 2)
+    assert abs(without.shape[-1] - stems["bass"].shape[-1]) <= 2
+    n = min(without.shape[-1], stems["bass"].shape[-1])
+    np.testing.assert_allclose(without[:, :n], (stems["bass"] + stems["vocals"])[:, :n], atol=2e-3)
+    assert np.max(np.abs(without[:, :n] - (stems["bass"] + stems["vocals"] + stems["drums"])[:, :n])) > 0.05
+
+
+@pytest.mark.parametrize(
+    ("without", "says"),
+    [(["guitar"], "no 'guitar' stem"), (["drums", "drums"], "named twice"), (list(STEMS), "leaves nothing")],
+)
+async def test_stems_that_cannot_be_left_out_are_refused_in_words(stub, render, without, says):
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await render(stub, requests(without=without))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert says in refused.value.details()

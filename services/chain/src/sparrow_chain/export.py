@@ -107,6 +107,7 @@ class Exporter:
                 match_parts=request.match_parts,
                 clip_names=[part_name(node, index) for index, node in enumerate(spine)],
                 stems=names,
+                without=list(request.without),
                 # Each part to its out point (0: all of it).
                 clip_ends_s=[node.out_s or 0.0 for node in spine],
             )

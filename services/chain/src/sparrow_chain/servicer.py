@@ -383,13 +383,16 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         spine = [node for node in spine if node.audio is not None and node.audio.duration_s > 0]
         if not spine:
             raise Conflict("the spine has no audio yet: commit a take of the beginning first")
+        if request.stems and request.without:
+            raise InvalidArgument("leave stems out of one file, or export every stem: not both")
         loop = None
         if request.HasField("loop"):
             if request.stems:
                 raise InvalidArgument("a loop is exported as the mix alone, without stems")
             loop = loop_stretch(spine, request.loop.from_s, request.loop.until_s)
         stems = None
-        if request.stems:
+        # Leaving a stem out needs every part's stems, as exporting them does.
+        if request.stems or request.without:
             model = stems_model(self.settings, request.stems_model)
             waiting = splits.spine_stems(
                 self.stems, self.blobs, self.bell, spine, model, self.settings.watch_poll_s, self.changed

@@ -164,6 +164,22 @@ def check_stems(stems: list[str]) -> None:
         seen.add(stem.casefold())
 
 
+def check_without(stems: list[str], without: list[str]) -> None:
+    """Raise InvalidArgument unless `without` names stems among `stems`, each
+    once, and leaves at least one."""
+    if not without:
+        return
+    if not stems:
+        raise InvalidArgument("to leave a stem out, every clip must send its stems (none were named)")
+    for stem in without:
+        if stem not in stems:
+            raise InvalidArgument(f"there is no {stem!r} stem to leave out: the stems are {', '.join(stems)}")
+    if len(set(without)) != len(without):
+        raise InvalidArgument("a stem to leave out is named twice")
+    if len(set(without)) == len(stems):
+        raise InvalidArgument("leaving every stem out leaves nothing to export")
+
+
 def check_clips(clip_count: int, clips: dict[int, int]) -> None:
     """Raise InvalidArgument unless exactly clips 0 .. clip_count-1 arrived, each
     with some bytes. `clips` maps each index sent to the bytes it brought."""

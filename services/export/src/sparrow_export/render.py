@@ -34,7 +34,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sparrow_common.audio import ACCEPTED
+from sparrow_common.audio import ACCEPTED, decode
 from sparrow_common.errors import InvalidArgument
 from sparrow_export.blocks import (
     DecodedClip,
@@ -106,6 +106,28 @@ def clip_shape(data: bytes, index: int, count: int, stem: str = "") -> tuple[int
     if not rate or not channels:
         raise InvalidArgument(f"{name} does not say its sample rate or channels; send {ACCEPTED}")
     return rate, channels
+
+
+def stems_summed(mix: bytes, stems: Sequence[bytes]) -> bytes:
+    """One clip's `stems` (their files) summed into one WAV at the stems' own
+    rate and channels (a take's stems are stereo where it is mono), as long as
+    its `mix` (each stem padded or trimmed to it, as a stems render does): the
+    clip's mix without the stems left out (RenderSetup.without)."""
+    rate, channels = clip_shape(stems[0], 0, 1)
+    length = decode(mix, rate, channels).shape[-1]
+    total = np.zeros((channels, length), dtype=np.float32)
+    for data in stems:
+        audio = decode(data, rate, channels)[:, :length]
+        total[:, : audio.shape[-1]] += audio
+    # As floats: stems can add up past full scale, which the join's gains may bring back.
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="wav") as container:
+        stream = container.add_stream("pcm_f32le", rate=rate, layout="mono" if channels == 1 else "stereo")
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(total), format="fltp", layout=stream.layout.name)
+        frame.sample_rate = rate
+        for packet in (*stream.encode(frame), *stream.encode(None)):
+            container.mux(packet)
+    return buffer.getvalue()
 
 
 def output_channels(channels: int) -> int:

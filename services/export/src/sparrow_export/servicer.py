@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import aclosing
@@ -17,12 +18,13 @@ from sparrow_export.domain import (
     check_clips,
     check_ends,
     check_loop,
+    check_without,
     check_names,
     check_setup,
     check_stem_clips,
     check_stems,
 )
-from sparrow_export.render import render
+from sparrow_export.render import render, stems_summed
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +128,30 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         check_ends(setup.clip_count, list(setup.clip_ends_s))
         check_clips(setup.clip_count, {index: len(data) for (index, stem), data in clips.items() if not stem})
         check_stem_clips(setup.clip_count, stems, {key: len(data) for key, data in clips.items()})
+        without = list(setup.without)
+        check_without(stems, without)
         loop = (setup.loop.from_s, setup.loop.until_s) if setup.HasField("loop") else None
-        check_loop(loop, stems)
+        check_loop(loop, [] if without else stems)
 
         def track(stem: str) -> tuple[bytes, ...]:
             # popped as copied, so the request's bytes are never all held twice
             return tuple(bytes(clips.pop((index, stem))) for index in range(setup.clip_count))
 
+        if without:
+            # Each clip's mix is the sum of its other stems: one file, no zip.
+            kept = [stem for stem in stems if stem not in without]
+            whole, parts = track(""), {stem: track(stem) for stem in stems}
+            mixes = await asyncio.to_thread(
+                lambda: tuple(
+                    stems_summed(whole[index], [parts[stem][index] for stem in kept]) for index in range(setup.clip_count)
+                )
+            )
+            stems, mix = [], mixes
+        else:
+            mix = track("")
         return RenderJob(
             format=format,
-            clips=track(""),
+            clips=mix,
             crossfade_ms=setup.crossfade_ms,
             normalize=setup.normalize,
             clip_names=tuple(setup.clip_names),

@@ -41,13 +41,16 @@ async def export_chain(chain_id: UUID, body: schemas.ExportRequest, chain: Chain
     each stem joined alike (parts without stems are split first, which can take
     a while). With `loop`, a stretch of the spine alone, on whole bars where
     the parts have a grid, made to repeat with no click (a WAV says so in its
-    `smpl` chunk). Answers as a download; 409 names a part whose audio is missing
+    `smpl` chunk). With `without`, one file of every part's other stems (paid
+    tier: the parts without stems are split first). Answers as a download; 409 names a part whose audio is missing
     from storage, before any of the file is sent."""
-    if body.stems:
+    if body.stems or body.without:  # both need the parts' stems
         paid_account(account)
     title = (await chain.get_chain(str(chain_id))).title
     download = await chain.export(str(chain_id), body)
     extension = "zip" if body.stems else body.format
+    if body.without:
+        title = f"{title} without {' and '.join(body.without)}"
     if body.loop is not None:
         title = f"{title} loop"
     return StreamingResponse(

@@ -1,10 +1,12 @@
 // Export the spine as one file (format, crossfade at the seams, loudness), or
-// as a zip of the mix and each stem joined alike (paid tier), or the loop
+// as a zip of the mix and each stem joined alike (paid tier), or without one
+// stem ("everything but the drums", paid tier), or the loop
 // selected on the ruler alone, made to repeat (on whole bars where there is a grid).
 
 import { exportSpine } from "./commands.js";
 import { h } from "./dom.js";
 import { recall, remember } from "./remembered.js";
+import { stemModels } from "./stems.js";
 
 /** `loopNow()`: the loop region selected on the ruler ({from, to}, spine seconds), or null. */
 export function exportPanel(chainId, onError, loopNow = () => null) {
@@ -16,9 +18,15 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
   const normalize = h("input", { id: "export-normalize", type: "checkbox" });
   const matchParts = h("input", { id: "export-match-parts", type: "checkbox" });
   const stems = h("input", { id: "export-stems", type: "checkbox" });
+  // Everything but one stem (paid tier, as stems are): one file of the others.
+  const without = h("select", { id: "export-without" }, h("option", { value: "" }, "nothing"));
+  stemModels().then((models) => {
+    for (const stem of models[0].stems) without.append(h("option", { value: stem }, `the ${stem}`));
+  });
+  without.addEventListener("change", () => { stems.disabled = Boolean(without.value) || loop.checked; if (without.value) stems.checked = false; });
   const loop = h("input", { id: "export-loop", type: "checkbox" });
   // A loop is the mix alone.
-  loop.addEventListener("change", () => { stems.disabled = loop.checked; if (loop.checked) stems.checked = false; });
+  loop.addEventListener("change", () => { stems.disabled = loop.checked || Boolean(without.value); if (loop.checked) stems.checked = false; });
   // The chain's last export settings (remembered.js), as they were.
   const kept = recall(chainId, "export");
   if (kept) {
@@ -48,6 +56,7 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
     try {
       const response = await exportSpine(chainId, {
         ...settings, ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
+        ...(without.value ? { without: [without.value] } : {}),
       });
       const disposition = response.headers.get("content-disposition") || "";
       const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `sparrow.${format.value}`;
@@ -73,6 +82,7 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
       h("label", { title: "EBU R128 integrated loudness" }, normalize, " As loud as the first clip, overall"),
       h("label", { title: "EBU R128 integrated loudness, part by part" }, matchParts, " Every part as loud as the first clip (no jump at a seam)"),
       h("label", {}, stems, " The stems too: a zip of the mix and each stem, joined alike (paid tier)"),
+      h("label", {}, "Leave out ", without, " (everything else, as one file: paid tier)"),
       h("label", {}, loop, " Only the loop selected on the ruler, on whole bars where there is a grid, to repeat with no click"),
       button, status));
 }
