@@ -425,3 +425,23 @@ def test_the_page_speaks_a_musicians_words_and_keeps_the_terms_on_hover(open_pag
     expect(item).to_contain_text("1 clip ·")
     expect(item.locator("span.muted")).to_have_attribute("title", "1 nodes: the clip and every take")
     shot(page, "words-in-a-musicians-words")
+
+
+def test_a_chain_starts_from_a_recording_with_its_level_shown_while_it_records(open_page):
+    """Chromium's fake microphone (a beep) stands in for the musician's."""
+    page = open_page("ann")
+    page.click("#record")
+    expect(page.locator("#record")).to_have_text("■ Stop recording")
+    expect(page.locator("#record-level")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#record-level').value > 0.01")  # it hears the beeps
+    expect(page.locator("#record-clock")).to_have_text(re.compile(r"0:0[2-9]\.\d"), timeout=10_000)
+    shot(page, "record-01-recording")
+    page.click("#record")
+    # The recording starts a chain as a dropped file does.
+    expect(page).to_have_url(re.compile(r"#/chain/[0-9a-f-]{36}$"))
+    expect(page.locator(".editor-head h1")).to_contain_text("recording")
+    length = page.locator("#spine .block .block-length").first
+    expect(length).to_have_text(re.compile(r"0:0[2-9]\.\d"))
+    expect(page.locator("#spine .block canvas").first).to_be_attached()
+    shot(page, "record-02-chain")
+    assert page.errors == []

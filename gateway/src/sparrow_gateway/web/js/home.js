@@ -1,7 +1,8 @@
-// The start page: drop a clip to start a chain, start one from words, or reopen one.
+// The start page: drop a clip (or record one) to start a chain, start one from words, or reopen one.
 
 import { deleteChain, listChains, startFromWords, upload } from "./commands.js";
 import { clear, fmt, h } from "./dom.js";
+import { recorder } from "./recorder.js";
 import { showError, toast } from "./toast.js";
 
 export async function home(root) {
@@ -41,8 +42,13 @@ export async function home(root) {
   });
   zone.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") input.click(); });
   const list = h("ul", { class: "chains", id: "chains" }, h("li", { class: "muted" }, "Loading your chains…"));
+  const fail = (error) => {
+    status.textContent = error.message;
+    status.classList.add("error-text");
+    showError(error);
+  };
   root.append(h("section", { class: "home" },
-    h("div", { class: "starts" }, h("div", { class: "start-clip" }, zone, title, input), words()),
+    h("div", { class: "starts" }, h("div", { class: "start-clip" }, zone, title, input, recorder(start, fail)), words()),
     h("h2", {}, "Your chains"), list));
   try {
     const chains = await listChains();

@@ -28,6 +28,8 @@ def chromium():
             args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+                # A fake microphone (a beep), granted without asking: recording straight in is tested on it.
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             ],
         )
         try:
