@@ -445,3 +445,38 @@ def test_a_chain_starts_from_a_recording_with_its_level_shown_while_it_records(o
     expect(page.locator("#spine .block canvas").first).to_be_attached()
     shot(page, "record-02-chain")
     assert page.errors == []
+
+
+def test_knobs_kept_as_a_preset_come_back_on_any_chain_and_are_the_musicians_own(open_page):
+    page = open_page("ann")
+    start_chain(page, "presets")
+    page.fill("#knob-prompt", "warm rhodes, brushed drums")
+    page.fill("#knob-duration_s", "7")
+    page.fill("#preset-name", "Rhodes ballad")
+    page.click("#preset-save")
+    expect(page.locator("#preset-pick")).to_have_value("Rhodes ballad")
+    shot(page, "preset-01-kept")
+    # Another chain, the form elsewhere: the preset puts its knobs back.
+    page.get_by_role("link", name="← Chains").click()
+    start_chain(page, "presets again")
+    expect(page.locator("#knob-prompt")).to_have_value("")
+    page.select_option("#preset-pick", "Rhodes ballad")
+    expect(page.locator("#knob-prompt")).to_have_value("warm rhodes, brushed drums")
+    expect(page.locator("#knob-duration_s")).to_have_value("7")
+    # Enter in the name keeps a preset; it asks for no takes.
+    page.fill("#knob-prompt", "dry piano")
+    page.fill("#preset-name", "Dry")
+    page.locator("#preset-name").press("Enter")
+    expect(page.locator("#preset-pick option")).to_have_text(["a preset…", "Dry", "Rhodes ballad"])
+    expect(page.locator("#takes .card")).to_have_count(0)
+    # Kept with the account: not another musician's.
+    other = open_page("bob")
+    other.get_by_role("button", name="or choose a file").wait_for()
+    start_chain(other, "bobs")
+    expect(other.locator("#preset-pick option")).to_have_text(["no presets yet"])
+    # Forgotten, gone.
+    for name in ("Dry", "Rhodes ballad"):
+        page.select_option("#preset-pick", name)
+        page.click("#preset-forget")
+        expect(page.locator("#preset-pick option", has_text=name)).to_have_count(0)
+    assert page.errors == []

@@ -207,6 +207,20 @@ class ChainClient:
             await self.stub.GetUsage(chain_pb2.GetUsageRequest(), timeout=self._timeout, metadata=self.metadata)
         )
 
+    async def presets(self) -> list[schemas.Preset]:
+        """The caller's presets of knobs, by name."""
+        reply = await self.stub.ListPresets(chain_pb2.ListPresetsRequest(), timeout=self._timeout, metadata=self.metadata)
+        return [convert.preset(p) for p in reply.presets]
+
+    async def save_preset(self, name: str, knobs: Knobs) -> schemas.Preset:
+        reply = await self.stub.SavePreset(
+            chain_pb2.SavePresetRequest(name=name, knobs=knobs_to_pb(knobs)), timeout=self._timeout, metadata=self.metadata
+        )
+        return convert.preset(reply.preset)
+
+    async def delete_preset(self, name: str) -> None:
+        await self.stub.DeletePreset(chain_pb2.DeletePresetRequest(name=name), timeout=self._timeout, metadata=self.metadata)
+
     async def commit(self, node_id: str) -> schemas.Moved:
         reply = await self.stub.CommitNode(chain_pb2.CommitNodeRequest(node_id=node_id), timeout=self._timeout, metadata=self.metadata)
         return convert.moved(reply)

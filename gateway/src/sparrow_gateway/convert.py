@@ -211,3 +211,10 @@ def event(msg: chain_pb2.ChainEvent) -> schemas.Event:
         title=msg.title or None,
         created_at=msg.create_time.ToDatetime(tzinfo=UTC),
     )
+
+
+def preset(msg: chain_pb2.Preset) -> schemas.Preset:
+    return schemas.Preset(
+        name=msg.name, knobs=schemas.KnobsUsed(**asdict(knobs_from_pb(msg.knobs))),
+        updated_at=msg.update_time.ToDatetime(tzinfo=UTC),
+    )

@@ -12,7 +12,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from sparrow_gateway.api.errors import UploadLimit, grpc_error_handler, validation_error_handler
 from sparrow_gateway.api.request_ids import RequestIds
-from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, session, stems, web
+from sparrow_gateway.api.routes import chains, events, export, gpu, health, nodes, presets, session, stems, web
 from sparrow_gateway.accounts import Accounts
 from sparrow_gateway.capacity import CapacityClient
 from sparrow_gateway.chain_client import ChainClient
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Outermost, so every log line of the request, and the answer, carry the id.
     app.add_middleware(RequestIds)
-    for module in (health, session, chains, events, export, nodes, stems, gpu, web):
+    for module in (health, session, chains, events, export, nodes, stems, presets, gpu, web):
         app.include_router(module.router)
     app.mount("/app", web.assets(), name="app")
     # Requests by route, method and status, and their latency, served on

@@ -342,6 +342,23 @@ class ForkRequest(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=200, description="The chain's title with \"(fork)\" when absent.")
 
 
+class Preset(BaseModel):
+    """Knobs kept under a name, to ask for takes with on any chain (their seed is not kept)."""
+
+    name: str
+    knobs: KnobsUsed
+    updated_at: datetime
+
+
+class PresetBody(Knobs):
+    """The knobs to keep under the path's name (the seed, if any, is not kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def knobs(self) -> params.Knobs:
+        return params.Knobs(**self.model_dump(include=set(KNOBS)))
+
+
 class ChainCreated(ChainWithNodes):
     root: Node
     takes: list[Node] = Field(

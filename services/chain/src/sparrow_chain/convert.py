@@ -19,6 +19,7 @@ from sparrow_chain.domain import (
     Node,
     NodeAnalysis,
     NodeStatus,
+    Preset,
     Recipe,
     SeamReport,
     StemSet,
@@ -80,6 +81,12 @@ def usage_to_pb(usage: Usage) -> chain_pb2.GetUsageResponse:
     return chain_pb2.GetUsageResponse(
         takes_waiting=usage.takes_waiting, takes_today=usage.takes_today, day_resets_in_s=usage.day_resets_in_s
     )
+
+
+def preset_to_pb(preset: Preset) -> chain_pb2.Preset:
+    msg = chain_pb2.Preset(name=preset.name, knobs=knobs_to_pb(preset.knobs))
+    msg.update_time.FromDatetime(preset.updated_at)
+    return msg
 
 
 def node_to_pb(node: Node) -> chain_pb2.Node:

@@ -78,6 +78,15 @@ class Recipe(Knobs):
 
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A user's named knobs, to ask for takes with again on any chain."""
+
+    name: str
+    knobs: Knobs
+    updated_at: datetime
+
+
 # The shortest clip a chain can start from: a blip gives the model nothing to continue.
 MIN_CLIP_S = 1.0
 

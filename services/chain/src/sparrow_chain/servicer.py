@@ -27,6 +27,7 @@ from sparrow_chain.convert import (
     melody_from_pb,
     move_to_pb,
     node_to_pb,
+    preset_to_pb,
     recipe_from_pb,
     stems_to_pb,
     usage_to_pb,
@@ -43,6 +44,7 @@ from sparrow_chain.store import Removed
 from sparrow_chain.store.chains import MAX_TITLE_CHARS
 from sparrow_common import numbers, request_id
 from sparrow_common.audio import AudioLimits, chunks_in_thread
+from sparrow_common.convert import knobs_from_pb
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from sparrow_common.ids import new_id, parse_id
 from sparrow_common.model import MELODY_CHECKPOINTS
@@ -227,6 +229,19 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     async def GetUsage(self, request, context):
         return usage_to_pb(await asyncio.to_thread(self.store.usage, caller(context)))
+
+    async def ListPresets(self, request, context):
+        found = await asyncio.to_thread(self.store.presets, caller(context))
+        return chain_pb2.ListPresetsResponse(presets=[preset_to_pb(p) for p in found])
+
+    async def SavePreset(self, request, context):
+        knobs = knobs_from_pb(request.knobs)
+        saved = await asyncio.to_thread(self.store.save_preset, caller(context), request.name, knobs)
+        return chain_pb2.SavePresetResponse(preset=preset_to_pb(saved))
+
+    async def DeletePreset(self, request, context):
+        await asyncio.to_thread(self.store.delete_preset, caller(context), request.name)
+        return chain_pb2.DeletePresetResponse()
 
     async def _create_takes(
         self,

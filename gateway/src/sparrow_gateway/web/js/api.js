@@ -120,6 +120,10 @@ export const api = {
     if (title) form.append("title", title);
     return request("POST", "/api/chains", { form });
   },
+  // A musician's presets of knobs, kept with their account.
+  presets: () => request("GET", "/api/presets"),
+  savePreset: (name, knobs) => request("PUT", `/api/presets/${encodeURIComponent(name)}`, { json: knobs }),
+  deletePreset: (name) => request("DELETE", `/api/presets/${encodeURIComponent(name)}`),
   // A chain from words: its root the beginning (no audio), its first takes pending.
   fromWords: (body) => request("POST", "/api/chains", { json: body }),
   node: (id) => request("GET", `/api/nodes/${id}`),

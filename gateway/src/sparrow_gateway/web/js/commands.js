@@ -36,6 +36,9 @@ export const listChains = () => api.chains();
 /** A new chain from a clip (`title`: the file's name when empty). */
 export const upload = (file, title) => api.upload(file, title);
 export const startFromWords = (body) => api.fromWords(body);
+export const presets = () => api.presets();
+export const savePreset = (name, knobs) => api.savePreset(name, knobs);
+export const deletePreset = (name) => api.deletePreset(name);
 /** Delete a chain with all its takes, for good. */
 export const deleteChain = (id) => api.deleteChain(id);
 /** Node `id`'s stem set by `model` ("": the workers' default). */

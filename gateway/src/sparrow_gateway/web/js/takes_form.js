@@ -3,6 +3,7 @@
 // where the takes continue from, when not the end, above its knobs.
 
 import { clear, h } from "./dom.js";
+import { presetBar } from "./presets.js";
 import { recall, remember } from "./remembered.js";
 import { stemModels } from "./stems.js";
 
@@ -106,6 +107,25 @@ function melodyOf(value) {
   return stem ? { node_id, stem } : { node_id };
 }
 
+// What the form asks, as the API takes it.
+function bodyOf(form) {
+  const body = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled) continue;
+    if (el.value === "") continue;
+    if (el.name === "melody") body.melody = melodyOf(el.value);
+    // A seed's digits as typed (api.js writes them as a number): Number() rounds past 2^53.
+    else if (el.name === "seed" && /^\d+$/.test(el.value)) body.seed = el.value;
+    else body[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  }
+  return body;
+}
+
+// The knobs of the form a preset keeps: what the model hears, not how the
+// chain places it (align, what it hears of the path, the melody, the point).
+const PRESET_KNOBS = ["prompt", "energy", "tempo_feel", "density", "cfg_coef", "prompt_duration_s", "duration_s",
+  "top_k", "top_p", "temperature"];
+
 // `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
 // `chainId`: the knobs last asked with on that chain are kept (remembered.js)
 // and are in the fields when it is opened again (not the seed, the melody or
@@ -132,15 +152,7 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
       form.reportValidity();
       return;
     }
-    const body = {};
-    for (const el of form.elements) {
-      if (!el.name || el.disabled) continue;
-      if (el.value === "") continue;
-      if (el.name === "melody") body.melody = melodyOf(el.value);
-      // A seed's digits as typed (api.js writes them as a number): Number() rounds past 2^53.
-      else if (el.name === "seed" && /^\d+$/.test(el.value)) body.seed = el.value;
-      else body[el.name] = el.type === "number" ? Number(el.value) : el.value;
-    }
+    const body = bodyOf(form);
     if (from?.seconds() !== undefined) body.from_s = from.seconds();
     const error = form.querySelector(".form-error");
     error.textContent = "";
@@ -164,6 +176,8 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
     }
   };
   if (chainId) fill(recall(chainId, "knobs") || {});
+  const knobsNow = () => Object.fromEntries(Object.entries(bodyOf(form)).filter(([name]) => PRESET_KNOBS.includes(name)));
+  form.prepend(presetBar(knobsNow, fill));
   return {
     el: form,
     count: () => Number(form.elements.count?.value) || 2,

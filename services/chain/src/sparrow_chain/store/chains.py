@@ -58,6 +58,7 @@ from sparrow_chain.store import limits as take_limits
 from sparrow_chain.store.base import now as _now
 from sparrow_chain.store.takes import TAKES, ready_stem
 from sparrow_chain.store.moves import Moves
+from sparrow_chain.store.presets import Presets
 from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
 from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.ids import new_id
@@ -83,7 +84,7 @@ def checked_title(title: str) -> str:
     return title
 
 
-class ChainStore(Moves):
+class ChainStore(Moves, Presets):
     """Chains and nodes, and the moves on them (store/moves.py). Thread-safe:
     call it from worker threads."""
 

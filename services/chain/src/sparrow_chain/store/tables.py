@@ -100,6 +100,17 @@ usage = Table(
     PrimaryKeyConstraint("owner_id", "day"),
 )
 
+# A user's named presets of knobs (store/presets.py), by name.
+presets = Table(
+    "presets",
+    metadata,
+    Column("owner_id", String(64), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("knobs", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("owner_id", "name"),
+)
+
 nodes = Table(
     "nodes",
     metadata,
