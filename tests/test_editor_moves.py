@@ -480,3 +480,39 @@ def test_knobs_kept_as_a_preset_come_back_on_any_chain_and_are_the_musicians_own
         page.click("#preset-forget")
         expect(page.locator("#preset-pick option", has_text=name)).to_have_count(0)
     assert page.errors == []
+
+
+def test_the_page_lays_out_evenly_and_keeps_ask_for_takes_in_sight(open_page):
+    page = open_page("ann")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    start_chain(page, "layout")
+    # Ask for takes in sight without scrolling to it, at the foot of what shows of the form.
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#ask-takes').getBoundingClientRect(); return b.bottom <= innerHeight; }",
+        timeout=5_000,
+    )
+    # Selects and number inputs alike in height; Sampling's three knobs alike in width.
+    page.locator("#takes-form details summary").click()
+    heights = page.eval_on_selector_all(
+        "#takes-form .knob select, #takes-form .knob input[type=number]",
+        "els => els.map((e) => e.getBoundingClientRect().height).filter((h) => h > 0)",  # shown ones
+    )
+    assert max(heights) - min(heights) <= 1, heights
+    widths = [page.locator(f"label[for=knob-{k}]").bounding_box()["width"] for k in ("top_k", "top_p", "temperature")]
+    assert max(widths) - min(widths) <= 1, widths
+    # Two parts side by side: a part's facts whole, never cut to "…A …".
+    ask(page, 1)
+    commit(page, 0, parts=2)
+    for block in page.locator("#spine .block .block-facts").all():
+        if block.is_visible():
+            assert block.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), block.inner_text()
+    # The stems model and "Play stems" apart.
+    page.locator("#spine .block").first.get_by_role("button", name="Stems").click()
+    page.click("#split-stems")
+    expect(page.locator("#play-stems")).to_be_visible(timeout=120_000)
+    model, play = page.locator("label.stems-model").bounding_box(), page.locator("#play-stems").bounding_box()
+    if abs(model["y"] - play["y"]) < 10:
+        assert play["x"] - (model["x"] + model["width"]) >= 6, (model, play)
+    # A disabled button looks it.
+    assert float(page.locator("#redo").evaluate("el => getComputedStyle(el).opacity")) < 0.6
+    shot(page, "layout")
