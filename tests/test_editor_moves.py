@@ -486,10 +486,15 @@ def test_the_page_lays_out_evenly_and_keeps_ask_for_takes_in_sight(open_page):
     page = open_page("ann")
     page.set_viewport_size({"width": 1280, "height": 720})
     start_chain(page, "layout")
-    # Ask for takes in sight without scrolling to it, at the foot of what shows of the form.
-    page.wait_for_function(
-        "() => { const b = document.querySelector('#ask-takes').getBoundingClientRect(); return b.bottom <= innerHeight; }",
-        timeout=5_000,
+    # What a part's waveform says while its audio loads (clip_wave.js's words, in
+    # its frame) shows whole: the part's rounded corner cut its first letter ("oading audio…").
+    assert page.locator("#spine .block .wave-frame").first.evaluate(
+        """frame => { const words = document.createElement("span");
+                      words.className = "muted"; words.textContent = "loading audio…"; frame.prepend(words);
+                      const text = document.createRange(); text.selectNodeContents(words);
+                      const box = text.getBoundingClientRect(), part = frame.closest(".block").getBoundingClientRect();
+                      words.remove();
+                      return box.left >= part.left + 6 && box.right <= part.right; }"""
     )
     # Selects and number inputs alike in height; Sampling's three knobs alike in width.
     page.locator("#takes-form details summary").click()
