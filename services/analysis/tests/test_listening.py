@@ -438,3 +438,20 @@ def test_a_six_eight_heard_a_bar_to_the_beat_keeps_its_eighths():
     a = analyze(played.render(piece, RATE), RATE)
     assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
     assert a.time_signature == "6/8"
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize(
+    "style, seed, index",
+    [("piano", 61, 2), ("guitar", 62, 38), ("ballad", 62, 36)],
+    ids=["piano-6/8-49.3", "guitar-6/8-52.3", "ballad-3/4-66.9"],
+)
+def test_a_slow_beat_far_from_the_usual_tempo_is_still_the_beat(style, seed, index):
+    """A piano and a guitar in 6/8, a dotted quarter near 50, read in eighths as
+    3/4 at three times the tempo, and a 3/4 ballad at 67 at twice: the prior on
+    the tempo held them an octave from a quarter at 120 (PRIOR_OCTAVES 1.0); at
+    1.4 their own beat fits best."""
+    piece = played._piece(style, index, seed, (20.0, 30.0))
+    a = analyze(played.render(piece, RATE), RATE)
+    assert a.tempo_bpm is not None and abs(a.tempo_bpm / piece.tempo_bpm - 1) <= 0.04
+    assert a.time_signature == piece.time_signature
