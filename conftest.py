@@ -97,15 +97,16 @@ def tiny_htdemucs(tmp_path_factory):
 # worker that asks: joining all their modules would leave one worker the run.
 ONE_WORKER_STACKS = ("listening", "quiet_stack")
 
-# Seconds the longest modules took on a test worker (three runs of 2026-12-07,
+# Seconds the longest modules took on a test worker (runs of 2026-12-07,
 # rounded). The scheduler hands the groups out in the order they are collected;
 # longest first, none is left to start when the others are nearly done (the
 # stems and listening tests, collected last, kept one worker busy half a minute
 # after the others had finished).
 LONG_MODULES = {
-    "tests/test_editor.py": 75, "tests/test_generation_faults.py": 65, "services/stems/tests/test_servicer.py": 50,
+    "tests/test_editor.py": 85, "tests/test_generation_faults.py": 65, "tests/test_editor_papercuts.py": 40,
+    "tests/test_editor_starts.py": 30, "services/stems/tests/test_servicer.py": 50,
     "services/analysis/tests/test_listening.py": 45, "tests/test_replicas.py": 45, "tests/test_contract.py": 45,
-    "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 30, "tests/test_editor_timeline.py": 25,
+    "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 35, "tests/test_editor_timeline.py": 25,
     "tests/test_run_local.py": 25, "tests/test_analysis_turns_flow.py": 25, "tests/test_editor_grid.py": 25,
     "services/generation/tests/test_servicer.py": 20, "tests/test_chain_flow.py": 20, "tests/test_accounts.py": 20,
     "tests/test_faults_storage.py": 20, "tests/test_editor_commands.py": 17, "tests/test_faults_connections.py": 14,

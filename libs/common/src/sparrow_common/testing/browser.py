@@ -1,11 +1,13 @@
 """The editor in a real browser for the tests: Debian's Chromium driven by
-Playwright, and what a musician does with it (drop a clip, find a take card),
+Playwright, and what a musician does with it (drop a clip, start a chain, ask
+for takes, find a take card, commit one),
 each state saved as a screenshot under tests/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,3 +75,32 @@ def drop_clip(page: Page, clip: bytes, name: str) -> None:
 
 def card(page: Page, index: int):
     return page.locator("#takes .card").nth(index)
+
+
+def start_chain(page: Page, name: str) -> str:
+    """Drop a 2-second clip; the new chain's id."""
+    from sparrow_common.testing.clips import make_clip
+
+    drop_clip(page, make_clip("wav", seconds=2.0), f"{name}.wav")
+    expect(page).to_have_url(re.compile(r"#/chain/[0-9a-f-]{36}$"))
+    expect(page.locator("#live-status")).to_have_text("live")
+    return page.url.rsplit("/", 1)[1]
+
+
+def ask_takes(page: Page, count: int, prompt: str = "", seconds: float = 1) -> None:
+    """Ask for `count` takes of `seconds` after the part shown, and wait for them all."""
+    before = page.locator("#takes .card").count()
+    if prompt:
+        page.fill("#knob-prompt", prompt)
+    page.fill("#knob-count", str(count))
+    page.fill("#knob-duration_s", str(seconds))
+    page.click("#ask-takes")
+    expect(page.locator("#takes .card")).to_have_count(before + count)
+    for index in range(before + count):
+        expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=60_000)
+
+
+def commit_take(page: Page, index: int, parts: int) -> None:
+    """Commit take `index` of those shown; the spine then has `parts` parts."""
+    card(page, index).get_by_role("button", name="Commit").click()
+    expect(page.locator("#spine .block")).to_have_count(parts)
