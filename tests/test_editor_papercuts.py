@@ -14,14 +14,6 @@ from sparrow_common.testing.browser import ask_takes, card, commit_take, shot, s
 TAKE_S = 1  # seconds per take: the page, not the music, is under test
 
 
-def ask(page, count: int, prompt: str = "") -> None:
-    ask_takes(page, count, prompt, TAKE_S)
-
-
-def commit(page, index: int, parts: int) -> None:
-    commit_take(page, index, parts)
-
-
 def test_stems_of_a_spine_part_come_into_sight_with_their_split_button(open_page):
     page = open_page("ann")
     page.set_viewport_size({"width": 1280, "height": 720})
@@ -42,9 +34,9 @@ def test_toasts_never_stand_between_the_musician_and_a_takes_buttons(open_page):
     page = open_page("ann")
     page.set_viewport_size({"width": 1280, "height": 720})
     start_chain(page, "toasted")
-    ask(page, 3)
+    ask_takes(page, 3)
     for _ in range(2):  # four moves, four toasts
-        commit(page, 1, parts=2)
+        commit_take(page, 1, parts=2)
         page.click("#undo")
         expect(page.locator("#takes .card")).to_have_count(3)
     expect(page.locator("#toasts .toast")).to_have_count(2)  # the newest two
@@ -71,11 +63,11 @@ def test_toasts_never_stand_between_the_musician_and_a_takes_buttons(open_page):
 def test_an_undone_commit_leaves_no_take_pressed_and_a_chain_keeps_its_knobs_and_export_settings(open_page):
     page = open_page("ann")
     start_chain(page, "kept")
-    ask(page, 2, prompt="dusty tape chords")
+    ask_takes(page, 2, prompt="dusty tape chords")
     card(page, 0).locator("button.ab-a").click()
     card(page, 1).locator("button.ab-b").click()
     expect(page.locator("#ab")).to_be_visible()
-    commit(page, 0, parts=2)
+    commit_take(page, 0, parts=2)
     page.click("#undo")
     expect(page.locator("#takes .card")).to_have_count(2)
     # The comparison ended with the commit: back as takes, neither is A or B.
@@ -149,8 +141,8 @@ def test_the_page_lays_out_evenly_and_keeps_ask_for_takes_in_sight(open_page):
     widths = [page.locator(f"label[for=knob-{k}]").bounding_box()["width"] for k in ("top_k", "top_p", "temperature")]
     assert max(widths) - min(widths) <= 1, widths
     # Two parts side by side: a part's facts whole, never cut to "…A …".
-    ask(page, 1)
-    commit(page, 0, parts=2)
+    ask_takes(page, 1)
+    commit_take(page, 0, parts=2)
     for block in page.locator("#spine .block .block-facts").all():
         if block.is_visible():
             assert block.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), block.inner_text()

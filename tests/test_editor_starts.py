@@ -8,17 +8,9 @@ import re
 
 from playwright.sync_api import expect
 
-from sparrow_common.testing.browser import ask_takes, card, commit_take, shot, start_chain
+from sparrow_common.testing.browser import card, commit_take, shot, start_chain
 
 TAKE_S = 1  # seconds per take: the page, not the music, is under test
-
-
-def ask(page, count: int, prompt: str = "") -> None:
-    ask_takes(page, count, prompt, TAKE_S)
-
-
-def commit(page, index: int, parts: int) -> None:
-    commit_take(page, index, parts)
 
 
 def test_a_chain_started_from_words_plays_its_takes_and_a_commit_starts_the_spine(open_page):
@@ -38,7 +30,7 @@ def test_a_chain_started_from_words_plays_its_takes_and_a_commit_starts_the_spin
         expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=60_000)
     expect(card(page, 0).locator(".knobs-summary")).to_contain_text("“slow organ chords”")
     shot(page, "words-02-takes")
-    commit(page, 1, parts=2)
+    commit_take(page, 1, parts=2)
     beginning = page.locator("#spine .block").first
     expect(beginning.locator(".block-name")).to_have_text("the beginning")
     expect(beginning.locator(".play-part")).to_be_hidden()  # nothing to play, nothing loaded
