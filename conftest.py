@@ -105,7 +105,7 @@ ONE_WORKER_STACKS = ("listening", "quiet_stack")
 LONG_MODULES = {
     "tests/test_editor.py": 85, "tests/test_generation_faults.py": 65, "tests/test_editor_papercuts.py": 40,
     "tests/test_editor_starts.py": 30, "services/stems/tests/test_servicer.py": 50,
-    "services/analysis/tests/test_listening.py": 45, "tests/test_replicas.py": 45, "tests/test_contract.py": 45,
+    "services/analysis/tests/test_listening.py": 45, "tests/test_replicas.py": 45, "tests/test_contract.py": 35,
     "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 35, "tests/test_editor_timeline.py": 25,
     "tests/test_run_local.py": 25, "tests/test_analysis_turns_flow.py": 25, "tests/test_editor_grid.py": 25,
     "services/generation/tests/test_servicer.py": 20, "tests/test_chain_flow.py": 20, "tests/test_accounts.py": 20,
