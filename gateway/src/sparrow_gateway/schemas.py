@@ -19,6 +19,14 @@ StemName = Annotated[
 ]
 
 
+class _KnobsOf(BaseModel):
+    """What the knobs' models share: the knobs as the services take them."""
+
+    def knobs(self) -> params.Knobs:
+        """What the model is to hear, of this body."""
+        return params.Knobs(**self.model_dump(include=set(KNOBS)))
+
+
 def _knobs(name: str, checked: bool, doc: str) -> type[BaseModel]:
     """The knobs as a pydantic model, one field per knob: with its bounds and
     choices when `checked` (what a request may ask), as plain values otherwise
@@ -37,7 +45,7 @@ def _knobs(name: str, checked: bool, doc: str) -> type[BaseModel]:
         if knob.example is not None:
             rules["examples"] = [knob.example]
         fields[knob_name] = (kind, Field(getattr(defaults, knob_name), description=knob.doc, **rules))
-    return create_model(name, __doc__=doc, **fields)
+    return create_model(name, __doc__=doc, __base__=_KnobsOf, **fields)
 
 
 Knobs = _knobs("Knobs", True, "What the model hears for a take; every knob is optional.")
@@ -86,10 +94,6 @@ class BranchRequest(Knobs):
         description="Condition the take on this melody's chroma. Only a MusicGen melody checkpoint can "
         "(`supports_melody` in /api/gpu); 422 when the generation model can't.",
     )
-
-    def knobs(self) -> params.Knobs:
-        """What the model is to hear, of this body."""
-        return params.Knobs(**self.model_dump(include=set(KNOBS)))
 
 
 class TakesRequest(BranchRequest):
@@ -355,9 +359,6 @@ class PresetBody(Knobs):
 
     model_config = ConfigDict(extra="forbid")
 
-    def knobs(self) -> params.Knobs:
-        return params.Knobs(**self.model_dump(include=set(KNOBS)))
-
 
 class ChainCreated(ChainWithNodes):
     root: Node
@@ -383,10 +384,6 @@ class ChainFromWords(Knobs):
         if not prompt.strip():
             raise ValueError("a chain started from words needs a prompt: say what the takes are to play")
         return prompt
-
-    def knobs(self) -> params.Knobs:
-        """What the model is to hear, of this body."""
-        return params.Knobs(**self.model_dump(include=set(KNOBS)))
 
 
 class ChainPage(BaseModel):

@@ -21,19 +21,13 @@ from sparrow_common.errors import InvalidArgument
 END_SLACK_S = 0.01
 
 
-def played_s(node: Node) -> float:
-    """Seconds of `node` the spine plays."""
-    whole = node.audio.duration_s if node.audio is not None else 0.0
-    return min(node.out_s, whole) if node.out_s is not None else whole
-
-
 def bar_lines(spine: list[Node]) -> list[float]:
     """The spine's downbeats in spine seconds, oldest first."""
     lines: list[float] = []
     start = 0.0
     last_bar_s = None
     for node in spine:
-        length = played_s(node)
+        length = node.heard_s
         grid = node.grid
         if grid is not None and grid.downbeats_s:
             lines += [start + d for d in grid.downbeats_s if 0 <= d < length]
@@ -51,7 +45,7 @@ def loop_stretch(spine: list[Node], from_s: float, until_s: float) -> tuple[floa
     """(from_s, until_s) of a loop of `spine`: each end moved to the nearest bar
     line where there are bar lines (a loop at least a bar long), else as
     asked; InvalidArgument for a stretch outside the spine."""
-    total = sum(played_s(node) for node in spine)
+    total = sum(node.heard_s for node in spine)
     if not (math.isfinite(from_s) and math.isfinite(until_s)) or from_s < 0 or until_s <= from_s:
         raise InvalidArgument("a loop runs from a second of the spine to a later one")
     if until_s > total + END_SLACK_S:

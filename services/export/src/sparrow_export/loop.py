@@ -12,14 +12,12 @@ has nothing before it: its first CROSSFADE_MS fade in from what follows its
 end instead, that end placed alike; a stretch that is the whole spine fades
 in from its own tail (one crossfade shorter). A WAV carries the loop in a
 `smpl` chunk (one forward loop from its first sample to its last), as
-samplers and DAWs read it.
+samplers and DAWs read it (render.add_loop).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -106,26 +104,3 @@ def seamless(audio: np.ndarray, a: int, b: int, sample_rate: int) -> np.ndarray:
         head = loop[:, -fade:] * fade_out + loop[:, :fade] * fade_in
         loop = np.concatenate([head, loop[:, fade:-fade]], axis=-1)
     return loop
-
-
-def add_loop(path: Path, samples: int, sample_rate: int) -> None:
-    """A WAV's loop: a `smpl` chunk with one forward loop from sample 0 to its
-    last, played for ever, appended, the RIFF size mended."""
-    header = struct.pack(
-        "<9I",
-        0, 0,  # manufacturer, product: none
-        round(1e9 / sample_rate),  # the sample period in nanoseconds
-        60, 0,  # the unity note (middle C), no fine tuning
-        0, 0,  # no SMPTE offset
-        1, 0,  # one loop, no sampler data
-    )
-    loop = struct.pack("<6I", 0, 0, 0, max(samples - 1, 0), 0, 0)  # cue id, forward, start, end, fraction, for ever
-    body = header + loop
-    with open(path, "r+b") as file:
-        file.seek(0, 2)
-        if file.tell() % 2:
-            file.write(b"\0")
-        file.write(b"smpl" + struct.pack("<I", len(body)) + body)
-        size = file.tell()
-        file.seek(4)
-        file.write(struct.pack("<I", size - 8))

@@ -46,7 +46,7 @@ from sparrow_export.blocks import (
     wav_blocks,
 )
 from sparrow_export.domain import MIX, RenderFormat, RenderJob, Rendered, Step, clip_name, track_name
-from sparrow_export.loop import CROSSFADE_MS, SEARCH_MS, add_loop, gather, joined_at, seamless
+from sparrow_export.loop import CROSSFADE_MS, SEARCH_MS, gather, joined_at, seamless
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,11 @@ def add_cues(path: Path, marks: Sequence[Marker]) -> None:
         text = m.name.encode("utf-8") + b"\0"
         body = struct.pack("<I", i + 1) + text
         labels += b"labl" + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
-    chunks = b"cue " + struct.pack("<I", len(cue)) + cue + b"LIST" + struct.pack("<I", len(labels)) + labels
+    append_chunks(path, b"cue " + struct.pack("<I", len(cue)) + cue + b"LIST" + struct.pack("<I", len(labels)) + labels)
+
+
+def append_chunks(path: Path, chunks: bytes) -> None:
+    """RIFF chunks appended to a WAV (word-aligned), its RIFF size mended."""
     with open(path, "r+b") as file:
         file.seek(0, 2)
         if file.tell() % 2:
@@ -334,6 +338,21 @@ def add_cues(path: Path, marks: Sequence[Marker]) -> None:
         size = file.tell()
         file.seek(4)
         file.write(struct.pack("<I", size - 8))
+
+
+def add_loop(path: Path, samples: int, sample_rate: int) -> None:
+    """A WAV's loop: a `smpl` chunk with one forward loop from sample 0 to its
+    last, played for ever."""
+    header = struct.pack(
+        "<9I",
+        0, 0,  # manufacturer, product: none
+        round(1e9 / sample_rate),  # the sample period in nanoseconds
+        60, 0,  # the unity note (middle C), no fine tuning
+        0, 0,  # no SMPTE offset
+        1, 0,  # one loop, no sampler data
+    )
+    loop = struct.pack("<6I", 0, 0, 0, max(samples - 1, 0), 0, 0)  # cue id, forward, start, end, fraction, for ever
+    append_chunks(path, b"smpl" + struct.pack("<I", len(header + loop)) + header + loop)
 
 
 def encode_blocks(

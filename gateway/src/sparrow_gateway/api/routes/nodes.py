@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from sparrow_gateway import schemas
-from sparrow_common.params import KNOBS, MIX, Knobs
+from sparrow_common.params import MIX, Knobs
 from sparrow_gateway.api.audio import audio_response
 from sparrow_gateway.api.auth import CurrentAccount, paid_account
 from sparrow_gateway.api.bodies import BodyRoute
@@ -39,7 +39,7 @@ async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -
         like = await chain.get_node(str(body.like))
         if like.parent_id != str(parent_id) or like.params is None:
             raise HTTPException(422, f"`like` must be a take of node {parent_id}; node {body.like} is not one.")
-        knobs = Knobs(**like.params.model_dump(include=set(KNOBS)))
+        knobs = like.params.knobs()
         asked = Asked(replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s)
     # A take prompted by one stem makes stems: the paid tier's, as stems are.
     if asked.prompt_source != MIX:

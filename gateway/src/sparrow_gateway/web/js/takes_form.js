@@ -121,11 +121,6 @@ function bodyOf(form) {
   return body;
 }
 
-// The knobs of the form a preset keeps: what the model hears, not how the
-// chain places it (align, what it hears of the path, the melody, the point).
-const PRESET_KNOBS = ["prompt", "energy", "tempo_feel", "density", "cfg_coef", "prompt_duration_s", "duration_s",
-  "top_k", "top_p", "temperature"];
-
 // `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
 // `chainId`: the knobs last asked with on that chain are kept (remembered.js)
 // and are in the fields when it is opened again (not the seed, the melody or
@@ -176,7 +171,10 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
     }
   };
   if (chainId) fill(recall(chainId, "knobs") || {});
-  const knobsNow = () => Object.fromEntries(Object.entries(bodyOf(form)).filter(([name]) => PRESET_KNOBS.includes(name)));
+  // What a preset keeps: the knobs the model hears, as the API's PresetBody
+  // names them (not how the chain places the take), its seed aside.
+  const kept = Object.keys(schema.components.schemas.PresetBody.properties).filter((name) => name !== "seed");
+  const knobsNow = () => Object.fromEntries(Object.entries(bodyOf(form)).filter(([name]) => kept.includes(name)));
   form.prepend(presetBar(knobsNow, fill));
   return {
     el: form,
