@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sparrow_analysis.engine.listener import RATE
-from sparrow_analysis.engine.rejoin import rejoin
+from sparrow_analysis.domain import RejoinAsked
+from sparrow_analysis.engine.rejoin import rejoin, report
 from sparrow_common.testing.songs import song
 
 BAR_S = 2.0
@@ -55,6 +56,9 @@ def test_a_take_off_the_beat_is_heard_late_and_scores_lower(part):
     on_time = rejoin(part[int(FROM_S * RATE) :], part, RATE, FROM_S, asked_s=12.0, downbeats_s=DOWNBEATS, bpm=120.0)
     assert joined.offset_ms == pytest.approx(150, abs=30)
     assert joined.match < on_time.match - 0.2
+    said = report(joined, RejoinAsked(12.0, DOWNBEATS, tempo_bpm=120.0), len(take) / RATE, len(part) / RATE)
+    assert said.weakest.startswith("off the beat by 1") and said.weakest.endswith("ms (the take late)")
+    assert said.notes[0].startswith("comes back on a downbeat") and said.notes[-1] == said.weakest
 
 
 def test_without_a_grid_the_point_is_chosen_in_time_and_none_past_the_take(part):
@@ -62,3 +66,12 @@ def test_without_a_grid_the_point_is_chosen_in_time_and_none_past_the_take(part)
     joined = rejoin(take, part, RATE, FROM_S, asked_s=12.0)
     assert joined.on == "time" and 11.0 <= joined.at_s <= 12.5 and joined.match > 0.9
     assert rejoin(take, part, RATE, FROM_S, asked_s=20.0, downbeats_s=DOWNBEATS, bpm=120.0) is None
+
+
+def test_no_point_is_unjudged_at_the_asked_point_saying_why():
+    asked = RejoinAsked(0.2, DOWNBEATS, tempo_bpm=120.0)
+    early = report(None, asked, take_s=8.0, part_s=24.0)
+    assert (early.at_s, early.score, early.crossfade_s, early.on) == (0.2, 0.0, 0.1, "time")
+    assert early.unjudged.startswith("the asked point is 0.2 s after the take's start: too soon")
+    short = report(None, RejoinAsked(12.0, DOWNBEATS, tempo_bpm=120.0), take_s=20.0, part_s=12.3)
+    assert short.unjudged.startswith("the part sent ends 0.3 s after the asked point")

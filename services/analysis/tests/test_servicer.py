@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import grpc
+import numpy as np
 import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -28,18 +30,26 @@ async def worker():
     await server.close()
 
 
-def request(clip: bytes | None, context: bytes | None = None, setup: bool = True):
+def request(
+    clip: bytes | None,
+    context: bytes | None = None,
+    setup: bool = True,
+    part: bytes | None = None,
+    rejoin: analysis_pb2.RejoinAsked | None = None,
+):
     if setup:
-        yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup())
+        yield analysis_pb2.AnalyzeRequest(setup=analysis_pb2.AnalyzeSetup(rejoin=rejoin))
     for chunk in split(clip or b"", 64 * 1024):
         yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=chunk))
     for chunk in split(context or b"", 64 * 1024):
         yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+    for chunk in split(part or b"", 64 * 1024):
+        yield analysis_pb2.AnalyzeRequest(part_chunk=common_pb2.AudioChunk(data=chunk))
 
 
-async def analyze(stub, clip, context=None):
+async def analyze(stub, clip, context=None, part=None, rejoin=None):
     progress, done = [], None
-    async for reply in stub.Analyze(request(clip, context), timeout=60):
+    async for reply in stub.Analyze(request(clip, context, part=part, rejoin=rejoin), timeout=60):
         if reply.WhichOneof("part") == "progress":
             progress.append((reply.progress.step, reply.progress.total))
         elif reply.WhichOneof("part") == "done":
@@ -49,6 +59,21 @@ async def analyze(stub, clip, context=None):
 
 def wav(samples) -> bytes:
     return encode_wav(samples[None], RATE)
+
+
+def replacing(rejoin: analysis_pb2.RejoinAsked, part: bytes | None = None):
+    """A request for a short clip that replaces a stretch of a short part."""
+    return request(make_clip("wav"), part=part or make_clip("wav"), rejoin=rejoin)
+
+
+def asked_at(asked_s: float, bars: int = 4) -> analysis_pb2.RejoinAsked:
+    """A rejoin asked at `asked_s` of a part at 120 bpm in 4/4 (a bar every 2 s)."""
+    return analysis_pb2.RejoinAsked(
+        asked_s=asked_s,
+        downbeats_s=[2.0 * k for k in range(bars)],
+        beats_s=[0.5 * k for k in range(4 * bars)],
+        tempo_bpm=120.0,
+    )
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -91,8 +116,24 @@ async def test_a_clip_with_no_beat_has_no_tempo(worker):
         (lambda: request(None), "holds no clip"),
         (lambda: request(b"not audio at all" * 100), "can't be read"),
         (lambda: request(make_clip("wav"), setup=False), "setup first"),
+        (lambda: request(make_clip("wav"), part=make_clip("wav")), "without setup.rejoin"),
+        (lambda: request(make_clip("wav"), rejoin=asked_at(1.0)), "no part audio"),
+        (lambda: replacing(asked_at(math.nan)), "say a time"),
+        (lambda: replacing(asked_at(-1.0)), "can't be negative"),
+        (lambda: replacing(asked_at(60.0)), "past the end"),
+        (lambda: replacing(asked_at(1.0), part=b"not audio at all" * 100), "part can't"),
     ],
-    ids=["empty", "not audio", "no setup"],
+    ids=[
+        "empty",
+        "not audio",
+        "no setup",
+        "part unasked",
+        "asked no part",
+        "asked nan",
+        "asked < 0",
+        "asked late",
+        "part not audio",
+    ],
 )
 async def test_bad_requests_are_invalid_argument(worker, messages, words):
     _, stub, _ = worker
@@ -141,3 +182,41 @@ async def test_a_take_after_a_blip_of_a_path_is_unjudged(worker):
     whole = song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=5)
     _, done = await analyze(stub, wav(whole[4 * RATE :]), context=wav(whole[int(3.9 * RATE) : 4 * RATE]))
     assert "too short" in done.seam.unjudged and done.seam.score < 0.71
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_replacing_take_comes_back_on_the_downbeat_where_it_plays_the_part_again(worker):
+    """A take that plays another key for its first two bars, then the part
+    itself: asked a second before, the part comes back on the downbeat where the
+    two match again (on the part audio's clock, the take's first sample at 0),
+    under a beat's crossfade; the take's analysis and seam come in the same call."""
+    _, stub, _ = worker
+    whole = song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=3)
+    other = song(120.0, 4, "F# major", bars=8, sample_rate=RATE, seed=3)
+    context, part = whole[: 4 * RATE], whole[4 * RATE : 12 * RATE]
+    take = np.concatenate([other[4 * RATE : 8 * RATE], whole[8 * RATE : 12 * RATE]])
+    progress, done = await analyze(
+        stub, wav(take), context=wav(context), part=wav(part), rejoin=asked_at(3.0)
+    )
+    assert progress[-1] == (4, 4)
+    assert done.analysis.tempo_bpm == pytest.approx(120.0, rel=0.02) and done.HasField("seam")
+    joined = done.rejoin
+    assert joined.at_s == pytest.approx(4.0) and joined.on == "downbeat" and joined.unjudged == ""
+    assert joined.crossfade_s == pytest.approx(0.5) and joined.score > 0.7 and abs(joined.beat_offset_ms) < 30
+    assert joined.notes[0] == "comes back on a downbeat 1.0 s after the asked point"
+    assert "on the beat" in joined.notes
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_replacing_take_that_ends_too_soon_is_unjudged_at_the_asked_point(worker):
+    _, stub, _ = worker
+    part = song(120.0, 4, "A minor", bars=2, sample_rate=RATE, seed=3)[: 4 * RATE]
+    take = part[: int(1.5 * RATE)]
+    progress, done = await analyze(stub, wav(take), part=wav(part), rejoin=asked_at(1.3, bars=2))
+    assert progress[-1] == (2, 2) and not done.HasField("seam")
+    joined = done.rejoin
+    assert joined.score == 0 and joined.at_s == pytest.approx(1.3) and joined.on == "time"
+    assert joined.crossfade_s == pytest.approx(0.1)
+    assert joined.unjudged == (
+        "the take ends 0.2 s after the asked point: too soon to hear where it could come back"
+    )

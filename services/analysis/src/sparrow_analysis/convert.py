@@ -1,10 +1,11 @@
-"""The analysis, the seam report and the path's grid to and from protobuf (servicer and callers)."""
+"""The analysis, the seam report, the path's grid and the rejoin to and from
+protobuf (servicer and callers)."""
 
 from __future__ import annotations
 
 from sparrow.v1 import analysis_pb2
 
-from sparrow_analysis.domain import Analysis, PathGrid, SeamReport
+from sparrow_analysis.domain import Analysis, PathGrid, RejoinAsked, RejoinReport, SeamReport
 
 
 def analysis_to_pb(a: Analysis) -> analysis_pb2.ClipAnalysis:
@@ -51,4 +52,33 @@ def path_grid_from_pb(setup: analysis_pb2.AnalyzeSetup) -> PathGrid | None:
         tempo_bpm=grid.tempo_bpm if grid.HasField("tempo_bpm") and grid.tempo_bpm > 0 else None,
         beats_s=list(grid.beats_s),
         key=grid.key or None,
+    )
+
+
+def rejoin_asked_from_pb(setup: analysis_pb2.AnalyzeSetup) -> RejoinAsked | None:
+    """The setup's asked rejoin (on the clock of the part audio sent), or None when unset."""
+    if not setup.HasField("rejoin"):
+        return None
+    asked = setup.rejoin
+    return RejoinAsked(
+        asked_s=asked.asked_s,
+        downbeats_s=list(asked.downbeats_s),
+        beats_s=list(asked.beats_s),
+        tempo_bpm=asked.tempo_bpm if asked.HasField("tempo_bpm") and asked.tempo_bpm > 0 else None,
+    )
+
+
+def rejoin_to_pb(r: RejoinReport) -> analysis_pb2.Rejoin:
+    return analysis_pb2.Rejoin(
+        at_s=r.at_s,
+        crossfade_s=r.crossfade_s,
+        score=r.score,
+        harmony=r.harmony,
+        level_step_db=r.level_step_db,
+        spectral_jump_db=r.spectral_jump_db,
+        beat_offset_ms=r.beat_offset_ms,
+        on=r.on,
+        notes=r.notes,
+        weakest=r.weakest or "",
+        unjudged=r.unjudged or "",
     )

@@ -1,4 +1,5 @@
-"""What the analysis worker hears in a clip, and at a take's seam. No gRPC, no librosa."""
+"""What the analysis worker hears in a clip, at a take's seam, and where a
+replacing take gives way to the part again. No gRPC, no librosa."""
 
 from __future__ import annotations
 
@@ -74,3 +75,45 @@ class PathGrid:
     def shifted(self, seconds: float) -> PathGrid:
         """The same grid on a clock that starts `seconds` later."""
         return PathGrid(self.tempo_bpm, [t - seconds for t in self.beats_s], self.key)
+
+
+@dataclass(frozen=True)
+class RejoinAsked:
+    """Where a take that replaces a stretch of a part should give way to the
+    part again, and the part's grid to choose the point on: all on the clock of
+    the part audio the engine is given (the take's first sample at 0)."""
+
+    asked_s: float
+    downbeats_s: list[float] = field(default_factory=list)
+    beats_s: list[float] = field(default_factory=list)
+    # None when the part has no tempo.
+    tempo_bpm: float | None = None
+
+
+@dataclass(frozen=True)
+class RejoinReport:
+    """Where the part comes back after a take that replaces a stretch of it, and
+    how well (engine/rejoin.py says how each figure is measured and weighed)."""
+
+    # On the clock of the part audio given (the take's first sample at 0).
+    at_s: float
+    # The equal-power crossfade's length, centred on at_s.
+    crossfade_s: float
+    # 0 (a bad join) to 1 (seamless).
+    score: float
+    # Cosine of the take's and the part's pitch classes there (1: the same chord).
+    harmony: float
+    # The part's level against the take's there, in dB (positive: it comes back louder).
+    level_step_db: float
+    # The mean difference of their mel band levels there, in dB.
+    spectral_jump_db: float
+    # Where the take's onsets fall against the part's there, in ms (positive: late).
+    beat_offset_ms: float
+    # "downbeat", "beat" or "time": the grid the point was chosen on.
+    on: str
+    # The reasons, in words.
+    notes: list[str] = field(default_factory=list)
+    # What took the most off the score, in words; None when nothing did.
+    weakest: str | None = None
+    # Why no point could be judged, in words; None when one was.
+    unjudged: str | None = None

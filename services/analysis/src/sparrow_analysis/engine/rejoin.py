@@ -24,16 +24,32 @@ The match multiplies one factor per figure, each 1 when alike: the harmony's
 cosine, exp(-(level dB / 6)^2), exp(-(spectrum dB / 12)^2), and 1 - (|offset|
 past ON_BEAT_MS) / (half a beat less it). The candidate with the best match is
 the rejoin; of equal ones, the nearest to `asked_s`.
+
+In words (`report`, what the analysis worker answers): where it comes back
+against the asked point, the harmony when its factor takes NOTICED or more off,
+a level step of a dB or more, a spectral jump of 6 dB or more, on the beat or
+off it by so many ms; `weakest` names the factor that took the most off. No
+point (the take or the part ends too soon after the asked point, or it is asked
+within a beat of the take's start) is `unjudged`, scored 0, at the asked point.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import librosa
 import numpy as np
 
+from sparrow_analysis.domain import Analysis, PathGrid, RejoinAsked, RejoinReport, SeamReport
 from sparrow_analysis.engine.heard import HOP, hear
+from sparrow_analysis.engine.listener import RATE, mono
+from sparrow_analysis.engine.seam import NOTICED
+from sparrow_common.engine import Cancelled
+
+if TYPE_CHECKING:
+    from sparrow_analysis.engine.listening import Listener, StepCallback
 
 # Compared either side of a candidate when no tempo is known, and the candidates'
 # spacing without a grid.
@@ -42,8 +58,13 @@ HOP_S = 0.1
 CONTEXT_S = 2.0
 # A crossfade lasts about a beat, within these.
 CROSSFADE_S = (0.02, 0.5)
+# The crossfade answered when no point could be judged.
+UNJUDGED_CROSSFADE_S = 0.1
 ON_BEAT_MS = 30.0
 N_MELS = 40
+# A level step and a spectral jump under these are not worth a note.
+LEVEL_NOTED_DB = 1.0
+SPECTRUM_NOTED_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +73,7 @@ class Rejoin:
     crossfade_s: float  # the crossfade's length, centred on at_s
     match: float  # 0 to 1: how alike the take and the part sound there
     harmony: float  # cosine of their pitch classes
-    level_db: float
+    level_db: float  # the part's level against the take's (positive: it comes back louder)
     spectrum_db: float
     offset_ms: float
     on: str  # "downbeat", "beat" or "time": the grid the point was chosen on
@@ -71,7 +92,7 @@ def rejoin(
     """The rejoin of a `take` (mono, its first sample at `from_s` of the `part`)
     nearest `asked_s`, or None when the take and the part overlap nowhere near it."""
     beat_s = 60.0 / bpm if bpm else None
-    side = beat_s if beat_s else MATCH_S
+    side = _side_s(bpm)
     crossfade = float(np.clip(beat_s if beat_s else 0.1, *CROSSFADE_S))
     reach = (beat_s * 4 if beat_s else 2.0) if downbeats_s else (beat_s if beat_s else 1.0)
     # Both sounding a beat either side of the point (the take ends, the part ends).
@@ -99,15 +120,10 @@ def rejoin(
         if n - f0 < 2:
             continue
         harmony = _cosine(heard_part.chroma[:, f0:n].mean(axis=1), heard_take.chroma[:, f0:n].mean(axis=1))
-        level = float(abs(heard_part.level_db[f0:n].mean() - heard_take.level_db[f0:n].mean()))
+        level = float(heard_part.level_db[f0:n].mean() - heard_take.level_db[f0:n].mean())
         spectrum = float(np.abs(bands_part[:, f0:n].mean(axis=1) - bands_take[:, f0:n].mean(axis=1)).mean())
         offset = _offset_ms(heard_part.onsets, heard_take.onsets, (t - lo) * fps, side * fps, half * fps, fps)
-        match = (
-            max(harmony, 0.0)
-            * float(np.exp(-((level / 6) ** 2)))
-            * float(np.exp(-((spectrum / 12) ** 2)))
-            * _on_beat(offset, half * 1000)
-        )
+        match = float(np.prod([f for f, _ in _factors(harmony, level, spectrum, offset, half * 1000)]))
         chosen = Rejoin(round(t, 4), crossfade, match, harmony, level, spectrum, offset, on)
         if best is None or match > best.match + 1e-9 or (
             abs(match - best.match) <= 1e-9 and abs(t - asked_s) < abs(best.at_s - asked_s)
@@ -160,3 +176,131 @@ def _offset_ms(part: np.ndarray, take: np.ndarray, at: float, side: float, half:
 def _on_beat(offset_ms: float, half_ms: float) -> float:
     past = max(abs(offset_ms) - ON_BEAT_MS, 0.0)
     return float(np.clip(1.0 - past / max(half_ms - ON_BEAT_MS, 1.0), 0.0, 1.0))
+
+
+def _side_s(bpm: float | None) -> float:
+    """How long either side of a point the take and the part are compared: a beat,
+    or MATCH_S without a tempo."""
+    return 60.0 / bpm if bpm else MATCH_S
+
+
+def _factors(
+    harmony: float, level_db: float, spectrum_db: float, offset_ms: float, half_ms: float
+) -> list[tuple[float, str]]:
+    """The match's factors (each 1 when the take and the part are alike), each
+    with what it says in words."""
+    if abs(offset_ms) < ON_BEAT_MS:
+        beat = "on the beat"
+    else:
+        beat = f"off the beat by {abs(offset_ms):.0f} ms (the take {'late' if offset_ms > 0 else 'early'})"
+    return [
+        (max(harmony, 0.0), "the harmony differs where it comes back"),
+        (
+            float(np.exp(-((level_db / 6) ** 2))),
+            f"the part comes back {abs(level_db):.1f} dB {'louder' if level_db > 0 else 'quieter'}",
+        ),
+        (
+            float(np.exp(-((spectrum_db / 12) ** 2))),
+            f"a jump in sound where it comes back ({spectrum_db:.0f} dB)",
+        ),
+        (_on_beat(offset_ms, half_ms), beat),
+    ]
+
+
+def report(chosen: Rejoin | None, asked: RejoinAsked, take_s: float, part_s: float) -> RejoinReport:
+    """The rejoin `chosen` for `asked` (None: no point could be), in words, for
+    a take `take_s` long and the part audio `part_s` long, both from the take's
+    first sample."""
+    if chosen is None:
+        return RejoinReport(
+            at_s=asked.asked_s,
+            crossfade_s=UNJUDGED_CROSSFADE_S,
+            score=0.0,
+            harmony=0.0,
+            level_step_db=0.0,
+            spectral_jump_db=0.0,
+            beat_offset_ms=0.0,
+            on="time",
+            unjudged=_unjudged(asked.asked_s, take_s, part_s, _side_s(asked.tempo_bpm)),
+        )
+    half_ms = _side_s(asked.tempo_bpm) / 2 * 1000
+    factors = _factors(chosen.harmony, chosen.level_db, chosen.spectrum_db, chosen.offset_ms, half_ms)
+    harmony, level, spectrum, beat = factors
+    notes = [_where(chosen.at_s, asked.asked_s, chosen.on)]
+    if harmony[0] < NOTICED:
+        notes.append(harmony[1])
+    if abs(chosen.level_db) >= LEVEL_NOTED_DB:
+        notes.append(level[1])
+    if chosen.spectrum_db >= SPECTRUM_NOTED_DB:
+        notes.append(spectrum[1])
+    notes.append(beat[1])
+    worst, worst_words = min(factors, key=lambda f: f[0])
+    return RejoinReport(
+        at_s=chosen.at_s,
+        crossfade_s=chosen.crossfade_s,
+        score=round(chosen.match, 3),
+        harmony=round(chosen.harmony, 3),
+        level_step_db=round(chosen.level_db, 2),
+        spectral_jump_db=round(chosen.spectrum_db, 2),
+        beat_offset_ms=round(chosen.offset_ms, 1),
+        on=chosen.on,
+        notes=notes,
+        weakest=worst_words if worst < NOTICED else None,
+    )
+
+
+def _where(at_s: float, asked_s: float, on: str) -> str:
+    """Where the part comes back against the asked point, in words."""
+    grid = {"downbeat": " on a downbeat", "beat": " on a beat"}.get(on, "")
+    gap = round(at_s - asked_s, 1)
+    if gap == 0:
+        return f"comes back{grid} at the asked point"
+    return f"comes back{grid} {abs(gap):.1f} s {'after' if gap > 0 else 'before'} the asked point"
+
+
+def _unjudged(asked_s: float, take_s: float, part_s: float, side_s: float) -> str:
+    """Why no point near `asked_s` could be judged: the take and the part must
+    both sound a beat (`side_s`) either side of it."""
+    if asked_s < side_s and min(take_s, part_s) - asked_s >= side_s:
+        return (
+            f"the asked point is {asked_s:.1f} s after the take's start: "
+            "too soon to hear where the part could come back"
+        )
+    whose, end = ("the take", take_s) if take_s <= part_s else ("the part sent", part_s)
+    gap = end - asked_s
+    when = f"{gap:.1f} s after" if gap >= 0 else f"{-gap:.1f} s before"
+    return f"{whose} ends {when} the asked point: too soon to hear where it could come back"
+
+
+def hear_and_rejoin(
+    listener: Listener,
+    clip: np.ndarray,
+    context: np.ndarray | None,
+    grid: PathGrid | None,
+    part: np.ndarray | None,
+    asked: RejoinAsked | None,
+    on_step: StepCallback,
+    cancel: threading.Event,
+) -> tuple[Analysis, SeamReport | None, RejoinReport | None]:
+    """What the analysis worker hears in a take: the `listener`'s analysis and
+    seam report (see Listener.hear) and, when the `part` it replaces a stretch
+    of is given (from the take's first sample on, (channels, samples) at RATE,
+    as the clip), where that part comes back near `asked`. The rejoin counts as
+    one more part heard in `on_step`'s progress."""
+    if part is None or asked is None:
+        heard, seam_report = listener.hear(clip, context, grid, on_step, cancel)
+        return heard, seam_report, None
+    total = 1
+
+    def step(done: int, of: int) -> None:
+        nonlocal total
+        total = of + 1
+        on_step(done, total)
+
+    heard, seam_report = listener.hear(clip, context, grid, step, cancel)
+    if cancel.is_set():
+        raise Cancelled()
+    take, whole = mono(clip, RATE), mono(part, RATE)
+    chosen = rejoin(take, whole, RATE, 0.0, asked.asked_s, asked.downbeats_s, asked.beats_s, asked.tempo_bpm)
+    on_step(total, total)
+    return heard, seam_report, report(chosen, asked, len(take) / RATE, len(whole) / RATE)
