@@ -91,6 +91,18 @@ class HeldClip(_Clip):
         return self.samples[:, start : start + count]
 
 
+class WindowedClip(_Clip):
+    """A stretch of a clip, `length` samples from `offset`, read as a clip of
+    its own (what of a decoded clip is joined: render.Window)."""
+
+    def __init__(self, clip: _Clip, offset: int, length: int):
+        self.clip, self.offset = clip, offset
+        self.channels, self.length = clip.channels, length
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        return self.clip.read(self.offset + start, count)
+
+
 class ScaledClip(_Clip):
     """A clip read at a gain (its loudness matched to another's)."""
 

@@ -13,6 +13,8 @@ from sparrow_common.audio import FORMATS
 from sparrow_common.errors import InvalidArgument
 
 MAX_CROSSFADE_MS = 2000
+# The longest centred crossfade at a join (RenderSetup.clip_fades_s), seconds.
+MAX_CLIP_FADE_S = 2.0
 
 
 class RenderFormat(str, Enum):
@@ -56,6 +58,14 @@ class RenderJob:
     # Each clip's out point in seconds (the spine plays it up to there); 0, or
     # no entry: the whole clip.
     clip_ends_s: tuple[float, ...] = ()
+    # Each clip's in point in seconds into its own audio (the rest of a part
+    # whose stretch a take replaced starts where the take comes back); 0, or no
+    # entry: its first sample.
+    clip_starts_s: tuple[float, ...] = ()
+    # The centred crossfade of each clip's join with the clip before, in
+    # seconds (sparrow_export.render.centred_halves); 0, or no entry: the join
+    # is as crossfade_ms says. The first clip's is ignored.
+    clip_fades_s: tuple[float, ...] = ()
     # A loop of this stretch of the spine (from_s, until_s) instead of the whole
     # (sparrow_export.loop); None for the whole spine.
     loop: tuple[float, float] | None = None
@@ -66,6 +76,15 @@ class RenderJob:
     def end_of(self, index: int) -> float:
         """Clip `index`'s out point in seconds; 0 when it plays whole."""
         return self.clip_ends_s[index] if index < len(self.clip_ends_s) else 0.0
+
+    def start_of(self, index: int) -> float:
+        """Clip `index`'s in point in seconds; 0 when it plays from its first sample."""
+        return self.clip_starts_s[index] if index < len(self.clip_starts_s) else 0.0
+
+    def fade_of(self, index: int) -> float:
+        """The centred crossfade in seconds of clip `index`'s join with the clip
+        before; 0 when there is none (the first clip has no join before it)."""
+        return self.clip_fades_s[index] if 0 < index < len(self.clip_fades_s) else 0.0
 
     @property
     def tracks(self) -> list[tuple[str, tuple[bytes, ...]]]:
@@ -108,6 +127,41 @@ def check_ends(clip_count: int, ends: list[float]) -> None:
             raise InvalidArgument(
                 f"{clip_name(index, clip_count)} ends at {end:.2f} s: an end is a second within the clip, "
                 "or 0 for the whole clip"
+            )
+
+
+def check_starts(clip_count: int, starts: list[float], ends: list[float]) -> None:
+    """Raise InvalidArgument when there are more in points than clips, or one is
+    negative, not a number, or not before its clip's out point (`ends`, checked
+    first). (Whether it lies within a clip that plays to its end is known once
+    the clip is decoded: render checks that.)"""
+    if len(starts) > clip_count:
+        raise InvalidArgument(f"{len(starts)} clip starts for {clip_count} clips")
+    for index, start in enumerate(starts):
+        if not math.isfinite(start) or start < 0:
+            raise InvalidArgument(
+                f"{clip_name(index, clip_count)} starts at {start:.2f} s: a start is a second within the "
+                "clip, or 0 for its first sample"
+            )
+        end = ends[index] if index < len(ends) else 0.0
+        if end and start >= end:
+            raise InvalidArgument(
+                f"{clip_name(index, clip_count)} starts at {start:.2f} s, not before its end at {end:.2f} s: "
+                "nothing of it would be heard"
+            )
+
+
+def check_fades(clip_count: int, fades: list[float]) -> None:
+    """Raise InvalidArgument when there are more centred crossfades than clips,
+    or one is not a number or outside 0 to MAX_CLIP_FADE_S. The first clip's is
+    ignored (it has no join before it), so it is not judged either."""
+    if len(fades) > clip_count:
+        raise InvalidArgument(f"{len(fades)} clip crossfades for {clip_count} clips")
+    for index, fade in enumerate(fades[1:], start=1):
+        if not (math.isfinite(fade) and 0 <= fade <= MAX_CLIP_FADE_S):
+            raise InvalidArgument(
+                f"the crossfade into {clip_name(index, clip_count)} is {fade:.2f} s: a crossfade centred on "
+                f"a join lasts 0 to {MAX_CLIP_FADE_S:g} s"
             )
 
 

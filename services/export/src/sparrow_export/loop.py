@@ -1,18 +1,20 @@
 """A loop cut from the joined spine, made to repeat with no click.
 
 The stretch asked for (seconds of the spine as it plays, part after part, each
-to its end or out point) is found in the joined audio (each seam before it
-overlaps the parts by its crossfade). Its last CROSSFADE_MS are crossfaded
-(equal power) with the audio that leads into its start in the spine, so the
-loop's last sample flows into its first as the spine itself flows into the
-stretch. The wrap then steps as the spine steps into the stretch's first
-sample: the stretch is moved whole, by up to SEARCH_MS, to where the wave
-moves least (near a crest, not mid-swing). A stretch at the spine's very start
-has nothing before it: its first CROSSFADE_MS fade in from what follows its
-end instead, that end placed alike; a stretch that is the whole spine fades
-in from its own tail (one crossfade shorter). A WAV carries the loop in a
-`smpl` chunk (one forward loop from its first sample to its last), as
-samplers and DAWs read it (render.add_loop).
+from its first sample or in point to its end or out point) is found in the
+joined audio (each seam before it overlaps the parts by its crossfade; a
+crossfade centred on a join leaves the join where the spine has it). Its last
+CROSSFADE_MS are crossfaded (equal power) with the audio that leads into its
+start in the spine, so the loop's last sample flows into its first as the
+spine itself flows into the stretch. The wrap then steps as the spine steps
+into the stretch's first sample: the stretch is moved whole, by up to
+SEARCH_MS, to where the wave moves least (near a crest, not mid-swing). A
+stretch at the spine's very start has nothing before it: its first
+CROSSFADE_MS fade in from what follows its end instead, that end placed
+alike; a stretch that is the whole spine fades in from its own tail (one
+crossfade shorter). A WAV carries the loop in a `smpl` chunk (one forward
+loop from its first sample to its last), as samplers and DAWs read it
+(render.add_loop).
 """
 
 from __future__ import annotations
@@ -27,18 +29,26 @@ SEARCH_MS = 5.0
 CROSSFADE_MS = 20.0
 
 
-def joined_at(seconds: float, sample_rate: int, lengths: Sequence[int], seams: Sequence[int]) -> int:
+def joined_at(
+    seconds: float, sample_rate: int, lengths: Sequence[int], seams: Sequence[int],
+    leads: Sequence[int] = (), trails: Sequence[int] = (),
+) -> int:
     """The sample of the joined audio where `seconds` of the spine as it plays
-    (the clips end to end, `lengths` samples each) falls: each seam before it
-    overlapped its clips by `seams[i]` samples."""
+    (the clips' heard stretches end to end, `lengths` samples each) falls: each
+    seam before it overlapped its clips by `seams[i]` samples, and clip i was
+    joined with `leads[i]` samples before its heard stretch and `trails[i]`
+    after it (a centred crossfade's halves; none when not given), so a part's
+    first heard sample is its join, where the spine has it."""
     at = round(seconds * sample_rate)
-    start = overlapped = 0
+    start = joined = 0  # where clip `index` starts in the spine, and in the joined audio
     for index, length in enumerate(lengths):
+        lead = leads[index] if index < len(leads) else 0
         if at < start + length or index == len(lengths) - 1:
-            return max(at - overlapped, 0)
+            return max(joined + lead + at - start, 0)
+        trail = trails[index] if index < len(trails) else 0
         start += length
-        overlapped += seams[index] if index < len(seams) else 0
-    return max(at - overlapped, 0)
+        joined += lead + length + trail - (seams[index] if index < len(seams) else 0)
+    return max(at, 0)
 
 
 def gather(blocks: Iterable[np.ndarray], start: int, stop: int) -> tuple[np.ndarray, int]:

@@ -9,6 +9,16 @@ is decoded, and decoding stops there: every later step (seams, loudness,
 markers, a stems render's stems) sees only what the spine plays: the samples
 of the whole clip decoded and then cut.
 
+A clip with an in point (the rest of a part whose stretch a take replaced,
+RenderJob.clip_starts_s) is decoded from there, its earlier samples read and
+dropped. A join with a centred crossfade (clip_fades_s) is crossfaded on
+either side of it: the clip before is decoded on past its out point, and the
+clip after from before its in point, by half the crossfade each, and the
+seam overlaps exactly those extra samples (a `Window` says what of a decoded
+clip is joined). The join stays where the spine has it: the spine's time, its
+markers and a loop's stretch are all counted in what is heard, and every
+sample more than half the crossfade from the join is the clip's own.
+
 A stems render joins each stem across the spine as the mix is joined, and zips
 the files. Everything but the samples is decided once, on the mix (`Levels`:
 the seams, every loudness gain, the markers) and applied to every track alike:
@@ -41,6 +51,7 @@ from sparrow_export.blocks import (
     HeldClip,
     LoudnessMeter,
     ScaledClip,
+    WindowedClip,
     decoded_blocks,
     joined_blocks,
     wav_blocks,
@@ -147,55 +158,125 @@ def clip_blocks(data: bytes, sample_rate: int, channels: int, name: str) -> Iter
         yield from decoded_blocks(container, stream, sample_rate, channels)
 
 
-def _read_into(clip: DecodedClip, blocks: Iterator[np.ndarray], stop: int | None) -> None:
-    """`blocks` appended to `clip` up to `stop` samples (None: all of them):
-    reading stops there, so the rest of the file is never decoded."""
+def _read_into(clip: DecodedClip, blocks: Iterator[np.ndarray], first: int, stop: int | None) -> int:
+    """`blocks` from sample `first` appended to `clip`, up to sample `stop`
+    (None: all of them): reading stops there, so the rest of the file is never
+    decoded, and what comes before `first` is read and dropped. -> the samples
+    read (`stop` at most): where the clip ends in its own audio, as read."""
+    at = 0
     with closing(blocks):
         for block in blocks:
-            if stop is not None and clip.length + block.shape[-1] >= stop:
-                clip.append(block[:, : stop - clip.length])
-                return
-            clip.append(block)
+            size = block.shape[-1]
+            upto = size if stop is None else min(size, stop - at)
+            if upto > first - at:
+                clip.append(block[:, max(first - at, 0) : upto])
+            at += upto
+            if stop is not None and at >= stop:
+                break
+    return at
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What of a clip's audio is decoded, in samples at the root's rate: from
+    `first` (its in point `start`, less half its join's centred crossfade) to
+    `stop` (its out point `end`, plus half the next join's; None, like an `end`
+    of None: its last sample)."""
+
+    first: int
+    start: int
+    end: int | None
+    stop: int | None
+
+    def window(self, length: int) -> Window:
+        """Where the heard stretch lies in the `length` samples decoded from
+        `first`: a clip shorter than its out point plus half the next join's
+        crossfade has that much less past its out point, or none."""
+        total = self.first + length
+        end = total if self.end is None else min(self.end, total)
+        return Window(offset=0, lead=self.start - self.first, heard=end - self.start, trail=total - end)
+
+
+def reach(
+    sample_rate: int, end_s: float = 0.0, start_s: float = 0.0, fade_in_s: float = 0.0, fade_out_s: float = 0.0,
+) -> Reach:
+    """What of a clip to decode: from its in point `start_s` (0: its first
+    sample) less half `fade_in_s`, the centred crossfade of its join with the
+    clip before (not before its first sample), to its out point `end_s` (0: its
+    end) plus half `fade_out_s`, the next join's (not past its last sample)."""
+    start = round(start_s * sample_rate)
+    end = round(end_s * sample_rate) if end_s else None
+    first = max(start - round(fade_in_s * sample_rate / 2), 0)
+    stop = None if end is None else end + round(fade_out_s * sample_rate / 2)
+    return Reach(first, start, end, stop)
 
 
 def decode_to_file(
     data: bytes, sample_rate: int, channels: int, index: int, count: int, folder: Path,
-    stem: str = "", length: int | None = None, end_s: float = 0.0,
+    stem: str = "", length: int | None = None, end_s: float = 0.0, start_s: float = 0.0,
+    fade_in_s: float = 0.0, fade_out_s: float = 0.0,
 ) -> DecodedClip:
     """A clip (its mix, or `stem`) decoded into a file of `folder` (render's
-    working copy), up to its out point `end_s` (0: whole; a stem's is its
-    mix's); padded with silence or trimmed to `length` samples when given (a
-    stem, to its mix's length as heard) and off by at most STEM_SLACK_S.
-    Raises InvalidArgument naming the clip when it can't be used, or when its
-    mix ends more than END_SLACK_S before `end_s` (within that, it plays whole)."""
+    working copy), from its in point `start_s` to its out point `end_s` (0:
+    its first sample, its end; a stem's are its mix's), each widened by half
+    the centred crossfade of the join there (`fade_in_s` before, `fade_out_s`
+    after, as `reach` says; the heard stretch in it: `reach(...).window`);
+    padded with silence or trimmed to `length` samples when given (a stem, to
+    its mix's length as decoded) and off by at most STEM_SLACK_S. Raises
+    InvalidArgument naming the clip when it can't be used, when its mix ends
+    more than END_SLACK_S before `end_s` (within that, it plays to its end),
+    or when it ends at or before its in point."""
     name = track_name(stem, index, count)
-    stop = round(end_s * sample_rate) if end_s else None  # the out point, at the root's rate
-    if stop == 0:
+    where = reach(sample_rate, end_s, start_s, fade_in_s, fade_out_s)
+    if where.end == 0:
         raise InvalidArgument(
             f"{name} ends at {end_s:g} s, before its first sample: nothing of it would be heard "
             "(0 means the whole clip)"
         )
     clip = DecodedClip(folder / f"{stem or MIX}-{index}.f32", channels)
     try:
-        _read_into(clip, clip_blocks(data, sample_rate, channels, name), stop)
-        if clip.length == 0:
+        total = _read_into(clip, clip_blocks(data, sample_rate, channels, name), where.first, where.stop)
+        if total == 0:
             raise InvalidArgument(f"{name} holds no audio: it decodes to 0 seconds")
-        if length is not None and clip.length != length:
-            if abs(clip.length - length) > STEM_SLACK_S * sample_rate:
-                mix = f"{length / sample_rate:.2f} s"
-                raise InvalidArgument(
-                    f"{name} lasts {clip.length / sample_rate:.2f} s but the clip "
-                    f"{mix if stop is None else 'is heard to ' + mix}: send the stems split from that clip"
-                )
-            clip.fit(length)
-        elif length is None and stop is not None and stop - clip.length > END_SLACK_S * sample_rate:
-            raise InvalidArgument(
-                f"{name} ends at {end_s:.2f} s but lasts {clip.length / sample_rate:.2f} s"
-            )
+        if length is not None:
+            _fit_stem(clip, length, where, total, sample_rate, name)
+        else:
+            _check_reach(where, total, sample_rate, name, end_s, start_s)
     except BaseException:
         clip.close()
         raise
     return clip
+
+
+def _fit_stem(clip: DecodedClip, length: int, where: Reach, total: int, sample_rate: int, name: str) -> None:
+    """A stem padded with silence or trimmed to its mix's `length` samples as
+    decoded; InvalidArgument when it is off by more than STEM_SLACK_S (its
+    lengths said in its own seconds, `total` being where it ends as read)."""
+    if clip.length == length:
+        return
+    if abs(clip.length - length) > STEM_SLACK_S * sample_rate:
+        mix = f"{(where.first + length) / sample_rate:.2f} s"
+        raise InvalidArgument(
+            f"{name} lasts {total / sample_rate:.2f} s but the clip "
+            f"{mix if where.stop is None else 'is heard to ' + mix}: send the stems split from that clip"
+        )
+    clip.fit(length)
+
+
+def _check_reach(where: Reach, total: int, sample_rate: int, name: str, end_s: float, start_s: float) -> None:
+    """InvalidArgument when a clip's mix, read to `total` samples of its own
+    audio, ends more than END_SLACK_S before its out point, or leaves nothing
+    between its in point and its end."""
+    if where.end is not None and where.end - total > END_SLACK_S * sample_rate:
+        raise InvalidArgument(f"{name} ends at {end_s:.2f} s but lasts {total / sample_rate:.2f} s")
+    if where.window(max(total - where.first, 0)).heard <= 0:
+        ends = (
+            f"its end at {end_s:.2f} s" if where.end is not None and where.end <= total
+            else f"its end at {total / sample_rate:.2f} s"
+        )
+        raise InvalidArgument(
+            f"{name} starts at {start_s:.2f} s, not before {ends}: nothing of it would be heard"
+        )
 
 
 def decode_clip(data: bytes, sample_rate: int, channels: int, index: int, count: int) -> np.ndarray:
@@ -221,6 +302,58 @@ def seam_lengths(clip_lengths: Sequence[int], crossfade: int) -> list[int]:
         max(0, min(crossfade, before // 2, after // 2))
         for before, after in zip(clip_lengths, clip_lengths[1:])
     ]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What of a decoded clip is joined: from sample `offset` of it, `lead`
+    samples before its in point (half its join's centred crossfade), the
+    `heard` samples the spine plays, and `trail` samples past its out point
+    (half the next join's centred crossfade)."""
+
+    offset: int
+    lead: int
+    heard: int
+    trail: int
+
+    @property
+    def length(self) -> int:
+        return self.lead + self.heard + self.trail
+
+
+def centred_halves(decoded: Sequence[Window], centred: Sequence[bool]) -> list[int]:
+    """Half of each join's centred crossfade in samples, as it can be had
+    (centred[i]: whether the join of clip i and clip i + 1 has one; `decoded`:
+    each clip as decoded, `Reach.window`). Each side overlaps the other by the
+    same number of samples, so the join stays centred: what the clip before
+    has past its out point or the clip after before its in point, whichever
+    is fewer (an in point near a part's first sample, or a clip played to its
+    last, shortens the crossfade, to a plain cut at worst); and at most half
+    of either clip's heard stretch, so no clip's fade-in and fade-out meet."""
+    return [
+        min(before.trail, after.lead, before.heard // 2, after.heard // 2) if is_centred else 0
+        for before, after, is_centred in zip(decoded, decoded[1:], centred)
+    ]
+
+
+def joins(
+    decoded: Sequence[Window], centred: Sequence[bool], crossfade: int,
+) -> tuple[list[Window], list[int]]:
+    """What of each decoded clip is joined (its heard stretch, with the halves
+    of the centred crossfades at its joins, `centred_halves`) and the overlap
+    at each seam: a centred crossfade's two halves, exactly the samples each
+    clip brings from beyond its cut; elsewhere `crossfade` (crossfade_ms),
+    clamped by `seam_lengths` to what the clips' centred crossfades leave of
+    them (all of them where there are none)."""
+    halves = centred_halves(decoded, centred)
+    windows = []
+    for index, clip in enumerate(decoded):
+        lead = halves[index - 1] if index else 0
+        trail = halves[index] if index < len(halves) else 0
+        windows.append(Window(clip.offset + clip.lead - lead, lead, clip.heard, trail))
+    plain = seam_lengths([window.heard - window.lead - window.trail for window in windows], crossfade)
+    seams = [2 * half if is_centred else seam for half, is_centred, seam in zip(halves, centred, plain)]
+    return windows, seams
 
 
 def join(clips: Sequence[np.ndarray], crossfade: int) -> np.ndarray:
@@ -277,20 +410,27 @@ def encoded_rate(format: RenderFormat, sample_rate: int) -> int:
 
 @dataclass(frozen=True)
 class Marker:
-    """Where a part starts in the export (its first sample heard, a crossfade's
-    start), in samples at the export's own rate, and its name."""
+    """Where a part starts in the export (its first sample heard: a plain
+    crossfade's start, or a centred crossfade's middle, its join), in samples
+    at the export's own rate, and its name."""
 
     start: int
     end: int
     name: str
 
 
-def markers(lengths: Sequence[int], seams: Sequence[int], names: Sequence[str]) -> list[Marker]:
-    """One marker a clip, from where it starts to where the next one starts."""
+def markers(
+    lengths: Sequence[int], seams: Sequence[int], names: Sequence[str], leads: Sequence[int] = (),
+) -> list[Marker]:
+    """One marker a clip, from where it starts to where the next one starts:
+    its first sample joined, or `leads[i]` samples on (the first half of a
+    centred crossfade, so the marker falls on the join)."""
     starts = [0]
     for length, overlap in zip(lengths, seams):
         starts.append(starts[-1] + length - overlap)
-    ends = [*starts[1:], starts[-1] + lengths[-1]]
+    end = starts[-1] + lengths[-1]
+    starts = [start + (leads[index] if index < len(leads) else 0) for index, start in enumerate(starts)]
+    ends = [*starts[1:], end]
     return [Marker(start, end, name) for start, end, name in zip(starts, ends, names)]
 
 
@@ -406,42 +546,54 @@ class Levels:
     applied to every track alike (the mix and each stem), so the stems add up
     to the mix: the overlap at each seam, each clip's gain to the root's
     loudness (match_parts; None: as it is), the whole's gain to the root's
-    loudness under the peak ceiling (normalize; None: as it is), the markers."""
+    loudness under the peak ceiling (normalize; None: as it is), the markers,
+    and what of each decoded clip is joined."""
 
     seams: list[int]
     clip_gains: list[np.float32 | None]
     gain: np.float32 | None
     marks: list[Marker]
+    windows: list[Window]
+
+
+def _windowed(clips: Sequence[DecodedClip], windows: Sequence[Window]) -> list[WindowedClip]:
+    return [WindowedClip(clip, window.offset, window.length) for clip, window in zip(clips, windows)]
 
 
 def _scaled(clips: Sequence[DecodedClip], gains: Sequence[np.float32 | None]) -> list:
     return [clip if gain is None else ScaledClip(clip, gain) for clip, gain in zip(clips, gains)]
 
 
-def levels(clips: Sequence[DecodedClip], sample_rate: int, job: RenderJob) -> Levels:
-    """The seams, gains and markers of a render from its mix's decoded clips:
-    with match_parts, every clip after the root at the gain that brings its
+def levels(
+    clips: Sequence[DecodedClip], decoded: Sequence[Window], sample_rate: int, job: RenderJob,
+) -> Levels:
+    """The seams, windows, gains and markers of a render from its mix's
+    decoded clips (`decoded`: where each one's heard stretch lies; `joins`
+    makes the windows and seams), measured on what of them is joined: with
+    match_parts, every clip after the root at the gain that brings its
     integrated loudness to the root's; with normalize, the joined result at the
     gain that brings it to the root's; each gain lowered to keep the mix's
     sample peak under PEAK_CEILING_DBFS, and none for audio too short or too
     quiet to measure. One pass over the clips (and one over the join) to measure."""
     channels = clips[0].channels
-    lengths = [clip.length for clip in clips]
-    seams = seam_lengths(lengths, crossfade_samples(job.crossfade_ms, sample_rate))
+    centred = [job.fade_of(index) > 0 for index in range(1, len(clips))]
+    windows, seams = joins(decoded, centred, crossfade_samples(job.crossfade_ms, sample_rate))
+    joined_clips = _windowed(clips, windows)
     clip_gains: list[np.float32 | None] = [None] * len(clips)
     target = None
     if job.match_parts or job.normalize:
-        target = _measured(clips[0].blocks(), sample_rate, channels).integrated()
+        target = _measured(joined_clips[0].blocks(), sample_rate, channels).integrated()
     if job.match_parts:
-        for index, clip in enumerate(clips[1:], start=1):
+        for index, clip in enumerate(joined_clips[1:], start=1):
             meter = _measured(clip.blocks(), sample_rate, channels)
             clip_gains[index] = loudness_gain(target, meter.integrated(), meter.peak)
     gain = None
     if job.normalize:
-        joined = _measured(joined_blocks(_scaled(clips, clip_gains), seams), sample_rate, channels)
+        joined = _measured(joined_blocks(_scaled(joined_clips, clip_gains), seams), sample_rate, channels)
         gain = loudness_gain(target, joined.integrated(), joined.peak)
-    marks = markers(lengths, seams, [job.name_of(i) for i in range(len(clips))])
-    return Levels(seams, clip_gains, gain, marks)
+    names = [job.name_of(i) for i in range(len(clips))]
+    marks = markers([window.length for window in windows], seams, names, [window.lead for window in windows])
+    return Levels(seams, clip_gains, gain, marks, windows)
 
 
 def write_track(
@@ -449,14 +601,15 @@ def write_track(
     loop: tuple[float, float] | None = None,
 ) -> int:
     """One track's decoded clips (the mix's or a stem's, each as long as the
-    mix's) joined at the `shared` seams and gains and encoded into `path` with
-    its markers, block by block; with `loop`, that stretch of the spine alone,
-    made to repeat (sparrow_export.loop). -> samples per channel, at the file's rate."""
-    blocks = joined_blocks(_scaled(clips, shared.clip_gains), shared.seams)
+    mix's) cut to the `shared` windows, joined at its seams and gains and
+    encoded into `path` with its markers, block by block; with `loop`, that
+    stretch of the spine alone, made to repeat (sparrow_export.loop). ->
+    samples per channel, at the file's rate."""
+    blocks = joined_blocks(_scaled(_windowed(clips, shared.windows), shared.clip_gains), shared.seams)
     if shared.gain is not None:
         blocks = (block * shared.gain for block in blocks)
     if loop is not None:
-        audio = _loop(blocks, [clip.length for clip in clips], shared.seams, sample_rate, loop)
+        audio = _loop(blocks, shared.windows, shared.seams, sample_rate, loop)
         samples = encode_blocks([audio], sample_rate, clips[0].channels, format, path)
         if format is RenderFormat.WAV:
             add_loop(path, samples, sample_rate)
@@ -469,15 +622,18 @@ def write_track(
 
 
 def _loop(
-    blocks: Iterable[np.ndarray], lengths: Sequence[int], seams: Sequence[int], sample_rate: int,
+    blocks: Iterable[np.ndarray], windows: Sequence[Window], seams: Sequence[int], sample_rate: int,
     loop: tuple[float, float],
 ) -> np.ndarray:
-    """The stretch `loop` of the spine, cut from its joined `blocks` and made
-    seamless; InvalidArgument when it ends past the spine's end."""
-    spine_s = sum(lengths) / sample_rate
+    """The stretch `loop` of the spine (counted in what each clip's window
+    holds heard), cut from its joined `blocks` and made seamless;
+    InvalidArgument when it ends past the spine's end."""
+    heard = [window.heard for window in windows]
+    spine_s = sum(heard) / sample_rate
     if loop[1] > spine_s + 0.01:
         raise InvalidArgument(f"the loop ends at {loop[1]:.2f} s, past the spine's end at {spine_s:.2f} s")
-    a, b = (joined_at(min(t, spine_s), sample_rate, lengths, seams) for t in loop)
+    leads, trails = [window.lead for window in windows], [window.trail for window in windows]
+    a, b = (joined_at(min(t, spine_s), sample_rate, heard, seams, leads, trails) for t in loop)
     margin = round((CROSSFADE_MS + SEARCH_MS) * sample_rate / 1000) + 2
     window, start = gather(blocks, a - margin, b + margin)
     return seamless(window, a - start, b - start, sample_rate)
@@ -528,20 +684,27 @@ async def render(job: RenderJob) -> AsyncIterator[Step | Rendered]:
         try:
             shared: Levels | None = None
             lengths: list[int] = []
+            heard: list[Window] = []  # the mix's: where each clip's heard stretch lies in it
             samples = 0
             for stem, clips in tracks:
                 decoded: list[DecodedClip] = []
                 try:
                     for index, data in enumerate(clips):
+                        # its out point, in point, and the centred crossfades of its joins
+                        cuts = (
+                            job.end_of(index), job.start_of(index), job.fade_of(index), job.fade_of(index + 1),
+                        )
                         clip = await asyncio.to_thread(
                             decode_to_file, data, rate, channels, index, count, working,
-                            stem, lengths[index] if stem else None, job.end_of(index),
+                            stem, lengths[index] if stem else None, *cuts,
                         )
                         decoded.append(clip)
+                        if not stem:
+                            heard.append(reach(rate, *cuts).window(clip.length))
                         done += 1
                         yield Step(done, total)
                     if shared is None:  # the mix's: every stem is joined the same
-                        shared = await asyncio.to_thread(levels, decoded, rate, job)
+                        shared = await asyncio.to_thread(levels, decoded, heard, rate, job)
                         lengths = [clip.length for clip in decoded]
                     track = working / f"{stem or MIX}.{job.format.value}"
                     written = await asyncio.to_thread(

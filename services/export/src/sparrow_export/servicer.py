@@ -17,10 +17,12 @@ from sparrow_export.domain import (
     Rendered,
     check_clips,
     check_ends,
+    check_fades,
     check_loop,
     check_without,
     check_names,
     check_setup,
+    check_starts,
     check_stem_clips,
     check_stems,
 )
@@ -126,6 +128,8 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
         check_setup(format, setup.clip_count, setup.crossfade_ms)
         check_names(setup.clip_count, list(setup.clip_names))
         check_ends(setup.clip_count, list(setup.clip_ends_s))
+        check_starts(setup.clip_count, list(setup.clip_starts_s), list(setup.clip_ends_s))
+        check_fades(setup.clip_count, list(setup.clip_fades_s))
         check_clips(setup.clip_count, {index: len(data) for (index, stem), data in clips.items() if not stem})
         check_stem_clips(setup.clip_count, stems, {key: len(data) for key, data in clips.items()})
         without = list(setup.without)
@@ -159,6 +163,8 @@ class ExportServicer(export_pb2_grpc.ExportServiceServicer):
             stems=tuple(stems),
             stem_clips=tuple(track(stem) for stem in stems),
             clip_ends_s=tuple(setup.clip_ends_s),
+            clip_starts_s=tuple(setup.clip_starts_s),
+            clip_fades_s=tuple(setup.clip_fades_s),
             loop=loop,
         )
 
