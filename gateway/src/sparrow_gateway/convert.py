@@ -83,6 +83,8 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         note=msg.note or None,
         from_s=msg.from_s if msg.HasField("from_s") else None,
         out_s=msg.out_s if msg.HasField("out_s") else None,
+        until_s=msg.until_s if msg.HasField("until_s") else None,
+        in_s=msg.in_s if msg.HasField("in_s") else None,
         binned_at=msg.bin_time.ToDatetime(tzinfo=UTC) if msg.HasField("bin_time") else None,
         grid=grid(msg.grid) if msg.HasField("grid") else None,
         grid_correction=grid_correction(msg.grid_correction) if msg.HasField("grid_correction") else None,
@@ -173,8 +175,17 @@ def analysis(msg: chain_pb2.NodeAnalysis) -> schemas.NodeAnalysis:
             spectral_jump_db=r.spectral_jump_db, fades_out=r.fades_out, silent_start=r.silent_start,
             score=r.score, notes=list(r.notes), weakest=r.weakest or None, unjudged=r.unjudged or None,
         )
+    rejoin = None
+    if msg.HasField("rejoin"):
+        r = msg.rejoin
+        rejoin = schemas.Rejoin(
+            at_s=r.at_s, crossfade_s=r.crossfade_s, score=r.score, harmony=r.harmony, level_step_db=r.level_step_db,
+            spectral_jump_db=r.spectral_jump_db, beat_offset_ms=r.beat_offset_ms, on=r.on or "time",
+            notes=list(r.notes), weakest=r.weakest or None, unjudged=r.unjudged or None,
+        )
     return schemas.NodeAnalysis(
-        status=_ANALYSIS_STATUS.get(msg.status, "pending"), seam=seam, error_msg=msg.error_message or None, **heard
+        status=_ANALYSIS_STATUS.get(msg.status, "pending"), seam=seam, rejoin=rejoin,
+        error_msg=msg.error_message or None, **heard,
     )
 
 

@@ -11,18 +11,22 @@ from sparrow_gateway import schemas
 BEST_SEAM_FLOOR = 0.5
 
 
-def _seam(node: schemas.Node) -> schemas.SeamReport | None:
+def _seam(node: schemas.Node) -> schemas.SeamReport | schemas.Rejoin | None:
+    """The join a take is ranked by: its seam, or for a take that replaces a
+    stretch the worse of its seam and its rejoin (an unjudged one first)."""
     analysis = node.analysis
-    if analysis is None or analysis.status != "ready":
+    if analysis is None or analysis.status != "ready" or analysis.seam is None:
         return None
-    return analysis.seam
+    joins = [join for join in (analysis.seam, analysis.rejoin) if join is not None]
+    return min(joins, key=lambda join: (not join.unjudged, join.score))
 
 
 def ranked(takes: list[schemas.Node]) -> schemas.RankedTakes:
     """The takes whose seams were judged, best score first (rank 1 up); then
     those heard whose figures said too little to judge (`unjudged`), and those
     not heard yet, each in their order, unranked. Rank 1 is `best` only when it
-    scores at least BEST_SEAM_FLOOR: when every take scores below it, none is."""
+    scores at least BEST_SEAM_FLOOR: when every take scores below it, none is.
+    A take that replaces a stretch ranks by the worse of its two joins."""
     judged = sorted(
         (n for n in takes if _seam(n) is not None and not _seam(n).unjudged), key=lambda n: -_seam(n).score
     )

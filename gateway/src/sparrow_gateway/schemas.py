@@ -85,9 +85,16 @@ class BranchRequest(Knobs):
         None, gt=0, description="Continue from this second of the parent's audio (its end when absent): the model "
         "hears the path up to there, and once committed the parent stops there on the spine (its out point).",
     )
+    until_s: float | None = Field(
+        None, gt=0, le=86400, description="With from_s: replace the stretch from_s to until_s of the parent (at "
+        "least 1 s, inside what the spine plays of it, leaving 0.5 s after it). The takes continue from from_s and "
+        "run the stretch and a bar more; each comes back into the parent where the two sound most alike, on a "
+        "downbeat within a bar of until_s where it has a grid (`analysis.rejoin`), and ranks by the worse of its "
+        'two joins. Not with align "bars".',
+    )
     like: UUID | None = Field(
         None, description="More like this: a take of the same parent whose knobs (prompt, energy..., melody, "
-        "prompt_source, from_s) the new takes use, each with a new seed; the knobs in this body are then ignored.",
+        "prompt_source, from_s, until_s) the new takes use, each with a new seed; the knobs in this body are then ignored.",
     )
     melody: Melody | None = Field(
         None,
@@ -138,6 +145,23 @@ class SeamReport(BaseModel):
     )
 
 
+class Rejoin(BaseModel):
+    """Where a take that replaces a stretch gives way to its parent again (its
+    second join), chosen by listening."""
+
+    at_s: float = Field(description="Seconds into the parent where it comes back: the rest of the part starts here.")
+    crossfade_s: float = Field(description="The equal-power crossfade there, centred on at_s (about a beat).")
+    score: float = Field(description="0 (a bad join) to 1 (seamless).")
+    harmony: float = Field(description="How alike their chords are there (cosine of their pitch classes, 1: the same).")
+    level_step_db: float
+    spectral_jump_db: float
+    beat_offset_ms: float = Field(description="The take's beat against the part's there (late when positive).")
+    on: Literal["downbeat", "beat", "time"] = Field(description="What the point was chosen on.")
+    notes: list[str] = Field(description='The join in words: "comes back on a downbeat 0.2 s after the asked point".')
+    weakest: str | None = Field(None, description="What took the most off the score; null when nothing did.")
+    unjudged: str | None = Field(None, description="Why no point could be judged (it comes back where asked); null when judged.")
+
+
 class NodeAnalysis(BaseModel):
     """What Sparrow heard in a node's audio (the node's `grid` is what it uses:
     this with the musician's corrections over it). The figures are null until
@@ -165,6 +189,7 @@ class NodeAnalysis(BaseModel):
     loudness_lufs: float | None = Field(None, description="Integrated loudness (EBU R128); null for silence.")
     peak_dbfs: float | None = None
     seam: SeamReport | None = Field(None, description="For a take, how it continues its path; null for the root.")
+    rejoin: Rejoin | None = Field(None, description="For a take that replaces a stretch: where its parent comes back.")
     error_msg: str | None = None
 
 
@@ -243,6 +268,14 @@ class Node(BaseModel):
     from_s: float | None = Field(None, description="For a take: the second of its parent it continues from; null for the end.")
     out_s: float | None = Field(
         None, description="For a part of the spine: where it stops playing (its committed child's from_s); null for all of it."
+    )
+    until_s: float | None = Field(
+        None, description="For a take that replaces a stretch of its parent: where the parent should come back, as "
+        "asked (analysis.rejoin.at_s says where it does)."
+    )
+    in_s: float | None = Field(
+        None, description="For a part: where it starts playing in its audio; null from the start. The rest of a part "
+        "after a replaced stretch shares the part's audio from here."
     )
     binned_at: datetime | None = Field(None, description="When it went to the chain's bin; null for a node in the chain.")
     grid: Grid | None = Field(

@@ -41,9 +41,9 @@ class ChainBuilder:
 
     def takes(
         self, parent, count: int = 1, owner: str = "ann", ready: bool = True, seconds: float = 3.0,
-        from_s: float | None = None,
+        from_s: float | None = None, until_s: float | None = None,
     ):
-        nodes = self.store.create_takes(owner, parent.id, Recipe(), count, from_s=from_s)
+        nodes = self.store.create_takes(owner, parent.id, Recipe(), count, from_s=from_s, until_s=until_s)
         if not ready:
             return nodes
         return [

@@ -104,9 +104,9 @@ def test_the_path_grid_is_on_the_contexts_clock_with_the_last_parts_tempo_and_ke
     first = Grid(100.0, (0.0, 0.6, 1.2, 1.8, 2.4), key="C major")
     second = Grid(120.0, (0.25, 0.75, 1.25, 1.75), key="A minor")
     # A 3 s context of a path playing 2 s of the first part (its out point) and 2 s of the second.
-    grid = path_grid([(first, 2.0), (second, 2.0)], 3.0)
+    grid = path_grid([(first, 0.0, 2.0), (second, 0.0, 2.0)], 3.0)
     assert grid == PathGrid(120.0, pytest.approx((0.2, 0.8, 1.25, 1.75, 2.25, 2.75)), "A minor")
-    assert path_grid([(first, 2.0), (None, 2.0)], 3.0) is None
+    assert path_grid([(first, 0.0, 2.0), (None, 0.0, 2.0)], 3.0) is None
 
 
 def test_the_shortest_clip_is_a_second_and_a_short_one_says_takes_hear_all_of_it():

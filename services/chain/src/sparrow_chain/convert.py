@@ -21,6 +21,7 @@ from sparrow_chain.domain import (
     NodeStatus,
     Preset,
     Recipe,
+    Rejoin,
     SeamReport,
     StemSet,
     StoredAudio,
@@ -116,6 +117,10 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         msg.from_s = node.from_s
     if node.out_s is not None:
         msg.out_s = node.out_s
+    if node.until_s is not None:
+        msg.until_s = node.until_s
+    if node.in_s is not None:
+        msg.in_s = node.in_s
     if node.binned_at is not None:
         msg.bin_time.FromDatetime(node.binned_at)
     if node.grid_correction is not None:
@@ -210,10 +215,21 @@ def seam_from_pb(msg: analysis_pb2.SeamReport) -> SeamReport:
     )
 
 
-def heard_from_pb(done: analysis_pb2.AnalyzeDone) -> NodeAnalysis:
-    """What the analysis worker heard, ready: the clip, and the seam when it reported one."""
+def heard_from_pb(done: analysis_pb2.AnalyzeDone, from_s: float = 0.0) -> NodeAnalysis:
+    """What the analysis worker heard, ready: the clip, and the seam and the
+    rejoin when it reported them (the rejoin carried onto the parent's
+    seconds: the part was sent from `from_s`)."""
     seam = seam_from_pb(done.seam) if done.HasField("seam") else None
-    return NodeAnalysis(AnalysisStatus.READY, clip_from_pb(done.analysis), seam)
+    rejoin = None
+    if done.HasField("rejoin"):
+        heard = done.rejoin
+        rejoin = Rejoin(
+            at_s=round(heard.at_s + from_s, 6), crossfade_s=heard.crossfade_s, score=heard.score,
+            harmony=heard.harmony, level_step_db=heard.level_step_db, spectral_jump_db=heard.spectral_jump_db,
+            beat_offset_ms=heard.beat_offset_ms, on=heard.on, notes=tuple(heard.notes), weakest=heard.weakest,
+            unjudged=heard.unjudged,
+        )
+    return NodeAnalysis(AnalysisStatus.READY, clip_from_pb(done.analysis), seam, rejoin=rejoin)
 
 
 def analysis_to_pb(analysis: NodeAnalysis) -> chain_pb2.NodeAnalysis:
@@ -222,6 +238,8 @@ def analysis_to_pb(analysis: NodeAnalysis) -> chain_pb2.NodeAnalysis:
         msg.clip.CopyFrom(_message(analysis.clip, analysis_pb2.ClipAnalysis))
     if analysis.seam is not None:
         msg.seam.CopyFrom(_message(analysis.seam, analysis_pb2.SeamReport))
+    if analysis.rejoin is not None:
+        msg.rejoin.CopyFrom(_message(analysis.rejoin, analysis_pb2.Rejoin))
     return msg
 
 

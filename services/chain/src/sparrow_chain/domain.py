@@ -14,8 +14,16 @@ Words, one meaning each, as the editor says them and the code names them:
 - **spine**: the committed path from the root, one part after another; what
   export renders. Committing a take makes it the spine's next part.
 - **out point** (`out_s`): where a part stops playing, the `from_s` of its
-  committed child; None plays it whole. **in point**: where a part starts
-  playing in its own audio (zero today).
+  committed child; None plays it whole. **in point** (`in_s`): where a part
+  starts playing in its own audio; None from its first sample.
+- **stretch**: the seconds `from_s` to `until_s` of a part a take replaces:
+  the take continues the part from `from_s`, and the part **rejoins** near
+  `until_s` (analysis.rejoin: on a downbeat where they sound most alike,
+  under a crossfade about a beat long centred there).
+- **the rest** of a part: once such a take is committed, a part of its own
+  after the take, sharing the replaced part's audio (no bytes copied) from its
+  in point, the rejoin, to the part's old out point, with the spine's next
+  part after it.
 - **from here** (`from_s`): the second of the parent a take continues from;
   None continues from its end.
 - **Hear** (`prompt_source`): what of the music so far the model hears, the
@@ -35,13 +43,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from sparrow_chain.grid import Grid, GridCorrection, grid_of
-from sparrow_chain.heard import AnalysisStatus, ClipAnalysis, NodeAnalysis, SeamReport
+from sparrow_chain.heard import AnalysisStatus, ClipAnalysis, NodeAnalysis, Rejoin, SeamReport
 from sparrow_common.errors import InvalidArgument
 from sparrow_common.params import KNOBS, MAX_TAKES, MIX, Knobs, check_stem_name
 
 __all__ = [
     "MAX_TAKES", "MIX", "AnalysisStatus", "ClipAnalysis", "Grid", "GridCorrection", "Knobs", "NodeAnalysis",
-    "SeamReport", "check_stem_name",
+    "Rejoin", "SeamReport", "check_stem_name",
 ]
 
 # How a take's prompt is placed: as asked in seconds, or on the bar line.
@@ -208,6 +216,19 @@ class Node:
     binned_at: datetime | None = None
     # The musician's word on its grid; None for as heard.
     grid_correction: GridCorrection | None = None
+    # For a take that replaces a stretch of its parent (from from_s): where the
+    # parent should come back, as asked.
+    until_s: float | None = None
+    # For a part: where it starts playing in its own audio (None: its first
+    # sample), and the crossfade centred there with the part before (the rest
+    # of a part after a replaced stretch).
+    in_s: float | None = None
+    in_fade_s: float | None = None
+
+    @property
+    def replaces(self) -> bool:
+        """Whether it is a take that replaces a stretch of its parent."""
+        return self.until_s is not None
 
     @property
     def is_root(self) -> bool:
@@ -226,7 +247,14 @@ class Node:
 
     @property
     def heard_s(self) -> float:
-        """Seconds of it the spine plays: to its out point, or all of it."""
+        """Seconds of it the spine plays: from its in point to its out point."""
+        if self.audio is None:
+            return 0.0
+        return self.end_s - (self.in_s or 0.0)
+
+    @property
+    def end_s(self) -> float:
+        """Where it stops playing in its own audio: its out point, or its end."""
         if self.audio is None:
             return 0.0
         return self.out_s if self.out_s is not None else self.audio.duration_s

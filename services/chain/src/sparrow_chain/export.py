@@ -108,8 +108,12 @@ class Exporter:
                 clip_names=[part_name(node, index) for index, node in enumerate(spine)],
                 stems=names,
                 without=list(request.without),
-                # Each part to its out point (0: all of it).
+                # Each part from its in point to its out point (0: all of it), the
+                # rest of a part after a replaced stretch crossfaded with the take
+                # before it, centred on the rejoin.
                 clip_ends_s=[node.out_s or 0.0 for node in spine],
+                clip_starts_s=[node.in_s or 0.0 for node in spine],
+                clip_fades_s=[node.in_fade_s or 0.0 for node in spine],
             )
         )
         # Clip by clip: its mix, then each of its stems in order.

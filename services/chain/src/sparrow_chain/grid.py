@@ -178,22 +178,24 @@ class PathGrid:
     key: str
 
 
-def path_grid(parts: list[tuple[Grid | None, float]], context_s: float) -> PathGrid | None:
+def path_grid(parts: list[tuple[Grid | None, float, float]], context_s: float) -> PathGrid | None:
     """The grid of the last `context_s` seconds of a path, given each part's grid
-    and the seconds of it the path plays, oldest first; its tempo and key are
-    the last part's (the one the take continues). None when the last part has
-    no grid."""
+    and the stretch of its own seconds the path plays (start, end), oldest
+    first; its tempo and key are the last part's (the one the take continues).
+    None when the last part has no grid."""
     last = parts[-1][0] if parts else None
     if last is None:
         return None
-    total = sum(seconds for _, seconds in parts)
-    start = max(total - context_s, 0.0)
+    total = sum(end - start for _, start, end in parts)
+    begin = max(total - context_s, 0.0)
     beats: list[float] = []
     offset = 0.0
-    for grid, seconds in parts:
+    for grid, start, end in parts:
         if grid is not None:
             beats += [
-                round(offset + b - start, 6) for b in grid.beats_s if b < seconds and offset + b >= start
+                round(offset + b - start - begin, 6)
+                for b in grid.beats_s
+                if start <= b < end and offset + b - start >= begin
             ]
-        offset += seconds
+        offset += end - start
     return PathGrid(last.tempo_bpm, tuple(beats), last.key)

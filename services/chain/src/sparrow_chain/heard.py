@@ -104,6 +104,35 @@ class SeamReport:
 
 
 @dataclass(frozen=True)
+class Rejoin:
+    """Where a take that replaces a stretch gives way to its parent again, and
+    how well (analysis.proto's Rejoin), in the parent's seconds."""
+
+    at_s: float
+    # Centred on at_s.
+    crossfade_s: float = 0.1
+    # 0 (a bad join) to 1 (seamless).
+    score: float = 0.0
+    harmony: float = 0.0
+    level_step_db: float = 0.0
+    spectral_jump_db: float = 0.0
+    beat_offset_ms: float = 0.0
+    # "downbeat", "beat" or "time": what the point was chosen on.
+    on: str = "time"
+    notes: tuple[str, ...] = ()
+    weakest: str = ""
+    # Why no point could be judged; "" when it was.
+    unjudged: str = ""
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Rejoin:
+        return cls(**{**data, "notes": tuple(data.get("notes") or ())})
+
+
+@dataclass(frozen=True)
 class NodeAnalysis:
     """What the analysis worker heard in a node's audio (services/analysis):
     its clip, and for a take its seam. A clip heard before stays while the
@@ -113,6 +142,15 @@ class NodeAnalysis:
     clip: ClipAnalysis | None = None
     seam: SeamReport | None = None
     error_message: str = ""
+    # For a take that replaces a stretch: its second join.
+    rejoin: Rejoin | None = None
+
+    @property
+    def worse_join(self) -> float | None:
+        """The score a take is ranked by: its seam's, or for a take that
+        replaces a stretch the worse of its two joins; None until heard."""
+        scores = [join.score for join in (self.seam, self.rejoin) if join is not None]
+        return min(scores) if scores else None
 
     def to_json(self) -> dict:
         return {
@@ -120,6 +158,7 @@ class NodeAnalysis:
             "clip": self.clip.to_json() if self.clip is not None else None,
             "seam": self.seam.to_json() if self.seam is not None else None,
             "error_message": self.error_message,
+            "rejoin": self.rejoin.to_json() if self.rejoin is not None else None,
         }
 
     @classmethod
@@ -132,4 +171,5 @@ class NodeAnalysis:
             ClipAnalysis.from_json(clip) if clip is not None else None,
             SeamReport.from_json(seam) if seam is not None else None,
             data.get("error_message", ""),
+            Rejoin.from_json(data["rejoin"]) if data.get("rejoin") else None,
         )

@@ -30,17 +30,21 @@ class Asked:
     prompt_source: str
     melody: schemas.Melody | None
     from_s: float | None
+    until_s: float | None = None
 
 
 async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -> Asked:
     if body.like is None:
-        asked = Asked(body.knobs(), body.align, body.prompt_source, body.melody, body.from_s)
+        asked = Asked(body.knobs(), body.align, body.prompt_source, body.melody, body.from_s, body.until_s)
     else:
         like = await chain.get_node(str(body.like))
         if like.parent_id != str(parent_id) or like.params is None:
             raise HTTPException(422, f"`like` must be a take of node {parent_id}; node {body.like} is not one.")
         knobs = like.params.knobs()
-        asked = Asked(replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s)
+        asked = Asked(
+            replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s,
+            like.until_s,
+        )
     # A take prompted by one stem makes stems: the paid tier's, as stems are.
     if asked.prompt_source != MIX:
         paid_account(account)
@@ -50,7 +54,7 @@ async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -
 async def _create(chain, parent_id: UUID, asked: Asked, count: int) -> list[schemas.Node]:
     return await chain.create_takes(
         str(parent_id), asked.knobs, count, align=asked.align, prompt_source=asked.prompt_source,
-        melody=asked.melody, from_s=asked.from_s,
+        melody=asked.melody, from_s=asked.from_s, until_s=asked.until_s,
     )
 
 
@@ -74,8 +78,10 @@ async def create_branch(parent_id: UUID, body: schemas.BranchRequest, chain: Cha
 async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain, account: CurrentAccount):
     """Several takes of the same continuation, each with its own seed, made as one batch.
     With `prompt_source` a stem's name, the model hears only that stem of the path;
-    with `from_s`, the path up to that second of the parent; with `like`, the
-    knobs of that take (more like this)."""
+    with `from_s`, the path up to that second of the parent; with `from_s` and
+    `until_s`, takes that replace that stretch of the parent (each comes back
+    into it near `until_s`: its `analysis.rejoin`); with `like`, the knobs of
+    that take (more like this)."""
     asked = await _asked(parent_id, body, chain, account)
     return schemas.Takes(nodes=await _create(chain, parent_id, asked, body.count))
 
@@ -83,8 +89,12 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
 @router.post("/{node_id}/commit", response_model=schemas.Moved, responses=errors(401, 404, 409, 413, 503))
 async def commit_node(node_id: UUID, chain: Chain):
     """Put a ready node on the spine; its uncommitted siblings are discarded.
-    Only the spine's tip can be continued this way: 409 otherwise. The node,
-    with the chain's `history` (what undo and redo do next)."""
+    Only the spine's tip can be continued this way: 409 otherwise. A take that
+    replaces a stretch of a part of the spine (anywhere on it) goes in its
+    place: the part plays to `from_s`, the take to where the part comes back,
+    then the rest of the part (a new part sharing its audio from its in point
+    `in_s`) and what followed. The node, with the chain's `history` (what undo
+    and redo do next)."""
     return await chain.commit(str(node_id))
 
 

@@ -34,9 +34,27 @@ export function describeSeam(seam) {
   return seam ? seam.notes.join(", ") : "";
 }
 
-/** A take's seam report once heard; null before. */
+/** The join a take is ranked by once heard (null before): its seam report,
+ *  or for a take that replaces a stretch the worse of its seam and its rejoin
+ *  (an unjudged one first), as the API's ranking does. */
 export function seamOf(node) {
-  return node.analysis?.status === "ready" ? node.analysis.seam : null;
+  const analysis = node.analysis;
+  if (analysis?.status !== "ready" || !analysis.seam) return null;
+  const joins = [analysis.seam, analysis.rejoin].filter(Boolean);
+  return joins.reduce((worse, join) => {
+    if (Boolean(join.unjudged) !== Boolean(worse.unjudged)) return join.unjudged ? join : worse;
+    return join.score < worse.score ? join : worse;
+  });
+}
+
+/** Where a take that replaces a stretch comes back, in words ("comes back at
+ *  5.25 s, on a downbeat 0.2 s after the asked point · 81%"); null for others
+ *  and before it is heard. */
+export function describeRejoin(node) {
+  const rejoin = node.analysis?.status === "ready" ? node.analysis.rejoin : null;
+  if (!rejoin) return null;
+  if (rejoin.unjudged) return `comes back at ${rejoin.at_s.toFixed(2)} s, as asked: ${rejoin.unjudged}`;
+  return `comes back at ${rejoin.at_s.toFixed(2)} s · ${Math.round(rejoin.score * 100)}%: ${rejoin.notes.join(", ")}`;
 }
 
 /** Whether the seam was judged (the figures said enough to score it). */

@@ -1,17 +1,20 @@
 """Analysis: a node's audio (and, for a take, the last seconds of the path it
-continues, with that path's grid) to the analysis worker, what it heard onto
-the node (store/analyses.py)."""
+continues, with that path's grid; for a take that replaces a stretch, the part
+from its first sample on, to hear where the part comes back) to the analysis
+worker, what it heard onto the node (store/analyses.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable
+from dataclasses import dataclass
 
 from sparrow.v1 import analysis_pb2, common_pb2
 
 from sparrow_chain.audio_work import AudioWork
 from sparrow_chain.config import Settings
 from sparrow_chain.convert import heard_from_pb
+from sparrow_chain.domain import Node
 from sparrow_chain.grid import PathGrid, path_grid
 from sparrow_chain.job import Dispatch, Waits
 from sparrow_chain.kinds.paths import audio_of, heard_soon, part_called, tail
@@ -25,16 +28,51 @@ from sparrow_common.channels import Requests, its_error_raised
 
 # A take's seam is heard against this much of the path before it.
 SEAM_CONTEXT_S = 12.0
+# Of the part a take replaces a stretch of, this much past the asked end is
+# sent (the rejoin is looked for within a bar of it, and heard a beat on).
+REJOIN_REACH_S = 8.0
 
 
-def read(reply) -> object:
-    """One AnalyzeResponse: progress, or done (what was heard: a ready NodeAnalysis)."""
-    part = reply.WhichOneof("part")
-    if part == "progress":
-        return progress_of(reply.progress)
-    if part == "done":
-        return Done([], heard_from_pb(reply.done))
-    return None
+def reader(from_s: float | None):
+    """How to read one AnalyzeResponse: progress, or done (what was heard: a
+    ready NodeAnalysis, its rejoin in the parent's seconds: the part was sent from `from_s`)."""
+
+    def read(reply) -> object:
+        part = reply.WhichOneof("part")
+        if part == "progress":
+            return progress_of(reply.progress)
+        if part == "done":
+            return Done([], heard_from_pb(reply.done, from_s or 0.0))
+        return None
+
+    return read
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """What the worker hears to find where a part comes back after a take that
+    replaces a stretch of it: the part from the take's first sample on, as a
+    WAV, and where it should come back, with its grid, on that clock."""
+
+    part: bytes
+    asked: analysis_pb2.RejoinAsked
+
+
+def stretch_heard(blobs, parent: Node, from_s: float, until_s: float) -> Stretch:
+    """The part `parent` from `from_s` to a little past `until_s` (within what
+    the spine plays of it: to its out point when one lies past the stretch,
+    else to its end), and the rejoin asked, on that clock."""
+    end = parent.out_s if parent.out_s is not None and parent.out_s > until_s else parent.audio.duration_s
+    end = min(end, until_s + REJOIN_REACH_S)
+    part = tail(blobs, [(parent.audio, end, from_s)], end - from_s, [part_called(parent)])
+    asked = analysis_pb2.RejoinAsked(asked_s=until_s - from_s)
+    grid = parent.grid
+    if grid is not None:
+        asked.downbeats_s.extend(round(d - from_s, 6) for d in grid.downbeats_s if from_s <= d < end)
+        asked.beats_s.extend(round(b - from_s, 6) for b in grid.beats_s if from_s <= b < end)
+        if grid.tempo_bpm is not None:
+            asked.tempo_bpm = grid.tempo_bpm
+    return Stretch(part, asked)
 
 
 class Analysis:
@@ -56,7 +94,7 @@ class Analysis:
         self.on_change(job.chain_id)
 
     async def run(self, job: ClaimedAnalysis, dispatch: Dispatch) -> None:
-        context, grid = None, None
+        context, grid, stretch = None, None, None
         if job.parent_id is not None:
             path = await asyncio.to_thread(self.takes.context_path, job.parent_id, SEAM_CONTEXT_S, job.from_s)
             if not path:
@@ -65,29 +103,36 @@ class Analysis:
                 # The seam is measured against the parent's grid; without it (it failed), against none.
                 parent_job = await asyncio.to_thread(self.takes.analysis_job, path[-1].node.id)
                 raise Waits([parent_job] if parent_job else [], None)
-            parts = [(heard.node.audio, heard.end_s) for heard in path]
+            parts = [(heard.node.audio, heard.end_s, heard.start_s) for heard in path]
             names = [part_called(heard.node) for heard in path]
             context = await self.audio.run(tail, self.blobs, parts, SEAM_CONTEXT_S, names)
             # The seam is measured against the path's grid as the chain uses it (corrections included).
             grid = path_grid(
-                [(heard.node.grid, heard.end_s if heard.end_s is not None else heard.node.audio.duration_s) for heard in path],
+                [(heard.node.grid, heard.start_s or 0.0, (heard.start_s or 0.0) + heard.seconds) for heard in path],
                 SEAM_CONTEXT_S,
             )
+            if job.until_s is not None:
+                stretch = await self.audio.run(stretch_heard, self.blobs, path[-1].node, job.from_s, job.until_s)
         await dispatch.wait_for_worker(job, self.worker)
         clip = Requests(audio_of(self.blobs, job.audio_key, "the part to hear"))
-        call = self.analyze(clip, context, grid)
+        call = self.analyze(clip, context, grid, stretch)
         with its_error_raised(clip):  # a clip gone mid-call fails the job in words
-            done = await dispatch.follow(job, call, read)
+            done = await dispatch.follow(job, call, reader(job.from_s))
         if done is None:
             raise RuntimeError("the analysis worker ended the call without an answer")
         await dispatch.end(job, {"analysis": done.result})
 
-    def analyze(self, clip: AsyncIterable[bytes], context: bytes | None, grid: PathGrid | None = None):
+    def analyze(
+        self, clip: AsyncIterable[bytes], context: bytes | None, grid: PathGrid | None = None,
+        stretch: Stretch | None = None,
+    ):
         """The analysis worker's call: what it hears in the clip (an audio file
         whose bytes `clip` yields) and, with `context` (the path it continues, a
         WAV), at its seam, measured against `grid` (the path's grid on the
-        context's clock) when given."""
+        context's clock) when given; with `stretch`, where the part comes back."""
         setup = analysis_pb2.AnalyzeSetup()
+        if stretch is not None:
+            setup.rejoin.CopyFrom(stretch.asked)
         if grid is not None:
             setup.path_grid.CopyFrom(analysis_pb2.PathGrid(beats_s=grid.beats_s, key=grid.key))
             if grid.tempo_bpm is not None:
@@ -99,6 +144,8 @@ class Analysis:
                 yield analysis_pb2.AnalyzeRequest(chunk=common_pb2.AudioChunk(data=data))
             for chunk in split(context or b""):
                 yield analysis_pb2.AnalyzeRequest(context_chunk=common_pb2.AudioChunk(data=chunk))
+            for chunk in split(stretch.part if stretch is not None else b""):
+                yield analysis_pb2.AnalyzeRequest(part_chunk=common_pb2.AudioChunk(data=chunk))
 
         return self.worker.stub.Analyze(
             requests(), timeout=self.settings.analysis_deadline_s, metadata=request_id.metadata()

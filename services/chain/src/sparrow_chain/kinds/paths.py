@@ -25,7 +25,7 @@ def path_tail(takes: Takes, blobs, parent_id: str, seconds: float, from_s: float
     if not path:
         raise RuntimeError("the parent has no audio")
     names = [part_called(heard.node) for heard in path]
-    return tail(blobs, [(heard.node.audio, heard.end_s) for heard in path], seconds, names)
+    return tail(blobs, [(heard.node.audio, heard.end_s, heard.start_s) for heard in path], seconds, names)
 
 
 def part_called(node: Node) -> str:
@@ -37,22 +37,28 @@ def part_called(node: Node) -> str:
 
 
 def tail(
-    blobs, parts: list[tuple[StoredAudio, float | None]], seconds: float, names: list[str] | None = None
+    blobs, parts: list[tuple[StoredAudio, float | None, float | None]], seconds: float, names: list[str] | None = None
 ) -> bytes:
-    """The last `seconds` of `parts` joined, oldest first, each heard up to its
-    end (None: all of it), as one WAV at the last part's sample rate (and its
-    channels, two at most). A part whose audio can't be read is a Conflict
-    naming it (by `names`, when given), never the OS's words with our paths."""
+    """The last `seconds` of `parts` joined, oldest first, each heard from its
+    start (None: its first sample) up to its end (None: all of it), as one WAV
+    at the last part's sample rate (and its channels, two at most). A part whose
+    audio can't be read is a Conflict naming it (by `names`, when given), never
+    the OS's words with our paths."""
     rate = parts[-1][0].sample_rate
     channels = min(parts[-1][0].channels, 2)
     decoded = []
-    for audio, end_s in parts:
+    for audio, end_s, start_s in parts:
         # No part gives more than `seconds` before its end: a long root is
         # decoded from near there.
         cut_s = max(audio.duration_s - end_s, 0.0) if end_s is not None else 0.0
         name = names[len(decoded)] if names else "a part of the path"
         samples = decode(_read(blobs, audio.key, name), rate, channels, last_s=seconds + cut_s)
-        decoded.append(samples[:, : max(samples.shape[-1] - int(round(cut_s * rate)), 0)])
+        samples = samples[:, : max(samples.shape[-1] - int(round(cut_s * rate)), 0)]
+        if start_s:
+            # What lies before its in point is not heard: the decoded samples end at its end.
+            heard = int(round(((end_s if end_s is not None else audio.duration_s) - start_s) * rate))
+            samples = samples[:, max(samples.shape[-1] - heard, 0) :]
+        decoded.append(samples)
     audio = np.concatenate(decoded, axis=-1)
     return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
 

@@ -149,7 +149,7 @@ class Takes:
         missing = next((s for s in sets if stem not in s.files), None)
         if missing is not None:
             raise RuntimeError(f"the {model} stems have no {stem}: they are {', '.join(missing.files)}")
-        parts = [(s.files[stem], heard.end_s) for s, heard in zip(sets, path, strict=True)]
+        parts = [(s.files[stem], heard.end_s, heard.start_s) for s, heard in zip(sets, path, strict=True)]
         return await self.audio.run(tail, self.blobs, parts, seconds)
 
     async def _to_bars(self, job: store.ClaimedJob, recipe: Recipe) -> Recipe:

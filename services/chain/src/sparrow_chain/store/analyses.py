@@ -49,6 +49,8 @@ class ClaimedAnalysis:
     request_id: str = ""
     # Where in its parent the take continues from; None for the parent's end.
     from_s: float | None = None
+    # For a take that replaces a stretch: where the parent should come back.
+    until_s: float | None = None
 
 
 class Analyses(Store):
@@ -115,7 +117,7 @@ class Analyses(Store):
     def start(self, conn: Connection, row, moment: datetime) -> ClaimedAnalysis | None:
         """The node's analysis starts; None when the node (or its audio) is gone."""
         node = conn.execute(
-            select(nodes.c.audio_key, nodes.c.parent_id, nodes.c.from_s).where(nodes.c.id == row.node_id)
+            select(nodes.c.audio_key, nodes.c.parent_id, nodes.c.from_s, nodes.c.until_s).where(nodes.c.id == row.node_id)
         ).first()
         if node is None or node.audio_key is None:
             conn.execute(delete(jobs).where(jobs.c.id == row.id))
@@ -128,7 +130,7 @@ class Analyses(Store):
         self._set(conn, row.node_id, NodeAnalysis(AnalysisStatus.ANALYZING))
         return ClaimedAnalysis(
             row.id, row.chain_id, row.attempts + 1, row.node_id, node.audio_key, node.parent_id, row.request_id,
-            node.from_s,
+            node.from_s, node.until_s,
         )
 
     def _node_of(self, conn: Connection, job_id: str) -> str:

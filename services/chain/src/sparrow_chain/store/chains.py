@@ -60,12 +60,13 @@ from sparrow_chain.store.takes import TAKES, ready_stem
 from sparrow_chain.store.moves import Moves
 from sparrow_chain.store.presets import Presets
 from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
+from sparrow_chain.stretches import check_stretch, to_stretch
 from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.ids import new_id
 
 
-# What the spine plays of a part: to its out point, or all of it.
-_HEARD = func.coalesce(nodes.c.out_s, nodes.c.duration_s)
+# What the spine plays of a part: from its in point to its out point.
+_HEARD = func.coalesce(nodes.c.out_s, nodes.c.duration_s) - func.coalesce(nodes.c.in_s, 0.0)
 # Nodes in the chain, not in its bin.
 _IN_CHAIN = nodes.c.binned_at.is_(None)
 MAX_TITLE_CHARS = 200
@@ -294,14 +295,19 @@ class ChainStore(Moves, Presets):
         melody: Melody | None = None,
         limits: TakeLimits = TakeLimits(),
         from_s: float | None = None,
+        until_s: float | None = None,
     ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
         one queued generation job that makes them as a batch; conditioned on
         `melody` when given (a ready node of the same chain, or its ready stem);
         continuing from `from_s` seconds into the parent's audio when given (its
-        end otherwise). OverLimit when they would take `owner` past `limits`."""
+        end otherwise); with `until_s` too, replacing the stretch between
+        (stretches.py: they run past it, for the parent to come back near
+        `until_s`). OverLimit when they would take `owner` past `limits`."""
         if from_s is not None and not (math.isfinite(from_s) and from_s > 0):
             raise InvalidArgument("from_s must be a time inside the parent's audio, in seconds above 0")
+        if until_s is not None and recipe.align == "bars":
+            raise InvalidArgument('a replaced stretch sets its takes\' length: ask for them with align "seconds"')
         recipe.validated()
         if not 1 <= count <= MAX_TAKES:
             raise InvalidArgument(f"count must be between 1 and {MAX_TAKES} takes")
@@ -321,6 +327,16 @@ class ChainStore(Moves, Presets):
                     f"from_s must be inside the parent's audio: {from_s:g} s is not before its end at "
                     f"{parent.duration_s:.2f} s (leave it out to continue from the end)"
                 )
+            if from_s is not None and parent.in_s is not None and from_s <= parent.in_s:
+                raise InvalidArgument(
+                    f"from_s must be where the part plays: it starts at {parent.in_s:.2f} s of its audio"
+                )
+            note = ""
+            if until_s is not None:
+                heard = node_from_row(parent)
+                check_stretch(heard, from_s, until_s)
+                stretched = to_stretch(recipe, heard, from_s, until_s)
+                recipe, note = stretched.recipe, stretched.note
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
             take_limits.take(conn, owner, count, limits, now)
@@ -348,6 +364,8 @@ class ChainStore(Moves, Presets):
                         **audio_columns(None),
                         **melody_columns(melody),
                         from_s=from_s,
+                        until_s=until_s,
+                        note=note,
                     )
                 )
                 node = self._node(conn, node_id)

@@ -72,6 +72,9 @@ def node_from_row(row: Any) -> Node:
         out_s=row.out_s,
         binned_at=utc(row.binned_at) if row.binned_at is not None else None,
         grid_correction=GridCorrection.from_json(row.grid_correction),
+        until_s=row.until_s,
+        in_s=row.in_s,
+        in_fade_s=row.in_fade_s,
     )
 
 
@@ -144,6 +147,9 @@ def node_from_json(data: dict[str, Any]) -> Node:
         out_s=data.get("out_s"),
         binned_at=datetime.fromisoformat(data["binned_at"]) if data.get("binned_at") else None,
         grid_correction=GridCorrection.from_json(data.get("grid_correction")),
+        until_s=data.get("until_s"),
+        in_s=data.get("in_s"),
+        in_fade_s=data.get("in_fade_s"),
     )
 
 

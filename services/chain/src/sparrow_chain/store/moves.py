@@ -30,11 +30,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
-from sparrow_chain.domain import EventKind, GridCorrection, History, Move, MoveKind, Node, NodeAnalysis, NodeStatus
+from sparrow_chain.domain import (
+    AnalysisStatus, EventKind, GridCorrection, History, Move, MoveKind, Node, NodeAnalysis, NodeStatus, Rejoin,
+)
 from sparrow_chain.store.base import ANALYSIS, Store, now
 from sparrow_chain.store.convert import node_from_row
 from sparrow_chain.store.tables import chains, jobs, moves, nodes
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
+from sparrow_common.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -172,17 +175,21 @@ class Moves(Store):
         if not parent.committed:
             raise Conflict("This node's parent is not on the spine; commit the parent first.")
         other = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == parent.id, nodes.c.committed)).scalar()
-        if other is not None:
+        if other is not None and row.until_s is None:
             raise Conflict(
                 f"The spine already continues from this node's parent with node {other}; "
                 "committing this one too would fork it."
             )
+        rejoin = self._rejoin_of(row) if row.until_s is not None else None
         siblings = conn.execute(
-            select(nodes).where(nodes.c.parent_id == parent.id, nodes.c.id != row.id, nodes.c.binned_at.is_(None))
+            select(nodes).where(
+                nodes.c.parent_id == parent.id, nodes.c.id != row.id, nodes.c.binned_at.is_(None), ~nodes.c.committed
+            )
         ).all()
         for sibling in siblings:
             self._bin(conn, sibling, binned_by=row.id)
         moment = now()
+        rest = self._rest_after(conn, row, parent, rejoin, other) if rejoin is not None else None
         conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=True, updated_at=moment))
         # The parent plays up to where this take continues from (all of it when from its end).
         conn.execute(update(nodes).where(nodes.c.id == parent.id).values(out_s=row.from_s, updated_at=moment))
@@ -190,32 +197,110 @@ class Moves(Store):
             self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, parent.id))
         node = self._node(conn, row.id)
         self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, node)
+        if rest is not None:
+            self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, self._node(conn, rest))
+            if other is not None:
+                self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, other))
         return node
+
+    def _rejoin_of(self, row) -> Rejoin:
+        """Where a take that replaces a stretch gives way to its parent: where
+        its analysis heard it, or the asked point when nothing listens
+        (analysis off, or failed); Conflict while it is being listened for."""
+        heard = NodeAnalysis.from_json(row.analysis)
+        if heard is not None and heard.rejoin is not None:
+            return heard.rejoin
+        if heard is not None and heard.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING):
+            raise Conflict("Sparrow is still listening for where the part comes back after this take; commit it once it has.")
+        why = heard.error_message if heard is not None and heard.error_message else "nothing listened for it"
+        return Rejoin(at_s=row.until_s, unjudged=f"comes back where asked: {why}")
+
+    def _rest_after(self, conn: Connection, take, parent, rejoin: Rejoin, after: str | None) -> str:
+        """The rest of `parent` after `take`, which replaces a stretch of it: a
+        committed part under the take, sharing the parent's audio from the
+        rejoin to the parent's out point, with the spine's next part (`after`)
+        moved under it. The same node when an undone commit of the take sent it
+        to the bin (with what was asked of it), else a new one. Its id."""
+        length = take.duration_s or 0.0
+        # The take plays to the rejoin, and half the crossfade past it from its own audio.
+        fade = max(min(rejoin.crossfade_s, 2 * (length - (rejoin.at_s - take.from_s))), 0.0)
+        where = {
+            "from_s": round(rejoin.at_s - take.from_s, 6), "in_s": rejoin.at_s, "in_fade_s": fade, "out_s": parent.out_s,
+        }
+        rest = conn.execute(
+            select(nodes).where(
+                nodes.c.parent_id == take.id, nodes.c.binned_by == take.id, nodes.c.bin_top == nodes.c.id,
+                nodes.c.in_s.is_not(None),
+            )
+        ).first()
+        if rest is not None:
+            self._unbin(conn, rest)
+            conn.execute(update(nodes).where(nodes.c.id == rest.id).values(committed=True, updated_at=now(), **where))
+            rest_id = rest.id
+        else:
+            rest_id = new_id()
+            copied = {c.name: getattr(parent, c.name) for c in nodes.columns}
+            copied.update(
+                id=rest_id, parent_id=take.id, job_id=None, committed=True, until_s=None, melody_node_id=None,
+                melody_stem=None, binned_at=None, bin_top=None, binned_by=None, created_at=now(), updated_at=now(),
+                note=f"the rest of the part after the replaced stretch, from {rejoin.at_s:.2f} s", **where,
+            )
+            conn.execute(insert(nodes).values(**copied))
+            self._append_event(conn, take.chain_id, EventKind.NODE_CREATED, self._node(conn, rest_id))
+        if after is not None:
+            conn.execute(update(nodes).where(nodes.c.id == after).values(parent_id=rest_id, updated_at=now()))
+        conn.execute(update(nodes).where(nodes.c.id == take.id).values(out_s=where["from_s"]))
+        return rest_id
 
     def _uncommit(self, conn: Connection, row) -> Node:
         if row.parent_id is None:
             raise Conflict("The root is where the chain starts: it can't be uncommitted.")
         if not row.committed:
             raise Conflict("This node is not on the spine.")
-        child = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == row.id, nodes.c.committed)).scalar()
-        if child is not None:
-            raise Conflict(f"Only the spine's tip can be uncommitted; the spine goes on with node {child}.")
+        if row.in_s is not None:
+            parent = conn.execute(select(nodes.c.until_s).where(nodes.c.id == row.parent_id)).scalar()
+            if parent is not None:
+                raise Conflict(
+                    "This is the rest of a part after a replaced stretch: uncommit the take before it "
+                    f"(node {row.parent_id}) to put the stretch back."
+                )
+        child = conn.execute(select(nodes).where(nodes.c.parent_id == row.id, nodes.c.committed)).first()
+        rest = child if row.until_s is not None and child is not None and child.in_s is not None else None
+        if child is not None and rest is None:
+            raise Conflict(f"Only the spine's tip can be uncommitted; the spine goes on with node {child.id}.")
         moment = now()
         had_out_point = conn.execute(select(nodes.c.out_s).where(nodes.c.id == row.parent_id)).scalar() is not None
-        conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=False, updated_at=moment))
-        # The parent plays to its end again.
-        conn.execute(update(nodes).where(nodes.c.id == row.parent_id).values(out_s=None, updated_at=moment))
-        if had_out_point:
+        conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=False, out_s=None, updated_at=moment))
+        # The parent plays to its end again (to where the rest of it stopped, after a replaced stretch).
+        out_s = rest.out_s if rest is not None else None
+        conn.execute(update(nodes).where(nodes.c.id == row.parent_id).values(out_s=out_s, updated_at=moment))
+        if had_out_point or out_s is not None:
             self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, row.parent_id))
         node = self._node(conn, row.id)
         self._append_event(conn, row.chain_id, EventKind.NODE_UNCOMMITTED, node)
         # What its commit sent to the bin comes back (unless emptied since).
         tops = conn.execute(
-            select(nodes).where(nodes.c.binned_by == row.id, nodes.c.bin_top == nodes.c.id)
+            select(nodes).where(
+                nodes.c.binned_by == row.id, nodes.c.bin_top == nodes.c.id, nodes.c.parent_id == row.parent_id
+            )
         ).all()
         for top in tops:
             self._unbin(conn, top)
+        if rest is not None:
+            self._put_back(conn, row, rest)
         return node
+
+    def _put_back(self, conn: Connection, take, rest) -> None:
+        """After a take that replaced a stretch leaves the spine: the part after
+        the rest of its parent moves back under the parent, and the rest goes to
+        the bin (with what was asked of it), where committing the take again
+        finds it."""
+        after = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == rest.id, nodes.c.committed)).scalar()
+        conn.execute(update(nodes).where(nodes.c.id == rest.id).values(committed=False, updated_at=now()))
+        if after is not None:
+            conn.execute(update(nodes).where(nodes.c.id == after).values(parent_id=take.parent_id, updated_at=now()))
+            self._append_event(conn, take.chain_id, EventKind.NODE_UPDATED, self._node(conn, after))
+        self._bin(conn, conn.execute(select(nodes).where(nodes.c.id == rest.id)).one(), binned_by=take.id)
 
     def _discard(self, conn: Connection, row) -> None:
         if row.parent_id is None:

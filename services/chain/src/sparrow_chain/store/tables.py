@@ -153,6 +153,14 @@ nodes = Table(
     # For a part of the spine: where it stops playing (its committed child's
     # from_s); null for the whole clip. A node's audio is never rewritten.
     Column("out_s", Float, nullable=True),
+    # For a take that replaces a stretch of its parent (from from_s): where the
+    # parent should come back, as asked (analysis.rejoin says where it does).
+    Column("until_s", Float, nullable=True),
+    # For a part: where it starts playing in its own audio, and the crossfade
+    # centred there (the rest of a part after a replaced stretch, sharing the
+    # part's audio); null from its first sample, with no crossfade of its own.
+    Column("in_s", Float, nullable=True),
+    Column("in_fade_s", Float, nullable=True),
     # In the chain's bin since then (discarded, restorable until the bin is
     # emptied); null for a node in the chain.
     Column("binned_at", DateTime(timezone=True), nullable=True),

@@ -166,7 +166,8 @@ class Takes(Store):
         """What the last `seconds` of the path ending at `parent_id` (at `from_s`
         into it, or its end) are heard from, oldest first: the parent, and its
         ancestors as far back as needed when the parent alone is shorter. Each
-        ancestor is heard up to where the path's next node continues from it."""
+        ancestor is heard up to where the path's next node continues from it,
+        and each from its in point."""
         path = select(nodes.c.id, nodes.c.parent_id, literal(0).label("depth")).where(nodes.c.id == parent_id)
         path = path.cte("path", recursive=True)
         path = path.union_all(
@@ -183,8 +184,8 @@ class Takes(Store):
             node = node_from_row(row)
             if node.audio is None:
                 break
-            chosen.append(Heard(node, end))
-            heard += end if end is not None else node.audio.duration_s
+            chosen.append(Heard(node, end, node.in_s))
+            heard += (end if end is not None else node.audio.duration_s) - (node.in_s or 0.0)
             if heard >= seconds:
                 break
             end = node.from_s  # the node before it is heard up to where this one continues
@@ -193,10 +194,18 @@ class Takes(Store):
 
 @dataclass(frozen=True)
 class Heard:
-    """A node of a path, heard up to `end_s` (None: to its end)."""
+    """A node of a path, heard from `start_s` (None: its first sample) up to
+    `end_s` (None: to its end)."""
 
     node: Node
     end_s: float | None = None
+    start_s: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """How much of it the path plays."""
+        end = self.end_s if self.end_s is not None else self.node.audio.duration_s
+        return end - (self.start_s or 0.0)
 
 
 def ready_stem(conn: Connection, content_hash: str, stem: str, model: str | None = None):

@@ -1,0 +1,136 @@
+"""Replacing a stretch of a part, on the store (SQLite and the real PostgreSQL
+server): the takes asked, the spine once one is committed (the part to the
+stretch, the take, the rest of the part, what followed), and the move undone
+and done again."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from sparrow_chain.domain import AnalysisStatus, NodeAnalysis, Recipe, Rejoin
+from sparrow_chain.store.tables import nodes
+from sparrow_common.errors import Conflict, InvalidArgument
+
+
+def played(store, chain_id: str) -> list[tuple[str, float | None, float | None]]:
+    """The spine as it plays: each part's id, in point and out point."""
+    return [(n.id, n.in_s, n.out_s) for n in store.spine("ann", chain_id)]
+
+
+def heard_rejoin(store, node_id: str, at_s: float, crossfade_s: float = 0.25) -> None:
+    """What the analysis worker would write for a take that replaces a stretch."""
+    heard = NodeAnalysis(AnalysisStatus.READY, rejoin=Rejoin(at_s=at_s, crossfade_s=crossfade_s, score=0.8, on="downbeat"))
+    with store._write() as conn:
+        conn.execute(update(nodes).where(nodes.c.id == node_id).values(analysis=heard.to_json()))
+
+
+def test_takes_that_replace_a_stretch_run_past_it_and_say_so(store, build):
+    chain, root = build.chain(seconds=10.0)
+    takes = build.takes(root, count=2, ready=False, from_s=2.0, until_s=5.0)
+    assert [t.until_s for t in takes] == [5.0, 5.0] and [t.from_s for t in takes] == [2.0, 2.0]
+    # No grid: the stretch and 2 s more, for the part to come back in.
+    assert takes[0].recipe.duration_s == pytest.approx(5.0)
+    assert "replaces 2.00 to 5.00 s" in takes[0].note
+
+
+@pytest.mark.parametrize(
+    ("from_s", "until_s", "words"),
+    [
+        (None, 5.0, "until_s needs from_s"),
+        (2.0, 2.5, "at least 1 s"),
+        (2.0, 9.8, "at least 0.5 s of the part after"),
+        (2.0, float("nan"), "until_s must be a time"),
+        (2.0, 200.0, "at least 0.5 s"),
+    ],
+)
+def test_a_stretch_that_cant_be_replaced_is_refused_in_words(store, build, from_s, until_s, words):
+    chain, root = build.chain(seconds=10.0)
+    with pytest.raises(InvalidArgument, match=words):
+        store.create_takes("ann", root.id, Recipe(), 1, from_s=from_s, until_s=until_s)
+
+
+def test_a_replacement_is_not_aligned_to_bars(store, build):
+    chain, root = build.chain(seconds=10.0)
+    with pytest.raises(InvalidArgument, match="align"):
+        store.create_takes("ann", root.id, Recipe(align="bars"), 1, from_s=2.0, until_s=5.0)
+
+
+def test_a_stretch_too_long_for_a_take_is_refused(store, build):
+    chain, root = build.chain(seconds=300.0)
+    with pytest.raises(InvalidArgument, match="too long to replace"):
+        store.create_takes("ann", root.id, Recipe(), 1, from_s=2.0, until_s=150.0)
+
+
+def test_a_committed_replacement_plays_the_part_the_take_and_the_rest_and_keeps_the_spine_as_long(store, build):
+    chain, root = build.chain(seconds=10.0)
+    take, other = build.takes(root, count=2, from_s=2.0, until_s=5.0, seconds=5.0)
+    heard_rejoin(store, take.id, at_s=5.25)
+    store.commit("ann", take.id)
+    spine = store.spine("ann", chain.id)
+    assert [n.id for n in spine[:2]] == [root.id, take.id]
+    rest = spine[2]
+    # The rest shares the part's audio, from the rejoin to the part's end, the crossfade centred there.
+    assert rest.audio.key == root.audio.key and rest.parent_id == take.id and rest.committed
+    assert (rest.in_s, rest.out_s, rest.in_fade_s) == (5.25, None, 0.25)
+    assert spine[0].out_s == 2.0 and spine[1].out_s == pytest.approx(3.25) and rest.from_s == pytest.approx(3.25)
+    assert store.get_chain("ann", chain.id)[0].spine_duration_s == pytest.approx(10.0)
+    # The sibling went to the bin, as with any commit.
+    assert [n.id for n in store.bin("ann", chain.id)] == [other.id]
+
+
+def test_a_stretch_inside_the_spine_puts_what_followed_after_the_rest_and_undo_puts_it_back(store, build):
+    chain, root = build.chain(seconds=10.0)
+    (tip,) = build.takes(root, from_s=8.0, seconds=4.0)
+    store.commit("ann", tip.id)
+    before = played(store, chain.id)
+    (take,) = build.takes(root, from_s=2.0, until_s=5.0, seconds=6.0)
+    store.commit("ann", take.id)
+    spine = store.spine("ann", chain.id)
+    rest = spine[2]
+    assert [n.id for n in spine] == [root.id, take.id, rest.id, tip.id]
+    # Nothing listened: it comes back where asked, and says so.
+    assert (rest.in_s, rest.out_s) == (5.0, 8.0)
+    assert store.get_node("ann", tip.id).parent_id == rest.id
+    assert store.get_chain("ann", chain.id)[0].spine_duration_s == pytest.approx(8.0 + 4.0)
+    # The rest can't leave the spine alone; undo puts the stretch back exactly.
+    with pytest.raises(Conflict, match="uncommit the take before it"):
+        store.uncommit("ann", rest.id)
+    store.undo("ann", chain.id)
+    assert played(store, chain.id) == before
+    assert store.get_node("ann", tip.id).parent_id == root.id
+    assert not store.get_node("ann", take.id).committed
+    # Redo: the same rest again (what was asked of it with it), the tip after it.
+    store.redo("ann", chain.id)
+    assert [n.id for n in store.spine("ann", chain.id)] == [root.id, take.id, rest.id, tip.id]
+    assert played(store, chain.id)[2] == (rest.id, 5.0, 8.0)
+
+
+def test_the_tip_after_a_rest_comes_off_as_any_tip_and_the_rest_plays_to_the_end(store, build):
+    chain, root = build.chain(seconds=10.0)
+    (take,) = build.takes(root, from_s=2.0, until_s=5.0, seconds=6.0)
+    store.commit("ann", take.id)
+    rest = store.spine("ann", chain.id)[2]
+    (tip,) = build.takes(rest, from_s=7.0, seconds=4.0)
+    store.commit("ann", tip.id)
+    assert store.get_node("ann", rest.id).out_s == 7.0
+    # A take of the rest continues from a point it plays, not before its in point.
+    with pytest.raises(InvalidArgument, match="where the part plays"):
+        store.create_takes("ann", rest.id, Recipe(), 1, from_s=4.0)
+    store.uncommit("ann", tip.id)
+    assert store.get_node("ann", rest.id).out_s is None
+    # Uncommitting the take itself takes the rest off with it (to the bin, out of the way).
+    store.uncommit("ann", take.id)
+    assert played(store, chain.id) == [(root.id, None, None)]
+    assert rest.id in [n.id for n in store.bin("ann", chain.id)]
+
+
+def test_a_replacement_is_not_committed_while_its_rejoin_is_listened_for(store, build):
+    chain, root = build.chain(seconds=10.0)
+    (take,) = build.takes(root, from_s=2.0, until_s=5.0, seconds=6.0)
+    with store._write() as conn:
+        conn.execute(update(nodes).where(nodes.c.id == take.id).values(
+            analysis=NodeAnalysis(AnalysisStatus.PENDING).to_json()
+        ))
+    with pytest.raises(Conflict, match="still listening"):
+        store.commit("ann", take.id)
