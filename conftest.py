@@ -109,7 +109,7 @@ LONG_MODULES = {
     "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 35, "tests/test_editor_timeline.py": 25,
     "tests/test_run_local.py": 25, "tests/test_analysis_turns_flow.py": 25, "tests/test_editor_grid.py": 25,
     "services/generation/tests/test_servicer.py": 20, "tests/test_chain_flow.py": 20, "tests/test_accounts.py": 20,
-    "tests/test_faults_storage.py": 20, "tests/test_editor_commands.py": 17, "tests/test_faults_connections.py": 14,
+    "tests/test_faults_storage.py": 20, "tests/test_editor_commands.py": 17, "tests/test_replace_flow.py": 12, "tests/test_faults_connections.py": 14,
 }
 
 

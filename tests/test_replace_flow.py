@@ -1,0 +1,82 @@
+"""Replacing a stretch, end to end through the real services (the tiny random
+MusicGen, the analysis worker): takes asked for a stretch of a groove with a
+known grid come back into it on one of its downbeats; once one is committed the
+exported WAV is the groove sample for sample outside the stretch and its two
+joins, and undo gives back the earlier export byte for byte."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from sparrow_common.audio import decode, encode_wav
+from sparrow_common.testing.songs import song
+
+RATE = 32000
+BAR_ONE_S, BAR_S = 0.25, 2.0  # 120 bpm in 4/4, its first downbeat a quarter second in
+
+
+def heard(client, node_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        node = client.get(f"/api/nodes/{node_id}").json()
+        if (node.get("analysis") or {}).get("status") in ("ready", "error"):
+            return node
+        assert time.monotonic() < deadline, f"node {node_id} was never heard: {node.get('analysis')}"
+        time.sleep(0.2)
+
+
+def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_sample_and_undoes_byte_for_byte(listening):
+    groove = song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=3, start_s=BAR_ONE_S)
+    with listening.client() as client:
+        chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
+        root = heard(client, chain["root"]["id"])
+        assert root["grid"]["tempo_bpm"] == pytest.approx(120.0, rel=0.02), root["grid"]
+        export = f"/api/chains/{chain['id']}/export"
+        before = client.post(export, json={"format": "wav", "crossfade_ms": 0})
+        assert before.status_code == 200, before.text
+
+        asked = {"count": 2, "from_s": 4.6, "until_s": 8.1, "prompt": "a fill"}
+        takes = client.post(f"/api/nodes/{root['id']}/takes", json=asked)
+        assert takes.status_code == 202, takes.text
+        for take in takes.json()["nodes"]:
+            assert take["until_s"] == 8.1 and take["from_s"] == 4.6
+            assert "replaces 4.60 to 8.10 s" in take["note"]
+            assert listening.wait_for(take["id"])["status"] == "ready"
+        ranking = client.get(f"/api/nodes/{root['id']}/takes").json()["takes"]
+        for ranked in ranking:
+            analysis = heard(client, ranked["node"]["id"])["analysis"]
+            rejoin = analysis["rejoin"]
+            # Back on one of the groove's downbeats within a bar of 8.1 s, crossfaded over a beat.
+            assert rejoin["on"] == "downbeat" and not rejoin["unjudged"], rejoin
+            bar = (rejoin["at_s"] - BAR_ONE_S) / BAR_S
+            assert abs(bar - round(bar)) * BAR_S <= 0.07 and abs(rejoin["at_s"] - 8.1) <= BAR_S + 0.07, rejoin
+            assert rejoin["crossfade_s"] == pytest.approx(0.5, abs=0.02) and rejoin["notes"]
+        # Ranked by the worse of each take's two joins.
+        worse = [min(r["node"]["analysis"]["seam"]["score"], r["node"]["analysis"]["rejoin"]["score"]) for r in ranking if r["rank"]]
+        assert worse == sorted(worse, reverse=True)
+
+        take = ranking[0]["node"]
+        rejoin = heard(client, take["id"])["analysis"]["rejoin"]
+        assert client.post(f"/api/nodes/{take['id']}/commit").status_code == 200
+        spine = client.get(f"/api/chains/{chain['id']}/spine").json()
+        assert [n["id"] for n in spine[:2]] == [root["id"], take["id"]] and len(spine) == 3
+        rest = spine[2]
+        assert rest["in_s"] == pytest.approx(rejoin["at_s"]) and spine[0]["out_s"] == 4.6
+        after = client.post(export, json={"format": "wav", "crossfade_ms": 0})
+        assert after.status_code == 200, after.text
+
+        # As long as the groove, and the groove itself outside the stretch and its joins.
+        old, new = decode(before.content, RATE, 1)[0], decode(after.content, RATE, 1)[0]
+        assert new.shape == old.shape
+        cut, back = int(4.6 * RATE), int(round((rejoin["at_s"] + rejoin["crossfade_s"] / 2) * RATE))
+        assert np.array_equal(new[:cut], old[:cut]) and np.array_equal(new[back:], old[back:])
+        assert not np.array_equal(new[cut:back], old[cut:back])
+
+        # Undo: the export of before, byte for byte; redo: the replacement again.
+        assert client.post(f"/api/chains/{chain['id']}/undo").status_code == 200
+        assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == before.content
+        assert client.post(f"/api/chains/{chain['id']}/redo").status_code == 200
+        assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == after.content
