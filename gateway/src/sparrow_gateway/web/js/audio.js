@@ -54,3 +54,28 @@ export function seam(a, b, before, after, at = null) {
   }
   return { buffer: out, seamAt: head / rate };
 }
+
+// A new buffer: `pieces` [{buffer, from, to}] (seconds of each buffer) back to
+// back; `starts`, where each piece begins in it (seconds).
+export function spliced(pieces) {
+  const ctx = audioContext();
+  const rate = ctx.sampleRate;
+  const spans = pieces.map(({ buffer, from, to }) => {
+    const first = Math.min(buffer.length, Math.max(0, Math.round(from * rate)));
+    return [first, Math.min(buffer.length, Math.max(first, Math.round(to * rate)))];
+  });
+  const total = spans.reduce((sum, [first, last]) => sum + last - first, 0);
+  const channels = Math.max(...pieces.map((p) => p.buffer.numberOfChannels));
+  const out = ctx.createBuffer(channels, Math.max(1, total), rate);
+  const starts = [];
+  let at = 0;
+  pieces.forEach(({ buffer }, i) => {
+    const [first, last] = spans[i];
+    starts.push(at / rate);
+    for (let c = 0; c < channels; c++) {
+      out.getChannelData(c).set(buffer.getChannelData(Math.min(c, buffer.numberOfChannels - 1)).subarray(first, last), at);
+    }
+    at += last - first;
+  });
+  return { buffer: out, starts };
+}

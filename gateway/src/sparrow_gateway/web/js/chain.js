@@ -48,6 +48,9 @@ export class Chain {
       this.remove(node.id, node);
       return true;
     }
+    // Moved under another node (after a replaced stretch, the part that
+    // followed goes under the rest of the part, and back on an undo).
+    if (known && known.parent_id !== node.parent_id) this.children.get(known.parent_id)?.delete(node.id);
     this.nodes.set(node.id, node);
     if (!this.children.has(node.parent_id)) this.children.set(node.parent_id, new Set());
     this.children.get(node.parent_id).add(node.id);
@@ -162,7 +165,10 @@ export class Chain {
     let node = this.childrenOf(null)[0];
     while (node) {
       path.push(node);
-      node = this.childrenOf(node.id).find((n) => n.committed);
+      // While a replacement's commit is on its way (its events one by one),
+      // the part may hold the take and the part that followed it both committed: the take goes on.
+      const next = this.childrenOf(node.id).filter((n) => n.committed);
+      node = next.find((n) => n.until_s != null) || next[0];
     }
     return path;
   }

@@ -179,8 +179,9 @@ export class ChainCommands {
   /** One more take as take `id` was asked (its knobs and seed); the takes made. */
   again(id) {
     const node = this.chain.get(id);
+    const stretch = node.until_s != null ? { until_s: node.until_s, align: "seconds" } : {};
     return this.ask(node.parent_id, {
-      ...node.params, count: 1, melody: node.melody || undefined, from_s: node.from_s ?? undefined,
+      ...node.params, count: 1, melody: node.melody || undefined, from_s: node.from_s ?? undefined, ...stretch,
     });
   }
 
@@ -194,10 +195,12 @@ export class ChainCommands {
   // Each writes what its reply says; its events, which may come before or
   // after it, say the same again and change nothing more.
 
-  /** Put take `id` on the spine; its siblings go to the bin. The node committed. */
+  /** Put take `id` on the spine; its siblings go to the bin. The node committed.
+   *  A take that replaces a stretch may be committed anywhere on the spine: the
+   *  part after it stays (its events move it under the rest of the part). */
   async commit(id) {
     const parent = this.chain.get(id)?.parent_id;
-    const siblings = parent === undefined ? [] : this.chain.childrenOf(parent).filter((n) => n.id !== id);
+    const siblings = parent === undefined ? [] : this.chain.childrenOf(parent).filter((n) => n.id !== id && !n.committed);
     const { node, history } = split(await api.commit(id));
     this.chain.upsert(node);
     // Those its events have not sent to the bin yet.

@@ -4,6 +4,9 @@
 // takes asked carry from_s. A point belongs to one node: showing another
 // node's takes drops it. Where the node has a grid, the point was snapped to a
 // bar line or beat (or placed freely, with Alt): the mark and the form say which.
+// A stretch to replace (a loop inside one part) is a point with an end: the
+// form says "Takes replace 0:04.60–0:08.10 of part 1" and the takes asked
+// carry until_s too.
 
 import { markPoint } from "./clip_wave.js";
 import { h } from "./dom.js";
@@ -20,7 +23,7 @@ export class ContinuePoint {
     this.choose = choose;
     this.after = after;
     this.marked = null; // {nodeId, seconds, snapped}: the point clicked last
-    this.chosen = null; // {nodeId, seconds, snapped}: the point the takes continue from
+    this.chosen = null; // {nodeId, seconds, snapped, until}: the point the takes continue from (to `until`: a stretch replaced)
     this.words = h("span", { class: "from-words" });
     // The spine never forks: takes from a part it goes on after wait for those parts to be uncommitted.
     this.warning = h("small", { class: "from-warning", id: "from-warning", hidden: true });
@@ -56,6 +59,14 @@ export class ContinuePoint {
     return true;
   }
 
+  /** Ask the next takes to replace `stretch` {nodeId, seconds, until}
+   *  (seconds of node nodeId's audio) of a part. */
+  replace(stretch) {
+    this.choose(stretch.nodeId);
+    this.chosen = { ...stretch, snapped: null };
+    this.show();
+  }
+
   /** Continue from the end again. */
   clear() {
     this.chosen = null;
@@ -73,10 +84,22 @@ export class ContinuePoint {
     return this.chosen?.seconds;
   }
 
+  /** The until_s of the takes asked now (they replace a stretch); undefined: they continue. */
+  until() {
+    return this.chosen?.until ?? undefined;
+  }
+
   show() {
     this.el.hidden = !this.chosen;
     if (!this.chosen) return;
     const of = this.labelOf(this.chosen.nodeId);
+    this.el.classList.toggle("stretch", this.chosen.until != null);
+    if (this.chosen.until != null) {
+      // Committed anywhere on the spine, a replacement needs nothing uncommitted.
+      this.words.textContent = `Takes replace ${clock(this.chosen.seconds, 2)}–${clock(this.chosen.until, 2)} of ${of}`;
+      this.warning.hidden = true;
+      return;
+    }
     const where = SNAP_WORDS[this.chosen.snapped];
     this.words.textContent = `Takes continue from ${clock(this.chosen.seconds, 2)} of ${of}${where ? `, ${where}` : ""}`;
     const later = this.after(this.chosen.nodeId);

@@ -23,11 +23,11 @@ import { describeClip, seamOf } from "./listening.js";
 import { Moves } from "./moves.js";
 import * as playing from "./playing.js";
 import { SpinePlayer } from "./spine_player.js";
-import { SpineView } from "./spine_view.js";
+import { SpineView, whyNotReplace } from "./spine_view.js";
 import { StemsPanel } from "./stems.js";
 import { melodyPicker, takesForm } from "./takes_form.js";
 import { TakesView } from "./takes_view.js";
-import { spineLength } from "./timeline.js";
+import { inPoint, spineLength, stretchIn } from "./timeline.js";
 import { showError, toast } from "./toast.js";
 import { Transport } from "./transport.js";
 import { TreeMap } from "./tree_map.js";
@@ -56,6 +56,7 @@ export class Editor {
       continueFromPoint: () => this.point.continueFrom(),
       loopEdge: (edge) => this.spinePlayer.moveEdge(edge),
       toggleLoop: () => this.toggleLoop(),
+      replaceStretch: () => this.replaceStretch(),
       help: () => this.help.toggle(),
       grid: () => this.toggleGrid(),
       tap: (seconds) => this.tapTempo(seconds),
@@ -133,8 +134,10 @@ export class Editor {
 
   // A node after a move. With `follow`, the takes shown follow the spine's tip
   // as it moves: a part uncommitted shows its parent's takes, a part committed its own.
+  // The rest of a part after a replaced stretch is no new tip to follow: the take stays shown.
   placed(node, follow) {
     const shown = this.selected;
+    if (node.in_s != null && node.committed) follow = false;
     if (follow && !node.committed && shown === node.id) this.select(node.parent_id);
     else if (follow && node.committed && shown === node.parent_id) this.select(node.id);
     else this.queueRender();
@@ -177,6 +180,7 @@ export class Editor {
       playLoop: () => this.spinePlayer.playLoop(),
       mark: (id, seconds, snapped) => this.point.mark(id, seconds, snapped),
       grid: (id) => this.openGrid(id),
+      replace: () => this.replaceStretch(),
       barOne: (id, seconds) => {
         this.regrid(id, { ...correctionOf(this.chain.get(id)), bar_one_s: Math.round(seconds * 1000) / 1000 }).catch(showError);
       },
@@ -235,7 +239,8 @@ export class Editor {
     this.drawMap(spine);
     this.point.follow(this.selected);
     const parent = this.chain.get(this.selected);
-    this.askTitle.textContent = `Continue from ${this.chain.label(parent, spine)}`;
+    const stretch = this.point.until() !== undefined;
+    this.askTitle.textContent = `${stretch ? "Replace a stretch of" : "Continue from"} ${this.chain.label(parent, spine)}`;
     this.melody.offer(this.chain.melodyChoices(spine, this.discards), this.melodyAllowed);
     const takes = this.takes();
     if (this.focus && !takes.some((n) => n.id === this.focus)) this.focus = null;
@@ -298,9 +303,10 @@ export class Editor {
     }
   }
 
+  // A part alone plays what the spine plays of it: from its in point.
   toggleClip(id) {
     if (playing.isPlaying(playing.clip(id))) playing.stop();
-    else this.playClip(id);
+    else this.playClip(id, inPoint(this.chain.get(id) || {}));
   }
 
   async again(id) {
@@ -317,8 +323,9 @@ export class Editor {
     if (!params) return;
     this.form.fill(params);
     this.melody.choose(this.chain.get(id).melody);
-    const { parent_id: parent, from_s: from } = this.chain.get(id);
-    if (from != null) this.point.continueFrom({ nodeId: parent, seconds: from });
+    const { parent_id: parent, from_s: from, until_s: until } = this.chain.get(id);
+    if (until != null) this.point.replace({ nodeId: parent, seconds: from, until });
+    else if (from != null) this.point.continueFrom({ nodeId: parent, seconds: from });
     else this.point.clear();
     this.form.reveal();
     toast(`The form holds ${this.chain.label(this.chain.get(id))}'s knobs and seed: the same take comes back, or change one.`);
@@ -432,6 +439,23 @@ export class Editor {
     this.render();
     toast(`${words[0].toUpperCase()}${words.slice(1)} on ${this.chain.label(node)}: ${describeClip(node)}.`,
       { action: () => this.moves.undo(), actionLabel: "Undo" });
+  }
+
+  // "Replace this stretch" (R): takes of the part the loop lies in, asked with
+  // the form's knobs, that play instead of the loop's stretch and come back into the part.
+  replaceStretch() {
+    const region = this.spinePlayer.region;
+    if (!region) return false;
+    const spine = this.chain.spine();
+    const why = whyNotReplace(spine, region, (node) => this.chain.label(node, spine));
+    if (why) {
+      toast(why, { kind: "error" });
+      return true;
+    }
+    const stretch = stretchIn(spine, region.from, region.to);
+    this.point.replace({ nodeId: stretch.nodeId, seconds: stretch.from_s, until: stretch.until_s });
+    this.form.ask();
+    return true;
   }
 
   // L: clear the loop, or loop the part shown.

@@ -141,17 +141,19 @@ export function gridPoints(node) {
 }
 
 /** The beats and bars of every part of the spine, in spine seconds; `parts`:
- *  timeline.js's layout's parts (start, length), as many as `spine`. */
+ *  timeline.js's layout's parts (start, length, inAt: where the part starts
+ *  playing its audio, whose seconds its grid counts), as many as `spine`. */
 export function spinePoints(spine, parts) {
   const beats = [];
   const bars = [];
   spine.forEach((node, i) => {
     const part = parts[i];
     if (!part) return;
-    const inside = (t) => t >= 0 && t < part.length + 1e-6;
+    const from = part.inAt || 0;
+    const inside = (t) => t >= from - 1e-6 && t < from + part.length + 1e-6;
     const points = gridPoints(node);
-    beats.push(...points.beats.filter(inside).map((t) => part.start + t));
-    bars.push(...points.bars.filter(inside).map((t) => part.start + t));
+    beats.push(...points.beats.filter(inside).map((t) => part.start + t - from));
+    bars.push(...points.bars.filter(inside).map((t) => part.start + t - from));
   });
   return { beats, bars };
 }

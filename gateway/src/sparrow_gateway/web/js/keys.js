@@ -1,6 +1,7 @@
 // The editor's keys: space plays or stops, ←/→ step through the takes, enter
 // commits the take in focus, delete (or backspace) discards it, escape stops;
-// the timeline's: + and - zoom, [ ] and L loop, F continues from a point;
+// the timeline's: + and - zoom, [ ] and L loop, F continues from a point,
+// R replaces the loop's stretch;
 // the grid's: G opens the grid of the part shown, T taps its tempo;
 // X switches A and B; ctrl+Z (⌘Z on a Mac) undoes the chain's latest move, ctrl+shift+Z redoes it;
 // ? lists them all (HELP).
@@ -30,6 +31,7 @@ export const HELP = [
   ["Shift + click", "Loop from the last point clicked to there (ruler or spine)"],
   ["[ / ]", "Start or end the loop where the spine is"],
   ["L", "Loop the part shown, or clear the loop"],
+  ["R", "Replace this stretch: ask for takes that play instead of the loop (inside one part, 1 s or more) and come back into the part"],
   ["Click on the map", "Show a part's takes, or a take in focus"],
   ["Click a part's tempo and key", "Correct its grid: type or tap the tempo, pick the time signature and key, put bar 1; (yours) marks what you set"],
   ["G", "Open or close the grid of the part shown"],
@@ -67,6 +69,8 @@ const MOVES = {
   "[": (moves, event) => alone(event) && moves.loopEdge("from"),
   "]": (moves, event) => alone(event) && moves.loopEdge("to"),
   l: (moves, event) => alone(event) && moves.toggleLoop(),
+  r: (moves, event) => alone(event) && moves.replaceStretch(),
+  R: (moves, event) => alone(event) && moves.replaceStretch(),
   L: (moves, event) => alone(event) && moves.toggleLoop(),
   "?": (moves) => moves.help(),
   x: (moves, event) => alone(event) && moves.switchAB(),
@@ -82,7 +86,7 @@ const MOVES = {
 
 /** A keydown listener calling `moves`: playOrStop(), stepTake(±1),
  *  commitFocused(), discardFocused(), zoom(±1 or 0), continueFromPoint(),
- *  loopEdge("from" or "to"), toggleLoop(), help(), grid() (the grid
+ *  loopEdge("from" or "to"), toggleLoop(), replaceStretch(), help(), grid() (the grid
  *  editor), tap(seconds) (a tap of the beat), switchAB() (each true when it applied),
  *  stopPlaying(), undo(), redo(). */
 export function keyboard(moves) {

@@ -3,11 +3,12 @@
 // looped stretch of the spine, a looped seam for A/B, or a node's stems
 // together. Those on onTick are told {what, position} every frame.
 
-import { audioContext, seam } from "./audio.js";
+import { audioContext, seam, spliced } from "./audio.js";
 
 const listeners = new Set();
-// {what, sources, startedAt, offset, length, loop, seamAt, origin}: a loop's
-// position counts from `origin` (a looped stretch of the spine: where it starts).
+// {what, sources, startedAt, offset, length, loop, seamAt, backAt, origin}: a
+// loop's position counts from `origin` (a looped stretch of the spine: where
+// it starts); `backAt`, where a replacing take gives way to its part again.
 let playing = null;
 let frame = 0;
 
@@ -27,7 +28,9 @@ export function now() {
   const elapsed = Math.max(0, ctx.currentTime - playing.startedAt);
   const position = playing.loop ? (playing.offset + elapsed) % playing.length : playing.offset + elapsed;
   const origin = playing.origin || 0;
-  return { what: playing.what, position: origin + position, length: playing.length, seamAt: playing.seamAt, origin };
+  return {
+    what: playing.what, position: origin + position, length: playing.length, seamAt: playing.seamAt, backAt: playing.backAt ?? null, origin,
+  };
 }
 
 function loop() {
@@ -81,8 +84,9 @@ export function playBuffer(what, buffer, offset = 0) {
   node.start(state.startedAt, start);
 }
 
-// Play clips back to back, each [{buffer, end}] up to its `end` (seconds; all
-// of it when absent), from `from` seconds into the first of them all.
+// Play clips back to back, each [{buffer, start, end}] from its `start`
+// (seconds; 0 when absent) up to its `end` (all of it when absent), from
+// `from` seconds into the first of them all.
 export function playSequence(what, clips, from = 0) {
   const ctx = audioContext();
   const lengths = clips.map(lengthOf);
@@ -91,13 +95,13 @@ export function playSequence(what, clips, from = 0) {
   const state = begin(what, sources, Math.min(from, total), total);
   let at = state.startedAt;
   let skip = from;
-  clips.forEach(({ buffer }, i) => {
+  clips.forEach(({ buffer, start = 0 }, i) => {
     if (skip >= lengths[i]) {
       skip -= lengths[i];
       return;
     }
     const node = source(buffer);
-    node.start(Math.max(at, ctx.currentTime), skip, lengths[i] - skip);
+    node.start(Math.max(at, ctx.currentTime), (start || 0) + skip, lengths[i] - skip);
     at += lengths[i] - skip;
     skip = 0;
     sources.push({ source: node });
@@ -105,8 +109,10 @@ export function playSequence(what, clips, from = 0) {
   stopAfterLast(sources); // begin() saw none of them yet
 }
 
-function lengthOf({ buffer, end }) {
-  return end == null ? buffer.duration : Math.min(end, buffer.duration);
+// Seconds a clip plays: from its start to its end (or the buffer's).
+function lengthOf({ buffer, start, end }) {
+  const to = end == null ? buffer.duration : Math.min(end, buffer.duration);
+  return Math.max(0, to - (start || 0));
 }
 
 // Loop seconds `from` to `to` of clips played back to back (as playSequence),
@@ -132,7 +138,7 @@ function joined(clips, from, to) {
     const head = Math.max(from, start);
     const tail = Math.min(to, start + length);
     if (tail > head) {
-      const first = Math.round((head - start) * rate);
+      const first = Math.round((head - start + (clip.start || 0)) * rate);
       const count = Math.min(Math.round((tail - head) * rate), out.length - Math.round((head - from) * rate));
       for (let c = 0; c < channels; c++) {
         const samples = clip.buffer.getChannelData(Math.min(c, clip.buffer.numberOfChannels - 1));
@@ -153,6 +159,21 @@ export function loopSeam(what, before, after, range, offset = 0) {
   node.loop = true;
   const start = offset % buffer.duration;
   const state = begin(what, [{ source: node }], start, buffer.duration, { loop: true, seamAt });
+  node.start(state.startedAt, start);
+}
+
+// Loop a take that replaces a stretch through both its joins: `pieces`
+// [{buffer, from, to}] back to back (the part before the stretch, the take to
+// where the part comes back, the part after), from `offset` into the loop;
+// the seam is where the second piece starts, the way back where the third does.
+export function loopSpliced(what, pieces, offset = 0) {
+  const { buffer, starts } = spliced(pieces);
+  const node = source(buffer);
+  node.loop = true;
+  const start = Math.max(0, offset) % buffer.duration;
+  const state = begin(what, [{ source: node }], start, buffer.duration, {
+    loop: true, seamAt: starts[1] ?? 0, backAt: starts[2] ?? null,
+  });
   node.start(state.startedAt, start);
 }
 

@@ -42,8 +42,8 @@ export function same(a, b) {
   return a?.kind === b?.kind && a?.nodeId === b?.nodeId;
 }
 
-/** Where the transport is: {what, position, length, seamAt, origin}, or null
- *  when stopped; a loop of the spine's position is in spine seconds, from
+/** Where the transport is: {what, position, length, seamAt, backAt, origin},
+ *  or null when stopped (`backAt`: in a looped replacement, where its part comes back); a loop of the spine's position is in spine seconds, from
  *  `origin` (the loop's start) for `length` seconds. */
 export function now() {
   return named(player.now());
@@ -63,8 +63,9 @@ export function stop() {
   player.stop();
 }
 
-/** The spine's parts back to back, [{buffer, end}] each up to its out point
- *  (`end`, seconds; all of it when null), from `from` seconds of the spine. */
+/** The spine's parts back to back, [{buffer, start, end}] each from its in
+ *  point (`start`, seconds; 0 when null) up to its out point (`end`; all of it
+ *  when null), from `from` seconds of the spine. */
 export function playSpine(clips, from = 0) {
   player.playSequence(keyOf(spine), clips, from);
 }
@@ -84,4 +85,12 @@ export function playClip(nodeId, buffer, from = 0) {
  *  `range` {before, after, at}, seconds of the parent before the seam (at `at`), of the take after. */
 export function loopSeam(nodeId, parent, take, range, offset = 0) {
   player.loopSeam(keyOf(seam(nodeId)), parent, take, range, offset);
+}
+
+/** Take `nodeId`, which replaces a stretch of its parent, looped through both
+ *  joins from `offset`: `pieces` [{buffer, from, to}], the parent before the
+ *  stretch, the take to where the parent comes back, the parent after it (for
+ *  the original, `nodeId` the parent's: the parent's own stretch in the middle). */
+export function loopReplacement(nodeId, pieces, offset = 0) {
+  player.loopSpliced(keyOf(seam(nodeId)), pieces, offset);
 }

@@ -21,7 +21,9 @@ export function stepFor(scale) {
 export function barsOf(spine, timeline) {
   const bars = [];
   timeline.parts.forEach((part, i) => {
-    for (const t of barStarts(spine[i], part.length)) bars.push({ t: part.start + t, n: bars.length + 1 });
+    // A part's bars are in seconds of its audio: those it plays, from its in point.
+    const heard = barStarts(spine[i], part.inAt + part.length).filter((t) => t >= part.inAt - 1e-6);
+    for (const t of heard) bars.push({ t: part.start + t - part.inAt, n: bars.length + 1 });
   });
   return bars;
 }

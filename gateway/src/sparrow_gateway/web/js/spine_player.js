@@ -1,7 +1,8 @@
 // Playing the spine: from a point (the anchor: where the musician last clicked
 // on it), or a stretch of it looped until stopped (the loop region), each part
 // up to its out point. Playing from inside the loop region loops it; from
-// outside, the spine plays on from there.
+// outside, the spine plays on from there. Each part plays from its in point
+// (the rest of a part after a replaced stretch) to its out point.
 
 import { loadBuffer } from "./audio.js";
 import * as playing from "./playing.js";
@@ -39,7 +40,9 @@ export class SpinePlayer {
     try {
       // The beginning of a chain started from words has no audio to play.
       const sounding = spine.filter((node) => node.duration_s > 0);
-      const clips = await Promise.all(sounding.map(async (node) => ({ buffer: await loadBuffer(node.audio_url), end: node.out_s })));
+      const clips = await Promise.all(sounding.map(async (node) => ({
+        buffer: await loadBuffer(node.audio_url), start: node.in_s, end: node.out_s,
+      })));
       const region = this.region && clamped(this.region, spineLength(spine));
       if (region && from >= region.from && from < region.to) playing.loopSpine(clips, region.from, region.to, from);
       else playing.playSpine(clips, from);

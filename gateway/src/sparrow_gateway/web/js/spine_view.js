@@ -1,5 +1,6 @@
 // The spine as a timeline, root first, under a time ruler: one block per part,
-// as wide as the part plays (to its out point, the rest of its audio cut off),
+// as wide as the part plays (from its in point to its out point, the rest of
+// its audio cut off: the waveform is shifted so the in point is the block's left edge),
 // with its grid in words (tempo, meter, key: a button that opens the grid
 // editor), its bar lines over its waveform with bar 1's handle to drag, and
 // buttons to show its takes, play it alone and open its stems.
@@ -7,13 +8,14 @@
 // loops. Clicking a waveform plays the spine from there and marks the point;
 // shift-click loops from the last point to there. Points and stretches snap to
 // the parts' bar lines and beats (Alt held: placed freely); a guide shows where.
+// A loop inside one part can be replaced: "Replace this stretch" asks takes for it.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
 import { barStarts, gridOf, snap, snapPoint, spinePoints } from "./grid.js";
 import { barLines, describeClip } from "./listening.js";
 import { drawRuler } from "./ruler.js";
-import { clock, layout, playedLength, zoomed } from "./timeline.js";
+import { clock, inPoint, layout, outPoint, playedLength, stretchIn, zoomed } from "./timeline.js";
 
 const DRAG_PX = 4; // a press that moves less is a click
 const WHEEL_STEP = 60; // ctrl+wheel: deltaY per zoom level (a trackpad's pinch sends many small ones)
@@ -25,7 +27,8 @@ export class SpineView {
   // t), loop(from, to), clearLoop(), playLoop(), mark(id, seconds) (a point
   // clicked on part id's waveform, `snapped` what it snapped to: "bar",
   // "beat", "free" or null), grid(id) (open part id's grid editor),
-  // barOne(id, seconds, snapped) (bar 1 of part id dragged there).
+  // barOne(id, seconds, snapped) (bar 1 of part id dragged there),
+  // replace() (ask takes that replace the loop's stretch of its part).
   constructor(chain, does) {
     this.chain = chain;
     this.does = does;
@@ -39,12 +42,14 @@ export class SpineView {
     this.loopChip = h("span", { class: "loop-chip", id: "loop-chip", hidden: true },
       h("button", { class: "link", title: "Play the loop", onclick: () => does.playLoop() }, this.loopWords),
       h("button", { class: "small", id: "loop-clear", title: "Clear the loop (L)", onclick: () => does.clearLoop() }, "✕ Clear loop"));
+    this.replaceButton = h("button", { class: "small", id: "replace-stretch", hidden: true, onclick: () => does.replace() },
+      "Replace this stretch");
     this.loopHint = h("span", { class: "muted loop-hint" }, "Drag on the ruler to loop a stretch");
     const bar = h("div", { class: "timeline-bar" },
       h("button", { class: "small", id: "zoom-out", title: "Zoom out (-)", onclick: () => this.zoomBy(-1) }, "−"),
       h("button", { class: "small", id: "zoom-fit", title: "Fit the whole spine (0)", onclick: () => this.zoomBy(0) }, "Fit"),
       h("button", { class: "small", id: "zoom-in", title: "Zoom in (+)", onclick: () => this.zoomBy(1) }, "+"),
-      this.zoomLevel, this.loopChip, this.loopHint);
+      this.zoomLevel, this.loopChip, this.replaceButton, this.loopHint);
     this.ruler = h("div", { class: "ruler", id: "ruler", title: "Click: play from here · drag: loop a stretch · shift-click: loop from the last point" });
     this.rulerHead = h("div", { class: "ruler-playhead", hidden: true });
     this.loopBox = h("div", { class: "loop-region", id: "loop-region", hidden: true });
@@ -80,16 +85,25 @@ export class SpineView {
       const block = this.blocks.get(node.id) || this.block(node);
       block.offset = part.start;
       block.played = part.length;
+      block.inAt = part.inAt;
       block.el.style.width = `${part.width}px`;
       block.waveHolder.style.width = `${part.whole * part.scale}px`;
+      // The audio before the in point is not heard: the block starts there.
+      block.waveHolder.style.marginLeft = part.inAt ? `${-part.inAt * part.scale}px` : "";
       block.el.classList.toggle("selected", node.id === selected);
       block.name.textContent = this.chain.label(node, spine);
       const cut = node.out_s != null;
+      const late = inPoint(node) > 0;
       block.el.classList.toggle("cut", cut);
-      block.lengthText.textContent = cut ? `${fmt(playedLength(node))} of ${fmt(node.duration_s)}` : fmt(node.duration_s);
+      block.el.classList.toggle("late", late);
+      block.el.dataset.inS = late ? String(inPoint(node)) : "";
+      block.lengthText.textContent = cut || late ? `${fmt(playedLength(node))} of ${fmt(node.duration_s)}` : fmt(node.duration_s);
       block.out.hidden = !cut;
-      block.lengthText.title = cut ? `Plays to its out point, ${clock(node.out_s, 2)} of ${clock(node.duration_s, 2)}, then the next part` : "";
-      block.from.textContent = node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
+      block.inMark.hidden = !late;
+      block.lengthText.title = cut || late ? lengthWords(node) : "";
+      block.from.textContent = late ? `back at ${clock(inPoint(node), 2)}` : node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
+      block.from.title = late ? "The rest of the part after a replaced stretch: it plays its audio from here"
+        : "Where it continues the part before it from";
       const facts = describeClip(node) || "";
       block.facts.textContent = facts;
       block.facts.hidden = !facts;
@@ -103,11 +117,13 @@ export class SpineView {
         height: 72, color: "#7c9cbf", labelFrom: false,
         onSeek: (clicked, keys) => {
           // The waveform is drawn once: the grid is the node's as it is now.
+          // Its seconds are the audio's; the spine's count from the in point.
           const { t: seconds, to } = snapPoint(this.chain.get(node.id) || node, clicked, keys);
-          this.showGuide(block.offset + Math.min(seconds, block.played), to);
-          if (keys.shift) return this.does.extend(block.offset + Math.min(seconds, block.played));
+          const t = block.offset + Math.min(Math.max(0, seconds - block.inAt), block.played);
+          this.showGuide(t, to);
+          if (keys.shift) return this.does.extend(t);
           this.does.mark(node.id, seconds, to);
-          this.does.seek(block.offset + Math.min(seconds, block.played));
+          this.does.seek(t);
         },
       });
     });
@@ -130,6 +146,7 @@ export class SpineView {
     const bars = h("div", { class: "bar-grid" }, lines, barOne);
     const waveHolder = h("div", { class: "wave-frame" }, bars);
     const out = h("div", { class: "out-mark", hidden: true }, h("span", {}, "out"));
+    const inMark = h("div", { class: "in-mark", hidden: true }, h("span", {}, "in"));
     const el = h("div", { class: "block", dataset: { nodeId: node.id } },
       h("div", { class: "block-head" },
         h("button", { class: "link", title: "Show this part's takes",
@@ -143,8 +160,10 @@ export class SpineView {
         h("button", { class: "small", title: "Stems of this part", hidden: node.duration_s === 0,
           onclick: () => this.does.stems(node.id) }, "Stems")),
       note,
-      h("div", { class: "block-wave" }, waveHolder, out));
-    const block = { el, name, lengthText, from, facts, note, bars, lines, barOne, waveHolder, out, wave: null, offset: 0, played: 0 };
+      h("div", { class: "block-wave" }, waveHolder, inMark, out));
+    const block = {
+      el, name, lengthText, from, facts, note, bars, lines, barOne, waveHolder, out, inMark, wave: null, offset: 0, played: 0, inAt: 0,
+    };
     this.dragBarOne(block, node.id);
     this.blocks.set(node.id, block);
     return block;
@@ -217,6 +236,7 @@ export class SpineView {
     if (this.guide.hidden) return;
     this.guide.style.left = `${this.timeline.x(t)}px`;
     this.guide.dataset.snap = to;
+    this.guide.dataset.t = String(Math.round(t * 1000) / 1000);
     this.guideTag.textContent = to === "free" ? "free" : to;
     this.guideTimer = setTimeout(() => { this.guide.hidden = true; }, GUIDE_MS);
   }
@@ -228,7 +248,7 @@ export class SpineView {
     for (const [id, block] of this.blocks) {
       const inside = onSpine && state.position >= block.offset && state.position < block.offset + block.played;
       const alone = what?.kind === "clip" && what.nodeId === id;
-      block.wave?.show(inside ? state.position - block.offset : alone ? state.position : null);
+      block.wave?.show(inside ? state.position - block.offset + block.inAt : alone ? state.position : null);
     }
     this.rulerHead.hidden = !onSpine || !this.timeline;
     if (this.rulerHead.hidden) return;
@@ -246,9 +266,21 @@ export class SpineView {
     this.loopChip.hidden = !region;
     this.loopHint.hidden = Boolean(region);
     this.loopBox.hidden = !region || !this.timeline;
+    this.offerReplace(region);
     if (!region) return;
     this.loopWords.textContent = `Loop ${fmt(region.from)} – ${fmt(region.to)}`;
     if (this.timeline) this.placeLoop(region.from, region.to);
+  }
+
+  // "Replace this stretch" beside the loop: offered for a loop, pressable when
+  // it lies inside one part and is long enough; its title says why not.
+  offerReplace(region) {
+    const button = this.replaceButton;
+    button.hidden = !region || !this.shown;
+    if (button.hidden) return;
+    const why = whyNotReplace(this.shown[0], region, (node) => this.chain.label(node, this.shown[0]));
+    button.disabled = Boolean(why);
+    button.title = why || "Ask for takes that play this stretch instead (R)";
   }
 
   placeLoop(from, to) {
@@ -340,6 +372,32 @@ export class SpineView {
     this.resized.disconnect();
     for (const block of this.blocks.values()) block.wave?.destroy();
   }
+}
+
+/** The shortest stretch that can be replaced, and how much of its part must play after it (seconds; the API's bounds). */
+export const REPLACE_MIN_S = 1;
+export const REPLACE_TAIL_S = 0.5;
+
+/** Why the stretch `region` ({from, to}, spine seconds) of `spine` can't be
+ *  replaced, in words; null when it can. `labelOf(node)`: a part's name. */
+export function whyNotReplace(spine, region, labelOf) {
+  const stretch = stretchIn(spine, region.from, region.to);
+  if (!stretch) return "The loop spans more than one part: loop a stretch inside one part to replace it.";
+  const node = spine[stretch.at];
+  if (!(node.duration_s > 0)) return "The beginning has no audio to replace.";
+  if (stretch.until_s - stretch.from_s < REPLACE_MIN_S - 1e-6) return `A stretch to replace lasts at least ${REPLACE_MIN_S} s: loop a longer one.`;
+  if (stretch.from_s <= 0) return `The stretch starts at the very start of ${labelOf(node)}: start it a little later, so the takes have music to continue.`;
+  if (stretch.until_s > outPoint(node) - REPLACE_TAIL_S + 1e-6) {
+    return `The stretch runs to the end of ${labelOf(node)}: end it at least ${REPLACE_TAIL_S} s before, so the part can come back.`;
+  }
+  return null;
+}
+
+// Where a part plays in its audio, in words, for the title over its length.
+function lengthWords(node) {
+  const whole = clock(node.duration_s, 2);
+  if (node.in_s == null) return `Plays to its out point, ${clock(node.out_s, 2)} of ${whole}, then the next part`;
+  return `Plays ${clock(inPoint(node), 2)} to ${clock(outPoint(node), 2)} of its ${whole} of audio (the rest of the part after a replaced stretch)`;
 }
 
 // The part's bar lines over its waveform, from its grid, and bar 1's handle.

@@ -121,7 +121,8 @@ function bodyOf(form) {
   return body;
 }
 
-// `from`: continue_point.js's ContinuePoint (its line, and from_s for the body).
+// `from`: continue_point.js's ContinuePoint (its line, and from_s, with
+// until_s for a stretch replaced, for the body).
 // `chainId`: the knobs last asked with on that chain are kept (remembered.js)
 // and are in the fields when it is opened again (not the seed, the melody or
 // the point: they belong to those takes).
@@ -147,15 +148,18 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
       form.reportValidity();
       return;
     }
-    const body = bodyOf(form);
+    const asked = bodyOf(form); // the knobs as the form holds them: those remembered
+    const body = { ...asked };
     if (from?.seconds() !== undefined) body.from_s = from.seconds();
+    // Takes that replace a stretch run to where the part comes back: in seconds, not bars.
+    if (from?.until?.() !== undefined) Object.assign(body, { until_s: from.until(), align: "seconds" });
     const error = form.querySelector(".form-error");
     error.textContent = "";
     button.disabled = true;
     try {
       await onAsk(body);
       if (chainId) {
-        const { seed, melody: _, from_s, ...knobs } = body;
+        const { seed, melody: _, ...knobs } = asked;
         remember(chainId, "knobs", knobs);
       }
     } catch (failure) {
@@ -181,5 +185,7 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
     count: () => Number(form.elements.count?.value) || 2,
     fill,
     reveal: () => form.scrollIntoView({ behavior: "smooth", block: "nearest" }),
+    /** Ask for takes with the knobs as they are (as the button does). */
+    ask: () => form.requestSubmit(button),
   };
 }

@@ -4,11 +4,13 @@
 // like this, try again, discard, use its knobs, correct its grid). Honest: no
 // take is called the best when none scores BEST_FLOOR; a low score says what
 // took most off it, and a seam that can't be judged says why, with no score.
+// A take that replaces a stretch of its part says where the part comes back.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
-import { BEST_FLOOR, describeClip, describeSeam, judged, ranked, seamOf } from "./listening.js";
+import { BEST_FLOOR, describeClip, describeRejoin, describeSeam, judged, ranked, seamOf } from "./listening.js";
 import { same } from "./playing.js";
+import { clock } from "./timeline.js";
 
 const STATUS_WORDS = {
   pending: "Waiting for a MusicGen worker…",
@@ -39,6 +41,8 @@ function playheadOf(id, state) {
   if (what.kind === "clip") return state.position;
   if (what.kind === "seam") {
     const into = state.position - state.seamAt;
+    // A replacement's loop goes back into the part after the take's stretch.
+    if (state.backAt != null && state.position >= state.backAt) return null;
     return into >= 0 ? into : null;
   }
   return null;
@@ -115,6 +119,7 @@ export class TakesView {
     const note = h("p", { class: "note muted" });
     const seam = h("p", { class: "seam", title: "How this take continues its parent, as Sparrow hears it" });
     const weakest = h("p", { class: "seam-weakest", hidden: true });
+    const rejoin = h("p", { class: "rejoin", hidden: true, title: "Where the part comes back after this take, as Sparrow hears it" });
     const facts = h("button", { class: "link card-facts", title: "What Sparrow hears in this take (tempo, meter, key): click to correct",
       onclick: () => does.grid(id) });
     const again = h("button", { class: "again", title: "Ask again with the same knobs and seed",
@@ -125,13 +130,13 @@ export class TakesView {
       onclick: (event) => { if (event.target === el) does.focus(id); } },
     h("header", {}, name, h("small", { class: "seed muted" })),
     h("div", { class: "knobs-line" }, knobs, reuse),
-    note, status, progressLine, error, seam, weakest, h("div", { class: "facts-line" }, facts), waveHolder,
+    note, status, progressLine, error, seam, rejoin, weakest, h("div", { class: "facts-line" }, facts), waveHolder,
     h("div", { class: "card-actions" }, play, a, b, commit, stems, moreLike, again, discard));
     el.addEventListener("focus", () => does.focus(id));
     const card = {
       el, name, status, progress, progressLine, eta, error, waveHolder, play, a, b, commit, stems, knobs, again, moreLike,
       wave: null,
-      note, seam, weakest, facts,
+      note, seam, rejoin, weakest, facts,
     };
     if (!this.account.stems_allowed) {
       stems.title = `Stem separation is on the paid tier; your key is on the ${this.account.tier} tier.`;
@@ -181,6 +186,7 @@ export class TakesView {
     const heard = seamOf(node);
     card.seam.hidden = !heard && !node.analysis;
     card.seam.textContent = seamWords(heard, node, { rank, best: best && count > 1 });
+    this.showRejoin(card, node);
     const low = judged(heard) && heard.score < BEST_FLOOR && heard.weakest;
     card.weakest.hidden = !low;
     card.weakest.textContent = low ? `Scored low: ${heard.weakest}` : "";
@@ -193,6 +199,17 @@ export class TakesView {
     card.facts.textContent = facts || "";
     card.facts.setAttribute("aria-label", `Grid of ${card.name.textContent}: ${facts || ""}. Correct it`);
     showWave(card, node, { height: 56, color: "#9fb98a", onSeek: (seconds, keys) => this.does.seek(node.id, seconds, keys) });
+  }
+
+  // A replacement's way back into its part: where it comes back once heard
+  // (data-rejoin: the second of the part's audio), the stretch asked before.
+  showRejoin(card, node) {
+    const words = describeRejoin(node);
+    const replaces = node.until_s != null;
+    card.rejoin.hidden = !replaces && !words;
+    card.rejoin.textContent = words ? `${words[0].toUpperCase()}${words.slice(1)}`
+      : replaces ? `Replaces ${clock(node.from_s, 2)}–${clock(node.until_s, 2)}: listening for where the part comes back…` : "";
+    card.el.dataset.rejoin = words ? String(node.analysis.rejoin.at_s) : "";
   }
 
   /** Whether take `id` has a card (shown or kept for later). */

@@ -1,6 +1,7 @@
-// The spine's time, and where it sits on the screen. A part plays up to its
-// out point (out_s) and the next part follows, so spine time counts what is
-// heard: a part's played length, not its audio's. The timeline is linear in
+// The spine's time, and where it sits on the screen. A part plays its audio
+// from its in point (in_s: the rest of a part after a replaced stretch starts
+// there) up to its out point (out_s) and the next part follows, so spine time
+// counts what is heard: a part's played length, not its audio's. The timeline is linear in
 // spine time, except that no part is drawn narrower than MIN_PART_PX (its head
 // must stay usable): such a part gets its own, wider scale. Pure: no DOM.
 
@@ -11,10 +12,39 @@ export const GAP_PX = 2;
 /** The zoom levels: 1 fits the whole spine in view. */
 export const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16];
 
-/** Seconds of `node` the spine plays: to its out point, or all of it. */
-export function playedLength(node) {
+/** Where the spine starts playing `node`, in seconds of its audio: its in point, or 0. */
+export function inPoint(node) {
+  return node.in_s || 0;
+}
+
+/** Where the spine stops playing `node`, in seconds of its audio: its out point, or its end. */
+export function outPoint(node) {
   const whole = node.duration_s || 0;
   return node.out_s != null ? Math.min(node.out_s, whole || node.out_s) : whole;
+}
+
+/** Seconds of `node` the spine plays: from its in point to its out point. */
+export function playedLength(node) {
+  return Math.max(0, outPoint(node) - inPoint(node));
+}
+
+/** Where the stretch `from` to `to` of the spine (seconds, either way round)
+ *  lies, when inside one part: {nodeId, at (the part's index), from_s, until_s
+ *  (seconds of the part's audio)}; null when it is not (past the end, or across parts). */
+export function stretchIn(spine, from, to) {
+  const [a, b] = from <= to ? [from, to] : [to, from];
+  let start = 0;
+  for (const [at, node] of spine.entries()) {
+    const length = playedLength(node);
+    const end = start + length;
+    if (a >= start - 1e-6 && a < end) {
+      if (b > end + 1e-6) return null;
+      const into = (t) => Math.round((inPoint(node) + Math.min(Math.max(0, t - start), length)) * 1000) / 1000;
+      return { nodeId: node.id, at, from_s: into(a), until_s: into(b) };
+    }
+    start = end;
+  }
+  return null;
 }
 
 /** How long the spine plays, parts root first. */
@@ -57,8 +87,9 @@ function fitScale(lengths, width) {
 }
 
 /** The spine laid out on a timeline `width` pixels wide at zoom `zoom`:
- *  parts [{id, start, length, whole, x, width, scale}] (seconds of spine time,
- *  pixels), the total `width` and `length`, and x(t) / t(x) between them. */
+ *  parts [{id, start, length, whole, inAt, x, width, scale}] (seconds of spine
+ *  time; `whole`, the audio's length, and `inAt`, where in it the part starts
+ *  playing; pixels), the total `width` and `length`, and x(t) / t(x) between them. */
 export function layout(spine, width, zoom = 1) {
   const lengths = spine.map((node) => Math.max(playedLength(node), 0.01));
   const scale = fitScale(lengths, Math.max(width - 1, 1)) * zoom; // a pixel spare: no scrollbar from rounding
@@ -67,7 +98,7 @@ export function layout(spine, width, zoom = 1) {
   let x = 0;
   spine.forEach((node, i) => {
     const px = Math.max(MIN_PART_PX, lengths[i] * scale);
-    parts.push({ id: node.id, start, length: lengths[i], whole: node.duration_s || lengths[i], x, width: px, scale: px / lengths[i] });
+    parts.push({ id: node.id, start, length: lengths[i], whole: node.duration_s || lengths[i], inAt: inPoint(node), x, width: px, scale: px / lengths[i] });
     start += lengths[i];
     x += px + GAP_PX;
   });

@@ -43,6 +43,10 @@ export class Transport {
       return `Looping ${fmt(state.origin)} – ${fmt(state.origin + state.length)} of the spine · ${fmt(state.position)}`;
     }
     if (kind === "clip") return `Playing ${this.nameOf(nodeId)} · ${time}`;
+    if (kind === "seam" && state.backAt != null) { // a take that replaces a stretch, through both joins
+      const where = state.position < state.seamAt ? "before the stretch" : state.position < state.backAt ? "the stretch" : "back in the part";
+      return `Looping the stretch · ${this.sideOf(nodeId)} (${this.nameOf(nodeId)}) · ${where}`;
+    }
     if (kind === "seam") {
       const where = state.position < state.seamAt ? "before the seam" : "after the seam";
       return `Looping the seam · ${this.sideOf(nodeId)} (${this.nameOf(nodeId)}) · ${where}`;

@@ -1,0 +1,153 @@
+"""Replacing a stretch in a real browser (issue 24): a loop dragged on the
+ruler inside one part, snapped to its bars, is offered "Replace this stretch"
+(refused in words when too short or across parts); the takes asked say where
+the part comes back; A/B loops through both joins; committed, the spine plays
+the part to the stretch, the take, then the rest of the part from its in point,
+drawn from there and clicked on in spine seconds; undo gives the one part
+back. On the stack that hears every clip; screenshots under tests/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from sparrow_common.audio import encode_wav
+from sparrow_common.testing.browser import card, drop_clip, open_editor, shot
+from sparrow_common.testing.songs import song
+
+SONG_S = 12.5  # six bars of 4/4 at 120 bpm, and the last chord's tail
+HEARD = re.compile(r"^\d+(\.\d)? bpm · \d+/\d+ · [A-G][#b]? (major|minor)$")
+
+
+@pytest.fixture
+def page(browser, listening):
+    """The editor, signed in as ann, on the stack that hears every clip."""
+    context, opened = open_editor(browser, listening, "ann")
+    opened.on("dialog", lambda dialog: dialog.accept())  # a take that fades out asks before its commit
+    yield opened
+    context.close()
+
+
+def seconds(text: str) -> float:
+    """The seconds of the first m:ss.s in `text`."""
+    minutes, rest = re.search(r"(\d+):(\d\d(?:\.\d+)?)", text).groups()
+    return int(minutes) * 60 + float(rest)
+
+
+def drag_on_ruler(page, start: float, end: float) -> None:
+    """Drag on the ruler of a one-part spine SONG_S long from second `start` to `end` (a loop)."""
+    ruler = page.locator("#ruler").bounding_box()
+    x = lambda t: ruler["x"] + ruler["width"] * t / SONG_S  # noqa: E731
+    y = ruler["y"] + ruler["height"] / 2
+    page.mouse.move(x(start), y)
+    page.mouse.down()
+    page.mouse.move(x(end), y, steps=6)
+    page.mouse.up()
+    page.keyboard.press("Escape")  # the loop plays: stop it
+
+
+def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_undo_puts_it_back(page, listening):
+    groove = encode_wav(song(120.0, 4, "A minor", bars=6, sample_rate=44100, seed=5)[None], 44100)
+    drop_clip(page, groove, "groove.wav")
+    root = page.locator("#spine .block").first
+    expect(root.locator(".block-facts")).to_have_text(HEARD, timeout=60_000)
+    expect(root.locator("canvas").first).to_be_attached()
+    with listening.client() as client:
+        bars = client.get(f"/api/nodes/{root.get_attribute('data-node-id')}").json()["grid"]["downbeats_s"]
+    whole = page.locator("#spine-duration").inner_text()  # "1 part · 0:12.5"
+    replace = page.locator("#replace-stretch")
+    expect(replace).to_be_hidden()  # no loop, nothing to replace
+
+    # Half a second (two beats, snapped): too short to replace, and the button says so.
+    drag_on_ruler(page, bars[1] + 0.02, bars[1] + 0.52)
+    expect(page.locator("#loop-chip")).to_be_visible()
+    expect(replace).to_be_disabled()
+    expect(replace).to_have_attribute("title", re.compile("at least 1 s"))
+
+    # Bar 2 to bar 4, dragged a little off the bar lines: it snaps to them.
+    drag_on_ruler(page, bars[1] + 0.03, bars[3] - 0.04)
+    expect(page.locator("#snap-guide")).to_have_attribute("data-snap", "bar")
+    expect(replace).to_be_enabled()
+    shot(page, "90-stretch-looped")
+    page.fill("#knob-count", "2")
+    page.fill("#knob-prompt", "a fill")
+    replace.click()
+    words = page.locator("#from-point")
+    expect(words).to_contain_text(re.compile(r"Takes replace 0:0\d\.\d\d–0:0\d\.\d\d of your clip"))
+    from_s, until_s = (seconds(t) for t in re.findall(r"\d+:\d\d\.\d\d", words.inner_text()))
+    assert from_s == pytest.approx(bars[1], abs=0.006) and until_s == pytest.approx(bars[3], abs=0.006)
+    expect(page.locator("#takes .card")).to_have_count(2)
+    for index in range(2):
+        expect(card(page, index)).to_have_attribute("data-status", "ready", timeout=90_000)
+        # Heard: where the part comes back, near the asked end (within a bar), in words and for the test.
+        expect(card(page, index).locator(".rejoin")).to_contain_text(re.compile(r"^Comes back at \d+\.\d\d s"), timeout=90_000)
+        at_s = float(card(page, index).get_attribute("data-rejoin"))
+        assert abs(at_s - until_s) <= 2.1 and from_s + 1 < at_s < SONG_S, at_s
+    shot(page, "91-stretch-takes")
+
+    # A/B loops through the stretch and back into the part.
+    card(page, 0).locator("button.ab-a").click()
+    card(page, 1).locator("button.ab-b").click()
+    page.click("#ab-loop")
+    expect(page.locator("#ab-range")).to_contain_text(re.compile(r"^A loops 0:0\d\.\d before the stretch.* to where the part comes back at 0:\d\d\.\d"))
+    expect(page.locator("#now-playing")).to_contain_text("Looping the stretch · A")
+    page.keyboard.press("Escape")
+
+    # Committed: the clip to the stretch, the take to where the clip comes back, the rest of the clip.
+    take = card(page, 0)
+    at_s = float(take.get_attribute("data-rejoin"))
+    take.get_by_role("button", name="Commit").click()
+    blocks = page.locator("#spine .block")
+    expect(blocks).to_have_count(3)
+    # As long as the groove: the take plays exactly the stretch it replaces, to where the clip comes back.
+    expect(page.locator("#spine-duration")).to_have_text(whole.replace("1 part", "3 parts"))
+    rest = blocks.nth(2)
+    expect(rest.locator(".block-name")).to_have_text("part 3")
+    played, of = (seconds(t) for t in re.findall(r"\d+:\d\d\.\d", rest.locator(".block-length").inner_text()))
+    assert played == pytest.approx(SONG_S - at_s, abs=0.06) and of == pytest.approx(SONG_S, abs=0.06)
+    expect(rest.locator(".block-from")).to_have_text(re.compile(r"^back at 0:\d\d\.\d\d$"))
+    assert seconds(rest.locator(".block-from").inner_text()) == pytest.approx(at_s, abs=0.006)
+    expect(rest.locator(".in-mark")).to_be_visible()
+    assert seconds(root.locator(".block-length").inner_text()) == pytest.approx(from_s, abs=0.06)
+    expect(rest.locator("canvas").first).to_be_attached()
+    # Its waveform is the clip's, shifted so the in point is the block's left edge.
+    frame = rest.locator(".wave-frame").bounding_box()
+    edge = rest.locator(".block-wave").bounding_box()
+    assert frame["x"] + frame["width"] * at_s / SONG_S == pytest.approx(edge["x"], abs=1.5)
+    assert frame["width"] * (SONG_S - at_s) / SONG_S == pytest.approx(edge["width"], abs=2.0)
+    shot(page, "92-stretch-committed")
+
+    # A click on the rest plays the spine from there: the rest starts where the take gave way (at_s on the spine).
+    wave = rest.locator(".wave")
+    box = wave.bounding_box()
+    clicked = at_s + 1.1  # seconds of the clip's audio
+    wave.click(position={"x": box["width"] * clicked / SONG_S, "y": box["height"] / 2})
+    guide = page.locator("#snap-guide")
+    expect(guide).to_be_visible()
+    spine_t = float(guide.get_attribute("data-t"))
+    assert abs(spine_t - clicked) <= 0.3, (spine_t, clicked)  # snapped to a beat of the clip, on the spine's clock
+    ruler = page.locator("#ruler").bounding_box()
+    x = float(guide.evaluate("el => parseFloat(el.style.left)"))
+    assert ruler["x"] + x == pytest.approx(box["x"] + box["width"] * spine_t / SONG_S, abs=2.0)
+    now_playing = page.locator("#now-playing")
+    expect(now_playing).to_contain_text("Playing the spine · ")
+    assert spine_t - 0.1 <= seconds(now_playing.inner_text()) <= spine_t + 3.0, now_playing.inner_text()
+    page.keyboard.press("Escape")
+
+    # A loop across two parts can't be replaced: the button says why.
+    drag_on_ruler(page, from_s - 1.0, from_s + 1.0)
+    expect(replace).to_be_disabled()
+    expect(replace).to_have_attribute("title", re.compile("more than one part"))
+    page.click("#loop-clear")
+
+    # Undo: one part again, played whole, the takes back beside each other.
+    page.click("#undo")
+    expect(blocks).to_have_count(1)
+    expect(page.locator("#spine-duration")).to_have_text(whole)
+    expect(root).not_to_have_class(re.compile(r"\bcut\b"))
+    expect(root.locator(".block-length")).to_have_text(whole.split("· ")[-1])
+    expect(page.locator("#takes .card")).to_have_count(2)
+    shot(page, "93-stretch-undone")
+    assert page.errors == []
