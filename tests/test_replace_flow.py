@@ -80,3 +80,37 @@ def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_samp
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == before.content
         assert client.post(f"/api/chains/{chain['id']}/redo").status_code == 200
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == after.content
+
+
+def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listening):
+    groove = song(120.0, 4, "A minor", bars=4, sample_rate=RATE, seed=4, start_s=BAR_ONE_S)
+    with listening.client() as client:
+        chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
+        root = heard(client, chain["root"]["id"])
+        export = f"/api/chains/{chain['id']}/export"
+        before = client.post(export, json={"format": "wav", "crossfade_ms": 0}).content
+
+        asked = {"count": 1, "place": "before", "duration_s": 4.0, "prompt": "a soft intro"}
+        (intro,) = client.post(f"/api/nodes/{root['id']}/takes", json=asked).json()["nodes"]
+        assert intro["intro"] and intro["until_s"] == 4.0 and intro["from_s"] == 0.0
+        assert listening.wait_for(intro["id"])["status"] == "ready"
+        rejoin = heard(client, intro["id"])["analysis"]["rejoin"]
+        assert rejoin, heard(client, intro["id"])["analysis"]["error_msg"]
+        # The clip comes in at its first downbeat, 4 s into the intro.
+        assert rejoin["at_s"] == pytest.approx(BAR_ONE_S, abs=0.07) and rejoin["on"] == "downbeat", rejoin
+        assert client.post(f"/api/nodes/{intro['id']}/commit").status_code == 200
+        spine = client.get(f"/api/chains/{chain['id']}/spine").json()
+        assert [n["id"] for n in spine[:2]] == [root["id"], intro["id"]] and spine[0]["out_s"] == 0.0
+        after = client.post(export, json={"format": "wav", "crossfade_ms": 0})
+        assert after.status_code == 200, after.text
+
+        old, new = decode(before, RATE, 1)[0], decode(after.content, RATE, 1)[0]
+        # The intro's 4 s, then the clip from its first downbeat: intact past the crossfade.
+        came_in = rejoin["at_s"] + rejoin["crossfade_s"] / 2
+        assert new.shape[-1] == pytest.approx(int(4.0 * RATE) + old.shape[-1] - int(rejoin["at_s"] * RATE), abs=2)
+        clip = old[int(round(came_in * RATE)) :]
+        start = int(round((4.0 + rejoin["crossfade_s"] / 2) * RATE))
+        assert any(np.array_equal(new[start + k : start + k + clip.shape[-1]], clip) for k in range(-2, 3))
+
+        assert client.post(f"/api/chains/{chain['id']}/undo").status_code == 200
+        assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == before

@@ -183,11 +183,12 @@ class ChainClient:
     async def create_takes(
         self, parent_id: str, knobs: Knobs, count: int, *, align: str = "seconds", prompt_source: str = MIX,
         melody: schemas.Melody | None = None, from_s: float | None = None, until_s: float | None = None,
+        intro: bool = False,
     ):
         """`count` takes of the parent with `knobs`, their prompt placed by
         `align` and heard from `prompt_source` of the path, all conditioned on
         `melody` when given, continuing from `from_s` into the parent when given
-        (replacing the stretch to `until_s` with it)."""
+        (replacing the stretch to `until_s` with it); with `intro`, leading into it."""
         request = chain_pb2.CreateTakesRequest(
             parent_id=parent_id, knobs=knobs_to_pb(knobs), count=count, align=convert.align_to_pb(align),
             prompt_source=prompt_source,
@@ -196,6 +197,7 @@ class ChainClient:
             request.from_s = from_s
         if until_s is not None:
             request.until_s = until_s
+        request.intro = intro
         if melody is not None:
             request.melody.CopyFrom(chain_pb2.Melody(node_id=str(melody.node_id), stem=melody.stem or ""))
         if self.take_limits is not None:

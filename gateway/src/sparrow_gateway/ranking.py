@@ -13,12 +13,13 @@ BEST_SEAM_FLOOR = 0.5
 
 def _seam(node: schemas.Node) -> schemas.SeamReport | schemas.Rejoin | None:
     """The join a take is ranked by: its seam, or for a take that replaces a
-    stretch the worse of its seam and its rejoin (an unjudged one first)."""
+    stretch the worse of its seam and its rejoin (an unjudged one first), for
+    an intro its rejoin alone (nothing plays before it)."""
     analysis = node.analysis
-    if analysis is None or analysis.status != "ready" or analysis.seam is None:
+    if analysis is None or analysis.status != "ready":
         return None
     joins = [join for join in (analysis.seam, analysis.rejoin) if join is not None]
-    return min(joins, key=lambda join: (not join.unjudged, join.score))
+    return min(joins, key=lambda join: (not join.unjudged, join.score)) if joins else None
 
 
 def ranked(takes: list[schemas.Node]) -> schemas.RankedTakes:

@@ -92,9 +92,16 @@ class BranchRequest(Knobs):
         "downbeat within a bar of until_s where it has a grid (`analysis.rejoin`), and ranks by the worse of its "
         'two joins. Not with align "bars".',
     )
+    place: Literal["after", "before"] = Field(
+        "after",
+        description='"before": write an intro. Takes of the root that lead into the clip, from the words (and the '
+        "melody when given), duration_s long before the clip comes in at its first downbeat (they run a bar and a "
+        "beat more, to hear how well they lead in: `analysis.rejoin`); committing one puts it first on the spine, "
+        "the clip following from that downbeat. Not with from_s or until_s.",
+    )
     like: UUID | None = Field(
         None, description="More like this: a take of the same parent whose knobs (prompt, energy..., melody, "
-        "prompt_source, from_s, until_s) the new takes use, each with a new seed; the knobs in this body are then ignored.",
+        "prompt_source, from_s, until_s, place) the new takes use, each with a new seed; the knobs in this body are then ignored.",
     )
     melody: Melody | None = Field(
         None,
@@ -275,7 +282,11 @@ class Node(BaseModel):
     )
     in_s: float | None = Field(
         None, description="For a part: where it starts playing in its audio; null from the start. The rest of a part "
-        "after a replaced stretch shares the part's audio from here."
+        "after a replaced stretch (or of the clip after an intro) shares the part's audio from here."
+    )
+    intro: bool = Field(
+        False, description="An intro: a take that leads into its parent, the root (asked with place \"before\"); its "
+        "until_s is how long it plays before the clip comes in."
     )
     binned_at: datetime | None = Field(None, description="When it went to the chain's bin; null for a node in the chain.")
     grid: Grid | None = Field(

@@ -58,7 +58,7 @@ def test_a_replacement_is_not_aligned_to_bars(store, build):
 
 def test_a_stretch_too_long_for_a_take_is_refused(store, build):
     chain, root = build.chain(seconds=300.0)
-    with pytest.raises(InvalidArgument, match="too long to replace"):
+    with pytest.raises(InvalidArgument, match="too long"):
         store.create_takes("ann", root.id, Recipe(), 1, from_s=2.0, until_s=150.0)
 
 
@@ -134,3 +134,56 @@ def test_a_replacement_is_not_committed_while_its_rejoin_is_listened_for(store, 
         ))
     with pytest.raises(Conflict, match="still listening"):
         store.commit("ann", take.id)
+
+
+def test_intros_lead_into_the_root_from_its_start_and_run_past_where_it_comes_in(store, build):
+    chain, root = build.chain(seconds=10.0)
+    takes = store.create_takes("ann", root.id, Recipe(duration_s=4.0), 2, intro=True)
+    assert [(t.from_s, t.until_s) for t in takes] == [(0.0, 4.0), (0.0, 4.0)]
+    assert all(t.is_intro for t in takes) and takes[0].recipe.duration_s == pytest.approx(6.0)
+    assert "an intro of 4.00 s" in takes[0].note
+
+
+@pytest.mark.parametrize(
+    ("asked", "error", "words"),
+    [
+        ({"from_s": 2.0}, InvalidArgument, "without from_s"),
+        ({"recipe": Recipe(align="bars")}, InvalidArgument, "align"),
+        ({"on_take": True}, InvalidArgument, "ask the root"),
+        ({"from_words": True}, Conflict, "starts from words"),
+    ],
+)
+def test_an_intro_that_cant_be_written_is_refused_in_words(store, build, asked, error, words):
+    chain, root = build.chain(seconds=10.0)
+    parent = root
+    if asked.get("on_take"):
+        (parent,) = build.takes(root)
+    if asked.get("from_words"):
+        from sparrow_common.ids import new_id
+
+        chain_id, parent_id = new_id(), new_id()
+        chain, parent = store.create_chain(
+            "ann", chain_id, parent_id, "words", "", build.audio(f"{chain_id}/{parent_id}.wav", 0.0), from_words=True
+        )
+    with pytest.raises(error, match=words):
+        store.create_takes("ann", parent.id, asked.get("recipe", Recipe()), 1, from_s=asked.get("from_s"), intro=True)
+
+
+def test_a_committed_intro_comes_first_the_clip_follows_from_its_first_downbeat_and_undo_restores_the_start(store, build):
+    chain, root = build.chain(seconds=10.0)
+    (tip,) = build.takes(root, seconds=3.0)
+    store.commit("ann", tip.id)
+    before = played(store, chain.id)
+    (intro,) = store.create_takes("ann", root.id, Recipe(duration_s=4.0), 1, intro=True)
+    intro = store.finish_node(intro.id, build.audio(f"{chain.id}/{intro.id}.wav", 6.0))
+    store.commit("ann", intro.id)
+    spine = store.spine("ann", chain.id)
+    rest = spine[2]
+    assert [n.id for n in spine] == [root.id, intro.id, rest.id, tip.id]
+    # The root plays nothing; the intro its 4 s; the clip from its first downbeat (no grid: its start).
+    assert (spine[0].out_s, spine[1].out_s, rest.in_s, rest.audio.key) == (0.0, 4.0, 0.0, root.audio.key)
+    assert store.get_chain("ann", chain.id)[0].spine_duration_s == pytest.approx(4.0 + 10.0 + 3.0)
+    with pytest.raises(Conflict, match="an intro already"):
+        store.create_takes("ann", root.id, Recipe(), 1, intro=True)
+    store.undo("ann", chain.id)
+    assert played(store, chain.id) == before

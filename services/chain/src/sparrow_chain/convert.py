@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sparrow.v1 import analysis_pb2, chain_pb2, common_pb2
 
 from sparrow_chain.domain import (
@@ -215,16 +217,17 @@ def seam_from_pb(msg: analysis_pb2.SeamReport) -> SeamReport:
     )
 
 
-def heard_from_pb(done: analysis_pb2.AnalyzeDone, from_s: float = 0.0) -> NodeAnalysis:
+def heard_from_pb(done: analysis_pb2.AnalyzeDone, offset_s: float = 0.0) -> NodeAnalysis:
     """What the analysis worker heard, ready: the clip, and the seam and the
     rejoin when it reported them (the rejoin carried onto the parent's
-    seconds: the part was sent from `from_s`)."""
+    seconds: the part audio sent began `offset_s` into the parent, and the
+    take's first sample was at its start)."""
     seam = seam_from_pb(done.seam) if done.HasField("seam") else None
     rejoin = None
     if done.HasField("rejoin"):
         heard = done.rejoin
         rejoin = Rejoin(
-            at_s=round(heard.at_s + from_s, 6), crossfade_s=heard.crossfade_s, score=heard.score,
+            at_s=round(heard.at_s + offset_s, 6), take_s=heard.at_s, crossfade_s=heard.crossfade_s, score=heard.score,
             harmony=heard.harmony, level_step_db=heard.level_step_db, spectral_jump_db=heard.spectral_jump_db,
             beat_offset_ms=heard.beat_offset_ms, on=heard.on, notes=tuple(heard.notes), weakest=heard.weakest,
             unjudged=heard.unjudged,
@@ -239,7 +242,7 @@ def analysis_to_pb(analysis: NodeAnalysis) -> chain_pb2.NodeAnalysis:
     if analysis.seam is not None:
         msg.seam.CopyFrom(_message(analysis.seam, analysis_pb2.SeamReport))
     if analysis.rejoin is not None:
-        msg.rejoin.CopyFrom(_message(analysis.rejoin, analysis_pb2.Rejoin))
+        msg.rejoin.CopyFrom(_message(replace(analysis.rejoin, take_s=None), analysis_pb2.Rejoin))
     return msg
 
 

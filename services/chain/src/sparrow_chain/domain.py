@@ -20,6 +20,10 @@ Words, one meaning each, as the editor says them and the code names them:
   the take continues the part from `from_s`, and the part **rejoins** near
   `until_s` (analysis.rejoin: on a downbeat where they sound most alike,
   under a crossfade about a beat long centred there).
+- **intro**: a take that leads into the root (its `from_s` 0): written from
+  the words before the clip, `until_s` seconds long before the clip comes in
+  at its first downbeat; committed, the root plays nothing (out point 0) and
+  the rest of it follows the intro.
 - **the rest** of a part: once such a take is committed, a part of its own
   after the take, sharing the replaced part's audio (no bytes copied) from its
   in point, the rejoin, to the part's old out point, with the spine's next
@@ -227,8 +231,14 @@ class Node:
 
     @property
     def replaces(self) -> bool:
-        """Whether it is a take that replaces a stretch of its parent."""
+        """Whether it is a take that replaces a stretch of its parent (or leads into it)."""
         return self.until_s is not None
+
+    @property
+    def is_intro(self) -> bool:
+        """Whether it is an intro: a take that leads into its parent (from_s 0),
+        for `until_s` seconds before the parent comes in at its first downbeat."""
+        return self.from_s == 0.0 and self.until_s is not None
 
     @property
     def is_root(self) -> bool:

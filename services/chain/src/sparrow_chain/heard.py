@@ -123,6 +123,9 @@ class Rejoin:
     weakest: str = ""
     # Why no point could be judged; "" when it was.
     unjudged: str = ""
+    # Where in the take's own seconds it gives way (at_s less the take's from_s
+    # when it replaces a stretch; an intro's length before the parent comes in).
+    take_s: float | None = None
 
     def to_json(self) -> dict:
         return {**asdict(self), "notes": list(self.notes)}

@@ -224,7 +224,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         nodes = await self._create_takes(
             context, request.parent_id, recipe_from_pb(request), request.count, melody_from_pb(request),
             limits_from_pb(request), request.from_s if request.HasField("from_s") else None,
-            request.until_s if request.HasField("until_s") else None,
+            request.until_s if request.HasField("until_s") else None, request.intro,
         )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
 
@@ -254,12 +254,13 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         limits: TakeLimits,
         from_s: float | None = None,
         until_s: float | None = None,
+        intro: bool = False,
     ):
         parent = parse_id(parent_id, "parent id")
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, recipe, count, melody, limits, from_s, until_s
+            self.store.create_takes, caller(context), parent, recipe, count, melody, limits, from_s, until_s, intro
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]
@@ -396,8 +397,9 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
     async def ExportChain(self, request, context) -> AsyncIterator[chain_pb2.ExportChainResponse]:
         spine = await asyncio.to_thread(self.store.spine, caller(context), parse_id(request.chain_id, "chain id"))
         self.exporter.check(request)
-        # A chain started from words begins with a part that has no audio.
-        spine = [node for node in spine if node.audio is not None and node.audio.duration_s > 0]
+        # A chain started from words begins with a part that has no audio; a root
+        # with an intro before it plays nothing of itself (the rest of it follows the intro).
+        spine = [node for node in spine if node.heard_s > 0]
         if not spine:
             raise Conflict("the spine has no audio yet: commit a take of the beginning first")
         if request.stems and request.without:

@@ -1,4 +1,5 @@
-"""Replacing a stretch of a part: what may be replaced, and how long its takes run.
+"""Replacing a stretch of a part, or writing an intro: what may be replaced,
+and how long its takes run.
 
 A take that replaces the seconds `from_s` to `until_s` of a part continues the
 part from `from_s` (the model hears the path up to there, as any take from a
@@ -9,6 +10,13 @@ engine/rejoin.py). So the take lasts the stretch, a bar more and a beat for
 the crossfade there, at the part's tempo (2 s more without one). Committing it
 is a move (store/moves.py): the part plays to `from_s`, then the take to the
 rejoin, then **the rest** of the part from there.
+
+An intro is the same move before the clip: takes of the root from its start
+(`from_s` 0), written from the words alone (the path before the root is
+empty), `until_s` seconds long (the knobs' duration_s) before the clip comes in
+at its first downbeat, and a bar and a beat more to hear how they lead in.
+Committed, the root plays nothing, then the intro, then the rest of the root
+from its first downbeat.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from dataclasses import replace
 
 from sparrow_chain.bars import Aligned
 from sparrow_chain.domain import Node, Recipe
-from sparrow_common.errors import InvalidArgument
+from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.params import RANGES
 
 # The shortest stretch that can be replaced, and what must stay of the part after it.
@@ -48,26 +56,58 @@ def check_stretch(parent: Node, from_s: float | None, until_s: float) -> None:
         )
 
 
+def check_intro(parent: Node, from_s: float | None, until_s: float | None) -> None:
+    """InvalidArgument (or Conflict) unless an intro can be written before `parent`."""
+    if from_s is not None or until_s is not None:
+        raise InvalidArgument("an intro leads into the clip from its start: ask for it without from_s or until_s")
+    if not parent.is_root:
+        raise InvalidArgument("an intro leads into the chain's first part: ask the root for it")
+    if parent.audio is None or parent.audio.duration_s <= 0:
+        raise Conflict("this chain starts from words: there is no clip to lead into yet")
+    if parent.out_s == 0.0:
+        raise Conflict("the spine starts with an intro already: uncommit it to write another")
+
+
+def to_intro(recipe: Recipe, parent: Node) -> Aligned[Recipe]:
+    """`recipe` lasting the intro asked (its duration_s) and what the rejoin
+    needs after it, with its note."""
+    grid = parent.grid
+    first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else None
+    stretched = _longer(recipe, recipe.duration_s, parent, "an intro")
+    where = f"at its first downbeat, {first:.2f} s in" if first is not None else "at its start (no downbeat heard yet)"
+    note = (
+        f"an intro of {recipe.duration_s:.2f} s before the clip comes in {where}: runs "
+        f"{stretched.recipe.duration_s:.2f} s ({stretched.note}) to hear how well it leads in"
+    )
+    return Aligned(stretched.recipe, note)
+
+
 def to_stretch(recipe: Recipe, parent: Node, from_s: float, until_s: float) -> Aligned[Recipe]:
     """`recipe` lasting the stretch and what the rejoin needs after it (a bar
     and a beat at the parent's tempo, else UNTIMED_REACH_S), with its note;
     InvalidArgument when that is longer than a take can be."""
+    stretched = _longer(recipe, until_s - from_s, parent, f"a stretch of {until_s - from_s:.1f} s")
+    note = (
+        f"replaces {from_s:.2f} to {until_s:.2f} s: runs {stretched.recipe.duration_s:.2f} s (the stretch and "
+        f"{stretched.note}) for the part to come back where they sound most alike"
+    )
+    return Aligned(stretched.recipe, note)
+
+
+def _longer(recipe: Recipe, seconds: float, parent: Node, what: str) -> Aligned[Recipe]:
+    """`recipe` lasting `seconds` and a bar and a beat more at the parent's
+    tempo (else UNTIMED_REACH_S), the words for that more as its note;
+    InvalidArgument naming `what` when that is longer than a take can be."""
     grid = parent.grid
-    stretch = until_s - from_s
     if grid is not None and grid.tempo_bpm:
         beat = 60.0 / grid.tempo_bpm
         after, why = beat * ((grid.meter or 4) + 1), f"a bar and a beat at {grid.tempo_bpm:.1f} bpm"
     else:
         after, why = UNTIMED_REACH_S, f"{UNTIMED_REACH_S:g} s, the part having no tempo"
     longest = RANGES["duration_s"][1]
-    length = round(stretch + after, 3)
+    length = round(seconds + after, 3)
     if length > longest:
         raise InvalidArgument(
-            f"a stretch of {stretch:.1f} s is too long to replace: its takes would run {length:.1f} s "
-            f"(the stretch and {why}), and a take lasts at most {longest:g} s"
+            f"{what} is too long: its takes would run {length:.1f} s ({why} more), and a take lasts at most {longest:g} s"
         )
-    note = (
-        f"replaces {from_s:.2f} to {until_s:.2f} s: runs {length:.2f} s (the stretch and {why}) "
-        "for the part to come back where they sound most alike"
-    )
-    return Aligned(replace(recipe, duration_s=length), note)
+    return Aligned(replace(recipe, duration_s=length), why)

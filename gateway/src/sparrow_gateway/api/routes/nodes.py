@@ -31,20 +31,27 @@ class Asked:
     melody: schemas.Melody | None
     from_s: float | None
     until_s: float | None = None
+    intro: bool = False
 
 
 async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -> Asked:
     if body.like is None:
-        asked = Asked(body.knobs(), body.align, body.prompt_source, body.melody, body.from_s, body.until_s)
+        asked = Asked(
+            body.knobs(), body.align, body.prompt_source, body.melody, body.from_s, body.until_s, body.place == "before"
+        )
     else:
         like = await chain.get_node(str(body.like))
         if like.parent_id != str(parent_id) or like.params is None:
             raise HTTPException(422, f"`like` must be a take of node {parent_id}; node {body.like} is not one.")
         knobs = like.params.knobs()
-        asked = Asked(
-            replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s,
-            like.until_s,
-        )
+        if like.intro:  # an intro asked again: its length is the knobs', its start the clip's
+            asked = Asked(replace(knobs, seed=None, duration_s=like.until_s), like.params.align, like.params.prompt_source,
+                          like.melody, None, None, True)
+        else:
+            asked = Asked(
+                replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s,
+                like.until_s,
+            )
     # A take prompted by one stem makes stems: the paid tier's, as stems are.
     if asked.prompt_source != MIX:
         paid_account(account)
@@ -54,7 +61,7 @@ async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -
 async def _create(chain, parent_id: UUID, asked: Asked, count: int) -> list[schemas.Node]:
     return await chain.create_takes(
         str(parent_id), asked.knobs, count, align=asked.align, prompt_source=asked.prompt_source,
-        melody=asked.melody, from_s=asked.from_s, until_s=asked.until_s,
+        melody=asked.melody, from_s=asked.from_s, until_s=asked.until_s, intro=asked.intro,
     )
 
 
@@ -80,8 +87,9 @@ async def create_takes(parent_id: UUID, body: schemas.TakesRequest, chain: Chain
     With `prompt_source` a stem's name, the model hears only that stem of the path;
     with `from_s`, the path up to that second of the parent; with `from_s` and
     `until_s`, takes that replace that stretch of the parent (each comes back
-    into it near `until_s`: its `analysis.rejoin`); with `like`, the knobs of
-    that take (more like this)."""
+    into it near `until_s`: its `analysis.rejoin`); with `place: "before"` of
+    the root, intros that lead into the clip; with `like`, the knobs of that
+    take (more like this)."""
     asked = await _asked(parent_id, body, chain, account)
     return schemas.Takes(nodes=await _create(chain, parent_id, asked, body.count))
 

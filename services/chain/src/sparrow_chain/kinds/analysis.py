@@ -1,6 +1,7 @@
 """Analysis: a node's audio (and, for a take, the last seconds of the path it
 continues, with that path's grid; for a take that replaces a stretch, the part
-from its first sample on, to hear where the part comes back) to the analysis
+from its first sample on, to hear where the part comes back, and for an intro
+the clip it leads into) to the analysis
 worker, what it heard onto the node (store/analyses.py)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
+import numpy as np
 from sparrow.v1 import analysis_pb2, common_pb2
 
 from sparrow_chain.audio_work import AudioWork
@@ -23,7 +25,7 @@ from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYSIS
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
-from sparrow_common.audio import split
+from sparrow_common.audio import decode, encode_wav, split, wav_frames
 from sparrow_common.channels import Requests, its_error_raised
 
 # A take's seam is heard against this much of the path before it.
@@ -33,16 +35,17 @@ SEAM_CONTEXT_S = 12.0
 REJOIN_REACH_S = 8.0
 
 
-def reader(from_s: float | None):
+def reader(offset_s: float):
     """How to read one AnalyzeResponse: progress, or done (what was heard: a
-    ready NodeAnalysis, its rejoin in the parent's seconds: the part was sent from `from_s`)."""
+    ready NodeAnalysis, its rejoin in the parent's seconds: the part audio sent
+    began `offset_s` into the parent)."""
 
     def read(reply) -> object:
         part = reply.WhichOneof("part")
         if part == "progress":
             return progress_of(reply.progress)
         if part == "done":
-            return Done([], heard_from_pb(reply.done, from_s or 0.0))
+            return Done([], heard_from_pb(reply.done, offset_s))
         return None
 
     return read
@@ -51,28 +54,47 @@ def reader(from_s: float | None):
 @dataclass(frozen=True)
 class Stretch:
     """What the worker hears to find where a part comes back after a take that
-    replaces a stretch of it: the part from the take's first sample on, as a
-    WAV, and where it should come back, with its grid, on that clock."""
+    replaces a stretch of it (or where the clip comes in after an intro): the
+    part as a WAV on the take's clock (the take's first sample at its start),
+    where it should come back, with its grid, on that clock, and where that
+    clock's 0 is in the part (`offset_s`)."""
 
     part: bytes
     asked: analysis_pb2.RejoinAsked
+    offset_s: float
 
 
 def stretch_heard(blobs, parent: Node, from_s: float, until_s: float) -> Stretch:
-    """The part `parent` from `from_s` to a little past `until_s` (within what
-    the spine plays of it: to its out point when one lies past the stretch,
-    else to its end), and the rejoin asked, on that clock."""
+    """For a take that replaces `from_s` to `until_s` of `parent`: the part from
+    `from_s` to a little past `until_s` (within what the spine plays of it: to
+    its out point when one lies past the stretch, else to its end), and the
+    rejoin asked near `until_s`, on its downbeats. For an intro (`from_s` 0,
+    `until_s` seconds long): the clip placed so that its first downbeat falls
+    `until_s` into the take (silence before it when the intro is the longer),
+    the rejoin asked there alone."""
+    grid = parent.grid
+    if from_s == 0.0:
+        first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else 0.0
+        offset = first - until_s
+        end = min(parent.audio.duration_s, first + REJOIN_REACH_S)
+        rate, channels = parent.audio.sample_rate, min(parent.audio.channels, 2)
+        clip = decode(b"".join(blobs.read(parent.audio.key)), rate, channels)[:, : int(round(end * rate))]
+        shift = int(round(offset * rate))
+        placed = clip[:, shift:] if shift >= 0 else np.concatenate([np.zeros((channels, -shift), clip.dtype), clip], axis=-1)
+        asked = analysis_pb2.RejoinAsked(asked_s=until_s, downbeats_s=[until_s], beats_s=[until_s])
+        if grid is not None and grid.tempo_bpm is not None:
+            asked.tempo_bpm = grid.tempo_bpm
+        return Stretch(encode_wav(placed, rate), asked, offset)
     end = parent.out_s if parent.out_s is not None and parent.out_s > until_s else parent.audio.duration_s
     end = min(end, until_s + REJOIN_REACH_S)
     part = tail(blobs, [(parent.audio, end, from_s)], end - from_s, [part_called(parent)])
     asked = analysis_pb2.RejoinAsked(asked_s=until_s - from_s)
-    grid = parent.grid
     if grid is not None:
         asked.downbeats_s.extend(round(d - from_s, 6) for d in grid.downbeats_s if from_s <= d < end)
         asked.beats_s.extend(round(b - from_s, 6) for b in grid.beats_s if from_s <= b < end)
         if grid.tempo_bpm is not None:
             asked.tempo_bpm = grid.tempo_bpm
-    return Stretch(part, asked)
+    return Stretch(part, asked, from_s)
 
 
 class Analysis:
@@ -111,13 +133,15 @@ class Analysis:
                 [(heard.node.grid, heard.start_s or 0.0, (heard.start_s or 0.0) + heard.seconds) for heard in path],
                 SEAM_CONTEXT_S,
             )
+            if wav_frames(context) == 0:  # nothing before it (an intro, a chain's beginning): no seam
+                context, grid = None, None
             if job.until_s is not None:
                 stretch = await self.audio.run(stretch_heard, self.blobs, path[-1].node, job.from_s, job.until_s)
         await dispatch.wait_for_worker(job, self.worker)
         clip = Requests(audio_of(self.blobs, job.audio_key, "the part to hear"))
         call = self.analyze(clip, context, grid, stretch)
         with its_error_raised(clip):  # a clip gone mid-call fails the job in words
-            done = await dispatch.follow(job, call, reader(job.from_s))
+            done = await dispatch.follow(job, call, reader(stretch.offset_s if stretch is not None else 0.0))
         if done is None:
             raise RuntimeError("the analysis worker ended the call without an answer")
         await dispatch.end(job, {"analysis": done.result})

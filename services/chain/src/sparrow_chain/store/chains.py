@@ -60,7 +60,7 @@ from sparrow_chain.store.takes import TAKES, ready_stem
 from sparrow_chain.store.moves import Moves
 from sparrow_chain.store.presets import Presets
 from sparrow_chain.store.tables import chains, events, jobs, moves, nodes, stem_files
-from sparrow_chain.stretches import check_stretch, to_stretch
+from sparrow_chain.stretches import check_intro, check_stretch, to_intro, to_stretch
 from sparrow_common.errors import Conflict, InvalidArgument
 from sparrow_common.ids import new_id
 
@@ -296,6 +296,7 @@ class ChainStore(Moves, Presets):
         limits: TakeLimits = TakeLimits(),
         from_s: float | None = None,
         until_s: float | None = None,
+        intro: bool = False,
     ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
         one queued generation job that makes them as a batch; conditioned on
@@ -303,10 +304,11 @@ class ChainStore(Moves, Presets):
         continuing from `from_s` seconds into the parent's audio when given (its
         end otherwise); with `until_s` too, replacing the stretch between
         (stretches.py: they run past it, for the parent to come back near
-        `until_s`). OverLimit when they would take `owner` past `limits`."""
+        `until_s`); with `intro`, leading into the parent, the root, from its
+        start (stretches.py). OverLimit when they would take `owner` past `limits`."""
         if from_s is not None and not (math.isfinite(from_s) and from_s > 0):
             raise InvalidArgument("from_s must be a time inside the parent's audio, in seconds above 0")
-        if until_s is not None and recipe.align == "bars":
+        if (until_s is not None or intro) and recipe.align == "bars":
             raise InvalidArgument('a replaced stretch sets its takes\' length: ask for them with align "seconds"')
         recipe.validated()
         if not 1 <= count <= MAX_TAKES:
@@ -332,7 +334,14 @@ class ChainStore(Moves, Presets):
                     f"from_s must be where the part plays: it starts at {parent.in_s:.2f} s of its audio"
                 )
             note = ""
-            if until_s is not None:
+            if intro:
+                heard = node_from_row(parent)
+                check_intro(heard, from_s, until_s)
+                # It plays the length asked before the clip comes in: from the parent's start.
+                from_s, until_s = 0.0, recipe.duration_s
+                stretched = to_intro(recipe, heard)
+                recipe, note = stretched.recipe, stretched.note
+            elif until_s is not None:
                 heard = node_from_row(parent)
                 check_stretch(heard, from_s, until_s)
                 stretched = to_stretch(recipe, heard, from_s, until_s)

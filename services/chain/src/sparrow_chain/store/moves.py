@@ -180,7 +180,7 @@ class Moves(Store):
                 f"The spine already continues from this node's parent with node {other}; "
                 "committing this one too would fork it."
             )
-        rejoin = self._rejoin_of(row) if row.until_s is not None else None
+        rejoin = self._rejoin_of(conn, row) if row.until_s is not None else None
         siblings = conn.execute(
             select(nodes).where(
                 nodes.c.parent_id == parent.id, nodes.c.id != row.id, nodes.c.binned_at.is_(None), ~nodes.c.committed
@@ -203,7 +203,7 @@ class Moves(Store):
                 self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, other))
         return node
 
-    def _rejoin_of(self, row) -> Rejoin:
+    def _rejoin_of(self, conn: Connection, row) -> Rejoin:
         """Where a take that replaces a stretch gives way to its parent: where
         its analysis heard it, or the asked point when nothing listens
         (analysis off, or failed); Conflict while it is being listened for."""
@@ -213,6 +213,11 @@ class Moves(Store):
         if heard is not None and heard.status in (AnalysisStatus.PENDING, AnalysisStatus.ANALYZING):
             raise Conflict("Sparrow is still listening for where the part comes back after this take; commit it once it has.")
         why = heard.error_message if heard is not None and heard.error_message else "nothing listened for it"
+        if row.from_s == 0.0:  # an intro: the clip comes in at its first downbeat after it
+            parent = node_from_row(conn.execute(select(nodes).where(nodes.c.id == row.parent_id)).one())
+            grid = parent.grid
+            first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else 0.0
+            return Rejoin(at_s=first, take_s=row.until_s, unjudged=f"comes in where asked: {why}")
         return Rejoin(at_s=row.until_s, unjudged=f"comes back where asked: {why}")
 
     def _rest_after(self, conn: Connection, take, parent, rejoin: Rejoin, after: str | None) -> str:
@@ -223,10 +228,9 @@ class Moves(Store):
         to the bin (with what was asked of it), else a new one. Its id."""
         length = take.duration_s or 0.0
         # The take plays to the rejoin, and half the crossfade past it from its own audio.
-        fade = max(min(rejoin.crossfade_s, 2 * (length - (rejoin.at_s - take.from_s))), 0.0)
-        where = {
-            "from_s": round(rejoin.at_s - take.from_s, 6), "in_s": rejoin.at_s, "in_fade_s": fade, "out_s": parent.out_s,
-        }
+        played = rejoin.take_s if rejoin.take_s is not None else rejoin.at_s - take.from_s
+        fade = max(min(rejoin.crossfade_s, 2 * (length - played)), 0.0)
+        where = {"from_s": round(played, 6), "in_s": rejoin.at_s, "in_fade_s": fade, "out_s": parent.out_s}
         rest = conn.execute(
             select(nodes).where(
                 nodes.c.parent_id == take.id, nodes.c.binned_by == take.id, nodes.c.bin_top == nodes.c.id,
