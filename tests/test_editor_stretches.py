@@ -1,10 +1,12 @@
 """Replacing a stretch in a real browser (issue 24): a loop dragged on the
 ruler inside one part, snapped to its bars, is offered "Replace this stretch"
 (refused in words when too short or across parts); the takes asked say where
-the part comes back; A/B loops through both joins; committed, the spine plays
-the part to the stretch, the take, then the rest of the part from its in point,
-drawn from there and clicked on in spine seconds; undo gives the one part
-back. On the stack that hears every clip; screenshots under tests/screenshots/."""
+the part comes back; A/B loops through both joins; committed on a part the
+spine goes on after, the spine plays the part to the stretch, the take, the
+rest of the part from its in point (drawn from there, clicked on in spine
+seconds), then the part that followed, all from the chain's events; undo (and
+an uncommit of the take, from the part's moves) gives the two parts back. On the stack that hears every clip; screenshots under
+tests/screenshots/."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sparrow_common.audio import encode_wav
-from sparrow_common.testing.browser import card, drop_clip, open_editor, shot
+from sparrow_common.testing.browser import ask_takes, card, commit_take, drop_clip, open_editor, shot
 from sparrow_common.testing.songs import song
 
 SONG_S = 12.5  # six bars of 4/4 at 120 bpm, and the last chord's tail
@@ -36,16 +38,20 @@ def seconds(text: str) -> float:
     return int(minutes) * 60 + float(rest)
 
 
-def drag_on_ruler(page, start: float, end: float) -> None:
-    """Drag on the ruler of a one-part spine SONG_S long from second `start` to `end` (a loop)."""
+def drag_on_ruler(page, start_x: float, end_x: float) -> None:
+    """Drag on the ruler from `start_x` to `end_x` (pixels on screen): a loop."""
     ruler = page.locator("#ruler").bounding_box()
-    x = lambda t: ruler["x"] + ruler["width"] * t / SONG_S  # noqa: E731
     y = ruler["y"] + ruler["height"] / 2
-    page.mouse.move(x(start), y)
+    page.mouse.move(start_x, y)
     page.mouse.down()
-    page.mouse.move(x(end), y, steps=6)
+    page.mouse.move(end_x, y, steps=6)
     page.mouse.up()
     page.keyboard.press("Escape")  # the loop plays: stop it
+
+
+def middle(locator) -> float:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2
 
 
 def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_undo_puts_it_back(page, listening):
@@ -56,18 +62,25 @@ def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_
     expect(root.locator("canvas").first).to_be_attached()
     with listening.client() as client:
         bars = client.get(f"/api/nodes/{root.get_attribute('data-node-id')}").json()["grid"]["downbeats_s"]
-    whole = page.locator("#spine-duration").inner_text()  # "1 part · 0:12.5"
+    # The spine goes on after the groove: a take of a second from its end.
+    ask_takes(page, 1, seconds=1)
+    commit_take(page, 0, 2)
+    blocks = page.locator("#spine .block")
+    after_id = blocks.nth(1).get_attribute("data-node-id")
+    whole = page.locator("#spine-duration").inner_text()  # "2 parts · 0:13.5"
     replace = page.locator("#replace-stretch")
     expect(replace).to_be_hidden()  # no loop, nothing to replace
+    groove_box = root.locator(".block-wave").bounding_box()
+    x = lambda t: groove_box["x"] + groove_box["width"] * t / SONG_S  # noqa: E731  (the groove plays whole)
 
     # Half a second (two beats, snapped): too short to replace, and the button says so.
-    drag_on_ruler(page, bars[1] + 0.02, bars[1] + 0.52)
+    drag_on_ruler(page, x(bars[1] + 0.02), x(bars[1] + 0.52))
     expect(page.locator("#loop-chip")).to_be_visible()
     expect(replace).to_be_disabled()
     expect(replace).to_have_attribute("title", re.compile("at least 1 s"))
 
     # Bar 2 to bar 4, dragged a little off the bar lines: it snaps to them.
-    drag_on_ruler(page, bars[1] + 0.03, bars[3] - 0.04)
+    drag_on_ruler(page, x(bars[1] + 0.03), x(bars[3] - 0.04))
     expect(page.locator("#snap-guide")).to_have_attribute("data-snap", "bar")
     expect(replace).to_be_enabled()
     shot(page, "90-stretch-looped")
@@ -95,16 +108,18 @@ def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_
     expect(page.locator("#now-playing")).to_contain_text("Looping the stretch · A")
     page.keyboard.press("Escape")
 
-    # Committed: the clip to the stretch, the take to where the clip comes back, the rest of the clip.
+    # Committed: the clip to the stretch, the take to where the clip comes back,
+    # the rest of the clip, then the part that followed it (moved under the rest by its events).
     take = card(page, 0)
     at_s = float(take.get_attribute("data-rejoin"))
     take.get_by_role("button", name="Commit").click()
-    blocks = page.locator("#spine .block")
-    expect(blocks).to_have_count(3)
-    # As long as the groove: the take plays exactly the stretch it replaces, to where the clip comes back.
-    expect(page.locator("#spine-duration")).to_have_text(whole.replace("1 part", "3 parts"))
+    expect(blocks).to_have_count(4)
+    # As long as before: the take plays exactly the stretch it replaces, to where the clip comes back.
+    expect(page.locator("#spine-duration")).to_have_text(whole.replace("2 parts", "4 parts"))
     rest = blocks.nth(2)
     expect(rest.locator(".block-name")).to_have_text("part 3")
+    expect(blocks.nth(3)).to_have_attribute("data-node-id", after_id)
+    expect(blocks.nth(3).locator(".block-name")).to_have_text("part 4")
     played, of = (seconds(t) for t in re.findall(r"\d+:\d\d\.\d", rest.locator(".block-length").inner_text()))
     assert played == pytest.approx(SONG_S - at_s, abs=0.06) and of == pytest.approx(SONG_S, abs=0.06)
     expect(rest.locator(".block-from")).to_have_text(re.compile(r"^back at 0:\d\d\.\d\d$"))
@@ -129,25 +144,38 @@ def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_
     spine_t = float(guide.get_attribute("data-t"))
     assert abs(spine_t - clicked) <= 0.3, (spine_t, clicked)  # snapped to a beat of the clip, on the spine's clock
     ruler = page.locator("#ruler").bounding_box()
-    x = float(guide.evaluate("el => parseFloat(el.style.left)"))
-    assert ruler["x"] + x == pytest.approx(box["x"] + box["width"] * spine_t / SONG_S, abs=2.0)
+    guide_x = float(guide.evaluate("el => parseFloat(el.style.left)"))
+    assert ruler["x"] + guide_x == pytest.approx(box["x"] + box["width"] * spine_t / SONG_S, abs=2.0)
     now_playing = page.locator("#now-playing")
     expect(now_playing).to_contain_text("Playing the spine · ")
     assert spine_t - 0.1 <= seconds(now_playing.inner_text()) <= spine_t + 3.0, now_playing.inner_text()
     page.keyboard.press("Escape")
 
     # A loop across two parts can't be replaced: the button says why.
-    drag_on_ruler(page, from_s - 1.0, from_s + 1.0)
+    drag_on_ruler(page, middle(root.locator(".block-wave")), middle(blocks.nth(1).locator(".block-wave")))
     expect(replace).to_be_disabled()
     expect(replace).to_have_attribute("title", re.compile("more than one part"))
     page.click("#loop-clear")
 
-    # Undo: one part again, played whole, the takes back beside each other.
+    # Undo: the groove played whole again, then the part after it, the takes back beside each other.
     page.click("#undo")
-    expect(blocks).to_have_count(1)
+    expect(blocks).to_have_count(2)
     expect(page.locator("#spine-duration")).to_have_text(whole)
+    expect(blocks.nth(1)).to_have_attribute("data-node-id", after_id)
     expect(root).not_to_have_class(re.compile(r"\bcut\b"))
-    expect(root.locator(".block-length")).to_have_text(whole.split("· ")[-1])
+    expect(root.locator(".block-length")).to_have_text("0:12.5")
     expect(page.locator("#takes .card")).to_have_count(2)
     shot(page, "93-stretch-undone")
+
+    # Redone, it is back; uncommitted from the part's moves (it needs not be the tip), the stretch comes back again.
+    page.click("#redo")
+    expect(blocks).to_have_count(4)
+    expect(blocks.nth(2).locator(".in-mark")).to_be_visible()
+    blocks.nth(1).locator(".block-name").click()
+    uncommit = page.locator("#uncommit-part")
+    expect(uncommit).to_have_text("Uncommit part 2")
+    uncommit.click()
+    expect(blocks).to_have_count(2)
+    expect(page.locator("#spine-duration")).to_have_text(whole)
+    expect(blocks.nth(1)).to_have_attribute("data-node-id", after_id)
     assert page.errors == []

@@ -27,10 +27,17 @@ function timeLeft(seconds) {
 
 // The seam's line: "Best seam · 72%: …" (best: rank 1 and at least
 // BEST_FLOOR), "Seam #2 · 31%: …", or why it can't be judged (no score shown).
+// A take that replaces a stretch is ranked by the worse of its two joins: when
+// that is the way back, the line says so and still describes the way in (the
+// way back has its own line).
 function seamWords(heard, node, { rank, best }) {
   if (!heard) return node.analysis ? `Seam: ${describeClip(node) || "listening…"}` : "";
-  if (!judged(heard)) return `Seam not judged: ${heard.unjudged}`;
-  return `${best ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%: ${describeSeam(heard)}`;
+  const first = node.analysis.seam;
+  const back = heard !== first;
+  if (!judged(heard)) return back ? `Seam not judged where the part comes back: ${heard.unjudged}` : `Seam not judged: ${heard.unjudged}`;
+  const score = `${best ? "Best seam" : `Seam #${rank}`} · ${Math.round(heard.score * 100)}%`;
+  if (back) return `${score}, ranked by where the part comes back · the way in: ${describeSeam(first)}`;
+  return `${score}: ${describeSeam(heard)}`;
 }
 
 // Where take `id` is while it plays: alone, or looped across its seam (A/B:
