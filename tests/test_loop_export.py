@@ -6,25 +6,10 @@ wraps with no click."""
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from sparrow_common.audio import decode
-from sparrow_common.testing.clips import make_clip
-
-
-def smpl_loop(data: bytes) -> tuple[int, int]:
-    """(start, end) of a WAV's one loop, from its `smpl` chunk."""
-    at = 12
-    while at + 8 <= len(data):
-        kind, size = data[at : at + 4], struct.unpack("<I", data[at + 4 : at + 8])[0]
-        if kind == b"smpl":
-            body = data[at + 8 : at + 8 + size]
-            assert struct.unpack("<I", body[28:32])[0] == 1  # one loop
-            return struct.unpack("<II", body[44:52])
-        at += 8 + size + size % 2
-    raise AssertionError("no smpl chunk")
+from sparrow_common.testing.clips import make_clip, smpl_loop
 
 
 def test_a_loop_of_the_spine_lands_on_whole_bars_and_wraps_with_no_click(full_stack):

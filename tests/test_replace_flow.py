@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sparrow_common.audio import decode, encode_wav
+from sparrow_common.testing.clips import smpl_loop
 from sparrow_common.testing.songs import song
 
 RATE = 32000
@@ -114,3 +115,23 @@ def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listen
 
         assert client.post(f"/api/chains/{chain['id']}/undo").status_code == 200
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == before
+
+
+def test_a_glued_loop_is_the_stretch_and_a_bar_written_to_close_it(listening):
+    groove = song(120.0, 4, "A minor", bars=6, sample_rate=RATE, seed=6, start_s=BAR_ONE_S)
+    with listening.client() as client:
+        chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
+        heard(client, chain["root"]["id"])
+        export = f"/api/chains/{chain['id']}/export"
+        # Two bars (2.25 s to 6.25 s once snapped) and the bar of glue after them.
+        reply = client.post(export, json={"format": "wav", "loop": {"from_s": 2.3, "until_s": 6.1}, "glue": True})
+        assert reply.status_code == 200, reply.text
+        audio = decode(reply.content, RATE, 1)[0]
+        assert abs(audio.shape[-1] / RATE - 3 * BAR_S) <= 0.01
+        assert smpl_loop(reply.content) == (0, audio.shape[-1] - 1)
+        step = abs(float(audio[0]) - float(audio[-1]))
+        assert step <= 2 * float(np.median(np.abs(np.diff(audio)))), step
+        # Nothing was stored: the chain holds its root alone.
+        assert client.get(f"/api/chains/{chain['id']}").json()["node_count"] == 1
+        refused = client.post(export, json={"format": "wav", "glue": True})
+        assert refused.status_code == 422 and "loop" in refused.text

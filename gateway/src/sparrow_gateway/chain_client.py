@@ -268,7 +268,8 @@ class ChainClient:
 
     async def export(self, chain_id: str, body: schemas.ExportRequest) -> Download:
         """The spine rendered as one file (or, with `stems`, one zip of the mix and
-        its stems; with `loop`, that stretch alone, made to repeat)."""
+        its stems; with `loop`, that stretch alone, made to repeat, closed with
+        a bar of glue with `glue`)."""
         return await _download(
             self.stub.ExportChain(
                 chain_pb2.ExportChainRequest(
@@ -281,6 +282,7 @@ class ChainClient:
                     stems_model=body.stems_model or "",
                     loop=common_pb2.Stretch(from_s=body.loop.from_s, until_s=body.loop.until_s) if body.loop else None,
                     without=body.without,
+                    glue=body.glue,
                 ),
                 timeout=self.settings.upload_timeout_s,
                 metadata=self.metadata,

@@ -593,6 +593,13 @@ class ExportRequest(BaseModel):
         "it repeats with no click. A WAV carries the loop in a `smpl` chunk, as samplers and DAWs read it. Not "
         "with `stems`.",
     )
+    glue: bool = Field(
+        False,
+        description="With `loop`: close it with glue. Takes continue the spine from the loop's end for a bar and are "
+        "heard against its start; the one that leads back best plays after the stretch, and the loop is both (a bar "
+        "longer), made to repeat. The export waits while they are written (seconds on a GPU); nothing is stored. "
+        "Not with `without`.",
+    )
 
     without: list[StemName] = Field(
         default_factory=list, max_length=16,
@@ -607,4 +614,8 @@ class ExportRequest(BaseModel):
             raise ValueError("a loop is exported as the mix alone: ask without `stems`")
         if self.without and self.stems:
             raise ValueError("leave stems out of one file, or export every stem (`stems`): not both")
+        if self.glue and self.loop is None:
+            raise ValueError("glue closes a loop: ask for it with `loop`")
+        if self.glue and self.without:
+            raise ValueError("a glued loop is the mix alone: ask without `without`")
         return self

@@ -13,8 +13,9 @@ from sparrow.v1 import chain_pb2, common_pb2, export_pb2, export_pb2_grpc
 from sparrow_chain.blobs import BlobStore
 from sparrow_chain.config import Settings
 from sparrow_chain.domain import Node, StemSet
+from sparrow_chain.glue import Glue
 from sparrow_common import request_id
-from sparrow_common.audio import chunks_in_thread
+from sparrow_common.audio import chunks_in_thread, split
 from sparrow_common.channels import Requests, its_error_raised, open_channel
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound, from_downstream
 
@@ -63,12 +64,13 @@ class Exporter:
 
     async def render(
         self, spine: list[Node], request: chain_pb2.ExportChainRequest, stems: list[StemSet] | None = None,
-        loop: tuple[float, float] | None = None,
+        loop: tuple[float, float] | None = None, glue: Glue | None = None,
     ) -> AsyncIterator[chain_pb2.ExportChainResponse]:
         """Progress, the file's info, then its bytes: one file of the spine, or
         with `stems` (each part's ready set, in spine order) one zip of the mix
         and every stem; with `loop` (spine seconds, snapped: loops.py), that
-        stretch alone, made to repeat."""
+        stretch alone, made to repeat; with `glue` (glue.py), a clip after the
+        spine's last part, its first `glue.seconds` heard."""
         self.check(request)
         names: list[str] = []
         if stems is not None:
@@ -78,7 +80,7 @@ class Exporter:
                     raise Conflict(
                         f"part {index + 1}'s stems ({', '.join(stem_set.files)}) are not part 1's ({', '.join(names)})"
                     )
-        requests = Requests(self._requests(spine, request, names, stems, loop))
+        requests = Requests(self._requests(spine, request, names, stems, loop, glue))
         call = self.stub.Render(requests, timeout=self.settings.export_deadline_s, metadata=request_id.metadata())
         try:
             with its_error_raised(requests):
@@ -95,25 +97,26 @@ class Exporter:
 
     async def _requests(
         self, spine: list[Node], request: chain_pb2.ExportChainRequest, names: list[str],
-        stems: list[StemSet] | None, loop: tuple[float, float] | None = None,
+        stems: list[StemSet] | None, loop: tuple[float, float] | None = None, glue: Glue | None = None,
     ):
+        more = [glue] if glue is not None else []
         yield export_pb2.RenderRequest(
             setup=export_pb2.RenderSetup(
                 loop=common_pb2.Stretch(from_s=loop[0], until_s=loop[1]) if loop else None,
                 format=_FORMATS[request.format],
-                clip_count=len(spine),
+                clip_count=len(spine) + len(more),
                 crossfade_ms=request.crossfade_ms,
                 normalize=request.normalize,
                 match_parts=request.match_parts,
-                clip_names=[part_name(node, index) for index, node in enumerate(spine)],
+                clip_names=[part_name(node, index) for index, node in enumerate(spine)] + ["Glue"] * len(more),
                 stems=names,
                 without=list(request.without),
                 # Each part from its in point to its out point (0: all of it), the
                 # rest of a part after a replaced stretch crossfaded with the take
                 # before it, centred on the rejoin.
-                clip_ends_s=[node.out_s or 0.0 for node in spine],
-                clip_starts_s=[node.in_s or 0.0 for node in spine],
-                clip_fades_s=[node.in_fade_s or 0.0 for node in spine],
+                clip_ends_s=[node.out_s or 0.0 for node in spine] + [g.seconds for g in more],
+                clip_starts_s=[node.in_s or 0.0 for node in spine] + [0.0] * len(more),
+                clip_fades_s=[node.in_fade_s or 0.0 for node in spine] + [0.0] * len(more),
             )
         )
         # Clip by clip: its mix, then each of its stems in order.
@@ -128,6 +131,9 @@ class Exporter:
                 except (OSError, NotFound) as error:
                     log.warning("export: reading %s of part %d failed: %s", key, index + 1, error)
                     raise Conflict(_missing(node, index, stem)) from None
+        for index, made in enumerate(more, start=len(spine)):
+            for data in split(made.audio):
+                yield export_pb2.RenderRequest(clip_chunk=export_pb2.ClipChunk(clip=index, data=data))
 
 
 def _missing(node: Node, index: int, stem: str) -> str:

@@ -113,14 +113,14 @@ async def build_server(settings: Settings) -> ChainServer:
     generation = Worker("generation", settings.generation_addr, generation_pb2_grpc.GenerationServiceStub)
     stems = Worker("stems", settings.stems_addr, stems_pb2_grpc.StemsServiceStub)
     workers = [generation, stems]
-    kinds: list[Kind] = [
-        Takes(generation, queue.takes, queue.stems, blobs, audio, settings, on_change=bell.ring),
-        Stems(stems, blobs, settings, on_change=bell.ring),
-    ]
+    writing = Takes(generation, queue.takes, queue.stems, blobs, audio, settings, on_change=bell.ring)
+    kinds: list[Kind] = [writing, Stems(stems, blobs, settings, on_change=bell.ring)]
+    listening = None
     if analyze:
         analysis = Worker("analysis", settings.analysis_addr, analysis_pb2_grpc.AnalysisServiceStub)
         workers.append(analysis)
-        kinds.append(Analysis(analysis, queue.takes, blobs, audio, settings, on_change=bell.ring))
+        listening = Analysis(analysis, queue.takes, blobs, audio, settings, on_change=bell.ring)
+        kinds.append(listening)
     dispatcher = Dispatcher(queue, kinds, blobs, audio, settings)
 
     def changed(chain_id: str) -> None:
@@ -128,7 +128,8 @@ async def build_server(settings: Settings) -> ChainServer:
         dispatcher.poke()
 
     servicer = ChainServicer(
-        store, blobs, settings, bell, on_change=changed, stems=queue.stems, generation=generation.stub, audio=audio
+        store, blobs, settings, bell, on_change=changed, stems=queue.stems, generation=generation.stub, audio=audio,
+        writing=writing, listening=listening,
     )
     running = await start_server(
         host=settings.host,

@@ -38,6 +38,9 @@ from sparrow_chain.domain import (
 )
 from sparrow_chain.splits import stems_model
 from sparrow_chain.export import Exporter
+from sparrow_chain.glue import glued
+from sparrow_chain.kinds.analysis import Analysis
+from sparrow_chain.kinds.takes import Takes
 from sparrow_chain.loops import loop_stretch
 from sparrow_chain.store import ChainStore, StemStore
 from sparrow_chain.store import Removed
@@ -78,6 +81,8 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         stems: StemStore | None = None,
         generation: generation_pb2_grpc.GenerationServiceStub | None = None,
         audio: AudioWork | None = None,
+        writing: Takes | None = None,
+        listening: Analysis | None = None,
     ):
         self.store = store
         self.blobs = blobs
@@ -90,6 +95,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.stems = stems or StemStore(store.engine)
         # Asked whether its model can take a melody; None: never asked (no workers).
         self.generation = generation
+        # The takes and analysis kinds, for a loop's glue (glue.py): written and
+        # heard for the export alone. None: no workers (glue is refused).
+        self.writing = writing
+        self.listening = listening
 
     async def _drop_blobs(self, removed: Iterable[Removed]) -> None:
         """Delete the audio of removed nodes that no other node holds (a fork
@@ -409,6 +418,18 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             if request.stems:
                 raise InvalidArgument("a loop is exported as the mix alone, without stems")
             loop = loop_stretch(spine, request.loop.from_s, request.loop.until_s)
+        glue = None
+        if request.glue:
+            if loop is None:
+                raise InvalidArgument("glue closes a loop: ask for it with loop")
+            if request.without:
+                raise InvalidArgument("a glued loop is the mix alone: leave out without")
+            if self.writing is None:
+                raise Conflict("no generation worker is set up to write a loop's glue")
+            yield chain_pb2.ExportChainResponse(progress=common_pb2.Progress(step=0, total=1))
+            made = await glued(spine, loop, self.writing, self.listening)
+            spine, loop, glue = made.spine, made.loop, made.glue
+            yield chain_pb2.ExportChainResponse(progress=common_pb2.Progress(step=1, total=1))
         stems = None
         # Leaving a stem out needs every part's stems, as exporting them does.
         if request.stems or request.without:
@@ -419,7 +440,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             async for ready, stems in waiting:
                 # Parts with their stems ready, of all: the stems of the rest are being made.
                 yield chain_pb2.ExportChainResponse(progress=common_pb2.Progress(step=ready, total=len(spine)))
-        async for reply in self.exporter.render(spine, request, stems, loop):
+        async for reply in self.exporter.render(spine, request, stems, loop, glue):
             yield reply
 
     # -- events ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import wave
 
 import av
@@ -79,3 +80,16 @@ def raw_wav(data: bytes, sample_rate: int, channels: int = 1) -> bytes:
         out.setframerate(sample_rate)
         out.writeframes(data)
     return buffer.getvalue()
+
+
+def smpl_loop(data: bytes) -> tuple[int, int]:
+    """(start, end) of a WAV's one loop, from its `smpl` chunk."""
+    at = 12
+    while at + 8 <= len(data):
+        kind, size = data[at : at + 4], struct.unpack("<I", data[at + 4 : at + 8])[0]
+        if kind == b"smpl":
+            body = data[at + 8 : at + 8 + size]
+            assert struct.unpack("<I", body[28:32])[0] == 1  # one loop
+            return struct.unpack("<II", body[44:52])
+        at += 8 + size + size % 2
+    raise AssertionError("no smpl chunk")
