@@ -106,6 +106,9 @@ def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_
     page.click("#ab-loop")
     expect(page.locator("#ab-range")).to_contain_text(re.compile(r"^A loops 0:0\d\.\d before the stretch.* to where the part comes back at 0:\d\d\.\d"))
     expect(page.locator("#now-playing")).to_contain_text("Looping the stretch · A")
+    page.click("#ab-original")  # the groove as it is, over the same span
+    expect(page.locator("#now-playing")).to_contain_text("Looping the stretch · Original (your clip)")
+    expect(page.locator("#ab-range")).to_contain_text("The original loops")
     page.keyboard.press("Escape")
 
     # Committed: the clip to the stretch, the take to where the clip comes back,
