@@ -82,6 +82,24 @@ def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_samp
         assert client.post(f"/api/chains/{chain['id']}/redo").status_code == 200
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == after.content
 
+        # A stretch across parts: from 2 s of the groove, through the take, to 11 s of the rest of the groove.
+        across = {"count": 1, "from_s": 2.0, "until_s": 11.0, "until_node_id": rest["id"]}
+        (take,) = client.post(f"/api/nodes/{root['id']}/takes", json=across).json()["nodes"]
+        assert listening.wait_for(take["id"])["status"] == "ready"
+        rejoin = heard(client, take["id"])["analysis"]["rejoin"]
+        bar = (rejoin["at_s"] - BAR_ONE_S) / BAR_S
+        assert rejoin["on"] == "downbeat" and abs(bar - round(bar)) * BAR_S <= 0.07, rejoin
+        assert client.post(f"/api/nodes/{take['id']}/commit").status_code == 200
+        spine = client.get(f"/api/chains/{chain['id']}/spine").json()
+        assert [n["id"] for n in spine[:2]] == [root["id"], take["id"]] and len(spine) == 3
+        assert spine[2]["in_s"] == pytest.approx(rejoin["at_s"])
+        again = decode(client.post(export, json={"format": "wav", "crossfade_ms": 0}).content, RATE, 1)[0]
+        cut, back = int(2.0 * RATE), int(round((rejoin["at_s"] + rejoin["crossfade_s"] / 2) * RATE))
+        assert again.shape == old.shape
+        assert np.array_equal(again[:cut], old[:cut]) and np.array_equal(again[back:], old[back:])
+        assert client.post(f"/api/chains/{chain['id']}/undo").status_code == 200
+        assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == after.content
+
 
 def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listening):
     groove = song(120.0, 4, "A minor", bars=4, sample_rate=RATE, seed=4, start_s=BAR_ONE_S)

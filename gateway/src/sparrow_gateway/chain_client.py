@@ -183,7 +183,7 @@ class ChainClient:
     async def create_takes(
         self, parent_id: str, knobs: Knobs, count: int, *, align: str = "seconds", prompt_source: str = MIX,
         melody: schemas.Melody | None = None, from_s: float | None = None, until_s: float | None = None,
-        intro: bool = False,
+        intro: bool = False, until_node_id: str | None = None,
     ):
         """`count` takes of the parent with `knobs`, their prompt placed by
         `align` and heard from `prompt_source` of the path, all conditioned on
@@ -198,6 +198,8 @@ class ChainClient:
         if until_s is not None:
             request.until_s = until_s
         request.intro = intro
+        if until_node_id is not None:
+            request.until_node_id = until_node_id
         if melody is not None:
             request.melody.CopyFrom(chain_pb2.Melody(node_id=str(melody.node_id), stem=melody.stem or ""))
         if self.take_limits is not None:

@@ -86,6 +86,7 @@ def node(msg: chain_pb2.Node) -> schemas.Node:
         until_s=msg.until_s if msg.HasField("until_s") else None,
         in_s=msg.in_s if msg.HasField("in_s") else None,
         intro=msg.HasField("from_s") and msg.from_s == 0.0 and msg.HasField("until_s"),
+        until_node_id=msg.until_node_id or None,
         binned_at=msg.bin_time.ToDatetime(tzinfo=UTC) if msg.HasField("bin_time") else None,
         grid=grid(msg.grid) if msg.HasField("grid") else None,
         grid_correction=grid_correction(msg.grid_correction) if msg.HasField("grid_correction") else None,

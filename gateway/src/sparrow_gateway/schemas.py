@@ -92,6 +92,11 @@ class BranchRequest(Knobs):
         "downbeat within a bar of until_s where it has a grid (`analysis.rejoin`), and ranks by the worse of its "
         'two joins. Not with align "bars".',
     )
+    until_node_id: UUID | None = Field(
+        None, description="With until_s: the stretch runs on into this later part of the spine (until_s in its own "
+        "audio; the parts between are replaced too and, once a take is committed, leave the spine as a branch of "
+        "the parent). Absent: the parent.",
+    )
     place: Literal["after", "before"] = Field(
         "after",
         description='"before": write an intro. Takes of the root that lead into the clip, from the words (and the '
@@ -283,6 +288,10 @@ class Node(BaseModel):
     in_s: float | None = Field(
         None, description="For a part: where it starts playing in its audio; null from the start. The rest of a part "
         "after a replaced stretch (or of the clip after an intro) shares the part's audio from here."
+    )
+    until_node_id: str | None = Field(
+        None, description="For a take whose stretch runs on into a later part of the spine: that part (until_s is "
+        "in its audio); null: the parent."
     )
     intro: bool = Field(
         False, description="An intro: a take that leads into its parent, the root (asked with place \"before\"); its "

@@ -187,3 +187,46 @@ def test_a_committed_intro_comes_first_the_clip_follows_from_its_first_downbeat_
         store.create_takes("ann", root.id, Recipe(), 1, intro=True)
     store.undo("ann", chain.id)
     assert played(store, chain.id) == before
+
+
+def test_a_stretch_across_parts_leaves_the_parts_between_off_the_spine_and_undo_puts_them_back(store, build):
+    chain, root = build.chain(seconds=10.0)
+    (middle,) = build.takes(root, from_s=8.0, seconds=4.0)
+    store.commit("ann", middle.id)
+    (last,) = build.takes(middle, seconds=6.0)
+    store.commit("ann", last.id)
+    (tip,) = build.takes(last, from_s=5.0, seconds=3.0)
+    store.commit("ann", tip.id)
+    before = played(store, chain.id)
+    # From 6 s of the root, through the middle part, to 2 s into the last: 2 + 4 + 2 s.
+    (take,) = store.create_takes("ann", root.id, Recipe(), 1, from_s=6.0, until_s=2.0, until_node_id=last.id)
+    assert take.until_node_id == last.id and take.recipe.duration_s == pytest.approx(8.0 + 2.0)
+    take = store.finish_node(take.id, build.audio(f"{chain.id}/{take.id}.wav", 10.0))
+    heard_rejoin(store, take.id, at_s=2.5)
+    store.commit("ann", take.id)
+    spine = store.spine("ann", chain.id)
+    rest = spine[2]
+    assert [n.id for n in spine] == [root.id, take.id, rest.id, tip.id]
+    # The rest is the last part's audio from where it comes back, the take to there on its own clock.
+    assert (rest.audio.key, rest.in_s, rest.out_s) == (last.audio.key, 2.5, 5.0)
+    assert spine[0].out_s == 6.0 and spine[1].out_s == pytest.approx(2.0 + 4.0 + 2.5)
+    # The parts between are a branch of the root now, off the spine.
+    assert not store.get_node("ann", middle.id).committed and store.get_node("ann", middle.id).binned_at is None
+    assert store.get_chain("ann", chain.id)[0].spine_duration_s == pytest.approx(8.0 + 4.0 + 5.0 + 3.0)
+    store.undo("ann", chain.id)
+    assert played(store, chain.id) == before
+    store.redo("ann", chain.id)
+    assert [n.id for n in store.spine("ann", chain.id)] == [root.id, take.id, rest.id, tip.id]
+
+
+@pytest.mark.parametrize(
+    ("until_s", "where", "words"),
+    [(2.0, "root", "a part of the spine after the parent"), (5.8, "last", "at least 0.5 s")],
+)
+def test_a_stretch_across_parts_must_end_in_a_later_part_of_the_spine(store, build, until_s, where, words):
+    chain, root = build.chain(seconds=10.0)
+    (last,) = build.takes(root, seconds=6.0)
+    store.commit("ann", last.id)
+    until = root if where == "root" else last
+    with pytest.raises(InvalidArgument, match=words):
+        store.create_takes("ann", root.id, Recipe(), 1, from_s=6.0, until_s=until_s, until_node_id=until.id)

@@ -123,6 +123,8 @@ def node_to_pb(node: Node) -> chain_pb2.Node:
         msg.until_s = node.until_s
     if node.in_s is not None:
         msg.in_s = node.in_s
+    if node.until_node_id is not None:
+        msg.until_node_id = node.until_node_id
     if node.binned_at is not None:
         msg.bin_time.FromDatetime(node.binned_at)
     if node.grid_correction is not None:

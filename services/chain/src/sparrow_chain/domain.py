@@ -223,6 +223,9 @@ class Node:
     # For a take that replaces a stretch of its parent (from from_s): where the
     # parent should come back, as asked.
     until_s: float | None = None
+    # When the stretch runs on into a later part of the spine: that part
+    # (until_s is in its audio); None: the parent.
+    until_node_id: str | None = None
     # For a part: where it starts playing in its own audio (None: its first
     # sample), and the crossfade centred there with the part before (the rest
     # of a part after a replaced stretch).

@@ -234,6 +234,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             context, request.parent_id, recipe_from_pb(request), request.count, melody_from_pb(request),
             limits_from_pb(request), request.from_s if request.HasField("from_s") else None,
             request.until_s if request.HasField("until_s") else None, request.intro,
+            parse_id(request.until_node_id, "until_node_id") if request.until_node_id else None,
         )
         return chain_pb2.CreateTakesResponse(nodes=nodes)
 
@@ -264,12 +265,14 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         from_s: float | None = None,
         until_s: float | None = None,
         intro: bool = False,
+        until_node_id: str | None = None,
     ):
         parent = parse_id(parent_id, "parent id")
         if melody is not None:
             await self._check_model_takes_melody()
         nodes = await asyncio.to_thread(
-            self.store.create_takes, caller(context), parent, recipe, count, melody, limits, from_s, until_s, intro
+            self.store.create_takes, caller(context), parent, recipe, count, melody, limits, from_s, until_s, intro,
+            until_node_id,
         )
         self.changed(nodes[0].chain_id)
         return [node_to_pb(n) for n in nodes]

@@ -36,24 +36,36 @@ MIN_REST_S = 0.5
 UNTIMED_REACH_S = 2.0
 
 
-def check_stretch(parent: Node, from_s: float | None, until_s: float) -> None:
-    """InvalidArgument unless `from_s`..`until_s` is a stretch of `parent` as the
-    spine plays it (from its in point to its out point) that a take can replace."""
+def check_stretch(parts: list[Node], from_s: float | None, until_s: float) -> float:
+    """The seconds the spine plays from `from_s` of the first of `parts` (the
+    parent) to `until_s` of the last (the parent itself, or a later part of the
+    spine, the parts between them between); InvalidArgument unless that is a
+    stretch a take can replace: at least MIN_STRETCH_S, inside what the spine
+    plays of each (from its in point to its out point), MIN_REST_S of the last
+    left after it."""
     if from_s is None:
         raise InvalidArgument("until_s needs from_s: a replaced stretch starts at from_s and ends at until_s")
     if not math.isfinite(until_s):
         raise InvalidArgument("until_s must be a time inside the part, in seconds")
-    if until_s - from_s < MIN_STRETCH_S - 1e-9:
+    first, last = parts[0], parts[-1]
+    if len(parts) == 1:
+        seconds = until_s - from_s
+    else:
+        if not (last.in_s or 0.0) < until_s:
+            raise InvalidArgument(f"until_s must be inside the part it ends in: it plays from {last.in_s or 0.0:.2f} s")
+        seconds = first.end_s - from_s + sum(p.heard_s for p in parts[1:-1]) + until_s - (last.in_s or 0.0)
+    if seconds < MIN_STRETCH_S - 1e-9:
         raise InvalidArgument(
-            f"a stretch to replace lasts at least {MIN_STRETCH_S:g} s; {from_s:g} to {until_s:g} s is "
-            f"{max(until_s - from_s, 0):.2f} s"
+            f"a stretch to replace lasts at least {MIN_STRETCH_S:g} s; from {from_s:g} s to {until_s:g} s is "
+            f"{max(seconds, 0):.2f} s"
         )
-    end = parent.end_s
+    end = last.end_s
     if until_s > end - MIN_REST_S + 1e-9:
         raise InvalidArgument(
             f"until_s must leave at least {MIN_REST_S:g} s of the part after the stretch (it plays to "
             f"{end:.2f} s); to replace its end, continue from from_s instead"
         )
+    return seconds
 
 
 def check_intro(parent: Node, from_s: float | None, until_s: float | None) -> None:
@@ -82,13 +94,15 @@ def to_intro(recipe: Recipe, parent: Node) -> Aligned[Recipe]:
     return Aligned(stretched.recipe, note)
 
 
-def to_stretch(recipe: Recipe, parent: Node, from_s: float, until_s: float) -> Aligned[Recipe]:
-    """`recipe` lasting the stretch and what the rejoin needs after it (a bar
-    and a beat at the parent's tempo, else UNTIMED_REACH_S), with its note;
-    InvalidArgument when that is longer than a take can be."""
-    stretched = _longer(recipe, until_s - from_s, parent, f"a stretch of {until_s - from_s:.1f} s")
+def to_stretch(recipe: Recipe, last: Node, from_s: float, until_s: float, seconds: float, parts: int = 1) -> Aligned[Recipe]:
+    """`recipe` lasting the stretch (`seconds`, ending in `last`, across
+    `parts` parts) and what the rejoin needs after it (a bar and a beat at
+    `last`'s tempo, else UNTIMED_REACH_S), with its note; InvalidArgument when
+    that is longer than a take can be."""
+    stretched = _longer(recipe, seconds, last, f"a stretch of {seconds:.1f} s")
+    where = f"{from_s:.2f} to {until_s:.2f} s" if parts == 1 else f"{from_s:.2f} s to {until_s:.2f} s of the part {parts - 1} on"
     note = (
-        f"replaces {from_s:.2f} to {until_s:.2f} s: runs {stretched.recipe.duration_s:.2f} s (the stretch and "
+        f"replaces {where}: runs {stretched.recipe.duration_s:.2f} s (the stretch and "
         f"{stretched.note}) for the part to come back where they sound most alike"
     )
     return Aligned(stretched.recipe, note)

@@ -32,12 +32,14 @@ class Asked:
     from_s: float | None
     until_s: float | None = None
     intro: bool = False
+    until_node_id: str | None = None
 
 
 async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -> Asked:
     if body.like is None:
         asked = Asked(
-            body.knobs(), body.align, body.prompt_source, body.melody, body.from_s, body.until_s, body.place == "before"
+            body.knobs(), body.align, body.prompt_source, body.melody, body.from_s, body.until_s, body.place == "before",
+            str(body.until_node_id) if body.until_node_id else None,
         )
     else:
         like = await chain.get_node(str(body.like))
@@ -50,7 +52,7 @@ async def _asked(parent_id: UUID, body: schemas.BranchRequest, chain, account) -
         else:
             asked = Asked(
                 replace(knobs, seed=None), like.params.align, like.params.prompt_source, like.melody, like.from_s,
-                like.until_s,
+                like.until_s, False, like.until_node_id,
             )
     # A take prompted by one stem makes stems: the paid tier's, as stems are.
     if asked.prompt_source != MIX:
@@ -62,6 +64,7 @@ async def _create(chain, parent_id: UUID, asked: Asked, count: int) -> list[sche
     return await chain.create_takes(
         str(parent_id), asked.knobs, count, align=asked.align, prompt_source=asked.prompt_source,
         melody=asked.melody, from_s=asked.from_s, until_s=asked.until_s, intro=asked.intro,
+        until_node_id=asked.until_node_id,
     )
 
 

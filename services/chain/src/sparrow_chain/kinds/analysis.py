@@ -64,15 +64,18 @@ class Stretch:
     offset_s: float
 
 
-def stretch_heard(blobs, parent: Node, from_s: float, until_s: float) -> Stretch:
-    """For a take that replaces `from_s` to `until_s` of `parent`: the part from
-    `from_s` to a little past `until_s` (within what the spine plays of it: to
-    its out point when one lies past the stretch, else to its end), and the
-    rejoin asked near `until_s`, on its downbeats. For an intro (`from_s` 0,
-    `until_s` seconds long): the clip placed so that its first downbeat falls
-    `until_s` into the take (silence before it when the intro is the longer),
-    the rejoin asked there alone."""
-    grid = parent.grid
+def stretch_heard(blobs, parts: list[Node], from_s: float, until_s: float) -> Stretch:
+    """For a take that replaces `from_s` of the first of `parts` (its parent) to
+    `until_s` of the last (the parent again, or a later part of the spine, the
+    parts between played whole): the spine from `from_s` to a little past
+    `until_s` (within what it plays of the last: to its out point when one
+    lies past the stretch, else to its end), and the rejoin asked near
+    `until_s`, on the last part's downbeats. For an intro (`from_s` 0, `until_s`
+    seconds long): the clip placed so that its first downbeat falls `until_s`
+    into the take (silence before it when the intro is the longer), the rejoin
+    asked there alone."""
+    parent, last = parts[0], parts[-1]
+    grid = last.grid
     if from_s == 0.0:
         first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else 0.0
         offset = first - until_s
@@ -85,16 +88,27 @@ def stretch_heard(blobs, parent: Node, from_s: float, until_s: float) -> Stretch
         if grid is not None and grid.tempo_bpm is not None:
             asked.tempo_bpm = grid.tempo_bpm
         return Stretch(encode_wav(placed, rate), asked, offset)
-    end = parent.out_s if parent.out_s is not None and parent.out_s > until_s else parent.audio.duration_s
+    end = last.out_s if last.out_s is not None and last.out_s > until_s else last.audio.duration_s
     end = min(end, until_s + REJOIN_REACH_S)
-    part = tail(blobs, [(parent.audio, end, from_s)], end - from_s, [part_called(parent)])
-    asked = analysis_pb2.RejoinAsked(asked_s=until_s - from_s)
+    # The last part's clock: where it starts to be heard, and when on the take's.
+    start = from_s if len(parts) == 1 else (last.in_s or 0.0)
+    before = 0.0 if len(parts) == 1 else parent.end_s - from_s + sum(p.heard_s for p in parts[1:-1])
+    if len(parts) == 1:
+        heard = [(parent.audio, end, from_s)]
+    else:
+        between = [(p.audio, p.end_s, p.in_s) for p in parts[1:-1]]
+        heard = [(parent.audio, parent.end_s, from_s), *between, (last.audio, end, start)]
+    part = tail(blobs, heard, before + end - start, [part_called(p) for p in parts])
+    def on(t: float) -> float:  # the last part's seconds on the take's clock
+        return round(before + t - start, 6)
+
+    asked = analysis_pb2.RejoinAsked(asked_s=on(until_s))
     if grid is not None:
-        asked.downbeats_s.extend(round(d - from_s, 6) for d in grid.downbeats_s if from_s <= d < end)
-        asked.beats_s.extend(round(b - from_s, 6) for b in grid.beats_s if from_s <= b < end)
+        asked.downbeats_s.extend(on(d) for d in grid.downbeats_s if start <= d < end)
+        asked.beats_s.extend(on(b) for b in grid.beats_s if start <= b < end)
         if grid.tempo_bpm is not None:
             asked.tempo_bpm = grid.tempo_bpm
-    return Stretch(part, asked, from_s)
+    return Stretch(part, asked, start - before)
 
 
 class Analysis:
@@ -136,7 +150,12 @@ class Analysis:
             if wav_frames(context) == 0:  # nothing before it (an intro, a chain's beginning): no seam
                 context, grid = None, None
             if job.until_s is not None:
-                stretch = await self.audio.run(stretch_heard, self.blobs, path[-1].node, job.from_s, job.until_s)
+                parts = [path[-1].node]
+                if job.until_node_id is not None:
+                    parts = await asyncio.to_thread(self.takes.path_between, job.parent_id, job.until_node_id)
+                    if not parts:
+                        raise RuntimeError("the part the stretch runs into is gone")
+                stretch = await self.audio.run(stretch_heard, self.blobs, parts, job.from_s, job.until_s)
         await dispatch.wait_for_worker(job, self.worker)
         clip = Requests(audio_of(self.blobs, job.audio_key, "the part to hear"))
         call = self.analyze(clip, context, grid, stretch)

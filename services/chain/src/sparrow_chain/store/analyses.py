@@ -49,8 +49,10 @@ class ClaimedAnalysis:
     request_id: str = ""
     # Where in its parent the take continues from; None for the parent's end.
     from_s: float | None = None
-    # For a take that replaces a stretch: where the parent should come back.
+    # For a take that replaces a stretch: where the parent (or the later part
+    # `until_node_id`) should come back.
     until_s: float | None = None
+    until_node_id: str | None = None
 
 
 class Analyses(Store):
@@ -117,7 +119,8 @@ class Analyses(Store):
     def start(self, conn: Connection, row, moment: datetime) -> ClaimedAnalysis | None:
         """The node's analysis starts; None when the node (or its audio) is gone."""
         node = conn.execute(
-            select(nodes.c.audio_key, nodes.c.parent_id, nodes.c.from_s, nodes.c.until_s).where(nodes.c.id == row.node_id)
+            select(nodes.c.audio_key, nodes.c.parent_id, nodes.c.from_s, nodes.c.until_s, nodes.c.until_node_id)
+            .where(nodes.c.id == row.node_id)
         ).first()
         if node is None or node.audio_key is None:
             conn.execute(delete(jobs).where(jobs.c.id == row.id))
@@ -130,7 +133,7 @@ class Analyses(Store):
         self._set(conn, row.node_id, NodeAnalysis(AnalysisStatus.ANALYZING))
         return ClaimedAnalysis(
             row.id, row.chain_id, row.attempts + 1, row.node_id, node.audio_key, node.parent_id, row.request_id,
-            node.from_s, node.until_s,
+            node.from_s, node.until_s, node.until_node_id,
         )
 
     def _node_of(self, conn: Connection, job_id: str) -> str:

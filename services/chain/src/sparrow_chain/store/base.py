@@ -211,6 +211,23 @@ class Store:
         return node
 
     @staticmethod
+    def _between(conn: Connection, first_id: str, last_id: str) -> list | None:
+        """The rows of the path from `first_id` down to `last_id` (both in,
+        oldest first), following `last_id`'s parents; None when `first_id` is
+        not an ancestor of it (or is it)."""
+        rows = []
+        at = last_id
+        while at is not None:
+            row = conn.execute(select(nodes).where(nodes.c.id == at)).first()
+            if row is None:
+                return None
+            rows.append(row)
+            if row.id == first_id:
+                return rows[::-1] if len(rows) > 1 else None
+            at = row.parent_id
+        return None
+
+    @staticmethod
     def _node(conn: Connection, node_id: str) -> Node:
         """The node as it is now, in the caller's transaction."""
         return node_from_row(conn.execute(select(nodes).where(nodes.c.id == node_id)).one())

@@ -297,6 +297,7 @@ class ChainStore(Moves, Presets):
         from_s: float | None = None,
         until_s: float | None = None,
         intro: bool = False,
+        until_node_id: str | None = None,
     ) -> list[Node]:
         """`count` pending sibling nodes under the parent, with distinct seeds, and
         one queued generation job that makes them as a batch; conditioned on
@@ -304,8 +305,9 @@ class ChainStore(Moves, Presets):
         continuing from `from_s` seconds into the parent's audio when given (its
         end otherwise); with `until_s` too, replacing the stretch between
         (stretches.py: they run past it, for the parent to come back near
-        `until_s`); with `intro`, leading into the parent, the root, from its
-        start (stretches.py). OverLimit when they would take `owner` past `limits`."""
+        `until_s`, in `until_node_id` when that is a later part of the spine);
+        with `intro`, leading into the parent, the root, from its start
+        (stretches.py). OverLimit when they would take `owner` past `limits`."""
         if from_s is not None and not (math.isfinite(from_s) and from_s > 0):
             raise InvalidArgument("from_s must be a time inside the parent's audio, in seconds above 0")
         if (until_s is not None or intro) and recipe.align == "bars":
@@ -342,10 +344,19 @@ class ChainStore(Moves, Presets):
                 stretched = to_intro(recipe, heard)
                 recipe, note = stretched.recipe, stretched.note
             elif until_s is not None:
-                heard = node_from_row(parent)
-                check_stretch(heard, from_s, until_s)
-                stretched = to_stretch(recipe, heard, from_s, until_s)
+                parts = [node_from_row(parent)]
+                if until_node_id is not None:
+                    path = self._between(conn, parent.id, until_node_id)
+                    if path is None or not all(row.committed and row.binned_at is None for row in path):
+                        raise InvalidArgument(
+                            "until_node_id must be a part of the spine after the parent (the parent on the spine too)"
+                        )
+                    parts = [node_from_row(row) for row in path]
+                seconds = check_stretch(parts, from_s, until_s)
+                stretched = to_stretch(recipe, parts[-1], from_s, until_s, seconds, len(parts))
                 recipe, note = stretched.recipe, stretched.note
+            elif until_node_id is not None:
+                raise InvalidArgument("until_node_id needs until_s: where in that part the stretch ends")
             if melody is not None:
                 self._check_melody(conn, parent.chain_id, melody)
             take_limits.take(conn, owner, count, limits, now)
@@ -374,6 +385,7 @@ class ChainStore(Moves, Presets):
                         **melody_columns(melody),
                         from_s=from_s,
                         until_s=until_s,
+                        until_node_id=until_node_id,
                         note=note,
                     )
                 )

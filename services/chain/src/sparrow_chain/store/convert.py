@@ -73,6 +73,7 @@ def node_from_row(row: Any) -> Node:
         binned_at=utc(row.binned_at) if row.binned_at is not None else None,
         grid_correction=GridCorrection.from_json(row.grid_correction),
         until_s=row.until_s,
+        until_node_id=row.until_node_id,
         in_s=row.in_s,
         in_fade_s=row.in_fade_s,
     )
@@ -148,6 +149,7 @@ def node_from_json(data: dict[str, Any]) -> Node:
         binned_at=datetime.fromisoformat(data["binned_at"]) if data.get("binned_at") else None,
         grid_correction=GridCorrection.from_json(data.get("grid_correction")),
         until_s=data.get("until_s"),
+        until_node_id=data.get("until_node_id"),
         in_s=data.get("in_s"),
         in_fade_s=data.get("in_fade_s"),
     )

@@ -181,6 +181,15 @@ class Moves(Store):
                 "committing this one too would fork it."
             )
         rejoin = self._rejoin_of(conn, row) if row.until_s is not None else None
+        source, path = parent, []  # the part the stretch ends in, whose rest follows the take
+        if row.until_node_id is not None:
+            path = self._between(conn, parent.id, row.until_node_id)
+            if path is None or not all(r.committed and r.binned_at is None for r in path):
+                raise Conflict(
+                    "The stretch this take replaces runs into a part that is no longer on the spine after its "
+                    "parent: ask for new takes of the stretch."
+                )
+            source = path[-1]
         siblings = conn.execute(
             select(nodes).where(
                 nodes.c.parent_id == parent.id, nodes.c.id != row.id, nodes.c.binned_at.is_(None), ~nodes.c.committed
@@ -189,7 +198,12 @@ class Moves(Store):
         for sibling in siblings:
             self._bin(conn, sibling, binned_by=row.id)
         moment = now()
-        rest = self._rest_after(conn, row, parent, rejoin, other) if rejoin is not None else None
+        rest, after = self._rest_after(conn, row, source, rejoin) if rejoin is not None else (None, None)
+        # The parts between leave the spine, to the part the stretch ends in: a
+        # branch of the parent, as they were (only the spine is committed).
+        for between in path[1:]:
+            conn.execute(update(nodes).where(nodes.c.id == between.id).values(committed=False, updated_at=moment))
+            self._append_event(conn, row.chain_id, EventKind.NODE_UNCOMMITTED, self._node(conn, between.id))
         conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=True, updated_at=moment))
         # The parent plays up to where this take continues from (all of it when from its end).
         conn.execute(update(nodes).where(nodes.c.id == parent.id).values(out_s=row.from_s, updated_at=moment))
@@ -199,8 +213,8 @@ class Moves(Store):
         self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, node)
         if rest is not None:
             self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, self._node(conn, rest))
-            if other is not None:
-                self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, other))
+            if after is not None:
+                self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, after))
         return node
 
     def _rejoin_of(self, conn: Connection, row) -> Rejoin:
@@ -220,15 +234,17 @@ class Moves(Store):
             return Rejoin(at_s=first, take_s=row.until_s, unjudged=f"comes in where asked: {why}")
         return Rejoin(at_s=row.until_s, unjudged=f"comes back where asked: {why}")
 
-    def _rest_after(self, conn: Connection, take, parent, rejoin: Rejoin, after: str | None) -> str:
-        """The rest of `parent` after `take`, which replaces a stretch of it: a
-        committed part under the take, sharing the parent's audio from the
-        rejoin to the parent's out point, with the spine's next part (`after`)
-        moved under it. The same node when an undone commit of the take sent it
-        to the bin (with what was asked of it), else a new one. Its id."""
+    def _rest_after(self, conn: Connection, take, parent, rejoin: Rejoin) -> tuple[str, str | None]:
+        """The rest of `parent` (the part the stretch `take` replaces ends in)
+        after the take: a committed part under the take, sharing the part's
+        audio from the rejoin to its out point, with the spine's next part
+        after it moved under it. The same node when an undone commit of the
+        take sent it to the bin (with what was asked of it), else a new one.
+        Its id, and the next part's (None at the tip)."""
+        after = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == parent.id, nodes.c.committed)).scalar()
         length = take.duration_s or 0.0
         # The take plays to the rejoin, and half the crossfade past it from its own audio.
-        played = rejoin.take_s if rejoin.take_s is not None else rejoin.at_s - take.from_s
+        played = rejoin.take_s if rejoin.take_s is not None else self._on_take(conn, take, parent, rejoin.at_s)
         fade = max(min(rejoin.crossfade_s, 2 * (length - played)), 0.0)
         where = {"from_s": round(played, 6), "in_s": rejoin.at_s, "in_fade_s": fade, "out_s": parent.out_s}
         rest = conn.execute(
@@ -254,7 +270,17 @@ class Moves(Store):
         if after is not None:
             conn.execute(update(nodes).where(nodes.c.id == after).values(parent_id=rest_id, updated_at=now()))
         conn.execute(update(nodes).where(nodes.c.id == take.id).values(out_s=where["from_s"]))
-        return rest_id
+        return rest_id, after
+
+    def _on_take(self, conn: Connection, take, part, at_s: float) -> float:
+        """Second `at_s` of `part` (where a stretch `take` replaces ends) on the
+        take's own clock: the spine's seconds from the take's from_s to there."""
+        if part.id == take.parent_id:
+            return at_s - take.from_s
+        path = [node_from_row(row) for row in self._between(conn, take.parent_id, part.id) or []]
+        if not path:
+            return at_s - take.from_s
+        return path[0].end_s - take.from_s + sum(p.heard_s for p in path[1:-1]) + at_s - (path[-1].in_s or 0.0)
 
     def _uncommit(self, conn: Connection, row) -> Node:
         if row.parent_id is None:
@@ -275,8 +301,15 @@ class Moves(Store):
         moment = now()
         had_out_point = conn.execute(select(nodes.c.out_s).where(nodes.c.id == row.parent_id)).scalar() is not None
         conn.execute(update(nodes).where(nodes.c.id == row.id).values(committed=False, out_s=None, updated_at=moment))
-        # The parent plays to its end again (to where the rest of it stopped, after a replaced stretch).
+        # The parent plays to its end again (to where the rest of it stopped,
+        # after a replaced stretch; to where the parts between went on, after one across parts).
         out_s = rest.out_s if rest is not None else None
+        if rest is not None and row.until_node_id is not None:
+            path = self._between(conn, row.parent_id, row.until_node_id) or []
+            for between in path[1:]:
+                conn.execute(update(nodes).where(nodes.c.id == between.id).values(committed=True, updated_at=moment))
+                self._append_event(conn, row.chain_id, EventKind.NODE_COMMITTED, self._node(conn, between.id))
+            out_s = path[1].from_s if len(path) > 1 else out_s
         conn.execute(update(nodes).where(nodes.c.id == row.parent_id).values(out_s=out_s, updated_at=moment))
         if had_out_point or out_s is not None:
             self._append_event(conn, row.chain_id, EventKind.NODE_UPDATED, self._node(conn, row.parent_id))
@@ -302,7 +335,8 @@ class Moves(Store):
         after = conn.execute(select(nodes.c.id).where(nodes.c.parent_id == rest.id, nodes.c.committed)).scalar()
         conn.execute(update(nodes).where(nodes.c.id == rest.id).values(committed=False, updated_at=now()))
         if after is not None:
-            conn.execute(update(nodes).where(nodes.c.id == after).values(parent_id=take.parent_id, updated_at=now()))
+            back = take.until_node_id or take.parent_id
+            conn.execute(update(nodes).where(nodes.c.id == after).values(parent_id=back, updated_at=now()))
             self._append_event(conn, take.chain_id, EventKind.NODE_UPDATED, self._node(conn, after))
         self._bin(conn, conn.execute(select(nodes).where(nodes.c.id == rest.id)).one(), binned_by=take.id)
 

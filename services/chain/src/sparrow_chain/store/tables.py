@@ -156,6 +156,9 @@ nodes = Table(
     # For a take that replaces a stretch of its parent (from from_s): where the
     # parent should come back, as asked (analysis.rejoin says where it does).
     Column("until_s", Float, nullable=True),
+    # The later part of the spine until_s is in, when the stretch runs across
+    # parts (those between leave the spine once it is committed); null: the parent.
+    Column("until_node_id", String(36), nullable=True),
     # For a part: where it starts playing in its own audio, and the crossfade
     # centred there (the rest of a part after a replaced stretch, sharing the
     # part's audio); null from its first sample, with no crossfade of its own.

@@ -145,6 +145,13 @@ class Takes(Store):
             row = conn.execute(select(nodes).where(nodes.c.id == node_id)).first()
         return node_from_row(row) if row is not None else None
 
+    def path_between(self, first_id: str, last_id: str) -> list[Node]:
+        """The parts from `first_id` down to `last_id`, oldest first ([] when
+        the one is not the other's ancestor)."""
+        with self._read() as conn:
+            rows = self._between(conn, first_id, last_id) or []
+        return [node_from_row(row) for row in rows]
+
     def resolve(self, job_id: str, recipe: Recipe, note: str) -> None:
         """The job's takes are made with `recipe` (their prompt and length set
         to bars) and say how in `note`; each seed stays its own. The job is

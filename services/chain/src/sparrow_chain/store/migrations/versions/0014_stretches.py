@@ -1,5 +1,5 @@
-"""replacing a stretch: a take's asked end (until_s), a part's in point (in_s)
-and the crossfade centred on it (in_fade_s)
+"""replacing a stretch: a take's asked end (until_s, in until_node_id when
+another part), a part's in point (in_s) and the crossfade centred on it (in_fade_s)
 
 Revision ID: 0014
 Revises: 0013
@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("nodes") as batch:
         batch.add_column(sa.Column("until_s", sa.Float, nullable=True))
+        batch.add_column(sa.Column("until_node_id", sa.String(36), nullable=True))
         batch.add_column(sa.Column("in_s", sa.Float, nullable=True))
         batch.add_column(sa.Column("in_fade_s", sa.Float, nullable=True))
 
@@ -25,4 +26,5 @@ def downgrade() -> None:
     with op.batch_alter_table("nodes") as batch:
         batch.drop_column("in_fade_s")
         batch.drop_column("in_s")
+        batch.drop_column("until_node_id")
         batch.drop_column("until_s")
