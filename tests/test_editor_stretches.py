@@ -5,12 +5,17 @@ the part comes back; A/B loops through both joins; committed on a part the
 spine goes on after, the spine plays the part to the stretch, the take, the
 rest of the part from its in point (drawn from there, clicked on in spine
 seconds), then the part that followed, all from the chain's events; undo (and
-an uncommit of the take, from the part's moves) gives the two parts back. On the stack that hears every clip; screenshots under
-tests/screenshots/."""
+an uncommit of the take, from the part's moves) gives the two parts back.
+"Write an intro" on the first part asks takes that lead into the clip; each
+says where the clip comes in; committed, the spine shows the intro, then the
+clip from its first downbeat (the root, which plays nothing, is not drawn);
+undo gives the clip alone; a loop exported with Glue asks for it and comes
+down. On the stack that hears every clip; screenshots under tests/screenshots/."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -181,4 +186,76 @@ def test_a_stretch_is_replaced_the_rest_of_the_part_plays_from_its_in_point_and_
     expect(blocks).to_have_count(2)
     expect(page.locator("#spine-duration")).to_have_text(whole)
     expect(blocks.nth(1)).to_have_attribute("data-node-id", after_id)
+    assert page.errors == []
+
+
+def test_an_intro_leads_into_the_clip_undo_takes_it_off_and_a_loop_exports_glued(page, listening):
+    groove = encode_wav(song(120.0, 4, "A minor", bars=6, sample_rate=44100, seed=5)[None], 44100)
+    drop_clip(page, groove, "groove.wav")
+    blocks = page.locator("#spine .block")
+    root = blocks.first
+    expect(root.locator(".block-facts")).to_have_text(HEARD, timeout=60_000)
+    with listening.client() as client:
+        bars = client.get(f"/api/nodes/{root.get_attribute('data-node-id')}").json()["grid"]["downbeats_s"]
+    whole = page.locator("#spine-duration").inner_text()  # "1 part · 0:12.5"
+
+    # Chosen on the clip, the takes asked of it lead into it, as long as the form's duration.
+    write = root.locator(".write-intro")
+    expect(write).to_be_enabled()
+    write.click()
+    words = page.locator("#from-point")
+    page.fill("#knob-duration_s", "3")
+    expect(words).to_contain_text("Takes lead into your clip (an intro of 3 s)")
+    with page.expect_request(lambda r: r.url.endswith("/takes") and r.method == "POST") as asked:
+        ask_takes(page, 1, seconds=3)
+    assert asked.value.post_data_json["place"] == "before" and asked.value.post_data_json["duration_s"] == 3
+    take = card(page, 0)
+    expect(take.locator(".rejoin")).to_contain_text(
+        re.compile(r"^Your clip comes in at 3\.00 s, from its first downbeat \(\d+\.\d\d s of it\)"), timeout=90_000)
+    expect(take.locator(".seam")).to_contain_text("Lead-in")
+    at_s = float(take.get_attribute("data-rejoin"))
+    assert at_s == pytest.approx(bars[0], abs=0.01)
+    shot(page, "94-intro-take")
+
+    # Committed: the intro first, then the clip from its first downbeat (the clip before it plays nothing, not drawn).
+    take.get_by_role("button", name="Commit").click()
+    expect(blocks).to_have_count(2)
+    expect(blocks.nth(0).locator(".block-name")).to_have_text("the intro")
+    expect(blocks.nth(1).locator(".block-name")).to_have_text("your clip")
+    assert seconds(blocks.nth(0).locator(".block-length").inner_text()) == pytest.approx(3.0, abs=0.06)
+    assert seconds(blocks.nth(1).locator(".block-length").inner_text()) == pytest.approx(SONG_S - at_s, abs=0.06)
+    expect(blocks.nth(1).locator(".block-from")).to_have_text(re.compile(r"^in at 0:0\d\.\d\d, its first downbeat$"))
+    expect(page.locator("#spine-duration")).to_have_text(re.compile(r"^2 parts · 0:\d\d\.\d$"))
+    assert seconds(page.locator("#spine-duration").inner_text()) == pytest.approx(3.0 + SONG_S - at_s, abs=0.06)
+    # One intro at a time: the button on the first part says so.
+    expect(blocks.nth(0).locator(".write-intro")).to_be_disabled()
+    expect(blocks.nth(0).locator(".write-intro")).to_have_attribute("title", re.compile("starts with an intro already"))
+    shot(page, "95-intro-committed")
+
+    # Undo: the clip alone again, as it was.
+    page.click("#undo")
+    expect(blocks).to_have_count(1)
+    expect(page.locator("#spine-duration")).to_have_text(whole)
+    expect(blocks.first.locator(".block-name")).to_have_text("your clip")
+    expect(blocks.first.locator(".write-intro")).to_be_enabled()
+
+    # A loop of bar 2 to bar 4 exported with Glue: the page asks for it, and the loop comes down.
+    groove_box = blocks.first.locator(".block-wave").bounding_box()
+    x = lambda t: groove_box["x"] + groove_box["width"] * t / SONG_S  # noqa: E731
+    drag_on_ruler(page, x(bars[1] + 0.03), x(bars[3] - 0.04))
+    expect(page.locator("#loop-chip")).to_be_visible()
+    page.locator("#export summary").click()
+    glue = page.locator("#export-glue")
+    expect(glue).to_be_disabled()  # a loop's alone
+    page.check("#export-loop")
+    glue.check()
+    expect(page.locator("label.export-glue")).to_have_attribute("title", re.compile("Close the loop with a bar Sparrow writes"))
+    with page.expect_request(lambda r: r.url.endswith("/export")) as sent, page.expect_download(timeout=120_000) as download:
+        page.click("#export-button")
+    body = sent.value.post_data_json
+    assert body["glue"] is True and body["loop"]["from_s"] == pytest.approx(bars[1], abs=0.01)
+    data = Path(download.value.path()).read_bytes()
+    assert b"smpl" in data and download.value.suggested_filename.endswith(".wav")
+    expect(page.locator(".export-status")).to_contain_text("Saved")
+    shot(page, "96-loop-glued")
     assert page.errors == []

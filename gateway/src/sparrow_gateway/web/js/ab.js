@@ -75,14 +75,16 @@ export class ABCompare {
     this.el.dataset.pair = `${a}:${b}`;
     const name = (id) => this.chain.label(this.chain.get(id));
     const stretch = this.replaces(a) && this.replaces(b);
-    const how = stretch ? "looping through the stretch they replace and back into the part"
+    const intros = this.chain.get(a)?.intro && this.chain.get(b)?.intro;
+    const how = intros ? "looping each intro into your clip"
+      : stretch ? "looping through the stretch they replace and back into the part"
       : `looping about ${SEAM_S} s either side of the seam`;
     clear(this.el).append(
       h("strong", {}, "A/B"),
       h("span", {}, ` ${name(a)} against ${name(b)}, ${how} `),
       h("button", { id: "ab-loop", class: "primary", onclick: () => this.loop(a) }, "Loop A"),
       h("button", { id: "ab-switch", title: "Key: X", onclick: () => this.switch() }, "Switch A ⇄ B"),
-      stretch && h("button", { id: "ab-original", title: "The part as it is, over the same stretch",
+      stretch && !intros && h("button", { id: "ab-original", title: "The part as it is, over the same stretch",
         onclick: () => this.loopOriginal() }, "Original"),
       h("button", { onclick: () => playing.stop() }, "Stop"),
       this.range);
@@ -104,6 +106,12 @@ export class ABCompare {
     const take = this.chain.get(id);
     const parent = this.chain.get(take.parent_id);
     const rejoin = take.analysis?.rejoin;
+    if (take.intro) {
+      // An intro: the take to its length, then the clip from where it comes in (its first downbeat).
+      const at = rejoin?.at_s ?? 0;
+      const back = Math.max(0.05, Math.min(take.until_s, take.duration_s ?? Infinity));
+      return { before: 0, back, after: Math.max(0, Math.min(TAIL_S, parent.duration_s - at)), from: 0, at, snapped: null };
+    }
     const at = rejoin?.at_s ?? take.until_s; // where asked, until it is heard
     const from = take.from_s;
     const { before, snapped } = seamLoop(parent, take, from, LEAD_S);
@@ -128,7 +136,9 @@ export class ABCompare {
     const offset = fromSeam === null ? 0 : Math.max(0, range.before + fromSeam);
     playing.loopReplacement(original ? this.chain.get(id).parent_id : id, pieces, offset);
     const lead = range.snapped ? ` (from ${{ bar: "a bar line", beat: "a beat" }[range.snapped]})` : "";
-    this.range.textContent = original
+    this.range.textContent = this.chain.get(id).intro
+      ? `${this.sideOf(id)} loops the intro's ${fmt(range.back)}, then your clip from its first downbeat (${fmt(range.at)}) for ${fmt(range.after)}.`
+      : original
       ? `The original loops ${fmt(range.before)} before the stretch${lead}, the stretch, and ${fmt(range.after)} after.`
       : `${this.sideOf(id)} loops ${fmt(range.before)} before the stretch${lead}, the take's ${fmt(range.back)} `
         + `to where the part comes back at ${fmt(range.at)}, and ${fmt(range.after)} after.`;

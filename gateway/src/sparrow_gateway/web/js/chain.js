@@ -4,6 +4,8 @@
 // reads ("your clip", "part 2", "take 1"). Written only by the command layer
 // (commands.js), from the API's replies and the chain's events. No DOM, no fetch.
 
+import { heardSpine } from "./timeline.js";
+
 // As the API lists them: a batch's takes keep the order they were asked in.
 const oldestFirst = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
 
@@ -192,7 +194,14 @@ export class Chain {
     // A chain started from words begins with a part that has no audio.
     if (node.parent_id === null) return node.duration_s === 0 ? "the beginning" : "your clip";
     const at = spine.findIndex((n) => n.id === node.id);
-    if (at >= 0) return `part ${at + 1}`;
+    if (at >= 0) {
+      // After an intro the root plays nothing and is not drawn: the intro, then
+      // your clip (from its first downbeat), then the parts counted as they are seen.
+      const unseen = spine.length - heardSpine(spine).length;
+      if (node.intro) return "the intro";
+      if (unseen && at === 2 && node.in_s != null) return "your clip";
+      return `part ${at + 1 - unseen}`;
+    }
     const takes = this.takesOf(node.parent_id);
     if (!this.nodes.has(node.id)) {
       const siblings = [...this.binned.values(), node].filter((n) => n.parent_id === node.parent_id && !n.committed);

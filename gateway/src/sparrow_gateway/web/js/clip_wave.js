@@ -56,9 +56,10 @@ function showMark(item) {
   item.wave?.mark(here ? marked.seconds : null, here ? marked.button() : null, here ? marked.snapped : null);
 }
 
-// "from 0:01.50" over a take that continues from a point of its parent.
+// "from 0:01.50" over a take that continues from a point of its parent (an
+// intro continues nothing: it leads into its parent).
 function showFrom(item, node) {
-  if (node.from_s == null) {
+  if (node.from_s == null || node.intro) {
     item.fromLabel?.remove();
     return;
   }

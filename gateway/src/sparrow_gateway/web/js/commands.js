@@ -180,6 +180,12 @@ export class ChainCommands {
   again(id) {
     const node = this.chain.get(id);
     const stretch = node.until_s != null ? { until_s: node.until_s, align: "seconds" } : {};
+    // An intro asked again: as long before the clip comes in, from the clip's start.
+    if (node.intro) {
+      return this.ask(node.parent_id, {
+        ...node.params, count: 1, melody: node.melody || undefined, duration_s: node.until_s, place: "before", align: "seconds",
+      });
+    }
     return this.ask(node.parent_id, {
       ...node.params, count: 1, melody: node.melody || undefined, from_s: node.from_s ?? undefined, ...stretch,
     });

@@ -6,7 +6,9 @@
 // bar line or beat (or placed freely, with Alt): the mark and the form say which.
 // A stretch to replace (a loop inside one part) is a point with an end: the
 // form says "Takes replace 0:04.60–0:08.10 of part 1" and the takes asked
-// carry until_s too.
+// carry until_s too. An intro is a point before the clip: the form says
+// "Takes lead into your clip (an intro of 4 s)" and the takes asked of the root
+// carry place "before", their duration the intro's length.
 
 import { markPoint } from "./clip_wave.js";
 import { h } from "./dom.js";
@@ -23,13 +25,14 @@ export class ContinuePoint {
     this.choose = choose;
     this.after = after;
     this.marked = null; // {nodeId, seconds, snapped}: the point clicked last
-    this.chosen = null; // {nodeId, seconds, snapped, until}: the point the takes continue from (to `until`: a stretch replaced)
+    this.chosen = null; // {nodeId, seconds, snapped, until, intro}: the point the takes continue from (to `until`: a stretch replaced; intro: before the clip)
+    this.introLength = () => null; // the intro's length asked (the form's duration), seconds
     this.words = h("span", { class: "from-words" });
     // The spine never forks: takes from a part it goes on after wait for those parts to be uncommitted.
     this.warning = h("small", { class: "from-warning", id: "from-warning", hidden: true });
-    this.el = h("p", { class: "from-point", id: "from-point", hidden: true }, this.words,
-      h("button", { type: "button", class: "small", id: "from-clear", title: "Continue from the end instead",
-        onclick: () => this.clear() }, "✕ from the end"), this.warning);
+    this.clearButton = h("button", { type: "button", class: "small", id: "from-clear", title: "Continue from the end instead",
+      onclick: () => this.clear() }, "✕ from the end");
+    this.el = h("p", { class: "from-point", id: "from-point", hidden: true }, this.words, this.clearButton, this.warning);
   }
 
   /** A click at `seconds` into node `nodeId`: mark it, ready to continue from;
@@ -67,6 +70,14 @@ export class ContinuePoint {
     this.show();
   }
 
+  /** Ask the next takes of the root `nodeId` as intros that lead into it. */
+  intro(nodeId) {
+    this.choose(nodeId);
+    this.chosen = { nodeId, intro: true, snapped: null };
+    this.show();
+    this.el.closest("form")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }
+
   /** Continue from the end again. */
   clear() {
     this.chosen = null;
@@ -89,11 +100,25 @@ export class ContinuePoint {
     return this.chosen?.until ?? undefined;
   }
 
+  /** Where the takes asked now go: "before" the clip (an intro) or "after" their parent. */
+  place() {
+    return this.chosen?.intro ? "before" : "after";
+  }
+
   show() {
     this.el.hidden = !this.chosen;
     if (!this.chosen) return;
     const of = this.labelOf(this.chosen.nodeId);
     this.el.classList.toggle("stretch", this.chosen.until != null);
+    this.el.classList.toggle("intro", Boolean(this.chosen.intro));
+    this.clearButton.textContent = this.chosen.intro ? "✕ no intro" : "✕ from the end";
+    this.clearButton.title = this.chosen.intro ? "Ask for takes that continue your clip instead" : "Continue from the end instead";
+    if (this.chosen.intro) {
+      const length = this.introLength();
+      this.words.textContent = `Takes lead into ${of} (an intro of ${length ? `${length} s` : "the duration asked"})`;
+      this.warning.hidden = true;
+      return;
+    }
     if (this.chosen.until != null) {
       // Committed anywhere on the spine, a replacement needs nothing uncommitted.
       this.words.textContent = `Takes replace ${clock(this.chosen.seconds, 2)}–${clock(this.chosen.until, 2)} of ${of}`;

@@ -27,7 +27,7 @@ import { SpineView, whyNotReplace } from "./spine_view.js";
 import { StemsPanel } from "./stems.js";
 import { melodyPicker, takesForm } from "./takes_form.js";
 import { TakesView } from "./takes_view.js";
-import { inPoint, spineLength, stretchIn } from "./timeline.js";
+import { heardSpine, inPoint, spineLength, stretchIn } from "./timeline.js";
 import { showError, toast } from "./toast.js";
 import { Transport } from "./transport.js";
 import { TreeMap } from "./tree_map.js";
@@ -181,6 +181,7 @@ export class Editor {
       mark: (id, seconds, snapped) => this.point.mark(id, seconds, snapped),
       grid: (id) => this.openGrid(id),
       replace: () => this.replaceStretch(),
+      intro: () => this.writeIntro(),
       barOne: (id, seconds) => {
         this.regrid(id, { ...correctionOf(this.chain.get(id)), bar_one_s: Math.round(seconds * 1000) / 1000 }).catch(showError);
       },
@@ -234,13 +235,15 @@ export class Editor {
     this.renderQueued = false;
     const spine = this.chain.spine();
     const total = spineLength(spine);
-    this.duration.textContent = `${spine.length} part${spine.length > 1 ? "s" : ""} · ${fmt(total)}`;
+    const parts = heardSpine(spine).length; // after an intro, the root plays nothing: not a part heard
+    this.duration.textContent = `${parts} part${parts > 1 ? "s" : ""} · ${fmt(total)}`;
     this.spineView.render(spine, this.selected);
     this.drawMap(spine);
     this.point.follow(this.selected);
     const parent = this.chain.get(this.selected);
     const stretch = this.point.until() !== undefined;
-    this.askTitle.textContent = `${stretch ? "Replace a stretch of" : "Continue from"} ${this.chain.label(parent, spine)}`;
+    const ask = this.point.place() === "before" ? "Write an intro for" : stretch ? "Replace a stretch of" : "Continue from";
+    this.askTitle.textContent = `${ask} ${this.chain.label(parent, spine)}`;
     this.melody.offer(this.chain.melodyChoices(spine, this.discards), this.melodyAllowed);
     const takes = this.takes();
     if (this.focus && !takes.some((n) => n.id === this.focus)) this.focus = null;
@@ -323,8 +326,11 @@ export class Editor {
     if (!params) return;
     this.form.fill(params);
     this.melody.choose(this.chain.get(id).melody);
-    const { parent_id: parent, from_s: from, until_s: until } = this.chain.get(id);
-    if (until != null) this.point.replace({ nodeId: parent, seconds: from, until });
+    const { parent_id: parent, from_s: from, until_s: until, intro } = this.chain.get(id);
+    if (intro) {
+      this.form.fill({ duration_s: until }); // the intro's length, not the take's (it runs on to be heard leading in)
+      this.point.intro(parent);
+    } else if (until != null) this.point.replace({ nodeId: parent, seconds: from, until });
     else if (from != null) this.point.continueFrom({ nodeId: parent, seconds: from });
     else this.point.clear();
     this.form.reveal();
@@ -455,6 +461,16 @@ export class Editor {
     const stretch = stretchIn(spine, region.from, region.to);
     this.point.replace({ nodeId: stretch.nodeId, seconds: stretch.from_s, until: stretch.until_s });
     this.form.ask();
+    return true;
+  }
+
+  // "Write an intro" (on the first part drawn): the next takes asked of the
+  // root lead into the clip, the form's duration the intro's length.
+  writeIntro() {
+    const root = this.chain.spine()[0];
+    if (!root) return false;
+    this.point.intro(root.id);
+    this.render();
     return true;
   }
 

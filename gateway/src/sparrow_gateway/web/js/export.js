@@ -1,7 +1,8 @@
 // Export the spine as one file (format, crossfade at the seams, loudness), or
 // as a zip of the mix and each stem joined alike (paid tier), or without one
 // stem ("everything but the drums", paid tier), or the loop
-// selected on the ruler alone, made to repeat (on whole bars where there is a grid).
+// selected on the ruler alone, made to repeat (on whole bars where there is a grid),
+// closed with glue when asked: a bar Sparrow writes that leads back to its start.
 
 import { exportSpine } from "./commands.js";
 import { h } from "./dom.js";
@@ -25,8 +26,16 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
   });
   without.addEventListener("change", () => { stems.disabled = Boolean(without.value) || loop.checked; if (without.value) stems.checked = false; });
   const loop = h("input", { id: "export-loop", type: "checkbox" });
+  // Glue closes the loop with a bar Sparrow writes: a loop's, the mix alone (nothing left out).
+  const glue = h("input", { id: "export-glue", type: "checkbox", disabled: true });
+  const glueOffered = () => { glue.disabled = !loop.checked || Boolean(without.value); };
   // A loop is the mix alone.
-  loop.addEventListener("change", () => { stems.disabled = loop.checked || Boolean(without.value); if (loop.checked) stems.checked = false; });
+  loop.addEventListener("change", () => {
+    stems.disabled = loop.checked || Boolean(without.value);
+    if (loop.checked) stems.checked = false;
+    glueOffered();
+  });
+  without.addEventListener("change", glueOffered);
   // The chain's last export settings (remembered.js), as they were.
   const kept = recall(chainId, "export");
   if (kept) {
@@ -36,6 +45,7 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
     normalize.checked = Boolean(kept.normalize);
     matchParts.checked = Boolean(kept.match_parts);
     stems.checked = Boolean(kept.stems);
+    glue.checked = Boolean(kept.glue);
   }
   const status = h("span", { class: "export-status", role: "status" });
   const button = h("button", { class: "primary", id: "export-button" }, "Export");
@@ -46,16 +56,20 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
       return;
     }
     button.disabled = true;
-    // Parts without stems are split first: that takes a while.
-    status.textContent = stems.checked ? "Splitting the parts and rendering each stem…" : "Rendering…";
+    const glued = Boolean(region) && glue.checked && !glue.disabled;
+    // Parts without stems are split first, glue is written and heard: each takes a while.
+    status.textContent = stems.checked ? "Splitting the parts and rendering each stem…"
+      : glued ? "Writing two takes of glue, a bar each, and keeping the one that leads back best…" : "Rendering…";
     const settings = {
       format: format.value, crossfade_ms: Number(crossfade.value), normalize: normalize.checked,
-      match_parts: matchParts.checked, stems: stems.checked,
+      match_parts: matchParts.checked, stems: stems.checked, glue: glue.checked,
     };
     remember(chainId, "export", settings);
     try {
+      const { glue: _, ...asked } = settings;
       const response = await exportSpine(chainId, {
-        ...settings, ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
+        ...asked, ...(region ? { loop: { from_s: region.from, until_s: region.to } } : {}),
+        ...(glued ? { glue: true } : {}),
         ...(without.value ? { without: [without.value] } : {}),
       });
       const disposition = response.headers.get("content-disposition") || "";
@@ -84,5 +98,7 @@ export function exportPanel(chainId, onError, loopNow = () => null) {
       h("label", {}, stems, " The stems too: a zip of the mix and each stem, joined alike (paid tier)"),
       h("label", {}, "Leave out ", without, " (everything else, as one file: paid tier)"),
       h("label", {}, loop, " Only the loop selected on the ruler, on whole bars where there is a grid, to repeat with no click"),
+      h("label", { class: "export-glue", title: "Close the loop with a bar Sparrow writes, the take that leads back best" },
+        glue, " Glue"),
       button, status));
 }

@@ -36,11 +36,13 @@ export function describeSeam(seam) {
 
 /** The join a take is ranked by once heard (null before): its seam report,
  *  or for a take that replaces a stretch the worse of its seam and its rejoin
- *  (an unjudged one first), as the API's ranking does. */
+ *  (an unjudged one first), for an intro its rejoin alone (nothing plays
+ *  before it: no seam), as the API's ranking does. */
 export function seamOf(node) {
   const analysis = node.analysis;
-  if (analysis?.status !== "ready" || !analysis.seam) return null;
+  if (analysis?.status !== "ready") return null;
   const joins = [analysis.seam, analysis.rejoin].filter(Boolean);
+  if (!joins.length) return null;
   return joins.reduce((worse, join) => {
     if (Boolean(join.unjudged) !== Boolean(worse.unjudged)) return join.unjudged ? join : worse;
     return join.score < worse.score ? join : worse;
@@ -48,11 +50,18 @@ export function seamOf(node) {
 }
 
 /** Where a take that replaces a stretch comes back, in words ("comes back at
- *  5.25 s, on a downbeat 0.2 s after the asked point · 81%"); null for others
- *  and before it is heard. */
+ *  5.25 s, on a downbeat 0.2 s after the asked point · 81%"), or where the
+ *  clip comes in after an intro ("your clip comes in at 3.00 s, from its
+ *  first downbeat (0.02 s of it) · 81%"); null for others and before it is heard. */
 export function describeRejoin(node) {
   const rejoin = node.analysis?.status === "ready" ? node.analysis.rejoin : null;
   if (!rejoin) return null;
+  if (node.intro) {
+    const where = `your clip comes in at ${(node.until_s ?? 0).toFixed(2)} s, from its first downbeat (${rejoin.at_s.toFixed(2)} s of it)`;
+    if (rejoin.unjudged) return `${where}, as asked: ${rejoin.unjudged}`;
+    const notes = rejoin.notes.map((note) => note.replace(/^comes back/, "comes in"));
+    return `${where} · ${Math.round(rejoin.score * 100)}%${notes.length ? `: ${notes.join(", ")}` : ""}`;
+  }
   if (rejoin.unjudged) return `comes back at ${rejoin.at_s.toFixed(2)} s, as asked: ${rejoin.unjudged}`;
   return `comes back at ${rejoin.at_s.toFixed(2)} s · ${Math.round(rejoin.score * 100)}%: ${rejoin.notes.join(", ")}`;
 }

@@ -38,8 +38,8 @@ export class SpinePlayer {
     this.anchor = from;
     const spine = this.chain.spine();
     try {
-      // The beginning of a chain started from words has no audio to play.
-      const sounding = spine.filter((node) => node.duration_s > 0);
+      // The beginning of a chain started from words has no audio to play, the clip before an intro plays none.
+      const sounding = spine.filter((node) => node.duration_s > 0 && playedLength(node) > 0);
       const clips = await Promise.all(sounding.map(async (node) => ({
         buffer: await loadBuffer(node.audio_url), start: node.in_s, end: node.out_s,
       })));

@@ -9,13 +9,15 @@
 // shift-click loops from the last point to there. Points and stretches snap to
 // the parts' bar lines and beats (Alt held: placed freely); a guide shows where.
 // A loop inside one part can be replaced: "Replace this stretch" asks takes for it.
+// After an intro the root plays nothing: it has no block (the intro comes first,
+// then the clip from its first downbeat).
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
 import { barStarts, gridOf, snap, snapPoint, spinePoints } from "./grid.js";
 import { barLines, describeClip } from "./listening.js";
 import { drawRuler } from "./ruler.js";
-import { clock, inPoint, layout, outPoint, playedLength, stretchIn, zoomed } from "./timeline.js";
+import { clock, heardSpine, inPoint, layout, outPoint, playedLength, stretchIn, zoomed } from "./timeline.js";
 
 const DRAG_PX = 4; // a press that moves less is a click
 const WHEEL_STEP = 60; // ctrl+wheel: deltaY per zoom level (a trackpad's pinch sends many small ones)
@@ -28,7 +30,8 @@ export class SpineView {
   // clicked on part id's waveform, `snapped` what it snapped to: "bar",
   // "beat", "free" or null), grid(id) (open part id's grid editor),
   // barOne(id, seconds, snapped) (bar 1 of part id dragged there),
-  // replace() (ask takes that replace the loop's stretch of its part).
+  // replace() (ask takes that replace the loop's stretch of its part),
+  // intro() (ask the next takes of the root as intros).
   constructor(chain, does) {
     this.chain = chain;
     this.does = does;
@@ -69,9 +72,12 @@ export class SpineView {
     this.resized.observe(this.scroller);
   }
 
-  /** Show `spine` (root first) with part `selected` marked. */
-  render(spine, selected) {
-    this.shown = [spine, selected];
+  /** Show `spine` (root first) with part `selected` marked. After an intro
+   *  the root plays nothing: its block is left out, the intro drawn first. */
+  render(whole, selected) {
+    this.shown = [whole, selected];
+    const spine = heardSpine(whole);
+    this.heard = spine; // the parts drawn, as the timeline's parts are
     this.seenWidth = this.scroller.clientWidth;
     const onSpine = new Set(spine.map((n) => n.id));
     for (const id of this.blocks.keys()) {
@@ -91,7 +97,7 @@ export class SpineView {
       // The audio before the in point is not heard: the block starts there.
       block.waveHolder.style.marginLeft = part.inAt ? `${-part.inAt * part.scale}px` : "";
       block.el.classList.toggle("selected", node.id === selected);
-      block.name.textContent = this.chain.label(node, spine);
+      block.name.textContent = this.chain.label(node, whole);
       const cut = node.out_s != null;
       const late = inPoint(node) > 0;
       block.el.classList.toggle("cut", cut);
@@ -101,14 +107,23 @@ export class SpineView {
       block.out.hidden = !cut;
       block.inMark.hidden = !late;
       block.lengthText.title = cut || late ? lengthWords(node) : "";
-      block.from.textContent = late ? `back at ${clock(inPoint(node), 2)}` : node.from_s != null ? `from ${clock(node.from_s, 2)}` : "";
-      block.from.title = late ? "The rest of the part after a replaced stretch: it plays its audio from here"
-        : "Where it continues the part before it from";
+      // The clip after an intro comes in at its first downbeat; the intro itself starts the song.
+      const afterIntro = spine[i - 1]?.intro && node.in_s != null;
+      block.el.classList.toggle("intro", Boolean(node.intro));
+      block.from.textContent = afterIntro ? `in at ${clock(inPoint(node), 2)}, its first downbeat`
+        : late ? `back at ${clock(inPoint(node), 2)}` : node.from_s != null && !node.intro ? `from ${clock(node.from_s, 2)}` : "";
+      block.from.title = afterIntro ? "Your clip comes in here after the intro: it plays its audio from its first downbeat"
+        : late ? "The rest of the part after a replaced stretch: it plays its audio from here"
+          : "Where it continues the part before it from";
       const facts = describeClip(node) || "";
       block.facts.textContent = facts;
       block.facts.hidden = !facts;
       block.facts.setAttribute("aria-label", `Grid of ${block.name.textContent}: ${facts}. Correct it`);
       block.barOne.setAttribute("aria-label", `Bar 1 of ${block.name.textContent}`);
+      block.introButton.hidden = i !== 0;
+      const noIntro = i === 0 ? whyNoIntro(node) : null;
+      block.introButton.disabled = Boolean(noIntro);
+      block.introButton.title = noIntro || "Ask for takes that lead into your clip: an intro, before the clip comes in at its first downbeat";
       block.note.hidden = !(node.parent_id === null && node.note);
       block.note.textContent = node.parent_id === null ? node.note || "" : "";
       drawBars(block, node);
@@ -147,6 +162,8 @@ export class SpineView {
     const waveHolder = h("div", { class: "wave-frame" }, bars);
     const out = h("div", { class: "out-mark", hidden: true }, h("span", {}, "out"));
     const inMark = h("div", { class: "in-mark", hidden: true }, h("span", {}, "in"));
+    // On the first part drawn: takes that lead into the clip.
+    const introButton = h("button", { class: "small write-intro", hidden: true, onclick: () => this.does.intro() }, "Write an intro");
     const el = h("div", { class: "block", dataset: { nodeId: node.id } },
       h("div", { class: "block-head" },
         h("button", { class: "link", title: "Show this part's takes",
@@ -154,6 +171,7 @@ export class SpineView {
         lengthText,
         from,
         facts,
+        introButton,
         // The beginning (a chain started from words) has nothing to play or split.
         h("button", { class: "small play-part", title: "Play this part alone", hidden: node.duration_s === 0,
           onclick: () => this.does.play(node.id) }, "▶"),
@@ -162,7 +180,7 @@ export class SpineView {
       note,
       h("div", { class: "block-wave" }, waveHolder, inMark, out));
     const block = {
-      el, name, lengthText, from, facts, note, bars, lines, barOne, waveHolder, out, inMark, wave: null, offset: 0, played: 0, inAt: 0,
+      el, name, lengthText, from, facts, note, introButton, bars, lines, barOne, waveHolder, out, inMark, wave: null, offset: 0, played: 0, inAt: 0,
     };
     this.dragBarOne(block, node.id);
     this.blocks.set(node.id, block);
@@ -318,7 +336,7 @@ export class SpineView {
   dragOnRuler() {
     const secondAt = (event) => {
       const t = this.timeline.t(event.clientX - this.track.getBoundingClientRect().left);
-      const points = spinePoints(this.shown[0], this.timeline.parts);
+      const points = spinePoints(this.heard, this.timeline.parts);
       if (!points.beats.length && !points.bars.length) return t;
       const at = event.altKey ? { t, to: "free" } : snap(t, points, (s) => this.timeline.x(s));
       this.showGuide(at.t, at.to);
@@ -390,6 +408,14 @@ export function whyNotReplace(spine, region, labelOf) {
   if (stretch.until_s > outPoint(node) - REPLACE_TAIL_S + 1e-6) {
     return `The stretch runs to the end of ${labelOf(node)}: end it at least ${REPLACE_TAIL_S} s before, so the part can come back.`;
   }
+  return null;
+}
+
+/** Why no intro can be written before `first`, the first part drawn, in
+ *  words; null when one can (it is the clip). */
+export function whyNoIntro(first) {
+  if (first.intro) return "The spine starts with an intro already: uncommit it (or undo) to write another.";
+  if (first.parent_id === null && !(first.duration_s > 0)) return "This chain started from words: there is no clip for an intro to lead into.";
   return null;
 }
 

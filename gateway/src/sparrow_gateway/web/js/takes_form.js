@@ -122,7 +122,7 @@ function bodyOf(form) {
 }
 
 // `from`: continue_point.js's ContinuePoint (its line, and from_s, with
-// until_s for a stretch replaced, for the body).
+// until_s for a stretch replaced, or place "before" for an intro, for the body).
 // `chainId`: the knobs last asked with on that chain are kept (remembered.js)
 // and are in the fields when it is opened again (not the seed, the melody or
 // the point: they belong to those takes).
@@ -138,8 +138,13 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
     h("details", {}, h("summary", {}, "Sampling"),
       h("div", { class: "knobs" }, ADVANCED.filter((n) => props[n]).map((n) => field(n, props[n])))),
     h("div", { class: "form-actions" }, button, h("span", { class: "form-error", role: "alert" })));
-  // An error said of what was asked goes once anything in the form changes.
-  form.addEventListener("input", () => { form.querySelector(".form-error").textContent = ""; });
+  // An error said of what was asked goes once anything in the form changes;
+  // the intro's line follows its duration.
+  if (from) from.introLength = () => Number(form.elements.duration_s?.value) || null;
+  form.addEventListener("input", () => {
+    form.querySelector(".form-error").textContent = "";
+    if (from?.place?.() === "before") from.show();
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!form.checkValidity()) {
@@ -153,6 +158,8 @@ export function takesForm(schema, onAsk, melody = null, from = null, chainId = n
     if (from?.seconds() !== undefined) body.from_s = from.seconds();
     // Takes that replace a stretch run to where the part comes back: in seconds, not bars.
     if (from?.until?.() !== undefined) Object.assign(body, { until_s: from.until(), align: "seconds" });
+    // Intros lead into the clip from its start, their duration the intro's length: in seconds too.
+    if (from?.place?.() === "before") Object.assign(body, { place: "before", align: "seconds" });
     const error = form.querySelector(".form-error");
     error.textContent = "";
     button.disabled = true;

@@ -4,7 +4,8 @@
 // like this, try again, discard, use its knobs, correct its grid). Honest: no
 // take is called the best when none scores BEST_FLOOR; a low score says what
 // took most off it, and a seam that can't be judged says why, with no score.
-// A take that replaces a stretch of its part says where the part comes back.
+// A take that replaces a stretch of its part says where the part comes back;
+// an intro, where the clip comes in after it.
 
 import { showWave } from "./clip_wave.js";
 import { clear, fmt, h } from "./dom.js";
@@ -32,6 +33,11 @@ function timeLeft(seconds) {
 // way back has its own line).
 function seamWords(heard, node, { rank, best }) {
   if (!heard) return node.analysis ? `Seam: ${describeClip(node) || "listening…"}` : "";
+  // An intro has no way in (nothing plays before it): it is ranked by how it leads into the clip.
+  if (node.intro) {
+    if (!judged(heard)) return `Lead-in not judged: ${heard.unjudged}`;
+    return `${best ? "Best lead-in" : `Lead-in #${rank}`} · ${Math.round(heard.score * 100)}%, ranked by how it leads into your clip`;
+  }
   const first = node.analysis.seam;
   const back = heard !== first;
   if (!judged(heard)) return back ? `Seam not judged where the part comes back: ${heard.unjudged}` : `Seam not judged: ${heard.unjudged}`;
@@ -214,8 +220,11 @@ export class TakesView {
     const words = describeRejoin(node);
     const replaces = node.until_s != null;
     card.rejoin.hidden = !replaces && !words;
-    card.rejoin.textContent = words ? `${words[0].toUpperCase()}${words.slice(1)}`
-      : replaces ? `Replaces ${clock(node.from_s, 2)}–${clock(node.until_s, 2)}: listening for where the part comes back…` : "";
+    const listening = node.intro ? `An intro of ${clock(node.until_s, 2)}: listening for how it leads into your clip…`
+      : `Replaces ${clock(node.from_s, 2)}–${clock(node.until_s, 2)}: listening for where the part comes back…`;
+    card.rejoin.textContent = words ? `${words[0].toUpperCase()}${words.slice(1)}` : replaces ? listening : "";
+    card.rejoin.title = node.intro ? "Where your clip comes in after this intro, as Sparrow hears it"
+      : "Where the part comes back after this take, as Sparrow hears it";
     card.el.dataset.rejoin = words ? String(node.analysis.rejoin.at_s) : "";
   }
 

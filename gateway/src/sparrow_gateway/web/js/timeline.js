@@ -47,6 +47,13 @@ export function stretchIn(spine, from, to) {
   return null;
 }
 
+/** The spine as it is heard and drawn: after an intro is committed the root
+ *  plays nothing (the intro comes first, then the rest of the clip), so it is
+ *  left out; otherwise the spine itself. Spine time is the same either way. */
+export function heardSpine(spine) {
+  return spine[1]?.intro && playedLength(spine[0]) === 0 ? spine.slice(1) : spine;
+}
+
 /** How long the spine plays, parts root first. */
 export function spineLength(spine) {
   return spine.reduce((sum, node) => sum + playedLength(node), 0);
