@@ -269,8 +269,19 @@ def full_stack(shared_stack):
 @pytest.fixture(scope="session")
 def listening(tmp_path_factory, tiny_musicgen):
     """The whole system with the analysis worker: every stored clip is heard.
-    One for the run: the editor's modules and the listening flow share it."""
+    One for the run: the editor's modules share it."""
     running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, analysis=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def hearing(tmp_path_factory, tiny_musicgen):
+    """A second system with the analysis worker, for the flows through the
+    services (listening, turns, replacing a stretch): their modules run on a
+    test worker of their own, beside the editor's on `listening`, rather than
+    after them on one (the two took four minutes one after the other)."""
+    running = start_stack(tmp_path_factory.mktemp("hearing"), tiny_musicgen, analysis=True)
     yield running
     running.stop()
 

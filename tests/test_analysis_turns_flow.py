@@ -29,8 +29,8 @@ def analysis_of(client, node_id: str) -> str:
     return (client.get(f"/api/nodes/{node_id}").json().get("analysis") or {}).get("status")
 
 
-def test_a_burst_of_one_users_uploads_holds_anothers_upload_behind_one_of_theirs(listening):
-    with listening.client("erin") as erin, listening.client("dave") as dave:
+def test_a_burst_of_one_users_uploads_holds_anothers_upload_behind_one_of_theirs(hearing):
+    with hearing.client("erin") as erin, hearing.client("dave") as dave:
         long_clip = clip(seed=7, bars=8)  # 16 s: each takes the analysis worker a while
         with ThreadPoolExecutor(4) as pool:
             burst = list(pool.map(lambda _: upload(erin, long_clip), range(BURST)))

@@ -30,8 +30,8 @@ def analysed(client, node_id: str, timeout: float = 120.0) -> dict:
         time.sleep(0.2)
 
 
-def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listening):
-    with listening.client() as client:
+def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(hearing):
+    with hearing.client() as client:
         clip = encode_wav(song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=5)[None], RATE)
         chain = client.post("/api/chains", files={"file": ("groove.wav", clip)}).json()
         root = analysed(client, chain["root"]["id"])["analysis"]
@@ -44,7 +44,7 @@ def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listenin
 
         takes = client.post(f"/api/nodes/{chain['root']['id']}/takes", json={"count": 2, "duration_s": 2}).json()
         for take in takes["nodes"]:
-            assert listening.wait_for(take["id"])["status"] == "ready"
+            assert hearing.wait_for(take["id"])["status"] == "ready"
             seam = analysed(client, take["id"])["analysis"]["seam"]
             # The tiny random model writes noise: what the report says of it is
             # whatever it hears, but every take has one, in range, in words.
@@ -74,8 +74,8 @@ def test_the_root_and_every_take_are_heard_on_rest_and_the_event_stream(listenin
         assert heard_on_stream == wanted
 
 
-def test_a_take_aligned_to_bars_starts_its_prompt_on_a_downbeat_and_lasts_whole_bars(listening):
-    with listening.client() as client:
+def test_a_take_aligned_to_bars_starts_its_prompt_on_a_downbeat_and_lasts_whole_bars(hearing):
+    with hearing.client() as client:
         # 120 bpm in 4/4 (a bar is 2 s), the first downbeat 0.3 s in.
         clip = encode_wav(song(120.0, 4, "C major", bars=8, sample_rate=RATE, seed=3, start_s=0.3)[None], RATE)
         chain = client.post("/api/chains", files={"file": ("groove.wav", clip)}).json()
@@ -83,7 +83,7 @@ def test_a_take_aligned_to_bars_starts_its_prompt_on_a_downbeat_and_lasts_whole_
         # Asked at once: the take waits for the root's analysis to land.
         asked = {"count": 1, "align": "bars", "prompt_duration_s": 3.1, "duration_s": 3.5}
         (take,) = client.post(f"/api/nodes/{root_id}/takes", json=asked).json()["nodes"]
-        assert listening.wait_for(take["id"])["status"] == "ready"
+        assert hearing.wait_for(take["id"])["status"] == "ready"
         made = client.get(f"/api/nodes/{take['id']}").json()
         root = client.get(f"/api/nodes/{root_id}").json()
         heard = root["analysis"]
@@ -95,23 +95,23 @@ def test_a_take_aligned_to_bars_starts_its_prompt_on_a_downbeat_and_lasts_whole_
         assert made["note"].startswith("on the bar line") and made["params"]["align"] == "bars"
 
 
-def test_without_a_steady_beat_bars_keep_to_seconds_and_the_node_says_why(listening):
+def test_without_a_steady_beat_bars_keep_to_seconds_and_the_node_says_why(hearing):
     from sparrow_common.testing.clips import make_clip
 
-    with listening.client() as client:
+    with hearing.client() as client:
         chain = client.post("/api/chains", files={"file": ("hum.wav", make_clip("wav", seconds=3.0))}).json()
         # Shorter than the prompt a take hears by default: kept, and the root says so.
         assert chain["root"]["note"] == "a 3.0 s clip: takes will hear all of it, less than the 5 s they usually hear"
         asked = {"count": 1, "align": "bars", "prompt_duration_s": 2.0, "duration_s": 1.5}
         (take,) = client.post(f"/api/nodes/{chain['root']['id']}/takes", json=asked).json()["nodes"]
-        assert listening.wait_for(take["id"])["status"] == "ready"
+        assert hearing.wait_for(take["id"])["status"] == "ready"
         made = client.get(f"/api/nodes/{take['id']}").json()
         assert made["note"] == "kept to seconds: the parent has no steady beat"
         assert (made["params"]["prompt_duration_s"], made["params"]["duration_s"]) == (2.0, 1.5)
 
 
-def test_the_musicians_grid_wins_everywhere_survives_a_reload_and_is_undone(listening):
-    with listening.client() as client:
+def test_the_musicians_grid_wins_everywhere_survives_a_reload_and_is_undone(hearing):
+    with hearing.client() as client:
         # Heard: 120 bpm in 4/4 in C major, the first downbeat 0.3 s in (16 s long).
         clip = encode_wav(song(120.0, 4, "C major", bars=8, sample_rate=RATE, seed=3, start_s=0.3)[None], RATE)
         chain = client.post("/api/chains", files={"file": ("groove.wav", clip)}).json()
@@ -160,7 +160,7 @@ def test_the_musicians_grid_wins_everywhere_survives_a_reload_and_is_undone(list
         # align: bars cuts on the corrected bars.
         asked = {"count": 1, "align": "bars", "prompt_duration_s": 3.1, "duration_s": 3.5}
         (take,) = client.post(f"/api/nodes/{root_id}/takes", json=asked).json()["nodes"]
-        assert listening.wait_for(take["id"])["status"] == "ready"
+        assert hearing.wait_for(take["id"])["status"] == "ready"
         made = client.get(f"/api/nodes/{take['id']}").json()
         prompt_starts = root["duration_s"] - made["params"]["prompt_duration_s"]
         assert min(abs(prompt_starts - d) for d in grid["downbeats_s"]) < 0.01, (prompt_starts, grid["downbeats_s"])
@@ -196,5 +196,5 @@ def test_the_musicians_grid_wins_everywhere_survives_a_reload_and_is_undone(list
         blip = client.post("/api/chains", files={"file": ("blip.wav", make_clip("wav", seconds=0.5))})
         assert blip.status_code == 415 and "0.50 s long" in blip.json()["detail"] and "1 s" in blip.json()["detail"]
     # Another's part is not found.
-    with listening.client("carol") as carol:
+    with hearing.client("carol") as carol:
         assert carol.put(url, json={"tempo_bpm": 90}).status_code == 404

@@ -29,9 +29,9 @@ def heard(client, node_id: str, timeout: float = 120.0) -> dict:
         time.sleep(0.2)
 
 
-def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_sample_and_undoes_byte_for_byte(listening):
+def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_sample_and_undoes_byte_for_byte(hearing):
     groove = song(120.0, 4, "A minor", bars=8, sample_rate=RATE, seed=3, start_s=BAR_ONE_S)
-    with listening.client() as client:
+    with hearing.client() as client:
         chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
         root = heard(client, chain["root"]["id"])
         assert root["grid"]["tempo_bpm"] == pytest.approx(120.0, rel=0.02), root["grid"]
@@ -45,7 +45,7 @@ def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_samp
         for take in takes.json()["nodes"]:
             assert take["until_s"] == 8.1 and take["from_s"] == 4.6
             assert "replaces 4.60 to 8.10 s" in take["note"]
-            assert listening.wait_for(take["id"])["status"] == "ready"
+            assert hearing.wait_for(take["id"])["status"] == "ready"
         ranking = client.get(f"/api/nodes/{root['id']}/takes").json()["takes"]
         for ranked in ranking:
             analysis = heard(client, ranked["node"]["id"])["analysis"]
@@ -85,7 +85,7 @@ def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_samp
         # A stretch across parts: from 2 s of the groove, through the take, to 11 s of the rest of the groove.
         across = {"count": 1, "from_s": 2.0, "until_s": 11.0, "until_node_id": rest["id"]}
         (take,) = client.post(f"/api/nodes/{root['id']}/takes", json=across).json()["nodes"]
-        assert listening.wait_for(take["id"])["status"] == "ready"
+        assert hearing.wait_for(take["id"])["status"] == "ready"
         rejoin = heard(client, take["id"])["analysis"]["rejoin"]
         bar = (rejoin["at_s"] - BAR_ONE_S) / BAR_S
         assert rejoin["on"] == "downbeat" and abs(bar - round(bar)) * BAR_S <= 0.07, rejoin
@@ -101,9 +101,9 @@ def test_a_replaced_stretch_rejoins_on_a_downbeat_keeps_the_rest_sample_for_samp
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == after.content
 
 
-def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listening):
+def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(hearing):
     groove = song(120.0, 4, "A minor", bars=4, sample_rate=RATE, seed=4, start_s=BAR_ONE_S)
-    with listening.client() as client:
+    with hearing.client() as client:
         chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
         root = heard(client, chain["root"]["id"])
         export = f"/api/chains/{chain['id']}/export"
@@ -112,7 +112,7 @@ def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listen
         asked = {"count": 1, "place": "before", "duration_s": 4.0, "prompt": "a soft intro"}
         (intro,) = client.post(f"/api/nodes/{root['id']}/takes", json=asked).json()["nodes"]
         assert intro["intro"] and intro["until_s"] == 4.0 and intro["from_s"] == 0.0
-        assert listening.wait_for(intro["id"])["status"] == "ready"
+        assert hearing.wait_for(intro["id"])["status"] == "ready"
         rejoin = heard(client, intro["id"])["analysis"]["rejoin"]
         assert rejoin, heard(client, intro["id"])["analysis"]["error_msg"]
         # The clip comes in at its first downbeat, 4 s into the intro.
@@ -135,9 +135,9 @@ def test_an_intro_comes_first_and_the_clip_stays_intact_after_it_comes_in(listen
         assert client.post(export, json={"format": "wav", "crossfade_ms": 0}).content == before
 
 
-def test_a_glued_loop_is_the_stretch_and_a_bar_written_to_close_it(listening):
+def test_a_glued_loop_is_the_stretch_and_a_bar_written_to_close_it(hearing):
     groove = song(120.0, 4, "A minor", bars=6, sample_rate=RATE, seed=6, start_s=BAR_ONE_S)
-    with listening.client() as client:
+    with hearing.client() as client:
         chain = client.post("/api/chains", files={"file": ("groove.wav", encode_wav(groove[None], RATE))}).json()
         heard(client, chain["root"]["id"])
         export = f"/api/chains/{chain['id']}/export"
