@@ -105,10 +105,11 @@ def _contrast(accent: np.ndarray, meter: int, first: int) -> float:
     return float(accent[on].mean() - accent[~on].mean())
 
 
-def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False) -> Bars:
+def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False, bar: int = 0) -> Bars:
     """The meter and bar 1 of beats at `frames` (of `heard`), the beat divided in
     `subdivision`; `split`: the beats are half notes split in two (pulse.Pulse),
-    whose bar is four, as a slow piece's."""
+    whose bar is four, as a slow piece's; `bar`: the beats to the bar, when the
+    pulse heard the bar as one beat (only bar 1 is then asked)."""
     frames = np.minimum(np.asarray(frames), heard.frames - 1)
     chroma = _unit(_per_beat(heard.chroma, frames))
     # The low end only: a snare's backbeat is loud too, but on 2 and 4.
@@ -120,7 +121,7 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False
     loud = _z(_hit(heard.level_db, frames))
     new = _z(_hit(heard.change, frames))
     accent = HARMONY_WEIGHT * change + ACCENT_WEIGHT * hits + LEVEL_WEIGHT * loud + NEW_WEIGHT * new
-    meters = (2, 4) if subdivision == 3 else (2, 3, 4)
+    meters = (bar,) if bar else (2, 4) if subdivision == 3 else (2, 3, 4)
     best, choice = -np.inf, (4, 0)
     for meter in meters:
         if len(frames) < 2 * meter:
@@ -132,7 +133,7 @@ def bars(heard: Heard, frames: np.ndarray, subdivision: int, split: bool = False
             if score > best:
                 best, choice = score, (meter, first)
     meter, first = choice
-    if meter in (2, 4) and len(frames) >= 8:
+    if meter in (2, 4) and len(frames) >= 8 and not bar:
         bpm = 60.0 * heard.fps / float(np.median(np.diff(frames)))
         brisk = (subdivision == 3 or bpm >= SLOWEST_TWO) and not split
         # Whether the chord changes on a beat, beat by beat (one beat each side): two

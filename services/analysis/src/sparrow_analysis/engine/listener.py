@@ -48,7 +48,7 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:
     )
     if found.tempo_bpm is None:
         return Analysis(tempo_bpm=None, **common)
-    grouped = bars(heard, found.beat_frames, found.subdivision, found.split)
+    grouped = bars(heard, found.beat_frames, found.subdivision, found.split, found.bar)
     downbeats = found.beats_s[grouped.first :: grouped.meter]
     return Analysis(
         tempo_bpm=found.tempo_bpm,

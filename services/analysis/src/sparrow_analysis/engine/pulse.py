@@ -194,6 +194,9 @@ class Pulse:
     # The beat was heard as half notes and split (SLOWEST_HALF): chords that
     # change every second beat, a bar of four, not a march's two.
     split: bool = False
+    # Beats to the bar when the beat is a bar heard as one beat and split in three
+    # (`_split_in_three`: a waltz's bar); 0 when the bars are left to bars.py.
+    bar: int = 0
 
 
 NONE = Pulse(None, [], 0.0, np.zeros(0, dtype=int))
@@ -577,13 +580,13 @@ def pulse(heard: Heard) -> Pulse:
     if len(frames) < 4 or confidence < STEADY:
         return Pulse(None, [], round(max(confidence, 0.0), 3), NONE.beat_frames)
     sub = _subdivision(beat_acf, bpm, heard.fps)
-    split = False
+    split, bar = False, 0
     if sub == 2 and bpm < SLOWEST_HALF:
         thirds = _split_in_three(heard, env, beat_acf, bpm)
         if thirds is not None:
             # A bar of three heard as one slow beat (a waltz whose chords last a bar).
             _, bpm, frames = thirds
-            sub = _subdivision(beat_acf, bpm, heard.fps)
+            bar = 3
         else:
             # A beat in simple time this slow is the half note: a chorale whose chords
             # change every second beat, its tune moving on the beat between.
@@ -592,7 +595,7 @@ def pulse(heard: Heard) -> Pulse:
             frames, bpm, split = np.sort(np.r_[frames, middles]), 2 * bpm, True
     if sub == 2 and _thirds(heard, frames) >= THIRDS:
         # Its halves may be a 6/8 bar's two dotted quarters: in two, not split.
-        sub, split = 3, False
+        sub, split, bar = 3, False, 0
     frames = _whole(heard, _on_the_beat(heard, _steady(np.asarray(frames)), sub))
     # Each beat where its notes begin, then the grid through them again, now to a
     # fraction of a frame (a frame is 23 ms; the beats' own jitter is the music's).
@@ -600,5 +603,5 @@ def pulse(heard: Heard) -> Pulse:
     times = (attacks * HOP / heard.sr).clip(0)
     tempo = _refined(bpm, times)
     return Pulse(
-        round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub, split
+        round(tempo, 2), [round(float(t), 3) for t in times], round(confidence, 3), np.asarray(frames), sub, split, bar
     )
