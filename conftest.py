@@ -103,7 +103,7 @@ ONE_WORKER_STACKS = ("listening", "hearing", "quiet_stack")
 # stems and listening tests, collected last, kept one worker busy half a minute
 # after the others had finished).
 LONG_MODULES = {
-    "tests/test_editor.py": 85, "tests/test_generation_faults.py": 65, "tests/test_editor_papercuts.py": 40,
+    "tests/test_editor.py": 75, "tests/test_generation_faults.py": 75, "tests/test_editor_papercuts.py": 40,
     "tests/test_editor_starts.py": 30, "services/stems/tests/test_servicer.py": 50,
     "services/analysis/tests/test_listening.py": 45, "tests/test_replicas.py": 45, "tests/test_contract.py": 35,
     "tests/test_stems_export.py": 40, "tests/test_editor_moves.py": 35, "tests/test_editor_timeline.py": 25,

@@ -267,10 +267,11 @@ def full_stack(shared_stack):
 
 
 @pytest.fixture(scope="session")
-def listening(tmp_path_factory, tiny_musicgen):
-    """The whole system with the analysis worker: every stored clip is heard.
-    One for the run: the editor's modules share it."""
-    running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, analysis=True)
+def listening(tmp_path_factory, tiny_musicgen, tiny_htdemucs):
+    """The whole system with the analysis worker (every stored clip is heard)
+    and the stems worker. One for the run: the editor's modules that hear share
+    it, test_editor.py's with them, so their test worker starts no other stack."""
+    running = start_stack(tmp_path_factory.mktemp("listening"), tiny_musicgen, stems_model=tiny_htdemucs, analysis=True)
     yield running
     running.stop()
 

@@ -1,9 +1,14 @@
-"""What a musician sees when generation can't happen or a worker dies mid-take."""
+"""What a musician sees when generation can't happen or a worker dies mid-take,
+through the API and in the editor."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from playwright.sync_api import expect
+
+from sparrow_common.testing.browser import card, open_editor, shot
 from sparrow_common.testing.clips import make_clip
 
 
@@ -76,3 +81,26 @@ def test_a_restarted_chain_service_leaves_nothing_generating(restarted):
         stack.chain.start().wait_until(lambda: client.get("/readyz").status_code == 200)
         finished = stack.wait_for(node["id"], timeout=120)
         assert finished["status"] == "ready", finished["error_msg"]
+
+
+def test_a_take_that_fails_says_why_in_words_and_can_be_asked_again(browser, unloadable_stack):
+    stack = unloadable_stack  # as carol: the failing take above is ann's
+    missing = stack.generation_env["GENERATION_MODEL"]
+    context, page = open_editor(browser, stack, "carol")
+    try:
+        expect(page.locator("#gpu-generation")).to_have_class(re.compile("warn"))
+        expect(page.locator("#gpu-generation")).to_contain_text("MusicGen: failed")
+        expect(page.locator("#gpu-generation")).to_have_attribute("title", re.compile("could not load MusicGen model"))
+        page.set_input_files("#clip-input", files=[{"name": "idea.wav", "mimeType": "audio/wav", "buffer": make_clip("wav", seconds=2.0)}])
+        page.fill("#knob-count", "1")
+        page.click("#ask-takes")
+        expect(card(page, 0)).to_have_attribute("data-status", "error", timeout=60_000)
+        expect(card(page, 0).locator(".error-text")).to_contain_text(f"could not load MusicGen model '{missing}'")
+        expect(card(page, 0).locator("button.play")).to_be_hidden()
+        shot(page, "13-failed-take")
+        card(page, 0).get_by_role("button", name="Try again").click()
+        expect(page.locator("#takes .card")).to_have_count(2)
+        expect(card(page, 1)).to_have_attribute("data-status", "error", timeout=60_000)
+        assert page.errors == []
+    finally:
+        context.close()
