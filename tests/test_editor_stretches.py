@@ -214,7 +214,8 @@ def test_an_intro_leads_into_the_clip_undo_takes_it_off_and_a_loop_exports_glued
         re.compile(r"^Your clip comes in at 3\.00 s, from its first downbeat \(\d+\.\d\d s of it\)"), timeout=90_000)
     expect(take.locator(".seam")).to_contain_text("Lead-in")
     at_s = float(take.get_attribute("data-rejoin"))
-    assert at_s == pytest.approx(bars[0], abs=0.01)
+    # The groove's first bar, at its start (0 s): its first downbeat heard is the second bar's, carried back a bar.
+    assert at_s == pytest.approx(0.0, abs=0.07) and bars[0] > 1.9
     shot(page, "94-intro-take")
 
     # Committed: the intro first, then the clip from its first downbeat (the clip before it plays nothing, not drawn).

@@ -230,3 +230,18 @@ def test_a_stretch_across_parts_must_end_in_a_later_part_of_the_spine(store, bui
     until = root if where == "root" else last
     with pytest.raises(InvalidArgument, match=words):
         store.create_takes("ann", root.id, Recipe(), 1, from_s=6.0, until_s=until_s, until_node_id=until.id)
+
+
+@pytest.mark.parametrize(("downbeats", "first"), [((2.0, 4.0, 6.0), 0.0), ((2.25, 4.25), 0.25), ((), 0.0)])
+def test_an_intro_leads_into_the_clips_first_bar_even_when_its_first_downbeat_went_unheard(store, build, downbeats, first):
+    from sparrow_chain.domain import ClipAnalysis
+    from sparrow_chain.stretches import first_downbeat
+
+    chain, root = build.chain(seconds=10.0)
+    clip = ClipAnalysis(duration_s=10.0, tempo_bpm=120.0 if downbeats else None, meter=4 if downbeats else 0,
+                        beats_s=tuple(d + k * 0.5 for d in downbeats for k in range(4)), downbeats_s=downbeats)
+    with store._write() as conn:
+        conn.execute(update(nodes).where(nodes.c.id == root.id).values(
+            analysis=NodeAnalysis(AnalysisStatus.READY, clip=clip).to_json()
+        ))
+    assert first_downbeat(store.get_node("ann", root.id)) == pytest.approx(first)

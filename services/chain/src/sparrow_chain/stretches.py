@@ -80,11 +80,26 @@ def check_intro(parent: Node, from_s: float | None, until_s: float | None) -> No
         raise Conflict("the spine starts with an intro already: uncommit it to write another")
 
 
+def first_downbeat(parent: Node) -> float:
+    """Where the clip's first bar starts, as an intro leads into it: its first
+    downbeat heard, carried back a bar at a time while a bar fits before it
+    (a tracker seldom hears the very first beat of a clip), else 0."""
+    grid = parent.grid
+    if grid is None or not grid.downbeats_s:
+        return 0.0
+    first = grid.downbeats_s[0]
+    if grid.tempo_bpm and grid.meter:
+        bar = grid.meter * 60.0 / grid.tempo_bpm
+        while first - bar >= -0.05:
+            first -= bar
+    return max(first, 0.0)
+
+
 def to_intro(recipe: Recipe, parent: Node) -> Aligned[Recipe]:
     """`recipe` lasting the intro asked (its duration_s) and what the rejoin
     needs after it, with its note."""
     grid = parent.grid
-    first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else None
+    first = first_downbeat(parent) if grid is not None and grid.downbeats_s else None
     stretched = _longer(recipe, recipe.duration_s, parent, "an intro")
     where = f"at its first downbeat, {first:.2f} s in" if first is not None else "at its start (no downbeat heard yet)"
     note = (

@@ -23,6 +23,7 @@ from sparrow_chain.kinds.paths import audio_of, heard_soon, part_called, tail
 from sparrow_chain.store import Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYSIS
+from sparrow_chain.stretches import first_downbeat
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, split, wav_frames
@@ -77,7 +78,7 @@ def stretch_heard(blobs, parts: list[Node], from_s: float, until_s: float) -> St
     parent, last = parts[0], parts[-1]
     grid = last.grid
     if from_s == 0.0:
-        first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else 0.0
+        first = first_downbeat(last)
         offset = first - until_s
         end = min(parent.audio.duration_s, first + REJOIN_REACH_S)
         rate, channels = parent.audio.sample_rate, min(parent.audio.channels, 2)

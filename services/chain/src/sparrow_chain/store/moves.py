@@ -36,6 +36,7 @@ from sparrow_chain.domain import (
 from sparrow_chain.store.base import ANALYSIS, Store, now
 from sparrow_chain.store.convert import node_from_row
 from sparrow_chain.store.tables import chains, jobs, moves, nodes
+from sparrow_chain.stretches import first_downbeat
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -229,9 +230,7 @@ class Moves(Store):
         why = heard.error_message if heard is not None and heard.error_message else "nothing listened for it"
         if row.from_s == 0.0:  # an intro: the clip comes in at its first downbeat after it
             parent = node_from_row(conn.execute(select(nodes).where(nodes.c.id == row.parent_id)).one())
-            grid = parent.grid
-            first = grid.downbeats_s[0] if grid is not None and grid.downbeats_s else 0.0
-            return Rejoin(at_s=first, take_s=row.until_s, unjudged=f"comes in where asked: {why}")
+            return Rejoin(at_s=first_downbeat(parent), take_s=row.until_s, unjudged=f"comes in where asked: {why}")
         return Rejoin(at_s=row.until_s, unjudged=f"comes back where asked: {why}")
 
     def _rest_after(self, conn: Connection, take, parent, rejoin: Rejoin) -> tuple[str, str | None]:
