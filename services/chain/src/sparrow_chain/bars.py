@@ -36,7 +36,7 @@ def to_bars(recipe: K, grid: Grid | None, parent_s: float) -> Aligned[K]:
     tempo, meter, downbeats = grid.tempo_bpm, grid.meter, list(grid.downbeats_s)
     if not tempo or not meter or not downbeats:
         return Aligned(recipe, "kept to seconds: the parent has no steady beat")
-    bar = 60.0 / tempo * meter
+    bar = grid.bar_s
     low, high = RANGES["prompt_duration_s"]
     starts = [d for d in downbeats if d < parent_s]
     earlier = starts[0] - bar if starts else parent_s - bar

@@ -70,12 +70,13 @@ def loop_end(spine: list[Node], until_s: float) -> tuple[int, float]:
     raise Conflict("the spine has no audio to loop")
 
 
-def bar_of(node: Node) -> tuple[float, float | None]:
-    """A bar of the part, in seconds, and its tempo (None: no tempo, UNTIMED_BAR_S)."""
+def bar_of(node: Node) -> tuple[float, float, float | None]:
+    """A bar and a beat of the part, in seconds, and its tempo (None: no
+    tempo, a bar of UNTIMED_BAR_S and a quarter of it a beat)."""
     grid = node.grid
-    if grid is not None and grid.tempo_bpm:
-        return (grid.meter or 4) * 60.0 / grid.tempo_bpm, grid.tempo_bpm
-    return UNTIMED_BAR_S, None
+    if grid is not None and grid.bar_s:
+        return grid.bar_s, grid.beat_s, grid.tempo_bpm
+    return UNTIMED_BAR_S, UNTIMED_BAR_S / 4, None
 
 
 async def glued(
@@ -87,8 +88,7 @@ async def glued(
     a, b = loop
     index, t_b = loop_end(spine, b)
     part = spine[index]
-    bar, tempo = bar_of(part)
-    beat = bar / 4 if tempo is None else 60.0 / tempo
+    bar, beat, tempo = bar_of(part)
     knobs = part.recipe.knobs if part.recipe is not None else Knobs()
     knobs = replace(knobs, duration_s=round(bar + beat, 3), seed=None)
     from_s = t_b if t_b < part.audio.duration_s - 0.01 else None

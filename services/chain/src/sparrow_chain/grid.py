@@ -101,6 +101,17 @@ class Grid:
     # Which of FIELDS are the musician's.
     corrected: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def beat_s(self) -> float | None:
+        """Seconds a beat lasts; None without a tempo."""
+        return 60.0 / self.tempo_bpm if self.tempo_bpm else None
+
+    @property
+    def bar_s(self) -> float | None:
+        """Seconds a bar lasts; None without a tempo (a tempo always comes with
+        a meter: grid_of counts one alone in four)."""
+        return self.meter * self.beat_s if self.tempo_bpm and self.meter else None
+
     def describe(self) -> str:
         """In words, for an export's markers: "120 bpm 4/4 · A minor"; "" when it knows nothing."""
         parts = []

@@ -31,7 +31,7 @@ def bar_lines(spine: list[Node]) -> list[float]:
         grid = node.grid
         if grid is not None and grid.downbeats_s:
             lines += [start + d for d in grid.downbeats_s if 0 <= d < length]
-            last_bar_s = grid.meter * 60.0 / grid.tempo_bpm if grid.meter and grid.tempo_bpm else None
+            last_bar_s = grid.bar_s
         else:
             last_bar_s = None
         start += length

@@ -47,13 +47,10 @@ def check_stretch(parts: list[Node], from_s: float | None, until_s: float) -> fl
         raise InvalidArgument("until_s needs from_s: a replaced stretch starts at from_s and ends at until_s")
     if not math.isfinite(until_s):
         raise InvalidArgument("until_s must be a time inside the part, in seconds")
-    first, last = parts[0], parts[-1]
-    if len(parts) == 1:
-        seconds = until_s - from_s
-    else:
-        if not (last.in_s or 0.0) < until_s:
-            raise InvalidArgument(f"until_s must be inside the part it ends in: it plays from {last.in_s or 0.0:.2f} s")
-        seconds = first.end_s - from_s + sum(p.heard_s for p in parts[1:-1]) + until_s - (last.in_s or 0.0)
+    last = parts[-1]
+    if len(parts) > 1 and not (last.in_s or 0.0) < until_s:
+        raise InvalidArgument(f"until_s must be inside the part it ends in: it plays from {last.in_s or 0.0:.2f} s")
+    seconds = seconds_between(parts, from_s, until_s)
     if seconds < MIN_STRETCH_S - 1e-9:
         raise InvalidArgument(
             f"a stretch to replace lasts at least {MIN_STRETCH_S:g} s; from {from_s:g} s to {until_s:g} s is "
@@ -66,6 +63,16 @@ def check_stretch(parts: list[Node], from_s: float | None, until_s: float) -> fl
             f"{end:.2f} s); to replace its end, continue from from_s instead"
         )
     return seconds
+
+
+def seconds_between(parts: list[Node], from_s: float, at_s: float) -> float:
+    """The spine's seconds from `from_s` of the first of `parts` to `at_s` of
+    the last: the first itself, or a later part of the spine with the parts
+    between played whole (the clock of a take that replaces that stretch)."""
+    if len(parts) == 1:
+        return at_s - from_s
+    between = sum(part.heard_s for part in parts[1:-1])
+    return parts[0].end_s - from_s + between + at_s - (parts[-1].in_s or 0.0)
 
 
 def check_intro(parent: Node, from_s: float | None, until_s: float | None) -> None:
@@ -88,10 +95,9 @@ def first_downbeat(parent: Node) -> float:
     if grid is None or not grid.downbeats_s:
         return 0.0
     first = grid.downbeats_s[0]
-    if grid.tempo_bpm and grid.meter:
-        bar = grid.meter * 60.0 / grid.tempo_bpm
-        while first - bar >= -0.05:
-            first -= bar
+    if grid.bar_s:
+        while first - grid.bar_s >= -0.05:
+            first -= grid.bar_s
     return max(first, 0.0)
 
 
@@ -128,9 +134,8 @@ def _longer(recipe: Recipe, seconds: float, parent: Node, what: str) -> Aligned[
     tempo (else UNTIMED_REACH_S), the words for that more as its note;
     InvalidArgument naming `what` when that is longer than a take can be."""
     grid = parent.grid
-    if grid is not None and grid.tempo_bpm:
-        beat = 60.0 / grid.tempo_bpm
-        after, why = beat * ((grid.meter or 4) + 1), f"a bar and a beat at {grid.tempo_bpm:.1f} bpm"
+    if grid is not None and grid.bar_s:
+        after, why = grid.bar_s + grid.beat_s, f"a bar and a beat at {grid.tempo_bpm:.1f} bpm"
     else:
         after, why = UNTIMED_REACH_S, f"{UNTIMED_REACH_S:g} s, the part having no tempo"
     longest = RANGES["duration_s"][1]

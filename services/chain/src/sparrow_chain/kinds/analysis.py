@@ -23,7 +23,7 @@ from sparrow_chain.kinds.paths import audio_of, heard_soon, part_called, tail
 from sparrow_chain.store import Takes
 from sparrow_chain.store.analyses import ClaimedAnalysis
 from sparrow_chain.store.base import ANALYSIS
-from sparrow_chain.stretches import first_downbeat
+from sparrow_chain.stretches import first_downbeat, seconds_between
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
 from sparrow_common.audio import decode, encode_wav, split, wav_frames
@@ -93,7 +93,7 @@ def stretch_heard(blobs, parts: list[Node], from_s: float, until_s: float) -> St
     end = min(end, until_s + REJOIN_REACH_S)
     # The last part's clock: where it starts to be heard, and when on the take's.
     start = from_s if len(parts) == 1 else (last.in_s or 0.0)
-    before = 0.0 if len(parts) == 1 else parent.end_s - from_s + sum(p.heard_s for p in parts[1:-1])
+    before = seconds_between(parts, from_s, start)
     if len(parts) == 1:
         heard = [(parent.audio, end, from_s)]
     else:

@@ -36,7 +36,7 @@ from sparrow_chain.domain import (
 from sparrow_chain.store.base import ANALYSIS, Store, now
 from sparrow_chain.store.convert import node_from_row
 from sparrow_chain.store.tables import chains, jobs, moves, nodes
-from sparrow_chain.stretches import first_downbeat
+from sparrow_chain.stretches import first_downbeat, seconds_between
 from sparrow_common.errors import Conflict, InvalidArgument, NotFound
 from sparrow_common.ids import new_id
 
@@ -274,12 +274,8 @@ class Moves(Store):
     def _on_take(self, conn: Connection, take, part, at_s: float) -> float:
         """Second `at_s` of `part` (where a stretch `take` replaces ends) on the
         take's own clock: the spine's seconds from the take's from_s to there."""
-        if part.id == take.parent_id:
-            return at_s - take.from_s
-        path = [node_from_row(row) for row in self._between(conn, take.parent_id, part.id) or []]
-        if not path:
-            return at_s - take.from_s
-        return path[0].end_s - take.from_s + sum(p.heard_s for p in path[1:-1]) + at_s - (path[-1].in_s or 0.0)
+        rows = self._between(conn, take.parent_id, part.id) if part.id != take.parent_id else None
+        return seconds_between([node_from_row(row) for row in rows or [part]], take.from_s, at_s)
 
     def _uncommit(self, conn: Connection, row) -> Node:
         if row.parent_id is None:
