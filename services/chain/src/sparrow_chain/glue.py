@@ -30,7 +30,6 @@ from sparrow_chain.domain import Knobs, Node, Rejoin
 from sparrow_chain.kinds import analysis as listening
 from sparrow_chain.kinds import takes as writing
 from sparrow_chain.kinds.paths import path_tail, tail
-from sparrow_common.audio import decode, encode_wav
 from sparrow_common.errors import Conflict, from_downstream
 
 # Takes written to choose from, and a loop's bar where the part has no tempo.
@@ -152,10 +151,4 @@ def _loop_start(blobs, spine: list[Node], a: float, bar: float, beat: float) -> 
             end = (node.in_s or 0.0) + min(until - start, node.heard_s)
             parts.append((node.audio, end, node.in_s))
         start += node.heard_s
-    wav = tail(blobs, parts, until - max(a - bar, 0.0))
-    if a >= bar:
-        return wav
-    rate = parts[-1][0].sample_rate
-    samples = decode(wav, rate, min(parts[-1][0].channels, 2))
-    silence = np.zeros((samples.shape[0], int(round((bar - a) * rate))), samples.dtype)
-    return encode_wav(np.concatenate([silence, samples], axis=-1), rate)
+    return tail(blobs, parts, until - max(a - bar, 0.0), silence_s=max(bar - a, 0.0))

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-import numpy as np
 from sparrow.v1 import analysis_pb2, common_pb2
 
 from sparrow_chain.audio_work import AudioWork
@@ -26,7 +25,7 @@ from sparrow_chain.store.base import ANALYSIS
 from sparrow_chain.stretches import first_downbeat, seconds_between
 from sparrow_chain.workers import Done, Worker, progress_of
 from sparrow_common import request_id
-from sparrow_common.audio import decode, encode_wav, split, wav_frames
+from sparrow_common.audio import split, wav_frames
 from sparrow_common.channels import Requests, its_error_raised
 
 # A take's seam is heard against this much of the path before it.
@@ -81,14 +80,14 @@ def stretch_heard(blobs, parts: list[Node], from_s: float, until_s: float) -> St
         first = first_downbeat(last)
         offset = first - until_s
         end = min(parent.audio.duration_s, first + REJOIN_REACH_S)
-        rate, channels = parent.audio.sample_rate, min(parent.audio.channels, 2)
-        clip = decode(b"".join(blobs.read(parent.audio.key)), rate, channels)[:, : int(round(end * rate))]
-        shift = int(round(offset * rate))
-        placed = clip[:, shift:] if shift >= 0 else np.concatenate([np.zeros((channels, -shift), clip.dtype), clip], axis=-1)
+        start = max(offset, 0.0)
+        placed = tail(
+            blobs, [(parent.audio, end, start or None)], end - start, [part_called(parent)], silence_s=max(-offset, 0.0)
+        )
         asked = analysis_pb2.RejoinAsked(asked_s=until_s, downbeats_s=[until_s], beats_s=[until_s])
         if grid is not None and grid.tempo_bpm is not None:
             asked.tempo_bpm = grid.tempo_bpm
-        return Stretch(encode_wav(placed, rate), asked, offset)
+        return Stretch(placed, asked, offset)
     end = last.out_s if last.out_s is not None and last.out_s > until_s else last.audio.duration_s
     end = min(end, until_s + REJOIN_REACH_S)
     # The last part's clock: where it starts to be heard, and when on the take's.

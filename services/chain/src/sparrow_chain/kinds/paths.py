@@ -37,13 +37,15 @@ def part_called(node: Node) -> str:
 
 
 def tail(
-    blobs, parts: list[tuple[StoredAudio, float | None, float | None]], seconds: float, names: list[str] | None = None
+    blobs, parts: list[tuple[StoredAudio, float | None, float | None]], seconds: float, names: list[str] | None = None,
+    silence_s: float = 0.0,
 ) -> bytes:
     """The last `seconds` of `parts` joined, oldest first, each heard from its
     start (None: its first sample) up to its end (None: all of it), as one WAV
-    at the last part's sample rate (and its channels, two at most). A part whose
-    audio can't be read is a Conflict naming it (by `names`, when given), never
-    the OS's words with our paths."""
+    at the last part's sample rate (and its channels, two at most), after
+    `silence_s` of silence (audio placed later than a take's start). A part
+    whose audio can't be read is a Conflict naming it (by `names`, when given),
+    never the OS's words with our paths."""
     rate = parts[-1][0].sample_rate
     channels = min(parts[-1][0].channels, 2)
     decoded = []
@@ -60,7 +62,10 @@ def tail(
             samples = samples[:, max(samples.shape[-1] - heard, 0) :]
         decoded.append(samples)
     audio = np.concatenate(decoded, axis=-1)
-    return encode_wav(audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :], rate)
+    audio = audio[:, max(audio.shape[-1] - int(seconds * rate), 0) :]
+    if silence_s > 0:
+        audio = np.concatenate([np.zeros((audio.shape[0], int(round(silence_s * rate))), audio.dtype), audio], axis=-1)
+    return encode_wav(audio, rate)
 
 
 def _read(blobs, key: str, name: str) -> bytes:
