@@ -305,15 +305,6 @@ def browser():
 @pytest.fixture
 def open_page(browser, full_stack):
     """Opens the editor as a user, in a context closed after the test."""
-    from sparrow_common.testing.browser import open_editor
+    from sparrow_common.testing.browser import pages
 
-    contexts = []
-
-    def open_as(user: str):
-        context, page = open_editor(browser, full_stack, user)
-        contexts.append(context)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
+    yield from pages(browser, full_stack)

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sparrow_common.audio import probe
-from sparrow_common.testing.browser import card, drop_clip, open_editor, shot
+from sparrow_common.testing.browser import card, drop_clip, open_editor, pages, shot
 from sparrow_common.testing.clips import make_clip
 
 TAKE_S = 20.0  # long enough to watch the progress move, with the tiny model
@@ -21,16 +21,7 @@ def open_page(browser, listening):
     """Opens the editor as a user on the stack that hears (it splits stems too):
     the worker running this module, with the grid's and the stretches', starts
     no other stack."""
-    contexts = []
-
-    def open_as(user: str):
-        context, page = open_editor(browser, listening, user)
-        contexts.append(context)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
+    yield from pages(browser, listening)
 
 
 def test_a_musician_continues_a_clip_auditions_commits_exports_and_splits_stems(open_page, tmp_path):

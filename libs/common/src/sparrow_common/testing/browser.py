@@ -104,3 +104,18 @@ def commit_take(page: Page, index: int, parts: int) -> None:
     """Commit take `index` of those shown; the spine then has `parts` parts."""
     card(page, index).get_by_role("button", name="Commit").click()
     expect(page.locator("#spine .block")).to_have_count(parts)
+
+
+def pages(browser, stack):
+    """open_as(user) -> the editor opened on `stack` as that user, each in a
+    context closed when this generator ends (a fixture's body)."""
+    contexts = []
+
+    def open_as(user: str):
+        context, page = open_editor(browser, stack, user)
+        contexts.append(context)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
